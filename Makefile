@@ -1,0 +1,66 @@
+# One entry point for humans and CI. Every target creates .venv and installs what it
+# needs when missing, so on a fresh clone `make up` and `make test` just work.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+BIN       := $(VENV)/bin
+PY        := $(BIN)/python
+STAMP     := $(VENV)/.installed
+DEMO_DIR  := build/demo
+
+# Test suites contributed by mk/*.mk (front end, infrastructure, notebooks...).
+TEST_TARGETS := test-python
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	@scripts/check-prereqs.sh python java
+	@test -x $(PY) || "$$(scripts/check-prereqs.sh print-python)" -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==25.3
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+.PHONY: install
+install: $(STAMP) ## create .venv and install the project with its pinned dependencies
+
+.PHONY: lock
+lock: ## re-pin constraints.txt from a fresh resolution of pyproject.toml
+	rm -rf build/lock-venv && "$$(scripts/check-prereqs.sh print-python)" -m venv build/lock-venv
+	build/lock-venv/bin/pip install --quiet -e '.[dev]'
+	build/lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+	rm -rf build/lock-venv
+
+.PHONY: convert-demo
+convert-demo: $(STAMP) ## convert a demo Parquet file covering every contract rule, with Spark
+	@mkdir -p $(DEMO_DIR)
+	$(PY) -m etl_lib.demo $(DEMO_DIR)/demo.parquet
+	$(BIN)/etl convert $(DEMO_DIR)/demo.parquet $(DEMO_DIR)/demo.jsonl --report $(DEMO_DIR)/demo.report.json
+	@echo "--- first records of $(DEMO_DIR)/demo.jsonl"; head -n 3 $(DEMO_DIR)/demo.jsonl
+
+.PHONY: lint
+lint: $(STAMP) ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check etl_lib glue_jobs lambdas tests
+
+.PHONY: types
+types: $(STAMP) ## mypy on the libraries
+	$(BIN)/mypy
+
+.PHONY: test-python
+test-python: $(STAMP)
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+.PHONY: test
+test: $(TEST_TARGETS) ## the whole test suite (what CI runs)
+
+.PHONY: check
+check: lint types test ## lint, types and tests
+
+.PHONY: clean
+clean: ## remove build outputs (keeps .venv)
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache
+
+-include mk/*.mk

@@ -1,0 +1,139 @@
+"""The ``etl`` command line.
+
+``etl convert SRC DEST`` runs exactly the conversion the Glue job runs. Errors a user can
+fix are one line on stderr naming the file and the problem (exit status 1); stack traces
+only with ``--verbose``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from etl_lib.errors import ConversionError
+from etl_lib.options import Compression, ConvertOptions, OutputFormat
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _add_convert(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser("convert", help="convert a Parquet file (or directory of parts) to one JSON file",
+                            description="Convert SRC (a Parquet file or a directory of part files, local or s3://) "
+                                        "to the single JSON file DEST, following docs/json-contract.md.")
+    p.add_argument("src")
+    p.add_argument("dest")
+    p.add_argument("--format", choices=[f.value for f in OutputFormat], default="jsonl",
+                   help="jsonl: one object per line (default); json: one array")
+    p.add_argument("--compression", choices=[c.value for c in Compression], default="none")
+    p.add_argument("--drop-nulls", action="store_true", help="omit null columns and struct fields")
+    p.add_argument("--bigint-as-string", action="store_true", help="write integers beyond +-(2^53-1) as strings")
+    p.add_argument("--decimal-as-string", action="store_true", help="write decimals as strings")
+    p.add_argument("--nan-as-string", action="store_true", help='write NaN/Infinity as "NaN", "Infinity", "-Infinity"')
+    p.add_argument("--engine", choices=["spark", "local"], default="spark",
+                   help="spark: local Spark, as on Glue (default); local: in this process, no JVM")
+    p.add_argument("--report", type=Path, help="write the run report (JSON) to this path")
+    p.add_argument("--verbose", action="store_true", help="show stack traces of failures")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="etl", description="Parquet to JSON conversion.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_convert(commands)
+    return parser
+
+
+class _TtyProgress:
+    """Rows written so far, redrawn on one stderr line (only on a terminal)."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self._lock = threading.Lock()
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.enabled and total:
+            with self._lock:
+                sys.stderr.write(f"\r{done:,} / {total:,} rows ({100 * done // total}%)")
+                sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r\033[K")
+
+
+def _spark_progress_thread(spark: object, progress: _TtyProgress, stop: threading.Event) -> threading.Thread:
+    """Spark reports finished tasks (one per slice), not rows: show those."""
+
+    def poll() -> None:
+        tracker = spark.sparkContext.statusTracker()  # type: ignore[attr-defined]
+        while not stop.wait(0.5):
+            for stage_id in tracker.getActiveStageIds():
+                info = tracker.getStageInfo(stage_id)
+                if info and info.numTasks and progress.enabled:
+                    sys.stderr.write(f"\r{info.numCompletedTasks} / {info.numTasks} slices written")
+                    sys.stderr.flush()
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    return thread
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from etl_lib.convert import Engine, convert
+
+    options = ConvertOptions(
+        format=args.format,
+        compression=args.compression,
+        drop_nulls=args.drop_nulls,
+        bigint_as_string=args.bigint_as_string,
+        decimal_as_string=args.decimal_as_string,
+        nan_as_string=args.nan_as_string,
+    )
+    progress = _TtyProgress()
+    spark = None
+    stop = threading.Event()
+    if args.engine == Engine.SPARK:
+        from etl_lib.spark_session import local_spark
+
+        spark = local_spark("etl-convert")
+        _spark_progress_thread(spark, progress, stop)
+    try:
+        report = convert(args.src, args.dest, options, engine=args.engine, spark=spark, progress=progress)
+    finally:
+        stop.set()
+        progress.finish()
+    if args.report:
+        args.report.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    print(f"{report.rows_out:,} records -> {args.dest} ({report.output_bytes:,} bytes, {report.duration_ms / 1000:.1f} s)",
+          file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "convert":
+            return _convert(args)
+    except ConversionError as exc:
+        if args.verbose:
+            raise
+        print(f"etl {args.command}: error: {exc.message}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print(f"etl {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug, not bad input: say so in one line
+        if args.verbose:
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"etl {args.command}: internal error: {type(exc).__name__}: {first} (run with --verbose for details)",
+              file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,366 @@
+"""The JSON contract, implemented once: Arrow values -> JSON text.
+
+docs/json-contract.md states the rules; this module is their only implementation. Both
+engines (Spark and local) call :func:`encode_lines` on Arrow record batches, so the rules
+cannot drift between them.
+
+Everything is vectorised with Arrow compute kernels: each column becomes an array of JSON
+*fragments* (the JSON text of each value), and a record is the element-wise concatenation
+of its fragments. A fragment is an Arrow null exactly where the Parquet value is null, so
+``drop_nulls`` can omit the member while every other path writes ``null``. Rare values the
+kernels cannot render (years outside 0001-9999, uncommon control characters, float16) go
+through small per-value Python helpers on just those rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from etl_lib.errors import UnsupportedTypeError
+from etl_lib.options import ConvertOptions
+
+MAX_SAFE_INTEGER = 2**53 - 1
+"""Largest integer every JSON parser (IEEE-754 doubles, JavaScript) reads exactly."""
+
+_STRING = pa.string()
+_NULL_TEXT = "null"
+
+# Characters a JSON string must escape, plus U+2028/2029 which JSON allows raw but
+# JavaScript source (JSONP, <script> embedding) does not: escaping them is always safe.
+_NEEDS_ESCAPE = r"[\x00-\x1f\"\\\x{2028}\x{2029}]"
+_SHORT_ESCAPES = [("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"),
+                  ("\b", "\\b"), ("\f", "\\f"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")]
+_RARE_CONTROL = r"[\x00-\x07\x0b\x0e-\x1f]"
+
+_UNITS_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+_FRACTION_DIGITS = {"s": 0, "ms": 3, "us": 6, "ns": 9}
+_DAYS_0001_01_01 = -719_162  # days from 1970-01-01 back to 0001-01-01
+_DAYS_9999_12_31 = 2_932_896
+
+
+def quote_text(text: str) -> str:
+    """A Python str as a JSON string literal under the contract's escaping rules."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    return quoted.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def _join(*parts: pa.Array | str) -> pa.Array:
+    """Element-wise concatenation; null if any array part is null."""
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _quote(text: pa.Array) -> pa.Array:
+    return _join('"', text, '"')
+
+
+def _mask_nulls(source: pa.Array, text: pa.Array) -> pa.Array:
+    """Make ``text`` null exactly where ``source`` is null (nested kernels lose validity)."""
+    if source.null_count == 0:
+        return text
+    return pc.if_else(pc.is_valid(source), text, pa.scalar(None, _STRING))
+
+
+def _per_value(values: pa.Array, render: Callable[[object], str]) -> pa.Array:
+    """Render with Python for the rare types and rows the kernels cannot handle."""
+    return pa.array([None if v is None else render(v) for v in values.to_pylist()], _STRING)
+
+
+def _patch(text: pa.Array, mask: pa.Array, source: pa.Array, render: Callable[[object], str]) -> pa.Array:
+    """Replace ``text`` where ``mask`` is true by ``render`` of the matching ``source`` rows."""
+    mask = pc.fill_null(mask, False)
+    if not pc.any(mask).as_py():
+        return text
+    return pc.replace_with_mask(text, mask, _per_value(source.filter(mask), render))
+
+
+# --- scalars ---------------------------------------------------------------------------
+
+
+def _encode_bool(arr: pa.Array) -> pa.Array:
+    return pc.if_else(arr, "true", "false")
+
+
+def _encode_integer(arr: pa.Array, opts: ConvertOptions) -> pa.Array:
+    text = pc.cast(arr, _STRING)
+    if opts.bigint_as_string and arr.type.bit_width == 64:
+        unsafe = pc.greater(arr, pa.scalar(MAX_SAFE_INTEGER, arr.type))
+        if pa.types.is_signed_integer(arr.type):
+            unsafe = pc.or_(unsafe, pc.less(arr, pa.scalar(-MAX_SAFE_INTEGER, arr.type)))
+        text = pc.if_else(unsafe, _quote(text), text)
+    return text
+
+
+def _float16_text(value: object) -> str:
+    # numpy's float16 repr is the shortest text that round-trips as float16.
+    return str(np.float16(value))  # type: ignore[arg-type]
+
+
+def _encode_float(arr: pa.Array, opts: ConvertOptions) -> pa.Array:
+    if pa.types.is_float16(arr.type):
+        as32 = pc.cast(arr, pa.float32())
+        text = _per_value(as32, _float16_text)
+        arr = as32
+    else:
+        # Arrow's float->string cast prints the shortest text that round-trips at the
+        # value's own width (float32 as float32), e.g. 0.1f -> "0.1", 1e20 -> "1e+20".
+        text = pc.cast(arr, _STRING)
+    finite = pc.is_finite(arr)
+    if pc.all(pc.fill_null(finite, True)).as_py():
+        return text
+    if opts.nan_as_string:
+        special = pc.if_else(pc.is_nan(arr), '"NaN"', pc.if_else(pc.greater(arr, 0), '"Infinity"', '"-Infinity"'))
+    else:
+        # NaN and infinities are not JSON: null keeps every output parseable.
+        special = pa.scalar(_NULL_TEXT)
+    return pc.if_else(finite, text, special)
+
+
+def _encode_decimal(arr: pa.Array, opts: ConvertOptions) -> pa.Array:
+    # Arrow renders decimals from their integer digits: exact, never through a float.
+    text = pc.cast(arr, _STRING)
+    return _quote(text) if opts.decimal_as_string else text
+
+
+def _escape_rare(value: object) -> str:
+    return quote_text(str(value))[1:-1]
+
+
+def _encode_string(arr: pa.Array) -> pa.Array:
+    if not pa.types.is_string(arr.type):
+        arr = pc.cast(arr, _STRING)  # large_string / string_view
+    quoted = _quote(arr)
+    needs = pc.fill_null(pc.match_substring_regex(arr, _NEEDS_ESCAPE), False)
+    if not pc.any(needs).as_py():
+        return quoted
+    subset = arr.filter(needs)
+    escaped = subset
+    for raw, esc in _SHORT_ESCAPES:
+        escaped = pc.replace_substring(escaped, raw, esc)
+    rare = pc.match_substring_regex(escaped, _RARE_CONTROL)
+    if pc.any(rare).as_py():
+        escaped = _patch(escaped, rare, subset, _escape_rare)
+    return pc.replace_with_mask(quoted, needs, _quote(escaped))
+
+
+def _b64(value: object) -> str:
+    return '"' + base64.b64encode(value).decode("ascii") + '"'  # type: ignore[arg-type]
+
+
+def _encode_binary(arr: pa.Array) -> pa.Array:
+    return _per_value(arr, _b64)
+
+
+def _uuid_text(value: object) -> str:
+    return '"' + str(uuid.UUID(bytes=value)) + '"'  # type: ignore[arg-type]
+
+
+def _encode_uuid(storage: pa.Array) -> pa.Array:
+    return _per_value(storage, _uuid_text)
+
+
+def _civil_from_days(days: int) -> tuple[int, int, int]:
+    """Proleptic Gregorian (year, month, day) of a day count from 1970-01-01, any year.
+
+    Howard Hinnant's algorithm: exact for every int, unlike datetime (years 1-9999).
+    """
+    z = days + 719_468
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (month <= 2), month, day
+
+
+def _iso_year(year: int) -> str:
+    # ISO 8601 expanded years: a sign and at least five digits outside 0000-9999.
+    if 0 <= year <= 9999:
+        return f"{year:04d}"
+    return f"{'+' if year > 0 else '-'}{abs(year):05d}"
+
+
+def iso_date(days: int) -> str:
+    year, month, day = _civil_from_days(days)
+    return f"{_iso_year(year)}-{month:02d}-{day:02d}"
+
+
+def iso_timestamp(value: int, unit: str, *, utc: bool) -> str:
+    """ISO 8601 text of an epoch count in ``unit`` at that unit's precision."""
+    per_second = _UNITS_PER_SECOND[unit]
+    seconds, fraction = divmod(value, per_second)
+    days, secs = divmod(seconds, 86_400)
+    text = f"{iso_date(days)}T{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}"
+    if digits := _FRACTION_DIGITS[unit]:
+        text += f".{fraction:0{digits}d}"
+    return text + ("Z" if utc else "")
+
+
+def _encode_date(arr: pa.Array) -> pa.Array:
+    if pa.types.is_date64(arr.type):
+        days = pc.cast(pc.floor(pc.divide(pc.cast(pc.cast(arr, pa.int64()), pa.float64()), 86_400_000.0)), pa.int32())
+        arr = pc.cast(days, pa.date32())
+    days = pc.cast(arr, pa.int32())
+    text = pc.strftime(arr, "%Y-%m-%d")
+    outside = pc.or_(pc.less(days, _DAYS_0001_01_01), pc.greater(days, _DAYS_9999_12_31))
+    text = _patch(text, outside, days, lambda d: iso_date(d))  # type: ignore[arg-type]
+    return _quote(text)
+
+
+def _encode_timestamp(arr: pa.Array) -> pa.Array:
+    unit, utc = arr.type.unit, arr.type.tz is not None
+    # The epoch count is the UTC instant whatever zone the column carries; formatting
+    # the naive view needs no time-zone database and ignores the machine's zone.
+    counts = pc.cast(arr, pa.int64())
+    naive = pc.cast(counts, pa.timestamp(unit))
+    text = pc.strftime(naive, "%Y-%m-%dT%H:%M:%S")  # %S carries the unit's fraction digits
+    per_day = 86_400 * _UNITS_PER_SECOND[unit]
+    if unit != "ns":  # int64 nanoseconds only span 1677-2262: always in strftime's range
+        low, high = _DAYS_0001_01_01 * per_day, (_DAYS_9999_12_31 + 1) * per_day - 1
+        outside = pc.or_(pc.less(counts, low), pc.greater(counts, high))
+        text = _patch(text, outside, counts, lambda v: iso_timestamp(v, unit, utc=False))  # type: ignore[arg-type]
+    return _join('"', text, 'Z"' if utc else '"')
+
+
+def _encode_time(arr: pa.Array) -> pa.Array:
+    return _quote(pc.cast(arr, _STRING))  # "HH:MM:SS[.fff|.ffffff|.fffffffff]" by unit
+
+
+def _encode_duration(arr: pa.Array) -> pa.Array:
+    return pc.cast(pc.cast(arr, pa.int64()), _STRING)  # a count of the column's unit
+
+
+# --- nested ----------------------------------------------------------------------------
+
+
+def _filled(fragments: pa.Array) -> pa.Array:
+    return pc.fill_null(fragments, _NULL_TEXT)
+
+
+def _rejoin(offsets: pa.Array, items: pa.Array, large: bool, open_: str, close: str) -> pa.Array:
+    lists = (pa.LargeListArray if large else pa.ListArray).from_arrays(offsets, items)
+    return _join(open_, pc.binary_join(lists, ","), close)
+
+
+def _encode_list(arr: pa.Array, opts: ConvertOptions) -> pa.Array:
+    t = arr.type
+    if pa.types.is_fixed_size_list(t) or pa.types.is_list_view(t):
+        arr = pc.cast(arr, pa.list_(t.value_field))
+    elif pa.types.is_large_list_view(t):
+        arr = pc.cast(arr, pa.large_list(t.value_field))
+    items = _filled(encode_array(arr.values, opts))
+    text = _rejoin(arr.offsets, items, pa.types.is_large_list(arr.type), "[", "]")
+    return _mask_nulls(arr, text)
+
+
+def _map_key_text(keys: pa.Array, opts: ConvertOptions) -> pa.Array:
+    """JSON object keys are strings: string-valued fragments stay, others are quoted."""
+    fragments = _filled(encode_array(keys, opts))
+    is_string = pc.starts_with(fragments, '"')
+    if pc.all(is_string).as_py():
+        return fragments
+    return pc.if_else(is_string, fragments, _encode_string(fragments))
+
+
+def _encode_map(arr: pa.MapArray, opts: ConvertOptions) -> pa.Array:
+    entries = _join(_map_key_text(arr.keys, opts), ":", _filled(encode_array(arr.items, opts)))
+    text = _rejoin(arr.offsets, entries, False, "{", "}")
+    return _mask_nulls(arr, text)
+
+
+def encode_object(names: Sequence[str], fragments: Sequence[pa.Array], opts: ConvertOptions,
+                  *, length: int, suffix: str = "") -> pa.Array:
+    """Objects with ``names`` as keys, in order; ``suffix`` is appended to each (e.g. "\\n")."""
+    keys = [quote_text(name) + ":" for name in names]
+    if not fragments:
+        return pa.array(["{}" + suffix] * length, _STRING)
+    if not opts.drop_nulls:
+        parts: list[pa.Array | str] = ["{"]
+        for i, (key, fragment) in enumerate(zip(keys, fragments, strict=True)):
+            parts += [("," if i else "") + key, _filled(fragment)]
+        return _join(*parts, "}" + suffix)
+    # Each present member carries a leading comma; the first one is cut off afterwards.
+    # (binary_join_element_wise's null_handling="skip" drops rows in pyarrow 26, so
+    # it is not used.)
+    members = [pc.fill_null(_join("," + key, fragment), "") for key, fragment in zip(keys, fragments, strict=True)]
+    inner = _join(*members) if len(members) > 1 else members[0]
+    return _join("{", pc.utf8_slice_codeunits(inner, 1), "}" + suffix)
+
+
+def _encode_struct(arr: pa.StructArray, opts: ConvertOptions) -> pa.Array:
+    names = [arr.type.field(i).name for i in range(arr.type.num_fields)]
+    children = arr.flatten()  # honours the parent's slice offset
+    text = encode_object(names, [encode_array(c, opts) for c in children], opts, length=len(arr))
+    return _mask_nulls(arr, text)
+
+
+# --- dispatch --------------------------------------------------------------------------
+
+
+def is_uuid_type(t: pa.DataType) -> bool:
+    return isinstance(t, pa.BaseExtensionType) and t.extension_name == "arrow.uuid"
+
+
+def encode_array(arr: pa.Array | pa.ChunkedArray, opts: ConvertOptions) -> pa.Array:
+    """JSON fragments of ``arr``: a string array, null exactly where ``arr`` is null."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    t = arr.type
+    if isinstance(t, pa.BaseExtensionType):
+        if is_uuid_type(t):
+            return _encode_uuid(arr.storage)
+        if t.extension_name == "etl.iso_timestamp":  # exact INT96 text, see parquet_input
+            return _quote(arr.storage)
+        # Other extensions (JSON, geometry WKB, opaque...) are written as their storage.
+        return encode_array(arr.storage, opts)
+    if pa.types.is_dictionary(t):
+        return encode_array(arr.dictionary_decode(), opts)
+    if pa.types.is_null(t):
+        return pa.nulls(len(arr), _STRING)
+    if pa.types.is_boolean(t):
+        return _encode_bool(arr)
+    if pa.types.is_integer(t):
+        return _encode_integer(arr, opts)
+    if pa.types.is_floating(t):
+        return _encode_float(arr, opts)
+    if pa.types.is_decimal(t):
+        return _encode_decimal(arr, opts)
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return _encode_string(arr)
+    if (pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t)
+            or pa.types.is_fixed_size_binary(t)):
+        return _encode_binary(arr)
+    if pa.types.is_date(t):
+        return _encode_date(arr)
+    if pa.types.is_timestamp(t):
+        return _encode_timestamp(arr)
+    if pa.types.is_time(t):
+        return _encode_time(arr)
+    if pa.types.is_duration(t):
+        return _encode_duration(arr)
+    if pa.types.is_map(t):
+        return _encode_map(arr, opts)
+    if (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
+            or pa.types.is_list_view(t) or pa.types.is_large_list_view(t)):
+        return _encode_list(arr, opts)
+    if pa.types.is_struct(t):
+        return _encode_struct(arr, opts)
+    raise UnsupportedTypeError(f"the JSON contract has no rule for Arrow type {t}")
+
+
+def encode_lines(batch: pa.RecordBatch | pa.Table, opts: ConvertOptions, *, terminator: str = "\n") -> pa.Array:
+    """One JSON object per row of ``batch``, each followed by ``terminator``.
+
+    The result's data buffer is the exact output bytes of the batch, so writers can hand
+    it to the sink without another copy.
+    """
+    fragments = [encode_array(column, opts) for column in batch.columns]
+    return encode_object(batch.schema.names, fragments, opts, length=batch.num_rows, suffix=terminator)

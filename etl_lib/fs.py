@@ -1,0 +1,42 @@
+"""Filesystems for local paths and ``s3://`` URIs, through pyarrow.fs.
+
+The same conversion code reads and writes a directory tree locally and S3 in AWS (or
+moto's server in tests): ``AWS_ENDPOINT_URL`` is honoured like boto3 does.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlparse
+
+import pyarrow.fs as pafs
+
+
+def is_s3(uri: str) -> bool:
+    return uri.startswith(("s3://", "s3a://"))
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> (bucket, key)."""
+    parsed = urlparse(uri)
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def s3_filesystem() -> pafs.S3FileSystem:
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    kwargs: dict[str, object] = {}
+    if endpoint:
+        parsed = urlparse(endpoint)
+        kwargs.update(endpoint_override=parsed.netloc or endpoint, scheme=parsed.scheme or "https")
+    if region:
+        kwargs["region"] = region
+    return pafs.S3FileSystem(**kwargs)  # type: ignore[arg-type]
+
+
+def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
+    """The filesystem holding ``uri`` and the path to use with it."""
+    if is_s3(uri):
+        bucket, key = split_s3(uri)
+        return s3_filesystem(), f"{bucket}/{key}".rstrip("/")
+    return pafs.LocalFileSystem(), os.path.abspath(uri)

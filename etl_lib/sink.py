@@ -1,0 +1,154 @@
+"""The single output file: staged pieces, ordered concatenation, atomic publication.
+
+Nothing is ever visible at the destination until the whole output is there:
+locally the file is assembled under a hidden temporary name in the destination's
+directory and renamed over it (``os.replace`` is atomic on POSIX); on S3 it is a
+multipart upload, which creates the object only when completed (and is aborted on any
+failure). Part copies (``UploadPartCopy``) concatenate large pieces server-side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any, BinaryIO
+
+from etl_lib import fs
+from etl_lib.errors import OutputError
+
+S3_MIN_PART = 5 * 1024 * 1024  # S3's minimum size for every part but the last
+
+
+def staging_uri(dest: str) -> str:
+    """A private location next to ``dest`` for the pieces (same filesystem / bucket)."""
+    token = uuid.uuid4().hex[:12]
+    if fs.is_s3(dest):
+        return f"{dest}.parts-{token}"
+    directory, name = os.path.split(os.path.abspath(dest))
+    return os.path.join(directory, f".{name}.parts-{token}")
+
+
+def piece_uri(staging: str, seq: int) -> str:
+    return f"{staging}/piece-{seq:06d}"
+
+
+@contextlib.contextmanager
+def open_piece(uri: str) -> Iterator[BinaryIO]:
+    """A writable binary stream for one piece, local or S3."""
+    if fs.is_s3(uri):
+        filesystem, path = fs.resolve(uri)
+        with filesystem.open_output_stream(path) as stream:
+            yield stream  # type: ignore[misc]
+    else:
+        os.makedirs(os.path.dirname(uri), exist_ok=True)
+        with open(uri, "wb") as handle:
+            yield handle
+
+
+def remove_tree(uri: str) -> None:
+    """Best-effort removal of a staging location."""
+    with contextlib.suppress(Exception):
+        if fs.is_s3(uri):
+            filesystem, path = fs.resolve(uri)
+            filesystem.delete_dir(path)
+        else:
+            shutil.rmtree(uri, ignore_errors=True)
+
+
+def _s3_client() -> Any:
+    import boto3  # imported lazily: the local path does not need it
+
+    return boto3.client("s3")
+
+
+def publish(pieces: Sequence[str], dest: str, *, prefix: bytes = b"", s3_client: Any = None) -> int:
+    """Concatenate ``prefix`` and ``pieces`` (in order) into ``dest``, atomically.
+
+    Returns the size of ``dest``.
+    """
+    try:
+        if fs.is_s3(dest):
+            return _publish_s3(pieces, dest, prefix, s3_client or _s3_client())
+        return _publish_local(pieces, dest, prefix)
+    except OutputError:
+        raise
+    except Exception as exc:
+        raise OutputError(f"cannot write {dest}: {exc}") from exc
+
+
+def _publish_local(pieces: Sequence[str], dest: str, prefix: bytes) -> int:
+    dest = os.path.abspath(dest)
+    directory = os.path.dirname(dest)
+    if not os.path.isdir(directory):
+        raise OutputError(f"cannot write {dest}: directory {directory} does not exist")
+    tmp = os.path.join(directory, f".{os.path.basename(dest)}.tmp-{uuid.uuid4().hex[:12]}")
+    try:
+        with open(tmp, "wb") as out:
+            out.write(prefix)
+            for piece in pieces:
+                with open(piece, "rb") as src:
+                    shutil.copyfileobj(src, out, 8 * 1024 * 1024)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return os.path.getsize(dest)
+
+
+def _publish_s3(pieces: Sequence[str], dest: str, prefix: bytes, s3: Any) -> int:
+    bucket, key = fs.split_s3(dest)
+    sources = [fs.split_s3(p) for p in pieces]
+    sizes = [s3.head_object(Bucket=b, Key=k)["ContentLength"] for b, k in sources]
+    total = len(prefix) + sum(sizes)
+    if total < S3_MIN_PART:  # one small object: a single PUT is atomic too
+        body = bytearray(prefix)
+        for b, k in sources:
+            body += s3.get_object(Bucket=b, Key=k)["Body"].read()
+        s3.put_object(Bucket=bucket, Key=key, Body=bytes(body))
+        return total
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    parts: list[dict[str, Any]] = []
+    buffer = bytearray(prefix)
+
+    def flush() -> None:
+        number = len(parts) + 1
+        etag = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=bytes(buffer))["ETag"]
+        parts.append({"PartNumber": number, "ETag": etag})
+        buffer.clear()
+
+    try:
+        for (b, k), size in zip(sources, sizes, strict=True):
+            if not buffer and size >= S3_MIN_PART:
+                number = len(parts) + 1
+                result = s3.upload_part_copy(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number,
+                                             CopySource={"Bucket": b, "Key": k})
+                parts.append({"PartNumber": number, "ETag": result["CopyPartResult"]["ETag"]})
+                continue
+            # A small piece (or one following buffered bytes) cannot be a part on its
+            # own: its bytes join the buffer, which becomes a part once big enough.
+            buffer += s3.get_object(Bucket=b, Key=k)["Body"].read()
+            if len(buffer) >= S3_MIN_PART:
+                flush()
+        if buffer or not parts:
+            flush()
+        s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts})
+    except BaseException:
+        with contextlib.suppress(Exception):
+            s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        raise
+    return total
+
+
+def write_bytes(dest: str, data: bytes, *, s3_client: Any = None) -> int:
+    """Publish a small output (e.g. the output of an empty input) atomically."""
+    if fs.is_s3(dest):
+        bucket, key = fs.split_s3(dest)
+        (s3_client or _s3_client()).put_object(Bucket=bucket, Key=key, Body=data)
+        return len(data)
+    return publish([], dest, prefix=data)

@@ -1,0 +1,61 @@
+"""Shared fixtures: one local Spark session per test process, and a converter that runs
+the full pipeline (read, contract, write, publish) with either engine."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from etl_lib.convert import Engine, convert
+from etl_lib.options import Compression, ConvertOptions, OutputFormat
+from etl_lib.report import RunReport
+from tests.contract_oracle import parse_json
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "parquet-testing"
+ENGINES = [Engine.LOCAL, Engine.SPARK]
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    from etl_lib.spark_session import local_spark
+
+    session = local_spark("etl-tests", cores="2")
+    yield session
+    session.stop()
+
+
+def read_records(path: Path, options: ConvertOptions) -> list[Any]:
+    raw = path.read_bytes()
+    if options.compression is Compression.GZIP:
+        raw = gzip.decompress(raw)
+    text = raw.decode("utf-8")
+    if options.format is OutputFormat.JSON:
+        return parse_json(text)
+    assert text == "" or text.endswith("\n")
+    return [parse_json(line) for line in text.splitlines()]
+
+
+Converter = Callable[..., tuple[list[Any], RunReport]]
+
+
+@pytest.fixture(params=ENGINES, ids=lambda e: e.value)
+def engine(request: pytest.FixtureRequest) -> Engine:
+    return request.param
+
+
+@pytest.fixture
+def run_convert(engine: Engine, request: pytest.FixtureRequest, tmp_path: Path) -> Converter:
+    """Convert with the parametrised engine; returns (parsed records, report)."""
+
+    def run(src: Path | str, options: ConvertOptions | None = None, dest: Path | None = None) -> tuple[list[Any], RunReport]:
+        options = options or ConvertOptions()
+        dest = dest or tmp_path / f"out{options.file_extension}"
+        session = request.getfixturevalue("spark") if engine is Engine.SPARK else None
+        report = convert(str(src), str(dest), options, engine=engine, spark=session)
+        return read_records(dest, options), report
+
+    return run
