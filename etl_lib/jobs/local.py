@@ -1,0 +1,352 @@
+"""Local adapters: a directory tree for objects, SQLite for jobs, the job script for runs.
+
+They keep the AWS adapters' contracts exactly (presigned URLs with a signature and an
+expiry, conditional status writes, runs found by id), so the service, the handlers and
+the Glue job script run unchanged on one machine.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import importlib.util
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from etl_lib.jobs import state
+from etl_lib.jobs.models import Job, JobPage, JobStatus, decode_cursor, encode_cursor, sort_key, utc_now
+from etl_lib.jobs.ports import JobLauncher, JobStore, ObjectStore, PresignedPost
+
+GLUE_SCRIPT = Path(__file__).resolve().parents[2] / "glue_jobs" / "parquet_to_json.py"
+
+
+class SignatureError(Exception):
+    """A local presigned URL or form that is expired, tampered with or malformed."""
+
+
+class UrlSigner:
+    """HMAC-SHA256 signatures for the local presigned POST and GET URLs."""
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+
+    def sign(self, message: str) -> str:
+        return hmac.new(self.key, message.encode(), hashlib.sha256).hexdigest()
+
+    def verify(self, message: str, signature: str) -> None:
+        if not hmac.compare_digest(self.sign(message), signature):
+            raise SignatureError("the signature does not match")
+
+
+def _safe_key(key: str) -> str:
+    parts = key.split("/")
+    if not key or any(p in {"", ".", ".."} for p in parts) or "\\" in key or "\x00" in key:
+        raise ValueError(f"invalid object key {key!r}")
+    return key
+
+
+class DirectoryObjectStore(ObjectStore):
+    """Objects are files under ``root`` (``root/<key>``); ``bucket`` names it in URLs.
+
+    ``base_url`` is where the local server serves ``/objects/<bucket>`` (POST uploads and
+    signed GETs); the server checks the signatures with :meth:`verify_post`/:meth:`verify_get`.
+    """
+
+    def __init__(
+        self, root: str | Path, *, bucket: str, base_url: str = "http://127.0.0.1:8000", signer: UrlSigner | None = None
+    ) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.bucket = bucket
+        self.base_url = base_url.rstrip("/")
+        self.signer = signer or UrlSigner(b"local-development-only")
+
+    def path(self, key: str) -> Path:
+        return self.root / _safe_key(key)
+
+    def uri(self, key: str) -> str:
+        return str(self.path(key))
+
+    def presign_post(self, key: str, *, max_bytes: int, expires_in: int) -> PresignedPost:
+        policy = {
+            "bucket": self.bucket,
+            "key": _safe_key(key),
+            "max_bytes": max_bytes,
+            "expires": int(time.time()) + expires_in,
+        }
+        encoded = base64.b64encode(json.dumps(policy, sort_keys=True).encode()).decode()
+        return PresignedPost(
+            url=f"{self.base_url}/objects/{self.bucket}",
+            fields={"key": key, "policy": encoded, "signature": self.signer.sign(encoded)},
+        )
+
+    def verify_post(self, fields: Mapping[str, str], size: int) -> str:
+        """The key a form upload of ``size`` bytes may write, or SignatureError."""
+        try:
+            encoded, signature = fields["policy"], fields["signature"]
+        except KeyError as exc:
+            raise SignatureError(f"missing form field {exc.args[0]}") from exc
+        self.signer.verify(encoded, signature)
+        policy = json.loads(base64.b64decode(encoded))
+        if policy["bucket"] != self.bucket or policy["key"] != fields.get("key"):
+            raise SignatureError("the form does not match its policy")
+        if time.time() > policy["expires"]:
+            raise SignatureError("the upload URL has expired")
+        if not 0 <= size <= policy["max_bytes"]:
+            raise SignatureError(f"the upload is {size} bytes; the policy allows {policy['max_bytes']}")
+        return str(policy["key"])
+
+    def _get_message(self, key: str, expires: int, filename: str) -> str:
+        return f"GET\n{self.bucket}\n{key}\n{expires}\n{filename}"
+
+    def presign_get(self, key: str, *, download_name: str, expires_in: int) -> str:
+        expires = int(time.time()) + expires_in
+        query = urlencode(
+            {
+                "expires": expires,
+                "filename": download_name,
+                "signature": self.signer.sign(self._get_message(_safe_key(key), expires, download_name)),
+            }
+        )
+        return f"{self.base_url}/objects/{self.bucket}/{quote(key)}?{query}"
+
+    def verify_get(self, key: str, query: Mapping[str, str]) -> None:
+        try:
+            expires, filename, signature = int(query["expires"]), query["filename"], query["signature"]
+        except (KeyError, ValueError) as exc:
+            raise SignatureError("the download URL is incomplete") from exc
+        self.signer.verify(self._get_message(key, expires, filename), signature)
+        if time.time() > expires:
+            raise SignatureError("the download URL has expired")
+
+    def size(self, key: str) -> int | None:
+        try:
+            return self.path(key).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        with self.path(key).open("rb") as handle:
+            handle.seek(start)
+            return handle.read(length)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        # Write then rename: a reader never sees half an object, like S3.
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+
+    def put_stream(self, key: str, source: Any, *, chunk: int = 8 * 1024 * 1024) -> int:
+        """Store a file-like object atomically; returns its size."""
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
+        with tmp.open("wb") as out:
+            shutil.copyfileobj(source, out, chunk)
+        os.replace(tmp, target)
+        return target.stat().st_size
+
+    def get_bytes(self, key: str) -> bytes | None:
+        try:
+            return self.path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def delete_prefix(self, prefix: str) -> None:
+        base = self.root / prefix
+        if prefix.endswith("/"):
+            shutil.rmtree(base, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                base.unlink()
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id   TEXT PRIMARY KEY,
+    owner    TEXT NOT NULL,
+    status   TEXT NOT NULL,
+    sort_key TEXT NOT NULL,
+    data     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner, sort_key DESC);
+"""
+
+
+class SqliteJobStore(JobStore):
+    """Jobs in one SQLite file. Status changes are ``UPDATE ... WHERE status IN (...)``
+    inside an immediate transaction, the local equivalent of DynamoDB's conditions."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        # One connection per operation: safe across threads and worker processes.
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            yield db
+        finally:
+            db.close()
+
+    @staticmethod
+    def _job(data: str) -> Job:
+        return Job.model_validate_json(data)
+
+    def create(self, job: Job) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO jobs (job_id, owner, status, sort_key, data) VALUES (?, ?, ?, ?, ?)",
+                (job.job_id, job.owner, job.status.value, sort_key(job), json.dumps(job.stored())),
+            )
+
+    def get(self, job_id: str) -> Job | None:
+        with self._connect() as db:
+            row = db.execute("SELECT data FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        return self._job(row[0]) if row else None
+
+    def list_for_owner(self, owner: str, *, limit: int, cursor: str | None = None) -> JobPage:
+        after = "\U0010ffff"
+        if cursor:
+            position = decode_cursor(cursor)
+            if set(position) != {"sort_key"}:
+                raise ValueError("invalid cursor")
+            after = position["sort_key"]
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT sort_key, data FROM jobs WHERE owner = ? AND sort_key < ? ORDER BY sort_key DESC LIMIT ?",
+                (owner, after, limit + 1),
+            ).fetchall()
+        jobs = [self._job(data) for _, data in rows[:limit]]
+        next_cursor = encode_cursor({"sort_key": rows[limit - 1][0]}) if len(rows) > limit else None
+        return JobPage(jobs=jobs, next_cursor=next_cursor)
+
+    def transition(self, job_id: str, target: JobStatus, changes: Mapping[str, Any] | None = None) -> Job | None:
+        sources = sorted(s.value for s in state.allowed_sources(target))
+        marks = ", ".join("?" for _ in sources)
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")  # serialises writers: read and write see the same row
+            try:
+                row = db.execute(
+                    f"SELECT data FROM jobs WHERE job_id = ? AND status IN ({marks})", (job_id, *sources)
+                ).fetchone()
+                if row is None:
+                    db.execute("ROLLBACK")
+                    return None
+                data = {
+                    **json.loads(row[0]),
+                    **(changes or {}),
+                    "status": target.value,
+                    "updated_at": utc_now().isoformat(),
+                }
+                job = Job.model_validate(data)
+                cursor = db.execute(
+                    f"UPDATE jobs SET status = ?, data = ? WHERE job_id = ? AND status IN ({marks})",
+                    (target.value, json.dumps(job.stored()), job_id, *sources),
+                )
+                if cursor.rowcount != 1:
+                    db.execute("ROLLBACK")
+                    return None
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        return job
+
+    def delete(self, job_id: str, *, unless: frozenset[JobStatus] = frozenset()) -> bool:
+        blocked = sorted(s.value for s in unless) or [""]
+        marks = ", ".join("?" for _ in blocked)
+        with self._connect() as db:
+            cursor = db.execute(f"DELETE FROM jobs WHERE job_id = ? AND status NOT IN ({marks})", (job_id, *blocked))
+        return cursor.rowcount == 1
+
+    def ids_in(self, statuses: frozenset[JobStatus]) -> list[str]:
+        """Job ids in these statuses (restart recovery of the local server)."""
+        values = sorted(s.value for s in statuses)
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT job_id FROM jobs WHERE status IN ({', '.join('?' for _ in values)})", values
+            ).fetchall()
+        return [r[0] for r in rows]
+
+
+def load_glue_script(path: Path = GLUE_SCRIPT) -> ModuleType:
+    """Import ``glue_jobs/parquet_to_json.py`` (not a package: Glue runs it as a file)."""
+    spec = importlib.util.spec_from_file_location("parquet_to_json_job", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the job script {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def argv_of(arguments: Mapping[str, str]) -> list[str]:
+    """Glue-style ``--name value`` pairs."""
+    return [item for name, value in arguments.items() for item in (name, value)]
+
+
+class ScriptLauncher(JobLauncher):
+    """Runs the very same Glue job script, as Glue would: ``script --name value ...``.
+
+    ``mode="subprocess"`` starts it as a separate process (its own Spark driver);
+    ``mode="inline"`` runs it in this process, synchronously (tests, warm workers) with
+    ``spark_factory`` providing the session. Run arguments are recorded in ``runs_dir``
+    so a run's id leads back to its job, like Glue's ``GetJobRun``.
+    """
+
+    def __init__(
+        self,
+        runs_dir: str | Path,
+        *,
+        mode: str = "subprocess",
+        spark_factory: Callable[[], Any] | None = None,
+        script: Path = GLUE_SCRIPT,
+    ) -> None:
+        self.runs_dir = Path(runs_dir)
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        if mode not in {"subprocess", "inline"}:
+            raise ValueError(f"unknown launcher mode {mode!r}")
+        self.mode = mode
+        self.spark_factory = spark_factory
+        self.script = script
+        self.exit_codes: dict[str, int] = {}
+
+    def start(self, arguments: Mapping[str, str]) -> str:
+        run_id = f"lr_{uuid.uuid4().hex}"
+        args = {**arguments, "--JOB_RUN_ID": run_id}
+        (self.runs_dir / f"{run_id}.json").write_text(json.dumps(args), encoding="utf-8")
+        argv = [str(self.script), *argv_of(args)]
+        if self.mode == "subprocess":
+            log = (self.runs_dir / f"{run_id}.log").open("wb")
+            subprocess.Popen([sys.executable, *argv], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            log.close()
+        else:
+            self.exit_codes[run_id] = load_glue_script(self.script).main(argv, spark_factory=self.spark_factory)
+        return run_id
+
+    def arguments_of(self, run_id: str) -> dict[str, str] | None:
+        try:
+            value = json.loads((self.runs_dir / f"{Path(run_id).name}.json").read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        return {str(k): str(v) for k, v in value.items()}

@@ -1,0 +1,150 @@
+"""What a job is, as stored and as returned by the API."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from etl_lib.options import ConvertOptions
+
+DEFAULT_MAX_UPLOAD_BYTES = 5 * 1024**3
+# Smallest possible Parquet file: magic, 4-byte footer length, magic.
+MIN_PARQUET_BYTES = 12
+PARQUET_MAGIC = b"PAR1"
+
+
+class JobStatus(StrEnum):
+    PENDING = "PENDING"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+class JobError(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: str = Field(examples=["INVALID_PARQUET"])
+    message: str = Field(examples=["data.parquet: not a Parquet file (no PAR1 magic at the end)"])
+
+
+_FORBIDDEN_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+def _check_filename(name: str) -> str:
+    # The name is only displayed and used for the download name: the object key is
+    # chosen by the server, so a hostile name can never address another object.
+    if _FORBIDDEN_NAME.search(name) or name.strip() in {"", ".", ".."}:
+        raise ValueError("must be a plain file name (no path separators or control characters)")
+    return name
+
+
+Filename = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_check_filename)]
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Job(BaseModel):
+    """One conversion job. ``owner`` (the caller's identity) is never sent to clients."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str
+    owner: str = Field(exclude=True)
+    status: JobStatus
+    filename: str
+    options: ConvertOptions
+    engine: str = "spark"
+    created_at: datetime
+    updated_at: datetime
+    declared_bytes: int = Field(exclude=True)
+    input_bytes: int | None = None
+    output_bytes: int | None = None
+    rows_in: int | None = None
+    rows_out: int | None = None
+    duration_ms: int | None = None
+    error: JobError | None = None
+    run_id: str | None = Field(default=None, exclude=True)
+
+    @property
+    def download_name(self) -> str:
+        """``<input stem><ext>``: ``sales.parquet`` -> ``sales.jsonl`` (or ``.json``, ``.json.gz``)."""
+        stem = self.filename.rsplit(".", 1)[0] if "." in self.filename.strip(".") else self.filename
+        return f"{stem or 'output'}{self.options.file_extension}"
+
+    def stored(self) -> dict[str, object]:
+        """Every field, the internal ones included, JSON-compatible (for the stores)."""
+        data = self.model_dump(mode="json")
+        data.update(owner=self.owner, declared_bytes=self.declared_bytes, run_id=self.run_id)
+        return data
+
+
+def input_key(job_id: str) -> str:
+    return f"inputs/{job_id}/input.parquet"
+
+
+def job_id_from_input_key(key: str) -> str | None:
+    parts = key.split("/")
+    if (
+        len(parts) == 3
+        and parts[0] == "inputs"
+        and parts[2] == "input.parquet"
+        and re.fullmatch(r"[0-9a-f]{32}", parts[1])
+    ):
+        return parts[1]
+    return None
+
+
+def output_prefix(job_id: str) -> str:
+    return f"outputs/{job_id}/"
+
+
+def output_key(job_id: str, options: ConvertOptions) -> str:
+    return f"{output_prefix(job_id)}output{options.file_extension}"
+
+
+def report_key(job_id: str) -> str:
+    return f"{output_prefix(job_id)}report.json"
+
+
+class JobPage(BaseModel):
+    jobs: list[Job]
+    next_cursor: str | None = None
+
+
+def sort_key(job: Job) -> str:
+    """Newest-first listing order: fixed-width UTC time, then the id (ties are stable)."""
+    return f"{job.created_at.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%fZ}#{job.job_id}"
+
+
+def encode_cursor(position: dict[str, str]) -> str:
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(position, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[str, str]:
+    """The inverse of :func:`encode_cursor`; ValueError for anything a client made up."""
+    import base64
+    import binascii
+    import json
+
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError("invalid cursor") from exc
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ValueError("invalid cursor")
+    return value

@@ -1,0 +1,90 @@
+"""The three interfaces the job service depends on; AWS and local adapters implement them.
+
+Keys are object keys inside one bucket (the input bucket or the output bucket); each
+adapter instance is bound to one bucket (or one directory).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from etl_lib.jobs.models import Job, JobPage, JobStatus
+
+
+@dataclass(frozen=True)
+class PresignedPost:
+    url: str
+    fields: dict[str, str]
+
+
+class ObjectStore(ABC):
+    """One bucket (AWS) or one directory (local)."""
+
+    @abstractmethod
+    def uri(self, key: str) -> str:
+        """What ``etl_lib.convert`` reads or writes for ``key`` (``s3://...`` or a path)."""
+
+    @abstractmethod
+    def presign_post(self, key: str, *, max_bytes: int, expires_in: int) -> PresignedPost:
+        """A browser form upload of at most ``max_bytes`` to ``key``, valid ``expires_in`` s."""
+
+    @abstractmethod
+    def presign_get(self, key: str, *, download_name: str, expires_in: int) -> str:
+        """A download URL for ``key`` saved as ``download_name``, valid ``expires_in`` s."""
+
+    @abstractmethod
+    def size(self, key: str) -> int | None:
+        """The object's size, or None when there is no such object."""
+
+    @abstractmethod
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        """``length`` bytes from offset ``start``."""
+
+    @abstractmethod
+    def put_bytes(self, key: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    def get_bytes(self, key: str) -> bytes | None: ...
+
+    @abstractmethod
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove every object under ``prefix`` (no error if there is none)."""
+
+
+class JobStore(ABC):
+    """Durable job records. Status changes are conditional writes guarded by the state machine."""
+
+    @abstractmethod
+    def create(self, job: Job) -> None: ...
+
+    @abstractmethod
+    def get(self, job_id: str) -> Job | None: ...
+
+    @abstractmethod
+    def list_for_owner(self, owner: str, *, limit: int, cursor: str | None = None) -> JobPage:
+        """The owner's jobs, newest first; ``cursor`` is the previous page's ``next_cursor``."""
+
+    @abstractmethod
+    def transition(self, job_id: str, target: JobStatus, changes: Mapping[str, Any] | None = None) -> Job | None:
+        """Move the job to ``target`` (and set ``changes``) only if the state machine allows
+        it from its current status, atomically. Returns the updated job, or None when the
+        job does not exist or is in a status from which ``target`` is not allowed."""
+
+    @abstractmethod
+    def delete(self, job_id: str, *, unless: frozenset[JobStatus] = frozenset()) -> bool:
+        """Delete the record unless its status is in ``unless``. True when deleted."""
+
+
+class JobLauncher(ABC):
+    """Starts the conversion run (Glue in AWS, the local Spark runner locally)."""
+
+    @abstractmethod
+    def start(self, arguments: Mapping[str, str]) -> str:
+        """Start a run of the job script with ``arguments`` (``--name``: value); returns the run id."""
+
+    @abstractmethod
+    def arguments_of(self, run_id: str) -> dict[str, str] | None:
+        """The arguments a run was started with (how a run's state change finds its job)."""

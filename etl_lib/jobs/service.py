@@ -1,0 +1,327 @@
+"""The job use cases: what the Lambdas, the events handler and the Glue job call.
+
+Handlers stay thin (parse, call one method here, shape the response); every rule about
+jobs lives here or in :mod:`etl_lib.jobs.state`, so the AWS and local back ends behave
+the same by construction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from etl_lib.errors import ConversionError
+from etl_lib.jobs import state
+from etl_lib.jobs.models import (
+    DEFAULT_MAX_UPLOAD_BYTES,
+    MIN_PARQUET_BYTES,
+    PARQUET_MAGIC,
+    Job,
+    JobError,
+    JobPage,
+    JobStatus,
+    input_key,
+    job_id_from_input_key,
+    new_job_id,
+    output_key,
+    output_prefix,
+    report_key,
+    utc_now,
+)
+from etl_lib.jobs.ports import JobLauncher, JobStore, ObjectStore, PresignedPost
+from etl_lib.options import ConvertOptions
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+# Glue run states that end a run without our script having reported a result.
+GLUE_FAILED_STATES = frozenset({"FAILED", "TIMEOUT", "STOPPED", "ERROR"})
+
+
+class JobServiceError(Exception):
+    """A request the service refuses; ``status`` is the HTTP status the API answers with."""
+
+    status = 400
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class JobNotFoundError(JobServiceError):
+    status = 404
+    code = "JOB_NOT_FOUND"
+
+
+class JobConflictError(JobServiceError):
+    status = 409
+    code = "JOB_CONFLICT"
+
+
+class UploadTooLargeError(JobServiceError):
+    status = 413
+    code = "FILE_TOO_LARGE"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    upload_expires_in: int = 15 * 60
+    download_expires_in: int = 5 * 60
+
+
+@dataclass(frozen=True)
+class Download:
+    url: str
+    expires_at: datetime
+    filename: str
+
+
+class JobService:
+    def __init__(
+        self,
+        *,
+        jobs: JobStore,
+        inputs: ObjectStore,
+        outputs: ObjectStore,
+        launcher: JobLauncher | None = None,
+        limits: Limits | None = None,
+        engine: str = "spark",
+        run_arguments: Mapping[str, str] | None = None,
+    ) -> None:
+        self.jobs = jobs
+        self.inputs = inputs
+        self.outputs = outputs
+        self.launcher = launcher
+        self.limits = limits or Limits()
+        self.engine = engine
+        # Where the run finds the same stores (see settings.run_arguments): a Glue run
+        # has no environment of ours, only its arguments.
+        self.run_arguments = dict(run_arguments or {})
+
+    # --- API: create, read, download, delete -------------------------------------------
+
+    def create_job(self, owner: str, *, filename: str, size: int, options: ConvertOptions) -> tuple[Job, PresignedPost]:
+        if size > self.limits.max_upload_bytes:
+            raise UploadTooLargeError(
+                f"{filename} is {size:,} bytes; the limit is {self.limits.max_upload_bytes:,} bytes"
+            )
+        now = utc_now()
+        job = Job(
+            job_id=new_job_id(),
+            owner=owner,
+            status=JobStatus.PENDING,
+            filename=filename,
+            options=options,
+            engine=self.engine,
+            created_at=now,
+            updated_at=now,
+            declared_bytes=size,
+        )
+        self.jobs.create(job)
+        upload = self.inputs.presign_post(
+            input_key(job.job_id), max_bytes=size, expires_in=self.limits.upload_expires_in
+        )
+        return job, upload
+
+    def get_job(self, owner: str, job_id: str) -> Job:
+        job = self.jobs.get(job_id)
+        # Someone else's job is indistinguishable from a missing one.
+        if job is None or job.owner != owner:
+            raise JobNotFoundError(f"no job {job_id}")
+        return job
+
+    def list_jobs(self, owner: str, *, limit: int = 20, cursor: str | None = None) -> JobPage:
+        try:
+            return self.jobs.list_for_owner(owner, limit=limit, cursor=cursor)
+        except ValueError as exc:
+            raise JobServiceError(str(exc), code="BAD_CURSOR") from exc
+
+    def download(self, owner: str, job_id: str) -> Download:
+        job = self.get_job(owner, job_id)
+        if job.status is not JobStatus.SUCCEEDED:
+            raise JobConflictError(
+                f"job {job_id} is {job.status.value}; the output is available once it has SUCCEEDED",
+                code="JOB_NOT_FINISHED",
+            )
+        expires_in = self.limits.download_expires_in
+        url = self.outputs.presign_get(
+            output_key(job_id, job.options), download_name=job.download_name, expires_in=expires_in
+        )
+        return Download(url=url, expires_at=utc_now() + timedelta(seconds=expires_in), filename=job.download_name)
+
+    def delete_job(self, owner: str, job_id: str) -> None:
+        self.get_job(owner, job_id)
+        # A queued or running conversion would write its output after we removed it.
+        if not self.jobs.delete(job_id, unless=state.ACTIVE):
+            if self.jobs.get(job_id) is None:
+                raise JobNotFoundError(f"no job {job_id}")
+            raise JobConflictError(
+                f"job {job_id} is being converted; delete it once it has finished", code="JOB_ACTIVE"
+            )
+        self.inputs.delete_prefix(f"inputs/{job_id}/")
+        self.outputs.delete_prefix(output_prefix(job_id))
+
+    # --- events: upload finished, run state changed ------------------------------------
+
+    def on_object_created(self, key: str, size: int | None = None) -> Job | None:
+        """The input object for a job exists: check it, queue the job, start the run.
+
+        Safe to call twice (S3 delivers at least once): only a PENDING job is queued.
+        """
+        job_id = job_id_from_input_key(key)
+        job = self.jobs.get(job_id) if job_id else None
+        if job is None:
+            log.warning("object created for no known job", extra={"key": key})
+            return None
+        if job.status is not JobStatus.PENDING:
+            return job  # a duplicate event: the job has moved on already
+        actual = self.inputs.size(key) if size is None or size >= 0 else size
+        problem = self._check_upload(job, key, actual)
+        if problem is not None:
+            return self.fail(job.job_id, problem, input_bytes=actual)
+        queued = self.jobs.transition(job.job_id, JobStatus.QUEUED, {"input_bytes": actual})
+        if queued is None:
+            return self.jobs.get(job.job_id)  # a concurrent duplicate won the race
+        return self._start_run(queued)
+
+    def _check_upload(self, job: Job, key: str, size: int | None) -> JobError | None:
+        name = job.filename
+        if size is None:
+            return JobError(code="UPLOAD_MISSING", message=f"{name}: the uploaded file is not there any more")
+        if size == 0:
+            return JobError(code="EMPTY_FILE", message=f"{name}: the uploaded file is empty")
+        if size > self.limits.max_upload_bytes:
+            return JobError(
+                code="FILE_TOO_LARGE",
+                message=f"{name}: {size:,} bytes is over the limit of {self.limits.max_upload_bytes:,}",
+            )
+        if size != job.declared_bytes:
+            return JobError(
+                code="SIZE_MISMATCH",
+                message=f"{name}: {size:,} bytes were uploaded but the file has {job.declared_bytes:,}",
+            )
+        if size < MIN_PARQUET_BYTES:
+            return JobError(code="INVALID_PARQUET", message=f"{name}: {size} bytes is too small to be a Parquet file")
+        head = self.inputs.read_range(key, 0, 4)
+        tail = self.inputs.read_range(key, size - 4, 4)
+        if head != PARQUET_MAGIC or tail != PARQUET_MAGIC:
+            where = "start" if head != PARQUET_MAGIC else "end"
+            return JobError(
+                code="INVALID_PARQUET",
+                message=f"{name}: not a Parquet file (no PAR1 magic at the {where}; truncated or another format?)",
+            )
+        return None
+
+    def _start_run(self, job: Job) -> Job | None:
+        if self.launcher is None:
+            raise RuntimeError("this service has no job launcher")
+        try:
+            run_id = self.launcher.start({"--job_id": job.job_id, **self.run_arguments})
+        except Exception as exc:
+            log.exception("cannot start the conversion run")
+            return self.fail(
+                job.job_id,
+                JobError(code="RUN_NOT_STARTED", message=f"the conversion could not be started: {type(exc).__name__}"),
+            )
+        # The run may already have marked itself RUNNING (or even finished): then this
+        # conditional write is a no-op and the newer state stands.
+        running = self.jobs.transition(job.job_id, JobStatus.RUNNING, {"run_id": run_id})
+        return running or self.jobs.get(job.job_id)
+
+    def on_run_state(self, run_id: str, run_state: str, message: str | None = None) -> Job | None:
+        """A Glue run changed state. Only a run that ended without reporting matters."""
+        arguments = self.launcher.arguments_of(run_id) if self.launcher else None
+        job_id = (arguments or {}).get("--job_id")
+        job = self.jobs.get(job_id) if job_id else None
+        if job is None or state.is_terminal(job.status):
+            return job
+        if run_state in GLUE_FAILED_STATES:
+            detail = f": {message}" if message else ""
+            return self.fail(
+                job.job_id, JobError(code=f"RUN_{run_state}", message=f"the conversion run ended {run_state}{detail}")
+            )
+        if run_state == "SUCCEEDED":
+            # The run ended cleanly but the job was not marked: recover from the report
+            # the run stored, or fail rather than stay RUNNING for ever.
+            report = self.outputs.get_bytes(report_key(job.job_id))
+            if report is not None:
+                from etl_lib.report import RunReport
+
+                return self._succeed(job, RunReport.model_validate_json(report))
+            return self.fail(
+                job.job_id, JobError(code="RUN_LOST", message="the conversion run ended without a result; try again")
+            )
+        return job
+
+    # --- the run itself (the Glue job's body) --------------------------------------------
+
+    def run(
+        self, job_id: str, *, spark_factory: Callable[[], SparkSession] | None = None, engine: str | None = None
+    ) -> Job | None:
+        """Convert the job's input to its output, then record SUCCEEDED or FAILED.
+
+        ``spark_factory`` is only called when the job's engine is Spark, so a local-engine
+        run never starts a JVM.
+        """
+        from etl_lib.convert import convert
+
+        job = self.jobs.get(job_id)
+        if job is None:
+            log.warning("run for a job that no longer exists", extra={"job_id": job_id})
+            return None
+        if job.status is JobStatus.QUEUED:
+            job = self.jobs.transition(job_id, JobStatus.RUNNING) or self.jobs.get(job_id)
+        if job is None or job.status is not JobStatus.RUNNING:
+            return job  # a duplicate run: the job is already finished
+        dest_key = output_key(job_id, job.options)
+        engine = engine or job.engine
+        try:
+            spark = spark_factory() if spark_factory is not None and engine == "spark" else None
+            report = convert(
+                self.inputs.uri(input_key(job_id)), self.outputs.uri(dest_key), job.options, engine=engine, spark=spark
+            )
+            self.outputs.put_bytes(report_key(job_id), report.model_dump_json(indent=2).encode())
+        except ConversionError as exc:
+            self.outputs.delete_prefix(output_prefix(job_id))
+            return self.fail(job_id, JobError(code=exc.code, message=f"{job.filename}: {exc.message}"))
+        except Exception as exc:
+            self.outputs.delete_prefix(output_prefix(job_id))
+            log.exception("conversion crashed")
+            self.fail(
+                job_id,
+                JobError(code="INTERNAL_ERROR", message=f"the conversion failed unexpectedly ({type(exc).__name__})"),
+            )
+            raise
+        finished = self._succeed(job, report)
+        if finished is None:  # deleted (or failed by a timeout event) meanwhile: leave nothing
+            with contextlib.suppress(Exception):
+                self.outputs.delete_prefix(output_prefix(job_id))
+        return finished
+
+    def _succeed(self, job: Job, report: Any) -> Job | None:
+        return self.jobs.transition(
+            job.job_id,
+            JobStatus.SUCCEEDED,
+            {
+                "input_bytes": report.input_bytes,
+                "output_bytes": report.output_bytes,
+                "rows_in": report.rows_in,
+                "rows_out": report.rows_out,
+                "duration_ms": report.duration_ms,
+                "error": None,
+            },
+        )
+
+    def fail(self, job_id: str, error: JobError, **changes: Any) -> Job | None:
+        failed = self.jobs.transition(job_id, JobStatus.FAILED, {"error": error.model_dump(), **changes})
+        return failed or self.jobs.get(job_id)

@@ -1,0 +1,84 @@
+"""Glue job: convert one job's uploaded Parquet file to JSON and record the outcome.
+
+Thin on purpose: parse the run arguments, build the service from them, call
+``JobService.run``. Runs unchanged on AWS Glue 6.0 (``awsglue`` present) and locally
+(plain ``SparkSession``), where the local runner starts it exactly as Glue would::
+
+    parquet_to_json.py --job_id ID --jobs_store dynamodb:TABLE \\
+        --input_store s3://INPUT_BUCKET --output_store s3://OUTPUT_BUCKET
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+ARGUMENTS = ["job_id", "jobs_store", "input_store", "output_store"]
+# Read by pyarrow's S3 filesystem on the executors: they must reach the same endpoint
+# (moto's server, LocalStack) as the driver. Unset on Glue, so nothing is copied there.
+_EXECUTOR_ENV = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+)
+
+
+def parse_arguments(argv: Sequence[str]) -> dict[str, str]:
+    try:
+        from awsglue.utils import getResolvedOptions
+    except ImportError:
+        parser = argparse.ArgumentParser(prog="parquet_to_json")
+        for name in ARGUMENTS:
+            parser.add_argument(f"--{name}", required=True)
+        # Glue adds its own (--JOB_NAME, --JOB_RUN_ID, --TempDir...): accept and ignore them.
+        known, _ = parser.parse_known_args(list(argv[1:]))
+        return {name: str(getattr(known, name)) for name in ARGUMENTS}
+    resolved: dict[str, str] = getResolvedOptions(list(argv), ARGUMENTS)
+    return resolved
+
+
+def glue_or_local_spark() -> Any:
+    try:
+        from awsglue.context import GlueContext
+        from pyspark.context import SparkContext
+    except ImportError:
+        from etl_lib.spark_session import local_spark
+
+        spark = local_spark("parquet-to-json")
+    else:
+        spark = GlueContext(SparkContext.getOrCreate()).spark_session
+    return spark
+
+
+def main(argv: Sequence[str] | None = None, *, spark_factory: Callable[[], Any] | None = None) -> int:
+    """0 when the job ended SUCCEEDED, 1 when it ended FAILED (its error says why)."""
+    from etl_lib.jobs.models import JobStatus
+    from etl_lib.jobs.settings import service_for_run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = parse_arguments(sys.argv if argv is None else argv)
+    service = service_for_run(args)
+
+    def spark() -> Any:
+        session = spark_factory() if spark_factory is not None else glue_or_local_spark()
+        if os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3"):
+            # Python functions created from now on carry this environment to the executors.
+            for name in _EXECUTOR_ENV:
+                if name in os.environ:
+                    session.sparkContext.environment[name] = os.environ[name]
+        return session
+
+    job = service.run(args["job_id"], spark_factory=spark)
+    return 0 if job is not None and job.status is JobStatus.SUCCEEDED else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Lambda handlers of the jobs API and its events (Powertools for AWS Lambda)."""

@@ -1,0 +1,1 @@
+"""What every handler shares: API models, error mapping, identity, observability."""

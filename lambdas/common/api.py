@@ -1,0 +1,91 @@
+"""The REST resolver every API Lambda uses: validation, identity and the error format.
+
+Every failure is ``{"error": {"code", "message"}}``: service refusals with their own
+status, malformed JSON ``400``, invalid fields ``422``, unknown routes ``404``, and
+anything unexpected ``500`` with no internals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
+from etl_lib.jobs.service import JobServiceError
+from lambdas.common.models import ErrorResponse
+
+# Documented on every route; the OpenAPI document lists them.
+ERROR_RESPONSES: dict[int, Any] = {
+    status: {"description": description, "content": {"application/json": {"model": ErrorResponse}}}
+    for status, description in (
+        (400, "Malformed request"),
+        (401, "No caller identity"),
+        (404, "No such job"),
+        (422, "Invalid fields"),
+        (500, "Internal error"),
+    )
+}
+
+
+class Unauthorized(JobServiceError):
+    status = 401
+    code = "UNAUTHORIZED"
+
+
+def error(status: int, code: str, message: str) -> Response[Any]:
+    return Response(
+        status_code=status, content_type="application/json", body={"error": {"code": code, "message": message}}
+    )
+
+
+def _field_errors(errors: Any) -> str:
+    parts = []
+    for e in errors:
+        where = ".".join(str(p) for p in e.get("loc", ()) if p not in {"body"}) or "body"
+        parts.append(f"{where}: {e.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def caller(app: APIGatewayRestResolver | Router) -> str:
+    """The caller's identity: the Cognito ``sub`` the API Gateway authorizer verified."""
+    event = app.current_event
+    assert isinstance(event, APIGatewayProxyEvent)  # REST API events only
+    authorizer = event.request_context.authorizer
+    claims = (authorizer.claims if authorizer else None) or {}
+    sub = claims.get("sub")
+    if not sub:
+        raise Unauthorized("the request carries no verified identity")
+    return str(sub)
+
+
+def build_resolver(*routers: Router, logger: Logger) -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(enable_validation=True)
+    for router in routers:
+        app.include_router(router)
+
+    @app.exception_handler(JobServiceError)
+    def refused(exc: JobServiceError) -> Response[Any]:
+        return error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(exc: RequestValidationError) -> Response[Any]:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return error(400, "MALFORMED_JSON", "the request body is not valid JSON")
+        return error(422, "INVALID_REQUEST", _field_errors(errors))
+
+    @app.not_found
+    def no_route(exc: NotFoundError) -> Response[Any]:
+        return error(404, "NOT_FOUND", f"no route {app.current_event.http_method} {app.current_event.path}")
+
+    @app.exception_handler(Exception)
+    def crashed(exc: Exception) -> Response[Any]:
+        logger.exception("unhandled error")
+        return error(500, "INTERNAL_ERROR", "internal error; the request id is in the logs")
+
+    return app

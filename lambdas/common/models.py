@@ -1,0 +1,76 @@
+"""The API's request and response bodies (the OpenAPI schemas are generated from them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from etl_lib.jobs.models import Filename, Job, JobError, JobStatus
+from etl_lib.options import ConvertOptions
+
+
+class CreateJobRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    filename: Filename = Field(
+        description="The file's name; only displayed and used to name the download.", examples=["sales.parquet"]
+    )
+    size: int = Field(ge=1, description="The file's size in bytes (the upload must not be larger).")
+    options: ConvertOptions = Field(default_factory=ConvertOptions)
+
+
+class JobView(BaseModel):
+    """A job as clients see it."""
+
+    job_id: str
+    status: JobStatus
+    filename: str
+    options: ConvertOptions
+    engine: str
+    created_at: datetime
+    updated_at: datetime
+    input_bytes: int | None
+    output_bytes: int | None
+    rows_in: int | None
+    rows_out: int | None
+    duration_ms: int | None
+    error: JobError | None
+
+    @classmethod
+    def of(cls, job: Job) -> JobView:
+        return cls.model_validate(job.model_dump())
+
+
+class Upload(BaseModel):
+    url: str = Field(description="POST a multipart form here: every field below, then the file as `file`.")
+    fields: dict[str, str]
+
+
+class CreateJobResponse(BaseModel):
+    job: JobView
+    upload: Upload
+
+
+class JobEnvelope(BaseModel):
+    job: JobView
+
+
+class JobList(BaseModel):
+    jobs: list[JobView]
+    next_cursor: str | None = Field(description="Pass as `cursor` to get the next page; null on the last page.")
+
+
+class DownloadLink(BaseModel):
+    url: str
+    expires_at: datetime
+    filename: str
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail

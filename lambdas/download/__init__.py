@@ -1,0 +1,1 @@
+"""The download Lambda (see handler.py)."""

@@ -1,0 +1,1 @@
+"""The events Lambda (see handler.py)."""

@@ -1,0 +1,95 @@
+"""EventBridge events: S3 "Object Created" (an upload finished) and "Glue Job State Change".
+
+Both arrive at least once and in any order; the service's conditional transitions make
+every duplicate or late event a no-op, so this handler never needs to deduplicate.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
+
+from etl_lib.jobs.settings import service
+from lambdas.common.observability import observability
+
+logger, tracer, metrics = observability("jobs-events")
+
+
+class S3Bucket(BaseModel):
+    name: str
+
+
+class S3Object(BaseModel):
+    key: str
+    size: int | None = None
+
+
+class ObjectCreatedDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    bucket: S3Bucket
+    object: S3Object
+
+
+class ObjectCreatedEvent(EventBridgeModel):
+    source: Literal["aws.s3"]
+    detail_type: Literal["Object Created"] = Field(alias="detail-type")
+    detail: ObjectCreatedDetail
+
+
+class GlueStateDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    jobName: str
+    jobRunId: str
+    state: str
+    message: str | None = None
+
+
+class GlueStateEvent(EventBridgeModel):
+    source: Literal["aws.glue"]
+    detail_type: Literal["Glue Job State Change"] = Field(alias="detail-type")
+    detail: GlueStateDetail
+
+
+@tracer.capture_method
+def on_object_created(event: ObjectCreatedEvent) -> dict[str, Any]:
+    from urllib.parse import unquote_plus
+
+    key = unquote_plus(event.detail.object.key)
+    job = service().on_object_created(key, event.detail.object.size)
+    if job is None:
+        return {"job_id": None, "status": None}
+    logger.append_keys(job_id=job.job_id)
+    logger.info("upload handled", extra={"status": job.status.value})
+    metrics.add_metric(name=f"Uploads{job.status.value.title()}", unit=MetricUnit.Count, value=1)
+    return {"job_id": job.job_id, "status": job.status.value}
+
+
+@tracer.capture_method
+def on_glue_state(event: GlueStateEvent) -> dict[str, Any]:
+    detail = event.detail
+    job = service().on_run_state(detail.jobRunId, detail.state, detail.message)
+    if job is None:
+        return {"job_id": None, "status": None}
+    logger.append_keys(job_id=job.job_id)
+    logger.info("run state handled", extra={"run_state": detail.state, "status": job.status.value})
+    return {"job_id": job.job_id, "status": job.status.value}
+
+
+@logger.inject_lambda_context(correlation_id_path="id")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    source = event.get("source")
+    if source == "aws.s3":
+        return on_object_created(parse(event=event, model=ObjectCreatedEvent))
+    if source == "aws.glue":
+        return on_glue_state(parse(event=event, model=GlueStateEvent))
+    logger.warning("ignored event", extra={"source": source, "detail_type": event.get("detail-type")})
+    return {"ignored": True}

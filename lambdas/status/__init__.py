@@ -1,0 +1,1 @@
+"""The status Lambda (see handler.py)."""

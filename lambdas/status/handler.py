@@ -1,0 +1,64 @@
+"""GET /jobs, GET /jobs/{job_id}, DELETE /jobs/{job_id}: the caller's jobs only."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from etl_lib.jobs.settings import service
+from lambdas.common.api import ERROR_RESPONSES, build_resolver, caller
+from lambdas.common.models import JobEnvelope, JobList, JobView
+from lambdas.common.observability import observability
+
+logger, tracer, metrics = observability("jobs-status")
+# Routes are not wrapped by tracer.capture_method: Powertools reads their signatures
+# (with this module's globals) to validate and to document them; the handler is traced.
+router = Router()
+
+
+@router.get("/jobs", summary="List my jobs, newest first", tags=["jobs"], responses=ERROR_RESPONSES)
+def list_jobs(
+    limit: Annotated[int, Query(ge=1, le=100, description="Jobs per page")] = 20,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+) -> JobList:
+    page = service().list_jobs(caller(router), limit=limit, cursor=cursor)
+    return JobList(jobs=[JobView.of(j) for j in page.jobs], next_cursor=page.next_cursor)
+
+
+@router.get("/jobs/<job_id>", summary="Get one of my jobs", tags=["jobs"], responses=ERROR_RESPONSES)
+def get_job(job_id: str) -> JobEnvelope:
+    logger.append_keys(job_id=job_id)
+    return JobEnvelope(job=JobView.of(service().get_job(caller(router), job_id)))
+
+
+@router.delete(
+    "/jobs/<job_id>",
+    summary="Delete one of my jobs and its files",
+    tags=["jobs"],
+    responses={
+        204: {"description": "Deleted"},
+        409: ERROR_RESPONSES[400] | {"description": "The job is being converted"},
+        **ERROR_RESPONSES,
+    },
+)
+def delete_job(job_id: str) -> Response[None]:
+    logger.append_keys(job_id=job_id)
+    service().delete_job(caller(router), job_id)
+    metrics.add_metric(name="JobsDeleted", unit=MetricUnit.Count, value=1)
+    return Response(status_code=204)
+
+
+app = build_resolver(router, logger=logger)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

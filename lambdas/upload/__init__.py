@@ -1,0 +1,1 @@
+"""The upload Lambda (see handler.py)."""

@@ -1,0 +1,183 @@
+"""Helpers shared by the job and Lambda tests: Parquet files, events, moto, services."""
+
+from __future__ import annotations
+
+import copy
+import json
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+REGION = "us-east-1"
+
+
+def write_parquet(path: Path, rows: int = 5) -> Path:
+    table = pa.table(
+        {
+            "id": pa.array(range(rows), pa.int64()),
+            "name": pa.array([f"n{i}" if i % 3 else None for i in range(rows)]),
+            "price": pa.array([i * 1.5 for i in range(rows)]),
+        }
+    )
+    pq.write_table(table, path)
+    return path
+
+
+def load_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text(encoding="utf-8"))
+    return event
+
+
+def s3_event(key: str, size: int | None, bucket: str = "input-bucket") -> dict[str, Any]:
+    event = load_event("s3_object_created.json")
+    event["detail"]["bucket"]["name"] = bucket
+    event["detail"]["object"]["key"] = key
+    event["detail"]["object"]["size"] = size
+    return event
+
+
+def glue_event(run_id: str, state: str, message: str | None = None) -> dict[str, Any]:
+    event = load_event("glue_job_state_change.json")
+    event["detail"].update(jobRunId=run_id, state=state, message=message)
+    return event
+
+
+def api_event(
+    method: str,
+    path: str,
+    *,
+    body: Any = None,
+    sub: str | None = "user-a",
+    query: dict[str, str] | None = None,
+    raw_body: str | None = None,
+) -> dict[str, Any]:
+    event = copy.deepcopy(load_event("apigw_rest_request.json"))
+    event["httpMethod"] = event["requestContext"]["httpMethod"] = method
+    event["path"] = path
+    parts = path.strip("/").split("/")
+    if len(parts) >= 2:
+        event["pathParameters"] = {"job_id": parts[1]}
+        event["resource"] = "/jobs/{job_id}" + ("/download" if len(parts) == 3 else "")
+    event["queryStringParameters"] = query
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
+    event["body"] = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
+    if sub is None:
+        event["requestContext"].pop("authorizer")
+    else:
+        event["requestContext"]["authorizer"]["claims"]["sub"] = sub
+    return event
+
+
+@dataclass
+class FakeLambdaContext:
+    """The attributes Powertools' Logger reads from a Lambda context object."""
+
+    function_name: str = "test-function"
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+    log_group_name: str = "/aws/lambda/test-function"
+    log_stream_name: str = "stream"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A real moto server (pyarrow's S3 filesystem and Spark executors talk to it over HTTP)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return moto_endpoint
+
+
+@dataclass
+class AwsResources:
+    input_bucket: str
+    output_bucket: str
+    table: str
+    glue_job: str
+
+
+@pytest.fixture
+def aws_resources(aws_env: str, request: pytest.FixtureRequest) -> AwsResources:
+    """Fresh buckets, table and Glue job (unique names: one moto server for the session)."""
+    import uuid
+
+    import boto3
+
+    from etl_lib.jobs.aws import DynamoJobStore
+
+    suffix = uuid.uuid4().hex[:10]
+    res = AwsResources(f"in-{suffix}", f"out-{suffix}", f"jobs-{suffix}", f"parquet-to-json-{suffix}")
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=res.input_bucket)
+    s3.create_bucket(Bucket=res.output_bucket)
+    DynamoJobStore.create_table(boto3.client("dynamodb"), res.table)
+    boto3.client("glue").create_job(
+        Name=res.glue_job,
+        Role="arn:aws:iam::123456789012:role/glue",
+        Command={"Name": "glueetl", "ScriptLocation": "s3://scripts/parquet_to_json.py", "PythonVersion": "3"},
+        GlueVersion="6.0",
+    )
+    return res
+
+
+@pytest.fixture
+def local_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Configure the composition root for the local back end (inline runner, local engine)."""
+    from etl_lib.jobs.settings import service
+
+    data = tmp_path / "data"
+    monkeypatch.setenv("ETL_BACKEND", "local")
+    monkeypatch.setenv("ETL_DATA_DIR", str(data))
+    monkeypatch.setenv("ETL_ENGINE", "local")
+    monkeypatch.setenv("ETL_LOCAL_RUNNER", "inline")
+    monkeypatch.setenv("ETL_SIGNING_KEY", "test-key")
+    service.cache_clear()
+    yield data
+    service.cache_clear()
+
+
+@pytest.fixture
+def aws_lambda_env(aws_resources: AwsResources, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsResources]:
+    from etl_lib.jobs.settings import service
+
+    monkeypatch.setenv("ETL_BACKEND", "aws")
+    monkeypatch.setenv("INPUT_BUCKET", aws_resources.input_bucket)
+    monkeypatch.setenv("OUTPUT_BUCKET", aws_resources.output_bucket)
+    monkeypatch.setenv("JOBS_TABLE", aws_resources.table)
+    monkeypatch.setenv("GLUE_JOB_NAME", aws_resources.glue_job)
+    service.cache_clear()
+    yield aws_resources
+    service.cache_clear()

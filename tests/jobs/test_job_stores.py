@@ -1,0 +1,155 @@
+"""The job store contract, run against both adapters: SQLite (a real file) and DynamoDB (moto)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from etl_lib.jobs.models import Job, JobStatus, new_job_id
+from etl_lib.jobs.ports import JobStore
+from etl_lib.options import ConvertOptions
+from tests.jobs.support import AwsResources
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> JobStore:
+    if request.param == "sqlite":
+        from etl_lib.jobs.local import SqliteJobStore
+
+        return SqliteJobStore(tmp_path / "jobs.db")
+    import boto3
+
+    from etl_lib.jobs.aws import DynamoJobStore
+
+    resources: AwsResources = request.getfixturevalue("aws_resources")
+    return DynamoJobStore(boto3.client("dynamodb"), resources.table)
+
+
+def make_job(owner: str = "alice", *, created: datetime | None = None, status: JobStatus = JobStatus.PENDING) -> Job:
+    now = created or datetime.now(UTC)
+    return Job(
+        job_id=new_job_id(),
+        owner=owner,
+        status=status,
+        filename="data.parquet",
+        options=ConvertOptions(drop_nulls=True),
+        engine="local",
+        created_at=now,
+        updated_at=now,
+        declared_bytes=100,
+    )
+
+
+def test_a_created_job_reads_back_equal(store: JobStore) -> None:
+    job = make_job()
+    store.create(job)
+    assert store.get(job.job_id) == job
+    assert store.get(new_job_id()) is None
+
+
+def test_creating_the_same_job_twice_fails(store: JobStore) -> None:
+    job = make_job()
+    store.create(job)
+    with pytest.raises(Exception):  # noqa: B017, PT011 (sqlite3.IntegrityError or ConditionalCheckFailed)
+        store.create(job)
+
+
+def test_a_legal_transition_updates_status_and_fields(store: JobStore) -> None:
+    job = make_job()
+    store.create(job)
+    queued = store.transition(job.job_id, JobStatus.QUEUED, {"input_bytes": 100})
+    assert queued is not None
+    assert queued.status is JobStatus.QUEUED
+    assert queued.input_bytes == 100
+    assert queued.updated_at >= job.updated_at
+    assert store.get(job.job_id) == queued
+
+
+def test_an_illegal_transition_is_refused_and_changes_nothing(store: JobStore) -> None:
+    job = make_job()
+    store.create(job)
+    assert store.transition(job.job_id, JobStatus.SUCCEEDED, {"rows_out": 5}) is None
+    assert store.get(job.job_id) == job
+
+
+def test_a_late_event_never_regresses_a_finished_job(store: JobStore) -> None:
+    job = make_job()
+    store.create(job)
+    store.transition(job.job_id, JobStatus.QUEUED)
+    store.transition(job.job_id, JobStatus.RUNNING)
+    done = store.transition(job.job_id, JobStatus.SUCCEEDED, {"rows_out": 3})
+    assert done is not None
+    for late in (JobStatus.RUNNING, JobStatus.QUEUED, JobStatus.FAILED):
+        assert store.transition(job.job_id, late, {"error": {"code": "X", "message": "late"}}) is None
+    assert store.get(job.job_id) == done
+
+
+def test_a_transition_of_a_missing_job_returns_none(store: JobStore) -> None:
+    assert store.transition(new_job_id(), JobStatus.FAILED) is None
+
+
+def test_concurrent_transitions_let_exactly_one_writer_win(store: JobStore) -> None:
+    job = make_job()
+    store.create(job)
+    results: list[Job | None] = []
+    barrier = threading.Barrier(8)
+
+    def contend(i: int) -> None:
+        barrier.wait()
+        results.append(store.transition(job.job_id, JobStatus.QUEUED, {"input_bytes": i}))
+
+    threads = [threading.Thread(target=contend, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    assert store.get(job.job_id) == winners[0]
+
+
+def test_listing_is_per_owner_newest_first_and_paginated(store: JobStore) -> None:
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    mine = [make_job("alice", created=base + timedelta(seconds=i)) for i in range(5)]
+    for job in [*mine, make_job("bob", created=base + timedelta(seconds=10))]:
+        store.create(job)
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        page = store.list_for_owner("alice", limit=2, cursor=cursor)
+        seen += [j.job_id for j in page.jobs]
+        pages += 1
+        cursor = page.next_cursor
+        if cursor is None or pages > 5:
+            break
+    assert seen == [j.job_id for j in reversed(mine)]
+    assert store.list_for_owner("carol", limit=10).jobs == []
+
+
+def test_a_made_up_cursor_is_a_value_error(store: JobStore) -> None:
+    with pytest.raises(ValueError, match="cursor"):
+        store.list_for_owner("alice", limit=2, cursor="not-a-cursor!")
+
+
+def test_delete_is_refused_in_the_blocked_statuses(store: JobStore) -> None:
+    job = make_job()
+    store.create(job)
+    store.transition(job.job_id, JobStatus.QUEUED)
+    assert not store.delete(job.job_id, unless=frozenset({JobStatus.QUEUED, JobStatus.RUNNING}))
+    assert store.get(job.job_id) is not None
+    store.transition(job.job_id, JobStatus.FAILED)
+    assert store.delete(job.job_id, unless=frozenset({JobStatus.QUEUED, JobStatus.RUNNING}))
+    assert store.get(job.job_id) is None
+    assert not store.delete(job.job_id)
+
+
+def test_the_sqlite_store_is_durable_across_instances(tmp_path: Path) -> None:
+    from etl_lib.jobs.local import SqliteJobStore
+
+    job = make_job()
+    SqliteJobStore(tmp_path / "jobs.db").create(job)
+    assert SqliteJobStore(tmp_path / "jobs.db").get(job.job_id) == job
