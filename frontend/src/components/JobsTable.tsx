@@ -1,0 +1,139 @@
+import { useState } from "react";
+import Alert from "@cloudscape-design/components/alert";
+import Box from "@cloudscape-design/components/box";
+import Button from "@cloudscape-design/components/button";
+import Header from "@cloudscape-design/components/header";
+import Link from "@cloudscape-design/components/link";
+import Pagination from "@cloudscape-design/components/pagination";
+import SpaceBetween from "@cloudscape-design/components/space-between";
+import Table, { type TableProps } from "@cloudscape-design/components/table";
+import { useJobs } from "../hooks/useJobs";
+import { formatBytes, formatCount, formatDateTime, formatDuration } from "../lib/format";
+import { isActive, type Job } from "../lib/types";
+import { StatusBadge } from "./StatusBadge";
+
+export const PAGE_SIZE = 20;
+
+export interface JobsTableProps {
+  selectedJobId: string | null;
+  onOpen: (job: Job) => void;
+  onDownload: (job: Job) => void;
+  onDelete: (job: Job) => void;
+  pageSize?: number;
+}
+
+function rows(job: Job): number | null {
+  return job.rows_out ?? job.rows_in;
+}
+
+export function JobsTable({ selectedJobId, onOpen, onDownload, onDelete, pageSize = PAGE_SIZE }: JobsTableProps) {
+  // The API pages with opaque tokens: remember the token that opens each page seen so far,
+  // so "previous" works without the API supporting backwards paging.
+  const [tokens, setTokens] = useState<(string | null)[]>([null]);
+  const [pageIndex, setPageIndex] = useState(0);
+  const query = useJobs(tokens[pageIndex] ?? null, pageSize);
+  const jobs = query.data?.jobs ?? [];
+  const nextToken = query.data?.next_token ?? null;
+  const anyActive = jobs.some(isActive);
+
+  const goToPage = (index: number) => {
+    if (index === tokens.length) {
+      if (!nextToken) return;
+      setTokens([...tokens, nextToken]);
+    }
+    setPageIndex(index);
+  };
+
+  const columns: TableProps.ColumnDefinition<Job>[] = [
+    { id: "status", header: "Status", cell: (job) => <StatusBadge status={job.status} />, minWidth: 130 },
+    {
+      id: "filename",
+      header: "File",
+      cell: (job) => (
+        <Link
+          href={`#job-${job.job_id}`}
+          ariaLabel={`Details of ${job.filename}`}
+          onFollow={(event) => {
+            event.preventDefault();
+            onOpen(job);
+          }}
+        >
+          {job.job_id === selectedJobId ? <b>{job.filename}</b> : job.filename}
+        </Link>
+      ),
+      isRowHeader: true,
+    },
+    { id: "size", header: "Size", cell: (job) => formatBytes(job.input_bytes) },
+    { id: "rows", header: "Rows", cell: (job) => formatCount(rows(job)) },
+    { id: "duration", header: "Duration", cell: (job) => formatDuration(job.duration_ms) },
+    { id: "created", header: "Created", cell: (job) => <time dateTime={job.created_at}>{formatDateTime(job.created_at)}</time> },
+    {
+      id: "actions",
+      header: "Actions",
+      cell: (job) => (
+        <SpaceBetween direction="horizontal" size="xxs">
+          <Button
+            variant="inline-icon"
+            iconName="download"
+            ariaLabel={`Download ${job.filename}`}
+            disabled={job.status !== "SUCCEEDED"}
+            onClick={() => onDownload(job)}
+          />
+          <Button variant="inline-icon" iconName="remove" ariaLabel={`Delete ${job.filename}`} onClick={() => onDelete(job)} />
+        </SpaceBetween>
+      ),
+    },
+  ];
+
+  return (
+    <SpaceBetween size="s">
+      {query.isError && (
+        <Alert
+          type="error"
+          header="Could not load the jobs"
+          action={<Button onClick={() => void query.refetch()}>Retry</Button>}
+        >
+          {query.error.message}
+        </Alert>
+      )}
+      <Table<Job>
+        variant="container"
+        items={jobs}
+        trackBy="job_id"
+        columnDefinitions={columns}
+        loading={query.isPending}
+        loadingText="Loading jobs"
+        wrapLines={false}
+        ariaLabels={{ tableLabel: "Jobs" }}
+        empty={
+          <Box textAlign="center" color="inherit" padding="m">
+            <b>No jobs yet</b>
+            <Box variant="p" color="inherit">
+              Add a Parquet file above to start a conversion.
+            </Box>
+          </Box>
+        }
+        header={
+          <Header
+            variant="h2"
+            description={anyActive ? "Updating automatically while jobs are in progress." : "Newest first."}
+            actions={
+              <Button iconName="refresh" ariaLabel="Refresh jobs" loading={query.isFetching && !query.isPending} onClick={() => void query.refetch()} />
+            }
+          >
+            Jobs
+          </Header>
+        }
+        pagination={
+          <Pagination
+            currentPageIndex={pageIndex + 1}
+            pagesCount={tokens.length}
+            openEnd={nextToken !== null && pageIndex === tokens.length - 1}
+            onChange={({ detail }) => goToPage(detail.currentPageIndex - 1)}
+            ariaLabels={{ nextPageLabel: "Next page", previousPageLabel: "Previous page", pageLabel: (n) => `Page ${n}` }}
+          />
+        }
+      />
+    </SpaceBetween>
+  );
+}

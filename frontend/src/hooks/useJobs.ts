@@ -1,0 +1,96 @@
+// Data hooks for jobs. TanStack Query owns caching, de-duplication and polling; the
+// components only read state and call mutations.
+import { useMemo, useRef } from "react";
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useApi } from "./ApiContext";
+import type { CreateJobRequest } from "../lib/api";
+import { BackoffPoller } from "../lib/polling";
+import { fetchPreview } from "../lib/preview";
+import { isActive, type Job, type JobPage } from "../lib/types";
+
+export const jobKeys = {
+  all: ["jobs"] as const,
+  list: (nextToken: string | null, limit: number) => ["jobs", "list", nextToken, limit] as const,
+  detail: (jobId: string) => ["jobs", "detail", jobId] as const,
+  preview: (jobId: string) => ["jobs", "preview", jobId] as const,
+};
+
+function signature(jobs: Job[]): string {
+  return jobs.map((job) => `${job.job_id}:${job.status}`).join(",");
+}
+
+/** One page of jobs, newest first; polls with back-off while any job on it is active. */
+export function useJobs(nextToken: string | null, limit: number) {
+  const api = useApi();
+  // One poller per hook instance: its state survives re-renders but not page changes of the component.
+  const poller = useRef(new BackoffPoller());
+  return useQuery<JobPage>({
+    queryKey: jobKeys.list(nextToken, limit),
+    queryFn: () => api.listJobs({ limit, nextToken }),
+    // Keep showing the previous page while the next one loads, so the table does not flash.
+    placeholderData: keepPreviousData,
+    refetchInterval: (query) => {
+      const jobs = query.state.data?.jobs ?? [];
+      return poller.current.next(signature(jobs), jobs.some(isActive));
+    },
+  });
+}
+
+/** One job (with its report); polls while the job is active. */
+export function useJob(jobId: string | null) {
+  const api = useApi();
+  const poller = useRef(new BackoffPoller());
+  return useQuery<Job>({
+    queryKey: jobKeys.detail(jobId ?? ""),
+    queryFn: () => api.getJob(jobId as string),
+    enabled: jobId !== null,
+    refetchInterval: (query) => {
+      const job = query.state.data;
+      return job ? poller.current.next(job.status, isActive(job)) : false;
+    },
+  });
+}
+
+export function useCreateJob() {
+  const api = useApi();
+  return useMutation({ mutationFn: (request: CreateJobRequest) => api.createJob(request) });
+}
+
+export function useDeleteJob() {
+  const api = useApi();
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (jobId: string) => api.deleteJob(jobId),
+    onSuccess: (_data, jobId) => {
+      queryClient.removeQueries({ queryKey: jobKeys.detail(jobId) });
+      queryClient.removeQueries({ queryKey: jobKeys.preview(jobId) });
+      return queryClient.invalidateQueries({ queryKey: ["jobs", "list"] });
+    },
+  });
+}
+
+/** Asks for a fresh presigned GET each time: links expire, so they are never cached. */
+export function useDownload() {
+  const api = useApi();
+  return useMutation({ mutationFn: (jobId: string) => api.getDownload(jobId) });
+}
+
+/** The first records of a SUCCEEDED job's output. */
+export function usePreview(job: Job | undefined) {
+  const api = useApi();
+  const enabled = job?.status === "SUCCEEDED";
+  const options = useMemo(
+    () => ({ format: job?.options.format ?? "jsonl", compression: job?.options.compression ?? "none" }) as const,
+    [job?.options.format, job?.options.compression],
+  );
+  return useQuery({
+    queryKey: jobKeys.preview(job?.job_id ?? ""),
+    enabled,
+    staleTime: Infinity, // a finished output never changes
+    retry: false,
+    queryFn: async ({ signal }) => {
+      const link = await api.getDownload(job!.job_id);
+      return fetchPreview(link.url, options, { signal });
+    },
+  });
+}

@@ -1,0 +1,93 @@
+// Typed client for the job API (issue 3). Every call carries the ID token when auth is on,
+// and every non-2xx answer becomes an ApiError carrying the server's {"error": {code, message}}
+// so components can show the server's own wording.
+import type { ConvertOptions, CreateJobResponse, DownloadLink, Job, JobPage } from "./types";
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export type TokenProvider = () => Promise<string | null>;
+
+export interface CreateJobRequest {
+  filename: string;
+  size: number;
+  options: ConvertOptions;
+}
+
+export interface ApiClient {
+  listJobs(params: { limit: number; nextToken: string | null }): Promise<JobPage>;
+  getJob(jobId: string): Promise<Job>;
+  createJob(request: CreateJobRequest): Promise<CreateJobResponse>;
+  deleteJob(jobId: string): Promise<void>;
+  getDownload(jobId: string): Promise<DownloadLink>;
+}
+
+/** Reads the API's error body; falls back to the HTTP status when the body is not ours (e.g. a proxy page). */
+export async function toApiError(response: Response): Promise<ApiError> {
+  let code = `HTTP_${response.status}`;
+  let message = `Request failed (HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""})`;
+  try {
+    const body = (await response.json()) as { error?: { code?: unknown; message?: unknown }; message?: unknown };
+    if (body.error && typeof body.error.message === "string") {
+      message = body.error.message;
+      if (typeof body.error.code === "string") code = body.error.code;
+    } else if (typeof body.message === "string") {
+      // API Gateway's own errors (e.g. an expired token) look like {"message": "..."}.
+      message = body.message;
+    }
+  } catch {
+    // Not JSON: keep the generic message.
+  }
+  return new ApiError(response.status, code, message);
+}
+
+export function createApiClient(baseUrl: string, getToken: TokenProvider = async () => null): ApiClient {
+  async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { Accept: "application/json" };
+    const token = await getToken();
+    if (token) headers.Authorization = token;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let response: Response;
+    try {
+      response = await fetch(`${baseUrl}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch {
+      throw new ApiError(0, "NETWORK_ERROR", "The service could not be reached. Check your connection and try again.");
+    }
+    if (!response.ok) throw await toApiError(response);
+    if (response.status === 204) return undefined as T;
+    const text = await response.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  const job = (jobId: string) => `/jobs/${encodeURIComponent(jobId)}`;
+
+  return {
+    listJobs({ limit, nextToken }) {
+      const query = new URLSearchParams({ limit: String(limit) });
+      if (nextToken) query.set("next_token", nextToken);
+      return request<JobPage>("GET", `/jobs?${query.toString()}`);
+    },
+    getJob: (jobId) => request<Job>("GET", job(jobId)).then(unwrapJob),
+    createJob: (body) => request<CreateJobResponse>("POST", "/jobs", body),
+    deleteJob: (jobId) => request<void>("DELETE", job(jobId)),
+    getDownload: (jobId) => request<DownloadLink>("GET", `${job(jobId)}/download`),
+  };
+}
+
+// GET /jobs/{id} returns the JOB; tolerate a {"job": JOB} envelope too, as POST /jobs uses one.
+function unwrapJob(value: Job | { job: Job }): Job {
+  return "job" in value && typeof value.job === "object" ? value.job : (value as Job);
+}

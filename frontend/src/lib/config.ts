@@ -1,0 +1,40 @@
+// The one runtime configuration, fetched from /config.json at startup. It is served next
+// to the app (and rewritten per environment by the deployment) rather than baked into the
+// bundle, so the same build runs locally and in every AWS stage.
+
+export interface AuthConfig {
+  region: string;
+  userPoolId: string;
+  userPoolClientId: string;
+}
+
+export interface AppConfig {
+  apiBaseUrl: string;
+  auth: AuthConfig | null;
+}
+
+export class ConfigError extends Error {}
+
+function isNonEmptyString(value: unknown): value is string {
+  return typeof value === "string" && value.length > 0;
+}
+
+export function parseConfig(raw: unknown): AppConfig {
+  if (typeof raw !== "object" || raw === null) throw new ConfigError("config.json is not an object");
+  const { apiBaseUrl, auth } = raw as Record<string, unknown>;
+  if (!isNonEmptyString(apiBaseUrl)) throw new ConfigError("config.json: apiBaseUrl must be a non-empty string");
+  if (auth === null || auth === undefined) return { apiBaseUrl: apiBaseUrl.replace(/\/+$/, ""), auth: null };
+  if (typeof auth !== "object") throw new ConfigError("config.json: auth must be null or an object");
+  const { region, userPoolId, userPoolClientId } = auth as Record<string, unknown>;
+  if (!isNonEmptyString(region) || !isNonEmptyString(userPoolId) || !isNonEmptyString(userPoolClientId)) {
+    throw new ConfigError("config.json: auth needs region, userPoolId and userPoolClientId");
+  }
+  return { apiBaseUrl: apiBaseUrl.replace(/\/+$/, ""), auth: { region, userPoolId, userPoolClientId } };
+}
+
+export async function loadConfig(url = `${import.meta.env.BASE_URL}config.json`): Promise<AppConfig> {
+  // no-store: a redeploy that changes the config must be seen on the next page load.
+  const response = await fetch(url, { cache: "no-store" });
+  if (!response.ok) throw new ConfigError(`Could not load ${url} (HTTP ${response.status})`);
+  return parseConfig(await response.json());
+}
