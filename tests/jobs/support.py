@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,16 +99,41 @@ def free_port() -> int:
         return port
 
 
+class _SerialMotoServer:
+    """moto's server, applying one request at a time.
+
+    moto's backends do not lock: two concurrent conditional writes can both pass their
+    condition. DynamoDB applies each write to an item atomically; serialising requests
+    gives the emulator that guarantee while clients still race for real.
+    """
+
+    def __init__(self) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        app = DomainDispatcherApplication(create_backend_app)
+        lock = threading.Lock()
+
+        def serial(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+            with lock:
+                return list(app(environ, start_response))
+
+        self.server = make_server("127.0.0.1", 0, serial, threaded=True, request_handler=MotoRequestHandler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A real moto server (pyarrow's S3 filesystem and Spark executors talk to it over HTTP)."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    server = _SerialMotoServer()
+    server.thread.start()
+    yield server.endpoint
+    server.server.shutdown()
 
 
 @pytest.fixture
