@@ -7,6 +7,7 @@ decoding, the contract and publication are shared.
 
 from __future__ import annotations
 
+import posixpath
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from etl_lib import sink
-from etl_lib.errors import ConversionError
+from etl_lib.errors import ConversionError, InvalidInputError, error_from_code
 from etl_lib.options import ConvertOptions
 from etl_lib.parquet_input import ParquetInput, Slice, open_input
 from etl_lib.report import RunReport, json_schema
@@ -54,7 +55,7 @@ def _write_spark(spark: SparkSession, plan: list[Slice], options: ConvertOptions
     rows = slices_frame(spark, plan).transform(with_written_pieces(options, staging)).collect()
     failures = sorted((r for r in rows if r["error_code"]), key=lambda r: r["seq"])
     if failures:
-        raise ConversionError(failures[0]["error_message"], code=failures[0]["error_code"])
+        raise error_from_code(failures[0]["error_code"], failures[0]["error_message"])
     return sorted((PieceResult(r["seq"], r["rows"], r["bytes"]) for r in rows), key=lambda p: p.seq)
 
 
@@ -98,7 +99,12 @@ def convert(
                 results = _write_local(plan, options, staging, progress, total_rows)
             rows_out = sum(r.rows for r in results)
             if rows_out != total_rows:
-                raise ConversionError(f"wrote {rows_out} records for {total_rows} input rows", code="ROW_COUNT_MISMATCH")
+                # Every row is accounted for, or the run fails: a reader that silently
+                # returns fewer rows than the footer declares means a corrupt input.
+                raise InvalidInputError(
+                    f"{posixpath.basename(src.rstrip('/'))} is corrupt: its footer declares {total_rows} rows "
+                    f"but {rows_out} could be read"
+                )
             output_bytes = sink.publish([sink.piece_uri(staging, r.seq) for r in results], dest, s3_client=s3_client)
         finally:
             sink.remove_tree(staging)

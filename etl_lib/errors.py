@@ -38,3 +38,11 @@ class OutputError(ConversionError):
     """The destination cannot be written."""
 
     code = "OUTPUT_FAILED"
+
+
+def error_from_code(code: str, message: str) -> ConversionError:
+    """Rebuild an error that crossed a process boundary (a Spark task, a job record)."""
+    for cls in (InvalidInputError, UnsupportedTypeError, OutputError):
+        if cls.code == code:
+            return cls(message)
+    return ConversionError(message, code=code)

@@ -149,7 +149,8 @@ def open_input(uri: str) -> ParquetInput:
             schema, parquet_schema = part_schema, str(pf.schema)
         elif not part_schema.equals(schema, check_metadata=False):
             raise InvalidInputError(f"{_name(part_uri)} has a different schema from {_name(entries[0][0])}")
-        files.append(InputFile(part_uri, size, meta.num_rows, rg_rows, rg_bytes))
+        # Row counts come from the row groups: some writers leave the footer's total at 0.
+        files.append(InputFile(part_uri, size, sum(rg_rows), rg_rows, rg_bytes))
     assert schema is not None
     return ParquetInput(uri, tuple(files), _with_int96_as_utc(schema, files[0].uri), parquet_schema)
 
@@ -216,27 +217,63 @@ class IsoTimestampType(pa.ExtensionType):
         return cls()
 
 
+_BATCH_BYTES = 256 * 1024 * 1024
+
+
+def _batch_rows_for(pf: pq.ParquetFile, rg: int, batch_rows: int) -> int:
+    """Fewer rows per batch for very wide rows, so a batch stays near 256 MiB decoded."""
+    meta = pf.metadata.row_group(rg)
+    per_row = meta.total_byte_size / max(1, meta.num_rows)
+    return int(max(1, min(batch_rows, _BATCH_BYTES // max(1, per_row))))
+
+
+def _resilient_batches(pf: pq.ParquetFile, rg: int, batch_rows: int, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    delivered = 0
+    while True:
+        skip = delivered
+        try:
+            for batch in pf.iter_batches(batch_size=batch_rows, row_groups=[rg], columns=columns, use_threads=False):
+                if skip:
+                    cut = min(skip, batch.num_rows)
+                    skip -= cut
+                    batch = batch.slice(cut)
+                    if not batch.num_rows:
+                        continue
+                delivered += batch.num_rows
+                yield batch
+            return
+        except (pa.ArrowNotImplementedError, pa.ArrowCapacityError):
+            # A nested column whose values exceed 2 GiB in one batch cannot be returned
+            # as one Arrow chunk: read this row group again, in smaller batches.
+            if batch_rows == 1:
+                raise
+            batch_rows = max(1, batch_rows // 1024)
+
+
 def read_slice(piece: Slice, *, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
     """Decode one slice as record batches, in row order, with INT96 columns exact."""
     try:
         pf = _open(piece.uri)
         int96 = _int96_columns(pf)
         seconds_reader = _open(piece.uri, coerce_int96_timestamp_unit="s") if int96 else None
-        # Batches of one row group at a time keep memory bounded by the row group.
+        # One row group at a time keeps memory bounded by the row group.
         for rg in piece.row_groups:
-            batches = pf.iter_batches(batch_size=batch_rows, row_groups=[rg], use_threads=False)
-            seconds_batches = (
-                seconds_reader.iter_batches(batch_size=batch_rows, row_groups=[rg], columns=int96, use_threads=False)
-                if seconds_reader is not None
-                else None
-            )
+            batches = _resilient_batches(pf, rg, _batch_rows_for(pf, rg, batch_rows))
+            if seconds_reader is None:
+                yield from batches
+                continue
+            seconds = _resilient_batches(seconds_reader, rg, batch_rows, columns=int96)
+            pending: pa.Table | None = None
             for batch in batches:
-                if seconds_batches is not None:
-                    secs = next(seconds_batches)
-                    for name in int96:
-                        i = batch.schema.get_field_index(name)
-                        column = _int96_column(secs.column(name), batch.column(i))
-                        batch = batch.set_column(i, pa.field(name, column.type), column)
+                # The two reads may cut batches differently after a retry: align by rows.
+                while pending is None or pending.num_rows < batch.num_rows:
+                    more = pa.Table.from_batches([next(seconds)])
+                    pending = more if pending is None else pa.concat_tables([pending, more])
+                secs, pending = pending.slice(0, batch.num_rows), pending.slice(batch.num_rows)
+                for name in int96:
+                    i = batch.schema.get_field_index(name)
+                    column = _int96_column(secs.column(name).combine_chunks(), batch.column(i))
+                    batch = batch.set_column(i, pa.field(name, column.type), column)
                 yield batch
     except (pa.ArrowException, OSError, EOFError) as exc:  # how pyarrow reports unreadable data
         raise invalid_input(piece.uri, exc) from exc

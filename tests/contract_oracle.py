@@ -53,8 +53,12 @@ class FloatValue:
 
 def _iso(count: int, unit: str, *, utc: bool) -> str:
     seconds, fraction = divmod(count, _PER_SECOND[unit])
-    stamp = _EPOCH + dt.timedelta(seconds=seconds)  # years 1-9999 only: enough for the tests
-    text = stamp.strftime("%Y-%m-%dT%H:%M:%S").rjust(19, "0")
+    try:
+        text = (_EPOCH + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S").rjust(19, "0")
+    except OverflowError:  # beyond datetime's years 1-9999: numpy's calendar, ISO expanded years
+        text = str(np.datetime64(seconds, "s"))
+        year, rest = text.lstrip("-").split("-", 1)
+        text = f"{'-' if text.startswith('-') else '+'}{int(year):05d}-{rest}" if not text.startswith("0") else text
     if unit != "s":
         text += "." + str(fraction).rjust(len(str(_PER_SECOND[unit])) - 1, "0")
     return text + ("Z" if utc else "")
