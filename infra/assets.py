@@ -1,0 +1,141 @@
+"""Asset directories assembled from the repository in plain Python: no Docker, no network.
+
+* Lambda code: one directory holding ``lambdas/`` and ``etl_lib/`` (every function shares it,
+  so it is uploaded once). Third-party wheels (pyarrow, pydantic...) cannot be fetched at synth
+  time offline, so `make lambda-bundle` pip-installs manylinux wheels into
+  ``build/infra/lambda-bundle`` beforehand; when that bundle exists (and context allows it) it is
+  used, otherwise the source-only directory is (tests, CI, `cdk diff`).
+* Glue artifacts: the job script plus a pure-Python wheel of ``etl_lib`` built here (a wheel is
+  only a zip with a dist-info folder), with a fixed timestamp so the asset hash only changes when
+  the sources do.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shutil
+import tomllib
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BUILD = REPO / "build" / "infra"
+LAMBDA_SOURCE_DIR = BUILD / "lambda-source"
+LAMBDA_BUNDLE_DIR = BUILD / "lambda-bundle"
+BUNDLE_MARKER = ".bundled"
+GLUE_ARTIFACTS_DIR = BUILD / "glue-artifacts"
+GLUE_SCRIPT = REPO / "glue_jobs" / "parquet_to_json.py"
+VALIDATION_SCRIPT = Path(__file__).resolve().parent / "glue_scripts" / "validate_recent_results.py"
+FRONTEND_DIST = REPO / "frontend" / "dist"
+PLACEHOLDER_SITE = Path(__file__).resolve().parent / "placeholder_site"
+
+# Packages copied into the Lambda asset: handlers and the library they call.
+LAMBDA_PACKAGES = ("lambdas", "etl_lib")
+_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "tests", "*.egg-info")
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def stage_lambda_source(target: Path = LAMBDA_SOURCE_DIR) -> Path:
+    """Copy the handler and library sources into ``target`` (replacing it) and return it."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for package in LAMBDA_PACKAGES:
+        source = REPO / package
+        if source.is_dir():
+            shutil.copytree(source, target / package, ignore=_IGNORE)
+        else:
+            # A missing package must not break synth (the handlers are written in parallel);
+            # an empty folder keeps the layout, and the deployed function fails loudly on import.
+            (target / package).mkdir()
+    return target
+
+
+def lambda_code_dir(mode: str) -> Path:
+    """The directory to package as Lambda code for the ``etl:lambdaBundle`` mode."""
+    if mode == "auto" and (LAMBDA_BUNDLE_DIR / BUNDLE_MARKER).is_file():
+        return LAMBDA_BUNDLE_DIR
+    return stage_lambda_source()
+
+
+def site_dir() -> Path:
+    """The built React app, or a placeholder page when it has not been built (synth still works)."""
+    return FRONTEND_DIST if (FRONTEND_DIST / "index.html").is_file() else PLACEHOLDER_SITE
+
+
+def project_metadata() -> dict[str, object]:
+    return tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+
+def wheel_name() -> str:
+    meta = project_metadata()
+    dist = str(meta["name"]).replace("-", "_")
+    return f"{dist}-{meta['version']}-py3-none-any.whl"
+
+
+def build_etl_lib_wheel(target_dir: Path) -> Path:
+    """Build a pure-Python wheel of ``etl_lib`` (with its runtime requirements) into ``target_dir``."""
+    meta = project_metadata()
+    dist = str(meta["name"]).replace("-", "_")
+    version = str(meta["version"])
+    dist_info = f"{dist}-{version}.dist-info"
+    files: list[tuple[str, bytes]] = []
+    package_root = REPO / "etl_lib"
+    for path in sorted(package_root.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            files.append((path.relative_to(REPO).as_posix(), path.read_bytes()))
+    requires = "".join(f"Requires-Dist: {req}\n" for req in meta.get("dependencies", []))  # type: ignore[union-attr]
+    files.append(
+        (
+            f"{dist_info}/METADATA",
+            (
+                f"Metadata-Version: 2.1\nName: {meta['name']}\nVersion: {version}\n"
+                f"Requires-Python: {meta.get('requires-python', '')}\n{requires}"
+            ).encode(),
+        )
+    )
+    files.append(
+        (
+            f"{dist_info}/WHEEL",
+            b"Wheel-Version: 1.0\nGenerator: infra.assets\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
+    )
+    record_lines = [f"{name},sha256={_digest(data)},{len(data)}" for name, data in files]
+    record_lines.append(f"{dist_info}/RECORD,,")
+    files.append((f"{dist_info}/RECORD", ("\n".join(record_lines) + "\n").encode()))
+
+    target_dir.mkdir(parents=True, exist_ok=True)
+    wheel = target_dir / wheel_name()
+    with zipfile.ZipFile(wheel, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files:
+            info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    return wheel
+
+
+def _digest(data: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+MISSING_SCRIPT = '''"""Placeholder staged by infra/assets.py: glue_jobs/parquet_to_json.py was missing."""
+raise SystemExit("glue_jobs/parquet_to_json.py was not in the repository when this stack was synthesized")
+'''
+
+
+def stage_glue_artifacts(target: Path = GLUE_ARTIFACTS_DIR) -> tuple[Path, bool]:
+    """Stage the Glue scripts and the etl_lib wheel; returns (dir, whether the job script existed)."""
+    if target.exists():
+        shutil.rmtree(target)
+    (target / "scripts").mkdir(parents=True)
+    (target / "wheels").mkdir()
+    script_present = GLUE_SCRIPT.is_file()
+    if script_present:
+        shutil.copy2(GLUE_SCRIPT, target / "scripts" / GLUE_SCRIPT.name)
+    else:
+        (target / "scripts" / GLUE_SCRIPT.name).write_text(MISSING_SCRIPT, encoding="utf-8")
+    shutil.copy2(VALIDATION_SCRIPT, target / "scripts" / VALIDATION_SCRIPT.name)
+    build_etl_lib_wheel(target / "wheels")
+    return target, script_present

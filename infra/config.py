@@ -1,0 +1,123 @@
+"""Environment-specific settings, read from CDK context (cdk.json, ``-c key=value``).
+
+Everything that differs between a dev and a prod deployment lives here, so an environment is
+chosen with context, never by editing code. Keys are camelCase as in cdk.json; each has a
+default that synthesizes a working (dev-sized) stack.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from constructs import Node
+
+# The context key prefix: every setting is `etl:<key>` so it cannot collide with CDK's own flags.
+PREFIX = "etl:"
+
+
+@dataclass(frozen=True, kw_only=True)
+class InfraConfig:
+    # Where to deploy. The dummy defaults keep `synth` offline and deterministic: no lookups.
+    account: str = "111111111111"
+    region: str = "eu-west-1"
+    stack_name: str = "ParquetJsonEtl-dev"
+    # Physical-name prefix for resources that have one (Glue job, dashboard, user pool...).
+    name_prefix: str = "parquet-json-etl-dev"
+    # Data lifecycle: uploads are only needed until converted, results until downloaded.
+    input_retention_days: int = 7
+    output_retention_days: int = 30
+    access_log_retention_days: int = 90
+    abort_multipart_days: int = 1
+    log_retention_days: int = 30
+    # Job records expire through the DynamoDB TTL attribute set by the Lambdas.
+    job_ttl_attribute: str = "expires_at"
+    # Upload limits (issue 3: default 5 GiB) and the size below which the converter Lambda runs.
+    max_upload_bytes: int = 5 * 1024**3
+    small_file_threshold_bytes: int = 64 * 1024**2
+    # API protection.
+    api_throttle_rate: float = 20.0
+    api_throttle_burst: int = 40
+    # Browser origins allowed besides the CloudFront distribution (e.g. a local Vite dev server).
+    extra_allowed_origins: tuple[str, ...] = ()
+    cognito_mfa: str = "OPTIONAL"  # OFF | OPTIONAL | REQUIRED
+    # Lambdas.
+    lambda_memory_mb: int = 512
+    lambda_timeout_seconds: int = 29
+    converter_memory_mb: int = 3008
+    converter_timeout_seconds: int = 900
+    powertools_layer_arn: str = (
+        "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:18"
+    )
+    # "auto": use build/infra/lambda-bundle (with vendored wheels) when `make lambda-bundle`
+    # made it, else the source-only asset. "source": always source-only (tests, CI).
+    lambda_bundle: str = "auto"
+    # Glue.
+    glue_worker_type: str = "G.1X"
+    glue_number_of_workers: int = 2
+    glue_timeout_minutes: int = 60
+    glue_max_retries: int = 0
+    glue_max_concurrent_runs: int = 10
+    # Scheduled validation of recent results.
+    validation_schedule: str = "cron(0 3 * * ? *)"
+    validation_lookback_hours: int = 24
+    # Monitoring.
+    metrics_namespace: str = "ParquetJsonEtl"
+    alarm_emails: tuple[str, ...] = ()
+    # "retain" keeps buckets/table/user pool on stack deletion (prod); "destroy" for throwaway stacks.
+    removal_policy: str = "retain"
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.lambda_bundle not in {"auto", "source"}:
+            raise ValueError(f"etl:lambdaBundle must be 'auto' or 'source', not {self.lambda_bundle!r}")
+        if self.removal_policy not in {"retain", "destroy"}:
+            raise ValueError(f"etl:removalPolicy must be 'retain' or 'destroy', not {self.removal_policy!r}")
+        if self.cognito_mfa not in {"OFF", "OPTIONAL", "REQUIRED"}:
+            raise ValueError(f"etl:cognitoMfa must be OFF, OPTIONAL or REQUIRED, not {self.cognito_mfa!r}")
+        if self.small_file_threshold_bytes > self.max_upload_bytes:
+            raise ValueError("etl:smallFileThresholdBytes must not exceed etl:maxUploadBytes")
+
+    @property
+    def powertools_layer(self) -> str:
+        return self.powertools_layer_arn.format(region=self.region)
+
+    @classmethod
+    def context_keys(cls) -> dict[str, str]:
+        """Context key (`etl:camelCase`) → field name."""
+        return {PREFIX + _camel(f.name): f.name for f in fields(cls)}
+
+    @classmethod
+    def from_node(cls, node: Node) -> InfraConfig:
+        values: dict[str, Any] = {}
+        for key, name in cls.context_keys().items():
+            raw = node.try_get_context(key)
+            if raw is not None:
+                values[name] = _coerce(cls, name, raw)
+        return cls(**values)
+
+
+def _camel(snake: str) -> str:
+    head, *rest = snake.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _coerce(cls: type[InfraConfig], name: str, raw: Any) -> Any:
+    """Context given on the command line (`-c etl:glueNumberOfWorkers=4`) arrives as a string."""
+    default = next(f for f in fields(cls) if f.name == name)
+    kind = default.type
+    if isinstance(raw, str) and kind not in ("str",):
+        if kind.startswith(("tuple", "dict")):
+            raw = json.loads(raw)
+        elif kind == "int":
+            return int(raw)
+        elif kind == "float":
+            return float(raw)
+    if kind.startswith("tuple"):
+        return tuple(raw)
+    if kind == "int":
+        return int(raw)
+    if kind == "float":
+        return float(raw)
+    return raw

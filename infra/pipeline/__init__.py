@@ -1,0 +1,1 @@
+"""One construct per deployable unit; the stack in ``infra.stack`` wires them together."""

@@ -1,0 +1,188 @@
+"""REST API with a Cognito user pool authorizer on every route (CORS preflight aside)."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+# Issue 3's request body for POST /jobs; API Gateway rejects malformed bodies before Lambda runs
+# (the handler still validates the details with Powertools/pydantic).
+CREATE_JOB_SCHEMA = apigw.JsonSchema(
+    schema=apigw.JsonSchemaVersion.DRAFT4,
+    type=apigw.JsonSchemaType.OBJECT,
+    required=["filename", "size"],
+    properties={
+        "filename": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=1, max_length=1024),
+        "size": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER, minimum=1),
+        "options": apigw.JsonSchema(type=apigw.JsonSchemaType.OBJECT),
+        "engine": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, enum=["auto", "spark", "local"]),
+    },
+)
+
+MFA = {"OFF": cognito.Mfa.OFF, "OPTIONAL": cognito.Mfa.OPTIONAL, "REQUIRED": cognito.Mfa.REQUIRED}
+
+
+class Api(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name_prefix: str,
+        upload: lambda_.IFunction,
+        status: lambda_.IFunction,
+        download: lambda_.IFunction,
+        allowed_origins: list[str],
+        throttle_rate: float,
+        throttle_burst: int,
+        log_retention: logs.RetentionDays,
+        mfa: str,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        self.user_pool = cognito.UserPool(
+            self,
+            "Users",
+            user_pool_name=f"{name_prefix}-users",
+            self_sign_up_enabled=True,
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            mfa=MFA[mfa],
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False) if mfa != "OFF" else None,
+            password_policy=cognito.PasswordPolicy(
+                min_length=12,
+                require_digits=True,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_symbols=True,
+                temp_password_validity=Duration.days(3),
+            ),
+            removal_policy=removal_policy,
+        )
+        # A public SPA client: no secret; SRP so the password never leaves the browser.
+        self.user_pool_client = self.user_pool.add_client(
+            "WebClient",
+            generate_secret=False,
+            auth_flows=cognito.AuthFlow(user_srp=True),
+            prevent_user_existence_errors=True,
+            access_token_validity=Duration.hours(1),
+            id_token_validity=Duration.hours(1),
+            refresh_token_validity=Duration.days(30),
+        )
+        authorizer = apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[self.user_pool])
+
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=f"{name_prefix}-api",
+            description="Parquet to JSON jobs",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            # Execution logs need the account-level CloudWatch role.
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            deploy_options=apigw.StageOptions(
+                stage_name="v1",
+                tracing_enabled=True,
+                metrics_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # request bodies may carry user data: keep them out of logs
+                throttling_rate_limit=throttle_rate,
+                throttling_burst_limit=throttle_burst,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+            ),
+            default_cors_preflight_options=apigw.CorsOptions(
+                allow_origins=allowed_origins,
+                allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type"],
+                max_age=Duration.hours(1),
+            ),
+            default_method_options=apigw.MethodOptions(
+                authorizer=authorizer,
+                authorization_type=apigw.AuthorizationType.COGNITO,
+            ),
+        )
+        # Error responses produced by API Gateway itself (401 from the authorizer, 400 from
+        # validation, 429 from throttling) need CORS headers too, or the browser hides them.
+        for response_type in (apigw.ResponseType.DEFAULT_4_XX, apigw.ResponseType.DEFAULT_5_XX):
+            self.rest_api.add_gateway_response(
+                f"Gateway{response_type.response_type}",
+                type=response_type,
+                # A static header can name one origin only: the web app's (the first).
+                response_headers={"Access-Control-Allow-Origin": f"'{allowed_origins[0]}'"}
+                if allowed_origins
+                else None,
+            )
+
+        validate_body = apigw.RequestValidator(
+            self,
+            "BodyValidator",
+            rest_api=self.rest_api,
+            validate_request_body=True,
+            validate_request_parameters=True,
+        )
+        validate_params = apigw.RequestValidator(
+            self,
+            "ParamsValidator",
+            rest_api=self.rest_api,
+            validate_request_body=False,
+            validate_request_parameters=True,
+        )
+        create_job_model = self.rest_api.add_model(
+            "CreateJob", content_type="application/json", schema=CREATE_JOB_SCHEMA
+        )
+
+        jobs = self.rest_api.root.add_resource("jobs")
+        jobs.add_method(
+            "POST",
+            apigw.LambdaIntegration(upload),
+            request_validator=validate_body,
+            request_models={"application/json": create_job_model},
+        )
+        jobs.add_method(
+            "GET",
+            apigw.LambdaIntegration(status),
+            request_validator=validate_params,
+            request_parameters={
+                "method.request.querystring.limit": False,
+                "method.request.querystring.next_token": False,
+            },
+        )
+        job = jobs.add_resource("{job_id}")
+        path_param = {"method.request.path.job_id": True}
+        job.add_method(
+            "GET", apigw.LambdaIntegration(status), request_validator=validate_params, request_parameters=path_param
+        )
+        job.add_method(
+            "DELETE",
+            apigw.LambdaIntegration(status),
+            request_validator=validate_params,
+            request_parameters=path_param,
+        )
+        job.add_resource("download").add_method(
+            "GET",
+            apigw.LambdaIntegration(download),
+            request_validator=validate_params,
+            request_parameters=path_param,
+        )
+
+    @property
+    def url(self) -> str:
+        return self.rest_api.url

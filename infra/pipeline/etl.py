@@ -1,0 +1,273 @@
+"""The Glue 6.0 conversion job and the EventBridge rules that drive the job lifecycle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.assets import GLUE_SCRIPT, wheel_name
+from infra.pipeline.storage import OUTPUT_PREFIX, UPLOAD_PREFIX
+
+GLUE_VERSION = "6.0"
+SCRIPTS_PREFIX = "glue/scripts/"
+WHEELS_PREFIX = "glue/wheels/"
+TEMP_PREFIX = "glue/temp/"
+
+
+class GlueArtifacts(Construct):
+    """A private bucket holding the Glue scripts and the etl_lib wheel under their real names.
+
+    A plain S3 asset would be stored as ``<hash>.whl``, which pip refuses as a wheel name, so the
+    staged directory is copied with a BucketDeployment that keeps the file names.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        staged_dir: Path,
+        access_logs: s3.IBucket,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="artifacts/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="glue-temp",
+                    prefix=TEMP_PREFIX,
+                    expiration=Duration.days(7),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                ),
+                s3.LifecycleRule(id="old-versions", noncurrent_version_expiration=Duration.days(30)),
+            ],
+            removal_policy=removal_policy,
+        )
+        self.deployment = s3deploy.BucketDeployment(
+            self,
+            "Upload",
+            sources=[s3deploy.Source.asset(str(staged_dir))],
+            destination_bucket=self.bucket,
+            destination_key_prefix="glue/",
+            # Keep glue/temp/ (Spark scratch) when a new version is deployed.
+            prune=False,
+            memory_limit=256,
+        )
+
+    def url(self, key: str) -> str:
+        return self.bucket.s3_url_for_object(key)
+
+
+class EtlJob(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        job_name: str,
+        artifacts: GlueArtifacts,
+        input_bucket: s3.IBucket,
+        output_bucket: s3.IBucket,
+        table: dynamodb.ITableV2,
+        events_function: lambda_.IFunction,
+        key: kms.IKey,
+        worker_type: str,
+        number_of_workers: int,
+        timeout_minutes: int,
+        max_retries: int,
+        max_concurrent_runs: int,
+        metrics_namespace: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.job_name = job_name
+
+        self.security_configuration = glue.CfnSecurityConfiguration(
+            self,
+            "SecurityConfiguration",
+            name=f"{job_name}-security",
+            encryption_configuration=glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
+                cloud_watch_encryption=glue.CfnSecurityConfiguration.CloudWatchEncryptionProperty(
+                    cloud_watch_encryption_mode="SSE-KMS", kms_key_arn=key.key_arn
+                ),
+                job_bookmarks_encryption=glue.CfnSecurityConfiguration.JobBookmarksEncryptionProperty(
+                    job_bookmarks_encryption_mode="CSE-KMS", kms_key_arn=key.key_arn
+                ),
+                s3_encryptions=[glue.CfnSecurityConfiguration.S3EncryptionProperty(s3_encryption_mode="SSE-S3")],
+            ),
+        )
+
+        self.role = glue_role(
+            self,
+            "Role",
+            key=key,
+            artifacts=artifacts.bucket,
+            metrics_namespace=metrics_namespace,
+        )
+        # The conversion reads one upload and writes job-scoped output (Spark writes temporary
+        # parts, lists and renames them, hence List/Delete on the output bucket).
+        self.role.add_to_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")])
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                resources=[output_bucket.arn_for_objects(f"{OUTPUT_PREFIX}*")],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"], resources=[output_bucket.bucket_arn, input_bucket.bucket_arn]
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(actions=["dynamodb:GetItem", "dynamodb:UpdateItem"], resources=[table.table_arn])
+        )
+
+        self.job = glue.CfnJob(
+            self,
+            "Job",
+            name=job_name,
+            description="Converts one uploaded Parquet file to JSON (glue_jobs/parquet_to_json.py + etl_lib).",
+            role=self.role.role_arn,
+            glue_version=GLUE_VERSION,
+            command=glue.CfnJob.JobCommandProperty(
+                name="glueetl",
+                python_version="3",
+                script_location=artifacts.url(SCRIPTS_PREFIX + GLUE_SCRIPT.name),
+            ),
+            worker_type=worker_type,
+            number_of_workers=number_of_workers,
+            timeout=timeout_minutes,
+            max_retries=max_retries,
+            execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=max_concurrent_runs),
+            security_configuration=self.security_configuration.name,
+            default_arguments={
+                "--additional-python-modules": artifacts.url(WHEELS_PREFIX + wheel_name()),
+                "--python-modules-installer-option": "--upgrade-strategy only-if-needed",
+                # The stores (glue_jobs/parquet_to_json.py); the events Lambda passes the same
+                # values and --job_id with each run (etl_lib.jobs.settings.run_arguments).
+                "--jobs_store": f"dynamodb:{table.table_name}",
+                "--input_store": f"s3://{input_bucket.bucket_name}",
+                "--output_store": f"s3://{output_bucket.bucket_name}",
+                "--TempDir": artifacts.url(TEMP_PREFIX),
+                "--job-language": "python",
+                "--enable-metrics": "true",
+                "--enable-observability-metrics": "true",
+                "--enable-continuous-cloudwatch-log": "true",
+                "--enable-job-insights": "true",
+                # Each run converts exactly the file it is given: bookmarks would skip re-runs.
+                "--job-bookmark-option": "job-bookmark-disable",
+            },
+        )
+        self.job.node.add_dependency(artifacts.deployment)
+        # Runs must not start before the role's policy exists (the Role itself is already a GetAtt).
+        self.job.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
+        self.job_arn = stack.format_arn(service="glue", resource="job", resource_name=job_name)
+
+        # Lifecycle events → the events Lambda. Failed deliveries are retried, then kept in a DLQ.
+        self.events_dlq = sqs.Queue(
+            self,
+            "EventsDlq",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        target = targets.LambdaFunction(
+            events_function,
+            dead_letter_queue=self.events_dlq,
+            retry_attempts=8,
+            max_event_age=Duration.hours(2),
+        )
+        self.object_created_rule = events.Rule(
+            self,
+            "ObjectCreated",
+            description="Uploads to the input bucket start a job run",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={
+                    "bucket": {"name": [input_bucket.bucket_name]},
+                    "object": {"key": [{"prefix": UPLOAD_PREFIX}]},
+                },
+            ),
+            targets=[target],
+        )
+        self.job_state_rule = events.Rule(
+            self,
+            "JobStateChange",
+            description="Glue run outcomes (incl. crash, timeout, stop) settle the job record",
+            event_pattern=events.EventPattern(
+                source=["aws.glue"],
+                detail_type=["Glue Job State Change"],
+                detail={"jobName": [job_name]},
+            ),
+            targets=[target],
+        )
+
+
+def glue_log_groups_arn(stack: Stack) -> str:
+    """Glue writes every job's logs under /aws-glue/ (error, output, continuous log groups)."""
+    return stack.format_arn(
+        service="logs", resource="log-group", resource_name="/aws-glue/*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+    )
+
+
+def glue_role(
+    scope: Construct, construct_id: str, *, key: kms.IKey, artifacts: s3.IBucket, metrics_namespace: str
+) -> iam.Role:
+    """A Glue job role with what every run needs: its scripts, its (encrypted) logs, metrics.
+
+    Written out instead of the AWSGlueServiceRole managed policy, which grants far more.
+    """
+    stack = Stack.of(scope)
+    role = iam.Role(scope, construct_id, assumed_by=iam.ServicePrincipal("glue.amazonaws.com"))
+    role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[artifacts.arn_for_objects("glue/*")]))
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["s3:PutObject", "s3:DeleteObject"], resources=[artifacts.arn_for_objects(TEMP_PREFIX + "*")]
+        )
+    )
+    role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[artifacts.bucket_arn]))
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"],
+            resources=[glue_log_groups_arn(stack)],
+        )
+    )
+    # PutMetricData has no resource-level permissions; the condition narrows it to Glue's and ours.
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringEquals": {"cloudwatch:namespace": ["Glue", metrics_namespace]}},
+        )
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
+            resources=[key.key_arn],
+        )
+    )
+    return role

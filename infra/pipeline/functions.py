@@ -1,0 +1,197 @@
+"""The five Python Lambdas: upload, status, download (API), events and converter (asynchronous).
+
+Every function gets only the actions and resources its handler uses (issue 3): the grants
+are written out statement by statement instead of the broad ``grant_read_write`` helpers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.pipeline.jobs_table import OWNER_INDEX
+from infra.pipeline.storage import OUTPUT_PREFIX, UPLOAD_PREFIX
+
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionSizing:
+    memory_mb: int
+    timeout_seconds: int
+
+
+def handler_path(name: str) -> str:
+    """Handler string for lambdas/<name>/handler.py's ``handler`` inside the shared asset."""
+    return f"lambdas.{name}.handler.handler"
+
+
+class ServiceFunctions(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        code_dir: Path,
+        input_bucket: s3.IBucket,
+        output_bucket: s3.IBucket,
+        table: dynamodb.ITableV2,
+        glue_job_name: str,
+        powertools_layer_arn: str,
+        api_sizing: FunctionSizing,
+        converter_sizing: FunctionSizing,
+        log_retention: logs.RetentionDays,
+        max_upload_bytes: int,
+        small_file_threshold_bytes: int,
+        metrics_namespace: str,
+        allowed_origins: list[str],
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._removal_policy = removal_policy
+        self._log_retention = log_retention
+        # One asset for every function: the handlers share etl_lib, so it is uploaded once.
+        self._code = lambda_.Code.from_asset(str(code_dir))
+        self._layer = lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", powertools_layer_arn)
+        self._env = {
+            "INPUT_BUCKET": input_bucket.bucket_name,
+            "OUTPUT_BUCKET": output_bucket.bucket_name,
+            "JOBS_TABLE": table.table_name,
+            "JOBS_OWNER_INDEX": OWNER_INDEX,
+            "GLUE_JOB_NAME": glue_job_name,
+            "MAX_UPLOAD_BYTES": str(max_upload_bytes),
+            "SMALL_FILE_THRESHOLD_BYTES": str(small_file_threshold_bytes),
+            "UPLOAD_PREFIX": UPLOAD_PREFIX,
+            "ALLOWED_ORIGINS": ",".join(allowed_origins),
+            "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+        }
+        stack = Stack.of(self)
+        table_arn = table.table_arn
+        index_arn = f"{table_arn}/index/{OWNER_INDEX}"
+
+        # Asynchronous functions first: the events Lambda needs the converter's name.
+        self.converter = self._function(
+            "Converter",
+            "converter",
+            sizing=converter_sizing,
+            asynchronous=True,
+            description="Converts small Parquet files in-process (etl_lib local engine).",
+        )
+        self.events = self._function(
+            "Events",
+            "events",
+            sizing=api_sizing,
+            asynchronous=True,
+            extra_env={"CONVERTER_FUNCTION_NAME": self.converter.function_name},
+            description="Reacts to S3 Object Created and Glue Job State Change events.",
+        )
+        self.upload = self._function("Upload", "upload", sizing=api_sizing, description="POST /jobs")
+        self.status = self._function(
+            "Status", "status", sizing=api_sizing, description="GET /jobs, GET and DELETE /jobs/{job_id}"
+        )
+        self.download = self._function(
+            "Download", "download", sizing=api_sizing, description="GET /jobs/{job_id}/download"
+        )
+
+        # upload: create the job, sign a POST for one server-chosen key under inputs/.
+        _allow(self.upload, ["dynamodb:PutItem"], [table_arn])
+        _allow(self.upload, ["s3:PutObject"], [input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")])
+        # status: read and list the caller's jobs; DELETE removes the record and both files.
+        _allow(self.status, ["dynamodb:GetItem", "dynamodb:DeleteItem"], [table_arn])
+        _allow(self.status, ["dynamodb:Query"], [index_arn])
+        _allow(
+            self.status,
+            ["s3:DeleteObject"],
+            [input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*"), output_bucket.arn_for_objects(f"{OUTPUT_PREFIX}*")],
+        )
+        # Deleting a job lists its prefixes first (etl_lib ObjectStore.delete_prefix).
+        _allow(self.status, ["s3:ListBucket"], [input_bucket.bucket_arn, output_bucket.bucket_arn])
+        # download: read the job, sign a GET of its single output object.
+        _allow(self.download, ["dynamodb:GetItem"], [table_arn])
+        _allow(self.download, ["s3:GetObject"], [output_bucket.arn_for_objects(f"{OUTPUT_PREFIX}*")])
+        # events: check the uploaded object (HEAD + ranged GETs), move the job, start the run.
+        _allow(self.events, ["dynamodb:GetItem", "dynamodb:UpdateItem"], [table_arn])
+        _allow(self.events, ["s3:GetObject"], [input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")])
+        _allow(
+            self.events,
+            ["glue:StartJobRun", "glue:GetJobRun"],
+            [stack.format_arn(service="glue", resource="job", resource_name=glue_job_name)],
+        )
+        _allow(self.events, ["lambda:InvokeFunction"], [self.converter.function_arn])
+        # converter: read the upload, write the result (multipart), update the job.
+        _allow(self.converter, ["dynamodb:GetItem", "dynamodb:UpdateItem"], [table_arn])
+        _allow(self.converter, ["s3:ListBucket"], [output_bucket.bucket_arn])
+        _allow(self.converter, ["s3:GetObject"], [input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")])
+        _allow(
+            self.converter,
+            ["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"],
+            [output_bucket.arn_for_objects(f"{OUTPUT_PREFIX}*")],
+        )
+
+    @property
+    def all(self) -> dict[str, lambda_.Function]:
+        return {
+            "upload": self.upload,
+            "status": self.status,
+            "download": self.download,
+            "events": self.events,
+            "converter": self.converter,
+        }
+
+    def _function(
+        self,
+        construct_id: str,
+        name: str,
+        *,
+        sizing: FunctionSizing,
+        description: str,
+        asynchronous: bool = False,
+        extra_env: dict[str, str] | None = None,
+    ) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            self,
+            f"{construct_id}Logs",
+            retention=self._log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        dlq = None
+        if asynchronous:
+            # Events that exhaust their retries are kept for two weeks instead of being dropped.
+            dlq = sqs.Queue(
+                self,
+                f"{construct_id}Dlq",
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                retention_period=Duration.days(14),
+            )
+        return lambda_.Function(
+            self,
+            construct_id,
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.X86_64,
+            code=self._code,
+            handler=handler_path(name),
+            description=description,
+            memory_size=sizing.memory_mb,
+            timeout=Duration.seconds(sizing.timeout_seconds),
+            tracing=lambda_.Tracing.ACTIVE,
+            layers=[self._layer],
+            log_group=log_group,
+            environment={**self._env, **(extra_env or {}), "POWERTOOLS_SERVICE_NAME": f"jobs-{name}"},
+            dead_letter_queue=dlq,
+            retry_attempts=2 if asynchronous else None,
+        )
+
+
+def _allow(function: lambda_.Function, actions: list[str], resources: list[str]) -> None:
+    function.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))

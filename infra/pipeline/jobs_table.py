@@ -1,0 +1,54 @@
+"""The job store: one DynamoDB item per conversion job."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from constructs import Construct
+
+# Attribute and index names of etl_lib.jobs.aws.DynamoJobStore (the adapter the Lambdas and
+# the Glue job use): keep them in step with it.
+PARTITION_KEY = "job_id"
+OWNER_INDEX = "by_owner"
+OWNER_KEY = "owner"
+# "<created_at as fixed-width UTC>#<job_id>": newest first with ties in a stable order.
+CREATED_KEY = "sort_key"
+
+
+class JobsTable(Construct):
+    """On-demand, point-in-time recoverable, encrypted; records expire through TTL.
+
+    The ``by_owner`` index serves ``GET /jobs``: partition on the caller's Cognito ``sub``,
+    sort on ``sort_key`` (the creation time, fixed-width UTC, then the job id, so lexical order
+    is time order) queried with ScanIndexForward=false for newest first.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        ttl_attribute: str,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.table = dynamodb.TableV2(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name=PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+            billing=dynamodb.Billing.on_demand(),
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
+            time_to_live_attribute=ttl_attribute,
+            global_secondary_indexes=[
+                dynamodb.GlobalSecondaryIndexPropsV2(
+                    index_name=OWNER_INDEX,
+                    partition_key=dynamodb.Attribute(name=OWNER_KEY, type=dynamodb.AttributeType.STRING),
+                    sort_key=dynamodb.Attribute(name=CREATED_KEY, type=dynamodb.AttributeType.STRING),
+                    projection_type=dynamodb.ProjectionType.ALL,
+                )
+            ],
+            removal_policy=removal_policy,
+        )

@@ -1,0 +1,252 @@
+"""The one stack: storage, job table, API and Lambdas, Glue ETL, validation, hosting, monitoring."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra import assets
+from infra.config import InfraConfig
+from infra.nag import acknowledge_findings
+from infra.pipeline.api import Api
+from infra.pipeline.etl import EtlJob, GlueArtifacts
+from infra.pipeline.functions import FunctionSizing, ServiceFunctions
+from infra.pipeline.hosting import Hosting
+from infra.pipeline.jobs_table import JobsTable
+from infra.pipeline.monitoring import Monitoring
+from infra.pipeline.storage import Storage
+from infra.pipeline.validation import ScheduledValidation
+
+
+class PipelineStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: InfraConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        removal = RemovalPolicy.RETAIN if config.removal_policy == "retain" else RemovalPolicy.DESTROY
+        log_retention = _retention(config.log_retention_days)
+        for key, value in config.tags.items():
+            Tags.of(self).add(key, value)
+
+        # One customer-managed key for what must be KMS-encrypted: Glue's CloudWatch logs and
+        # bookmarks, and the alarm topic. Its policy lets those services use it in this account.
+        self.key = kms.Key(
+            self,
+            "Key",
+            description=f"{config.name_prefix}: Glue logs/bookmarks and alarm topic",
+            enable_key_rotation=True,
+            removal_policy=removal,
+            pending_window=Duration.days(30),
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": self.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name="/aws-glue/*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                },
+            )
+        )
+        # CloudWatch alarms and EventBridge publish to the encrypted topic.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[
+                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                    iam.ServicePrincipal("events.amazonaws.com"),
+                ],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            )
+        )
+
+        storage = Storage(
+            self,
+            "Storage",
+            input_retention_days=config.input_retention_days,
+            output_retention_days=config.output_retention_days,
+            access_log_retention_days=config.access_log_retention_days,
+            abort_multipart_days=config.abort_multipart_days,
+            removal_policy=removal,
+        )
+        jobs = JobsTable(self, "Jobs", ttl_attribute=config.job_ttl_attribute, removal_policy=removal)
+        hosting = Hosting(
+            self,
+            "Hosting",
+            access_logs=storage.access_logs,
+            log_retention_days=config.access_log_retention_days,
+            removal_policy=removal,
+        )
+        origins = [hosting.url, *config.extra_allowed_origins]
+        storage.allow_browser_origins(origins)
+
+        glue_job_name = f"{config.name_prefix}-parquet-to-json"
+        api_sizing = FunctionSizing(memory_mb=config.lambda_memory_mb, timeout_seconds=config.lambda_timeout_seconds)
+        functions = ServiceFunctions(
+            self,
+            "Functions",
+            code_dir=assets.lambda_code_dir(config.lambda_bundle),
+            input_bucket=storage.input_bucket,
+            output_bucket=storage.output_bucket,
+            table=jobs.table,
+            glue_job_name=glue_job_name,
+            powertools_layer_arn=config.powertools_layer,
+            api_sizing=api_sizing,
+            converter_sizing=FunctionSizing(
+                memory_mb=config.converter_memory_mb, timeout_seconds=config.converter_timeout_seconds
+            ),
+            log_retention=log_retention,
+            max_upload_bytes=config.max_upload_bytes,
+            small_file_threshold_bytes=config.small_file_threshold_bytes,
+            metrics_namespace=config.metrics_namespace,
+            allowed_origins=origins,
+            removal_policy=removal,
+        )
+        api = Api(
+            self,
+            "Api",
+            name_prefix=config.name_prefix,
+            upload=functions.upload,
+            status=functions.status,
+            download=functions.download,
+            allowed_origins=origins,
+            throttle_rate=config.api_throttle_rate,
+            throttle_burst=config.api_throttle_burst,
+            log_retention=log_retention,
+            mfa=config.cognito_mfa,
+            removal_policy=removal,
+        )
+
+        staged, self.glue_script_present = assets.stage_glue_artifacts()
+        artifacts = GlueArtifacts(
+            self, "GlueArtifacts", staged_dir=staged, access_logs=storage.access_logs, removal_policy=removal
+        )
+        etl = EtlJob(
+            self,
+            "Etl",
+            job_name=glue_job_name,
+            artifacts=artifacts,
+            input_bucket=storage.input_bucket,
+            output_bucket=storage.output_bucket,
+            table=jobs.table,
+            events_function=functions.events,
+            key=self.key,
+            worker_type=config.glue_worker_type,
+            number_of_workers=config.glue_number_of_workers,
+            timeout_minutes=config.glue_timeout_minutes,
+            max_retries=config.glue_max_retries,
+            max_concurrent_runs=config.glue_max_concurrent_runs,
+            metrics_namespace=config.metrics_namespace,
+        )
+        validation = ScheduledValidation(
+            self,
+            "Validation",
+            name_prefix=config.name_prefix,
+            artifacts=artifacts,
+            output_bucket=storage.output_bucket,
+            table=jobs.table,
+            key=self.key,
+            security_configuration=etl.security_configuration.name or "",
+            schedule=config.validation_schedule,
+            lookback_hours=config.validation_lookback_hours,
+            metrics_namespace=config.metrics_namespace,
+        )
+        validation.job.node.add_dependency(etl.security_configuration)
+
+        hosting.publish(
+            site_dir=assets.site_dir(),
+            runtime_config={
+                "apiUrl": api.url,
+                "region": self.region,
+                "userPoolId": api.user_pool.user_pool_id,
+                "userPoolClientId": api.user_pool_client.user_pool_client_id,
+                "maxUploadBytes": config.max_upload_bytes,
+            },
+        )
+
+        monitoring = Monitoring(
+            self,
+            "Monitoring",
+            dashboard_name=f"{config.name_prefix}-pipeline",
+            metrics_namespace=config.metrics_namespace,
+            key=self.key,
+            rest_api=api.rest_api,
+            functions=dict(functions.all),
+            dead_letter_queues={
+                "Events": _dlq(functions.events),
+                "Converter": _dlq(functions.converter),
+                "Rules": etl.events_dlq,
+            },
+            glue_job_names=[glue_job_name, validation.job_name],
+            alarm_emails=list(config.alarm_emails),
+        )
+
+        self.storage, self.jobs, self.functions, self.api = storage, jobs, functions, api
+        self.etl, self.validation, self.hosting, self.monitoring = etl, validation, hosting, monitoring
+        self.artifacts = artifacts
+
+        CfnOutput(self, "ApiUrl", value=api.url)
+        CfnOutput(self, "WebUrl", value=hosting.url)
+        CfnOutput(self, "UserPoolId", value=api.user_pool.user_pool_id)
+        CfnOutput(self, "UserPoolClientId", value=api.user_pool_client.user_pool_client_id)
+        CfnOutput(self, "InputBucketName", value=storage.input_bucket.bucket_name)
+        CfnOutput(self, "OutputBucketName", value=storage.output_bucket.bucket_name)
+        CfnOutput(self, "JobsTableName", value=jobs.table.table_name)
+        CfnOutput(self, "GlueJobName", value=glue_job_name)
+        CfnOutput(self, "AlarmTopicArn", value=monitoring.topic.topic_arn)
+
+        if not self.glue_script_present:
+            Annotations.of(etl.job).add_warning_v2(
+                "etl:missing-glue-script",
+                "glue_jobs/parquet_to_json.py is missing: a placeholder that fails every run was staged.",
+            )
+
+        acknowledge_findings(self)
+
+
+def _dlq(function: Any) -> Any:
+    queue = function.dead_letter_queue
+    assert queue is not None, "asynchronous functions are created with a dead-letter queue"
+    return queue
+
+
+def _retention(days: int) -> logs.RetentionDays:
+    """CloudWatch accepts only certain retention periods: take the smallest one ≥ ``days``."""
+    for allowed, retention in _RETENTION_DAYS:
+        if allowed >= days:
+            return retention
+    return _RETENTION_DAYS[-1][1]
+
+
+_R = logs.RetentionDays
+_RETENTION_DAYS = [
+    (1, _R.ONE_DAY),
+    (3, _R.THREE_DAYS),
+    (5, _R.FIVE_DAYS),
+    (7, _R.ONE_WEEK),
+    (14, _R.TWO_WEEKS),
+    (30, _R.ONE_MONTH),
+    (60, _R.TWO_MONTHS),
+    (90, _R.THREE_MONTHS),
+    (120, _R.FOUR_MONTHS),
+    (150, _R.FIVE_MONTHS),
+    (180, _R.SIX_MONTHS),
+    (365, _R.ONE_YEAR),
+    (400, _R.THIRTEEN_MONTHS),
+    (545, _R.EIGHTEEN_MONTHS),
+    (731, _R.TWO_YEARS),
+    (1827, _R.FIVE_YEARS),
+    (3653, _R.TEN_YEARS),
+]
