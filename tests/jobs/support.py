@@ -207,3 +207,35 @@ def aws_lambda_env(aws_resources: AwsResources, monkeypatch: pytest.MonkeyPatch)
     service.cache_clear()
     yield aws_resources
     service.cache_clear()
+
+
+def call(handler: Any, event: dict[str, Any]) -> tuple[int, Any]:
+    """Invoke an API Lambda handler; returns (status, parsed JSON body or None)."""
+    response = handler(event, FakeLambdaContext())
+    body = response.get("body")
+    return response["statusCode"], (json.loads(body) if body else None)
+
+
+def local_upload(fields: dict[str, str], data: bytes) -> str:
+    """What the local server does with a presigned form upload (issue 4 serves it over HTTP)."""
+    import io
+
+    from etl_lib.jobs.local import DirectoryObjectStore
+    from etl_lib.jobs.settings import service
+
+    inputs = service().inputs
+    assert isinstance(inputs, DirectoryObjectStore)
+    key = inputs.verify_post(fields, len(data))
+    inputs.put_stream(key, io.BytesIO(data))
+    return key
+
+
+def expected_output(src: Path, tmp: Path, options: Any = None) -> bytes:
+    """The contract's output for ``src``: what ``etl convert`` writes."""
+    from etl_lib.convert import convert
+    from etl_lib.options import ConvertOptions
+
+    options = options or ConvertOptions()
+    dest = tmp / f"expected{options.file_extension}"
+    convert(str(src), str(dest), options, engine="local")
+    return dest.read_bytes()

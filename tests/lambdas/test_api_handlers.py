@@ -1,0 +1,175 @@
+"""The API Lambdas through API Gateway REST events, on the local back end (SQLite + directory)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambdas.download.handler import handler as download_handler
+from lambdas.events.handler import handler as events_handler
+from lambdas.status.handler import handler as status_handler
+from lambdas.upload.handler import handler as upload_handler
+from tests.jobs.support import FakeLambdaContext, api_event, call, local_upload, s3_event, write_parquet
+
+pytestmark = pytest.mark.usefixtures("local_env")
+
+
+def create(sub: str = "user-a", **body: Any) -> dict[str, Any]:
+    status, payload = call(
+        upload_handler, api_event("POST", "/jobs", body={"filename": "sales.parquet", "size": 10, **body}, sub=sub)
+    )
+    assert status == 201, payload
+    return payload  # type: ignore[no-any-return]
+
+
+def finished_job(tmp_path: Path, sub: str = "user-a", options: dict[str, Any] | None = None) -> dict[str, Any]:
+    data = write_parquet(tmp_path / "in.parquet").read_bytes()
+    created = create(sub, size=len(data), options=options or {})
+    key = local_upload(created["upload"]["fields"], data)
+    result = events_handler(s3_event(key, len(data)), FakeLambdaContext())
+    assert result["status"] == "SUCCEEDED"
+    return created["job"]  # type: ignore[no-any-return]
+
+
+def test_creating_a_job_returns_it_pending_with_an_upload_form_for_a_server_chosen_key() -> None:
+    payload = create(options={"format": "json", "compression": "gzip"})
+    job = payload["job"]
+    assert job["status"] == "PENDING"
+    assert job["filename"] == "sales.parquet"
+    assert job["options"]["format"] == "json"
+    assert job["error"] is None
+    assert set(job) >= {
+        "job_id",
+        "created_at",
+        "updated_at",
+        "input_bytes",
+        "output_bytes",
+        "rows_in",
+        "rows_out",
+        "duration_ms",
+    }
+    assert "owner" not in job
+    assert payload["upload"]["fields"]["key"] == f"inputs/{job['job_id']}/input.parquet"
+    assert "sales" not in payload["upload"]["fields"]["key"]
+
+
+def test_a_file_over_the_size_limit_is_refused_with_413(monkeypatch: pytest.MonkeyPatch) -> None:
+    from etl_lib.jobs.settings import service
+
+    status, payload = call(
+        upload_handler, api_event("POST", "/jobs", body={"filename": "a.parquet", "size": 6 * 1024**3})
+    )
+    assert status == 413
+    assert payload["error"]["code"] == "FILE_TOO_LARGE"
+    monkeypatch.setenv("MAX_UPLOAD_BYTES", "100")
+    service.cache_clear()
+    status, payload = call(upload_handler, api_event("POST", "/jobs", body={"filename": "a.parquet", "size": 101}))
+    assert status == 413
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ("{not json", 400, "MALFORMED_JSON"),
+        ('{"size": 10}', 422, "INVALID_REQUEST"),
+        ('{"filename": "a.parquet", "size": 0}', 422, "INVALID_REQUEST"),
+        ('{"filename": "a.parquet", "size": "big"}', 422, "INVALID_REQUEST"),
+        ('{"filename": "../etc/passwd", "size": 10}', 422, "INVALID_REQUEST"),
+        ('{"filename": "a.parquet", "size": 10, "options": {"format": "xml"}}', 422, "INVALID_REQUEST"),
+        ('{"filename": "a.parquet", "size": 10, "options": {"colour": "red"}}', 422, "INVALID_REQUEST"),
+        ('{"filename": "a.parquet", "size": 10, "owner": "someone-else"}', 422, "INVALID_REQUEST"),
+        ("[]", 422, "INVALID_REQUEST"),
+    ],
+)
+def test_bad_requests_are_400_or_422_with_a_json_error(body: str, status: int, code: str) -> None:
+    got, payload = call(upload_handler, api_event("POST", "/jobs", raw_body=body))
+    assert got == status, payload
+    assert payload["error"]["code"] == code
+    assert payload["error"]["message"]
+
+
+def test_a_request_without_identity_is_401() -> None:
+    status, payload = call(status_handler, api_event("GET", "/jobs", sub=None))
+    assert status == 401
+    assert payload["error"]["code"] == "UNAUTHORIZED"
+
+
+def test_an_unknown_route_is_a_json_404() -> None:
+    status, payload = call(status_handler, api_event("PATCH", "/nothing"))
+    assert status == 404
+    assert payload["error"]["code"] == "NOT_FOUND"
+
+
+def test_listing_shows_only_my_jobs_newest_first_in_pages() -> None:
+    mine = [create()["job"]["job_id"] for _ in range(3)]
+    create("user-b")
+    status, first = call(status_handler, api_event("GET", "/jobs", query={"limit": "2"}))
+    assert status == 200
+    assert [j["job_id"] for j in first["jobs"]] == mine[::-1][:2]
+    status, second = call(
+        status_handler, api_event("GET", "/jobs", query={"limit": "2", "cursor": first["next_cursor"]})
+    )
+    assert [j["job_id"] for j in second["jobs"]] == mine[:1]
+    assert second["next_cursor"] is None
+
+
+def test_bad_listing_parameters_are_refused() -> None:
+    assert call(status_handler, api_event("GET", "/jobs", query={"limit": "0"}))[0] == 422
+    assert call(status_handler, api_event("GET", "/jobs", query={"limit": "many"}))[0] == 422
+    status, payload = call(status_handler, api_event("GET", "/jobs", query={"cursor": "garbage"}))
+    assert status == 400
+    assert payload["error"]["code"] == "BAD_CURSOR"
+
+
+def test_getting_a_job_returns_it_and_a_missing_one_is_404() -> None:
+    job = create()["job"]
+    status, payload = call(status_handler, api_event("GET", f"/jobs/{job['job_id']}"))
+    assert status == 200
+    assert payload["job"] == job
+    status, payload = call(status_handler, api_event("GET", "/jobs/0123456789abcdef0123456789abcdef"))
+    assert status == 404
+    assert payload["error"]["code"] == "JOB_NOT_FOUND"
+
+
+def test_download_is_409_until_the_job_has_succeeded() -> None:
+    job = create()["job"]
+    status, payload = call(download_handler, api_event("GET", f"/jobs/{job['job_id']}/download"))
+    assert status == 409
+    assert payload["error"]["code"] == "JOB_NOT_FINISHED"
+
+
+def test_a_finished_job_downloads_under_the_input_name_with_the_output_extension(tmp_path: Path) -> None:
+    job = finished_job(tmp_path, options={"format": "json", "compression": "gzip"})
+    status, payload = call(download_handler, api_event("GET", f"/jobs/{job['job_id']}/download"))
+    assert status == 200
+    assert payload["filename"] == "sales.json.gz"
+    assert "filename=sales.json.gz" in payload["url"]
+    assert payload["expires_at"]
+
+
+def test_another_user_can_neither_read_download_nor_delete_my_job(tmp_path: Path) -> None:
+    job = finished_job(tmp_path)
+    path = f"/jobs/{job['job_id']}"
+    for handler, method, route in (
+        (status_handler, "GET", path),
+        (download_handler, "GET", f"{path}/download"),
+        (status_handler, "DELETE", path),
+    ):
+        status, payload = call(handler, api_event(method, route, sub="user-b"))
+        assert status == 404, (method, route)
+        assert payload["error"]["code"] == "JOB_NOT_FOUND"
+    assert call(status_handler, api_event("GET", "/jobs", sub="user-b"))[1]["jobs"] == []
+    assert call(status_handler, api_event("GET", path))[0] == 200
+
+
+def test_deleting_a_job_removes_its_record_and_files(tmp_path: Path, local_env: Path) -> None:
+    job = finished_job(tmp_path)
+    assert list((local_env / "objects" / "outputs" / "outputs" / job["job_id"]).iterdir())
+    status, payload = call(status_handler, api_event("DELETE", f"/jobs/{job['job_id']}"))
+    assert (status, payload) == (204, None)
+    assert not (local_env / "objects" / "outputs" / "outputs" / job["job_id"]).exists()
+    assert not (local_env / "objects" / "inputs" / "inputs" / job["job_id"]).exists()
+    assert call(status_handler, api_event("GET", f"/jobs/{job['job_id']}"))[0] == 404
+    assert call(status_handler, api_event("DELETE", f"/jobs/{job['job_id']}"))[0] == 404

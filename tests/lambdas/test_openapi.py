@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lambdas.openapi import document
+
+COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+
+
+def test_the_committed_openapi_document_is_current() -> None:
+    assert COMMITTED.read_text(encoding="utf-8") == document(), (
+        "docs/openapi.json is stale: run `.venv/bin/python -m lambdas.openapi > docs/openapi.json`"
+    )
+
+
+def test_the_document_is_openapi_3_1_and_covers_every_route() -> None:
+    spec = json.loads(document())
+    assert spec["openapi"].startswith("3.1")
+    assert {(path, method) for path, ops in spec["paths"].items() for method in ops} == {
+        ("/jobs", "get"),
+        ("/jobs", "post"),
+        ("/jobs/{job_id}", "get"),
+        ("/jobs/{job_id}", "delete"),
+        ("/jobs/{job_id}/download", "get"),
+    }
+    assert "ErrorResponse" in spec["components"]["schemas"]
