@@ -56,8 +56,11 @@ export function uploadToPresignedPost(
 
     const xhr = new XMLHttpRequest();
     xhr.open("POST", post.url);
+    // Progress events count bytes of the whole multipart body (fields + boundaries + file):
+    // scale them to the file's size so "x of y" matches the size the user knows.
     xhr.upload.addEventListener("progress", (event) => {
-      onProgress?.({ loaded: event.loaded, total: event.lengthComputable ? event.total : file.size });
+      const fraction = event.lengthComputable && event.total > 0 ? event.loaded / event.total : 0;
+      onProgress?.({ loaded: Math.min(file.size, Math.round(fraction * file.size)), total: file.size });
     });
     xhr.addEventListener("load", () => {
       if (xhr.status >= 200 && xhr.status < 300) {
@@ -69,7 +72,15 @@ export function uploadToPresignedPost(
     });
     xhr.addEventListener("error", () => reject(new UploadError(0, describeUploadFailure(0, ""))));
     xhr.addEventListener("abort", () => reject(new UploadCancelled()));
-    signal?.addEventListener("abort", () => xhr.abort(), { once: true });
+    // Settle right away on cancel rather than waiting for the XHR's own abort event.
+    signal?.addEventListener(
+      "abort",
+      () => {
+        xhr.abort();
+        reject(new UploadCancelled());
+      },
+      { once: true },
+    );
     xhr.send(form);
   });
 }

@@ -1,0 +1,123 @@
+// An in-memory job API for component tests, served through msw at the network level, so
+// the real api.ts client, XMLHttpRequest upload and fetch code paths all run.
+import { http, HttpResponse, delay } from "msw";
+import type { ConvertOptions, Job } from "../lib/types";
+import { DEFAULT_OPTIONS } from "../lib/types";
+
+export const API = "http://localhost/api";
+export const STORAGE = "http://storage.test";
+
+export interface RecordedUpload {
+  jobId: string;
+  fieldNames: string[];
+  fileName: string | null;
+  fileSize: number;
+}
+
+export function makeJob(overrides: Partial<Job> = {}): Job {
+  const id = overrides.job_id ?? `job-${Math.random().toString(36).slice(2, 10)}`;
+  return {
+    job_id: id,
+    status: "PENDING",
+    filename: "data.parquet",
+    options: { ...DEFAULT_OPTIONS },
+    created_at: "2026-01-02T03:04:05Z",
+    updated_at: "2026-01-02T03:04:05Z",
+    input_bytes: null,
+    output_bytes: null,
+    rows_in: null,
+    rows_out: null,
+    duration_ms: null,
+    error: null,
+    report: null,
+    ...overrides,
+  };
+}
+
+export class FakeApi {
+  jobs: Job[] = [];
+  outputs = new Map<string, Uint8Array | string>();
+  uploads: RecordedUpload[] = [];
+  createRequests: { filename: string; size: number; options: ConvertOptions }[] = [];
+  listRequests: URLSearchParams[] = [];
+  deleted: string[] = [];
+  rangeHeaders: (string | null)[] = [];
+  /** Called on each list request: lets a test move jobs through their statuses over time. */
+  onList: ((api: FakeApi) => void) | null = null;
+  uploadDelayMs = 0;
+  private seq = 0;
+
+  handlers() {
+    return [
+      http.get(`${API}/jobs`, ({ request }) => {
+        const params = new URL(request.url).searchParams;
+        this.listRequests.push(params);
+        this.onList?.(this);
+        const limit = Number(params.get("limit") ?? "20");
+        const start = Number(params.get("next_token") ?? "0");
+        const page = this.jobs.slice(start, start + limit);
+        const next = start + limit < this.jobs.length ? String(start + limit) : null;
+        return HttpResponse.json({ jobs: page, next_token: next });
+      }),
+      http.post(`${API}/jobs`, async ({ request }) => {
+        const body = (await request.json()) as { filename: string; size: number; options: ConvertOptions };
+        this.createRequests.push(body);
+        this.seq++;
+        const job = makeJob({
+          job_id: `job-${this.seq}`,
+          filename: body.filename,
+          options: body.options,
+          created_at: new Date(Date.UTC(2026, 0, 1, 0, this.seq)).toISOString(),
+        });
+        this.jobs.unshift(job);
+        return HttpResponse.json(
+          { job, upload: { url: `${STORAGE}/upload`, fields: { key: `inputs/${job.job_id}`, policy: "p", "x-amz-signature": "s" } } },
+          { status: 201 },
+        );
+      }),
+      http.post(`${STORAGE}/upload`, async ({ request }) => {
+        const form = await request.formData();
+        // Duck-typed: the File class of jsdom and of Node differ, instanceof would lie.
+        const file = form.get("file") as { name?: string; size?: number } | string | null;
+        this.uploads.push({
+          jobId: String(form.get("key")).replace("inputs/", ""),
+          fieldNames: [...form.keys()],
+          fileName: typeof file === "object" && file ? (file.name ?? null) : null,
+          fileSize: typeof file === "object" && file ? (file.size ?? -1) : -1,
+        });
+        if (this.uploadDelayMs) await delay(this.uploadDelayMs);
+        return new HttpResponse(null, { status: 204 });
+      }),
+      http.get(`${API}/jobs/:id`, ({ params }) => {
+        const job = this.jobs.find((candidate) => candidate.job_id === params.id);
+        return job ? HttpResponse.json(job) : HttpResponse.json({ error: { code: "NOT_FOUND", message: "Job not found" } }, { status: 404 });
+      }),
+      http.delete(`${API}/jobs/:id`, ({ params }) => {
+        this.deleted.push(String(params.id));
+        this.jobs = this.jobs.filter((job) => job.job_id !== params.id);
+        return new HttpResponse(null, { status: 204 });
+      }),
+      http.get(`${API}/jobs/:id/download`, ({ params }) => {
+        const job = this.jobs.find((candidate) => candidate.job_id === params.id);
+        if (!job || job.status !== "SUCCEEDED") {
+          return HttpResponse.json({ error: { code: "NOT_READY", message: "The job has not succeeded" } }, { status: 409 });
+        }
+        return HttpResponse.json({ url: `${STORAGE}/outputs/${job.job_id}`, expires_at: "2026-01-02T04:00:00Z" });
+      }),
+      http.get(`${STORAGE}/outputs/:id`, ({ params, request }) => {
+        const range = request.headers.get("range");
+        this.rangeHeaders.push(range);
+        const output = this.outputs.get(String(params.id));
+        if (output === undefined) return new HttpResponse("NoSuchKey", { status: 404 });
+        const bytes = typeof output === "string" ? new TextEncoder().encode(output) : output;
+        const match = range ? /bytes=(\d+)-(\d+)/.exec(range) : null;
+        if (!match) return new HttpResponse(bytes, { status: 200 });
+        const end = Math.min(Number(match[2]) + 1, bytes.length);
+        return new HttpResponse(bytes.slice(Number(match[1]), end), {
+          status: 206,
+          headers: { "Content-Range": `bytes ${match[1]}-${end - 1}/${bytes.length}` },
+        });
+      }),
+    ];
+  }
+}
