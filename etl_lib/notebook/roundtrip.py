@@ -1,0 +1,155 @@
+"""A per-value reading of the JSON contract, for checking that records round-trip.
+
+:mod:`etl_lib.contract` renders whole columns with Arrow kernels; this module maps one
+Arrow *scalar* at a time to the Python value its JSON text must parse to (numbers parsed
+as ``int``/``Decimal`` by :func:`parse_json`, so nothing is rounded). The validation
+notebook compares a sample of output records with these values: if both readings of
+docs/json-contract.md agree, the record round-trips to the input.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import math
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from etl_lib.contract import MAX_SAFE_INTEGER, iso_date, iso_timestamp
+from etl_lib.options import ConvertOptions
+
+
+def parse_json(text: str) -> Any:
+    """JSON text -> Python, with numbers as ``int`` / ``Decimal`` (exact)."""
+    return json.loads(text, parse_float=Decimal, parse_int=int)
+
+
+class FloatValue:
+    """Equal to a parsed JSON number that reads back as exactly this float at its width."""
+
+    def __init__(self, value: float, width: int) -> None:
+        self.value, self.width = value, width
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, int | Decimal):
+            return False
+        if self.width == 16:
+            return bool(np.float16(str(other)) == np.float16(self.value))
+        if self.width == 32:
+            return bool(np.float32(str(other)) == np.float32(self.value))
+        return float(str(other)) == self.value
+
+    def __hash__(self) -> int:
+        return hash((self.value, self.width))
+
+    def __repr__(self) -> str:
+        return f"FloatValue({self.value!r}, {self.width})"
+
+
+_EPOCH_DATE = dt.date(1970, 1, 1)
+
+
+def _date_text(days: int) -> str:
+    try:
+        return (_EPOCH_DATE + dt.timedelta(days=days)).isoformat()
+    except OverflowError:  # beyond datetime's years 1-9999: the contract's expanded years
+        return iso_date(days)
+
+
+def _key_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def expected(scalar: pa.Scalar, opts: ConvertOptions) -> Any:
+    """The parsed JSON value the contract requires for ``scalar``."""
+    t = scalar.type
+    if not scalar.is_valid:
+        return None
+    if isinstance(t, pa.BaseExtensionType):
+        if t.extension_name == "arrow.uuid":
+            return str(uuid.UUID(bytes=scalar.value.as_py()))
+        return expected(scalar.value, opts)
+    if pa.types.is_dictionary(t):
+        return expected(scalar.value, opts)
+    if pa.types.is_null(t):
+        return None
+    if pa.types.is_boolean(t):
+        return scalar.as_py()
+    if pa.types.is_integer(t):
+        v = scalar.as_py()
+        if opts.bigint_as_string and t.bit_width == 64 and abs(v) > MAX_SAFE_INTEGER:
+            return str(v)
+        return v
+    if pa.types.is_floating(t):
+        f = float(scalar.as_py())
+        if math.isfinite(f):
+            return FloatValue(f, t.bit_width)
+        if not opts.nan_as_string:
+            return None
+        return "NaN" if math.isnan(f) else ("Infinity" if f > 0 else "-Infinity")
+    if pa.types.is_decimal(t):
+        d = scalar.as_py()
+        return str(d) if opts.decimal_as_string else d
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return scalar.as_py()
+    if (
+        pa.types.is_binary(t)
+        or pa.types.is_large_binary(t)
+        or pa.types.is_fixed_size_binary(t)
+        or pa.types.is_binary_view(t)
+    ):
+        return base64.b64encode(scalar.as_py()).decode("ascii")
+    if pa.types.is_date32(t):
+        return _date_text(scalar.value)
+    if pa.types.is_date64(t):
+        return _date_text(scalar.value // 86_400_000)
+    if pa.types.is_timestamp(t):
+        return iso_timestamp(scalar.value, t.unit, utc=t.tz is not None)
+    if pa.types.is_time(t):
+        return iso_timestamp(scalar.value, t.unit, utc=False)[11:]
+    if pa.types.is_duration(t):
+        return scalar.value
+    if pa.types.is_map(t):
+        return {_key_text(expected(e["key"], opts)): expected(e["value"], opts) for e in scalar.values or []}
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return [expected(item, opts) for item in scalar.values]
+    if pa.types.is_struct(t):
+        return expected_object([(t.field(i).name, scalar[i]) for i in range(t.num_fields)], opts)
+    raise ValueError(f"no round-trip rule for Arrow type {t}")
+
+
+def expected_object(members: list[tuple[str, pa.Scalar]], opts: ConvertOptions) -> dict[str, Any]:
+    return {name: expected(value, opts) for name, value in members if not (opts.drop_nulls and not value.is_valid)}
+
+
+def expected_record(batch: pa.RecordBatch, row: int, opts: ConvertOptions) -> dict[str, Any]:
+    """The parsed record the contract requires for row ``row`` of ``batch``."""
+    return expected_object([(name, batch.column(i)[row]) for i, name in enumerate(batch.schema.names)], opts)
+
+
+def differences(actual: Any, wanted: Any, path: str = "$") -> list[str]:
+    """Where a parsed record differs from the expected one (JSONPath-like locations)."""
+    if isinstance(wanted, dict):
+        if not isinstance(actual, dict):
+            return [f"{path}: expected an object, got {actual!r}"]
+        out = [f"{path}: unexpected member {k!r}" for k in actual if k not in wanted]
+        for key, value in wanted.items():
+            if key not in actual:
+                out.append(f"{path}: missing member {key!r}")
+            else:
+                out += differences(actual[key], value, f"{path}.{key}")
+        return out
+    if isinstance(wanted, list):
+        if not isinstance(actual, list) or len(actual) != len(wanted):
+            return [f"{path}: expected {len(wanted)} items, got {actual!r}"]
+        return [
+            d for i, (a, w) in enumerate(zip(actual, wanted, strict=True)) for d in differences(a, w, f"{path}[{i}]")
+        ]
+    if isinstance(wanted, bool) or isinstance(actual, bool):
+        return [] if type(actual) is type(wanted) and actual == wanted else [f"{path}: {actual!r} != {wanted!r}"]
+    return [] if wanted == actual else [f"{path}: {actual!r} != {wanted!r}"]

@@ -1,0 +1,105 @@
+"""Run a notebook with papermill and fail on *any* error output.
+
+The Glue kernels report a failed statement with status ``ok`` and print the error as a
+stream, so papermill's own check (the execute reply status) is not enough: after the run,
+:func:`run_notebook` scans every cell's outputs (:func:`find_errors`) and raises
+:class:`NotebookFailed` if one shows an error, whatever the kernel said.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+KERNEL = "etl-local"
+_TRACEBACK = "Traceback (most recent call last)"
+# "ValueError: ...", "pyspark.errors.AnalysisException: ..." at the start of a line.
+_ERROR_LINE = re.compile(r"^(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit): ", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class CellError:
+    cell: int
+    kind: str
+    text: str
+
+
+@dataclass
+class NotebookFailed(Exception):
+    notebook: str
+    errors: list[CellError] = field(default_factory=list)
+    cause: str = ""
+
+    def __str__(self) -> str:
+        first = self.errors[0] if self.errors else None
+        where = (
+            f"cell {first.cell} ({first.kind}): {first.text.strip().splitlines()[-1][:300]}" if first else self.cause
+        )
+        return f"{self.notebook} failed: {where}"
+
+
+def _text(value: Any) -> str:
+    return "".join(value) if isinstance(value, list) else str(value or "")
+
+
+def find_errors(nb: nbformat.NotebookNode) -> list[CellError]:
+    """Error outputs of every code cell: ``error`` outputs, and streams or results that
+    carry a traceback or an ``XxxError: message`` line (how the Glue kernel reports)."""
+    found: list[CellError] = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for output in cell.get("outputs", []):
+            kind = output.get("output_type")
+            if kind == "error":
+                found.append(CellError(index, "error", f"{output.get('ename')}: {output.get('evalue')}"))
+                continue
+            if kind == "stream":
+                text = _text(output.get("text"))
+            elif kind in {"execute_result", "display_data"}:
+                text = _text(output.get("data", {}).get("text/plain"))
+            else:
+                continue
+            if _TRACEBACK in text or _ERROR_LINE.search(text):
+                found.append(CellError(index, f"{kind}:{output.get('name', '')}".rstrip(":"), text))
+    return found
+
+
+def run_notebook(
+    notebook: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    kernel: str = KERNEL,
+    cwd: str | os.PathLike[str] | None = None,
+    timeout: int = 600,
+) -> nbformat.NotebookNode:
+    """Execute ``notebook`` into ``output``; raise :class:`NotebookFailed` on a failed cell
+    or any error output. Returns the executed notebook."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    from etl_lib.notebook import papermill_glue
+
+    papermill_glue.register()  # also done by the entry point; explicit for clarity
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(output), parameters=dict(parameters or {}), kernel_name=kernel,
+            cwd=str(cwd) if cwd is not None else None, execution_timeout=timeout, progress_bar=False,
+        )  # fmt: skip
+    except PapermillExecutionError as exc:
+        executed = nbformat.read(str(output), as_version=4) if Path(output).exists() else None
+        errors = find_errors(executed) if executed is not None else []
+        raise NotebookFailed(str(notebook), errors, f"{exc.ename}: {exc.evalue}") from exc
+    executed = nbformat.read(str(output), as_version=4)
+    errors = find_errors(executed)
+    if errors:
+        raise NotebookFailed(str(notebook), errors)
+    return executed

@@ -1,0 +1,192 @@
+"""Validate one job's output against its input and run report (``03-validate-output``).
+
+:func:`validate_output` checks, and reports in a machine-readable summary:
+
+- ``row_counts``: Parquet input rows == output records == the report's rows_in/rows_out;
+- ``json_schema``: the report's JSON Schema is the one the contract gives for the input
+  schema and options, and every record validates against it (Draft 2020-12; ``format``
+  is an annotation, as the draft's default);
+- ``round_trip``: a sample of records parses back to the input values under the contract
+  (:mod:`etl_lib.notebook.roundtrip`, a per-value reading independent of the encoder).
+
+It writes the summary (when asked) before raising :class:`ValidationError` on any failure,
+so a scheduler always finds the summary of a failed validation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from jsonschema import Draft202012Validator
+
+from etl_lib.notebook.roundtrip import differences, expected_record, parse_json
+from etl_lib.notebook.storage import locate, read_job_bytes
+from etl_lib.options import ConvertOptions, OutputFormat
+from etl_lib.parquet_input import open_input, read_slice
+from etl_lib.report import RunReport, json_schema
+
+MAX_REPORTED_ERRORS = 20
+
+
+class ValidationError(Exception):
+    """The output does not match its input; ``summary`` says how."""
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        self.summary = summary
+        failed = [name for name, check in summary["checks"].items() if not check["ok"]]
+        first = summary["errors"][0] if summary["errors"] else ""
+        super().__init__(f"validation failed ({', '.join(failed)}): {first}")
+
+
+def parse_options(options: ConvertOptions | dict[str, Any] | str | None) -> ConvertOptions | None:
+    """Options as given to a notebook: a model, a dict, a JSON string, or empty for 'the report's'."""
+    if options is None or isinstance(options, ConvertOptions):
+        return options
+    if isinstance(options, str):
+        if not options.strip():
+            return None
+        options = json.loads(options)
+    return ConvertOptions.model_validate(options)
+
+
+_UNPARSEABLE = object()
+
+
+def parse_output(data: bytes, options: ConvertOptions) -> tuple[list[Any], list[str]]:
+    """The parsed records of an output file (already decompressed), and parse errors.
+
+    A JSON Lines record that is not JSON is kept as a placeholder, so indexes stay aligned
+    with the input rows."""
+    text = data.decode("utf-8")
+    if options.format is OutputFormat.JSON:
+        try:
+            parsed = parse_json(text) if text.strip() else []
+        except ValueError as exc:
+            return [], [f"the output is not a JSON document ({exc})"]
+        if not isinstance(parsed, list):
+            return [], ["a JSON output must be one array of records"]
+        return parsed, []
+    errors = [] if not text or text.endswith("\n") else ["a JSON Lines output must end with a newline"]
+    records: list[Any] = []
+    for index, line in enumerate(text.splitlines()):
+        try:
+            records.append(parse_json(line))
+        except ValueError as exc:
+            records.append(_UNPARSEABLE)
+            errors.append(f"record {index}: not JSON ({exc})")
+    return records, errors
+
+
+def _input_rows(uri: str, wanted: set[int]) -> Iterator[tuple[int, pa.RecordBatch, int]]:
+    """(global row index, batch, row in batch) for the wanted rows, in order."""
+    parquet = open_input(uri)
+    offset = 0
+    for piece in parquet.plan():
+        for batch in read_slice(piece):
+            for row in sorted(i - offset for i in wanted if offset <= i < offset + batch.num_rows):
+                yield offset + row, batch, row
+            offset += batch.num_rows
+
+
+def validate_output(
+    input_path: str,
+    output_path: str,
+    report_path: str,
+    options: ConvertOptions | dict[str, Any] | str | None = None,
+    *,
+    sample_size: int = 100,
+    summary_path: str | os.PathLike[str] | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Validate ``output_path`` against ``input_path`` and ``report_path``; return the summary.
+
+    ``options`` default to the report's; when given they must equal the report's.
+    Paths may be local, ``s3://`` or (with ``data_dir``) in the local stack's store.
+    """
+    errors: list[str] = []
+    checks: dict[str, dict[str, Any]] = {}
+    report = RunReport.model_validate_json(read_job_bytes(report_path, data_dir=data_dir))
+    wanted_options = parse_options(options)
+    opts = report.options
+    checks["options"] = {"ok": wanted_options is None or wanted_options == opts, "report": opts.model_dump(mode="json")}
+    if not checks["options"]["ok"]:
+        errors.append(f"options {wanted_options} differ from the run report's {opts}")
+
+    source = locate(input_path, data_dir)
+    parquet = open_input(source)
+    records, parse_errors = parse_output(read_job_bytes(output_path, data_dir=data_dir), opts)
+    counts = {
+        "input_rows": parquet.rows,
+        "output_records": len(records),
+        "report_rows_in": report.rows_in,
+        "report_rows_out": report.rows_out,
+    }
+    checks["row_counts"] = {"ok": len(set(counts.values())) == 1, **counts}
+    if not checks["row_counts"]["ok"]:
+        errors.append(f"row counts differ: {counts}")
+
+    schema_errors: list[str] = parse_errors[:MAX_REPORTED_ERRORS]
+    contract_schema = json_schema(parquet.schema, opts)
+    if report.json_schema != contract_schema:
+        schema_errors.append("the run report's JSON Schema is not the contract's schema of the input")
+    validator = Draft202012Validator(report.json_schema)
+    invalid = len(parse_errors)
+    for index, record in enumerate(records):
+        if record is _UNPARSEABLE:
+            continue
+        problems = list(validator.iter_errors(record))
+        if problems:
+            invalid += 1
+            if len(schema_errors) < MAX_REPORTED_ERRORS:
+                where = "/".join(str(p) for p in problems[0].absolute_path) or "(record)"
+                schema_errors.append(f"record {index} at {where}: {problems[0].message}")
+    checks["json_schema"] = {"ok": not schema_errors, "records_checked": len(records), "invalid_records": invalid}
+    errors += schema_errors
+
+    population = min(parquet.rows, len(records))
+    sample = set(random.Random(seed).sample(range(population), min(sample_size, population)))
+    mismatched: list[int] = []
+    for index, batch, row in _input_rows(source, sample):
+        diffs = differences(records[index], expected_record(batch, row, opts))
+        if diffs:
+            mismatched.append(index)
+            if len(errors) < MAX_REPORTED_ERRORS:
+                errors.append(f"record {index} does not round-trip: {'; '.join(diffs[:3])}")
+    checks["round_trip"] = {"ok": not mismatched, "sampled": len(sample), "mismatched": sorted(mismatched)[:100]}
+
+    ok = all(check["ok"] for check in checks.values())
+    summary = {
+        "status": "passed" if ok else "failed",
+        "input": input_path,
+        "output": output_path,
+        "report": report_path,
+        "options": opts.model_dump(mode="json"),
+        "checks": checks,
+        "errors": errors,
+    }
+    if summary_path is not None:
+        path = Path(summary_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    if not ok:
+        raise ValidationError(summary)
+    return summary
+
+
+def checks_frame(summary: dict[str, Any]) -> Any:
+    """The checks of a summary as a small pandas table (for display)."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        [
+            {"check": name, "ok": check["ok"], "details": {k: v for k, v in check.items() if k != "ok"}}
+            for name, check in summary["checks"].items()
+        ]
+    )
