@@ -21,20 +21,31 @@ EXIT_USAGE = 2
 
 
 def _add_convert(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = commands.add_parser("convert", help="convert a Parquet file (or directory of parts) to one JSON file",
-                            description="Convert SRC (a Parquet file or a directory of part files, local or s3://) "
-                                        "to the single JSON file DEST, following docs/json-contract.md.")
+    p = commands.add_parser(
+        "convert",
+        help="convert a Parquet file (or directory of parts) to one JSON file",
+        description="Convert SRC (a Parquet file or a directory of part files, local or s3://) "
+        "to the single JSON file DEST, following docs/json-contract.md.",
+    )
     p.add_argument("src")
     p.add_argument("dest")
-    p.add_argument("--format", choices=[f.value for f in OutputFormat], default="jsonl",
-                   help="jsonl: one object per line (default); json: one array")
+    p.add_argument(
+        "--format",
+        choices=[f.value for f in OutputFormat],
+        default="jsonl",
+        help="jsonl: one object per line (default); json: one array",
+    )
     p.add_argument("--compression", choices=[c.value for c in Compression], default="none")
     p.add_argument("--drop-nulls", action="store_true", help="omit null columns and struct fields")
     p.add_argument("--bigint-as-string", action="store_true", help="write integers beyond +-(2^53-1) as strings")
     p.add_argument("--decimal-as-string", action="store_true", help="write decimals as strings")
     p.add_argument("--nan-as-string", action="store_true", help='write NaN/Infinity as "NaN", "Infinity", "-Infinity"')
-    p.add_argument("--engine", choices=["spark", "local"], default="spark",
-                   help="spark: local Spark, as on Glue (default); local: in this process, no JVM")
+    p.add_argument(
+        "--engine",
+        choices=["spark", "local"],
+        default="spark",
+        help="spark: local Spark, as on Glue (default); local: in this process, no JVM",
+    )
     p.add_argument("--report", type=Path, help="write the run report (JSON) to this path")
     p.add_argument("--verbose", action="store_true", help="show stack traces of failures")
 
@@ -107,8 +118,11 @@ def _convert(args: argparse.Namespace) -> int:
         progress.finish()
     if args.report:
         args.report.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    print(f"{report.rows_out:,} records -> {args.dest} ({report.output_bytes:,} bytes, {report.duration_ms / 1000:.1f} s)",
-          file=sys.stderr)
+    print(
+        f"{report.rows_out:,} records -> {args.dest} "
+        f"({report.output_bytes:,} bytes, {report.duration_ms / 1000:.1f} s)",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -129,8 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verbose:
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        print(f"etl {args.command}: internal error: {type(exc).__name__}: {first} (run with --verbose for details)",
-              file=sys.stderr)
+        print(
+            f"etl {args.command}: internal error: {type(exc).__name__}: {first} (run with --verbose for details)",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     return EXIT_USAGE
 

@@ -35,8 +35,17 @@ _NULL_TEXT = "null"
 # Characters a JSON string must escape, plus U+2028/2029 which JSON allows raw but
 # JavaScript source (JSONP, <script> embedding) does not: escaping them is always safe.
 _NEEDS_ESCAPE = r"[\x00-\x1f\"\\\x{2028}\x{2029}]"
-_SHORT_ESCAPES = [("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"),
-                  ("\b", "\\b"), ("\f", "\\f"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")]
+_SHORT_ESCAPES = [
+    ("\\", "\\\\"),
+    ('"', '\\"'),
+    ("\n", "\\n"),
+    ("\r", "\\r"),
+    ("\t", "\\t"),
+    ("\b", "\\b"),
+    ("\f", "\\f"),
+    ("\u2028", "\\u2028"),
+    ("\u2029", "\\u2029"),
+]
 _RARE_CONTROL = r"[\x00-\x07\x0b\x0e-\x1f]"
 
 _UNITS_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
@@ -276,8 +285,9 @@ def _encode_map(arr: pa.MapArray, opts: ConvertOptions) -> pa.Array:
     return _mask_nulls(arr, text)
 
 
-def encode_object(names: Sequence[str], fragments: Sequence[pa.Array], opts: ConvertOptions,
-                  *, length: int, suffix: str = "") -> pa.Array:
+def encode_object(
+    names: Sequence[str], fragments: Sequence[pa.Array], opts: ConvertOptions, *, length: int, suffix: str = ""
+) -> pa.Array:
     """Objects with ``names`` as keys, in order; ``suffix`` is appended to each (e.g. "\\n")."""
     keys = [quote_text(name) + ":" for name in names]
     if not fragments:
@@ -335,8 +345,12 @@ def encode_array(arr: pa.Array | pa.ChunkedArray, opts: ConvertOptions) -> pa.Ar
         return _encode_decimal(arr, opts)
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
         return _encode_string(arr)
-    if (pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t)
-            or pa.types.is_fixed_size_binary(t)):
+    if (
+        pa.types.is_binary(t)
+        or pa.types.is_large_binary(t)
+        or pa.types.is_binary_view(t)
+        or pa.types.is_fixed_size_binary(t)
+    ):
         return _encode_binary(arr)
     if pa.types.is_date(t):
         return _encode_date(arr)
@@ -348,8 +362,13 @@ def encode_array(arr: pa.Array | pa.ChunkedArray, opts: ConvertOptions) -> pa.Ar
         return _encode_duration(arr)
     if pa.types.is_map(t):
         return _encode_map(arr, opts)
-    if (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
-            or pa.types.is_list_view(t) or pa.types.is_large_list_view(t)):
+    if (
+        pa.types.is_list(t)
+        or pa.types.is_large_list(t)
+        or pa.types.is_fixed_size_list(t)
+        or pa.types.is_list_view(t)
+        or pa.types.is_large_list_view(t)
+    ):
         return _encode_list(arr, opts)
     if pa.types.is_struct(t):
         return _encode_struct(arr, opts)

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from etl_lib import sink
-from etl_lib.errors import ConversionError, InvalidInputError, error_from_code
+from etl_lib.errors import InvalidInputError, error_from_code
 from etl_lib.options import ConvertOptions
 from etl_lib.parquet_input import ParquetInput, Slice, open_input
 from etl_lib.report import RunReport, json_schema
@@ -33,7 +33,9 @@ class Engine(StrEnum):
     LOCAL = "local"
 
 
-def _write_local(plan: list[Slice], options: ConvertOptions, staging: str, progress: Progress | None, total: int) -> list[PieceResult]:
+def _write_local(
+    plan: list[Slice], options: ConvertOptions, staging: str, progress: Progress | None, total: int
+) -> list[PieceResult]:
     results = []
     done = 0
 
@@ -76,6 +78,7 @@ def convert(
     options = options or ConvertOptions()
     engine = Engine(engine)
     started, clock = datetime.now(UTC), time.perf_counter()
+    sink.check_destination(dest)
     parquet: ParquetInput = open_input(src)
     parallelism = 1
     if engine is Engine.SPARK:

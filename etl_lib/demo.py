@@ -28,15 +28,20 @@ def contract_table() -> pa.Table:
         "int64": pa.array([2**53 - 1, None, -(2**63)], pa.int64()),
         "float32": pa.array([0.1, None, float("nan")], pa.float32()),
         "float64": pa.array([1e-300, float("inf"), -0.0], pa.float64()),
-        "decimal": pa.array([Decimal("12345678901234567890.123456789"), None, Decimal("-0.000000001")], pa.decimal128(38, 9)),
+        "decimal": pa.array(
+            [Decimal("12345678901234567890.123456789"), None, Decimal("-0.000000001")], pa.decimal128(38, 9)
+        ),
         "text": pa.array(['quote " backslash \\ tab \t', None, "nul \x00 line sep \u2028 emoji 😀"], pa.string()),
         "binary": pa.array([b"\x00\xffPAR1", None, b""], pa.binary()),
         "uuid": pa.array([uuid.UUID("12345678-1234-5678-9abc-def012345678").bytes, None, bytes(16)], pa.uuid()),
         "date": pa.array([dt.date(2024, 2, 29), None, dt.date(1, 1, 1)], pa.date32()),
-        "ts_utc_ms": pa.array([dt.datetime(2024, 1, 1, 12, tzinfo=UTC), None, dt.datetime(1582, 10, 4, tzinfo=UTC)],
-                              pa.timestamp("ms", "UTC")),
-        "ts_local_us": pa.array([dt.datetime(2024, 1, 1, 12, 0, 0, 123456), None, dt.datetime(9999, 12, 31, 23, 59, 59)],
-                                pa.timestamp("us")),
+        "ts_utc_ms": pa.array(
+            [dt.datetime(2024, 1, 1, 12, tzinfo=UTC), None, dt.datetime(1582, 10, 4, tzinfo=UTC)],
+            pa.timestamp("ms", "UTC"),
+        ),
+        "ts_local_us": pa.array(
+            [dt.datetime(2024, 1, 1, 12, 0, 0, 123456), None, dt.datetime(9999, 12, 31, 23, 59, 59)], pa.timestamp("us")
+        ),
         "ts_utc_ns": pa.array([1_700_000_000_123_456_789, None, -1], pa.timestamp("ns", "UTC")),
         "time_ms": pa.array([dt.time(23, 59, 59, 999000), None, dt.time(0, 0)], pa.time32("ms")),
         "time_ns": pa.array([1, None, 86_399_999_999_999], pa.time64("ns")),

@@ -31,7 +31,7 @@ def s3_filesystem() -> pafs.S3FileSystem:
         kwargs.update(endpoint_override=parsed.netloc or endpoint, scheme=parsed.scheme or "https")
     if region:
         kwargs["region"] = region
-    return pafs.S3FileSystem(**kwargs)  # type: ignore[arg-type]
+    return pafs.S3FileSystem(**kwargs)
 
 
 def resolve(uri: str) -> tuple[pafs.FileSystem, str]:

@@ -109,7 +109,7 @@ def invalid_input(uri: str, exc: BaseException) -> InvalidInputError:
 def _open(uri: str, **kwargs: object) -> pq.ParquetFile:
     filesystem, path = fs.resolve(uri)
     # Arrow extension types carry UUID (and JSON) logical types through to the encoder.
-    return pq.ParquetFile(filesystem.open_input_file(path), arrow_extensions_enabled=True, **kwargs)  # type: ignore[arg-type]
+    return pq.ParquetFile(filesystem.open_input_file(path), arrow_extensions_enabled=True, **kwargs)
 
 
 def _list_parts(filesystem: pafs.FileSystem, path: str, uri: str) -> list[tuple[str, int]]:
@@ -198,7 +198,7 @@ def _int96_column(seconds: pa.Array, wrapped_ns: pa.Array) -> pa.Array:
     """INT96 as timestamp[ns, UTC] when it fits (virtually always), exact text otherwise."""
     secs = pc.cast(seconds, pa.int64())
     low, high = pc.min_max(secs).values()
-    if low.as_py() is None or (-9_223_372_035 <= low.as_py() and high.as_py() <= 9_223_372_035):
+    if low.as_py() is None or (low.as_py() >= -9_223_372_035 and high.as_py() <= 9_223_372_035):
         return pc.cast(pc.cast(wrapped_ns, pa.int64()), pa.timestamp("ns", "UTC"))
     return pa.ExtensionArray.from_storage(IsoTimestampType(), _int96_iso(seconds, wrapped_ns))
 
@@ -227,7 +227,9 @@ def _batch_rows_for(pf: pq.ParquetFile, rg: int, batch_rows: int) -> int:
     return int(max(1, min(batch_rows, _BATCH_BYTES // max(1, per_row))))
 
 
-def _resilient_batches(pf: pq.ParquetFile, rg: int, batch_rows: int, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+def _resilient_batches(
+    pf: pq.ParquetFile, rg: int, batch_rows: int, columns: list[str] | None = None
+) -> Iterator[pa.RecordBatch]:
     delivered = 0
     while True:
         skip = delivered

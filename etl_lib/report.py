@@ -49,8 +49,12 @@ def _nullable(schema: dict[str, Any], nullable: bool) -> dict[str, Any]:
 def _integer_schema(t: pa.DataType, opts: ConvertOptions) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "integer"}
     if opts.bigint_as_string and t.bit_width == 64:
-        return {"anyOf": [{**schema, "minimum": -MAX_SAFE_INTEGER, "maximum": MAX_SAFE_INTEGER},
-                          {"type": "string", "pattern": "^-?[0-9]+$"}]}
+        return {
+            "anyOf": [
+                {**schema, "minimum": -MAX_SAFE_INTEGER, "maximum": MAX_SAFE_INTEGER},
+                {"type": "string", "pattern": "^-?[0-9]+$"},
+            ]
+        }
     if pa.types.is_unsigned_integer(t):
         schema.update(minimum=0, maximum=2**t.bit_width - 1)
     else:
@@ -84,21 +88,37 @@ def value_schema(t: pa.DataType, opts: ConvertOptions) -> dict[str, Any]:
         return {"type": "number"}
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
         return {"type": "string"}
-    if pa.types.is_fixed_size_binary(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
+    if (
+        pa.types.is_fixed_size_binary(t)
+        or pa.types.is_binary(t)
+        or pa.types.is_large_binary(t)
+        or pa.types.is_binary_view(t)
+    ):
         return {"type": "string", "contentEncoding": "base64"}
     if pa.types.is_date(t):
         return {"type": "string", "format": "date"}
     if pa.types.is_timestamp(t):
-        return {"type": "string", "format": "date-time"} if t.tz else {
-            "type": "string", "pattern": r"^[-+]?[0-9]{4,}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?$"}
+        return (
+            {"type": "string", "format": "date-time"}
+            if t.tz
+            else {
+                "type": "string",
+                "pattern": r"^[-+]?[0-9]{4,}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?$",
+            }
+        )
     if pa.types.is_time(t):
         return {"type": "string", "pattern": r"^[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?$"}
     if pa.types.is_duration(t):
         return {"type": "integer", "description": f"duration in {t.unit}"}
     if pa.types.is_map(t):
         return {"type": "object", "additionalProperties": _field_schema(t.item_field, opts, in_struct=False)}
-    if (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
-            or pa.types.is_list_view(t) or pa.types.is_large_list_view(t)):
+    if (
+        pa.types.is_list(t)
+        or pa.types.is_large_list(t)
+        or pa.types.is_fixed_size_list(t)
+        or pa.types.is_list_view(t)
+        or pa.types.is_large_list_view(t)
+    ):
         return {"type": "array", "items": _field_schema(t.value_field, opts, in_struct=False)}
     if pa.types.is_struct(t):
         return _object_schema([t.field(i) for i in range(t.num_fields)], opts)

@@ -31,6 +31,22 @@ def staging_uri(dest: str) -> str:
     return os.path.join(directory, f".{name}.parts-{token}")
 
 
+def check_destination(dest: str) -> None:
+    """Fail before any work if ``dest`` cannot be written (local: its directory must exist)."""
+    if fs.is_s3(dest):
+        bucket, key = fs.split_s3(dest)
+        if not bucket or not key or key.endswith("/"):
+            raise OutputError(f"cannot write {dest}: an S3 destination is s3://bucket/key of one object")
+        return
+    directory = os.path.dirname(os.path.abspath(dest))
+    if not os.path.isdir(directory):
+        raise OutputError(f"cannot write {dest}: directory {directory} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise OutputError(f"cannot write {dest}: directory {directory} is not writable")
+    if os.path.isdir(dest):
+        raise OutputError(f"cannot write {dest}: it is a directory; DEST is the path of one file")
+
+
 def piece_uri(staging: str, seq: int) -> str:
     return f"{staging}/piece-{seq:06d}"
 
@@ -41,7 +57,7 @@ def open_piece(uri: str) -> Iterator[BinaryIO]:
     if fs.is_s3(uri):
         filesystem, path = fs.resolve(uri)
         with filesystem.open_output_stream(path) as stream:
-            yield stream  # type: ignore[misc]
+            yield stream
     else:
         os.makedirs(os.path.dirname(uri), exist_ok=True)
         with open(uri, "wb") as handle:
@@ -126,8 +142,9 @@ def _publish_s3(pieces: Sequence[str], dest: str, prefix: bytes, s3: Any) -> int
         for (b, k), size in zip(sources, sizes, strict=True):
             if not buffer and size >= S3_MIN_PART:
                 number = len(parts) + 1
-                result = s3.upload_part_copy(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number,
-                                             CopySource={"Bucket": b, "Key": k})
+                result = s3.upload_part_copy(
+                    Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, CopySource={"Bucket": b, "Key": k}
+                )
                 parts.append({"PartNumber": number, "ETag": result["CopyPartResult"]["ETag"]})
                 continue
             # A small piece (or one following buffered bytes) cannot be a part on its

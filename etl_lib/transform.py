@@ -13,7 +13,7 @@ code as the local engine. Chain the steps with ``DataFrame.transform``::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -38,7 +38,7 @@ def slices_frame(spark: SparkSession, plan: list[Slice]) -> DataFrame:
     return spark.createDataFrame(rdd, SLICE_DDL)
 
 
-def _slices(batches: Iterator[pa.RecordBatch]) -> Iterator[Slice]:
+def _slices(batches: Iterable[pa.RecordBatch]) -> Iterator[Slice]:
     for batch in batches:
         for row in batch.to_pylist():
             yield Slice(row["seq"], row["uri"], tuple(row["row_groups"]), row["rows"], row["is_last"])
@@ -47,14 +47,16 @@ def _slices(batches: Iterator[pa.RecordBatch]) -> Iterator[Slice]:
 def with_json_lines(options: ConvertOptions) -> Transformation:
     """Slices -> one row per record: ``(seq, line)`` with the record's JSON text."""
 
-    def encode(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def encode(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from etl_lib.contract import encode_lines
         from etl_lib.parquet_input import read_slice
 
         for piece in _slices(batches):
             for batch in read_slice(piece):
                 lines = encode_lines(batch, options, terminator="")
-                yield pa.RecordBatch.from_arrays([pa.array([piece.seq] * len(lines), pa.int64()), lines], ["seq", "line"])
+                yield pa.RecordBatch.from_arrays(
+                    [pa.array([piece.seq] * len(lines), pa.int64()), lines], ["seq", "line"]
+                )
 
     def transform(df: DataFrame) -> DataFrame:
         return df.mapInArrow(encode, LINES_DDL)
@@ -66,10 +68,17 @@ def with_written_pieces(options: ConvertOptions, staging: str) -> Transformation
     """Slices -> ``(seq, rows, bytes)`` after each executor wrote its slice's piece of the
     output under ``staging``. Only this small summary reaches the driver."""
 
-    schema = pa.schema([("seq", pa.int64()), ("rows", pa.int64()), ("bytes", pa.int64()),
-                        ("error_code", pa.string()), ("error_message", pa.string())])
+    schema = pa.schema(
+        [
+            ("seq", pa.int64()),
+            ("rows", pa.int64()),
+            ("bytes", pa.int64()),
+            ("error_code", pa.string()),
+            ("error_message", pa.string()),
+        ]
+    )
 
-    def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def write(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from etl_lib.errors import ConversionError
         from etl_lib.sink import open_piece, piece_uri
         from etl_lib.writer import write_piece
@@ -79,12 +88,23 @@ def with_written_pieces(options: ConvertOptions, staging: str) -> Transformation
             try:
                 with open_piece(piece_uri(staging, piece.seq)) as sink:
                     result = write_piece(piece, options, sink)
-                row = {"seq": [result.seq], "rows": [result.rows], "bytes": [result.bytes_uncompressed],
-                       "error_code": [None], "error_message": [None]}
+                row = {
+                    "seq": [result.seq],
+                    "rows": [result.rows],
+                    "bytes": [result.bytes_uncompressed],
+                    "error_code": [None],
+                    "error_message": [None],
+                }
             except ConversionError as exc:
                 # A bad input is not worth Spark's task retries: report it as data so
                 # the driver can fail the run with the user-facing message.
-                row = {"seq": [piece.seq], "rows": [0], "bytes": [0], "error_code": [exc.code], "error_message": [exc.message]}
+                row = {
+                    "seq": [piece.seq],
+                    "rows": [0],
+                    "bytes": [0],
+                    "error_code": [exc.code],
+                    "error_message": [exc.message],
+                }
             yield pa.RecordBatch.from_pydict(row, schema=schema)
 
     def transform(df: DataFrame) -> DataFrame:

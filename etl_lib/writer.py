@@ -39,8 +39,11 @@ def empty_output(opts: ConvertOptions) -> bytes:
 def _line_bytes(lines: pa.Array) -> pa.Buffer:
     """The concatenated text of a string array, straight from its data buffer."""
     _, offsets, data = lines.buffers()
-    bounds = np.frombuffer(offsets, dtype=np.int32, count=2, offset=4 * lines.offset) if len(lines) == 0 else (
-        np.frombuffer(offsets, dtype=np.int32)[[lines.offset, lines.offset + len(lines)]])
+    bounds = (
+        np.frombuffer(offsets, dtype=np.int32, count=2, offset=4 * lines.offset)
+        if len(lines) == 0
+        else (np.frombuffer(offsets, dtype=np.int32)[[lines.offset, lines.offset + len(lines)]])
+    )
     start, end = int(bounds[0]), int(bounds[-1])
     return data.slice(start, end - start)
 
@@ -55,7 +58,9 @@ def write_piece(piece: Slice, opts: ConvertOptions, sink: BinaryIO, *, progress:
     """Write the JSON of ``piece`` to ``sink`` (a binary file object) and count it."""
     is_array = opts.format is OutputFormat.JSON
     terminator = ",\n" if is_array else "\n"
-    out: BinaryIO = gzip.GzipFile(fileobj=sink, mode="wb", mtime=0, compresslevel=6) if opts.compression is Compression.GZIP else sink  # type: ignore[assignment]
+    out: BinaryIO | gzip.GzipFile = sink
+    if opts.compression is Compression.GZIP:
+        out = gzip.GzipFile(fileobj=sink, mode="wb", mtime=0, compresslevel=6)
     rows = written = 0
     if is_array and piece.seq == 0:
         written += out.write(b"[\n")

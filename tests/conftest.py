@@ -51,7 +51,9 @@ def engine(request: pytest.FixtureRequest) -> Engine:
 def run_convert(engine: Engine, request: pytest.FixtureRequest, tmp_path: Path) -> Converter:
     """Convert with the parametrised engine; returns (parsed records, report)."""
 
-    def run(src: Path | str, options: ConvertOptions | None = None, dest: Path | None = None) -> tuple[list[Any], RunReport]:
+    def run(
+        src: Path | str, options: ConvertOptions | None = None, dest: Path | None = None
+    ) -> tuple[list[Any], RunReport]:
         options = options or ConvertOptions()
         dest = dest or tmp_path / f"out{options.file_extension}"
         session = request.getfixturevalue("spark") if engine is Engine.SPARK else None

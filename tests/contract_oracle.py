@@ -100,7 +100,12 @@ def expected(scalar: pa.Scalar, opts: ConvertOptions) -> Any:
         return str(v) if opts.decimal_as_string else v
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
         return scalar.as_py()
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t) or pa.types.is_binary_view(t):
+    if (
+        pa.types.is_binary(t)
+        or pa.types.is_large_binary(t)
+        or pa.types.is_fixed_size_binary(t)
+        or pa.types.is_binary_view(t)
+    ):
         return base64.b64encode(scalar.as_py()).decode("ascii")
     if pa.types.is_date32(t):
         return (dt.date(1970, 1, 1) + dt.timedelta(days=scalar.value)).isoformat()

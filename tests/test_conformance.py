@@ -70,8 +70,14 @@ def test_readable_corpus_file_converts_to_the_contract_records(path: Path, run_c
 
 @pytest.mark.parametrize("path", READABLE[::3], ids=_id)
 def test_readable_corpus_file_converts_with_every_option(path: Path, run_convert: Converter) -> None:
-    options = ConvertOptions(format="json", compression="gzip", drop_nulls=True, bigint_as_string=True,
-                             decimal_as_string=True, nan_as_string=True)
+    options = ConvertOptions(
+        format="json",
+        compression="gzip",
+        drop_nulls=True,
+        bigint_as_string=True,
+        decimal_as_string=True,
+        nan_as_string=True,
+    )
     table = _pyarrow_table(path)
     assert table is not None
     records, _ = run_convert(path, options)
@@ -79,8 +85,9 @@ def test_readable_corpus_file_converts_with_every_option(path: Path, run_convert
 
 
 @pytest.mark.parametrize("path", UNREADABLE, ids=_id)
-def test_unreadable_corpus_file_fails_cleanly_and_leaves_nothing(path: Path, engine: Engine, tmp_path: Path,
-                                                                 request: pytest.FixtureRequest) -> None:
+def test_unreadable_corpus_file_fails_cleanly_and_leaves_nothing(
+    path: Path, engine: Engine, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     dest = tmp_path / "out.jsonl"
     spark = request.getfixturevalue("spark") if engine is Engine.SPARK else None
     with pytest.raises(InvalidInputError) as error:
@@ -93,8 +100,12 @@ def test_unreadable_corpus_file_fails_cleanly_and_leaves_nothing(path: Path, eng
 @pytest.mark.parametrize("path", sorted((CORPUS / "bad_data").glob("*.parquet")) if CORPUS.is_dir() else [], ids=_id)
 def test_bad_data_never_crashes_or_hangs_the_cli(path: Path, tmp_path: Path) -> None:
     # A separate process: a crash in native code would show as a signal, a hang as a timeout.
-    result = subprocess.run([sys.executable, "-m", "etl_lib.cli", "convert", "--engine", "local", str(path),
-                             str(tmp_path / "out.jsonl")], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "etl_lib.cli", "convert", "--engine", "local", str(path), str(tmp_path / "out.jsonl")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode in (0, 1), result.stderr
     if result.returncode == 1:
         assert result.stderr.count("\n") == 1 and path.name in result.stderr

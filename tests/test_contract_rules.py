@@ -31,12 +31,14 @@ def test_nulls_are_kept_as_null_with_every_key_present() -> None:
 
 def test_drop_nulls_omits_null_columns_and_struct_fields_but_not_list_or_map_nulls() -> None:
     s = pa.struct([("x", pa.int8()), ("y", pa.int8())])
-    table = pa.table({
-        "a": pa.array([None, 1], pa.int32()),
-        "s": pa.array([{"x": None, "y": 2}, None], s),
-        "l": pa.array([[None, 1], None], pa.list_(pa.int8())),
-        "m": pa.array([[("k", None)], None], pa.map_(pa.string(), pa.int8())),
-    })
+    table = pa.table(
+        {
+            "a": pa.array([None, 1], pa.int32()),
+            "s": pa.array([{"x": None, "y": 2}, None], s),
+            "l": pa.array([[None, 1], None], pa.list_(pa.int8())),
+            "m": pa.array([[("k", None)], None], pa.map_(pa.string(), pa.int8())),
+        }
+    )
     assert lines(table, drop_nulls=True) == ['{"s":{"y":2},"l":[null,1],"m":{"k":null}}\n', '{"a":1}\n']
 
 
@@ -55,14 +57,21 @@ def test_drop_nulls_writes_an_empty_object_for_an_all_null_row() -> None:
         (pa.uint64(), [2**64 - 1], ["18446744073709551615"]),
     ],
 )
-def test_integers_of_every_width_are_exact_numbers(arrow_type: pa.DataType, values: list[int], expected: list[str]) -> None:
+def test_integers_of_every_width_are_exact_numbers(
+    arrow_type: pa.DataType, values: list[int], expected: list[str]
+) -> None:
     assert texts(pa.array(values, arrow_type)) == expected
 
 
 def test_bigint_as_string_quotes_only_integers_beyond_the_safe_range() -> None:
     arr = pa.array([2**53 - 1, 2**53, -(2**53 - 1), -(2**53), None], pa.int64())
-    assert texts(arr, bigint_as_string=True) == ["9007199254740991", '"9007199254740992"', "-9007199254740991",
-                                                 '"-9007199254740992"', None]
+    assert texts(arr, bigint_as_string=True) == [
+        "9007199254740991",
+        '"9007199254740992"',
+        "-9007199254740991",
+        '"-9007199254740992"',
+        None,
+    ]
     assert texts(pa.array([2**64 - 1], pa.uint64()), bigint_as_string=True) == ['"18446744073709551615"']
 
 
@@ -88,7 +97,10 @@ def test_decimals_are_exact_and_never_pass_through_a_float() -> None:
     assert text[0] == "12345678901234567890.123456789012345678"
     assert json.loads(text[0], parse_float=Decimal) == Decimal("12345678901234567890.123456789012345678")
     assert text[1] == "-0.500000000000000000"
-    assert texts(arr, decimal_as_string=True)[:2] == ['"12345678901234567890.123456789012345678"', '"-0.500000000000000000"']
+    assert texts(arr, decimal_as_string=True)[:2] == [
+        '"12345678901234567890.123456789012345678"',
+        '"-0.500000000000000000"',
+    ]
     assert texts(pa.array([Decimal("1" * 76)], pa.decimal256(76, 0))) == ["1" * 76]
 
 
@@ -154,7 +166,15 @@ def test_map_keys_are_written_as_strings() -> None:
 def test_strings_are_escaped_for_json_and_javascript() -> None:
     raw = ['"', "\\", "\n\r\t\b\f", "\x00\x01\x1f", "\u2028\u2029", "😀é", "plain"]
     out = texts(pa.array(raw))
-    assert out == ['"\\""', '"\\\\"', '"\\n\\r\\t\\b\\f"', '"\\u0000\\u0001\\u001f"', '"\\u2028\\u2029"', '"😀é"', '"plain"']
+    assert out == [
+        '"\\""',
+        '"\\\\"',
+        '"\\n\\r\\t\\b\\f"',
+        '"\\u0000\\u0001\\u001f"',
+        '"\\u2028\\u2029"',
+        '"😀é"',
+        '"plain"',
+    ]
     assert [json.loads(t) for t in out] == raw
 
 

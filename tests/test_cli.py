@@ -1,0 +1,130 @@
+"""`etl convert` as a user runs it: output files, reports, errors and what is left behind."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from etl_lib.cli import main
+from etl_lib.demo import contract_table
+from etl_lib.options import ConvertOptions
+from tests.contract_oracle import expected_records, parse_json
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    path = tmp_path / "demo.parquet"
+    pq.write_table(contract_table(), path)
+    return path
+
+
+def _etl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "etl_lib.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_convert_writes_one_jsonl_file_and_a_report(demo: Path, tmp_path: Path) -> None:
+    dest, report = tmp_path / "out.jsonl", tmp_path / "report.json"
+    assert main(["convert", "--engine", "local", str(demo), str(dest), "--report", str(report)]) == 0
+    lines = dest.read_text(encoding="utf-8").splitlines()
+    assert [parse_json(line) for line in lines] == expected_records(contract_table(), ConvertOptions())
+    data = json.loads(report.read_text())
+    assert data["rows_in"] == data["rows_out"] == 3
+    assert data["output_bytes"] == dest.stat().st_size
+    assert data["json_schema"]["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.parquet", "out.jsonl", "report.json"]
+
+
+def test_convert_with_spark_leaves_no_success_or_crc_debris(demo: Path, tmp_path: Path) -> None:
+    result = _etl("convert", str(demo), str(tmp_path / "out.json.gz"), "--format", "json", "--compression", "gzip")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.parquet", "out.json.gz"]
+    records = json.loads(gzip.decompress((tmp_path / "out.json.gz").read_bytes()), parse_float=str)
+    assert len(records) == 3
+
+
+def test_directory_of_parts_converts_in_part_name_order(tmp_path: Path) -> None:
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for i in range(3):
+        pq.write_table(pa.table({"n": [i * 10 + j for j in range(10)]}), parts / f"part-{i:05d}.parquet")
+    (parts / "_SUCCESS").write_bytes(b"")
+    dest = tmp_path / "out.jsonl"
+    assert main(["convert", "--engine", "local", str(parts), str(dest)]) == 0
+    assert [json.loads(line)["n"] for line in dest.read_text().splitlines()] == list(range(30))
+
+
+def test_parts_with_different_schemas_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    pq.write_table(pa.table({"n": [1]}), parts / "a.parquet")
+    pq.write_table(pa.table({"n": ["x"]}), parts / "b.parquet")
+    assert main(["convert", "--engine", "local", str(parts), str(tmp_path / "out.jsonl")]) == 1
+    assert "b.parquet has a different schema from a.parquet" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"", "is empty (0 bytes)"),
+        (b"name,age\nbob,3\n", "is not a Parquet file"),
+        (b"PAR1" + b"\x00" * 100 + b"PAR1", "is corrupt or truncated"),
+    ],
+)
+def test_bad_input_exits_1_with_one_line_naming_the_file(content: bytes, problem: str, tmp_path: Path) -> None:
+    src = tmp_path / "upload.parquet"
+    src.write_bytes(content)
+    result = _etl("convert", "--engine", "local", str(src), str(tmp_path / "out.jsonl"))
+    assert result.returncode == 1
+    assert result.stderr.startswith("etl convert: error: upload.parquet ")
+    assert problem in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_truncated_file_fails_with_spark_too_and_keeps_an_existing_destination(demo: Path, tmp_path: Path) -> None:
+    src = tmp_path / "truncated.parquet"
+    src.write_bytes(demo.read_bytes()[:-30])
+    dest = tmp_path / "out.jsonl"
+    dest.write_text("previous\n")
+    result = _etl("convert", str(src), str(dest))
+    assert result.returncode == 1
+    assert "etl convert: error: truncated.parquet" in result.stderr
+    assert "Traceback" not in result.stderr and "at org.apache" not in result.stderr
+    assert dest.read_text() == "previous\n"  # atomic: a failed run never touches DEST
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.parquet", "out.jsonl", "truncated.parquet"]
+
+
+def test_missing_input_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["convert", "--engine", "local", str(tmp_path / "nope.parquet"), str(tmp_path / "o.jsonl")]) == 1
+    assert capsys.readouterr().err == "etl convert: error: nope.parquet does not exist\n"
+
+
+def test_unwritable_destination_is_a_clear_error(
+    demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["convert", "--engine", "local", str(demo), str(tmp_path / "no" / "such" / "o.jsonl")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("etl convert: error: cannot write") and "does not exist" in err
+
+
+def test_empty_table_gives_an_empty_jsonl_file_and_an_empty_json_array(tmp_path: Path) -> None:
+    src = tmp_path / "empty.parquet"
+    pq.write_table(pa.table({"a": pa.array([], pa.int32())}), src)
+    assert main(["convert", "--engine", "local", str(src), str(tmp_path / "o.jsonl")]) == 0
+    assert (tmp_path / "o.jsonl").read_bytes() == b""
+    assert main(["convert", "--engine", "local", str(src), str(tmp_path / "o.json"), "--format", "json"]) == 0
+    assert json.loads((tmp_path / "o.json").read_text()) == []
+
+
+def test_json_array_over_many_row_groups_is_one_valid_array(tmp_path: Path) -> None:
+    src = tmp_path / "many.parquet"
+    pq.write_table(pa.table({"n": list(range(1000))}), src, row_group_size=7)
+    assert main(["convert", "--engine", "local", str(src), str(tmp_path / "o.json"), "--format", "json"]) == 0
+    assert json.loads((tmp_path / "o.json").read_text()) == [{"n": n} for n in range(1000)]
