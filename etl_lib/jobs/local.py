@@ -80,6 +80,11 @@ class DirectoryObjectStore(ObjectStore):
     def uri(self, key: str) -> str:
         return str(self.path(key))
 
+    def uri_for_write(self, key: str) -> str:
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return str(path)
+
     def presign_post(self, key: str, *, max_bytes: int, expires_in: int) -> PresignedPost:
         policy = {
             "bucket": self.bucket,

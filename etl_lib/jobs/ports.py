@@ -27,6 +27,10 @@ class ObjectStore(ABC):
     def uri(self, key: str) -> str:
         """What ``etl_lib.convert`` reads or writes for ``key`` (``s3://...`` or a path)."""
 
+    def uri_for_write(self, key: str) -> str:
+        """:meth:`uri`, made ready to be written (a local directory must exist first)."""
+        return self.uri(key)
+
     @abstractmethod
     def presign_post(self, key: str, *, max_bytes: int, expires_in: int) -> PresignedPost:
         """A browser form upload of at most ``max_bytes`` to ``key``, valid ``expires_in`` s."""

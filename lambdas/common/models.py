@@ -58,7 +58,7 @@ class JobEnvelope(BaseModel):
 
 class JobList(BaseModel):
     jobs: list[JobView]
-    next_cursor: str | None = Field(description="Pass as `cursor` to get the next page; null on the last page.")
+    next_token: str | None = Field(description="Pass as `next_token` to get the next page; null on the last page.")
 
 
 class DownloadLink(BaseModel):

@@ -25,10 +25,10 @@ router = Router()
 @router.get("/jobs", summary="List my jobs, newest first", tags=["jobs"], responses=ERROR_RESPONSES)
 def list_jobs(
     limit: Annotated[int, Query(ge=1, le=100, description="Jobs per page")] = 20,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+    next_token: Annotated[str | None, Query(description="`next_token` of the previous page")] = None,
 ) -> JobList:
-    page = service().list_jobs(caller(router), limit=limit, cursor=cursor)
-    return JobList(jobs=[JobView.of(j) for j in page.jobs], next_cursor=page.next_cursor)
+    page = service().list_jobs(caller(router), limit=limit, cursor=next_token)
+    return JobList(jobs=[JobView.of(j) for j in page.jobs], next_token=page.next_cursor)
 
 
 @router.get("/jobs/<job_id>", summary="Get one of my jobs", tags=["jobs"], responses=ERROR_RESPONSES)

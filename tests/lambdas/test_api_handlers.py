@@ -109,16 +109,16 @@ def test_listing_shows_only_my_jobs_newest_first_in_pages() -> None:
     assert status == 200
     assert [j["job_id"] for j in first["jobs"]] == mine[::-1][:2]
     status, second = call(
-        status_handler, api_event("GET", "/jobs", query={"limit": "2", "cursor": first["next_cursor"]})
+        status_handler, api_event("GET", "/jobs", query={"limit": "2", "next_token": first["next_token"]})
     )
     assert [j["job_id"] for j in second["jobs"]] == mine[:1]
-    assert second["next_cursor"] is None
+    assert second["next_token"] is None
 
 
 def test_bad_listing_parameters_are_refused() -> None:
     assert call(status_handler, api_event("GET", "/jobs", query={"limit": "0"}))[0] == 422
     assert call(status_handler, api_event("GET", "/jobs", query={"limit": "many"}))[0] == 422
-    status, payload = call(status_handler, api_event("GET", "/jobs", query={"cursor": "garbage"}))
+    status, payload = call(status_handler, api_event("GET", "/jobs", query={"next_token": "garbage"}))
     assert status == 400
     assert payload["error"]["code"] == "BAD_CURSOR"
 
