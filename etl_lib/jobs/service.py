@@ -288,7 +288,11 @@ class JobService:
         try:
             spark = spark_factory() if spark_factory is not None and engine == "spark" else None
             report = convert(
-                self.inputs.uri(input_key(job_id)), self.outputs.uri_for_write(dest_key), job.options, engine=engine, spark=spark
+                self.inputs.uri(input_key(job_id)),
+                self.outputs.uri_for_write(dest_key),
+                job.options,
+                engine=engine,
+                spark=spark,
             )
             self.outputs.put_bytes(report_key(job_id), report.model_dump_json(indent=2).encode())
         except ConversionError as exc:
