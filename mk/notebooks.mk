@@ -1,0 +1,28 @@
+# Notebooks (issue 7): JupyterLab with the project's kernels, installed into .venv only.
+# See docs/notebooks.md.
+
+NOTEBOOK_PORT ?= 8888
+
+.PHONY: kernel
+kernel: $(STAMP) ## install the etl-local Jupyter kernel (local Spark, Glue magics as no-ops) into .venv
+	$(PY) -m etl_lib.notebook.kernel
+
+.PHONY: install-glue-kernels
+install-glue-kernels: $(STAMP) ## install etl-local plus aws-glue-sessions' glue_pyspark and glue_spark kernels into .venv
+	$(PY) -m etl_lib.notebook.kernel --glue
+
+.PHONY: jupyter
+jupyter: install-glue-kernels ## start JupyterLab on notebooks/ with the etl-local, glue_pyspark and glue_spark kernels
+	cd notebooks && $(abspath $(BIN))/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(NOTEBOOK_PORT) --no-browser
+
+.PHONY: notebooks-strip
+notebooks-strip: $(STAMP) ## strip outputs from notebooks/*.ipynb (committed notebooks have none)
+	$(PY) -m etl_lib.notebook.strip notebooks/*.ipynb
+
+.PHONY: notebooks-fixtures
+notebooks-fixtures: $(STAMP) ## regenerate notebooks/fixtures (sample Parquet, golden JSONL, run report)
+	$(PY) notebooks/fixtures/make_fixtures.py
+
+.PHONY: test-notebooks
+test-notebooks: $(STAMP) ## only the notebook tests (papermill regression runs on the etl-local kernel)
+	$(BIN)/pytest tests/notebooks
