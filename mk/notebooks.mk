@@ -2,6 +2,8 @@
 # See docs/notebooks.md.
 
 NOTEBOOK_PORT ?= 8888
+# Jupyter refuses to run as root unless told (containers, this project's machines).
+JUPYTER_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: kernel
 kernel: $(STAMP) ## install the etl-local Jupyter kernel (local Spark, Glue magics as no-ops) into .venv
@@ -13,7 +15,7 @@ install-glue-kernels: $(STAMP) ## install etl-local plus aws-glue-sessions' glue
 
 .PHONY: jupyter
 jupyter: install-glue-kernels ## start JupyterLab on notebooks/ with the etl-local, glue_pyspark and glue_spark kernels
-	cd notebooks && $(abspath $(BIN))/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(NOTEBOOK_PORT) --no-browser
+	cd notebooks && $(abspath $(BIN))/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(NOTEBOOK_PORT) --no-browser $(JUPYTER_ROOT)
 
 .PHONY: notebooks-strip
 notebooks-strip: $(STAMP) ## strip outputs from notebooks/*.ipynb (committed notebooks have none)
