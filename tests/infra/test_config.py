@@ -1,0 +1,76 @@
+"""Environment settings come from CDK context, typed and validated."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from aws_cdk import App
+
+from infra.config import InfraConfig
+from infra.stack import _retention
+
+pytestmark = pytest.mark.xdist_group("infra")
+
+
+def test_defaults_without_context() -> None:
+    config = InfraConfig.from_node(App().node)
+    assert config == InfraConfig()
+    assert config.powertools_layer.startswith("arn:aws:lambda:eu-west-1:")
+
+
+def test_context_values_override_defaults_and_command_line_strings_are_coerced() -> None:
+    app = App(
+        context={
+            "etl:account": "222222222222",
+            "etl:region": "us-east-1",
+            "etl:glueNumberOfWorkers": "10",  # -c etl:glueNumberOfWorkers=10 arrives as a string
+            "etl:glueWorkerType": "G.2X",
+            "etl:apiThrottleRate": "5.5",
+            "etl:extraAllowedOrigins": '["http://localhost:5173"]',
+            "etl:alarmEmails": ["ops@example.com"],
+            "etl:tags": {"team": "data"},
+            "etl:inputRetentionDays": 3,
+        }
+    )
+    config = InfraConfig.from_node(app.node)
+    assert config.account == "222222222222"
+    assert config.region == "us-east-1"
+    assert config.glue_number_of_workers == 10
+    assert config.glue_worker_type == "G.2X"
+    assert config.api_throttle_rate == 5.5
+    assert config.extra_allowed_origins == ("http://localhost:5173",)
+    assert config.alarm_emails == ("ops@example.com",)
+    assert config.tags == {"team": "data"}
+    assert config.input_retention_days == 3
+    assert "us-east-1" in config.powertools_layer
+
+
+def test_every_cdk_json_key_is_a_setting() -> None:
+    context = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]
+    ours = {k for k in context if k.startswith("etl:")}
+    assert ours <= set(InfraConfig.context_keys())
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("etl:lambdaBundle", "docker"),
+        ("etl:removalPolicy", "snapshot"),
+        ("etl:cognitoMfa", "SOMETIMES"),
+        ("etl:smallFileThresholdBytes", 10 * 1024**4),
+    ],
+)
+def test_invalid_values_are_rejected(key: str, value: object) -> None:
+    with pytest.raises(ValueError, match=key):
+        InfraConfig.from_node(App(context={key: value}).node)
+
+
+def test_log_retention_rounds_up_to_an_allowed_period() -> None:
+    from aws_cdk import aws_logs as logs
+
+    assert _retention(30) == logs.RetentionDays.ONE_MONTH
+    assert _retention(31) == logs.RetentionDays.TWO_MONTHS
+    assert _retention(1) == logs.RetentionDays.ONE_DAY
+    assert _retention(100_000) == logs.RetentionDays.TEN_YEARS

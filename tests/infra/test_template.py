@@ -1,0 +1,470 @@
+"""What the synthesized template must guarantee (issue 6), checked with aws_cdk.assertions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+
+from infra.assets import wheel_name
+from tests.infra.conftest import Synth
+
+pytestmark = pytest.mark.xdist_group("infra")
+
+OUR_FUNCTIONS = ("upload", "status", "download", "events", "converter")
+
+
+def function_id(synth: Synth, name: str) -> str:
+    return synth.logical_id(getattr(synth.stack.functions, name))
+
+
+def statements_of_role(synth: Synth, role_logical_id: str) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        if {"Ref": role_logical_id} in policy["Properties"].get("Roles", []):
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_synth_is_offline_and_reasonably_fast(synth: Synth) -> None:
+    assert synth.template_path.is_file()
+    # Dummy account and region from context: nothing was resolved against AWS.
+    assert synth.stack.account == "111111111111"
+    assert synth.stack.region == "eu-west-1"
+    assert not (synth.outdir / "cdk.context.json").exists()
+    print(f"synth took {synth.seconds:.1f}s")
+
+
+# --- API -----------------------------------------------------------------------------------
+
+
+def test_every_route_exists(synth: Synth) -> None:
+    resources = synth.resources("AWS::ApiGateway::Resource")
+    paths = {logical: r["Properties"]["PathPart"] for logical, r in resources.items()}
+    routes = set()
+    for method in synth.resources("AWS::ApiGateway::Method").values():
+        props = method["Properties"]
+        if props["HttpMethod"] == "OPTIONS":
+            continue
+        parent = props["ResourceId"]
+        parts: list[str] = []
+        while isinstance(parent, dict) and "Ref" in parent:
+            logical = parent["Ref"]
+            parts.insert(0, paths[logical])
+            parent = resources[logical]["Properties"]["ParentId"]
+        routes.add(f"{props['HttpMethod']} /{'/'.join(parts)}")
+    assert routes == {
+        "POST /jobs",
+        "GET /jobs",
+        "GET /jobs/{job_id}",
+        "GET /jobs/{job_id}/download",
+        "DELETE /jobs/{job_id}",
+    }
+
+
+def test_cognito_authorizer_on_every_method_but_preflight(synth: Synth) -> None:
+    (authorizer_id, authorizer), *others = synth.resources("AWS::ApiGateway::Authorizer").items()
+    assert not others
+    assert authorizer["Properties"]["Type"] == "COGNITO_USER_POOLS"
+    user_pool = synth.logical_id(synth.stack.api.user_pool)
+    assert authorizer["Properties"]["ProviderARNs"] == [{"Fn::GetAtt": [user_pool, "Arn"]}]
+    methods = synth.resources("AWS::ApiGateway::Method").values()
+    preflight = [m for m in methods if m["Properties"]["HttpMethod"] == "OPTIONS"]
+    secured = [m for m in methods if m["Properties"]["HttpMethod"] != "OPTIONS"]
+    assert len(secured) == 5
+    assert preflight, "CORS preflight methods exist"
+    for method in secured:
+        assert method["Properties"]["AuthorizationType"] == "COGNITO_USER_POOLS"
+        assert method["Properties"]["AuthorizerId"] == {"Ref": authorizer_id}
+    for method in preflight:
+        assert method["Properties"]["AuthorizationType"] == "NONE"
+        assert method["Properties"]["Integration"]["Type"] == "MOCK"
+
+
+def test_requests_are_validated(synth: Synth) -> None:
+    methods = synth.resources("AWS::ApiGateway::Method").values()
+    for method in methods:
+        if method["Properties"]["HttpMethod"] != "OPTIONS":
+            assert "RequestValidatorId" in method["Properties"]
+    post = next(m for m in methods if m["Properties"]["HttpMethod"] == "POST")
+    assert "application/json" in post["Properties"]["RequestModels"]
+    synth.template.has_resource_properties(
+        "AWS::ApiGateway::Model",
+        {"Schema": Match.object_like({"required": ["filename", "size"], "type": "object"})},
+    )
+    synth.template.has_resource_properties(
+        "AWS::ApiGateway::RequestValidator", {"ValidateRequestBody": True, "ValidateRequestParameters": True}
+    )
+
+
+def test_stage_is_traced_throttled_and_logged(synth: Synth) -> None:
+    synth.template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "TracingEnabled": True,
+            "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
+            "MethodSettings": Match.array_with(
+                [Match.object_like({"ThrottlingRateLimit": 20, "ThrottlingBurstLimit": 40, "LoggingLevel": "ERROR"})]
+            ),
+        },
+    )
+
+
+def test_user_pool_and_spa_client(synth: Synth) -> None:
+    synth.template.has_resource_properties(
+        "AWS::Cognito::UserPool",
+        {"Policies": {"PasswordPolicy": Match.object_like({"MinimumLength": 12, "RequireSymbols": True})}},
+    )
+    synth.template.has_resource_properties(
+        "AWS::Cognito::UserPoolClient",
+        {"GenerateSecret": False, "ExplicitAuthFlows": Match.array_with(["ALLOW_USER_SRP_AUTH"])},
+    )
+
+
+# --- Lambdas -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", OUR_FUNCTIONS)
+def test_functions_are_traced_python313_with_log_retention(synth: Synth, name: str) -> None:
+    function = synth.raw["Resources"][function_id(synth, name)]["Properties"]
+    assert function["Runtime"] == "python3.13"
+    assert function["Handler"] == f"lambdas.{name}.handler.handler"
+    assert function["TracingConfig"] == {"Mode": "Active"}
+    assert any("AWSLambdaPowertoolsPythonV3" in str(layer) for layer in function["Layers"])
+    log_group = function["LoggingConfig"]["LogGroup"]["Ref"]
+    assert synth.raw["Resources"][log_group]["Properties"]["RetentionInDays"] == 30
+    env = function["Environment"]["Variables"]
+    for variable in ("INPUT_BUCKET", "OUTPUT_BUCKET", "JOBS_TABLE", "GLUE_JOB_NAME", "POWERTOOLS_SERVICE_NAME"):
+        assert variable in env
+    assert env["MAX_UPLOAD_BYTES"] == str(5 * 1024**3)
+    assert env["SMALL_FILE_THRESHOLD_BYTES"] == str(64 * 1024**2)
+
+
+@pytest.mark.parametrize("name", ["events", "converter"])
+def test_asynchronous_functions_have_dead_letter_queues(synth: Synth, name: str) -> None:
+    function = synth.raw["Resources"][function_id(synth, name)]["Properties"]
+    queue = function["DeadLetterConfig"]["TargetArn"]["Fn::GetAtt"][0]
+    assert synth.raw["Resources"][queue]["Type"] == "AWS::SQS::Queue"
+    synth.template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {"FunctionName": {"Ref": function_id(synth, name)}, "MaximumRetryAttempts": 2},
+    )
+
+
+def test_events_function_routes_small_files_to_the_converter(synth: Synth) -> None:
+    env = synth.raw["Resources"][function_id(synth, "events")]["Properties"]["Environment"]["Variables"]
+    assert env["CONVERTER_FUNCTION_NAME"] == {"Ref": function_id(synth, "converter")}
+    statements = statements_of_role(synth, synth.logical_id(synth.stack.functions.events.role))
+    invoke = [s for s in statements if s["Action"] == "lambda:InvokeFunction"]
+    assert invoke
+    assert all(
+        function_id(synth, "converter") in str(r) and "*" not in str(r) for s in invoke for r in as_list(s["Resource"])
+    )
+
+
+def test_no_policy_grants_wildcard_actions(synth: Synth) -> None:
+    for logical, policy in synth.resources("AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            for action in as_list(statement["Action"]):
+                assert action != "*", logical
+                assert not action.endswith(":*"), (logical, action)
+
+
+def test_upload_function_is_least_privilege(synth: Synth) -> None:
+    statements = statements_of_role(synth, synth.logical_id(synth.stack.functions.upload.role))
+    granted = {(a, str(r)) for s in statements for a in as_list(s["Action"]) for r in as_list(s["Resource"])}
+    table = synth.logical_id(synth.stack.jobs.table)
+    input_bucket = synth.logical_id(synth.stack.storage.input_bucket)
+    actions = {a for a, _ in granted}
+    assert actions == {"dynamodb:PutItem", "s3:PutObject", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    put_object = [r for a, r in granted if a == "s3:PutObject"]
+    assert len(put_object) == 1
+    assert input_bucket in put_object[0]
+    assert "inputs/*" in put_object[0]
+    assert [r for a, r in granted if a == "dynamodb:PutItem"] == [str({"Fn::GetAtt": [table, "Arn"]})]
+    # Only X-Ray (no resource-level permissions) gets Resource "*".
+    assert {a for a, r in granted if r == "*"} == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+def test_each_function_gets_only_its_own_actions(synth: Synth) -> None:
+    expected = {
+        "upload": {"dynamodb:PutItem", "s3:PutObject"},
+        "status": {"dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:Query", "s3:DeleteObject", "s3:ListBucket"},
+        "download": {"dynamodb:GetItem", "s3:GetObject"},
+        "events": {
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "s3:GetObject",
+            "glue:StartJobRun",
+            "glue:GetJobRun",
+            "lambda:InvokeFunction",
+        },
+        "converter": {
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "s3:GetObject",
+            "s3:PutObject",
+            "s3:AbortMultipartUpload",
+            "s3:DeleteObject",
+            "s3:ListBucket",
+        },
+    }
+    dlq = {"sqs:SendMessage"}
+    xray = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    for name, actions in expected.items():
+        role = synth.logical_id(getattr(synth.stack.functions, name).role)
+        granted = {a for s in statements_of_role(synth, role) for a in as_list(s["Action"])}
+        allowed = actions | xray | (dlq if name in ("events", "converter") else set())
+        assert granted == allowed, name
+
+
+def test_glue_start_is_scoped_to_this_job(synth: Synth) -> None:
+    role = synth.logical_id(synth.stack.functions.events.role)
+    glue = [s for s in statements_of_role(synth, role) if "glue:StartJobRun" in as_list(s["Action"])]
+    assert len(glue) == 1
+    assert str(glue[0]["Resource"]).endswith(":job/parquet-json-etl-dev-parquet-to-json")
+
+
+# --- Storage and table ---------------------------------------------------------------------
+
+
+def test_every_bucket_is_private_encrypted_and_tls_only(synth: Synth) -> None:
+    buckets = synth.resources("AWS::S3::Bucket")
+    assert len(buckets) == 6  # access logs, input, output, site, CDN logs, Glue artifacts
+    policies = {p["Properties"]["Bucket"]["Ref"]: p for p in synth.resources("AWS::S3::BucketPolicy").values()}
+    for logical, bucket in buckets.items():
+        props = bucket["Properties"]
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }, logical
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"], logical
+        deny_plain_http = [
+            s
+            for s in policies[logical]["Properties"]["PolicyDocument"]["Statement"]
+            if s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+        ]
+        assert deny_plain_http, f"{logical} accepts plain HTTP"
+        if logical != synth.logical_id(synth.stack.storage.access_logs):
+            assert "LoggingConfiguration" in props, f"{logical} has no server access logs"
+
+
+def test_data_buckets_expire_and_abort_multipart_uploads(synth: Synth) -> None:
+    for bucket, days in ((synth.stack.storage.input_bucket, 7), (synth.stack.storage.output_bucket, 30)):
+        rules = synth.raw["Resources"][synth.logical_id(bucket)]["Properties"]["LifecycleConfiguration"]["Rules"]
+        assert len(rules) == 1
+        assert rules[0]["ExpirationInDays"] == days
+        assert rules[0]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+        assert rules[0]["Status"] == "Enabled"
+
+
+def test_input_bucket_sends_events_to_eventbridge_and_allows_browser_uploads(synth: Synth) -> None:
+    props = synth.raw["Resources"][synth.logical_id(synth.stack.storage.input_bucket)]["Properties"]
+    assert props["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+    (rule,) = props["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedMethods"] == ["POST"]
+    distribution = synth.logical_id(synth.stack.hosting.distribution)
+    assert distribution in str(rule["AllowedOrigins"])
+    output = synth.raw["Resources"][synth.logical_id(synth.stack.storage.output_bucket)]["Properties"]
+    assert output["CorsConfiguration"]["CorsRules"][0]["AllowedMethods"] == ["GET", "HEAD"]
+
+
+def test_jobs_table(synth: Synth) -> None:
+    synth.template.has_resource_properties(
+        "AWS::DynamoDB::GlobalTable",
+        {
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [{"AttributeName": "job_id", "KeyType": "HASH"}],
+            "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS"},
+            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": "by_owner",
+                    "KeySchema": [
+                        {"AttributeName": "owner", "KeyType": "HASH"},
+                        {"AttributeName": "sort_key", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            "Replicas": [Match.object_like({"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}})],
+        },
+    )
+
+
+def test_index_matches_the_dynamodb_adapter() -> None:
+    """The table is built for etl_lib's DynamoJobStore: same index and key names."""
+    from etl_lib.jobs.aws import DynamoJobStore
+    from infra.pipeline import jobs_table
+
+    assert DynamoJobStore.OWNER_INDEX == jobs_table.OWNER_INDEX
+
+
+# --- Glue and EventBridge ------------------------------------------------------------------
+
+
+def test_glue_job(synth: Synth) -> None:
+    job = synth.raw["Resources"][synth.logical_id(synth.stack.etl.job)]["Properties"]
+    assert job["GlueVersion"] == "6.0"
+    assert job["Command"]["Name"] == "glueetl"
+    assert "glue/scripts/parquet_to_json.py" in str(job["Command"]["ScriptLocation"])
+    assert job["WorkerType"] == "G.1X"
+    assert job["NumberOfWorkers"] == 2
+    assert job["Timeout"] == 60
+    assert job["MaxRetries"] == 0
+    security = synth.raw["Resources"][synth.logical_id(synth.stack.etl.security_configuration)]["Properties"]
+    assert job["SecurityConfiguration"] == security["Name"]
+    encryption = security["EncryptionConfiguration"]
+    assert encryption["CloudWatchEncryption"]["CloudWatchEncryptionMode"] == "SSE-KMS"
+    assert encryption["JobBookmarksEncryption"]["JobBookmarksEncryptionMode"] == "CSE-KMS"
+    assert encryption["S3Encryptions"] == [{"S3EncryptionMode": "SSE-S3"}]
+
+    args = job["DefaultArguments"]
+    artifacts = synth.logical_id(synth.stack.artifacts.bucket)
+    assert args["--additional-python-modules"] == {
+        "Fn::Join": ["", ["s3://", {"Ref": artifacts}, f"/glue/wheels/{wheel_name()}"]]
+    }
+    table = synth.logical_id(synth.stack.jobs.table)
+    input_bucket = synth.logical_id(synth.stack.storage.input_bucket)
+    output_bucket = synth.logical_id(synth.stack.storage.output_bucket)
+    assert args["--jobs_store"] == {"Fn::Join": ["", ["dynamodb:", {"Ref": table}]]}
+    assert args["--input_store"] == {"Fn::Join": ["", ["s3://", {"Ref": input_bucket}]]}
+    assert args["--output_store"] == {"Fn::Join": ["", ["s3://", {"Ref": output_bucket}]]}
+    assert args["--job-bookmark-option"] == "job-bookmark-disable"
+
+
+def test_glue_job_arguments_are_the_scripts_arguments() -> None:
+    """Every store argument the job passes is one glue_jobs/parquet_to_json.py declares."""
+    import importlib.util
+
+    from infra.assets import GLUE_SCRIPT
+
+    spec = importlib.util.spec_from_file_location("parquet_to_json", GLUE_SCRIPT)
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert {"jobs_store", "input_store", "output_store"} <= set(module.ARGUMENTS)
+
+
+def test_object_created_rule_targets_the_events_function(synth: Synth) -> None:
+    rule = synth.raw["Resources"][synth.logical_id(synth.stack.etl.object_created_rule)]["Properties"]
+    assert rule["EventPattern"] == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {
+            "bucket": {"name": [{"Ref": synth.logical_id(synth.stack.storage.input_bucket)}]},
+            "object": {"key": [{"prefix": "inputs/"}]},
+        },
+    }
+    assert_targets_events_function(synth, rule)
+
+
+def test_job_state_change_rule_targets_the_events_function(synth: Synth) -> None:
+    rule = synth.raw["Resources"][synth.logical_id(synth.stack.etl.job_state_rule)]["Properties"]
+    assert rule["EventPattern"] == {
+        "source": ["aws.glue"],
+        "detail-type": ["Glue Job State Change"],
+        "detail": {"jobName": ["parquet-json-etl-dev-parquet-to-json"]},
+    }
+    assert_targets_events_function(synth, rule)
+
+
+def assert_targets_events_function(synth: Synth, rule: dict[str, Any]) -> None:
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [function_id(synth, "events"), "Arn"]}
+    dlq = synth.logical_id(synth.stack.etl.events_dlq)
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq, "Arn"]}}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 8
+    synth.template.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {
+            "Action": "lambda:InvokeFunction",
+            "Principal": "events.amazonaws.com",
+            "FunctionName": {"Fn::GetAtt": [function_id(synth, "events"), "Arn"]},
+        },
+    )
+
+
+def test_scheduled_validation(synth: Synth) -> None:
+    validation = synth.stack.validation
+    job = synth.raw["Resources"][synth.logical_id(validation.job)]["Properties"]
+    assert job["Command"]["Name"] == "pythonshell"
+    assert "validate_recent_results.py" in str(job["Command"]["ScriptLocation"])
+    assert job["SecurityConfiguration"]
+    trigger = synth.raw["Resources"][synth.logical_id(validation.trigger)]["Properties"]
+    assert trigger["Type"] == "SCHEDULED"
+    assert trigger["Schedule"] == "cron(0 3 * * ? *)"
+    assert trigger["StartOnCreation"] is True
+    assert trigger["Actions"] == [{"JobName": job["Name"]}]
+
+
+# --- Hosting and monitoring ----------------------------------------------------------------
+
+
+def test_site_is_served_through_cloudfront_with_origin_access_control(synth: Synth) -> None:
+    synth.template.resource_count_is("AWS::CloudFront::OriginAccessControl", 1)
+    synth.template.has_resource_properties(
+        "AWS::CloudFront::Distribution",
+        {
+            "DistributionConfig": Match.object_like(
+                {
+                    "DefaultRootObject": "index.html",
+                    "Origins": [Match.object_like({"OriginAccessControlId": Match.any_value()})],
+                    "DefaultCacheBehavior": Match.object_like({"ViewerProtocolPolicy": "redirect-to-https"}),
+                    "Logging": Match.any_value(),
+                }
+            )
+        },
+    )
+
+
+def test_runtime_config_is_generated_from_the_stack(synth: Synth) -> None:
+    site = synth.logical_id(synth.stack.hosting.bucket)
+    deployments = [
+        d
+        for d in synth.resources("Custom::CDKBucketDeployment").values()
+        if d["Properties"]["DestinationBucketName"] == {"Ref": site}
+    ]
+    (deployment,) = deployments
+    markers = str(deployment["Properties"]["SourceMarkers"])
+    for construct in (
+        synth.stack.api.rest_api,
+        synth.stack.api.user_pool,
+        synth.stack.api.user_pool_client,
+    ):
+        assert synth.logical_id(construct) in markers
+    assert len(deployment["Properties"]["SourceObjectKeys"]) == 2  # the app + config.json
+
+
+def test_alarms_notify_an_encrypted_topic(synth: Synth) -> None:
+    topic = synth.logical_id(synth.stack.monitoring.topic)
+    key = synth.logical_id(synth.stack.key)
+    assert synth.raw["Resources"][topic]["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key, "Arn"]}
+    alarms = synth.resources("AWS::CloudWatch::Alarm").values()
+    assert len(alarms) >= 14
+    for alarm in alarms:
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
+    synth.template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": Match.object_like({"detail": Match.object_like({"state": ["FAILED", "TIMEOUT", "ERROR"]})}),
+            "Targets": [Match.object_like({"Arn": {"Ref": topic}})],
+        },
+    )
+
+
+def test_dashboard_covers_jobs_api_lambdas_and_glue(synth: Synth) -> None:
+    (dashboard,) = synth.resources("AWS::CloudWatch::Dashboard").values()
+    body = str(dashboard["Properties"]["DashboardBody"])
+    for title in ("Jobs", "Job duration", "API errors", "API latency", "Lambda errors", "Lambda throttles", "Glue"):
+        assert f'"title":"{title}' in body, title
+    for metric in ("JobsCreated", "UploadsRunning", "JobsSucceeded", "JobsFailed", "JobDurationMs", "5XXError"):
+        assert metric in body, metric
