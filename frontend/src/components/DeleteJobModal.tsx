@@ -12,14 +12,19 @@ export interface DeleteJobModalProps {
   onDeleted: (jobId: string) => void;
 }
 
-export function DeleteJobModal({ job, onClose, onDeleted }: DeleteJobModalProps) {
+// Mounted only while a job is chosen, so each opening starts with a fresh mutation state and
+// assistive technologies never find a hidden dialog in the page.
+export function DeleteJobModal(props: DeleteJobModalProps) {
+  return props.job ? <DeleteJobDialog {...props} job={props.job} /> : null;
+}
+
+function DeleteJobDialog({ job, onClose, onDeleted }: DeleteJobModalProps & { job: Job }) {
   const deletion = useDeleteJob();
   const close = () => {
     deletion.reset();
     onClose();
   };
   const confirm = () => {
-    if (!job) return;
     deletion.mutate(job.job_id, {
       onSuccess: () => {
         deletion.reset();
@@ -29,7 +34,7 @@ export function DeleteJobModal({ job, onClose, onDeleted }: DeleteJobModalProps)
   };
   return (
     <Modal
-      visible={job !== null}
+      visible
       onDismiss={close}
       header="Delete job"
       closeAriaLabel="Close dialog"
@@ -48,7 +53,7 @@ export function DeleteJobModal({ job, onClose, onDeleted }: DeleteJobModalProps)
     >
       <SpaceBetween size="m">
         <Box>
-          Delete the job for <b>{job?.filename}</b>? Its uploaded file and its result are removed for good.
+          Delete the job for <b>{job.filename}</b>? Its uploaded file and its result are removed for good.
         </Box>
         {deletion.isError && <Alert type="error" header="Could not delete the job">{deletion.error.message}</Alert>}
       </SpaceBetween>

@@ -97,6 +97,11 @@ async function readPrefix(stream: ReadableStream<Uint8Array>, maxBytes: number):
   return { text, complete };
 }
 
+function rangeReachesEnd(contentRange: string | null): boolean {
+  const match = contentRange ? /bytes \d+-(\d+)\/(\d+)/.exec(contentRange) : null;
+  return match !== null && Number(match[1]) + 1 >= Number(match[2]);
+}
+
 export async function fetchPreview(
   url: string,
   options: Pick<ConvertOptions, "format" | "compression">,
@@ -105,8 +110,9 @@ export async function fetchPreview(
   const response = await fetch(url, { headers: { Range: `bytes=0-${maxBytes - 1}` }, signal });
   if (!response.ok) throw new Error(`Could not read the result (HTTP ${response.status})`);
   if (!response.body) throw new Error("The result could not be read");
-  // 206 means the server honoured the range: the file may go on past it.
-  const partial = response.status === 206;
+  // 206 means the server honoured the range: the file goes on unless Content-Range says the
+  // range reached its end ("bytes 0-99/100").
+  const partial = response.status === 206 && !rangeReachesEnd(response.headers.get("Content-Range"));
   let stream: ReadableStream<Uint8Array> = response.body;
   if (options.compression === "gzip") {
     if (typeof DecompressionStream === "undefined") throw new Error("This browser cannot preview gzip files; download the file instead.");

@@ -1,0 +1,90 @@
+import { gzipSync } from "node:zlib";
+import { http, HttpResponse } from "msw";
+import { describe, expect, it } from "vitest";
+import { server } from "../../test/server";
+import { ApiError, createApiClient } from "../api";
+import { parseConfig } from "../config";
+import { formatBytes, formatDuration } from "../format";
+import { BackoffPoller, POLL_MAX_MS, POLL_MIN_MS } from "../polling";
+import { fetchPreview, parseJsonArrayPrefix, parseJsonLines } from "../preview";
+
+describe("preview parsing", () => {
+  it("keeps only complete JSON lines of a cut file", () => {
+    expect(parseJsonLines('{"a":1}\n{"a":2}\n{"a":', false, 10)).toEqual([{ a: 1 }, { a: 2 }]);
+    expect(parseJsonLines('{"a":1}\n{"a":2}\n', true, 1)).toEqual([{ a: 1 }]);
+  });
+
+  it("reads complete elements of a cut JSON array, strings with brackets included", () => {
+    const text = '[\n{"s":"a,]}\\"x","n":[1,2]},\n{"s":null},\n{"s":"cut';
+    expect(parseJsonArrayPrefix(text, 10)).toEqual([{ s: 'a,]}"x', n: [1, 2] }, { s: null }]);
+    expect(parseJsonArrayPrefix("[1, 2, 3]", 10)).toEqual([1, 2, 3]);
+    expect(parseJsonArrayPrefix("[]", 10)).toEqual([]);
+  });
+
+  it("previews a gzip output by decompressing the first bytes", async () => {
+    const lines = Array.from({ length: 500 }, (_, i) => JSON.stringify({ i, text: `row ${i}` })).join("\n") + "\n";
+    const gz = new Uint8Array(gzipSync(lines));
+    server.use(
+      http.get("http://storage.test/out.jsonl.gz", ({ request }) => {
+        const [, end] = /bytes=0-(\d+)/.exec(request.headers.get("range") ?? "")!;
+        const slice = gz.slice(0, Number(end) + 1);
+        return new HttpResponse(slice, { status: 206, headers: { "Content-Range": `bytes 0-${slice.length - 1}/${gz.length}` } });
+      }),
+    );
+    // Ask for fewer bytes than the file so the gzip stream is cut mid-way.
+    const preview = await fetchPreview("http://storage.test/out.jsonl.gz", { format: "jsonl", compression: "gzip" }, { maxBytes: 200, maxRecords: 5 });
+    expect(preview.records[0]).toEqual({ i: 0, text: "row 0" });
+    expect(preview.records.length).toBeGreaterThan(0);
+    expect(preview.truncated).toBe(true);
+  });
+});
+
+describe("polling back-off", () => {
+  it("slows down while nothing changes, speeds up on change, stops when idle", () => {
+    const poller = new BackoffPoller();
+    const first = poller.next("a:RUNNING", true);
+    expect(first).toBe(POLL_MIN_MS);
+    const delays = [first, ...Array.from({ length: 10 }, () => poller.next("a:RUNNING", true))] as number[];
+    for (let i = 1; i < delays.length; i++) expect(delays[i]).toBeGreaterThanOrEqual(delays[i - 1]!);
+    expect(delays.at(-1)).toBe(POLL_MAX_MS);
+    expect(poller.next("a:SUCCEEDED,b:PENDING", true)).toBe(POLL_MIN_MS);
+    expect(poller.next("a:SUCCEEDED,b:SUCCEEDED", false)).toBe(false);
+  });
+});
+
+describe("runtime config", () => {
+  it("accepts local and AWS shapes and rejects broken ones", () => {
+    expect(parseConfig({ apiBaseUrl: "/api/", auth: null })).toEqual({ apiBaseUrl: "/api", auth: null });
+    const auth = { region: "eu-west-1", userPoolId: "eu-west-1_abc", userPoolClientId: "client" };
+    expect(parseConfig({ apiBaseUrl: "https://x.example/prod", auth })).toEqual({ apiBaseUrl: "https://x.example/prod", auth });
+    expect(() => parseConfig({ auth: null })).toThrow(/apiBaseUrl/);
+    expect(() => parseConfig({ apiBaseUrl: "/api", auth: { region: "x" } })).toThrow(/userPoolId/);
+  });
+});
+
+describe("api client", () => {
+  it("sends the ID token and turns error bodies into ApiError", async () => {
+    const seen: (string | null)[] = [];
+    server.use(
+      http.get("http://api.test/jobs/:id", ({ request }) => {
+        seen.push(request.headers.get("authorization"));
+        return HttpResponse.json({ error: { code: "NOT_FOUND", message: "No such job" } }, { status: 404 });
+      }),
+    );
+    const client = createApiClient("http://api.test", async () => "id-token-123");
+    const error = await client.getJob("x").catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ status: 404, code: "NOT_FOUND", message: "No such job" });
+    expect(seen).toEqual(["id-token-123"]);
+  });
+});
+
+describe("formatting", () => {
+  it("formats sizes and durations for people", () => {
+    expect(formatBytes(null)).toBe("—");
+    expect(formatBytes(512)).toBe("512 B");
+    expect(formatBytes(5 * 1024 ** 3)).toBe("5 GB");
+    expect(formatDuration(950)).toBe("950 ms");
+    expect(formatDuration(125_000)).toBe("2 min 5 s");
+  });
+});
