@@ -1,0 +1,98 @@
+// The whole user journey in a real browser against the real local stack: upload, watch
+// the jobs finish, preview, download and check the JSON, see the corrupt file fail.
+import { expect, test, type Page } from "@playwright/test";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+
+const baseUrl = () => process.env.E2E_BASE_URL!;
+const fixture = (name: string) => path.join(process.env.E2E_FIXTURES!, name);
+const shots = path.join(import.meta.dirname, "..", "test-results", "screenshots");
+
+async function shot(page: Page, name: string) {
+  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+}
+
+function jobRow(page: Page, fileName: string) {
+  return page.getByRole("table", { name: "Jobs" }).getByRole("row").filter({ has: page.getByRole("link", { name: `Details of ${fileName}` }) });
+}
+
+test("upload, follow, preview, download; a corrupt file fails with its message", async ({ page }) => {
+  const problems: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.push(`console: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+
+  await page.goto(baseUrl());
+  await expect(page.getByRole("heading", { name: "Parquet to JSON", level: 1 })).toBeVisible();
+  await shot(page, "01-home");
+
+  // Pick both files at once (the input behind the "Choose files" button).
+  await page.locator('input[type="file"]').setInputFiles([fixture("demo.parquet"), fixture("bad.parquet")]);
+  const uploads = page.getByRole("list", { name: "Uploads" });
+  await expect(uploads.getByRole("listitem")).toHaveCount(2);
+  await expect(uploads.getByRole("listitem").filter({ hasText: "Uploaded — conversion queued" })).toHaveCount(2, { timeout: 60_000 });
+  await shot(page, "02-uploaded");
+
+  // The table follows the jobs by itself (no reload, no click on refresh).
+  await expect(jobRow(page, "demo.parquet").getByText("SUCCEEDED")).toBeVisible({ timeout: 240_000 });
+  await expect(jobRow(page, "bad.parquet").getByText("FAILED")).toBeVisible({ timeout: 240_000 });
+  await shot(page, "03-jobs");
+
+  // Detail and preview of the converted file.
+  await page.getByRole("link", { name: "Details of demo.parquet" }).click();
+  const detail = page.getByRole("region", { name: "Job detail" });
+  await expect(detail.getByRole("heading", { name: "demo.parquet" })).toBeVisible();
+  const preview = detail.getByRole("table", { name: "Preview of the output records" });
+  await expect(preview).toBeVisible({ timeout: 30_000 });
+  await expect(preview.getByText('"upper"')).toBeVisible();
+  await expect(detail.getByText("First 3 records.")).toBeVisible();
+  await shot(page, "04-detail-preview");
+
+  // Download and check the JSON Lines.
+  const downloadPromise = page.waitForEvent("download");
+  await detail.getByRole("button", { name: "Download" }).click();
+  const download = await downloadPromise;
+  expect(download.suggestedFilename()).toBe("demo.jsonl");
+  const saved = path.join(import.meta.dirname, "..", "test-results", "demo.jsonl");
+  await download.saveAs(saved);
+  const records = readFileSync(saved, "utf8")
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  expect(records).toHaveLength(3);
+  expect(records[0]).toMatchObject({ id: 1, ID: "upper" });
+  expect(records.map((record) => record.ID)).toEqual(["upper", "case", "twin"]);
+
+  // The corrupt file: FAILED with a message a user can read.
+  await page.getByRole("link", { name: "Details of bad.parquet" }).click();
+  await expect(detail.getByRole("heading", { name: "bad.parquet" })).toBeVisible();
+  const failure = detail.getByText("Conversion failed");
+  await expect(failure).toBeVisible();
+  const alertText = await detail.getByRole("alert").first().innerText().catch(async () => detail.innerText());
+  expect(alertText.replace("Conversion failed", "").trim().length).toBeGreaterThan(5);
+  await expect(detail.getByRole("button", { name: "Download" })).toBeDisabled();
+  await shot(page, "05-failed-detail");
+
+  // Delete the failed job with the confirmation dialog.
+  await detail.getByRole("button", { name: "Delete" }).click();
+  const dialog = page.getByRole("dialog", { name: "Delete job" });
+  await expect(dialog).toBeVisible();
+  await shot(page, "06-delete-confirm");
+  await dialog.getByRole("button", { name: "Delete" }).click();
+  await expect(page.getByRole("link", { name: "Details of bad.parquet" })).toHaveCount(0);
+  await expect(page.getByText("bad.parquet was deleted.")).toBeVisible();
+
+  // Small screen: the page stays usable.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot(page, "07-mobile");
+
+  expect(problems).toEqual([]);
+});
+
+test("a refused file type is explained without a request", async ({ page }) => {
+  await page.goto(baseUrl());
+  await page.locator('input[type="file"]').setInputFiles({ name: "notes.csv", mimeType: "text/csv", buffer: Buffer.from("a,b\n1,2\n") });
+  await expect(page.getByText('"notes.csv" is not a Parquet file. Only .parquet files can be converted.').first()).toBeVisible();
+  await shot(page, "08-refused-type");
+});

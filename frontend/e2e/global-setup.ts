@@ -1,0 +1,90 @@
+// Starts the real local stack for the browser tests: `etl up` on a free port with a fresh
+// data directory, plus the fixtures (a demo Parquet file and a corrupt one).
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, openSync, writeFileSync, existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const frontend = path.resolve(here, "..");
+const repo = path.resolve(frontend, "..");
+const venvBin = path.join(repo, ".venv", "bin");
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForHealth(url: string, child: ChildProcess, logFile: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`etl up exited with code ${child.exitCode}; see ${logFile}`);
+    try {
+      const response = await fetch(url);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs / 1000}s; see ${logFile}`);
+}
+
+export default async function globalSetup(): Promise<() => Promise<void>> {
+  const etl = path.join(venvBin, "etl");
+  if (!existsSync(path.join(frontend, "dist", "index.html"))) {
+    throw new Error("frontend/dist is missing: run `make frontend-build` (or `npm run build`) first");
+  }
+  const work = mkdtempSync(path.join(tmpdir(), "etl-e2e-"));
+  const dataDir = path.join(work, "data");
+  const fixtures = path.join(work, "fixtures");
+  execFileSync("mkdir", ["-p", dataDir, fixtures]);
+
+  // A valid file covering the JSON contract, and random bytes with a .parquet name.
+  execFileSync(path.join(venvBin, "python"), ["-m", "etl_lib.demo", path.join(fixtures, "demo.parquet")], { cwd: repo, stdio: "inherit" });
+  writeFileSync(path.join(fixtures, "bad.parquet"), randomBytes(4096));
+
+  const port = await freePort();
+  const logFile = path.join(frontend, "test-results", "etl-up.log");
+  execFileSync("mkdir", ["-p", path.dirname(logFile)]);
+  const log = openSync(logFile, "w");
+  const child = spawn(etl, ["up", "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir], {
+    cwd: repo,
+    stdio: ["ignore", log, log],
+    detached: true, // own process group, so teardown also stops the workers it starts
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHealth(`${baseUrl}/api/health`, child, logFile, 120_000);
+  } catch (error) {
+    if (child.pid) process.kill(-child.pid, "SIGTERM");
+    throw error;
+  }
+
+  process.env.E2E_BASE_URL = baseUrl;
+  process.env.E2E_FIXTURES = fixtures;
+
+  return async () => {
+    if (child.pid && child.exitCode === null) {
+      process.kill(-child.pid, "SIGTERM");
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      if (child.exitCode === null) {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+    }
+  };
+}
