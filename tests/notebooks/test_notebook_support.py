@@ -65,6 +65,23 @@ def test_translator_comes_from_the_entry_point_in_a_fresh_process() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_papermill_cli_with_glue_kernel_injects_parameters(tmp_path: Path) -> None:
+    """``papermill -k glue_pyspark ... -p`` (prepare only: no Glue session to start here)."""
+    out = tmp_path / "prepared.ipynb"
+    papermill = Path(sys.executable).parent / "papermill"
+    subprocess.run(
+        [str(papermill), "-k", "glue_pyspark", "--prepare-only", str(NOTEBOOKS / "03-validate-output.ipynb"), str(out),
+         "-p", "sample_size", "9", "-p", "options", '{"drop_nulls": true}'],
+        check=True, capture_output=True, cwd=NOTEBOOKS,
+    )  # fmt: skip
+    nb = nbformat.read(out, as_version=4)
+    assert nb.metadata.kernelspec.name == "glue_pyspark"
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    values: dict[str, Any] = {}
+    exec(injected[0].source, values)
+    assert (values["sample_size"], values["options"]) == (9, '{"drop_nulls": true}')
+
+
 def test_papermill_alone_has_no_glue_translator() -> None:
     """Why the translator is needed: papermill's own registry does not know the language."""
     from papermill.exceptions import PapermillException
