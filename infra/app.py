@@ -7,7 +7,10 @@ synth; its findings are printed as errors/warnings, and the tests require there 
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import App, Aspects, Environment
@@ -15,6 +18,8 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.config import InfraConfig
 from infra.stack import PipelineStack
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = None) -> tuple[App, PipelineStack]:
@@ -33,8 +38,25 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
     return app, stack
 
 
+def standalone_context() -> dict[str, Any]:
+    """cdk.json's context (and cdk.context.json's), for runs without the CDK CLI.
+
+    The CLI hands the app its context in CDK_CONTEXT_JSON; `make synth` runs the app directly
+    (no Node CLI needed), so the same settings are read here.
+    """
+    if "CDK_CONTEXT_JSON" in os.environ:
+        return {}
+    context: dict[str, Any] = {}
+    for name in ("cdk.json", "cdk.context.json"):
+        path = REPO / name
+        if path.is_file():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            context.update(data.get("context", {}) if name == "cdk.json" else data)
+    return context
+
+
 def main() -> None:
-    app, _stack = build_app()
+    app, _stack = build_app(standalone_context(), outdir=os.environ.get("CDK_OUTDIR", str(REPO / "cdk.out")))
     app.synth()
 
 

@@ -59,6 +59,16 @@ def lambda_code_dir(mode: str) -> Path:
     return stage_lambda_source()
 
 
+def finish_bundle(target: Path) -> Path:
+    """Add the sources to a directory of vendored wheels (`make lambda-bundle`) and mark it ready."""
+    for package in LAMBDA_PACKAGES:
+        if (target / package).exists():
+            shutil.rmtree(target / package)
+        shutil.copytree(REPO / package, target / package, ignore=_IGNORE)
+    (target / BUNDLE_MARKER).write_text("made by make lambda-bundle\n", encoding="utf-8")
+    return target
+
+
 def site_dir() -> Path:
     """The built React app, or a placeholder page when it has not been built (synth still works)."""
     return FRONTEND_DIST if (FRONTEND_DIST / "index.html").is_file() else PLACEHOLDER_SITE
@@ -139,3 +149,12 @@ def stage_glue_artifacts(target: Path = GLUE_ARTIFACTS_DIR) -> tuple[Path, bool]
     shutil.copy2(VALIDATION_SCRIPT, target / "scripts" / VALIDATION_SCRIPT.name)
     build_etl_lib_wheel(target / "wheels")
     return target, script_present
+
+
+if __name__ == "__main__":
+    import sys
+
+    # `python -m infra.assets bundle DIR`: the last step of `make lambda-bundle`.
+    if len(sys.argv) != 3 or sys.argv[1] != "bundle":
+        raise SystemExit("usage: python -m infra.assets bundle DIR")
+    print(finish_bundle(Path(sys.argv[2])))

@@ -1,0 +1,48 @@
+# AWS CDK app (issue 6): see docs/deploy.md. `make test` already runs tests/infra (synth,
+# cdk-nag, cfn-lint, template assertions) offline; these targets are for humans.
+
+CDK_OUT       := cdk.out
+CDK           := infra/node_modules/.bin/cdk
+LAMBDA_BUNDLE := build/infra/lambda-bundle
+# Lambda runtime of the functions (infra/pipeline/functions.py): x86_64, CPython 3.13.
+LAMBDA_WHEEL_PLATFORM := manylinux2014_x86_64
+# Third-party packages the handlers import beyond the Powertools layer and the runtime's boto3.
+LAMBDA_DEPS   := pyarrow pydantic numpy
+ACCOUNT       ?=
+REGION        ?=
+CONTEXT       ?=
+
+$(CDK): infra/package.json infra/package-lock.json
+	@scripts/check-prereqs.sh node
+	cd infra && npm ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: synth
+synth: $(STAMP) ## synthesize the CDK app offline into cdk.out (runs cdk-nag; needs no AWS account)
+	rm -rf $(CDK_OUT)
+	CDK_OUTDIR=$(CDK_OUT) $(PY) -m infra.app
+	@echo "templates in $(CDK_OUT)/: $$(ls $(CDK_OUT)/*.template.json)"
+
+.PHONY: lambda-bundle
+lambda-bundle: $(STAMP) ## vendor manylinux wheels + sources into build/infra/lambda-bundle (used by synth/deploy)
+	rm -rf $(LAMBDA_BUNDLE) && mkdir -p $(LAMBDA_BUNDLE)
+	$(PY) -m pip install --quiet --target $(LAMBDA_BUNDLE) -c constraints.txt \
+		--platform $(LAMBDA_WHEEL_PLATFORM) --implementation cp --python-version 3.13 --only-binary=:all: \
+		$(LAMBDA_DEPS)
+	$(PY) -m infra.assets bundle $(LAMBDA_BUNDLE)
+
+.PHONY: cdk-cli
+cdk-cli: $(CDK) ## install the pinned AWS CDK CLI into infra/node_modules
+
+.PHONY: deploy
+deploy: $(STAMP) $(CDK) lambda-bundle ## bootstrap and deploy to AWS (needs credentials): make deploy ACCOUNT=... REGION=...
+	@test -n "$(ACCOUNT)" -a -n "$(REGION)" || { \
+		echo "usage: make deploy ACCOUNT=123456789012 REGION=eu-west-1 [CONTEXT='-c etl:namePrefix=parquet-json-etl-prod']"; \
+		exit 2; }
+	$(CDK) bootstrap aws://$(ACCOUNT)/$(REGION) -c etl:account=$(ACCOUNT) -c etl:region=$(REGION) $(CONTEXT)
+	$(CDK) deploy --all --require-approval broadening \
+		-c etl:account=$(ACCOUNT) -c etl:region=$(REGION) $(CONTEXT)
+
+.PHONY: diff
+diff: $(STAMP) $(CDK) ## cdk diff against the deployed stack (needs credentials): make diff ACCOUNT=... REGION=...
+	$(CDK) diff -c etl:account=$(ACCOUNT) -c etl:region=$(REGION) $(CONTEXT)
