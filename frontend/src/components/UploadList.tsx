@@ -1,7 +1,6 @@
 import Box from "@cloudscape-design/components/box";
 import Button from "@cloudscape-design/components/button";
 import ProgressBar from "@cloudscape-design/components/progress-bar";
-import SpaceBetween from "@cloudscape-design/components/space-between";
 import type { UploadItem } from "../hooks/useUploads";
 import { formatBytes } from "../lib/format";
 
@@ -26,9 +25,8 @@ function UploadRow({ item, onCancel, onDismiss }: { item: UploadItem } & Omit<Up
       ? "Creating the job…"
       : `${formatBytes(item.phase === "done" ? item.size : item.loaded)} of ${formatBytes(item.size)}`;
   return (
-    <li>
-      <SpaceBetween size="xs" direction="horizontal" alignItems="start">
-        <div style={{ flex: 1, minWidth: "min(100%, 280px)" }}>
+    <li style={{ display: "grid", gridTemplateColumns: "minmax(0, 1fr) auto", gap: 8, alignItems: "start" }}>
+        <div>
           <ProgressBar
             label={item.fileName}
             value={percent(item)}
@@ -45,7 +43,6 @@ function UploadRow({ item, onCancel, onDismiss }: { item: UploadItem } & Omit<Up
         ) : (
           <Button variant="icon" iconName="close" ariaLabel={`Dismiss ${item.fileName}`} onClick={() => onDismiss(item.key)} />
         )}
-      </SpaceBetween>
     </li>
   );
 }
