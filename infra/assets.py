@@ -55,7 +55,8 @@ def stage_lambda_source(target: Path = LAMBDA_SOURCE_DIR) -> Path:
 def lambda_code_dir(mode: str) -> Path:
     """The directory to package as Lambda code for the ``etl:lambdaBundle`` mode."""
     if mode == "auto" and (LAMBDA_BUNDLE_DIR / BUNDLE_MARKER).is_file():
-        return LAMBDA_BUNDLE_DIR
+        # The wheels stay; the sources are refreshed so a bundle made earlier is never stale.
+        return finish_bundle(LAMBDA_BUNDLE_DIR)
     return stage_lambda_source()
 
 
@@ -67,6 +68,37 @@ def finish_bundle(target: Path) -> Path:
         shutil.copytree(REPO / package, target / package, ignore=_IGNORE)
     (target / BUNDLE_MARKER).write_text("made by make lambda-bundle\n", encoding="utf-8")
     return target
+
+
+# Parts of the vendored wheels the handlers never load, removed so the function stays under
+# Lambda's 250 MB (unzipped, layers included): pyarrow's Flight RPC, headers, Cython sources
+# and test suites, and the duplicate copies of versioned .so files (wheels cannot hold symlinks;
+# the loader only asks for the soname, e.g. libarrow_python.so.2600).
+PRUNE_GLOBS = (
+    "**/__pycache__",
+    "**/tests",
+    "pyarrow/include",
+    "pyarrow/src",
+    "pyarrow/**/*.pyx",
+    "pyarrow/**/*.pxd",
+    "pyarrow/**/*.pxi",
+    "pyarrow/*flight*",
+    "pyarrow/_pyarrow_cpp_tests*",
+    "pyarrow/libarrow_python*.so",
+    "pyarrow/libarrow_python*.so.*.*.*",
+)
+LAMBDA_UNZIPPED_LIMIT_MB = 250
+
+
+def prune_bundle(target: Path) -> int:
+    """Delete :data:`PRUNE_GLOBS` under ``target``; returns the bundle's size in bytes."""
+    for pattern in PRUNE_GLOBS:
+        for path in sorted(target.glob(pattern), reverse=True):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+    return sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
 
 
 def site_dir() -> Path:
@@ -157,4 +189,9 @@ if __name__ == "__main__":
     # `python -m infra.assets bundle DIR`: the last step of `make lambda-bundle`.
     if len(sys.argv) != 3 or sys.argv[1] != "bundle":
         raise SystemExit("usage: python -m infra.assets bundle DIR")
-    print(finish_bundle(Path(sys.argv[2])))
+    bundle = finish_bundle(Path(sys.argv[2]))
+    size_mb = prune_bundle(bundle) / 1024**2
+    print(f"{bundle}: {size_mb:.0f} MB unzipped")
+    # The Powertools layer counts against the same limit: keep ~30 MB for it.
+    if size_mb > LAMBDA_UNZIPPED_LIMIT_MB - 30:
+        raise SystemExit(f"the Lambda bundle is {size_mb:.0f} MB: too close to Lambda's {LAMBDA_UNZIPPED_LIMIT_MB} MB")

@@ -5,7 +5,8 @@ CDK_OUT       := cdk.out
 CDK           := infra/node_modules/.bin/cdk
 LAMBDA_BUNDLE := build/infra/lambda-bundle
 # Lambda runtime of the functions (infra/pipeline/functions.py): x86_64, CPython 3.13.
-LAMBDA_WHEEL_PLATFORM := manylinux2014_x86_64
+# Amazon Linux 2023 (glibc 2.34) under python3.13: manylinux_2_28 wheels and older both run.
+LAMBDA_WHEEL_PLATFORM := --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64
 # Third-party packages the handlers import beyond the Powertools layer and the runtime's boto3.
 LAMBDA_DEPS   := pyarrow pydantic numpy
 ACCOUNT       ?=
@@ -27,7 +28,7 @@ synth: $(STAMP) ## synthesize the CDK app offline into cdk.out (runs cdk-nag; ne
 lambda-bundle: $(STAMP) ## vendor manylinux wheels + sources into build/infra/lambda-bundle (used by synth/deploy)
 	rm -rf $(LAMBDA_BUNDLE) && mkdir -p $(LAMBDA_BUNDLE)
 	$(PY) -m pip install --quiet --target $(LAMBDA_BUNDLE) -c constraints.txt \
-		--platform $(LAMBDA_WHEEL_PLATFORM) --implementation cp --python-version 3.13 --only-binary=:all: \
+		$(LAMBDA_WHEEL_PLATFORM) --implementation cp --python-version 3.13 --only-binary=:all: \
 		$(LAMBDA_DEPS)
 	$(PY) -m infra.assets bundle $(LAMBDA_BUNDLE)
 

@@ -84,3 +84,35 @@ def test_site_falls_back_to_a_placeholder(tmp_path: Path, monkeypatch: pytest.Mo
     (tmp_path / "dist").mkdir()
     (tmp_path / "dist" / "index.html").write_text("<!doctype html>")
     assert assets.site_dir() == tmp_path / "dist"
+
+
+def test_prune_bundle_keeps_what_the_handlers_load(tmp_path: Path) -> None:
+    keep = [
+        "pyarrow/__init__.py",
+        "pyarrow/libarrow.so.2600",
+        "pyarrow/libarrow_python.so.2600",
+        "pyarrow/libarrow_substrait.so.2600",  # linked by pyarrow.lib
+        "pyarrow/_s3fs.cpython-313-x86_64-linux-gnu.so",
+        "numpy/__init__.py",
+        "etl_lib/__init__.py",
+    ]
+    drop = [
+        "pyarrow/libarrow_python.so",
+        "pyarrow/libarrow_python.so.2600.1.0",
+        "pyarrow/libarrow_flight.so.2600",
+        "pyarrow/_flight.cpython-313-x86_64-linux-gnu.so",
+        "pyarrow/include/arrow/api.h",
+        "pyarrow/lib.pyx",
+        "pyarrow/tests/test_array.py",
+        "numpy/_core/tests/test_umath.py",
+        "pydantic/__pycache__/main.cpython-313.pyc",
+    ]
+    for name in keep + drop:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x" * 10)
+    size = assets.prune_bundle(tmp_path)
+    assert size == 10 * len(keep)
+    for name in keep:
+        assert (tmp_path / name).is_file(), name
+    for name in drop:
+        assert not (tmp_path / name).exists(), name
