@@ -82,7 +82,11 @@ export function JobDetail({ jobId, onClose, onDownload, onDelete }: JobDetailPro
             {job.status === "FAILED" && (
               <Alert type="error" header="Conversion failed">
                 {job.error?.message ?? "The job failed without a message."}
-                {job.error?.code ? <Box variant="small"> Error code: {job.error.code}</Box> : null}
+                {job.error?.code ? (
+                  <Box variant="small" display="block">
+                    Error code: {job.error.code}
+                  </Box>
+                ) : null}
               </Alert>
             )}
             <KeyValuePairs
