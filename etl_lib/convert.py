@@ -7,6 +7,7 @@ decoding, the contract and publication are shared.
 
 from __future__ import annotations
 
+import os
 import posixpath
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from etl_lib.errors import InvalidInputError, error_from_code
 from etl_lib.options import ConvertOptions
 from etl_lib.parquet_input import ParquetInput, Slice, open_input
 from etl_lib.report import RunReport, json_schema
-from etl_lib.writer import PieceResult, empty_output, write_piece
+from etl_lib.writer import PieceResult, empty_output, write_stream
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -34,9 +35,15 @@ class Engine(StrEnum):
 
 
 def _write_local(
-    plan: list[Slice], options: ConvertOptions, staging: str, progress: Progress | None, total: int
-) -> list[PieceResult]:
-    results = []
+    src: str,
+    plan: list[Slice],
+    options: ConvertOptions,
+    dest: str,
+    progress: Progress | None,
+    total: int,
+    s3_client: Any,
+) -> tuple[int, int]:
+    """Encode row groups on this machine's cores, stream them in order to ``dest``."""
     done = 0
 
     def advance(rows: int) -> None:
@@ -45,10 +52,10 @@ def _write_local(
         if progress is not None:
             progress(done, total)
 
-    for piece in plan:
-        with sink.open_piece(sink.piece_uri(staging, piece.seq)) as out:
-            results.append(write_piece(piece, options, out, progress=advance))
-    return results
+    with sink.atomic_output(dest, s3_client=s3_client) as out:
+        result = write_stream(plan, options, out, workers=os.cpu_count() or 1, progress=advance)
+        _check_rows(src, total, result.rows)  # inside the block: a mismatch publishes nothing
+    return result.rows, sink.size_of(dest, s3_client=s3_client)
 
 
 def _write_spark(spark: SparkSession, plan: list[Slice], options: ConvertOptions, staging: str) -> list[PieceResult]:
@@ -59,6 +66,16 @@ def _write_spark(spark: SparkSession, plan: list[Slice], options: ConvertOptions
     if failures:
         raise error_from_code(failures[0]["error_code"], failures[0]["error_message"])
     return sorted((PieceResult(r["seq"], r["rows"], r["bytes"]) for r in rows), key=lambda p: p.seq)
+
+
+def _check_rows(src: str, total_rows: int, rows_out: int) -> None:
+    # Every row is accounted for, or the run fails: a reader that silently returns fewer
+    # rows than the footer declares means a corrupt input.
+    if rows_out != total_rows:
+        raise InvalidInputError(
+            f"{posixpath.basename(src.rstrip('/'))} is corrupt: its footer declares {total_rows} rows "
+            f"but {rows_out} could be read"
+        )
 
 
 def convert(
@@ -87,27 +104,22 @@ def convert(
 
             spark = local_spark()
         parallelism = spark.sparkContext.defaultParallelism
-    plan = parquet.plan(min_slices=2 * parallelism)
+    # Spark: slices of ~64 MiB spread over the executors; local: one slice per row
+    # group, the unit the thread pool encodes.
+    plan = parquet.plan(min_slices=2 * parallelism) if engine is Engine.SPARK else parquet.plan(target_bytes=1)
     total_rows = sum(p.rows for p in plan)
     if not plan:
         output_bytes = sink.write_bytes(dest, empty_output(options), s3_client=s3_client)
         rows_out = 0
+    elif engine is Engine.LOCAL:
+        rows_out, output_bytes = _write_local(src, plan, options, dest, progress, total_rows, s3_client)
     else:
+        assert spark is not None
         staging = sink.staging_uri(dest)
         try:
-            if engine is Engine.SPARK:
-                assert spark is not None
-                results = _write_spark(spark, plan, options, staging)
-            else:
-                results = _write_local(plan, options, staging, progress, total_rows)
+            results = _write_spark(spark, plan, options, staging)
             rows_out = sum(r.rows for r in results)
-            if rows_out != total_rows:
-                # Every row is accounted for, or the run fails: a reader that silently
-                # returns fewer rows than the footer declares means a corrupt input.
-                raise InvalidInputError(
-                    f"{posixpath.basename(src.rstrip('/'))} is corrupt: its footer declares {total_rows} rows "
-                    f"but {rows_out} could be read"
-                )
+            _check_rows(src, total_rows, rows_out)
             output_bytes = sink.publish([sink.piece_uri(staging, r.seq) for r in results], dest, s3_client=s3_client)
         finally:
             sink.remove_tree(staging)

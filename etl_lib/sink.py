@@ -64,6 +64,36 @@ def open_piece(uri: str) -> Iterator[BinaryIO]:
             yield handle
 
 
+@contextlib.contextmanager
+def atomic_output(dest: str, *, s3_client: Any = None) -> Iterator[BinaryIO]:
+    """A stream that becomes ``dest`` only if the block succeeds.
+
+    Locally: a hidden temporary file beside ``dest``, renamed over it. On S3: one staged
+    piece, published by a (server-side copy) multipart upload, then removed.
+    """
+    if fs.is_s3(dest):
+        staging = staging_uri(dest)
+        try:
+            with open_piece(piece_uri(staging, 0)) as out:
+                yield out
+            publish([piece_uri(staging, 0)], dest, s3_client=s3_client)
+        finally:
+            remove_tree(staging)
+        return
+    dest = os.path.abspath(dest)
+    tmp = os.path.join(os.path.dirname(dest), f".{os.path.basename(dest)}.tmp-{uuid.uuid4().hex[:12]}")
+    try:
+        with open(tmp, "wb") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
 def remove_tree(uri: str) -> None:
     """Best-effort removal of a staging location."""
     with contextlib.suppress(Exception):
@@ -160,6 +190,13 @@ def _publish_s3(pieces: Sequence[str], dest: str, prefix: bytes, s3: Any) -> int
             s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
         raise
     return total
+
+
+def size_of(uri: str, *, s3_client: Any = None) -> int:
+    if fs.is_s3(uri):
+        bucket, key = fs.split_s3(uri)
+        return int((s3_client or _s3_client()).head_object(Bucket=bucket, Key=key)["ContentLength"])
+    return os.path.getsize(uri)
 
 
 def write_bytes(dest: str, data: bytes, *, s3_client: Any = None) -> int:
