@@ -42,11 +42,31 @@ def _add_convert(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--nan-as-string", action="store_true", help='write NaN/Infinity as "NaN", "Infinity", "-Infinity"')
     p.add_argument(
         "--engine",
-        choices=["spark", "local"],
-        default="spark",
+        choices=["auto", "spark", "local"],
+        default="auto",
         help="spark: local Spark, as on Glue (default); local: in this process, no JVM",
     )
     p.add_argument("--report", type=Path, help="write the run report (JSON) to this path")
+    p.add_argument("--verbose", action="store_true", help="show stack traces of failures")
+
+
+def _add_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser(
+        "up",
+        help="run the whole product locally: web app, API, storage, jobs",
+        description="Serve the web app, the jobs API (/api) and the local object store, "
+        "and run conversions in worker processes. State is kept in --data-dir.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--data-dir", default=".etl-local", help="jobs database and files (default: .etl-local)")
+    p.add_argument("--workers", type=int, default=1, help="conversion worker processes (default: 1)")
+    p.add_argument(
+        "--engine",
+        choices=["auto", "spark", "local"],
+        default="auto",
+        help="spark: a warm local Spark session per worker, as on Glue (default); local: no JVM",
+    )
     p.add_argument("--verbose", action="store_true", help="show stack traces of failures")
 
 
@@ -54,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etl", description="Parquet to JSON conversion.")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_convert(commands)
+    _add_up(commands)
     return parser
 
 
@@ -131,6 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "convert":
             return _convert(args)
+        if args.command == "up":
+            from etl_lib.local.server import run
+
+            return run(args)
     except ConversionError as exc:
         if args.verbose:
             raise

@@ -34,7 +34,8 @@ class Settings:
     data_dir: str = ".etl-local"
     public_url: str = "http://127.0.0.1:8000"
     signing_key: str = "local-development-only"
-    local_runner: str = "subprocess"  # how ETL_BACKEND=local starts runs: subprocess | inline
+    # How ETL_BACKEND=local starts runs: subprocess | inline | queue (etl up's workers).
+    local_runner: str = "subprocess"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -150,6 +151,10 @@ def build_service(
             from etl_lib.jobs.aws import GlueJobLauncher
 
             launcher = GlueJobLauncher(_boto3_client("glue"), settings.glue_job_name)
+        elif settings.local_runner == "queue":
+            from etl_lib.local.runs import QueueLauncher, RunQueue
+
+            launcher = QueueLauncher(RunQueue(Path(settings.data_dir) / "runs.db"))
         else:
             from etl_lib.jobs.local import ScriptLauncher
 

@@ -1,0 +1,122 @@
+"""An HTTP request as API Gateway (REST) hands it to a Lambda, and the Lambda's answer back.
+
+The local server has no second implementation of the API: it routes like the API
+Gateway resources in infra/ and calls the very same handlers.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from etl_lib.local import import_lambdas
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+LOCAL_USER = "local"
+
+
+@dataclass
+class LocalLambdaContext:
+    function_name: str
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = "arn:aws:lambda:local:000000000000:function:local"
+    memory_limit_in_mb: int = 1024
+    aws_request_id: str = ""
+    log_group_name: str = "local"
+    log_stream_name: str = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+def handlers() -> list[tuple[str, re.Pattern[str], str, str]]:
+    """(method, path pattern, API Gateway resource, handler module), as infra/pipeline/api.py declares."""
+    job = r"/jobs/(?P<job_id>[^/]+)"
+    return [
+        ("POST", re.compile(r"/jobs"), "/jobs", "upload"),
+        ("GET", re.compile(r"/jobs"), "/jobs", "status"),
+        ("GET", re.compile(job), "/jobs/{job_id}", "status"),
+        ("DELETE", re.compile(job), "/jobs/{job_id}", "status"),
+        ("GET", re.compile(job + r"/download"), "/jobs/{job_id}/download", "download"),
+    ]
+
+
+def load_handler(name: str) -> Handler:
+    import importlib
+
+    import_lambdas()
+    module = importlib.import_module(f"lambdas.{name}.handler")
+    handler: Handler = module.handler
+    return handler
+
+
+def to_event(
+    request: Request, path: str, resource: str, path_parameters: dict[str, str] | None, sub: str = LOCAL_USER
+) -> dict[str, Any]:
+    body = request.get_data(as_text=True)
+    query = {k: request.args.getlist(k) for k in request.args}
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": request.method,
+        "headers": dict(request.headers.items()),
+        "multiValueHeaders": {k: request.headers.getlist(k) for k in request.headers.keys()},  # noqa: SIM118
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": path_parameters,
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "stage": "local",
+            "resourcePath": resource,
+            "httpMethod": request.method,
+            "path": request.path,
+            "requestId": str(uuid.uuid4()),
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": request.remote_addr or "127.0.0.1", "userAgent": request.user_agent.string},
+            # The single local user: what the Cognito authorizer puts here in AWS.
+            "authorizer": {"claims": {"sub": sub}},
+        },
+        "body": body or None,
+        "isBase64Encoded": False,
+    }
+
+
+def to_response(result: dict[str, Any]) -> Response:
+    import base64
+
+    body = result.get("body") or ""
+    data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+    response = Response(data, status=int(result["statusCode"]))
+    for name, value in (result.get("headers") or {}).items():
+        response.headers[name] = value
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        for value in values:
+            if response.headers.get(name) != value:
+                response.headers.add(name, value)
+    return response
+
+
+class ApiGateway:
+    def __init__(self) -> None:
+        self.routes = [(m, p, r, load_handler(h), h) for m, p, r, h in handlers()]
+
+    def __call__(self, request: Request, path: str) -> Response | None:
+        """The handler's response for ``path`` (the part after ``/api``), or None: no route."""
+        for method, pattern, resource, handler, name in self.routes:
+            match = pattern.fullmatch(path)
+            if match and method == request.method:
+                event = to_event(request, path, resource, match.groupdict() or None)
+                context = LocalLambdaContext(
+                    function_name=f"jobs-{name}", aws_request_id=event["requestContext"]["requestId"]
+                )
+                return to_response(handler(event, context))
+        return None

@@ -1,0 +1,83 @@
+"""A worker process of the local stack: runs queued jobs with the Glue job script.
+
+Each worker keeps one Spark session warm for its lifetime, so a small file does not pay
+the JVM start each time. When a run ends, the worker sends the events Lambda the
+"Glue Job State Change" event EventBridge would, so a crashed run ends FAILED as in AWS.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+STATE_EVENT = "Glue Job State Change"
+
+
+def glue_state_event(run_id: str, state: str, message: str | None) -> dict[str, Any]:
+    import uuid
+    from datetime import UTC, datetime
+
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": STATE_EVENT,
+        "source": "aws.glue",
+        "account": "000000000000",
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "local",
+        "resources": [],
+        "detail": {"jobName": "parquet-to-json", "state": state, "jobRunId": run_id, "message": message},
+    }
+
+
+def worker_main(env: dict[str, str], worker_id: str, stop: Any) -> None:
+    """Process entry point (spawned): claim runs until ``stop`` is set."""
+    os.environ.update(env)
+    import warnings
+
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    from aws_lambda_powertools import Logger
+
+    from etl_lib.jobs.local import argv_of, load_glue_script
+    from etl_lib.jobs.settings import Settings
+    from etl_lib.local.gateway import LocalLambdaContext, load_handler
+    from etl_lib.local.runs import RunQueue
+
+    logger = Logger(service="etl-local-worker")
+    logger.append_keys(worker=worker_id)
+    settings = Settings.from_env()
+    queue = RunQueue(os.path.join(settings.data_dir, "runs.db"))
+    events = load_handler("events")
+    script = load_glue_script()
+    lock = threading.Lock()
+    session: list[Any] = []
+
+    def spark() -> Any:
+        with lock:
+            if not session:
+                from etl_lib.spark_session import local_spark
+
+                session.append(local_spark(f"etl-local-{worker_id}"))
+            return session[0]
+
+    if settings.engine == "spark":
+        spark()  # warm up before the first job arrives
+    logger.info("worker ready", extra={"engine": settings.engine})
+    while not stop.is_set():
+        run = queue.claim(worker_id)
+        if run is None:
+            stop.wait(0.2)
+            continue
+        logger.append_keys(job_id=run.job_id, run_id=run.run_id)
+        message: str | None = None
+        try:
+            code = script.main(["parquet_to_json.py", *argv_of(run.arguments)], spark_factory=spark)
+            state = "SUCCEEDED" if code == 0 else "FAILED"
+        except Exception as exc:  # the script already recorded what it could
+            logger.exception("run crashed")
+            state, message = "FAILED", f"{type(exc).__name__}: {exc}".splitlines()[0]
+        queue.finish(run.run_id, state)
+        events(glue_state_event(run.run_id, state, message), LocalLambdaContext(function_name="jobs-events"))
+        logger.info("run finished", extra={"state": state})
+        logger.remove_keys(["job_id", "run_id"])

@@ -1,0 +1,262 @@
+"""``etl up`` as a user runs it: a real server process on a free port, driven over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from etl_lib.cli import main as etl
+from tests.jobs.support import free_port, write_parquet
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Server:
+    def __init__(
+        self, data_dir: Path, *, workers: int = 1, env: dict[str, str] | None = None, port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = data_dir.parent / f"server-{self.port}-{time.monotonic_ns()}.log"
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "etl_lib.cli",
+                    "up",
+                    "--port",
+                    str(self.port),
+                    "--data-dir",
+                    str(data_dir),
+                    "--workers",
+                    str(workers),
+                    "--engine",
+                    "local",
+                ],
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **(env or {})},
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()
+            try:
+                health = requests.get(f"{self.url}/api/health", timeout=5).json()
+                if health["workers"] == workers:
+                    return
+            except requests.RequestException:  # still starting: the port is bound before serving
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"server did not start:\n{self.log.read_text()}")
+
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return requests.request(method, f"{self.url}/api{path}", timeout=30, **kwargs)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def servers() -> Iterator[Callable[..., Server]]:
+    started: list[Server] = []
+
+    def start(data_dir: Path, **kwargs: Any) -> Server:
+        server = Server(data_dir, **kwargs)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def create_and_upload(server: Server, data: bytes, **options: Any) -> tuple[str, requests.Response]:
+    created = server.api("POST", "/jobs", json={"filename": "sales.parquet", "size": len(data), "options": options})
+    assert created.status_code == 201, created.text
+    upload = created.json()["upload"]
+    posted = requests.post(upload["url"], data=upload["fields"], files={"file": ("sales.parquet", data)}, timeout=30)
+    return created.json()["job"]["job_id"], posted
+
+
+def wait_finished(server: Server, job_id: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job: dict[str, Any] = server.api("GET", f"/jobs/{job_id}").json()["job"]
+        if job["status"] in {"SUCCEEDED", "FAILED"}:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def converted(src: Path, tmp_path: Path, *flags: str) -> bytes:
+    dest = tmp_path / f"expected-{len(flags)}.out"
+    assert etl(["convert", str(src), str(dest), "--engine", "local", *flags]) == 0
+    return dest.read_bytes()
+
+
+def test_the_full_flow_over_http_survives_a_restart(servers: Callable[..., Server], tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    server = servers(data_dir)
+    src = write_parquet(tmp_path / "sales.parquet", rows=40)
+    job_id, posted = create_and_upload(server, src.read_bytes(), format="json", drop_nulls=True)
+    assert posted.status_code == 204, posted.text
+    job = wait_finished(server, job_id)
+    assert job["status"] == "SUCCEEDED", job
+    assert job["rows_out"] == 40
+    link = server.api("GET", f"/jobs/{job_id}/download").json()
+    assert link["filename"] == "sales.json"
+    first = requests.get(link["url"], timeout=30)
+    assert first.status_code == 200
+    assert first.headers["Content-Disposition"] == "attachment; filename=sales.json"
+    assert first.content == converted(src, tmp_path, "--format", "json", "--drop-nulls")
+
+    server.stop()
+    again = servers(data_dir, port=server.port)  # same URL, as a user restarting it
+    assert again.api("GET", f"/jobs/{job_id}").json()["job"] == job
+    assert [j["job_id"] for j in again.api("GET", "/jobs").json()["jobs"]] == [job_id]
+    assert requests.get(link["url"], timeout=30).content == first.content  # the old link still works
+    fresh = again.api("GET", f"/jobs/{job_id}/download").json()
+    assert requests.get(fresh["url"], timeout=30).content == first.content
+
+
+def test_tampered_and_expired_urls_are_refused(servers: Callable[..., Server], tmp_path: Path) -> None:
+    server = servers(tmp_path / "data", env={"UPLOAD_URL_EXPIRES": "2", "DOWNLOAD_URL_EXPIRES": "2"})
+    src = write_parquet(tmp_path / "sales.parquet")
+    data = src.read_bytes()
+
+    created = server.api("POST", "/jobs", json={"filename": "a.parquet", "size": len(data)}).json()
+    upload = created["upload"]
+    for fields, body in (
+        ({**upload["fields"], "key": "inputs/other/input.parquet"}, data),
+        ({**upload["fields"], "signature": "0" * 64}, data),
+        (upload["fields"], data + b"more bytes than the policy allows"),
+    ):
+        refused = requests.post(upload["url"], data=fields, files={"file": ("a", body)}, timeout=30)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["code"] == "ACCESS_DENIED"
+    time.sleep(2.5)
+    expired = requests.post(upload["url"], data=upload["fields"], files={"file": ("a", data)}, timeout=30)
+    assert expired.status_code == 403
+    assert "expired" in expired.json()["error"]["message"]
+    assert server.api("GET", f"/jobs/{created['job']['job_id']}").json()["job"]["status"] == "PENDING"
+
+    job_id, posted = create_and_upload(server, data)
+    assert posted.status_code == 204
+    assert wait_finished(server, job_id)["status"] == "SUCCEEDED"
+    url = server.api("GET", f"/jobs/{job_id}/download").json()["url"]
+    assert requests.get(url.replace("filename=sales.jsonl", "filename=evil.exe"), timeout=30).status_code == 403
+    assert requests.get(url.replace("/output.jsonl", "/report.json"), timeout=30).status_code == 403
+    assert requests.get(url.split("?")[0], timeout=30).status_code == 403
+    assert requests.get(url, timeout=30).status_code == 200
+    time.sleep(2.5)
+    assert requests.get(url, timeout=30).status_code == 403
+
+
+def test_a_corrupt_upload_fails_while_other_jobs_are_served(servers: Callable[..., Server], tmp_path: Path) -> None:
+    server = servers(tmp_path / "data", workers=2)
+    good = write_parquet(tmp_path / "sales.parquet").read_bytes()
+    bad_id, _ = create_and_upload(server, good[:4] + b"\x13" * (len(good) - 8) + good[-4:])
+    text_id, _ = create_and_upload(server, b"just some text, not parquet")
+    good_id, _ = create_and_upload(server, good)
+    bad, text, fine = (wait_finished(server, i) for i in (bad_id, text_id, good_id))
+    assert (bad["status"], bad["error"]["code"]) == ("FAILED", "INVALID_PARQUET")
+    assert bad["error"]["message"].startswith("sales.parquet: ")
+    assert (text["status"], text["error"]["code"]) == ("FAILED", "INVALID_PARQUET")
+    assert fine["status"] == "SUCCEEDED"
+    assert server.api("GET", f"/jobs/{bad_id}/download").status_code == 409
+    assert requests.get(f"{server.url}/api/health", timeout=5).json()["status"] == "ok"
+
+
+def test_a_run_interrupted_by_a_stop_is_rerun_at_the_next_start(servers: Callable[..., Server], tmp_path: Path) -> None:
+    from etl_lib.local.runs import RunQueue
+
+    data_dir = tmp_path / "data"
+    idle = servers(data_dir, workers=0)
+    job_id, posted = create_and_upload(idle, write_parquet(tmp_path / "sales.parquet").read_bytes())
+    assert posted.status_code == 204
+    assert idle.api("GET", f"/jobs/{job_id}").json()["job"]["status"] == "RUNNING"
+    assert RunQueue(data_dir / "runs.db").claim("a-worker-that-dies") is not None  # claimed, never finished
+    idle.stop()
+    restarted = servers(data_dir, workers=1)
+    assert wait_finished(restarted, job_id)["status"] == "SUCCEEDED"
+
+
+def test_a_run_interrupted_too_often_ends_failed_with_the_reason(
+    servers: Callable[..., Server], tmp_path: Path
+) -> None:
+    from etl_lib.local.runs import RunQueue
+
+    data_dir = tmp_path / "data"
+    idle = servers(data_dir, workers=0)
+    job_id, _ = create_and_upload(idle, write_parquet(tmp_path / "sales.parquet").read_bytes())
+    queue = RunQueue(data_dir / "runs.db")
+    run = queue.claim("dies")
+    assert run is not None
+    queue.requeue(run.run_id)
+    assert queue.claim("dies again") is not None
+    idle.stop()
+    restarted = servers(data_dir, workers=1)
+    job = wait_finished(restarted, job_id)
+    assert job["status"] == "FAILED"
+    assert job["error"]["code"] == "RUN_STOPPED"
+    assert "stopped during this conversion 2 times" in job["error"]["message"]
+
+
+def test_the_web_app_and_its_local_config_are_served(servers: Callable[..., Server], tmp_path: Path) -> None:
+    server = servers(tmp_path / "data")
+    assert requests.get(f"{server.url}/config.json", timeout=5).json() == {"apiBaseUrl": "/api", "auth": None}
+    home = requests.get(f"{server.url}/", timeout=5)
+    if (ROOT / "frontend" / "dist" / "index.html").is_file():
+        assert home.status_code == 200
+        assert "<html" in home.text.lower()
+        assert requests.get(f"{server.url}/jobs/some-client-route", timeout=5).status_code == 200
+    else:
+        assert home.status_code == 404
+        assert "make up" in home.text
+    assert server.api("GET", "/nothing").json()["error"]["code"] == "NOT_FOUND"
+    assert server.api("POST", "/jobs", data="{oops").status_code == 400
+
+
+def test_a_used_port_or_an_unwritable_data_dir_is_one_clear_line(
+    servers: Callable[..., Server], tmp_path: Path
+) -> None:
+    server = servers(tmp_path / "data", workers=0)
+    used = subprocess.run(
+        [sys.executable, "-m", "etl_lib.cli", "up", "--port", str(server.port), "--data-dir", str(tmp_path / "other")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert used.returncode == 1
+    assert used.stderr.strip().splitlines() == [used.stderr.strip()]
+    assert f"cannot listen on 127.0.0.1:{server.port}" in used.stderr
+    blocker = tmp_path / "a-file"
+    blocker.write_text("a file where the data directory should go")  # unwritable even for root
+    bad = subprocess.run(
+        [sys.executable, "-m", "etl_lib.cli", "up", "--port", str(free_port()), "--data-dir", str(blocker / "data")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 1
+    assert bad.stderr.strip().startswith("etl up: error: cannot write the data directory")
+    assert len(bad.stderr.strip().splitlines()) == 1
