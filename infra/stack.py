@@ -167,12 +167,14 @@ class PipelineStack(Stack):
 
         hosting.publish(
             site_dir=assets.site_dir(),
+            # The shape frontend/src/lib/config.ts parses.
             runtime_config={
-                "apiUrl": api.url,
-                "region": self.region,
-                "userPoolId": api.user_pool.user_pool_id,
-                "userPoolClientId": api.user_pool_client.user_pool_client_id,
-                "maxUploadBytes": config.max_upload_bytes,
+                "apiBaseUrl": api.url,
+                "auth": {
+                    "region": self.region,
+                    "userPoolId": api.user_pool.user_pool_id,
+                    "userPoolClientId": api.user_pool_client.user_pool_client_id,
+                },
             },
         )
 

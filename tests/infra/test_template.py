@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
@@ -442,6 +444,23 @@ def test_runtime_config_is_generated_from_the_stack(synth: Synth) -> None:
     ):
         assert synth.logical_id(construct) in markers
     assert len(deployment["Properties"]["SourceObjectKeys"]) == 2  # the app + config.json
+
+
+def test_runtime_config_has_the_shape_the_web_app_parses(synth: Synth) -> None:
+    """frontend/src/lib/config.ts: {"apiBaseUrl", "auth": {"region", "userPoolId", "userPoolClientId"}}."""
+    site = synth.logical_id(synth.stack.hosting.bucket)
+    (deployment,) = [
+        d
+        for d in synth.resources("Custom::CDKBucketDeployment").values()
+        if d["Properties"]["DestinationBucketName"] == {"Ref": site}
+    ]
+    asset_key = deployment["Properties"]["SourceObjectKeys"][1].removesuffix(".zip")
+    text = (synth.outdir / f"asset.{asset_key}" / "config.json").read_text()
+    # Deploy-time values are markers the BucketDeployment replaces with JSON strings.
+    config = json.loads(re.sub(r"<<marker:0xbaba:\d+>>", '"deploy-time"', text))
+    assert set(config) == {"apiBaseUrl", "auth"}
+    assert set(config["auth"]) == {"region", "userPoolId", "userPoolClientId"}
+    assert config["auth"]["region"] == "eu-west-1"
 
 
 def test_alarms_notify_an_encrypted_topic(synth: Synth) -> None:
