@@ -341,10 +341,9 @@ def _int64_values(arr: pa.Array) -> np.ndarray:
 
 
 def _encode_date(arr: pa.Array) -> pa.Array:
+    days = _int64_values(arr)
     if pa.types.is_date64(arr.type):
-        days = np.floor_divide(_int64_values(arr), 86_400_000)
-    else:
-        days = _int64_values(arr)
+        days = np.floor_divide(days, 86_400_000)
     layout = _Layout(len(arr), 12)
     layout.text('"')
     outside = _date_layout(layout, days)

@@ -30,8 +30,25 @@ Progress = Callable[[int, int], None]
 
 
 class Engine(StrEnum):
+    AUTO = "auto"
     SPARK = "spark"
     LOCAL = "local"
+
+
+DEFAULT_LOCAL_MAX_BYTES = 1024**3
+"""``auto`` converts inputs up to this size in-process (no JVM start, no Glue minimum);
+larger ones go to Spark. Override with ETL_LOCAL_MAX_BYTES or ``local_max_bytes``."""
+
+
+def choose_engine(engine: Engine | str, input_bytes: int, local_max_bytes: int | None = None) -> Engine:
+    """The engine that runs: ``auto`` resolves by input size."""
+    engine = Engine(engine)
+    if engine is not Engine.AUTO:
+        return engine
+    limit = local_max_bytes if local_max_bytes is not None else int(
+        os.environ.get("ETL_LOCAL_MAX_BYTES", DEFAULT_LOCAL_MAX_BYTES)
+    )
+    return Engine.LOCAL if input_bytes <= limit else Engine.SPARK
 
 
 def _write_local(
@@ -83,7 +100,8 @@ def convert(
     dest: str,
     options: ConvertOptions | None = None,
     *,
-    engine: Engine | str = Engine.SPARK,
+    engine: Engine | str = Engine.AUTO,
+    local_max_bytes: int | None = None,
     spark: SparkSession | None = None,
     progress: Progress | None = None,
     s3_client: Any = None,
@@ -93,10 +111,10 @@ def convert(
     Raises :class:`ConversionError` (nothing is left at ``dest``) on bad input.
     """
     options = options or ConvertOptions()
-    engine = Engine(engine)
     started, clock = datetime.now(UTC), time.perf_counter()
     sink.check_destination(dest)
     parquet: ParquetInput = open_input(src)
+    engine = choose_engine(engine, parquet.size, local_max_bytes)
     parallelism = 1
     if engine is Engine.SPARK:
         if spark is None:

@@ -42,7 +42,17 @@ def test_convert_writes_one_jsonl_file_and_a_report(demo: Path, tmp_path: Path) 
 
 
 def test_convert_with_spark_leaves_no_success_or_crc_debris(demo: Path, tmp_path: Path) -> None:
-    result = _etl("convert", str(demo), str(tmp_path / "out.json.gz"), "--format", "json", "--compression", "gzip")
+    result = _etl(
+        "convert",
+        "--engine",
+        "spark",
+        str(demo),
+        str(tmp_path / "out.json.gz"),
+        "--format",
+        "json",
+        "--compression",
+        "gzip",
+    )
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.parquet", "out.json.gz"]
     records = json.loads(gzip.decompress((tmp_path / "out.json.gz").read_bytes()), parse_float=str)
@@ -93,7 +103,7 @@ def test_truncated_file_fails_with_spark_too_and_keeps_an_existing_destination(d
     src.write_bytes(demo.read_bytes()[:-30])
     dest = tmp_path / "out.jsonl"
     dest.write_text("previous\n")
-    result = _etl("convert", str(src), str(dest))
+    result = _etl("convert", "--engine", "spark", str(src), str(dest))
     assert result.returncode == 1
     assert "etl convert: error: truncated.parquet" in result.stderr
     assert "Traceback" not in result.stderr and "at org.apache" not in result.stderr
@@ -128,3 +138,19 @@ def test_json_array_over_many_row_groups_is_one_valid_array(tmp_path: Path) -> N
     pq.write_table(pa.table({"n": list(range(1000))}), src, row_group_size=7)
     assert main(["convert", "--engine", "local", str(src), str(tmp_path / "o.json"), "--format", "json"]) == 0
     assert json.loads((tmp_path / "o.json").read_text()) == [{"n": n} for n in range(1000)]
+
+
+def test_auto_engine_runs_small_inputs_locally_and_large_ones_on_spark(
+    demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from etl_lib.convert import Engine, choose_engine
+
+    assert choose_engine("auto", 10, local_max_bytes=100) is Engine.LOCAL
+    assert choose_engine("auto", 101, local_max_bytes=100) is Engine.SPARK
+    monkeypatch.setenv("ETL_LOCAL_MAX_BYTES", "5")
+    assert choose_engine("auto", 6) is Engine.SPARK
+    assert choose_engine("local", 10**12) is Engine.LOCAL
+    report = tmp_path / "report.json"
+    monkeypatch.delenv("ETL_LOCAL_MAX_BYTES")
+    assert main(["convert", str(demo), str(tmp_path / "o.jsonl"), "--report", str(report)]) == 0
+    assert json.loads(report.read_text())["engine"] == "local"
