@@ -1,0 +1,597 @@
+"""``make bench``: time ``etl convert`` against DuckDB, polars and plain Spark (issue 8).
+
+Generates the benchmark tables (bench/datagen.py, cached in build/bench/), then runs every
+contender once per round, in a rotated order, each in its own process (start-up included),
+and measures wall seconds, user+sys CPU seconds of the process tree, and peak RSS of the
+process tree. Writes the medians, ratios to DuckDB and the issue's targets to
+docs/benchmarks.md (or --doc) and the raw runs to a JSON file next to the data.
+
+    python bench/run.py            # the full run: 5M and 500k rows, 3 rounds (~10+ minutes)
+    python bench/run.py --quick    # smoke run: 200k and 50k rows, 1 round
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import contextlib
+
+import datagen
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PEERS = Path(__file__).resolve().parent / "peers.py"
+BASELINE = "duckdb"
+POLL_SECONDS = 0.05
+MB = 1024 * 1024
+
+
+def _etl(engine: str) -> Callable[[str, str], list[str]]:
+    return lambda src, dest: [str(BIN / "etl"), "convert", src, dest, "--engine", engine]
+
+
+def _peer(name: str) -> Callable[[str, str], list[str]]:
+    return lambda src, dest: [sys.executable, str(PEERS), name, src, dest]
+
+
+@dataclass(frozen=True)
+class Contender:
+    name: str
+    label: str
+    command: Callable[[str, str], list[str]]
+    output_is_dir: bool = False
+
+
+CONTENDERS = {
+    c.name: c
+    for c in [
+        Contender("local", "`etl convert --engine local`", _etl("local")),
+        Contender("spark-engine", "`etl convert --engine spark`", _etl("spark")),
+        Contender("duckdb", "DuckDB `COPY … (FORMAT JSON)`", _peer("duckdb")),
+        Contender("polars", "polars `sink_ndjson`", _peer("polars")),
+        Contender("spark-plain", "plain Spark `write.json`", _peer("spark"), output_is_dir=True),
+    ]
+}
+
+
+@dataclass
+class Run:
+    contender: str
+    dataset: str
+    round: int
+    exit_code: int
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+    output_mb: float
+    log: str
+
+
+@dataclass
+class Summary:
+    contender: str
+    dataset: str
+    ok: bool
+    runs: list[Run] = field(default_factory=list)
+
+    def median(self, attr: str) -> float:
+        return statistics.median(getattr(r, attr) for r in self.runs)
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def _tree(proc: psutil.Process) -> list[psutil.Process]:
+    try:
+        return [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _vm_hwm(pid: int) -> int:
+    """The process's peak resident set size in bytes (0 if unknown)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def measure(argv: list[str], log: Path, env: dict[str, str], timeout: float) -> tuple[int, float, float, float]:
+    """Run ``argv``; return (exit code, wall s, user+sys CPU s, peak RSS MB) of its process tree.
+
+    Peak RSS is the larger of the sampled sum of RSS over the tree (every 50 ms) and the
+    largest per-process high-water mark (VmHWM, read at the same samples). Not wait4's
+    ru_maxrss: Linux carries the pre-exec high-water mark over exec, so a child spawned
+    from this (larger) Python process would report at least this process's size. CPU is
+    the larger of wait4's (the process and the children it waited for) and the sum of the
+    last sampled CPU times of every process seen in the tree (covers a JVM nobody waits for).
+    """
+    with log.open("wb") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True)
+        handle = psutil.Process(proc.pid)
+        peak_tree = hwm = 0
+        cpu_seen: dict[tuple[int, float], float] = {}
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() - start > timeout:
+                os.killpg(proc.pid, signal.SIGKILL)
+                _, status, usage = os.wait4(proc.pid, 0)
+                break
+            total = 0
+            for p in _tree(handle):
+                try:
+                    with p.oneshot():
+                        total += p.memory_info().rss
+                        hwm = max(hwm, _vm_hwm(p.pid))
+                        times = p.cpu_times()
+                        cpu_seen[(p.pid, p.create_time())] = times.user + times.system
+                except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                    continue
+            peak_tree = max(peak_tree, total)
+            time.sleep(POLL_SECONDS)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    # Anything the contender left running in its session (a JVM) is not ours to keep.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    cpu = max(usage.ru_utime + usage.ru_stime, sum(cpu_seen.values()))
+    peak = max(peak_tree, hwm) / MB
+    return proc.returncode, wall, cpu, peak
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it."""
+    return str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size if path.exists() else 0
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+    # The atomic writer of etl stages next to the destination; clear any leftovers.
+    for leftover in path.parent.glob(f".{path.name}*"):
+        shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+
+
+def run_one(contender: Contender, dataset: str, src: Path, rnd: int, args: argparse.Namespace) -> Run:
+    out_dir = args.data_dir / "out"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dest = out_dir / f"{contender.name}-{dataset}.{'d' if contender.output_is_dir else 'jsonl'}"
+    _remove(dest)
+    log = args.data_dir / "logs" / f"{dataset}-{contender.name}-r{rnd}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    if args.etl_src:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(args.etl_src), env.get("PYTHONPATH")]))
+    code, wall, cpu, peak = measure(contender.command(str(src), str(dest)), log, env, args.timeout)
+    output = _size(dest) / MB
+    _remove(dest)
+    run = Run(contender.name, dataset, rnd, code, wall, cpu, peak, output, _shown(log))
+    status = "ok" if code == 0 else f"FAILED (exit {code}, {run.log})"
+    print(
+        f"  [{dataset} r{rnd}] {contender.name:<13} wall {wall:7.2f} s  cpu {cpu:7.2f} s  "
+        f"rss {peak:7.0f} MB  out {output:7.0f} MB  {status}",
+        flush=True,
+    )
+    return run
+
+
+def interleaved(contenders: list[Contender], rounds: int) -> list[tuple[int, Contender]]:
+    """Every contender once per round, the order rotated by one each round."""
+    order = []
+    for rnd in range(rounds):
+        shift = rnd % len(contenders)
+        order += [(rnd + 1, c) for c in contenders[shift:] + contenders[:shift]]
+    return order
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def label(rows: int) -> str:
+    for unit, size in (("M", 1_000_000), ("k", 1000)):
+        if rows >= size and rows % (size // 10) == 0:
+            value = rows / size
+            return f"{value:g}{unit}"
+    return str(rows)
+
+
+def _first_line(cmd: list[str]) -> str:
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    text = (done.stdout + done.stderr).strip().splitlines()
+    return text[0] if text else "unknown"
+
+
+def machine() -> dict[str, str]:
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if ln.startswith("model name")), "")
+    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
+    mem_kb = next((int(ln.split()[1]) for ln in meminfo.splitlines() if ln.startswith("MemTotal")), 0)
+    os_name = platform.platform()
+    if Path("/etc/os-release").exists():
+        for ln in Path("/etc/os-release").read_text().splitlines():
+            if ln.startswith("PRETTY_NAME="):
+                os_name = f"{ln.split('=', 1)[1].strip('"')}, Linux {platform.release()}"
+    versions = {}
+    for pkg in ("pyspark", "pyarrow", "duckdb", "polars", "numpy", "psutil"):
+        try:
+            versions[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            versions[pkg] = "not installed"
+    commit = _first_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    dirty = _first_line(["git", "-C", str(ROOT), "status", "--porcelain", "--", "etl_lib"])
+    return {
+        "CPU": f"{model or platform.processor() or 'unknown'} ({os.cpu_count()} logical cores, "
+        f"{len(os.sched_getaffinity(0))} usable)",
+        "RAM": f"{mem_kb / 1024 / 1024:.1f} GiB",
+        "OS": os_name,
+        "Python": platform.python_version(),
+        "Java": _first_line(["java", "-version"]),
+        **versions,
+        "repository": f"{commit}" + (" with uncommitted changes in etl_lib/" if dirty != "unknown" else ""),
+    }
+
+
+def _fmt(value: float, digits: int = 2) -> str:
+    return f"{value:.{digits}f}"
+
+
+def _ratio(value: float, base: float | None) -> str:
+    return f"{value / base:.2f}×" if base else "–"
+
+
+def results_table(summaries: list[Summary], dataset: str, input_mb: float) -> list[str]:
+    rows = [s for s in summaries if s.dataset == dataset]
+    base = next((s for s in rows if s.contender == BASELINE and s.ok), None)
+    lines = [
+        "| contender | wall s | × DuckDB | CPU s | × DuckDB | peak RSS MB | × DuckDB | MB/s (Parquet in) "
+        "| JSON out MB | wall s of each round |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for s in rows:
+        name = CONTENDERS[s.contender].label
+        walls = ", ".join(_fmt(r.wall_s) for r in s.runs)
+        if not s.ok:
+            failed = next(r for r in s.runs if r.exit_code != 0)
+            lines.append(f"| {name} | FAILED | | | | | | | | exit {failed.exit_code}, see `{failed.log}` |")
+            continue
+        wall, cpu, rss = s.median("wall_s"), s.median("cpu_s"), s.median("peak_rss_mb")
+        lines.append(
+            f"| {name} | {_fmt(wall)} | {_ratio(wall, base and base.median('wall_s'))} "
+            f"| {_fmt(cpu)} | {_ratio(cpu, base and base.median('cpu_s'))} "
+            f"| {rss:.0f} | {_ratio(rss, base and base.median('peak_rss_mb'))} "
+            f"| {input_mb / wall:.1f} | {s.median('output_mb'):.0f} | {walls} |"
+        )
+    return lines
+
+
+@dataclass
+class Target:
+    name: str
+    measured: str
+    verdict: str
+
+
+def _get(summaries: list[Summary], contender: str, dataset: str | None) -> Summary | None:
+    return next((s for s in summaries if s.contender == contender and s.dataset == dataset and s.ok), None)
+
+
+def _check(name: str, value: float | None, limit: float, unit: str) -> Target:
+    if value is None:
+        return Target(name, "not measured (contender missing or failed)", "n/a")
+    return Target(name, f"{value:.2f}{unit} (limit {limit:g}{unit})", "PASS" if value <= limit else "FAIL")
+
+
+def targets(summaries: list[Summary], big: str, small: str | None, rowgroups: dict[str, Summary]) -> list[Target]:
+    out = []
+
+    def ratio(contender: str, base: str, dataset: str | None) -> float | None:
+        a, b = _get(summaries, contender, dataset), _get(summaries, base, dataset)
+        return a.median("wall_s") / b.median("wall_s") if a and b else None
+
+    local_big = _get(summaries, "local", big)
+    out.append(_check(f"local engine, {big} rows: wall ≤ 0.6× DuckDB", ratio("local", "duckdb", big), 0.6, "×"))
+    out.append(
+        _check(
+            f"local engine, {big} rows: peak RSS ≤ 1 GB (1024 MB)",
+            local_big.median("peak_rss_mb") if local_big else None,
+            1024,
+            " MB",
+        )
+    )
+    if rowgroups:
+        few, many = rowgroups.get("40"), rowgroups.get("400")
+        growth = many.median("peak_rss_mb") / few.median("peak_rss_mb") if few and many and few.ok and many.ok else None
+        out.append(_check(f"local engine, {big} rows: peak RSS with 400 row groups ≤ 1.10× with 40", growth, 1.10, "×"))
+    if small:
+        out.append(_check(f"local engine, {small} rows: wall ≤ 0.5× DuckDB", ratio("local", "duckdb", small), 0.5, "×"))
+    for dataset in filter(None, [big, small]):
+        out.append(
+            _check(
+                f"spark engine, {dataset} rows: wall ≤ 1.25× plain Spark `write.json`",
+                ratio("spark-engine", "spark-plain", dataset),
+                1.25,
+                "×",
+            )
+        )
+    out.append(Target("local stack: 25 MB upload → SUCCEEDED ≤ 3 s", "not measured by `make bench`", "n/a"))
+    return out
+
+
+STATIC_NOTES = """\
+- **Wall** runs from starting the process to its exit, so interpreter, JVM and import
+  start-up are included (the issue's "process start included"). **CPU** is user+sys of the
+  process tree. **Peak RSS** is the larger of the sum of RSS over the process tree sampled
+  every 50 ms (Python + JVM for the Spark contenders) and the largest per-process
+  high-water mark (`VmHWM`) seen at those samples. The sampling itself uses a little CPU.
+- Each contender ran as its own process, every round in a rotated order; the table shows the
+  median of the rounds. Outputs went to `build/bench/out/` and were deleted after every run,
+  so the page cache holds the Parquet input (every contender reads the same file) but no
+  contender profits from another's output.
+- Only `etl convert` follows [the JSON contract](json-contract.md) and produces one file.
+  The peers write what their libraries write by default: DuckDB writes bare `NaN`/`Infinity`
+  (invalid JSON) and timestamps in its own text form; polars writes decimals as strings;
+  plain Spark drops null fields, cuts timestamps to milliseconds and writes a directory of
+  part files (no merge into one file). Their output sizes differ accordingly.
+- Plain Spark uses `etl_lib.spark_session.local_spark`, the configuration of
+  `etl convert --engine spark` (`local[*]`, which is `local[2]` here).
+"""
+
+
+def render(
+    args: argparse.Namespace,
+    datasets: list[tuple[str, Path]],
+    summaries: list[Summary],
+    rowgroups: dict[str, Summary],
+    rowgroup_files: dict[str, Path],
+    info: dict[str, str],
+    started: dt.datetime,
+    loads: tuple[tuple[float, ...], tuple[float, ...]],
+    elapsed: float,
+) -> str:
+    big = datasets[0][0]
+    small = datasets[1][0] if len(datasets) > 1 else None
+    mode = "quick smoke run" if args.quick else ("full run" if args.rows == [5_000_000, 500_000] else "custom run")
+    lines = [
+        "# Benchmarks",
+        "",
+        "Parquet → JSON Lines on one machine: `etl convert` with each engine against the",
+        "fastest tools that do the same job without the contract (issue 8). Generated by",
+        "`make bench` (`bench/run.py`); do not edit by hand — rerun it.",
+        "",
+        f"- Date: {started:%Y-%m-%d %H:%M} UTC ({mode}, {args.rounds} round(s) per contender, "
+        f"median shown; {elapsed / 60:.1f} minutes in all)",
+        f"- Load average (1, 5, 15 min) at the start: {', '.join(f'{x:.2f}' for x in loads[0])}; "
+        f"at the end: {', '.join(f'{x:.2f}' for x in loads[1])}",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | verdict |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {t.name} | {t.measured} | **{t.verdict}** |" for t in targets(summaries, big, small, rowgroups)]
+    if (big, small) != ("5M", "500k"):
+        lines += ["", f"The issue's targets are for 5M and 500k rows; this run used {big} and {small or '–'}."]
+    for name, path in datasets:
+        input_mb = path.stat().st_size / MB
+        lines += [
+            "",
+            f"## {name} rows",
+            "",
+            f"`{_shown(path)}`: {input_mb:.0f} MB Parquet, "
+            f"{_row_groups(path)} row groups. Ratios are to DuckDB's median on the same data.",
+            "",
+            *results_table(summaries, name, input_mb),
+        ]
+    if rowgroups:
+        lines += [
+            "",
+            "## Does the local engine's memory grow with the number of row groups?",
+            "",
+            f"The {big} rows rewritten with 40 and with 400 row groups (same rows, same order), "
+            "converted with `etl convert --engine local`, interleaved:",
+            "",
+            "| row groups | rows per group | Parquet MB | wall s | peak RSS MB | peak RSS of each run |",
+            "|---:|---:|---:|---:|---:|---|",
+        ]
+        for groups, summary in rowgroups.items():
+            path = rowgroup_files[groups]
+            rows = int(datagen.pq.ParquetFile(path).metadata.num_rows)
+            per = -(-rows // int(groups))
+            if summary.ok:
+                each = ", ".join(f"{r.peak_rss_mb:.0f}" for r in summary.runs)
+                lines.append(
+                    f"| {groups} | {per:,} | {path.stat().st_size / MB:.0f} | {summary.median('wall_s'):.2f} "
+                    f"| {summary.median('peak_rss_mb'):.0f} | {each} |"
+                )
+            else:
+                lines.append(f"| {groups} | {per:,} | {path.stat().st_size / MB:.0f} | FAILED | | |")
+    lines += [
+        "",
+        "## Machine",
+        "",
+        "| | |",
+        "|---|---|",
+        *(f"| {k} | {v} |" for k, v in info.items()),
+        "",
+        "## Data",
+        "",
+        "`bench/datagen.py`, generator version "
+        f"{datagen.GENERATOR_VERSION}, seed {datagen.SEED}: columns "
+        + ", ".join(f"`{f.name}` {f.type}" for f in datagen.SCHEMA)
+        + f". {datagen.COMPRESSION} compression, {datagen.ROW_GROUP_SIZE:,}-row row groups, "
+        "DELTA_BINARY_PACKED for the sequential-ish integer columns. Floats include NaN and ±∞, "
+        "about 10% of the `big_i64` values are beyond 2^53, strings mix ASCII with quotes, "
+        "backslashes, newlines, control characters, non-Latin scripts and emoji; most columns have nulls.",
+        "",
+        "## How to reproduce",
+        "",
+        "```",
+        "make bench                          # this page: 5M and 500k rows, 3 rounds",
+        "make bench BENCH_ARGS=--quick       # smoke run: 200k and 50k rows, 1 round (build/bench/)",
+        ".venv/bin/python bench/run.py --help",
+        "```",
+        "",
+        "The data is generated once into `build/bench/` (about 0.4 GB) and reused while the",
+        "generator version is unchanged; every run needs 10 GB free for the outputs (one at a",
+        "time, deleted after each run). Per-run logs are in `build/bench/logs/`, raw numbers in",
+        f"`{_shown(args.results)}`.",
+        "",
+        "## Notes",
+        "",
+        STATIC_NOTES.rstrip(),
+    ]
+    lines += [f"- {note}" for note in args.note]
+    return "\n".join(lines) + "\n"
+
+
+def _row_groups(path: Path) -> int:
+    return int(datagen.pq.ParquetFile(path).metadata.num_row_groups)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="smoke run: --rows 200000,50000 --rounds 1")
+    p.add_argument("--rows", help="comma-separated table sizes, largest first (default 5000000,500000)")
+    p.add_argument("--rounds", type=int, help="rounds per contender (default 3; 1 with --quick)")
+    p.add_argument(
+        "--contenders",
+        default=",".join(CONTENDERS),
+        help=f"comma-separated subset of {', '.join(CONTENDERS)} (default: all)",
+    )
+    p.add_argument("--no-rowgroups", action="store_true", help="skip the 40 vs 400 row groups memory check")
+    p.add_argument("--data-dir", type=Path, default=ROOT / "build" / "bench")
+    p.add_argument("--doc", type=Path, help="markdown output (default docs/benchmarks.md; quick: in --data-dir)")
+    p.add_argument("--results", type=Path, help="raw results JSON (default: in --data-dir)")
+    p.add_argument("--min-free-gb", type=float, default=10.0, help="refuse to run with less free disk (default 10)")
+    p.add_argument("--timeout", type=float, default=1800.0, help="seconds before a run is killed (default 1800)")
+    p.add_argument("--etl-src", type=Path, help="put this checkout first on PYTHONPATH for every contender")
+    p.add_argument("--note", action="append", default=[], help="a line for the Notes section (repeatable)")
+    args = p.parse_args(argv)
+    args.rows = [int(r) for r in (args.rows or ("200000,50000" if args.quick else "5000000,500000")).split(",")]
+    args.rounds = args.rounds or (1 if args.quick else 3)
+    args.data_dir = args.data_dir.resolve()
+    suffix = "-quick" if args.quick else ""
+    args.doc = args.doc or (args.data_dir / "benchmarks-quick.md" if args.quick else ROOT / "docs/benchmarks.md")
+    args.doc = args.doc.resolve()
+    args.results = (args.results or args.data_dir / f"results{suffix}.json").resolve()
+    unknown = set(args.contenders.split(",")) - set(CONTENDERS)
+    if unknown:
+        p.error(f"unknown contender(s): {', '.join(sorted(unknown))}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    free_gb = shutil.disk_usage(args.data_dir).free / 1e9
+    if free_gb < args.min_free_gb:
+        print(
+            f"bench: only {free_gb:.1f} GB free on the disk of {args.data_dir}; the benchmark needs "
+            f"{args.min_free_gb:g} GB (outputs up to ~2 GB each plus the data). Free some space, or pass "
+            "--min-free-gb.",
+            file=sys.stderr,
+        )
+        return 1
+    started, clock = dt.datetime.now(dt.UTC), time.perf_counter()
+    load_start = os.getloadavg()
+    contenders = [CONTENDERS[name] for name in args.contenders.split(",")]
+
+    datasets = []
+    for rows in args.rows:
+        name = label(rows)
+        path = args.data_dir / f"mixed_{name}.parquet"
+        t0 = time.perf_counter()
+        written = datagen.generate(path, rows)
+        how = f"generated in {time.perf_counter() - t0:.1f} s" if written else "cached"
+        print(f"data: {path} ({rows:,} rows, {path.stat().st_size / MB:.0f} MB, {how})", flush=True)
+        datasets.append((name, path))
+
+    summaries: list[Summary] = []
+    for name, path in datasets:
+        print(f"{name} rows: {args.rounds} round(s) of {', '.join(c.name for c in contenders)}", flush=True)
+        runs = [run_one(c, name, path, rnd, args) for rnd, c in interleaved(contenders, args.rounds)]
+        for c in contenders:
+            mine = [r for r in runs if r.contender == c.name]
+            summaries.append(Summary(c.name, name, all(r.exit_code == 0 for r in mine), mine))
+
+    rowgroups: dict[str, Summary] = {}
+    rowgroup_files: dict[str, Path] = {}
+    if not args.no_rowgroups and "local" in args.contenders.split(","):
+        big_name, big_path = datasets[0]
+        for groups in ("40", "400"):
+            rowgroup_files[groups] = args.data_dir / f"mixed_{big_name}_rg{groups}.parquet"
+            datagen.regroup(big_path, rowgroup_files[groups], int(groups))
+        print(f"row groups: {big_name} rows as 40 and 400 row groups, local engine", flush=True)
+        reps = min(args.rounds, 2)
+        runs = [
+            run_one(CONTENDERS["local"], f"{big_name}-rg{groups}", rowgroup_files[groups], rnd, args)
+            for rnd in range(1, reps + 1)
+            for groups in (("40", "400") if rnd % 2 else ("400", "40"))
+        ]
+        for groups in ("40", "400"):
+            mine = [r for r in runs if r.dataset == f"{big_name}-rg{groups}"]
+            rowgroups[groups] = Summary("local", f"{big_name}-rg{groups}", all(r.exit_code == 0 for r in mine), mine)
+
+    elapsed = time.perf_counter() - clock
+    info = machine()
+    doc = render(
+        args, datasets, summaries, rowgroups, rowgroup_files, info, started, (load_start, os.getloadavg()), elapsed
+    )
+    args.doc.parent.mkdir(parents=True, exist_ok=True)
+    args.doc.write_text(doc, encoding="utf-8")
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(
+        json.dumps(
+            {
+                "started": started.isoformat(),
+                "machine": info,
+                "runs": [asdict(r) for s in [*summaries, *rowgroups.values()] for r in s.runs],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"wrote {args.doc} and {args.results} ({elapsed / 60:.1f} min)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
