@@ -47,6 +47,7 @@ _SHORT_ESCAPES = [
     ("\u2029", "\\u2029"),
 ]
 _RARE_CONTROL = r"[\x00-\x07\x0b\x0e-\x1f]"
+_RARE_CONTROL_BYTES = {*range(0x00, 0x08), 0x0B, *range(0x0E, 0x20)}
 
 _UNITS_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 _FRACTION_DIGITS = {"s": 0, "ms": 3, "us": 6, "ns": 9}
@@ -141,74 +142,33 @@ def _escape_rare(value: object) -> str:
     return quote_text(str(value))[1:-1]
 
 
-# JSON string escaping as byte-table lookups over the whole data buffer: every byte's
-# escaped length, a cumulative sum for positions, then one scatter per escape kind.
-_ESCAPE_LEN = np.ones(256, dtype=np.int64)
-_ESCAPE_SECOND = np.zeros(256, dtype=np.uint8)
-for _byte, _letter in {0x22: '"', 0x5C: "\\", 0x08: "b", 0x0C: "f", 0x0A: "n", 0x0D: "r", 0x09: "t"}.items():
-    _ESCAPE_LEN[_byte] = 2
-    _ESCAPE_SECOND[_byte] = ord(_letter)
-for _byte in range(0x20):
-    if _ESCAPE_LEN[_byte] == 1:
-        _ESCAPE_LEN[_byte] = 6  # \u00XX
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-_NUMPY_ESCAPE_LIMIT = 64 * 1024 * 1024  # beyond this, position arrays would cost too much memory
-
-
-def _escape_quote_numpy(arr: pa.Array, offsets: np.ndarray, data: np.ndarray) -> pa.Array:
-    rows = len(arr)
-    lengths = np.diff(offsets)
-    widths = _ESCAPE_LEN[data]
-    # U+2028 / U+2029 (E2 80 A8 / E2 80 A9) become \u2028 / \u2029: six bytes for three.
-    separators = np.flatnonzero((data[:-2] == 0xE2) & (data[1:-1] == 0x80) & ((data[2:] == 0xA8) | (data[2:] == 0xA9)))
-    widths[separators] = 6
-    widths[separators + 1] = 0
-    widths[separators + 2] = 0
-    before = np.concatenate(([0], np.cumsum(widths)))
-    new_offsets = before[offsets - offsets[0]] + 2 * np.arange(rows + 1)
-    row_of_byte = np.repeat(np.arange(rows), lengths)
-    position = before[:-1] + 2 * row_of_byte + 1
-    out = np.empty(int(new_offsets[-1]), dtype=np.uint8)
-    out[new_offsets[:-1]] = 0x22
-    out[new_offsets[1:] - 1] = 0x22
-    plain = widths == 1
-    out[position[plain]] = data[plain]
-    two = widths == 2
-    out[position[two]] = 0x5C
-    out[position[two] + 1] = _ESCAPE_SECOND[data[two]]
-    six = np.flatnonzero(widths == 6)
-    if len(six):
-        at, value = position[six], data[six]
-        is_separator = value == 0xE2
-        low = np.where(is_separator, data[np.minimum(six + 2, len(data) - 1)] - 0xA0, value & 0x0F)
-        for k, byte in enumerate(b"\\u"):
-            out[at + k] = byte
-        out[at + 2] = np.where(is_separator, ord("2"), ord("0"))
-        out[at + 3] = np.where(is_separator, ord("0"), ord("0"))
-        out[at + 4] = np.where(is_separator, ord("2"), _HEX[value >> 4])
-        out[at + 5] = _HEX[low]
-    text = pa.StringArray.from_buffers(rows, pa.py_buffer(new_offsets.astype(np.int32)), pa.py_buffer(out))
-    return _mask_nulls(arr, text)
+def _special_bytes(arr: pa.Array) -> set[int]:
+    """Bytes of ``arr``'s text that JSON must escape (0xE2 may start U+2028/2029), found
+    by one scan of the data buffer."""
+    _, offsets_buf, data_buf = arr.buffers()
+    if data_buf is None or len(arr) == 0:
+        return set()
+    bounds = np.frombuffer(offsets_buf, dtype=np.int32)[[arr.offset, arr.offset + len(arr)]]
+    data = np.frombuffer(data_buf, dtype=np.uint8)[bounds[0] : bounds[1]]
+    flagged = data[(data < 0x20) | (data == 0x22) | (data == 0x5C) | (data == 0xE2)]
+    return {int(b) for b in np.unique(flagged)} if len(flagged) else set()
 
 
 def _encode_string(arr: pa.Array) -> pa.Array:
     if not pa.types.is_string(arr.type):
         arr = pc.cast(arr, _STRING)  # large_string / string_view
-    _, offsets_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=np.int32)[arr.offset : arr.offset + len(arr) + 1].astype(np.int64)
-    if data_buf is None or offsets[-1] == offsets[0]:
+    found = _special_bytes(arr)
+    if not found:
         return _quote(arr)
-    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
-    if not ((data < 0x20) | (data == 0x22) | (data == 0x5C) | (data == 0xE2)).any():
-        return _quote(arr)
-    if len(data) <= _NUMPY_ESCAPE_LIMIT:
-        return _escape_quote_numpy(arr, offsets, data)
-    # Huge values: Arrow's kernels, pass by pass, without per-byte position arrays.
+    # One replace pass per escape actually present: each is a plain scan in Arrow.
     escaped = arr
     for raw, esc in _SHORT_ESCAPES:
-        escaped = pc.replace_substring(escaped, raw, esc)
-    rare = pc.match_substring_regex(escaped, _RARE_CONTROL)
-    return _quote(_patch(escaped, rare, arr, _escape_rare))
+        if raw.encode()[0] in found:
+            escaped = pc.replace_substring(escaped, raw, esc)
+    if found & _RARE_CONTROL_BYTES:
+        rare = pc.match_substring_regex(escaped, _RARE_CONTROL)
+        escaped = _patch(escaped, rare, arr, _escape_rare)
+    return _quote(escaped)
 
 
 def _b64(value: object) -> str:
@@ -394,7 +354,7 @@ def _encode_duration(arr: pa.Array) -> pa.Array:
 
 
 def _filled(fragments: pa.Array) -> pa.Array:
-    return pc.fill_null(fragments, _NULL_TEXT)
+    return pc.fill_null(fragments, _NULL_TEXT) if fragments.null_count else fragments
 
 
 def _rejoin(offsets: pa.Array, items: pa.Array, large: bool, open_: str, close: str) -> pa.Array:
@@ -438,8 +398,11 @@ def encode_object(
     if not opts.drop_nulls:
         parts: list[pa.Array | str] = ["{"]
         for i, (key, fragment) in enumerate(zip(keys, fragments, strict=True)):
-            parts += [("," if i else "") + key, _filled(fragment)]
-        return _join(*parts, "}" + suffix)
+            parts += [("," if i else "") + key, fragment]
+        # Null fragments become the text null inside the same pass.
+        return pc.binary_join_element_wise(
+            *parts, "}" + suffix, "", null_handling="replace", null_replacement=_NULL_TEXT
+        )
     # Each present member carries a leading comma; the first one is cut off afterwards.
     # (binary_join_element_wise's null_handling="skip" drops rows in pyarrow 26, so
     # it is not used.)
