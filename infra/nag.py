@@ -81,8 +81,8 @@ def acknowledge_findings(stack: PipelineStack) -> None:
     ack(
         functions.events.role,  # type: ignore[arg-type]
         "AwsSolutions-IAM5",
-        "Reads the head and tail of each new upload (PAR1 check); keys are per job.",
-        [upload_keys],
+        "Reads the head and tail of each new upload (PAR1 check) and a lost run's report; keys are per job.",
+        [upload_keys, output_keys],
     )
     ack(
         functions.converter.role,  # type: ignore[arg-type]

@@ -122,6 +122,10 @@ class ServiceFunctions(Construct):
         # events: check the uploaded object (HEAD + ranged GETs), move the job, start the run.
         _allow(self.events, ["dynamodb:GetItem", "dynamodb:UpdateItem"], [table_arn])
         _allow(self.events, ["s3:GetObject"], [input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")])
+        # A run that ended SUCCEEDED without marking its job is recovered from its report.
+        _allow(self.events, ["s3:GetObject"], [output_bucket.arn_for_objects(f"{OUTPUT_PREFIX}*")])
+        # ListBucket makes a missing key a 404 (handled) instead of a 403 (an error).
+        _allow(self.events, ["s3:ListBucket"], [input_bucket.bucket_arn, output_bucket.bucket_arn])
         _allow(
             self.events,
             ["glue:StartJobRun", "glue:GetJobRun"],
@@ -130,7 +134,7 @@ class ServiceFunctions(Construct):
         _allow(self.events, ["lambda:InvokeFunction"], [self.converter.function_arn])
         # converter: read the upload, write the result (multipart), update the job.
         _allow(self.converter, ["dynamodb:GetItem", "dynamodb:UpdateItem"], [table_arn])
-        _allow(self.converter, ["s3:ListBucket"], [output_bucket.bucket_arn])
+        _allow(self.converter, ["s3:ListBucket"], [input_bucket.bucket_arn, output_bucket.bucket_arn])
         _allow(self.converter, ["s3:GetObject"], [input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")])
         _allow(
             self.converter,

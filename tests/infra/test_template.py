@@ -205,6 +205,7 @@ def test_each_function_gets_only_its_own_actions(synth: Synth) -> None:
             "glue:StartJobRun",
             "glue:GetJobRun",
             "lambda:InvokeFunction",
+            "s3:ListBucket",
         },
         "converter": {
             "dynamodb:GetItem",
