@@ -3,7 +3,7 @@ UP_HOST     ?= 127.0.0.1
 UP_PORT     ?= 8000
 UP_DATA_DIR ?= .etl-local
 UP_WORKERS  ?= 1
-UP_ENGINE   ?= spark
+UP_ENGINE   ?=
 
 .PHONY: up
 up: $(STAMP) ## run the web app, API and jobs locally (UP_PORT, UP_DATA_DIR, UP_WORKERS, UP_ENGINE)
@@ -15,4 +15,4 @@ up: $(STAMP) ## run the web app, API and jobs locally (UP_PORT, UP_DATA_DIR, UP_
 			echo "note: npm not found; serving the API only (install Node.js 20+ for the web app)"; \
 		fi; \
 	fi
-	$(BIN)/etl up --host $(UP_HOST) --port $(UP_PORT) --data-dir $(UP_DATA_DIR) --workers $(UP_WORKERS) --engine $(UP_ENGINE)
+	$(BIN)/etl up --host $(UP_HOST) --port $(UP_PORT) --data-dir $(UP_DATA_DIR) --workers $(UP_WORKERS) $(if $(UP_ENGINE),--engine $(UP_ENGINE))

@@ -22,7 +22,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 class Server:
     def __init__(
-        self, data_dir: Path, *, workers: int = 1, env: dict[str, str] | None = None, port: int | None = None
+        self,
+        data_dir: Path,
+        *,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        engine: str = "local",
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -41,7 +47,7 @@ class Server:
                     "--workers",
                     str(workers),
                     "--engine",
-                    "local",
+                    engine,
                 ],
                 cwd=ROOT,
                 stdout=log,
@@ -260,3 +266,19 @@ def test_a_used_port_or_an_unwritable_data_dir_is_one_clear_line(
     assert bad.returncode == 1
     assert bad.stderr.strip().startswith("etl up: error: cannot write the data directory")
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.spark
+def test_the_spark_engine_converts_with_a_warm_worker_session(servers: Callable[..., Server], tmp_path: Path) -> None:
+    """``--engine spark``: each worker keeps its Spark session; the second job reuses it."""
+    server = servers(tmp_path / "data", engine="spark")
+    src = write_parquet(tmp_path / "sales.parquet", rows=30)
+    for _ in range(2):
+        job_id, posted = create_and_upload(server, src.read_bytes())
+        assert posted.status_code == 204
+        job = wait_finished(server, job_id, timeout=300)
+        assert job["status"] == "SUCCEEDED", (job, server.log.read_text()[-3000:])
+        assert job["engine"] == "spark"
+        url = server.api("GET", f"/jobs/{job_id}/download").json()["url"]
+        assert requests.get(url, timeout=30).content == converted(src, tmp_path)
+    assert server.log.read_text().count("worker ready") == 1
