@@ -110,6 +110,16 @@ class Settings:
         }
 
 
+def allowed_origins(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Web app origins allowed to call the API (``ALLOWED_ORIGINS``, comma-separated).
+
+    Read at import time by the API Lambdas (their CORS headers), so apart from the rest of
+    the settings: an OpenAPI build or a test needs no buckets for it.
+    """
+    env = os.environ if environ is None else environ
+    return [o.strip() for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip()]
+
+
 def _boto3_client(name: str) -> Any:
     import boto3
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from etl_lib.jobs.service import JobServiceError
+from etl_lib.jobs.settings import allowed_origins
 from lambdas.common.models import ErrorResponse
 
 # Documented on every route; the OpenAPI document lists them.
@@ -63,8 +64,16 @@ def caller(app: APIGatewayRestResolver | Router) -> str:
     return str(sub)
 
 
+def cors_config() -> CORSConfig | None:
+    """CORS headers on every response (errors included) when the web app is on another origin."""
+    origins = allowed_origins()
+    if not origins:
+        return None  # same origin (the local stack) or no browser client
+    return CORSConfig(allow_origin=origins[0], extra_origins=origins[1:], allow_headers=["Authorization"], max_age=600)
+
+
 def build_resolver(*routers: Router, logger: Logger) -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = APIGatewayRestResolver(enable_validation=True, cors=cors_config())
     for router in routers:
         app.include_router(router)
 

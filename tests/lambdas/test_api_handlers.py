@@ -173,3 +173,18 @@ def test_deleting_a_job_removes_its_record_and_files(tmp_path: Path, local_env: 
     assert not (local_env / "objects" / "inputs" / "inputs" / job["job_id"]).exists()
     assert call(status_handler, api_event("GET", f"/jobs/{job['job_id']}"))[0] == 404
     assert call(status_handler, api_event("DELETE", f"/jobs/{job['job_id']}"))[0] == 404
+
+
+def test_responses_carry_cors_headers_for_the_configured_web_app_origin(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lambdas.common.api import build_resolver
+    from lambdas.status.handler import logger, router
+
+    monkeypatch.setenv("ALLOWED_ORIGINS", "https://app.example.com, https://admin.example.com")
+    app = build_resolver(router, logger=logger)
+    event = api_event("GET", "/jobs/0123456789abcdef0123456789abcdef")
+    event["headers"]["Origin"] = event["multiValueHeaders"]["Origin"] = "https://app.example.com"
+    event["multiValueHeaders"]["Origin"] = ["https://app.example.com"]
+    response = app.resolve(event, FakeLambdaContext())
+    assert response["statusCode"] == 404
+    headers = {**response.get("headers", {}), **{k: v[0] for k, v in response.get("multiValueHeaders", {}).items()}}
+    assert headers["Access-Control-Allow-Origin"] == "https://app.example.com"
