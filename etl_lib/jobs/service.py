@@ -317,6 +317,7 @@ class JobService:
             job.job_id,
             JobStatus.SUCCEEDED,
             {
+                "engine": report.engine,  # what ran: "auto" resolves by input size
                 "input_bytes": report.input_bytes,
                 "output_bytes": report.output_bytes,
                 "rows_in": report.rows_in,
