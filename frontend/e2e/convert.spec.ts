@@ -2,6 +2,7 @@
 // the jobs finish, preview, download and check the JSON, see the corrupt file fail.
 import { expect, test, type Page } from "@playwright/test";
 import { readFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
 import path from "node:path";
 
 const baseUrl = () => process.env.E2E_BASE_URL!;
@@ -99,4 +100,38 @@ test("a refused file type is explained without a request", async ({ page }) => {
   await page.locator('input[type="file"]').setInputFiles({ name: "notes.csv", mimeType: "text/csv", buffer: Buffer.from("a,b\n1,2\n") });
   await expect(page.getByText('"notes.csv" is not a Parquet file. Only .parquet files can be converted.').first()).toBeVisible();
   await shot(page, "08-refused-type");
+});
+
+test("a gzipped JSON array: preview decompresses in the browser, download is .json.gz", async ({ page }) => {
+  const problems: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.push(`console: ${message.text()}`);
+  });
+  await page.goto(baseUrl());
+  await page.getByRole("radio", { name: /JSON array/ }).check();
+  await page.getByRole("checkbox", { name: /Compress the output with gzip/ }).check();
+  await page.getByRole("checkbox", { name: /Big integers as strings/ }).check();
+  await page.locator('input[type="file"]').setInputFiles({ name: "gz.parquet", mimeType: "application/octet-stream", buffer: readFileSync(fixture("demo.parquet")) });
+  await expect(jobRow(page, "gz.parquet").getByText("SUCCEEDED")).toBeVisible({ timeout: 240_000 });
+
+  await page.getByRole("link", { name: "Details of gz.parquet" }).click();
+  const detail = page.getByRole("region", { name: "Job detail" });
+  await expect(detail.getByText("JSON array")).toBeVisible();
+  await expect(detail.getByText("gzip", { exact: true })).toBeVisible();
+  const preview = detail.getByRole("table", { name: "Preview of the output records" });
+  await expect(preview).toBeVisible({ timeout: 30_000 });
+  await expect(preview.getByText('"twin"')).toBeVisible();
+  await shot(page, "09-gzip-json-preview");
+
+  const downloadPromise = page.waitForEvent("download");
+  await detail.getByRole("button", { name: "Download" }).click();
+  const download = await downloadPromise;
+  expect(download.suggestedFilename()).toBe("gz.json.gz");
+  const saved = path.join(import.meta.dirname, "..", "test-results", "gz.json.gz");
+  await download.saveAs(saved);
+  const records = JSON.parse(gunzipSync(readFileSync(saved)).toString("utf8")) as Record<string, unknown>[];
+  expect(records.map((record) => record.ID)).toEqual(["upper", "case", "twin"]);
+  // bigint_as_string: the 64-bit extremes come back as strings.
+  expect(typeof records[2]!.int64).toBe("string");
+  expect(problems).toEqual([]);
 });
