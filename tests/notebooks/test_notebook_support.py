@@ -109,9 +109,10 @@ def test_extension_covers_the_installed_glue_magics() -> None:
     assert set(glue_local.GLUE_CELL_MAGICS) | {"sql"} == cell
 
 
-def test_extension_registers_no_op_magics_and_glue_names() -> None:
+def test_extension_registers_no_op_magics_and_glue_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from IPython.core.interactiveshell import InteractiveShell
 
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path))  # keep the user's ~/.ipython out of it
     shell = InteractiveShell.instance()
     try:
         shell.extension_manager.load_extension("etl_lib.notebook.glue_local")
@@ -297,3 +298,34 @@ def test_strip_restores_a_committable_notebook(tmp_path: Path) -> None:
     strip_main([str(path)])
 
     assert path.read_text() == (NOTEBOOKS / "01-explore.ipynb").read_text()
+
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "parquet-testing" / "data"
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="the Apache parquet-testing corpus is not beside the repo")
+def test_validation_passes_on_the_conformance_corpus(tmp_path: Path) -> None:
+    """The per-value reading of the contract agrees with the encoder on the corpus files of
+    up to 2,000 rows (every record is checked against the schema: larger files are slow)."""
+    from etl_lib.errors import ConversionError
+
+    failures, validated = [], 0
+    for src in sorted(CORPUS.glob("*.parquet")):
+        try:
+            if pq.ParquetFile(src).metadata.num_rows > 2_000:
+                continue
+        except Exception:  # unreadable footers: refused by convert below, skip them here
+            continue
+        dest = tmp_path / f"{src.stem}.jsonl"
+        try:
+            report = convert(str(src), str(dest), OPTION_SETS[1], engine="local")  # every option on
+        except ConversionError:
+            continue  # inputs the conversion refuses (tests/test_conformance.py covers those)
+        (tmp_path / "report.json").write_text(report.model_dump_json())
+        try:
+            validate_output(str(src), str(dest), str(tmp_path / "report.json"), sample_size=50)
+            validated += 1
+        except ValidationError as exc:
+            failures.append(f"{src.name}: {exc}")
+    assert not failures
+    assert validated > 40
