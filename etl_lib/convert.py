@@ -45,8 +45,10 @@ def choose_engine(engine: Engine | str, input_bytes: int, local_max_bytes: int |
     engine = Engine(engine)
     if engine is not Engine.AUTO:
         return engine
-    limit = local_max_bytes if local_max_bytes is not None else int(
-        os.environ.get("ETL_LOCAL_MAX_BYTES", DEFAULT_LOCAL_MAX_BYTES)
+    limit = (
+        local_max_bytes
+        if local_max_bytes is not None
+        else int(os.environ.get("ETL_LOCAL_MAX_BYTES", DEFAULT_LOCAL_MAX_BYTES))
     )
     return Engine.LOCAL if input_bytes <= limit else Engine.SPARK
 
