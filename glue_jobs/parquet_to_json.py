@@ -18,6 +18,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 ARGUMENTS = ["job_id", "jobs_store", "input_store", "output_store"]
+# Optional: the CloudWatch namespace for the job's end metrics (a default argument of the
+# Glue job in AWS; the local runner leaves it out, so nothing is published locally).
+OPTIONAL_ARGUMENTS = ["metrics_namespace"]
 # Read by pyarrow's S3 filesystem on the executors: they must reach the same endpoint
 # (moto's server, LocalStack) as the driver. Unset on Glue, so nothing is copied there.
 _EXECUTOR_ENV = (
@@ -38,10 +41,15 @@ def parse_arguments(argv: Sequence[str]) -> dict[str, str]:
         parser = argparse.ArgumentParser(prog="parquet_to_json")
         for name in ARGUMENTS:
             parser.add_argument(f"--{name}", required=True)
+        for name in OPTIONAL_ARGUMENTS:
+            parser.add_argument(f"--{name}")
         # Glue adds its own (--JOB_NAME, --JOB_RUN_ID, --TempDir...): accept and ignore them.
         known, _ = parser.parse_known_args(list(argv[1:]))
-        return {name: str(getattr(known, name)) for name in ARGUMENTS}
-    resolved: dict[str, str] = getResolvedOptions(list(argv), ARGUMENTS)
+        names = ARGUMENTS + [n for n in OPTIONAL_ARGUMENTS if getattr(known, n) is not None]
+        return {name: str(getattr(known, name)) for name in names}
+    # getResolvedOptions fails on a missing name: ask only for the optional ones present.
+    present = [n for n in OPTIONAL_ARGUMENTS if f"--{n}" in argv]
+    resolved: dict[str, str] = getResolvedOptions(list(argv), ARGUMENTS + present)
     return resolved
 
 

@@ -1,4 +1,4 @@
-"""AWS adapters: S3 object storage, DynamoDB job store, Glue job launcher (boto3).
+"""AWS adapters: S3, DynamoDB, the Glue and converter Lambda launchers, CloudWatch (boto3).
 
 Each constructor takes a boto3 client, so tests pass clients bound to moto and the
 Lambdas pass clients created once per container by the composition root.
@@ -6,6 +6,7 @@ Lambdas pass clients created once per container by the composition root.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -13,8 +14,9 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from etl_lib.jobs import state
+from etl_lib.jobs.metrics import SERVICE_DIMENSION, job_end_values
 from etl_lib.jobs.models import Job, JobPage, JobStatus, decode_cursor, encode_cursor, sort_key, utc_now
-from etl_lib.jobs.ports import JobLauncher, JobStore, ObjectStore, PresignedPost
+from etl_lib.jobs.ports import JobLauncher, JobMetrics, JobStore, ObjectStore, PresignedPost
 
 
 class S3ObjectStore(ObjectStore):
@@ -219,3 +221,47 @@ class GlueJobLauncher(JobLauncher):
         except self.glue.exceptions.EntityNotFoundException:
             return None
         return dict(run.get("Arguments", {}))
+
+
+class LambdaLauncher(JobLauncher):
+    """Starts a local-engine run: an asynchronous invocation of the converter Lambda.
+
+    Asynchronous (``InvocationType=Event``) because the events Lambda must not wait for the
+    conversion; Lambda retries a crashed run, then reports it to the on-failure
+    destination, which fails the job (:meth:`JobService.on_run_lost`).
+    """
+
+    def __init__(self, client: Any, function_name: str) -> None:
+        self.lambda_ = client
+        self.function_name = function_name
+
+    def start(self, arguments: Mapping[str, str]) -> str:
+        # The converter runs in the same deployment as this service: it builds the stores
+        # from its own environment, so the job id is all it needs.
+        payload = {"job_id": arguments["--job_id"]}
+        response = self.lambda_.invoke(
+            FunctionName=self.function_name, InvocationType="Event", Payload=json.dumps(payload).encode()
+        )
+        request_id: str = response["ResponseMetadata"]["RequestId"]
+        return f"lambda:{request_id}"
+
+    def arguments_of(self, run_id: str) -> dict[str, str] | None:
+        return None  # converter failures name their job themselves (the request payload)
+
+
+class CloudWatchJobMetrics(JobMetrics):
+    """PutMetricData, for the Glue job: no Lambda log extraction of EMF lines there."""
+
+    def __init__(self, client: Any, namespace: str) -> None:
+        self.cloudwatch = client
+        self.namespace = namespace
+
+    def job_ended(self, job: Job) -> None:
+        name, value = SERVICE_DIMENSION
+        self.cloudwatch.put_metric_data(
+            Namespace=self.namespace,
+            MetricData=[
+                {"MetricName": metric, "Unit": unit, "Value": amount, "Dimensions": [{"Name": name, "Value": value}]}
+                for metric, unit, amount in job_end_values(job)
+            ],
+        )

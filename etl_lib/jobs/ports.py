@@ -83,7 +83,7 @@ class JobStore(ABC):
 
 
 class JobLauncher(ABC):
-    """Starts the conversion run (Glue in AWS, the local Spark runner locally)."""
+    """Starts the conversion run (Glue or the converter Lambda in AWS, the local runner locally)."""
 
     @abstractmethod
     def start(self, arguments: Mapping[str, str]) -> str:
@@ -92,3 +92,11 @@ class JobLauncher(ABC):
     @abstractmethod
     def arguments_of(self, run_id: str) -> dict[str, str] | None:
         """The arguments a run was started with (how a run's state change finds its job)."""
+
+
+class JobMetrics(ABC):
+    """Reports jobs that ended (CloudWatch: Powertools EMF in Lambdas, PutMetricData on Glue)."""
+
+    @abstractmethod
+    def job_ended(self, job: Job) -> None:
+        """``job`` has just become SUCCEEDED or FAILED (called once per job)."""

@@ -8,6 +8,7 @@ the same by construction.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from etl_lib.jobs.models import (
     report_key,
     utc_now,
 )
-from etl_lib.jobs.ports import JobLauncher, JobStore, ObjectStore, PresignedPost
+from etl_lib.jobs.ports import JobLauncher, JobMetrics, JobStore, ObjectStore, PresignedPost
 from etl_lib.options import ConvertOptions
 
 if TYPE_CHECKING:
@@ -42,6 +43,14 @@ log = logging.getLogger(__name__)
 
 # Glue run states that end a run without our script having reported a result.
 GLUE_FAILED_STATES = frozenset({"FAILED", "TIMEOUT", "STOPPED", "ERROR"})
+
+DEFAULT_SMALL_FILE_THRESHOLD_BYTES = 256 * 1024**2
+"""Inputs up to this size run on the local engine (the converter Lambda in AWS, in-process
+in the local stack's worker); larger ones on Spark (Glue). SMALL_FILE_THRESHOLD_BYTES."""
+
+# What a client may ask for when creating a job: "auto" leaves the choice to the service
+# (by input size); "spark" forces Glue, e.g. to compare or when the local engine misbehaves.
+REQUESTABLE_ENGINES = frozenset({"auto", "spark"})
 
 
 class JobServiceError(Exception):
@@ -94,23 +103,43 @@ class JobService:
         inputs: ObjectStore,
         outputs: ObjectStore,
         launcher: JobLauncher | None = None,
+        local_launcher: JobLauncher | None = None,
         limits: Limits | None = None,
-        engine: str = "spark",
+        engine: str = "auto",
+        small_file_threshold_bytes: int = DEFAULT_SMALL_FILE_THRESHOLD_BYTES,
         run_arguments: Mapping[str, str] | None = None,
+        metrics: JobMetrics | None = None,
     ) -> None:
         self.jobs = jobs
         self.inputs = inputs
         self.outputs = outputs
+        # ``launcher`` starts Spark runs (Glue); ``local_launcher`` local-engine runs (the
+        # converter Lambda). Without one, ``launcher`` starts both: the run reads the engine
+        # from the job, so the Glue script (or the local stack's worker) can run either.
         self.launcher = launcher
+        self.local_launcher = local_launcher
         self.limits = limits or Limits()
+        # The deployment's default for "auto" requests ("etl up --engine" locally).
         self.engine = engine
+        self.small_file_threshold_bytes = small_file_threshold_bytes
         # Where the run finds the same stores (see settings.run_arguments): a Glue run
         # has no environment of ours, only its arguments.
         self.run_arguments = dict(run_arguments or {})
+        self.metrics = metrics
+
+    def observed_by(self, metrics: JobMetrics) -> JobService:
+        """This service, reporting each job that ends to ``metrics`` (same stores)."""
+        observed = copy.copy(self)
+        observed.metrics = metrics
+        return observed
 
     # --- API: create, read, download, delete -------------------------------------------
 
-    def create_job(self, owner: str, *, filename: str, size: int, options: ConvertOptions) -> tuple[Job, PresignedPost]:
+    def create_job(
+        self, owner: str, *, filename: str, size: int, options: ConvertOptions, engine: str = "auto"
+    ) -> tuple[Job, PresignedPost]:
+        if engine not in REQUESTABLE_ENGINES:
+            raise JobServiceError(f"engine must be one of {', '.join(sorted(REQUESTABLE_ENGINES))}, not {engine!r}")
         if size > self.limits.max_upload_bytes:
             raise UploadTooLargeError(
                 f"{filename} is {size:,} bytes; the limit is {self.limits.max_upload_bytes:,} bytes"
@@ -122,7 +151,9 @@ class JobService:
             status=JobStatus.PENDING,
             filename=filename,
             options=options,
-            engine=self.engine,
+            # Until the upload is accepted this is the engine asked for ("auto" or a
+            # forced one); from QUEUED on, the one chosen; once SUCCEEDED, the one that ran.
+            engine=self.engine if engine == "auto" else engine,
             created_at=now,
             updated_at=now,
             declared_bytes=size,
@@ -189,7 +220,9 @@ class JobService:
         problem = self._check_upload(job, key, actual)
         if problem is not None:
             return self.fail(job.job_id, problem, input_bytes=actual)
-        queued = self.jobs.transition(job.job_id, JobStatus.QUEUED, {"input_bytes": actual})
+        assert actual is not None  # _check_upload refuses a missing object
+        engine = self.route(job.engine, actual)
+        queued = self.jobs.transition(job.job_id, JobStatus.QUEUED, {"input_bytes": actual, "engine": engine})
         if queued is None:
             return self.jobs.get(job.job_id)  # a concurrent duplicate won the race
         return self._start_run(queued)
@@ -222,11 +255,18 @@ class JobService:
             )
         return None
 
+    def route(self, engine: str, input_bytes: int) -> str:
+        """The engine a job runs on: a forced one as is, "auto" by the input's size."""
+        from etl_lib.convert import choose_engine
+
+        return choose_engine(engine, input_bytes, self.small_file_threshold_bytes).value
+
     def _start_run(self, job: Job) -> Job | None:
-        if self.launcher is None:
+        launcher = self.local_launcher if job.engine == "local" and self.local_launcher else self.launcher
+        if launcher is None:
             raise RuntimeError("this service has no job launcher")
         try:
-            run_id = self.launcher.start({"--job_id": job.job_id, **self.run_arguments})
+            run_id = launcher.start({"--job_id": job.job_id, **self.run_arguments})
         except Exception as exc:
             log.exception("cannot start the conversion run")
             return self.fail(
@@ -263,6 +303,17 @@ class JobService:
             )
         return job
 
+    def on_run_lost(self, job_id: str, reason: str) -> Job | None:
+        """A local-engine run (the converter Lambda) crashed or timed out on every attempt.
+
+        Lambda reports it through the converter's on-failure destination; the job must not
+        stay RUNNING. A job the run already finished is left as it is.
+        """
+        job = self.jobs.get(job_id)
+        if job is None or state.is_terminal(job.status):
+            return job
+        return self.fail(job_id, JobError(code="RUN_FAILED", message=f"the conversion run failed: {reason}"))
+
     # --- the run itself (the Glue job's body) --------------------------------------------
 
     def run(
@@ -285,6 +336,9 @@ class JobService:
             return job  # a duplicate run: the job is already finished
         dest_key = output_key(job_id, job.options)
         engine = engine or job.engine
+        if engine == "auto":  # a job queued before routing recorded its engine
+            size = job.input_bytes if job.input_bytes is not None else self.inputs.size(input_key(job_id))
+            engine = self.route(engine, size or 0)
         try:
             spark = spark_factory() if spark_factory is not None and engine == "spark" else None
             report = convert(
@@ -292,6 +346,7 @@ class JobService:
                 self.outputs.uri_for_write(dest_key),
                 job.options,
                 engine=engine,
+                local_max_bytes=self.small_file_threshold_bytes,
                 spark=spark,
             )
             self.outputs.put_bytes(report_key(job_id), report.model_dump_json(indent=2).encode())
@@ -313,7 +368,7 @@ class JobService:
         return finished
 
     def _succeed(self, job: Job, report: Any) -> Job | None:
-        return self.jobs.transition(
+        succeeded = self.jobs.transition(
             job.job_id,
             JobStatus.SUCCEEDED,
             {
@@ -326,7 +381,20 @@ class JobService:
                 "error": None,
             },
         )
+        self._ended(succeeded)
+        return succeeded
 
     def fail(self, job_id: str, error: JobError, **changes: Any) -> Job | None:
         failed = self.jobs.transition(job_id, JobStatus.FAILED, {"error": error.model_dump(), **changes})
+        self._ended(failed)
         return failed or self.jobs.get(job_id)
+
+    def _ended(self, job: Job | None) -> None:
+        # Only the caller whose conditional write ended the job reports it, so a job is
+        # counted once whichever process (Glue, converter, events Lambda) ended it.
+        if job is None or self.metrics is None:
+            return
+        try:
+            self.metrics.job_ended(job)
+        except Exception:  # metrics must never change a job's outcome
+            log.exception("cannot publish the job's metrics")

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from etl_lib.jobs.metrics import DEFAULT_NAMESPACE
 from etl_lib.jobs.models import DEFAULT_MAX_UPLOAD_BYTES
 from etl_lib.jobs.ports import JobLauncher, JobStore, ObjectStore
-from etl_lib.jobs.service import JobService, Limits
+from etl_lib.jobs.service import DEFAULT_SMALL_FILE_THRESHOLD_BYTES, JobService, Limits
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,12 @@ class Settings:
     output_bucket: str = ""
     jobs_table: str = ""
     glue_job_name: str = ""
-    engine: str = "spark"
+    # Runs local-engine jobs in AWS; unset, the Glue job runs them too.
+    converter_function_name: str = ""
+    # The default engine of "auto" requests: "auto" routes by size, "spark"/"local" force.
+    engine: str = "auto"
+    small_file_threshold_bytes: int = DEFAULT_SMALL_FILE_THRESHOLD_BYTES
+    metrics_namespace: str = DEFAULT_NAMESPACE
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     upload_expires_in: int = 15 * 60
     download_expires_in: int = 5 * 60
@@ -57,13 +63,18 @@ class Settings:
         backend = env.get("ETL_BACKEND", defaults.backend)
         if backend not in {"aws", "local"}:
             raise ValueError(f"ETL_BACKEND must be aws or local, not {backend!r}")
+        if env.get("ETL_ENGINE", "auto") not in {"", "auto", "spark", "local"}:
+            raise ValueError(f"ETL_ENGINE must be auto, spark or local, not {env['ETL_ENGINE']!r}")
         settings = cls(
             backend=backend,
             input_bucket=env.get("INPUT_BUCKET", "inputs" if backend == "local" else ""),
             output_bucket=env.get("OUTPUT_BUCKET", "outputs" if backend == "local" else ""),
             jobs_table=env.get("JOBS_TABLE", ""),
             glue_job_name=env.get("GLUE_JOB_NAME", ""),
-            engine=env.get("ETL_ENGINE", defaults.engine),
+            converter_function_name=env.get("CONVERTER_FUNCTION_NAME", ""),
+            engine=env.get("ETL_ENGINE") or defaults.engine,
+            small_file_threshold_bytes=integer("SMALL_FILE_THRESHOLD_BYTES", defaults.small_file_threshold_bytes),
+            metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or defaults.metrics_namespace,
             max_upload_bytes=integer("MAX_UPLOAD_BYTES", defaults.max_upload_bytes),
             upload_expires_in=integer("UPLOAD_URL_EXPIRES", defaults.upload_expires_in),
             download_expires_in=integer("DOWNLOAD_URL_EXPIRES", defaults.download_expires_in),
@@ -156,11 +167,14 @@ def build_service(
     settings: Settings, *, launcher: JobLauncher | None = None, spark_factory: Callable[[], Any] | None = None
 ) -> JobService:
     arguments = settings.run_arguments()
+    local_launcher: JobLauncher | None = None
     if launcher is None:
         if settings.backend == "aws":
-            from etl_lib.jobs.aws import GlueJobLauncher
+            from etl_lib.jobs.aws import GlueJobLauncher, LambdaLauncher
 
             launcher = GlueJobLauncher(_boto3_client("glue"), settings.glue_job_name)
+            if settings.converter_function_name:
+                local_launcher = LambdaLauncher(_boto3_client("lambda"), settings.converter_function_name)
         elif settings.local_runner == "queue":
             from etl_lib.local.runs import QueueLauncher, RunQueue
 
@@ -176,8 +190,10 @@ def build_service(
         inputs=object_store_from_spec(arguments["--input_store"], settings=settings),
         outputs=object_store_from_spec(arguments["--output_store"], settings=settings),
         launcher=launcher,
+        local_launcher=local_launcher,
         limits=settings.limits,
         engine=settings.engine,
+        small_file_threshold_bytes=settings.small_file_threshold_bytes,
         run_arguments=arguments,
     )
 
@@ -189,9 +205,19 @@ def service() -> JobService:
 
 
 def service_for_run(arguments: Mapping[str, str]) -> JobService:
-    """The service a Glue run needs, from its arguments (names without the ``--``)."""
+    """The service a Glue run needs, from its arguments (names without the ``--``).
+
+    ``metrics_namespace`` (a default argument of the Glue job in AWS) publishes the job's
+    end to CloudWatch; the local runner does not pass it.
+    """
+    metrics = None
+    if arguments.get("metrics_namespace"):
+        from etl_lib.jobs.aws import CloudWatchJobMetrics
+
+        metrics = CloudWatchJobMetrics(_boto3_client("cloudwatch"), arguments["metrics_namespace"])
     return JobService(
         jobs=jobs_store_from_spec(arguments["jobs_store"]),
         inputs=object_store_from_spec(arguments["input_store"]),
         outputs=object_store_from_spec(arguments["output_store"]),
+        metrics=metrics,
     )

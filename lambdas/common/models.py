@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +19,11 @@ class CreateJobRequest(BaseModel):
     )
     size: int = Field(ge=1, description="The file's size in bytes (the upload must not be larger).")
     options: ConvertOptions = Field(default_factory=ConvertOptions)
+    engine: Literal["auto", "spark"] = Field(
+        default="auto",
+        description="auto: small files on the fast single-machine engine, large ones on Spark (Glue); "
+        "spark: always Spark.",
+    )
 
 
 class JobView(BaseModel):
@@ -27,7 +33,11 @@ class JobView(BaseModel):
     status: JobStatus
     filename: str
     options: ConvertOptions
-    engine: str
+    engine: str = Field(
+        description="The engine asked for (auto, spark) until the upload is accepted; then the one chosen "
+        "(local or spark), which is the one that ran.",
+        examples=["local"],
+    )
     created_at: datetime
     updated_at: datetime
     input_bytes: int | None

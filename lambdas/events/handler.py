@@ -1,6 +1,8 @@
-"""EventBridge events: S3 "Object Created" (an upload finished) and "Glue Job State Change".
+"""EventBridge events: S3 "Object Created" (an upload finished), "Glue Job State Change",
+and the converter Lambda's failures ("Lambda Function Invocation Result - Failure", sent by
+its on-failure destination once Lambda has given up retrying a crashed or timed-out run).
 
-Both arrive at least once and in any order; the service's conditional transitions make
+All arrive at least once and in any order; the service's conditional transitions make
 every duplicate or late event a no-op, so this handler never needs to deduplicate.
 """
 
@@ -14,10 +16,18 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
+from etl_lib.jobs.service import JobService
 from etl_lib.jobs.settings import service
-from lambdas.common.observability import observability
+from lambdas.common.observability import PowertoolsJobMetrics, observability
 
 logger, tracer, metrics = observability("jobs-events")
+# Longest error text kept from a failed invocation (a stack trace belongs in the logs).
+MAX_REASON = 300
+
+
+def jobs() -> JobService:
+    """The container's service, publishing JobsSucceeded/JobsFailed for jobs ended here."""
+    return service().observed_by(PowertoolsJobMetrics())
 
 
 class S3Bucket(BaseModel):
@@ -57,12 +67,50 @@ class GlueStateEvent(EventBridgeModel):
     detail: GlueStateDetail
 
 
+class InvocationRequestContext(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    condition: str = Field(examples=["RetriesExhausted", "EventAgeExceeded"])
+    approximateInvokeCount: int = 0
+
+
+class ConverterRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    job_id: str
+
+
+class InvocationRecord(BaseModel):
+    """What Lambda sends an asynchronous invocation's on-failure destination."""
+
+    model_config = ConfigDict(extra="allow")
+
+    requestContext: InvocationRequestContext
+    requestPayload: ConverterRequest
+    responsePayload: dict[str, Any] | None = None
+
+    def reason(self) -> str:
+        payload = self.responsePayload or {}
+        # A timeout has only errorMessage ("... Task timed out after 900.00 seconds").
+        error = ": ".join(str(payload[k]) for k in ("errorType", "errorMessage") if payload.get(k))
+        attempts = self.requestContext.approximateInvokeCount
+        tried = f" after {attempts} attempt{'s' * (attempts != 1)}" if attempts else ""
+        text = f"the converter Lambda gave up ({self.requestContext.condition}{tried})"
+        return f"{text}: {error}"[:MAX_REASON] if error else text
+
+
+class ConverterFailureEvent(EventBridgeModel):
+    source: Literal["lambda"]
+    detail_type: Literal["Lambda Function Invocation Result - Failure"] = Field(alias="detail-type")
+    detail: InvocationRecord
+
+
 @tracer.capture_method
 def on_object_created(event: ObjectCreatedEvent) -> dict[str, Any]:
     from urllib.parse import unquote_plus
 
     key = unquote_plus(event.detail.object.key)
-    job = service().on_object_created(key, event.detail.object.size)
+    job = jobs().on_object_created(key, event.detail.object.size)
     if job is None:
         return {"job_id": None, "status": None}
     logger.append_keys(job_id=job.job_id)
@@ -74,11 +122,21 @@ def on_object_created(event: ObjectCreatedEvent) -> dict[str, Any]:
 @tracer.capture_method
 def on_glue_state(event: GlueStateEvent) -> dict[str, Any]:
     detail = event.detail
-    job = service().on_run_state(detail.jobRunId, detail.state, detail.message)
+    job = jobs().on_run_state(detail.jobRunId, detail.state, detail.message)
     if job is None:
         return {"job_id": None, "status": None}
     logger.append_keys(job_id=job.job_id)
     logger.info("run state handled", extra={"run_state": detail.state, "status": job.status.value})
+    return {"job_id": job.job_id, "status": job.status.value}
+
+
+@tracer.capture_method
+def on_converter_failure(record: InvocationRecord) -> dict[str, Any]:
+    job = jobs().on_run_lost(record.requestPayload.job_id, record.reason())
+    if job is None:
+        return {"job_id": None, "status": None}
+    logger.append_keys(job_id=job.job_id)
+    logger.warning("converter failure handled", extra={"reason": record.reason(), "status": job.status.value})
     return {"job_id": job.job_id, "status": job.status.value}
 
 
@@ -91,5 +149,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return on_object_created(parse(event=event, model=ObjectCreatedEvent))
     if source == "aws.glue":
         return on_glue_state(parse(event=event, model=GlueStateEvent))
+    if source == "lambda":
+        return on_converter_failure(parse(event=event, model=ConverterFailureEvent).detail)
+    if source is None and "requestPayload" in event:  # a Lambda destination, not via EventBridge
+        return on_converter_failure(parse(event=event, model=InvocationRecord))
     logger.warning("ignored event", extra={"source": source, "detail_type": event.get("detail-type")})
     return {"ignored": True}

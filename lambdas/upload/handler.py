@@ -34,10 +34,10 @@ router = Router()
 )
 def create_job(request: CreateJobRequest) -> Response[CreateJobResponse]:
     job, upload = service().create_job(
-        caller(router), filename=request.filename, size=request.size, options=request.options
+        caller(router), filename=request.filename, size=request.size, options=request.options, engine=request.engine
     )
     logger.append_keys(job_id=job.job_id)
-    logger.info("job created", extra={"size": request.size})
+    logger.info("job created", extra={"size": request.size, "engine": request.engine})
     metrics.add_metric(name="JobsCreated", unit=MetricUnit.Count, value=1)
     body = CreateJobResponse(job=JobView.of(job), upload=Upload(url=upload.url, fields=upload.fields))
     return Response(status_code=201, content_type="application/json", body=body)

@@ -1,0 +1,1 @@
+"""The converter Lambda (see handler.py)."""

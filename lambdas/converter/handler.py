@@ -1,0 +1,50 @@
+"""The converter Lambda: converts one small job on the local engine (no JVM, no Glue start).
+
+Invoked asynchronously by the events Lambda (``LambdaLauncher``) with ``{"job_id": ...}``.
+It runs the very ``JobService.run`` the Glue job runs, so the job is marked RUNNING, then
+SUCCEEDED or FAILED by the same conditional writes; only the engine differs. The output
+streams from the input bucket to the output bucket (etl_lib's sink stages and publishes
+with a multipart copy), so memory does not grow with the file.
+
+A crash or a timeout is retried by Lambda (a retry of a finished job is a no-op), then
+sent to the on-failure destination, which the events Lambda turns into a FAILED job.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict
+
+from etl_lib.jobs.service import JobService
+from etl_lib.jobs.settings import service
+from lambdas.common.observability import PowertoolsJobMetrics, observability
+
+logger, tracer, metrics = observability("jobs-converter")
+
+
+class ConvertRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str
+
+
+def jobs() -> JobService:
+    """The container's service, publishing JobsSucceeded/JobsFailed for the jobs it ends."""
+    return service().observed_by(PowertoolsJobMetrics())
+
+
+@logger.inject_lambda_context(correlation_id_path="job_id")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = parse(event=event, model=ConvertRequest)
+    logger.append_keys(job_id=request.job_id)
+    # engine="local" whatever the record says: this function has no Spark to start.
+    job = jobs().run(request.job_id, engine="local")
+    if job is None:
+        return {"job_id": request.job_id, "status": None}
+    logger.info("conversion finished", extra={"status": job.status.value, "engine": job.engine})
+    return {"job_id": job.job_id, "status": job.status.value, "engine": job.engine}
