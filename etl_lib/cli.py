@@ -71,11 +71,71 @@ def _add_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--verbose", action="store_true", help="show stack traces of failures")
 
 
+def _add_validate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser(
+        "validate",
+        help="validate recent SUCCEEDED jobs of the local stack with notebooks/03-validate-output.ipynb",
+        description="Run the validation notebook (papermill, etl-local kernel) over the SUCCEEDED jobs of "
+        "--data-dir finished within --since; write each executed notebook and a summary to --reports.",
+    )
+    p.add_argument("--since", default="24h", help="how far back to look, e.g. 30m, 24h, 7d (default: 24h)")
+    p.add_argument("--data-dir", default=".etl-local", help="the local stack's data directory")
+    p.add_argument("--reports", type=Path, default=Path("build/validation"), help="where notebooks and summaries go")
+    p.add_argument("--kernel", default="etl-local", help="Jupyter kernel to run the notebook on")
+    p.add_argument("--sample-size", type=int, default=100, help="records per job checked value by value")
+    p.add_argument("--verbose", action="store_true", help="show stack traces of failures")
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from etl_lib.jobs.local import SqliteJobStore
+    from etl_lib.jobs.models import JobStatus, input_key, output_key, report_key
+    from etl_lib.jobs.settings import Settings
+    from etl_lib.notebook.kernel import install_kernel
+    from etl_lib.notebook.validate_jobs import parse_since, recent, validate_jobs
+
+    try:
+        since = parse_since(args.since)
+    except ValueError as exc:
+        print(f"etl validate: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    database = Path(args.data_dir) / "jobs.db"
+    if not database.is_file():
+        print(f"etl validate: error: no local stack data in {args.data_dir} (run `etl up` first)", file=sys.stderr)
+        return EXIT_USAGE
+    settings = Settings.from_env({"ETL_BACKEND": "local", "ETL_DATA_DIR": args.data_dir})
+    store = SqliteJobStore(database)
+    jobs = []
+    for job_id in store.ids_in(frozenset({JobStatus.SUCCEEDED})):
+        job = store.get(job_id)
+        if job is None:  # deleted meanwhile
+            continue
+        jobs.append(
+            {
+                "job_id": job.job_id,
+                "input_uri": f"s3://{settings.input_bucket}/{input_key(job.job_id)}",
+                "output_uri": f"s3://{settings.output_bucket}/{output_key(job.job_id, job.options)}",
+                "report_uri": f"s3://{settings.output_bucket}/{report_key(job.job_id)}",
+                "options": job.options.model_dump(mode="json"),
+                "finished_at": job.updated_at.isoformat(),
+            }
+        )
+    install_kernel()
+    summary = validate_jobs(
+        recent(jobs, since), args.reports, kernel=args.kernel, data_dir=settings.data_dir, sample_size=args.sample_size
+    )
+    print(
+        f"{summary['passed']} passed, {summary['failed']} failed, {summary['errors']} errors -> {args.reports}",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED if summary["failed"] or summary["errors"] else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etl", description="Parquet to JSON conversion.")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_convert(commands)
     _add_up(commands)
+    _add_validate(commands)
     return parser
 
 
@@ -153,6 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "convert":
             return _convert(args)
+        if args.command == "validate":
+            return _validate(args)
         if args.command == "up":
             from etl_lib.local.server import run
 
