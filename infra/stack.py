@@ -142,6 +142,7 @@ class PipelineStack(Stack):
             output_bucket=storage.output_bucket,
             table=jobs.table,
             events_function=functions.events,
+            converter_function=functions.converter,
             key=self.key,
             worker_type=config.glue_worker_type,
             number_of_workers=config.glue_number_of_workers,

@@ -91,6 +91,7 @@ class EtlJob(Construct):
         output_bucket: s3.IBucket,
         table: dynamodb.ITableV2,
         events_function: lambda_.IFunction,
+        converter_function: lambda_.IFunction | None = None,
         key: kms.IKey,
         worker_type: str,
         number_of_workers: int,
@@ -171,6 +172,9 @@ class EtlJob(Construct):
                 "--jobs_store": f"dynamodb:{table.table_name}",
                 "--input_store": f"s3://{input_bucket.bucket_name}",
                 "--output_store": f"s3://{output_bucket.bucket_name}",
+                # Where the run publishes JobsSucceeded/JobsFailed/JobDurationMs (the role's
+                # PutMetricData is limited to this namespace and Glue's).
+                "--metrics_namespace": metrics_namespace,
                 "--TempDir": artifacts.url(TEMP_PREFIX),
                 "--job-language": "python",
                 "--enable-metrics": "true",
@@ -225,6 +229,22 @@ class EtlJob(Construct):
             ),
             targets=[target],
         )
+        self.converter_failure_rule: events.Rule | None = None
+        if converter_function is not None:
+            # The converter's on-failure destination (ServiceFunctions): a small-file run that
+            # crashed or timed out on every attempt fails its job instead of leaving it RUNNING.
+            self.converter_failure_rule = events.Rule(
+                self,
+                "ConverterFailure",
+                description="Converter Lambda runs that failed every attempt fail their job",
+                event_pattern=events.EventPattern(
+                    source=["lambda"],
+                    detail_type=["Lambda Function Invocation Result - Failure"],
+                    # The record names the function with its qualifier (":$LATEST").
+                    resources=events.Match.prefix(converter_function.function_arn),
+                ),
+                targets=[target],
+            )
 
 
 def glue_log_groups_arn(stack: Stack) -> str:

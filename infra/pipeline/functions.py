@@ -13,6 +13,7 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
@@ -85,6 +86,12 @@ class ServiceFunctions(Construct):
             "converter",
             sizing=converter_sizing,
             asynchronous=True,
+            # A run that crashed or timed out on every attempt would leave its job RUNNING:
+            # Lambda sends the invocation record to the default event bus, where a rule
+            # (EtlJob.converter_failure_rule) hands it to the events Lambda, which fails the
+            # job. Through EventBridge, not a Lambda destination: the events Lambda already
+            # depends on the converter (its name, the invoke grant), which would make a cycle.
+            on_failure=destinations.EventBridgeDestination(),
             description="Converts small Parquet files in-process (etl_lib local engine).",
         )
         self.events = self._function(
@@ -160,6 +167,7 @@ class ServiceFunctions(Construct):
         sizing: FunctionSizing,
         description: str,
         asynchronous: bool = False,
+        on_failure: lambda_.IDestination | None = None,
         extra_env: dict[str, str] | None = None,
     ) -> lambda_.Function:
         log_group = logs.LogGroup(
@@ -194,6 +202,7 @@ class ServiceFunctions(Construct):
             environment={**self._env, **(extra_env or {}), "POWERTOOLS_SERVICE_NAME": f"jobs-{name}"},
             dead_letter_queue=dlq,
             retry_attempts=2 if asynchronous else None,
+            on_failure=on_failure,
         )
 
 

@@ -215,6 +215,7 @@ def test_each_function_gets_only_its_own_actions(synth: Synth) -> None:
             "s3:AbortMultipartUpload",
             "s3:DeleteObject",
             "s3:ListBucket",
+            "events:PutEvents",  # its on-failure destination (the default event bus)
         },
     }
     dlq = {"sqs:SendMessage"}
@@ -341,6 +342,8 @@ def test_glue_job(synth: Synth) -> None:
     assert args["--input_store"] == {"Fn::Join": ["", ["s3://", {"Ref": input_bucket}]]}
     assert args["--output_store"] == {"Fn::Join": ["", ["s3://", {"Ref": output_bucket}]]}
     assert args["--job-bookmark-option"] == "job-bookmark-disable"
+    # The run publishes its end metrics where the dashboard and the role's condition expect.
+    assert args["--metrics_namespace"] == "ParquetJsonEtl"
 
 
 def test_glue_job_arguments_are_the_scripts_arguments() -> None:
@@ -355,6 +358,7 @@ def test_glue_job_arguments_are_the_scripts_arguments() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert {"jobs_store", "input_store", "output_store"} <= set(module.ARGUMENTS)
+    assert "metrics_namespace" in module.OPTIONAL_ARGUMENTS
 
 
 def test_object_created_rule_targets_the_events_function(synth: Synth) -> None:
@@ -376,6 +380,27 @@ def test_job_state_change_rule_targets_the_events_function(synth: Synth) -> None
         "source": ["aws.glue"],
         "detail-type": ["Glue Job State Change"],
         "detail": {"jobName": ["parquet-json-etl-dev-parquet-to-json"]},
+    }
+    assert_targets_events_function(synth, rule)
+
+
+def test_converter_failures_reach_the_events_function(synth: Synth) -> None:
+    """A converter run that failed every attempt goes, via the default bus, to the events Lambda."""
+    converter = function_id(synth, "converter")
+    (config,) = [
+        c["Properties"]
+        for c in synth.resources("AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": converter}
+    ]
+    on_failure = config["DestinationConfig"]["OnFailure"]["Destination"]
+    assert ":event-bus/default" in str(on_failure)
+    assert config["MaximumRetryAttempts"] == 2
+    rule_id = synth.logical_id(synth.stack.etl.converter_failure_rule)
+    rule = synth.raw["Resources"][rule_id]["Properties"]
+    assert rule["EventPattern"] == {
+        "source": ["lambda"],
+        "detail-type": ["Lambda Function Invocation Result - Failure"],
+        "resources": [{"prefix": {"Fn::GetAtt": [converter, "Arn"]}}],
     }
     assert_targets_events_function(synth, rule)
 
