@@ -66,7 +66,8 @@ def _add_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "--engine",
         choices=["auto", "spark", "local"],
         default="auto",
-        help="spark: a warm local Spark session per worker, as on Glue (default); local: no JVM",
+        help="auto (default): inputs up to SMALL_FILE_THRESHOLD_BYTES (256 MiB) in-process in the worker, "
+        "larger ones on Spark; spark: a warm local Spark session per worker, as on Glue; local: no JVM",
     )
     p.add_argument("--verbose", action="store_true", help="show stack traces of failures")
 

@@ -7,6 +7,7 @@ Lambdas pass clients created once per container by the composition root.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -242,7 +243,8 @@ class LambdaLauncher(JobLauncher):
         response = self.lambda_.invoke(
             FunctionName=self.function_name, InvocationType="Event", Payload=json.dumps(payload).encode()
         )
-        request_id: str = response["ResponseMetadata"]["RequestId"]
+        # The request id is how the converter's logs and its failure record name this run.
+        request_id = response.get("ResponseMetadata", {}).get("RequestId") or uuid.uuid4().hex
         return f"lambda:{request_id}"
 
     def arguments_of(self, run_id: str) -> dict[str, str] | None:

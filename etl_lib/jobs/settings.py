@@ -215,9 +215,13 @@ def service_for_run(arguments: Mapping[str, str]) -> JobService:
         from etl_lib.jobs.aws import CloudWatchJobMetrics
 
         metrics = CloudWatchJobMetrics(_boto3_client("cloudwatch"), arguments["metrics_namespace"])
+    # Only used for a job queued before it recorded its engine; a Glue run has no such
+    # variable (the default), the local stack's workers share the server's.
+    threshold = os.environ.get("SMALL_FILE_THRESHOLD_BYTES", "")
     return JobService(
         jobs=jobs_store_from_spec(arguments["jobs_store"]),
         inputs=object_store_from_spec(arguments["input_store"]),
         outputs=object_store_from_spec(arguments["output_store"]),
+        small_file_threshold_bytes=int(threshold) if threshold.isdigit() else DEFAULT_SMALL_FILE_THRESHOLD_BYTES,
         metrics=metrics,
     )

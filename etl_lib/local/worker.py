@@ -1,7 +1,12 @@
 """A worker process of the local stack: runs queued jobs with the Glue job script.
 
-Each worker keeps one Spark session warm for its lifetime, so a small file does not pay
-the JVM start each time. When a run ends, the worker sends the events Lambda the
+The engine of each job was chosen when its upload was accepted (``JobService.route``: the
+same SMALL_FILE_THRESHOLD_BYTES as the AWS routing to the converter Lambda), and the run
+reads it from the job: a "local" job converts in this process and never starts a JVM.
+For Spark jobs each worker keeps one Spark session warm for its lifetime, started on
+first use (at start-up with ``--engine spark``), so only the first pays the JVM start.
+
+When a run ends, the worker sends the events Lambda the
 "Glue Job State Change" event EventBridge would, so a crashed run ends FAILED as in AWS.
 """
 
@@ -63,7 +68,10 @@ def worker_main(env: dict[str, str], worker_id: str, stop: Any) -> None:
 
     if settings.engine == "spark":
         spark()  # warm up before the first job arrives
-    logger.info("worker ready", extra={"engine": settings.engine})
+    logger.info(
+        "worker ready",
+        extra={"engine": settings.engine, "small_file_threshold_bytes": settings.small_file_threshold_bytes},
+    )
     while not stop.is_set():
         run = queue.claim(worker_id)
         if run is None:

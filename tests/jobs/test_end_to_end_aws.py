@@ -31,11 +31,11 @@ from tests.jobs.support import (
 )
 
 
-def create_and_upload(data: bytes, options: dict[str, Any] | None = None) -> tuple[dict[str, Any], str]:
-    status, created = call(
-        upload_handler,
-        api_event("POST", "/jobs", body={"filename": "sales.parquet", "size": len(data), "options": options or {}}),
-    )
+def create_and_upload(
+    data: bytes, options: dict[str, Any] | None = None, engine: str = "auto"
+) -> tuple[dict[str, Any], str]:
+    body = {"filename": "sales.parquet", "size": len(data), "options": options or {}, "engine": engine}
+    status, created = call(upload_handler, api_event("POST", "/jobs", body=body))
     assert status == 201, created
     upload = created["upload"]
     response = requests.post(upload["url"], data=upload["fields"], files={"file": ("sales.parquet", data)}, timeout=30)
@@ -59,7 +59,8 @@ def test_upload_to_download_on_aws_with_the_glue_script_on_spark(
 ) -> None:
     src = write_parquet(tmp_path / "sales.parquet", rows=50)
     options = {"format": "json", "compression": "gzip", "drop_nulls": True}
-    job, key = create_and_upload(src.read_bytes(), options)
+    # A small file would run on the local engine: force Spark, as an API user may.
+    job, key = create_and_upload(src.read_bytes(), options, engine="spark")
 
     # S3 -> EventBridge -> events Lambda: the upload is checked and the Glue run started.
     result = events_handler(s3_event(key, src.stat().st_size, aws_lambda_env.input_bucket), FakeLambdaContext())
@@ -77,6 +78,7 @@ def test_upload_to_download_on_aws_with_the_glue_script_on_spark(
     assert status == 200
     done = payload["job"]
     assert done["status"] == "SUCCEEDED"
+    assert done["engine"] == "spark"
     assert (done["rows_in"], done["rows_out"]) == (50, 50)
 
     status, link = call(download_handler, api_event("GET", f"/jobs/{job['job_id']}/download"))

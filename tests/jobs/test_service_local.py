@@ -92,3 +92,57 @@ def test_settings_require_the_aws_names_and_positive_numbers() -> None:
         "--input_store": "s3://i",
         "--output_store": "s3://o",
     }
+
+
+def test_the_local_stack_routes_by_the_small_file_threshold(tmp_path: Path) -> None:
+    """``etl up``: one queue for both engines; the job records the engine its worker will run."""
+    from etl_lib.jobs.settings import build_service
+
+    data = write_parquet(tmp_path / "in.parquet").read_bytes()
+    settings = Settings.from_env(
+        {
+            "ETL_BACKEND": "local",
+            "ETL_DATA_DIR": str(tmp_path / "data"),
+            "ETL_LOCAL_RUNNER": "queue",
+            "ETL_ENGINE": "auto",
+            "SMALL_FILE_THRESHOLD_BYTES": str(len(data)),
+        }
+    )
+    assert settings.small_file_threshold_bytes == len(data)
+    service = build_service(settings)
+
+    def route(threshold: int, engine: str = "auto") -> str:
+        service.small_file_threshold_bytes = threshold
+        job, _ = service.create_job(
+            "alice", filename="in.parquet", size=len(data), options=ConvertOptions(), engine=engine
+        )
+        assert job.engine == engine
+        service.inputs.put_bytes(input_key(job.job_id), data)
+        queued = service.on_object_created(input_key(job.job_id), len(data))
+        assert queued is not None
+        assert queued.status is JobStatus.RUNNING
+        return queued.engine
+
+    assert route(len(data)) == "local"  # up to the threshold: in-process, no JVM
+    assert route(len(data) - 1) == "spark"
+    assert route(len(data), engine="spark") == "spark"  # forced by the user
+    assert isinstance(service.launcher, QueueLauncher)
+    assert service.local_launcher is None  # the worker runs both, reading the job's engine
+
+
+def test_an_auto_job_runs_in_process_on_the_local_engine_and_records_it(tmp_path: Path) -> None:
+    service = local_service(tmp_path, ScriptLauncher(tmp_path / "runs", mode="inline"))
+    service.engine = "auto"
+    data = write_parquet(tmp_path / "in.parquet", rows=6).read_bytes()
+    job, _ = service.create_job("alice", filename="in.parquet", size=len(data), options=ConvertOptions())
+    service.inputs.put_bytes(input_key(job.job_id), data)
+    done = service.on_object_created(input_key(job.job_id), len(data))
+    assert done is not None
+    assert (done.status, done.engine, done.rows_out) == (JobStatus.SUCCEEDED, "local", 6)
+
+
+def test_settings_refuse_an_unknown_engine() -> None:
+    with pytest.raises(ValueError, match="ETL_ENGINE"):
+        Settings.from_env({"ETL_BACKEND": "local", "ETL_ENGINE": "duckdb"})
+    with pytest.raises(ValueError, match="SMALL_FILE_THRESHOLD_BYTES"):
+        Settings.from_env({"ETL_BACKEND": "local", "SMALL_FILE_THRESHOLD_BYTES": "big"})

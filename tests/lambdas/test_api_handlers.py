@@ -80,6 +80,8 @@ def test_a_file_over_the_size_limit_is_refused_with_413(monkeypatch: pytest.Monk
         ('{"filename": "a.parquet", "size": 10, "options": {"format": "xml"}}', 422, "INVALID_REQUEST"),
         ('{"filename": "a.parquet", "size": 10, "options": {"colour": "red"}}', 422, "INVALID_REQUEST"),
         ('{"filename": "a.parquet", "size": 10, "owner": "someone-else"}', 422, "INVALID_REQUEST"),
+        ('{"filename": "a.parquet", "size": 10, "engine": "local"}', 422, "INVALID_REQUEST"),
+        ('{"filename": "a.parquet", "size": 10, "engine": "duckdb"}', 422, "INVALID_REQUEST"),
         ("[]", 422, "INVALID_REQUEST"),
     ],
 )
