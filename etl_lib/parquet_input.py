@@ -156,13 +156,18 @@ def open_input(uri: str) -> ParquetInput:
 
 
 def _int96_columns(pf: pq.ParquetFile) -> list[str]:
-    """Top-level INT96 columns (legacy Impala/Spark/Hive timestamps)."""
-    names = []
-    for i in range(len(pf.schema)):
-        column = pf.schema.column(i)
-        if column.physical_type == "INT96" and "." not in column.path:
-            names.append(column.path)
-    return names
+    """Top-level INT96 columns (legacy Impala/Spark/Hive timestamps).
+
+    Read from the first row group's column chunks, not from ``pf.schema``: building a
+    ParquetSchema costs (and, in pyarrow 26, keeps) megabytes per call on wide footers,
+    which made memory grow with the number of row groups read.
+    """
+    meta = pf.metadata
+    if meta.num_row_groups == 0:
+        return []
+    first = meta.row_group(0)
+    columns = (first.column(i) for i in range(first.num_columns))
+    return [c.path_in_schema for c in columns if c.physical_type == "INT96" and "." not in c.path_in_schema]
 
 
 def _with_int96_as_utc(schema: pa.Schema, uri: str) -> pa.Schema:
