@@ -35,6 +35,7 @@ class InputFile:
     rows: int
     row_group_rows: tuple[int, ...]
     row_group_bytes: tuple[int, ...]
+    int96: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Slice:
     row_groups: tuple[int, ...]
     rows: int
     is_last: bool
+    int96: tuple[str, ...] = ()  # top-level INT96 columns, decoded exactly by read_slice
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class ParquetInput:
         when there are enough row groups. Empty row groups are skipped."""
         total = max(1, sum(sum(f.row_group_bytes) for f in self.files))
         target = max(1, min(target_bytes, total // max(1, min_slices)))
-        groups: list[tuple[str, tuple[int, ...], int]] = []
+        groups: list[tuple[InputFile, tuple[int, ...], int]] = []
         for f in self.files:
             current: list[int] = []
             rows = size = 0
@@ -79,11 +81,13 @@ class ParquetInput:
                 rows += rg_rows
                 size += rg_bytes
                 if size >= target:
-                    groups.append((f.uri, tuple(current), rows))
+                    groups.append((f, tuple(current), rows))
                     current, rows, size = [], 0, 0
             if current:
-                groups.append((f.uri, tuple(current), rows))
-        return [Slice(seq, uri, rgs, rows, seq == len(groups) - 1) for seq, (uri, rgs, rows) in enumerate(groups)]
+                groups.append((f, tuple(current), rows))
+        return [
+            Slice(seq, f.uri, rgs, rows, seq == len(groups) - 1, f.int96) for seq, (f, rgs, rows) in enumerate(groups)
+        ]
 
 
 def _name(uri: str) -> str:
@@ -141,6 +145,7 @@ def open_input(uri: str) -> ParquetInput:
             part_schema = pf.schema_arrow
             rg_rows = tuple(meta.row_group(i).num_rows for i in range(meta.num_row_groups))
             rg_bytes = tuple(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+            int96 = _int96_columns(pf)
         except ConversionError:
             raise
         except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for bad files
@@ -150,31 +155,29 @@ def open_input(uri: str) -> ParquetInput:
         elif not part_schema.equals(schema, check_metadata=False):
             raise InvalidInputError(f"{_name(part_uri)} has a different schema from {_name(entries[0][0])}")
         # Row counts come from the row groups: some writers leave the footer's total at 0.
-        files.append(InputFile(part_uri, size, sum(rg_rows), rg_rows, rg_bytes))
+        files.append(InputFile(part_uri, size, sum(rg_rows), rg_rows, rg_bytes, int96))
     assert schema is not None
-    return ParquetInput(uri, tuple(files), _with_int96_as_utc(schema, files[0].uri), parquet_schema)
+    return ParquetInput(uri, tuple(files), _with_int96_as_utc(schema, files[0].int96), parquet_schema)
 
 
-def _int96_columns(pf: pq.ParquetFile) -> list[str]:
+def _int96_columns(pf: pq.ParquetFile) -> tuple[str, ...]:
     """Top-level INT96 columns (legacy Impala/Spark/Hive timestamps).
 
-    Read from the first row group's column chunks, not from ``pf.schema``: building a
-    ParquetSchema costs (and, in pyarrow 26, keeps) megabytes per call on wide footers,
-    which made memory grow with the number of row groups read.
+    Called once per file by :func:`open_input`, and carried to the readers in each
+    :class:`Slice`: building ``pf.schema`` costs (and, in pyarrow 26, keeps) megabytes
+    on wide footers, so doing it per slice made memory grow with the row groups read.
+    (Column-chunk metadata is no cheaper alternative: reading it from an encrypted file
+    with a plaintext footer crashes pyarrow.)
     """
-    meta = pf.metadata
-    if meta.num_row_groups == 0:
-        return []
-    first = meta.row_group(0)
-    columns = (first.column(i) for i in range(first.num_columns))
-    return [c.path_in_schema for c in columns if c.physical_type == "INT96" and "." not in c.path_in_schema]
+    names = []
+    for i in range(len(pf.schema)):
+        column = pf.schema.column(i)
+        if column.physical_type == "INT96" and "." not in column.path:
+            names.append(column.path)
+    return tuple(names)
 
 
-def _with_int96_as_utc(schema: pa.Schema, uri: str) -> pa.Schema:
-    try:
-        int96 = set(_int96_columns(_open(uri)))
-    except Exception:  # already validated; planning must not fail on this refinement
-        return schema
+def _with_int96_as_utc(schema: pa.Schema, int96: tuple[str, ...]) -> pa.Schema:
     for name in int96:
         i = schema.get_field_index(name)
         schema = schema.set(i, schema.field(i).with_type(pa.timestamp("ns", "UTC")))
@@ -261,7 +264,7 @@ def read_slice(piece: Slice, *, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterato
     """Decode one slice as record batches, in row order, with INT96 columns exact."""
     try:
         pf = _open(piece.uri)
-        int96 = _int96_columns(pf)
+        int96 = list(piece.int96)
         seconds_reader = _open(piece.uri, coerce_int96_timestamp_unit="s") if int96 else None
         # One row group at a time keeps memory bounded by the row group.
         for rg in piece.row_groups:

@@ -26,14 +26,14 @@ if TYPE_CHECKING:
 
 Transformation = Callable[["DataFrame"], "DataFrame"]
 
-SLICE_DDL = "seq long, uri string, row_groups array<int>, rows long, is_last boolean"
+SLICE_DDL = "seq long, uri string, row_groups array<int>, rows long, is_last boolean, int96 array<string>"
 LINES_DDL = "seq long, line string"
 PIECES_DDL = "seq long, rows long, bytes long, error_code string, error_message string"
 
 
 def slices_frame(spark: SparkSession, plan: list[Slice]) -> DataFrame:
     """One row and one partition per slice, partitions in output order."""
-    rows = [(s.seq, s.uri, list(s.row_groups), s.rows, s.is_last) for s in plan]
+    rows = [(s.seq, s.uri, list(s.row_groups), s.rows, s.is_last, list(s.int96)) for s in plan]
     rdd = spark.sparkContext.parallelize(rows, numSlices=max(1, len(rows)))
     return spark.createDataFrame(rdd, SLICE_DDL)
 
@@ -41,7 +41,9 @@ def slices_frame(spark: SparkSession, plan: list[Slice]) -> DataFrame:
 def _slices(batches: Iterable[pa.RecordBatch]) -> Iterator[Slice]:
     for batch in batches:
         for row in batch.to_pylist():
-            yield Slice(row["seq"], row["uri"], tuple(row["row_groups"]), row["rows"], row["is_last"])
+            yield Slice(
+                row["seq"], row["uri"], tuple(row["row_groups"]), row["rows"], row["is_last"], tuple(row["int96"])
+            )
 
 
 def with_json_lines(options: ConvertOptions) -> Transformation:
