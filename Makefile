@@ -53,6 +53,10 @@ types: $(STAMP) ## mypy on the libraries
 test-python: $(STAMP)
 	$(BIN)/pytest -n 2 --dist loadgroup
 
+# The fragments add their targets and suites; included before `test` so that its
+# prerequisites (expanded when the rule is read) include every TEST_TARGETS entry.
+-include mk/*.mk
+
 .PHONY: test
 test: $(TEST_TARGETS) ## the whole test suite (what CI runs)
 
@@ -62,5 +66,3 @@ check: lint types test ## lint, types and tests
 .PHONY: clean
 clean: ## remove build outputs (keeps .venv)
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache
-
--include mk/*.mk

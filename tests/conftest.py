@@ -4,6 +4,7 @@ the full pipeline (read, contract, write, publish) with either engine."""
 from __future__ import annotations
 
 import gzip
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,22 @@ from etl_lib.options import Compression, ConvertOptions, OutputFormat
 from etl_lib.report import RunReport
 from tests.contract_oracle import parse_json
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "parquet-testing"
+
+def _corpus() -> Path:
+    """The Apache parquet-testing corpus: $PARQUET_TESTING_DIR, else ``shared/`` beside the
+    checkout (the project's layout), else the workplace's /work/shared."""
+    candidates = [
+        os.environ.get("PARQUET_TESTING_DIR", ""),
+        str(Path(__file__).resolve().parents[2] / "shared" / "parquet-testing"),
+        "/work/shared/parquet-testing",
+    ]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "data").is_dir():
+            return Path(candidate)
+    return Path(candidates[1])
+
+
+CORPUS = _corpus()
 ENGINES = [Engine.LOCAL, Engine.SPARK]
 
 

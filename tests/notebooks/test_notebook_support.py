@@ -24,6 +24,7 @@ from etl_lib.notebook.storage import locate, read_job_bytes
 from etl_lib.notebook.validate_jobs import parse_since, recent
 from etl_lib.notebook.validation import ValidationError, validate_output
 from etl_lib.options import Compression, ConvertOptions, OutputFormat
+from tests.conftest import CORPUS as conftest_corpus
 from tests.notebooks.conftest import FIXTURES, NOTEBOOKS
 
 # --- papermill translator -------------------------------------------------------------
@@ -300,7 +301,7 @@ def test_strip_restores_a_committable_notebook(tmp_path: Path) -> None:
     assert path.read_text() == (NOTEBOOKS / "01-explore.ipynb").read_text()
 
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "parquet-testing" / "data"
+CORPUS = conftest_corpus / "data"
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="the Apache parquet-testing corpus is not beside the repo")
