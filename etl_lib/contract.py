@@ -46,7 +46,6 @@ _SHORT_ESCAPES = [
     ("\u2028", "\\u2028"),
     ("\u2029", "\\u2029"),
 ]
-_RARE_CONTROL = r"[\x00-\x07\x0b\x0e-\x1f]"
 _RARE_CONTROL_BYTES = {*range(0x00, 0x08), 0x0B, *range(0x0E, 0x20)}
 
 _UNITS_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
@@ -138,10 +137,6 @@ def _encode_decimal(arr: pa.Array, opts: ConvertOptions) -> pa.Array:
     return _quote(text) if opts.decimal_as_string else text
 
 
-def _escape_rare(value: object) -> str:
-    return quote_text(str(value))[1:-1]
-
-
 def _special_bytes(arr: pa.Array) -> set[int]:
     """Bytes of ``arr``'s text that JSON must escape (0xE2 may start U+2028/2029), found
     by one scan of the data buffer."""
@@ -165,9 +160,8 @@ def _encode_string(arr: pa.Array) -> pa.Array:
     for raw, esc in _SHORT_ESCAPES:
         if raw.encode()[0] in found:
             escaped = pc.replace_substring(escaped, raw, esc)
-    if found & _RARE_CONTROL_BYTES:
-        rare = pc.match_substring_regex(escaped, _RARE_CONTROL)
-        escaped = _patch(escaped, rare, arr, _escape_rare)
+    for byte in sorted(found & _RARE_CONTROL_BYTES):
+        escaped = pc.replace_substring(escaped, chr(byte), f"\\u{byte:04x}")
     return _quote(escaped)
 
 
