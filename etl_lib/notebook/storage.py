@@ -5,14 +5,14 @@ objects; on the local stack the same bucket/key lives under the data directory a
 ``{data_dir}/objects/{bucket}/{key}`` (see ``etl_lib.jobs.settings``); in tests and
 notebooks they may be plain paths. :func:`read_job_bytes` hides the difference.
 
-S3 is read with boto3, not awswrangler: every awswrangler release up to 3.17.1 requires
-``pyarrow<26`` and this project is on pyarrow 26 (docs/notebooks.md). boto3 honours
-``AWS_ENDPOINT_URL`` like the rest of the project (moto's server in tests).
+S3 is read with awswrangler (the team's library for pandas on AWS), which uses boto3
+and so honours ``AWS_ENDPOINT_URL`` like the rest of the project (moto in tests).
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -36,30 +36,25 @@ def locate(uri: str, data_dir: str | os.PathLike[str] | None = None) -> str:
     return os.path.abspath(uri)
 
 
-def _s3_bytes(uri: str, s3_client: Any = None) -> bytes:
-    if s3_client is None:
-        import boto3
+def _s3_bytes(uri: str, boto3_session: Any = None) -> bytes:
+    import awswrangler as wr  # imported lazily: only S3 reads need it
 
-        s3_client = boto3.client("s3")
-    bucket, key = fs.split_s3(uri)
-    body = s3_client.get_object(Bucket=bucket, Key=key)["Body"]
-    try:
-        return bytes(body.read())
-    finally:
-        body.close()
+    buffer = io.BytesIO()
+    wr.s3.download(path=uri, local_file=buffer, boto3_session=boto3_session)
+    return buffer.getvalue()
 
 
 def read_job_bytes(
-    uri: str, *, data_dir: str | os.PathLike[str] | None = None, s3_client: Any = None, decompress: bool = True
+    uri: str, *, data_dir: str | os.PathLike[str] | None = None, boto3_session: Any = None, decompress: bool = True
 ) -> bytes:
     """The bytes of one job object (input, output or report), gunzipped when the name
     ends in ``.gz`` and ``decompress`` is true."""
     where = locate(uri, data_dir)
-    data = _s3_bytes(where, s3_client) if fs.is_s3(where) else Path(where).read_bytes()
+    data = _s3_bytes(where, boto3_session) if fs.is_s3(where) else Path(where).read_bytes()
     if decompress and uri.endswith(".gz"):
         data = gzip.decompress(data)
     return data
 
 
-def read_job_text(uri: str, *, data_dir: str | os.PathLike[str] | None = None, s3_client: Any = None) -> str:
-    return read_job_bytes(uri, data_dir=data_dir, s3_client=s3_client).decode("utf-8")
+def read_job_text(uri: str, *, data_dir: str | os.PathLike[str] | None = None, boto3_session: Any = None) -> str:
+    return read_job_bytes(uri, data_dir=data_dir, boto3_session=boto3_session).decode("utf-8")

@@ -158,7 +158,7 @@ def test_storage_reads_local_paths_and_the_local_store(tmp_path: Path) -> None:
     assert locate("s3://inputs/k/x.parquet", tmp_path) == str(tmp_path / "objects" / "inputs" / "k" / "x.parquet")
 
 
-def test_storage_reads_s3_with_boto3(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_storage_reads_s3_with_awswrangler(monkeypatch: pytest.MonkeyPatch) -> None:
     import boto3
     from moto import mock_aws
 
@@ -171,6 +171,8 @@ def test_storage_reads_s3_with_boto3(monkeypatch: pytest.MonkeyPatch) -> None:
         s3.create_bucket(Bucket="outputs")
         s3.put_object(Bucket="outputs", Key="j/report.json", Body=b"{}")
         assert read_job_bytes("s3://outputs/j/report.json") == b"{}"
+        s3.put_object(Bucket="outputs", Key="j/out.jsonl.gz", Body=gzip.compress(b'{"a":1}\n'))
+        assert read_job_bytes("s3://outputs/j/out.jsonl.gz") == b'{"a":1}\n'
 
 
 # --- validation --------------------------------------------------------------------------
