@@ -398,7 +398,7 @@ def encode_object(
             *parts, "}" + suffix, "", null_handling="replace", null_replacement=_NULL_TEXT
         )
     # Each present member carries a leading comma; the first one is cut off afterwards.
-    # (binary_join_element_wise's null_handling="skip" drops rows in pyarrow 26, so
+    # (binary_join_element_wise's null_handling="skip" drops rows in pyarrow 25 and 26, so
     # it is not used.)
     members = [pc.fill_null(_join("," + key, fragment), "") for key, fragment in zip(keys, fragments, strict=True)]
     inner = _join(*members) if len(members) > 1 else members[0]

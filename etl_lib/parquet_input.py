@@ -164,7 +164,7 @@ def _int96_columns(pf: pq.ParquetFile) -> tuple[str, ...]:
     """Top-level INT96 columns (legacy Impala/Spark/Hive timestamps).
 
     Called once per file by :func:`open_input`, and carried to the readers in each
-    :class:`Slice`: building ``pf.schema`` costs (and, in pyarrow 26, keeps) megabytes
+    :class:`Slice`: building ``pf.schema`` costs (and, in pyarrow 25 and 26, keeps) megabytes
     on wide footers, so doing it per slice made memory grow with the row groups read.
     (Column-chunk metadata is no cheaper alternative: reading it from an encrypted file
     with a plaintext footer crashes pyarrow.)
