@@ -37,7 +37,7 @@ lock: ## re-pin constraints.txt from a fresh resolution of pyproject.toml
 convert-demo: $(STAMP) ## convert a demo Parquet file covering every contract rule, with Spark
 	@mkdir -p $(DEMO_DIR)
 	$(PY) -m etl_lib.demo $(DEMO_DIR)/demo.parquet
-	$(BIN)/etl convert $(DEMO_DIR)/demo.parquet $(DEMO_DIR)/demo.jsonl --report $(DEMO_DIR)/demo.report.json
+	$(BIN)/etl convert --engine spark $(DEMO_DIR)/demo.parquet $(DEMO_DIR)/demo.jsonl --report $(DEMO_DIR)/demo.report.json
 	@echo "--- first records of $(DEMO_DIR)/demo.jsonl"; head -n 3 $(DEMO_DIR)/demo.jsonl
 
 .PHONY: lint
