@@ -65,6 +65,24 @@ def open_piece(uri: str) -> Iterator[BinaryIO]:
 
 
 @contextlib.contextmanager
+def _local_atomic(dest: str) -> Iterator[BinaryIO]:
+    """A hidden temporary file beside ``dest``, synced and renamed over it on success
+    (``os.replace`` is atomic on POSIX), removed on failure."""
+    dest = os.path.abspath(dest)
+    tmp = os.path.join(os.path.dirname(dest), f".{os.path.basename(dest)}.tmp-{uuid.uuid4().hex[:12]}")
+    try:
+        with open(tmp, "wb") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
 def atomic_output(dest: str, *, s3_client: Any = None) -> Iterator[BinaryIO]:
     """A stream that becomes ``dest`` only if the block succeeds.
 
@@ -80,18 +98,8 @@ def atomic_output(dest: str, *, s3_client: Any = None) -> Iterator[BinaryIO]:
         finally:
             remove_tree(staging)
         return
-    dest = os.path.abspath(dest)
-    tmp = os.path.join(os.path.dirname(dest), f".{os.path.basename(dest)}.tmp-{uuid.uuid4().hex[:12]}")
-    try:
-        with open(tmp, "wb") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with _local_atomic(dest) as out:
+        yield out
 
 
 def remove_tree(uri: str) -> None:
@@ -144,24 +152,12 @@ def _append(src: BinaryIO, out: BinaryIO) -> None:
 
 
 def _publish_local(pieces: Sequence[str], dest: str, prefix: bytes) -> int:
-    dest = os.path.abspath(dest)
-    directory = os.path.dirname(dest)
-    if not os.path.isdir(directory):
-        raise OutputError(f"cannot write {dest}: directory {directory} does not exist")
-    tmp = os.path.join(directory, f".{os.path.basename(dest)}.tmp-{uuid.uuid4().hex[:12]}")
-    try:
-        with open(tmp, "wb") as out:
-            out.write(prefix)
-            for piece in pieces:
-                with open(piece, "rb") as src:
-                    _append(src, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    check_destination(dest)
+    with _local_atomic(dest) as out:
+        out.write(prefix)
+        for piece in pieces:
+            with open(piece, "rb") as src:
+                _append(src, out)
     return os.path.getsize(dest)
 
 

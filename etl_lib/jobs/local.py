@@ -193,25 +193,36 @@ CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner, sort_key DESC);
 """
 
 
+@contextlib.contextmanager
+def sqlite_connection(path: Path) -> Iterator[sqlite3.Connection]:
+    """One connection per operation: safe across threads and worker processes.
+    Autocommit mode, so callers open their own (immediate) transactions."""
+    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def create_sqlite(path: str | Path, schema: str) -> Path:
+    """Create (or open) a WAL-mode SQLite database with ``schema``; returns its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite_connection(path) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(schema)
+    return path
+
+
 class SqliteJobStore(JobStore):
     """Jobs in one SQLite file. Status changes are ``UPDATE ... WHERE status IN (...)``
     inside an immediate transaction, the local equivalent of DynamoDB's conditions."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+        self.path = create_sqlite(path, _SCHEMA)
 
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        # One connection per operation: safe across threads and worker processes.
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            yield db
-        finally:
-            db.close()
+    def _connect(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return sqlite_connection(self.path)
 
     @staticmethod
     def _job(data: str) -> Job:

@@ -12,10 +12,11 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from etl_lib.jobs.local import create_sqlite, sqlite_connection
 from etl_lib.jobs.ports import JobLauncher
 
 _SCHEMA = """
@@ -43,19 +44,10 @@ class Run:
 
 class RunQueue:
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+        self.path = create_sqlite(path, _SCHEMA)
 
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            yield db
-        finally:
-            db.close()
+    def _connect(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return sqlite_connection(self.path)
 
     def enqueue(self, arguments: Mapping[str, str]) -> str:
         run_id = f"lr_{uuid.uuid4().hex}"

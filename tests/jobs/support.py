@@ -15,6 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from etl_lib.local.gateway import LocalLambdaContext
+
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 REGION = "us-east-1"
 
@@ -76,20 +78,9 @@ def api_event(
     return event
 
 
-@dataclass
-class FakeLambdaContext:
-    """The attributes Powertools' Logger reads from a Lambda context object."""
-
-    function_name: str = "test-function"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
-    log_group_name: str = "/aws/lambda/test-function"
-    log_stream_name: str = "stream"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+def FakeLambdaContext(function_name: str = "test-function") -> LocalLambdaContext:
+    """A Lambda context for handler tests: the local stack's, named like a test function."""
+    return LocalLambdaContext(function_name=function_name)
 
 
 def free_port() -> int:
