@@ -7,6 +7,7 @@ read must fail with a one-line InvalidInputError naming it, leaving nothing behi
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,7 @@ def _corpus_files() -> list[Path]:
     return [p for p in files if p.name not in SPECIAL]
 
 
+@functools.cache  # read once: collection sorts the corpus with it, the tests compare with it
 def _pyarrow_table(path: Path) -> pa.Table | None:
     """What pyarrow reads (INT96 as the UTC instants they are), or None if it cannot."""
     try:
