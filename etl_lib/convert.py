@@ -19,7 +19,7 @@ from etl_lib import sink
 from etl_lib.errors import InvalidInputError, error_from_code
 from etl_lib.options import ConvertOptions
 from etl_lib.parquet_input import ParquetInput, Slice, open_input
-from etl_lib.report import RunReport, json_schema
+from etl_lib.report import RunReport, input_parts, json_schema
 from etl_lib.writer import PieceResult, empty_output, write_stream
 
 if TYPE_CHECKING:
@@ -159,4 +159,5 @@ def convert(
         parquet_schema=parquet.parquet_schema,
         arrow_schema=str(parquet.schema),
         json_schema=json_schema(parquet.schema, options),
+        parts=input_parts((posixpath.basename(f.uri), f.row_group_rows, f.row_group_bytes) for f in parquet.files),
     )

@@ -6,16 +6,37 @@ data, so a consumer (or the validation notebook) can check every record against 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from etl_lib.contract import MAX_SAFE_INTEGER, is_uuid_type
 from etl_lib.options import ConvertOptions
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+class InputPart(BaseModel):
+    """One row group of the input: what a chart of the run shows per part."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file: str = Field(description="The Parquet file the row group is in (a directory input has several).")
+    row_group: int = Field(ge=0, description="Index of the row group in its file.")
+    rows: int = Field(ge=0)
+    bytes: int = Field(ge=0, description="Compressed size of the row group in the file.")
+
+
+def input_parts(files: Iterable[tuple[str, Iterable[int], Iterable[int]]]) -> tuple[InputPart, ...]:
+    """Parts from (file name, rows per row group, bytes per row group) of each input file."""
+    return tuple(
+        InputPart(file=name, row_group=index, rows=rows, bytes=size)
+        for name, group_rows, group_bytes in files
+        for index, (rows, size) in enumerate(zip(group_rows, group_bytes, strict=True))
+    )
 
 
 class RunReport(BaseModel):
@@ -35,6 +56,8 @@ class RunReport(BaseModel):
     parquet_schema: str
     arrow_schema: str
     json_schema: dict[str, Any]
+    # Reports written before parts were recorded have none.
+    parts: tuple[InputPart, ...] = ()
 
 
 def _nullable(schema: dict[str, Any], nullable: bool) -> dict[str, Any]:

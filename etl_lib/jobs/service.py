@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -189,6 +190,23 @@ class JobService:
             output_key(job_id, job.options), download_name=job.download_name, expires_in=expires_in
         )
         return Download(url=url, expires_at=utc_now() + timedelta(seconds=expires_in), filename=job.download_name)
+
+    def run_report(self, owner: str, job_id: str) -> dict[str, Any]:
+        """The report (etl_lib.report.RunReport as JSON) the run stored next to a SUCCEEDED job's output.
+
+        Returned unparsed: parsing it as a RunReport would load pyarrow into the API Lambdas.
+        """
+        job = self.get_job(owner, job_id)
+        if job.status is not JobStatus.SUCCEEDED:
+            raise JobConflictError(
+                f"job {job_id} is {job.status.value}; its report is available once it has SUCCEEDED",
+                code="JOB_NOT_FINISHED",
+            )
+        stored = self.outputs.get_bytes(report_key(job_id))
+        if stored is None:
+            raise JobNotFoundError(f"job {job_id} has no run report", code="REPORT_MISSING")
+        report: dict[str, Any] = json.loads(stored)
+        return report
 
     def delete_job(self, owner: str, job_id: str) -> None:
         self.get_job(owner, job_id)

@@ -45,6 +45,7 @@ def handlers() -> list[tuple[str, re.Pattern[str], str, str]]:
         ("GET", re.compile(job), "/jobs/{job_id}", "status"),
         ("DELETE", re.compile(job), "/jobs/{job_id}", "status"),
         ("GET", re.compile(job + r"/download"), "/jobs/{job_id}/download", "download"),
+        ("GET", re.compile(job + r"/report"), "/jobs/{job_id}/report", "status"),
     ]
 
 

@@ -9,7 +9,7 @@ import { JobDetail } from "./components/JobDetail";
 import { JobsTable } from "./components/JobsTable";
 import { UploadPanel } from "./components/UploadPanel";
 import { useDownload } from "./hooks/useJobs";
-import { outputFileName, startDownload } from "./lib/download";
+import { startDownload } from "./lib/download";
 import type { Job } from "./lib/types";
 
 export interface AppProps {
@@ -31,7 +31,7 @@ export function App({ user = null, onSignOut }: AppProps) {
 
   const onDownload = (job: Job) =>
     download.mutate(job.job_id, {
-      onSuccess: (link) => startDownload(link.url, outputFileName(job.filename, job.options.format, job.options.compression)),
+      onSuccess: (link) => startDownload(link.url, link.filename),
       onError: (error) => notify({ type: "error", header: `Could not download ${job.filename}`, content: error.message }),
     });
 

@@ -182,6 +182,12 @@ class Api(Construct):
             request_validator=validate_params,
             request_parameters=path_param,
         )
+        job.add_resource("report").add_method(
+            "GET",
+            apigw.LambdaIntegration(status),
+            request_validator=validate_params,
+            request_parameters=path_param,
+        )
 
     @property
     def url(self) -> str:

@@ -104,7 +104,10 @@ class ServiceFunctions(Construct):
         )
         self.upload = self._function("Upload", "upload", sizing=api_sizing, description="POST /jobs")
         self.status = self._function(
-            "Status", "status", sizing=api_sizing, description="GET /jobs, GET and DELETE /jobs/{job_id}"
+            "Status",
+            "status",
+            sizing=api_sizing,
+            description="GET /jobs, GET and DELETE /jobs/{job_id}, GET /jobs/{job_id}/report",
         )
         self.download = self._function(
             "Download", "download", sizing=api_sizing, description="GET /jobs/{job_id}/download"
@@ -121,6 +124,8 @@ class ServiceFunctions(Construct):
             ["s3:DeleteObject"],
             [input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*"), output_bucket.arn_for_objects(f"{OUTPUT_PREFIX}*")],
         )
+        # GET /jobs/{job_id}/report reads the run report stored next to the output.
+        _allow(self.status, ["s3:GetObject"], [output_bucket.arn_for_objects(f"{OUTPUT_PREFIX}*/report.json")])
         # Deleting a job lists its prefixes first (etl_lib ObjectStore.delete_prefix).
         _allow(self.status, ["s3:ListBucket"], [input_bucket.bucket_arn, output_bucket.bucket_arn])
         # download: read the job, sign a GET of its single output object.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -75,6 +75,37 @@ class DownloadLink(BaseModel):
     url: str
     expires_at: datetime
     filename: str
+
+
+class ReportPart(BaseModel):
+    """One row group of the input (etl_lib.report.InputPart)."""
+
+    file: str = Field(description="The Parquet file the row group is in (a directory input has several).")
+    row_group: int = Field(description="Index of the row group in its file.")
+    rows: int
+    bytes: int = Field(description="Compressed size of the row group in the file.")
+
+
+class RunReportView(BaseModel):
+    """The summary of a SUCCEEDED job's run (etl_lib.report.RunReport without storage paths)."""
+
+    engine: str = Field(description="The engine that ran (local or spark).", examples=["local"])
+    rows_in: int
+    rows_out: int
+    input_bytes: int
+    output_bytes: int
+    duration_ms: int
+    started_at: datetime
+    finished_at: datetime
+    parquet_schema: str = Field(description="The input's Parquet schema, as Parquet prints it.")
+    arrow_schema: str = Field(description="The Arrow schema the input was read with.")
+    json_schema: dict[str, Any] = Field(description="JSON Schema (2020-12) of one output record.")
+    parts: list[ReportPart] = Field(description="The input's row groups in output order; empty for older runs.")
+
+
+class JobReport(BaseModel):
+    job_id: str
+    report: RunReportView
 
 
 class ErrorDetail(BaseModel):

@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from etl_lib.jobs.settings import service
-from lambdas.common.api import ERROR_RESPONSES, build_resolver, caller
+from lambdas.common.api import ERROR_RESPONSES, build_resolver, caller, ok
 from lambdas.common.models import DownloadLink
 from lambdas.common.observability import observability
 
@@ -24,7 +24,11 @@ router = Router()
     "/jobs/<job_id>/download",
     summary="Get a download link for a finished job's output",
     tags=["jobs"],
-    responses={409: ERROR_RESPONSES[400] | {"description": "The job has not SUCCEEDED"}, **ERROR_RESPONSES},
+    responses={
+        200: ok(DownloadLink, "A short-lived link to the output"),
+        409: ERROR_RESPONSES[400] | {"description": "The job has not SUCCEEDED"},
+        **ERROR_RESPONSES,
+    },
 )
 def download(job_id: str) -> DownloadLink:
     logger.append_keys(job_id=job_id)

@@ -1,4 +1,4 @@
-"""GET /jobs, GET /jobs/{job_id}, DELETE /jobs/{job_id}: the caller's jobs only."""
+"""GET /jobs, GET /jobs/{job_id}, GET /jobs/{job_id}/report, DELETE /jobs/{job_id}: the caller's jobs only."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from etl_lib.jobs.settings import service
-from lambdas.common.api import ERROR_RESPONSES, build_resolver, caller
-from lambdas.common.models import JobEnvelope, JobList, JobView
+from lambdas.common.api import ERROR_RESPONSES, build_resolver, caller, ok
+from lambdas.common.models import JobEnvelope, JobList, JobReport, JobView, RunReportView
 from lambdas.common.observability import observability
 
 logger, tracer, metrics = observability("jobs-status")
@@ -22,7 +22,12 @@ logger, tracer, metrics = observability("jobs-status")
 router = Router()
 
 
-@router.get("/jobs", summary="List my jobs, newest first", tags=["jobs"], responses=ERROR_RESPONSES)
+@router.get(
+    "/jobs",
+    summary="List my jobs, newest first",
+    tags=["jobs"],
+    responses={200: ok(JobList, "One page of jobs"), **ERROR_RESPONSES},
+)
 def list_jobs(
     limit: Annotated[int, Query(ge=1, le=100, description="Jobs per page")] = 20,
     next_token: Annotated[str | None, Query(description="`next_token` of the previous page")] = None,
@@ -31,10 +36,31 @@ def list_jobs(
     return JobList(jobs=[JobView.of(j) for j in page.jobs], next_token=page.next_cursor)
 
 
-@router.get("/jobs/<job_id>", summary="Get one of my jobs", tags=["jobs"], responses=ERROR_RESPONSES)
+@router.get(
+    "/jobs/<job_id>",
+    summary="Get one of my jobs",
+    tags=["jobs"],
+    responses={200: ok(JobEnvelope, "The job"), **ERROR_RESPONSES},
+)
 def get_job(job_id: str) -> JobEnvelope:
     logger.append_keys(job_id=job_id)
     return JobEnvelope(job=JobView.of(service().get_job(caller(router), job_id)))
+
+
+@router.get(
+    "/jobs/<job_id>/report",
+    summary="Get the run report of one of my finished jobs: its summary and the output's JSON Schema",
+    tags=["jobs"],
+    responses={
+        200: ok(JobReport, "The run report"),
+        409: ERROR_RESPONSES[400] | {"description": "The job has not SUCCEEDED"},
+        **ERROR_RESPONSES,
+    },
+)
+def get_report(job_id: str) -> JobReport:
+    logger.append_keys(job_id=job_id)
+    report = service().run_report(caller(router), job_id)
+    return JobReport(job_id=job_id, report=RunReportView.model_validate(report))
 
 
 @router.delete(

@@ -65,6 +65,7 @@ def test_every_route_exists(synth: Synth) -> None:
         "GET /jobs",
         "GET /jobs/{job_id}",
         "GET /jobs/{job_id}/download",
+        "GET /jobs/{job_id}/report",
         "DELETE /jobs/{job_id}",
     }
 
@@ -78,7 +79,7 @@ def test_cognito_authorizer_on_every_method_but_preflight(synth: Synth) -> None:
     methods = synth.resources("AWS::ApiGateway::Method").values()
     preflight = [m for m in methods if m["Properties"]["HttpMethod"] == "OPTIONS"]
     secured = [m for m in methods if m["Properties"]["HttpMethod"] != "OPTIONS"]
-    assert len(secured) == 5
+    assert len(secured) == 6
     assert preflight, "CORS preflight methods exist"
     for method in secured:
         assert method["Properties"]["AuthorizationType"] == "COGNITO_USER_POOLS"
@@ -196,7 +197,14 @@ def test_upload_function_is_least_privilege(synth: Synth) -> None:
 def test_each_function_gets_only_its_own_actions(synth: Synth) -> None:
     expected = {
         "upload": {"dynamodb:PutItem", "s3:PutObject"},
-        "status": {"dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:Query", "s3:DeleteObject", "s3:ListBucket"},
+        "status": {
+            "dynamodb:GetItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:Query",
+            "s3:DeleteObject",
+            "s3:ListBucket",
+            "s3:GetObject",  # the run report only
+        },
         "download": {"dynamodb:GetItem", "s3:GetObject"},
         "events": {
             "dynamodb:GetItem",

@@ -151,12 +151,45 @@ def test_a_finished_job_downloads_under_the_input_name_with_the_output_extension
     assert payload["expires_at"]
 
 
+def test_a_finished_jobs_report_gives_its_summary_and_the_schema_of_the_files_columns(tmp_path: Path) -> None:
+    job = finished_job(tmp_path)
+    status, payload = call(status_handler, api_event("GET", f"/jobs/{job['job_id']}/report"))
+    assert status == 200, payload
+    assert payload["job_id"] == job["job_id"]
+    report = payload["report"]
+    assert list(report["json_schema"]["properties"]) == ["id", "name", "price"]
+    assert report["json_schema"]["properties"]["name"]["type"] == ["string", "null"]
+    assert (report["rows_in"], report["rows_out"], report["engine"]) == (5, 5, "local")
+    # One part per row group, adding up to the whole file.
+    assert report["parts"] and sum(part["rows"] for part in report["parts"]) == 5
+    assert all(part["bytes"] > 0 and part["file"] == "input.parquet" for part in report["parts"])
+    # Storage paths stay server-side.
+    assert not {"input", "output"} & set(report)
+
+
+def test_the_report_is_409_until_the_job_has_succeeded_and_404_for_another_user(tmp_path: Path) -> None:
+    pending = create()["job"]
+    status, payload = call(status_handler, api_event("GET", f"/jobs/{pending['job_id']}/report"))
+    assert (status, payload["error"]["code"]) == (409, "JOB_NOT_FINISHED")
+    done = finished_job(tmp_path)
+    status, payload = call(status_handler, api_event("GET", f"/jobs/{done['job_id']}/report", sub="user-b"))
+    assert (status, payload["error"]["code"]) == (404, "JOB_NOT_FOUND")
+
+
+def test_a_succeeded_job_whose_report_is_gone_answers_404_report_missing(tmp_path: Path, local_env: Path) -> None:
+    job = finished_job(tmp_path)
+    (local_env / "objects" / "outputs" / "outputs" / job["job_id"] / "report.json").unlink()
+    status, payload = call(status_handler, api_event("GET", f"/jobs/{job['job_id']}/report"))
+    assert (status, payload["error"]["code"]) == (404, "REPORT_MISSING")
+
+
 def test_another_user_can_neither_read_download_nor_delete_my_job(tmp_path: Path) -> None:
     job = finished_job(tmp_path)
     path = f"/jobs/{job['job_id']}"
     for handler, method, route in (
         (status_handler, "GET", path),
         (download_handler, "GET", f"{path}/download"),
+        (status_handler, "GET", f"{path}/report"),
         (status_handler, "DELETE", path),
     ):
         status, payload = call(handler, api_event(method, route, sub="user-b"))

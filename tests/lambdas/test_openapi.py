@@ -23,5 +23,17 @@ def test_the_document_is_openapi_3_1_and_covers_every_route() -> None:
         ("/jobs/{job_id}", "get"),
         ("/jobs/{job_id}", "delete"),
         ("/jobs/{job_id}/download", "get"),
+        ("/jobs/{job_id}/report", "get"),
     }
     assert "ErrorResponse" in spec["components"]["schemas"]
+
+
+def test_the_report_view_exposes_only_fields_the_run_report_has_with_the_same_types() -> None:
+    from etl_lib.report import InputPart, RunReport
+    from lambdas.common.models import ReportPart, RunReportView
+
+    for view, source in ((RunReportView, RunReport), (ReportPart, InputPart)):
+        for name, field in view.model_fields.items():
+            assert name in source.model_fields, f"{view.__name__}.{name} is not in {source.__name__}"
+            if name != "parts":  # a list of ReportPart for a tuple of InputPart, compared above
+                assert field.annotation == source.model_fields[name].annotation, f"{view.__name__}.{name}"

@@ -7,7 +7,7 @@ import Header from "@cloudscape-design/components/header";
 import KeyValuePairs from "@cloudscape-design/components/key-value-pairs";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import Spinner from "@cloudscape-design/components/spinner";
-import { useJob } from "../hooks/useJobs";
+import { useJob, useReport } from "../hooks/useJobs";
 import { formatBytes, formatCount, formatDateTime, formatDuration } from "../lib/format";
 import type { ConvertOptions, Job } from "../lib/types";
 import { PreviewView } from "./PreviewView";
@@ -44,6 +44,7 @@ export function JobDetail({ jobId, onClose, onDownload, onDelete }: JobDetailPro
   }, [jobId]);
 
   const job = query.data;
+  const report = useReport(job);
   return (
     <section aria-label="Job detail" ref={sectionRef} tabIndex={-1} style={{ outline: "none" }}>
       <Container
@@ -108,7 +109,7 @@ export function JobDetail({ jobId, onClose, onDownload, onDelete }: JobDetailPro
             </SpaceBetween>
             <SpaceBetween size="xs">
               <Box variant="h3">Output schema</Box>
-              <SchemaView schema={job.report?.json_schema} />
+              <SchemaView schema={report.data?.json_schema} />
             </SpaceBetween>
             <SpaceBetween size="xs">
               <Box variant="h3">Preview</Box>

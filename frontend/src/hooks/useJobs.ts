@@ -13,6 +13,7 @@ export const jobKeys = {
   list: (nextToken: string | null, limit: number) => ["jobs", "list", nextToken, limit] as const,
   detail: (jobId: string) => ["jobs", "detail", jobId] as const,
   preview: (jobId: string) => ["jobs", "preview", jobId] as const,
+  report: (jobId: string) => ["jobs", "report", jobId] as const,
 };
 
 function signature(jobs: Job[]): string {
@@ -36,7 +37,7 @@ export function useJobs(nextToken: string | null, limit: number) {
   });
 }
 
-/** One job (with its report); polls while the job is active. */
+/** One job; polls while the job is active. */
 export function useJob(jobId: string | null) {
   const api = useApi();
   const poller = useRef(new BackoffPoller());
@@ -64,6 +65,7 @@ export function useDeleteJob() {
     onSuccess: (_data, jobId) => {
       queryClient.removeQueries({ queryKey: jobKeys.detail(jobId) });
       queryClient.removeQueries({ queryKey: jobKeys.preview(jobId) });
+      queryClient.removeQueries({ queryKey: jobKeys.report(jobId) });
       return queryClient.invalidateQueries({ queryKey: ["jobs", "list"] });
     },
   });
@@ -73,6 +75,17 @@ export function useDeleteJob() {
 export function useDownload() {
   const api = useApi();
   return useMutation({ mutationFn: (jobId: string) => api.getDownload(jobId) });
+}
+
+/** The run report (summary, output schema, input parts) of a SUCCEEDED job. */
+export function useReport(job: Job | undefined) {
+  const api = useApi();
+  return useQuery({
+    queryKey: jobKeys.report(job?.job_id ?? ""),
+    enabled: job?.status === "SUCCEEDED",
+    staleTime: Infinity, // a finished run's report never changes
+    queryFn: () => api.getReport(job!.job_id).then((body) => body.report),
+  });
 }
 
 /** The first records of a SUCCEEDED job's output. */

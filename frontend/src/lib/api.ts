@@ -1,7 +1,7 @@
-// Typed client for the job API (issue 3). Every call carries the ID token when auth is on,
+// Typed client for the job API. Every call carries the ID token when auth is on,
 // and every non-2xx answer becomes an ApiError carrying the server's {"error": {code, message}}
 // so components can show the server's own wording.
-import type { ConvertOptions, CreateJobResponse, DownloadLink, Job, JobPage } from "./types";
+import type { CreateJobRequest as ApiCreateJobRequest, CreateJobResponse, DownloadLink, Job, JobEnvelope, JobPage, JobReport } from "./types";
 
 export class ApiError extends Error {
   readonly status: number;
@@ -17,11 +17,8 @@ export class ApiError extends Error {
 
 export type TokenProvider = () => Promise<string | null>;
 
-export interface CreateJobRequest {
-  filename: string;
-  size: number;
-  options: ConvertOptions;
-}
+/** What the app sends: the engine is left to the API's default ("auto"). */
+export type CreateJobRequest = Pick<ApiCreateJobRequest, "filename" | "size" | "options">;
 
 export interface ApiClient {
   listJobs(params: { limit: number; nextToken: string | null }): Promise<JobPage>;
@@ -29,6 +26,7 @@ export interface ApiClient {
   createJob(request: CreateJobRequest): Promise<CreateJobResponse>;
   deleteJob(jobId: string): Promise<void>;
   getDownload(jobId: string): Promise<DownloadLink>;
+  getReport(jobId: string): Promise<JobReport>;
 }
 
 /** Reads the API's error body; falls back to the HTTP status when the body is not ours (e.g. a proxy page). */
@@ -80,14 +78,10 @@ export function createApiClient(baseUrl: string, getToken: TokenProvider = async
       if (nextToken) query.set("next_token", nextToken);
       return request<JobPage>("GET", `/jobs?${query.toString()}`);
     },
-    getJob: (jobId) => request<Job>("GET", job(jobId)).then(unwrapJob),
+    getJob: (jobId) => request<JobEnvelope>("GET", job(jobId)).then((envelope) => envelope.job),
     createJob: (body) => request<CreateJobResponse>("POST", "/jobs", body),
     deleteJob: (jobId) => request<void>("DELETE", job(jobId)),
     getDownload: (jobId) => request<DownloadLink>("GET", `${job(jobId)}/download`),
+    getReport: (jobId) => request<JobReport>("GET", `${job(jobId)}/report`),
   };
-}
-
-// GET /jobs/{id} returns the JOB; tolerate a {"job": JOB} envelope too, as POST /jobs uses one.
-function unwrapJob(value: Job | { job: Job }): Job {
-  return "job" in value && typeof value.job === "object" ? value.job : (value as Job);
 }

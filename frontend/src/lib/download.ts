@@ -13,9 +13,3 @@ export function startDownload(url: string, fileName?: string): void {
   anchor.click();
   anchor.remove();
 }
-
-/** "data.parquet" + options -> "data.jsonl" / "data.json.gz", as the download Lambda names it. */
-export function outputFileName(inputName: string, format: string, compression: string): string {
-  const stem = inputName.replace(/\.parquet$/i, "");
-  return `${stem}.${format}${compression === "gzip" ? ".gz" : ""}`;
-}

@@ -1,7 +1,7 @@
 // An in-memory job API for component tests, served through msw at the network level, so
 // the real api.ts client, XMLHttpRequest upload and fetch code paths all run.
 import { http, HttpResponse, delay } from "msw";
-import type { ConvertOptions, Job } from "../lib/types";
+import type { ConvertOptions, Job, RunReport } from "../lib/types";
 import { DEFAULT_OPTIONS } from "../lib/types";
 
 export const API = "http://localhost/api";
@@ -21,6 +21,7 @@ export function makeJob(overrides: Partial<Job> = {}): Job {
     status: "PENDING",
     filename: "data.parquet",
     options: { ...DEFAULT_OPTIONS },
+    engine: "auto",
     created_at: "2026-01-02T03:04:05Z",
     updated_at: "2026-01-02T03:04:05Z",
     input_bytes: null,
@@ -29,14 +30,48 @@ export function makeJob(overrides: Partial<Job> = {}): Job {
     rows_out: null,
     duration_ms: null,
     error: null,
-    report: null,
     ...overrides,
   };
+}
+
+/** The run report the API serves for a SUCCEEDED job (GET /jobs/{id}/report). */
+export function makeReport(job: Job, overrides: Partial<RunReport> = {}): RunReport {
+  return {
+    engine: "local",
+    rows_in: job.rows_in ?? 0,
+    rows_out: job.rows_out ?? 0,
+    input_bytes: job.input_bytes ?? 0,
+    output_bytes: job.output_bytes ?? 0,
+    duration_ms: job.duration_ms ?? 0,
+    started_at: job.created_at,
+    finished_at: job.updated_at,
+    parquet_schema: "message schema {\n}\n",
+    arrow_schema: "",
+    json_schema: { type: "object", properties: {} },
+    parts: [],
+    ...overrides,
+  };
+}
+
+// The API's own error codes and wording (etl_lib/jobs/service.py).
+const notFound = (jobId: string) => HttpResponse.json({ error: { code: "JOB_NOT_FOUND", message: `no job ${jobId}` } }, { status: 404 });
+const notFinished = (job: Job) =>
+  HttpResponse.json(
+    { error: { code: "JOB_NOT_FINISHED", message: `job ${job.job_id} is ${job.status}; the output is available once it has SUCCEEDED` } },
+    { status: 409 },
+  );
+
+// The server's naming rule (Job.download_name): the input's stem plus the output's extension.
+function downloadName(job: Job): string {
+  const stem = job.filename.includes(".") ? job.filename.slice(0, job.filename.lastIndexOf(".")) : job.filename;
+  return `${stem || "output"}.${job.options.format}${job.options.compression === "gzip" ? ".gz" : ""}`;
 }
 
 export class FakeApi {
   jobs: Job[] = [];
   outputs = new Map<string, Uint8Array | string>();
+  reports = new Map<string, RunReport>();
+  reportRequests: string[] = [];
   uploads: RecordedUpload[] = [];
   createRequests: { filename: string; size: number; options: ConvertOptions }[] = [];
   listRequests: URLSearchParams[] = [];
@@ -90,7 +125,17 @@ export class FakeApi {
       }),
       http.get(`${API}/jobs/:id`, ({ params }) => {
         const job = this.jobs.find((candidate) => candidate.job_id === params.id);
-        return job ? HttpResponse.json(job) : HttpResponse.json({ error: { code: "NOT_FOUND", message: "Job not found" } }, { status: 404 });
+        return job ? HttpResponse.json({ job }) : notFound(String(params.id));
+      }),
+      http.get(`${API}/jobs/:id/report`, ({ params }) => {
+        const jobId = String(params.id);
+        this.reportRequests.push(jobId);
+        const job = this.jobs.find((candidate) => candidate.job_id === jobId);
+        if (!job) return notFound(jobId);
+        if (job.status !== "SUCCEEDED") return notFinished(job);
+        const report = this.reports.get(jobId);
+        if (!report) return HttpResponse.json({ error: { code: "REPORT_MISSING", message: `job ${jobId} has no run report` } }, { status: 404 });
+        return HttpResponse.json({ job_id: jobId, report });
       }),
       http.delete(`${API}/jobs/:id`, ({ params }) => {
         this.deleted.push(String(params.id));
@@ -99,10 +144,9 @@ export class FakeApi {
       }),
       http.get(`${API}/jobs/:id/download`, ({ params }) => {
         const job = this.jobs.find((candidate) => candidate.job_id === params.id);
-        if (!job || job.status !== "SUCCEEDED") {
-          return HttpResponse.json({ error: { code: "NOT_READY", message: "The job has not succeeded" } }, { status: 409 });
-        }
-        return HttpResponse.json({ url: `${STORAGE}/outputs/${job.job_id}`, expires_at: "2026-01-02T04:00:00Z" });
+        if (!job) return notFound(String(params.id));
+        if (job.status !== "SUCCEEDED") return notFinished(job);
+        return HttpResponse.json({ url: `${STORAGE}/outputs/${job.job_id}`, expires_at: "2026-01-02T04:00:00Z", filename: downloadName(job) });
       }),
       http.get(`${STORAGE}/outputs/:id`, ({ params, request }) => {
         const range = request.headers.get("range");

@@ -2,7 +2,7 @@ import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import { App } from "../../App";
-import { FakeApi, STORAGE, makeJob } from "../../test/fakeApi";
+import { FakeApi, STORAGE, makeJob, makeReport } from "../../test/fakeApi";
 import { renderWithApi } from "../../test/render";
 import { server } from "../../test/server";
 
@@ -24,10 +24,10 @@ function setup() {
       rows_in: 3,
       rows_out: 3,
       duration_ms: 1500,
-      report: { json_schema: schema },
     }),
     makeJob({ job_id: "bad", filename: "bad.parquet", status: "FAILED", error: { code: "INVALID_PARQUET", message: "The file is not a Parquet file (no PAR1 magic)." } }),
   ];
+  api.reports.set("ok", makeReport(api.jobs[0]!, { json_schema: schema }));
   api.outputs.set("ok", '{"id":1,"name":"ann","price":"1.10"}\n{"id":2,"name":null,"price":"2.20"}\n{"id":3,"name":"cy","price":"3.30"}\n');
   server.use(...api.handlers());
   renderWithApi(<App />);

@@ -108,14 +108,14 @@ describe("jobs table", () => {
     server.use(
       http.get(`${API}/jobs`, () =>
         fail
-          ? HttpResponse.json({ error: { code: "INTERNAL", message: "The job store is unavailable" } }, { status: 503 })
+          ? HttpResponse.json({ error: { code: "INTERNAL_ERROR", message: "internal error; the request id is in the logs" } }, { status: 500 })
           : HttpResponse.json({ jobs: [makeJob({ filename: "back.parquet", status: "SUCCEEDED" })], next_token: null }),
       ),
     );
     const user = userEvent.setup();
     renderWithApi(<JobsTable selectedJobId={null} onOpen={noop} onDownload={noop} onDelete={noop} />);
     expect(await screen.findByText("Could not load the jobs")).toBeInTheDocument();
-    expect(screen.getByText("The job store is unavailable")).toBeInTheDocument();
+    expect(screen.getByText("internal error; the request id is in the logs")).toBeInTheDocument();
     fail = false;
     await user.click(screen.getByRole("button", { name: "Retry" }));
     expect(await screen.findByText("back.parquet")).toBeInTheDocument();

@@ -1,6 +1,7 @@
 import { gzipSync } from "node:zlib";
 import { http, HttpResponse } from "msw";
 import { describe, expect, it } from "vitest";
+import { API } from "../../test/fakeApi";
 import { server } from "../../test/server";
 import { ApiError, createApiClient } from "../api";
 import { parseConfig } from "../config";
@@ -66,15 +67,15 @@ describe("api client", () => {
   it("sends the ID token and turns error bodies into ApiError", async () => {
     const seen: (string | null)[] = [];
     server.use(
-      http.get("http://api.test/jobs/:id", ({ request }) => {
+      http.get(`${API}/jobs/:id`, ({ request }) => {
         seen.push(request.headers.get("authorization"));
-        return HttpResponse.json({ error: { code: "NOT_FOUND", message: "No such job" } }, { status: 404 });
+        return HttpResponse.json({ error: { code: "JOB_NOT_FOUND", message: "no job x" } }, { status: 404 });
       }),
     );
-    const client = createApiClient("http://api.test", async () => "id-token-123");
+    const client = createApiClient(API, async () => "id-token-123");
     const error = await client.getJob("x").catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ApiError);
-    expect(error).toMatchObject({ status: 404, code: "NOT_FOUND", message: "No such job" });
+    expect(error).toMatchObject({ status: 404, code: "JOB_NOT_FOUND", message: "no job x" });
     expect(seen).toEqual(["id-token-123"]);
   });
 });
