@@ -4,14 +4,10 @@ import { expect, test, type Page } from "@playwright/test";
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import path from "node:path";
+import { expectAccessible, shot } from "./support";
 
 const baseUrl = () => process.env.E2E_BASE_URL!;
 const fixture = (name: string) => path.join(process.env.E2E_FIXTURES!, name);
-const shots = path.join(import.meta.dirname, "..", "test-results", "screenshots");
-
-async function shot(page: Page, name: string) {
-  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
-}
 
 function jobRow(page: Page, fileName: string) {
   return page.getByRole("table", { name: "Jobs" }).getByRole("row").filter({ has: page.getByRole("link", { name: `Details of ${fileName}` }) });
@@ -26,12 +22,26 @@ test("upload, follow, preview, download; a corrupt file fails with its message",
 
   await page.goto(baseUrl());
   await expect(page.getByRole("heading", { name: "Parquet to JSON", level: 1 })).toBeVisible();
+  await expect(page.getByRole("table", { name: "Jobs" }).getByText("No jobs yet")).toBeVisible();
   await shot(page, "01-home");
+  await expectAccessible(page, "home");
 
+  // Upload in progress: the local stack's upload endpoint is held back until the check ran.
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route("**/objects/**", async (route) => {
+    if (route.request().method() === "POST") await held;
+    await route.continue();
+  });
   // Pick both files at once (the input behind the "Choose files" button).
   await page.locator('input[type="file"]').setInputFiles([fixture("demo.parquet"), fixture("bad.parquet")]);
   const uploads = page.getByRole("list", { name: "Uploads" });
   await expect(uploads.getByRole("listitem")).toHaveCount(2);
+  await expect(uploads.getByRole("button", { name: /Cancel upload of/ })).toHaveCount(2);
+  await shot(page, "02-uploading");
+  await expectAccessible(page, "upload in progress");
+  release();
+  await page.unroute("**/objects/**");
   await expect(uploads.getByRole("listitem").filter({ hasText: "Uploaded — conversion queued" })).toHaveCount(2, { timeout: 60_000 });
   await shot(page, "02-uploaded");
 
@@ -39,16 +49,35 @@ test("upload, follow, preview, download; a corrupt file fails with its message",
   await expect(jobRow(page, "demo.parquet").getByText("SUCCEEDED")).toBeVisible({ timeout: 240_000 });
   await expect(jobRow(page, "bad.parquet").getByText("FAILED")).toBeVisible({ timeout: 240_000 });
   await shot(page, "03-jobs");
+  await expectAccessible(page, "jobs");
 
-  // Detail and preview of the converted file.
+  // Detail of the converted file, on its own URL.
   await page.getByRole("link", { name: "Details of demo.parquet" }).click();
+  await expect(page).toHaveURL(/#\/jobs\/[0-9a-f]+$/);
   const detail = page.getByRole("region", { name: "Job detail" });
-  await expect(detail.getByRole("heading", { name: "demo.parquet" })).toBeVisible();
+  await expect(detail.getByRole("heading", { name: "demo.parquet", level: 1 })).toBeVisible();
+  // The output schema comes from the API and lists exactly the file's columns, in order.
+  const tree = detail.getByRole("tree", { name: "Output schema" });
+  const columns = JSON.parse(process.env.E2E_DEMO_COLUMNS!) as string[];
+  await expect(tree.locator(":scope > li[role=treeitem] code").first()).toBeVisible({ timeout: 30_000 });
+  expect(await tree.locator(":scope > li[role=treeitem] > div code").allTextContents()).toEqual(columns);
+  // A struct column expands to its fields.
+  await tree.getByRole("button", { name: "Expand point" }).click();
+  await expect(tree.getByText("label", { exact: true })).toBeVisible();
+  await expect(detail.getByLabel("Rows per row group").first()).toBeVisible();
   const preview = detail.getByRole("table", { name: "Preview of the output records" });
   await expect(preview).toBeVisible({ timeout: 30_000 });
   await expect(preview.getByText('"upper"')).toBeVisible();
   await expect(detail.getByText("First 3 records.")).toBeVisible();
   await shot(page, "04-detail-preview");
+  await expectAccessible(page, "job detail");
+
+  // The URL is shareable: a reload (or another tab) opens the same detail.
+  const shared = page.url();
+  await page.reload();
+  await expect(page).toHaveURL(shared);
+  await expect(detail.getByRole("heading", { name: "demo.parquet", level: 1 })).toBeVisible();
+  await expect(detail.getByRole("tree", { name: "Output schema" })).toBeVisible({ timeout: 30_000 });
 
   // Download and check the JSON Lines.
   const downloadPromise = page.waitForEvent("download");
@@ -65,9 +94,10 @@ test("upload, follow, preview, download; a corrupt file fails with its message",
   expect(records[0]).toMatchObject({ id: 1, ID: "upper" });
   expect(records.map((record) => record.ID)).toEqual(["upper", "case", "twin"]);
 
-  // The corrupt file: FAILED with a message a user can read.
+  // Back to the jobs by the breadcrumbs, then the corrupt file: FAILED with a message a user can read.
+  await page.getByRole("navigation", { name: "Breadcrumbs" }).getByRole("link", { name: "Jobs" }).click();
   await page.getByRole("link", { name: "Details of bad.parquet" }).click();
-  await expect(detail.getByRole("heading", { name: "bad.parquet" })).toBeVisible();
+  await expect(detail.getByRole("heading", { name: "bad.parquet", level: 1 })).toBeVisible();
   await expect(detail.getByText("Conversion failed")).toBeVisible();
   // The message shown is the one the API recorded for the job, word for word.
   const listed = (await (await page.request.get(`${baseUrl()}/api/jobs?limit=50`)).json()) as {
@@ -78,19 +108,28 @@ test("upload, follow, preview, download; a corrupt file fails with its message",
   await expect(detail.getByText(message, { exact: false })).toBeVisible();
   await expect(detail.getByRole("button", { name: "Download" })).toBeDisabled();
   await shot(page, "05-failed-detail");
+  await expectAccessible(page, "failed job detail");
 
   // Delete the failed job with the confirmation dialog.
   await detail.getByRole("button", { name: "Delete" }).click();
   const dialog = page.getByRole("dialog", { name: "Delete job" });
   await expect(dialog).toBeVisible();
   await shot(page, "06-delete-confirm");
+  await expectAccessible(page, "delete dialog");
   await dialog.getByRole("button", { name: "Delete" }).click();
+  // Back on the jobs, with the message in the shell's notifications.
+  await expect(page.getByRole("table", { name: "Jobs" })).toBeVisible();
   await expect(page.getByRole("link", { name: "Details of bad.parquet" })).toHaveCount(0);
   await expect(page.getByText("bad.parquet was deleted.")).toBeVisible();
 
   // Small screen: the page stays usable.
   await page.setViewportSize({ width: 390, height: 844 });
   await shot(page, "07-mobile");
+  await expectAccessible(page, "jobs at mobile width");
+  await page.getByRole("link", { name: "Details of demo.parquet" }).click();
+  await expect(detail.getByRole("tree", { name: "Output schema" })).toBeVisible({ timeout: 30_000 });
+  await shot(page, "07-mobile-detail");
+  await expectAccessible(page, "job detail at mobile width");
 
   expect(problems).toEqual([]);
 });
@@ -116,6 +155,7 @@ test("a gzipped JSON array: preview decompresses in the browser, download is .js
 
   await page.getByRole("link", { name: "Details of gz.parquet" }).click();
   const detail = page.getByRole("region", { name: "Job detail" });
+  await expect(detail.getByRole("heading", { name: "gz.parquet", level: 1 })).toBeVisible();
   await expect(detail.getByText("JSON array")).toBeVisible();
   await expect(detail.getByText("gzip", { exact: true })).toBeVisible();
   const preview = detail.getByRole("table", { name: "Preview of the output records" });

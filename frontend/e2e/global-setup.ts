@@ -53,6 +53,12 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   // A valid file covering the JSON contract, and random bytes with a .parquet name.
   execFileSync(path.join(venvBin, "python"), ["-m", "etl_lib.demo", path.join(fixtures, "demo.parquet")], { cwd: repo, stdio: "inherit" });
   writeFileSync(path.join(fixtures, "bad.parquet"), randomBytes(4096));
+  // The demo file's top-level columns, read by pyarrow: what the schema on the job page must list.
+  const columns = execFileSync(
+    path.join(venvBin, "python"),
+    ["-c", "import json, sys, pyarrow.parquet as pq; print(json.dumps(pq.read_schema(sys.argv[1]).names))", path.join(fixtures, "demo.parquet")],
+    { encoding: "utf8" },
+  );
 
   const port = await freePort();
   const logFile = path.join(frontend, "test-results", "etl-up.log");
@@ -73,6 +79,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
 
   process.env.E2E_BASE_URL = baseUrl;
   process.env.E2E_FIXTURES = fixtures;
+  process.env.E2E_DEMO_COLUMNS = columns.trim();
 
   return async () => {
     if (child.pid && child.exitCode === null) {

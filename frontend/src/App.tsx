@@ -1,36 +1,103 @@
+// The application shell: Cloudscape's TopNavigation and AppLayout, flash messages in the
+// layout's notifications slot, and the pages (jobs, one job) as its content.
 import { useState } from "react";
-import Button from "@cloudscape-design/components/button";
-import ContentLayout from "@cloudscape-design/components/content-layout";
-import Flashbar, { type FlashbarProps } from "@cloudscape-design/components/flashbar";
-import Header from "@cloudscape-design/components/header";
-import SpaceBetween from "@cloudscape-design/components/space-between";
+import AppLayout from "@cloudscape-design/components/app-layout";
+import BreadcrumbGroup, { type BreadcrumbGroupProps } from "@cloudscape-design/components/breadcrumb-group";
+import Flashbar from "@cloudscape-design/components/flashbar";
+import TopNavigation, { type TopNavigationProps } from "@cloudscape-design/components/top-navigation";
+import { Navigate, Route, Routes, useHref, useLocation, useMatch, useNavigate, useParams } from "react-router";
 import { DeleteJobModal } from "./components/DeleteJobModal";
 import { JobDetail } from "./components/JobDetail";
-import { JobsTable } from "./components/JobsTable";
-import { UploadPanel } from "./components/UploadPanel";
-import { useDownload } from "./hooks/useJobs";
+import { jobPath } from "./components/JobLink";
+import { JobsPage } from "./components/JobsPage";
+import { useDownload, useJob } from "./hooks/useJobs";
+import { NotificationsProvider, useNotifications } from "./hooks/notifications";
 import { startDownload } from "./lib/download";
 import type { Job } from "./lib/types";
+
+export const PRODUCT_NAME = "Parquet to JSON";
 
 export interface AppProps {
   user?: string | null;
   onSignOut?: () => void;
 }
 
-export function App({ user = null, onSignOut }: AppProps) {
-  const [selectedJobId, setSelectedJobId] = useState<string | null>(null);
-  const [jobToDelete, setJobToDelete] = useState<Job | null>(null);
-  const [notices, setNotices] = useState<FlashbarProps.MessageDefinition[]>([]);
-  const download = useDownload();
+export function App(props: AppProps) {
+  return (
+    <NotificationsProvider>
+      <Shell {...props} />
+    </NotificationsProvider>
+  );
+}
 
-  const notify = (notice: Omit<FlashbarProps.MessageDefinition, "id" | "dismissible" | "onDismiss">) => {
-    const id = `${Date.now()}-${Math.random()}`;
-    const dismiss = () => setNotices((current) => current.filter((item) => item.id !== id));
-    setNotices((current) => [...current, { ...notice, id, dismissible: true, dismissLabel: "Dismiss message", onDismiss: dismiss }]);
-  };
+function TopBar({ user, onSignOut }: AppProps) {
+  const home = useHref("/");
+  const navigate = useNavigate();
+  const utilities: TopNavigationProps.Utility[] =
+    user && onSignOut
+      ? [
+          {
+            type: "menu-dropdown",
+            text: user,
+            description: user,
+            iconName: "user-profile",
+            ariaLabel: `Signed in as ${user}`,
+            items: [{ id: "sign-out", text: "Sign out" }],
+            onItemClick: ({ detail }) => {
+              if (detail.id === "sign-out") onSignOut();
+            },
+          },
+        ]
+      : [];
+  return (
+    <TopNavigation
+      identity={{
+        href: home,
+        title: PRODUCT_NAME,
+        onFollow: (event) => {
+          event.preventDefault();
+          navigate("/");
+        },
+      }}
+      utilities={utilities}
+      i18nStrings={{ overflowMenuTriggerText: "More", overflowMenuTitleText: "All", overflowMenuBackIconAriaLabel: "Back", overflowMenuDismissIconAriaLabel: "Close menu" }}
+    />
+  );
+}
+
+/** "Jobs > <file name>": the job's name comes from the job itself (cached by its page). */
+function Breadcrumbs() {
+  const location = useLocation();
+  const navigate = useNavigate();
+  const jobId = useMatch("/jobs/:jobId")?.params.jobId;
+  const job = useJob(jobId ?? null);
+  const home = useHref("/");
+  const here = useHref(location.pathname);
+  const items: BreadcrumbGroupProps.Item[] = [{ text: "Jobs", href: home }];
+  if (jobId) items.push({ text: job.data?.filename ?? "Job", href: here });
+  return (
+    <BreadcrumbGroup
+      items={items}
+      ariaLabel="Breadcrumbs"
+      expandAriaLabel="Show path"
+      onFollow={(event) => {
+        event.preventDefault();
+        navigate(event.detail.href === home ? "/" : location.pathname);
+      }}
+    />
+  );
+}
+
+function Shell({ user = null, onSignOut }: AppProps) {
+  const [jobToDelete, setJobToDelete] = useState<Job | null>(null);
+  const { items, notify } = useNotifications();
+  const download = useDownload();
+  const navigate = useNavigate();
+  const location = useLocation();
 
   const onDownload = (job: Job) =>
     download.mutate(job.job_id, {
+      // The API names the file (the input's stem plus the output's extension).
       onSuccess: (link) => startDownload(link.url, link.filename),
       onError: (error) => notify({ type: "error", header: `Could not download ${job.filename}`, content: error.message }),
     });
@@ -38,40 +105,37 @@ export function App({ user = null, onSignOut }: AppProps) {
   const onDeleted = (jobId: string) => {
     const name = jobToDelete?.filename ?? "The job";
     setJobToDelete(null);
-    if (selectedJobId === jobId) setSelectedJobId(null);
+    if (location.pathname === jobPath(jobId)) navigate("/");
     notify({ type: "success", content: `${name} was deleted.` });
   };
 
   return (
-    <ContentLayout
-      header={
-        <Header
-          variant="h1"
-          description="Upload Parquet files, follow their conversion and download the JSON."
-          actions={
-            user && onSignOut ? (
-              <SpaceBetween direction="horizontal" size="xs" alignItems="center">
-                <span>{user}</span>
-                <Button onClick={onSignOut}>Sign out</Button>
-              </SpaceBetween>
-            ) : undefined
-          }
-        >
-          Parquet to JSON
-        </Header>
-      }
-    >
-      <SpaceBetween size="l">
-        <div aria-live="polite">
-          <Flashbar items={notices} />
-        </div>
-        <UploadPanel />
-        <JobsTable selectedJobId={selectedJobId} onOpen={(job) => setSelectedJobId(job.job_id)} onDownload={onDownload} onDelete={setJobToDelete} />
-        {selectedJobId && (
-          <JobDetail jobId={selectedJobId} onClose={() => setSelectedJobId(null)} onDownload={onDownload} onDelete={setJobToDelete} />
-        )}
-      </SpaceBetween>
+    <>
+      <div id="top-navigation" style={{ position: "sticky", top: 0, zIndex: 1002 }}>
+        <TopBar user={user} onSignOut={onSignOut} />
+      </div>
+      <AppLayout
+        headerSelector="#top-navigation"
+        navigationHide
+        toolsHide
+        stickyNotifications
+        notifications={<Flashbar items={items} />}
+        breadcrumbs={<Breadcrumbs />}
+        ariaLabels={{ notifications: "Notifications" }}
+        content={
+          <Routes>
+            <Route path="/" element={<JobsPage onDownload={onDownload} onDelete={setJobToDelete} />} />
+            <Route path="/jobs/:jobId" element={<JobRoute onDownload={onDownload} onDelete={setJobToDelete} />} />
+            <Route path="*" element={<Navigate to="/" replace />} />
+          </Routes>
+        }
+      />
       <DeleteJobModal job={jobToDelete} onClose={() => setJobToDelete(null)} onDeleted={onDeleted} />
-    </ContentLayout>
+    </>
   );
+}
+
+function JobRoute(props: { onDownload: (job: Job) => void; onDelete: (job: Job) => void }) {
+  const jobId = useParams().jobId ?? "";
+  return <JobDetail key={jobId} jobId={jobId} {...props} />;
 }

@@ -1,12 +1,15 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
+import { HashRouter } from "react-router";
 import "@cloudscape-design/global-styles/index.css";
 import { Root, createQueryClient } from "./Root";
 
+// A hash router: a job's URL (#/jobs/<id>) is shareable and survives a reload on any static
+// host (the local stack, S3/CloudFront) without a server-side fallback to index.html.
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
-    <main style={{ maxWidth: 1400, margin: "0 auto", padding: "16px clamp(8px, 3vw, 32px)" }}>
+    <HashRouter>
       <Root queryClient={createQueryClient()} />
-    </main>
+    </HashRouter>
   </StrictMode>,
 );

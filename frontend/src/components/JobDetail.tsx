@@ -1,8 +1,9 @@
-import { useEffect, useRef } from "react";
+import { useEffect, useRef, type ReactNode } from "react";
 import Alert from "@cloudscape-design/components/alert";
 import Box from "@cloudscape-design/components/box";
 import Button from "@cloudscape-design/components/button";
 import Container from "@cloudscape-design/components/container";
+import ContentLayout from "@cloudscape-design/components/content-layout";
 import Header from "@cloudscape-design/components/header";
 import KeyValuePairs from "@cloudscape-design/components/key-value-pairs";
 import SpaceBetween from "@cloudscape-design/components/space-between";
@@ -11,12 +12,12 @@ import { useJob, useReport } from "../hooks/useJobs";
 import { formatBytes, formatCount, formatDateTime, formatDuration } from "../lib/format";
 import type { ConvertOptions, Job } from "../lib/types";
 import { PreviewView } from "./PreviewView";
-import { SchemaView } from "./SchemaView";
+import { RunChart } from "./RunChart";
+import { SchemaTree } from "./SchemaTree";
 import { StatusBadge } from "./StatusBadge";
 
 export interface JobDetailProps {
   jobId: string;
-  onClose: () => void;
   onDownload: (job: Job) => void;
   onDelete: (job: Job) => void;
 }
@@ -34,38 +35,68 @@ function optionPairs(options: ConvertOptions) {
   ];
 }
 
-export function JobDetail({ jobId, onClose, onDownload, onDelete }: JobDetailProps) {
+/** Schema and run chart come from the run report, which exists once the job has SUCCEEDED. */
+function ReportSections({ job }: { job: Job }) {
+  const report = useReport(job);
+  const waiting = (what: string) => <Box color="text-status-inactive">{what} is available once the job has succeeded.</Box>;
+  const body = (render: (data: NonNullable<typeof report.data>) => ReactNode, what: string) => {
+    if (job.status !== "SUCCEEDED") return waiting(what);
+    if (report.isPending)
+      return (
+        <Box>
+          <Spinner /> Loading the run report…
+        </Box>
+      );
+    if (report.isError)
+      return (
+        <Alert type="warning" header="The run report could not be loaded">
+          {report.error.message}
+        </Alert>
+      );
+    return render(report.data);
+  };
+  return (
+    <>
+      <Container header={<Header variant="h2" description="The JSON Schema of one output record. Nested fields expand.">Output schema</Header>}>
+        {body((data) => <SchemaTree schema={data.json_schema} />, "The schema")}
+      </Container>
+      <Container header={<Header variant="h2" description="Rows and compressed bytes per row group of the input.">Run</Header>}>
+        {body((data) => <RunChart report={data} />, "The run summary")}
+      </Container>
+    </>
+  );
+}
+
+export function JobDetail({ jobId, onDownload, onDelete }: JobDetailProps) {
   const query = useJob(jobId);
   const sectionRef = useRef<HTMLElement>(null);
 
-  // Opening a job moves keyboard and screen-reader focus to its panel.
+  // Opening a job moves keyboard and screen-reader focus to its page.
   useEffect(() => {
     sectionRef.current?.focus();
   }, [jobId]);
 
   const job = query.data;
-  const report = useReport(job);
   return (
     <section aria-label="Job detail" ref={sectionRef} tabIndex={-1} style={{ outline: "none" }}>
-      <Container
+      <ContentLayout
         header={
           <Header
-              variant="h2"
-              description={job ? `Job ${job.job_id}` : undefined}
-              actions={
-                <SpaceBetween direction="horizontal" size="xs">
-                  <Button iconName="download" disabled={job?.status !== "SUCCEEDED"} onClick={() => job && onDownload(job)}>
-                    Download
-                  </Button>
-                  <Button disabled={!job} onClick={() => job && onDelete(job)}>
-                    Delete
-                  </Button>
-                  <Button variant="icon" iconName="close" ariaLabel="Close job detail" onClick={onClose} />
-                </SpaceBetween>
-              }
-            >
-              {job ? job.filename : "Job"}
-            </Header>
+            variant="h1"
+            description={job ? `Job ${job.job_id}` : undefined}
+            actions={
+              <SpaceBetween direction="horizontal" size="xs">
+                <Button iconName="download" disabled={job?.status !== "SUCCEEDED"} onClick={() => job && onDownload(job)}>
+                  Download
+                </Button>
+                <Button disabled={!job} onClick={() => job && onDelete(job)}>
+                  Delete
+                </Button>
+              </SpaceBetween>
+            }
+          >
+            {job ? job.filename : "Job"}
+          </Header>
         }
       >
         {query.isPending && (
@@ -90,34 +121,34 @@ export function JobDetail({ jobId, onClose, onDownload, onDelete }: JobDetailPro
                 ) : null}
               </Alert>
             )}
-            <KeyValuePairs
-              columns={4}
-              items={[
-                { label: "Status", value: <StatusBadge status={job.status} /> },
-                { label: "Created", value: formatDateTime(job.created_at) },
-                { label: "Updated", value: formatDateTime(job.updated_at) },
-                { label: "Duration", value: formatDuration(job.duration_ms) },
-                { label: "Input size", value: formatBytes(job.input_bytes) },
-                { label: "Output size", value: formatBytes(job.output_bytes) },
-                { label: "Rows in", value: formatCount(job.rows_in) },
-                { label: "Rows out", value: formatCount(job.rows_out) },
-              ]}
-            />
-            <SpaceBetween size="xs">
-              <Box variant="h3">Options</Box>
-              <KeyValuePairs columns={3} items={optionPairs(job.options)} />
-            </SpaceBetween>
-            <SpaceBetween size="xs">
-              <Box variant="h3">Output schema</Box>
-              <SchemaView schema={report.data?.json_schema} />
-            </SpaceBetween>
-            <SpaceBetween size="xs">
-              <Box variant="h3">Preview</Box>
+            <Container header={<Header variant="h2">Summary</Header>}>
+              <SpaceBetween size="l">
+                <KeyValuePairs
+                  columns={4}
+                  items={[
+                    { label: "Status", value: <StatusBadge status={job.status} /> },
+                    { label: "Created", value: formatDateTime(job.created_at) },
+                    { label: "Updated", value: formatDateTime(job.updated_at) },
+                    { label: "Duration", value: formatDuration(job.duration_ms) },
+                    { label: "Input size", value: formatBytes(job.input_bytes) },
+                    { label: "Output size", value: formatBytes(job.output_bytes) },
+                    { label: "Rows in", value: formatCount(job.rows_in) },
+                    { label: "Rows out", value: formatCount(job.rows_out) },
+                  ]}
+                />
+                <SpaceBetween size="xs">
+                  <Box variant="h3">Options</Box>
+                  <KeyValuePairs columns={3} items={optionPairs(job.options)} />
+                </SpaceBetween>
+              </SpaceBetween>
+            </Container>
+            <ReportSections job={job} />
+            <Container header={<Header variant="h2">Preview</Header>}>
               <PreviewView job={job} />
-            </SpaceBetween>
+            </Container>
           </SpaceBetween>
         )}
-      </Container>
+      </ContentLayout>
     </section>
   );
 }

@@ -3,20 +3,18 @@ import Alert from "@cloudscape-design/components/alert";
 import Box from "@cloudscape-design/components/box";
 import Button from "@cloudscape-design/components/button";
 import Header from "@cloudscape-design/components/header";
-import Link from "@cloudscape-design/components/link";
 import Pagination from "@cloudscape-design/components/pagination";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import Table, { type TableProps } from "@cloudscape-design/components/table";
 import { useJobs } from "../hooks/useJobs";
 import { formatBytes, formatCount, formatDateTime, formatDuration } from "../lib/format";
 import { isActive, type Job } from "../lib/types";
+import { JobLink } from "./JobLink";
 import { StatusBadge } from "./StatusBadge";
 
 export const PAGE_SIZE = 20;
 
 export interface JobsTableProps {
-  selectedJobId: string | null;
-  onOpen: (job: Job) => void;
   onDownload: (job: Job) => void;
   onDelete: (job: Job) => void;
   pageSize?: number;
@@ -26,7 +24,7 @@ function rows(job: Job): number | null {
   return job.rows_out ?? job.rows_in;
 }
 
-export function JobsTable({ selectedJobId, onOpen, onDownload, onDelete, pageSize = PAGE_SIZE }: JobsTableProps) {
+export function JobsTable({ onDownload, onDelete, pageSize = PAGE_SIZE }: JobsTableProps) {
   // The API pages with opaque tokens: remember the token that opens each page seen so far,
   // so "previous" works without the API supporting backwards paging.
   const [tokens, setTokens] = useState<(string | null)[]>([null]);
@@ -49,18 +47,7 @@ export function JobsTable({ selectedJobId, onOpen, onDownload, onDelete, pageSiz
     {
       id: "filename",
       header: "File",
-      cell: (job) => (
-        <Link
-          href={`#job-${job.job_id}`}
-          ariaLabel={`Details of ${job.filename}`}
-          onFollow={(event) => {
-            event.preventDefault();
-            onOpen(job);
-          }}
-        >
-          {job.job_id === selectedJobId ? <b>{job.filename}</b> : job.filename}
-        </Link>
-      ),
+      cell: (job) => <JobLink job={job}>{job.filename}</JobLink>,
       isRowHeader: true,
     },
     { id: "size", header: "Size", cell: (job) => formatBytes(job.input_bytes) },

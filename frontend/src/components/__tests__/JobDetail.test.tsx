@@ -6,12 +6,27 @@ import { FakeApi, STORAGE, makeJob, makeReport } from "../../test/fakeApi";
 import { renderWithApi } from "../../test/render";
 import { server } from "../../test/server";
 
+// What etl_lib/report.py writes for id int64, name string?, price decimal (as string),
+// address struct<city string, lines list<string>>.
 const schema = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
   type: "object",
-  properties: { id: { type: "integer" }, name: { type: ["string", "null"] }, price: { type: "string", format: "decimal" } },
+  properties: {
+    id: { type: "integer", minimum: -2147483648, maximum: 2147483647 },
+    name: { type: ["string", "null"] },
+    price: { type: "string", pattern: "^-?[0-9]+(\\.[0-9]+)?$" },
+    address: {
+      type: ["object", "null"],
+      properties: { city: { type: "string" }, lines: { type: "array", items: { type: ["string", "null"] } } },
+      required: ["city", "lines"],
+      additionalProperties: false,
+    },
+  },
+  required: ["id", "name", "price", "address"],
+  additionalProperties: false,
 };
 
-function setup() {
+function setup(route = "/") {
   const api = new FakeApi();
   api.jobs = [
     makeJob({
@@ -27,10 +42,19 @@ function setup() {
     }),
     makeJob({ job_id: "bad", filename: "bad.parquet", status: "FAILED", error: { code: "INVALID_PARQUET", message: "The file is not a Parquet file (no PAR1 magic)." } }),
   ];
-  api.reports.set("ok", makeReport(api.jobs[0]!, { json_schema: schema }));
+  api.reports.set(
+    "ok",
+    makeReport(api.jobs[0]!, {
+      json_schema: schema,
+      parts: [
+        { file: "input.parquet", row_group: 0, rows: 2, bytes: 1200 },
+        { file: "input.parquet", row_group: 1, rows: 1, bytes: 800 },
+      ],
+    }),
+  );
   api.outputs.set("ok", '{"id":1,"name":"ann","price":"1.10"}\n{"id":2,"name":null,"price":"2.20"}\n{"id":3,"name":"cy","price":"3.30"}\n');
   server.use(...api.handlers());
-  renderWithApi(<App />);
+  renderWithApi(<App />, { route });
   return api;
 }
 
@@ -48,10 +72,22 @@ describe("job detail", () => {
     expect(within(detail).getByText("1.5 s")).toBeInTheDocument();
     expect(within(detail).getByText("JSON Lines")).toBeInTheDocument();
 
-    const schemaTable = within(detail).getByRole("table", { name: "Output schema" });
-    expect(within(schemaTable).getByText("name")).toBeInTheDocument();
-    expect(within(schemaTable).getByText("string | null")).toBeInTheDocument();
-    expect(within(schemaTable).getByText("string (decimal)")).toBeInTheDocument();
+    // The schema is the API's (GET /jobs/{id}/report), shown as a tree whose nested fields expand.
+    const tree = await within(detail).findByRole("tree", { name: "Output schema" });
+    expect(within(tree).getByText("name")).toBeInTheDocument();
+    expect(within(tree).getByText("string | null")).toBeInTheDocument();
+    expect(within(tree).getByText("object | null")).toBeInTheDocument();
+    expect(within(tree).queryByText("city")).not.toBeInTheDocument();
+    await user.click(within(tree).getByRole("button", { name: "Expand address" }));
+    expect(await within(tree).findByText("city")).toBeInTheDocument();
+    await user.click(within(tree).getByRole("button", { name: "Expand lines" }));
+    expect(await within(tree).findByText("[ ] item")).toBeInTheDocument();
+    expect(api.reportRequests).toEqual(["ok"]);
+
+    // The run: throughput and a bar per row group.
+    expect(within(detail).getByText("2 rows/s")).toBeInTheDocument();
+    expect(within(detail).getAllByLabelText("Rows per row group").length).toBeGreaterThan(0);
+    expect(within(detail).getAllByText("#2").length).toBeGreaterThan(0); // a bar per row group
 
     const preview = await within(detail).findByRole("table", { name: "Preview of the output records" });
     expect(within(preview).getByText('"ann"')).toBeInTheDocument();
@@ -72,6 +108,38 @@ describe("job detail", () => {
     expect(within(detail).getByText(/INVALID_PARQUET/)).toBeInTheDocument();
     expect(within(detail).getByRole("button", { name: "Download" })).toBeDisabled();
     expect(within(detail).getByText("A preview is available once the job has succeeded.")).toBeInTheDocument();
+    expect(within(detail).getByText("The schema is available once the job has succeeded.")).toBeInTheDocument();
+  });
+
+  it("opens a job from its shared URL, with breadcrumbs back to the jobs", async () => {
+    const api = setup("/jobs/ok");
+    const user = userEvent.setup();
+    const detail = await screen.findByRole("region", { name: "Job detail" });
+    expect(await within(detail).findByRole("heading", { name: "sales.parquet", level: 1 })).toBeInTheDocument();
+    const crumbs = screen.getByRole("navigation", { name: "Breadcrumbs" });
+    await waitFor(() => expect(within(crumbs).getAllByText("sales.parquet").length).toBeGreaterThan(0));
+    await user.click(within(crumbs).getByRole("link", { name: "Jobs" }));
+    expect(await screen.findByRole("table", { name: "Jobs" }, { timeout: 8000 })).toBeInTheDocument();
+    expect(screen.queryByRole("region", { name: "Job detail" })).not.toBeInTheDocument();
+    expect(api.listRequests.length).toBeGreaterThan(0);
+  });
+
+  it("says so when the job of a URL does not exist", async () => {
+    setup("/jobs/gone");
+    expect(await screen.findByText("Could not load the job")).toBeInTheDocument();
+    expect(screen.getByText("no job gone")).toBeInTheDocument();
+  });
+
+  it("deleting the job shown goes back to the jobs with a message", async () => {
+    const api = setup("/jobs/bad");
+    const user = userEvent.setup();
+    const detail = await screen.findByRole("region", { name: "Job detail" });
+    await user.click(await within(detail).findByRole("button", { name: "Delete" }));
+    const dialog = await screen.findByRole("dialog");
+    await user.click(within(dialog).getByRole("button", { name: "Delete" }));
+    await waitFor(() => expect(api.deleted).toEqual(["bad"]));
+    expect(await screen.findByRole("table", { name: "Jobs" }, { timeout: 8000 })).toBeInTheDocument();
+    expect(await screen.findByText("bad.parquet was deleted.")).toBeInTheDocument();
   });
 
   it("downloads through a fresh presigned link", async () => {

@@ -34,7 +34,7 @@ describe("jobs table", () => {
       fake.jobs = [{ ...job, ...step }];
     };
     server.use(...api.handlers());
-    renderWithApi(<JobsTable selectedJobId={null} onOpen={noop} onDownload={noop} onDelete={noop} />);
+    renderWithApi(<JobsTable onDownload={noop} onDelete={noop} />);
 
     expect(await screen.findByText("PENDING")).toBeInTheDocument();
     expect(screen.getByText("Updating automatically while jobs are in progress.")).toBeInTheDocument();
@@ -64,7 +64,7 @@ describe("jobs table", () => {
       makeJob({ job_id: "a", filename: "good.parquet", status: "SUCCEEDED", created_at: "2026-01-01T00:00:00Z" }),
     ];
     server.use(...api.handlers());
-    renderWithApi(<JobsTable selectedJobId={null} onOpen={noop} onDownload={noop} onDelete={noop} />);
+    renderWithApi(<JobsTable onDownload={noop} onDelete={noop} />);
     await screen.findByText("bad.parquet");
     const rows = within(screen.getByRole("table", { name: "Jobs" })).getAllByRole("row");
     // header row, then newest first as the API returns them
@@ -84,7 +84,7 @@ describe("jobs table", () => {
     );
     server.use(...api.handlers());
     const user = userEvent.setup();
-    renderWithApi(<JobsTable selectedJobId={null} onOpen={noop} onDownload={noop} onDelete={noop} pageSize={3} />);
+    renderWithApi(<JobsTable onDownload={noop} onDelete={noop} pageSize={3} />);
     await screen.findByText("file-0.parquet");
     expect(screen.queryByText("file-3.parquet")).not.toBeInTheDocument();
     expect(api.listRequests[0]!.get("limit")).toBe("3");
@@ -113,7 +113,7 @@ describe("jobs table", () => {
       ),
     );
     const user = userEvent.setup();
-    renderWithApi(<JobsTable selectedJobId={null} onOpen={noop} onDownload={noop} onDelete={noop} />);
+    renderWithApi(<JobsTable onDownload={noop} onDelete={noop} />);
     expect(await screen.findByText("Could not load the jobs")).toBeInTheDocument();
     expect(screen.getByText("internal error; the request id is in the logs")).toBeInTheDocument();
     fail = false;

@@ -7,6 +7,8 @@ import { ApiError, createApiClient } from "../api";
 import { parseConfig } from "../config";
 import { formatBytes, formatDuration } from "../format";
 import { BackoffPoller, POLL_MAX_MS, POLL_MIN_MS } from "../polling";
+import { partBars } from "../runParts";
+import { schemaTree } from "../schemaTree";
 import { fetchPreview, parseJsonArrayPrefix, parseJsonLines } from "../preview";
 
 describe("preview parsing", () => {
@@ -87,5 +89,52 @@ describe("formatting", () => {
     expect(formatBytes(5 * 1024 ** 3)).toBe("5 GB");
     expect(formatDuration(950)).toBe("950 ms");
     expect(formatDuration(125_000)).toBe("2 min 5 s");
+  });
+});
+
+describe("schema tree", () => {
+  it("turns the report's JSON Schema into fields whose nested parts are children", () => {
+    const tree = schemaTree({
+      type: "object",
+      properties: {
+        big: { anyOf: [{ type: "integer" }, { type: "string", pattern: "^-?[0-9]+$" }] },
+        tags: { type: ["object", "null"], additionalProperties: { type: ["integer", "null"] } },
+        at: { type: "string", format: "date-time" },
+        ratio: { anyOf: [{ type: "number" }, { enum: ["NaN", "Infinity", "-Infinity"] }] },
+        maybe: { type: ["string", "null"] },
+      },
+      required: ["big", "tags", "at", "ratio"],
+    });
+    expect(tree.map((node) => [node.name, node.type, node.optional])).toEqual([
+      ["big", "integer | string", false],
+      ["tags", "object | null", false],
+      ["at", "string (date-time)", false],
+      ["ratio", 'number | "NaN" | "Infinity" | "-Infinity"', false],
+      ["maybe", "string | null", true],
+    ]);
+    expect(tree[1]!.children.map((node) => [node.id, node.type])).toEqual([["$.tags{}", "integer | null"]]);
+  });
+
+  it("describes a JSON-array output by its elements", () => {
+    const tree = schemaTree({ type: "array", items: { type: "object", properties: { a: { type: "array", items: { type: "boolean" } } } } });
+    expect(tree.map((node) => node.name)).toEqual(["a"]);
+    expect(tree[0]!.children[0]).toMatchObject({ name: "[ ] item", type: "boolean" });
+  });
+});
+
+describe("run chart bars", () => {
+  it("draws one bar per row group, or sums neighbours past the limit", () => {
+    const parts = Array.from({ length: 5 }, (_, i) => ({ file: "input.parquet", row_group: i, rows: 10 + i, bytes: 100 }));
+    expect(partBars(parts).map((bar) => bar.label)).toEqual(["#1", "#2", "#3", "#4", "#5"]);
+    const bars = partBars(parts, 2);
+    expect(bars).toEqual([
+      { label: "#1–#3", rows: 33, bytes: 300 },
+      { label: "#4–#5", rows: 27, bytes: 200 },
+    ]);
+    const twoFiles = [
+      { file: "a.parquet", row_group: 0, rows: 1, bytes: 1 },
+      { file: "b.parquet", row_group: 0, rows: 1, bytes: 1 },
+    ];
+    expect(partBars(twoFiles).map((bar) => bar.label)).toEqual(["a.parquet #1", "b.parquet #1"]);
   });
 });
