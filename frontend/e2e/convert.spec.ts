@@ -41,7 +41,6 @@ test("upload, follow, preview, download; a corrupt file fails with its message",
   await shot(page, "02-uploading");
   await expectAccessible(page, "upload in progress");
   release();
-  await page.unroute("**/objects/**");
   await expect(uploads.getByRole("listitem").filter({ hasText: "Uploaded — conversion queued" })).toHaveCount(2, { timeout: 60_000 });
   await shot(page, "02-uploaded");
 

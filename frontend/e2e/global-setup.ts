@@ -7,6 +7,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { createPool, startMoto } from "./moto";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const frontend = path.resolve(here, "..");
@@ -28,7 +29,7 @@ function freePort(): Promise<number> {
 async function waitForHealth(url: string, child: ChildProcess, logFile: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`etl up exited with code ${child.exitCode}; see ${logFile}`);
+    if (child.exitCode !== null) throw new Error(`${child.spawnfile} exited with code ${child.exitCode}; see ${logFile}`);
     try {
       const response = await fetch(url);
       if (response.ok) return;
@@ -77,19 +78,36 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     throw error;
   }
 
+  // moto's server as the Cognito endpoint of the sign-in tests (e2e/auth.spec.ts).
+  const motoPort = await freePort();
+  const moto = startMoto(venvBin, motoPort, path.join(frontend, "test-results", "moto.log"));
+  const motoUrl = `http://127.0.0.1:${motoPort}`;
+  try {
+    await waitForHealth(`${motoUrl}/moto-api/`, moto, "test-results/moto.log", 60_000);
+    const pool = await createPool(motoUrl);
+    process.env.E2E_COGNITO_ENDPOINT = pool.endpoint;
+    process.env.E2E_USER_POOL_ID = pool.userPoolId;
+    process.env.E2E_USER_POOL_CLIENT_ID = pool.clientId;
+  } catch (error) {
+    for (const started of [moto, child]) if (started.pid) process.kill(-started.pid, "SIGTERM");
+    throw error;
+  }
+
   process.env.E2E_BASE_URL = baseUrl;
   process.env.E2E_FIXTURES = fixtures;
   process.env.E2E_DEMO_COLUMNS = columns.trim();
 
   return async () => {
-    if (child.pid && child.exitCode === null) {
-      process.kill(-child.pid, "SIGTERM");
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      if (child.exitCode === null) {
-        try {
-          process.kill(-child.pid, "SIGKILL");
-        } catch {
-          // already gone
+    for (const started of [child, moto]) {
+      if (started.pid && started.exitCode === null) {
+        process.kill(-started.pid, "SIGTERM");
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        if (started.exitCode === null) {
+          try {
+            process.kill(-started.pid, "SIGKILL");
+          } catch {
+            // already gone
+          }
         }
       }
     }

@@ -39,7 +39,6 @@ function TopBar({ user, onSignOut }: AppProps) {
           {
             type: "menu-dropdown",
             text: user,
-            description: user,
             iconName: "user-profile",
             ariaLabel: `Signed in as ${user}`,
             items: [{ id: "sign-out", text: "Sign out" }],

@@ -1,12 +1,11 @@
 // Start-up: read /config.json, then (only in AWS mode) set up Cognito, then build the API
 // client with the right token provider and render the app.
-import { useEffect, useMemo, useState, type ReactNode } from "react";
+import { Suspense, lazy, useEffect, useMemo, useState, type ReactNode } from "react";
 import Alert from "@cloudscape-design/components/alert";
 import Box from "@cloudscape-design/components/box";
 import Spinner from "@cloudscape-design/components/spinner";
 import { QueryClient, QueryClientProvider, useQueryClient } from "@tanstack/react-query";
-import { App } from "./App";
-import { AuthGate } from "./components/AuthGate";
+import { App, PRODUCT_NAME } from "./App";
 import { ApiProvider } from "./hooks/ApiContext";
 import { createApiClient } from "./lib/api";
 import type { CognitoAuth } from "./lib/amplify";
@@ -34,11 +33,25 @@ function Centered({ children }: { children: ReactNode }) {
   );
 }
 
+// Amplify UI is loaded only in AWS mode, like Amplify itself.
+const AuthGate = lazy(() => import("./components/AuthGate").then((module) => ({ default: module.AuthGate })));
+
 function SignedInApp({ config, auth }: { config: AppConfig; auth: CognitoAuth }) {
   const queryClient = useQueryClient();
-  const client = useMemo(() => createApiClient(config.apiBaseUrl, () => auth.idToken()), [config.apiBaseUrl, auth]);
+  // A 401 means the API refused the token: the session is over, sign in again.
+  const client = useMemo(
+    () => createApiClient(config.apiBaseUrl, () => auth.idToken(), () => void auth.signOut()),
+    [config.apiBaseUrl, auth],
+  );
   return (
-    <AuthGate auth={auth}>
+    <Suspense
+      fallback={
+        <Centered>
+          <Spinner size="large" /> <span>Loading…</span>
+        </Centered>
+      }
+    >
+    <AuthGate auth={auth} productName={PRODUCT_NAME}>
       {(session) => (
         <ApiProvider client={client}>
           <App
@@ -46,12 +59,13 @@ function SignedInApp({ config, auth }: { config: AppConfig; auth: CognitoAuth })
             onSignOut={() => {
               // Another user may sign in next: nothing of this one may stay in the cache.
               queryClient.clear();
-              void session.signOut();
+              session.signOut();
             }}
           />
         </ApiProvider>
       )}
     </AuthGate>
+    </Suspense>
   );
 }
 

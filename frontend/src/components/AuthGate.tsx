@@ -1,113 +1,95 @@
-// Sign-in with the Cognito user pool when config.json has an "auth" block; in local mode
-// (auth: null) the app renders straight away and sends no token.
-import { useEffect, useState, type FormEvent, type ReactNode } from "react";
+// Every Cognito step a user meets — sign-up with the emailed code, sign-in, TOTP set-up (QR
+// code) and TOTP code, new password, forgot/reset password — is Amplify UI's Authenticator,
+// themed toward Cloudscape. Only the expired-session notice is ours.
+import { useCallback, useEffect, useState, type ReactNode } from "react";
+import { Authenticator, ThemeProvider, type Theme } from "@aws-amplify/ui-react";
+import "@aws-amplify/ui-react/styles.css";
 import Alert from "@cloudscape-design/components/alert";
 import Box from "@cloudscape-design/components/box";
-import Button from "@cloudscape-design/components/button";
-import Container from "@cloudscape-design/components/container";
-import Form from "@cloudscape-design/components/form";
-import FormField from "@cloudscape-design/components/form-field";
-import Header from "@cloudscape-design/components/header";
-import Input from "@cloudscape-design/components/input";
-import SpaceBetween from "@cloudscape-design/components/space-between";
-import Spinner from "@cloudscape-design/components/spinner";
-import type { CognitoAuth, SignInStep } from "../lib/amplify";
+import type { CognitoAuth } from "../lib/amplify";
 
 export interface Session {
   user: string;
-  signOut: () => Promise<void>;
+  signOut: () => void;
 }
 
 export interface AuthGateProps {
   auth: CognitoAuth;
+  productName: string;
   children: (session: Session) => ReactNode;
 }
 
-function SignInForm({ auth, onSignedIn }: { auth: CognitoAuth; onSignedIn: (user: string) => void }) {
-  const [step, setStep] = useState<SignInStep | "CREDENTIALS">("CREDENTIALS");
-  const [username, setUsername] = useState("");
-  const [password, setPassword] = useState("");
-  const [newPassword, setNewPassword] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+// Cloudscape's light-mode palette and shapes (visual refresh): blue primary actions, Open Sans,
+// rounded buttons, so the sign-in screens look like the rest of the app.
+const cloudscapeTheme: Theme = {
+  name: "cloudscape",
+  tokens: {
+    colors: {
+      primary: {
+        10: "#f0fbff",
+        20: "#d1f1ff",
+        40: "#75cfff",
+        60: "#0972d3",
+        80: "#0972d3",
+        90: "#033160",
+        100: "#002b66",
+      },
+      font: { primary: "#000716", secondary: "#414d5c", tertiary: "#5f6b7a" },
+      border: { primary: "#7d8998", secondary: "#c6c6cd", tertiary: "#e9ebed" },
+    },
+    fonts: {
+      default: {
+        variable: "'Open Sans', 'Helvetica Neue', Roboto, Arial, sans-serif",
+        static: "'Open Sans', 'Helvetica Neue', Roboto, Arial, sans-serif",
+      },
+    },
+    radii: { small: "8px", medium: "16px", large: "20px" },
+    components: {
+      button: { borderRadius: "20px", fontWeight: "700", primary: { backgroundColor: "#0972d3" } },
+      fieldcontrol: { borderRadius: "8px" },
+      authenticator: { router: { borderWidth: "0", boxShadow: "0 1px 8px 2px rgba(0, 7, 22, 0.12)" } },
+    },
+  },
+};
 
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const next = step === "CREDENTIALS" ? await auth.signIn(username, password) : await auth.completeNewPassword(newPassword);
-      if (next === "DONE") onSignedIn((await auth.currentUser()) ?? username);
-      else setStep(next);
-    } catch (caught) {
-      setError(caught instanceof Error ? caught.message : "Sign-in failed");
-    } finally {
-      setBusy(false);
-    }
-  };
+export function AuthGate({ auth, productName, children }: AuthGateProps) {
+  const [expired, setExpired] = useState(false);
+  useEffect(() => auth.onSessionExpired(() => setExpired(true)), [auth]);
+  const signedIn = useCallback(() => setExpired(false), []);
 
   return (
-    <Box margin={{ top: "xxxl" }} padding="l">
-      <div style={{ maxWidth: 420, margin: "0 auto" }}>
-        <form onSubmit={(event) => void submit(event)}>
-          <Container header={<Header variant="h1">Sign in</Header>}>
-            <Form
-              actions={
-                <Button variant="primary" formAction="submit" loading={busy}>
-                  {step === "CREDENTIALS" ? "Sign in" : "Set password"}
-                </Button>
-              }
-              errorText={error}
-            >
-              {step === "CREDENTIALS" ? (
-                <SpaceBetween size="m">
-                  <FormField label="Email or user name">
-                    <Input value={username} autoComplete="username" onChange={({ detail }) => setUsername(detail.value)} />
-                  </FormField>
-                  <FormField label="Password">
-                    <Input type="password" value={password} autoComplete="current-password" onChange={({ detail }) => setPassword(detail.value)} />
-                  </FormField>
-                </SpaceBetween>
-              ) : (
-                <SpaceBetween size="m">
-                  <Alert type="info">Choose a new password to finish signing in.</Alert>
-                  <FormField label="New password">
-                    <Input type="password" value={newPassword} autoComplete="new-password" onChange={({ detail }) => setNewPassword(detail.value)} />
-                  </FormField>
-                </SpaceBetween>
+    <ThemeProvider theme={cloudscapeTheme}>
+      <Authenticator
+        loginMechanisms={["email"]}
+        formFields={{ setupTotp: { QR: { totpIssuer: productName } } }}
+        components={{
+          Header: () => (
+            <Box padding={{ top: "xxxl", bottom: "l" }} textAlign="center">
+              <Box variant="h1">{productName}</Box>
+              {expired && (
+                <Box margin={{ top: "m" }} textAlign="left">
+                  <Alert type="warning" header="Your session has expired">
+                    Sign in again to continue.
+                  </Alert>
+                </Box>
               )}
-            </Form>
-          </Container>
-        </form>
-      </div>
-    </Box>
+            </Box>
+          ),
+        }}
+      >
+        {({ user, signOut }) => (
+          <SignedIn
+            onMount={signedIn}
+            session={{ user: user?.signInDetails?.loginId ?? user?.username ?? "", signOut: () => signOut?.() }}
+            render={children}
+          />
+        )}
+      </Authenticator>
+    </ThemeProvider>
   );
 }
 
-export function AuthGate({ auth, children }: AuthGateProps) {
-  const [user, setUser] = useState<string | null | undefined>(undefined);
-
-  useEffect(() => {
-    let live = true;
-    void auth.currentUser().then((current) => live && setUser(current));
-    return () => {
-      live = false;
-    };
-  }, [auth]);
-
-  if (user === undefined) {
-    return (
-      <Box textAlign="center" padding="xxl">
-        <Spinner size="large" /> <span>Checking sign-in…</span>
-      </Box>
-    );
-  }
-  if (user === null) return <SignInForm auth={auth} onSignedIn={setUser} />;
-  return children({
-    user,
-    signOut: async () => {
-      await auth.signOut();
-      setUser(null);
-    },
-  });
+function SignedIn({ session, render, onMount }: { session: Session; render: AuthGateProps["children"]; onMount: () => void }) {
+  useEffect(onMount, [onMount]);
+  return <>{render(session)}</>;
 }

@@ -1,49 +1,49 @@
-// Cognito through Amplify Auth v6. Loaded with a dynamic import only when config.json
-// has an "auth" block, so local mode ships and runs no Amplify code.
+// Cognito through Amplify Auth v6. Loaded with a dynamic import only when config.json has an
+// "auth" block, so local mode ships and runs no Amplify code. The screens of every sign-in,
+// sign-up, MFA and password step are Amplify UI's Authenticator (components/AuthGate.tsx).
 import { Amplify } from "aws-amplify";
-import { confirmSignIn, fetchAuthSession, getCurrentUser, signIn, signOut } from "aws-amplify/auth";
+import { fetchAuthSession, signOut } from "aws-amplify/auth";
+import { Hub } from "aws-amplify/utils";
 import type { AuthConfig } from "./config";
 
-export type SignInStep = "DONE" | "NEW_PASSWORD_REQUIRED";
-
 export interface CognitoAuth {
-  currentUser(): Promise<string | null>;
-  signIn(username: string, password: string): Promise<SignInStep>;
-  completeNewPassword(password: string): Promise<SignInStep>;
-  signOut(): Promise<void>;
+  /** The ID token for the API's Authorization header; refreshed by Amplify when expired. */
   idToken(): Promise<string | null>;
-}
-
-function toStep(nextStep: { signInStep: string }): SignInStep {
-  if (nextStep.signInStep === "DONE") return "DONE";
-  if (nextStep.signInStep === "CONFIRM_SIGN_IN_WITH_NEW_PASSWORD_REQUIRED") return "NEW_PASSWORD_REQUIRED";
-  throw new Error(`This sign-in step is not supported here (${nextStep.signInStep}). Ask an administrator.`);
+  /** Ends the session (the Authenticator then shows the sign-in screen). */
+  signOut(): Promise<void>;
+  /** Calls `listener` when the session cannot be renewed (refresh token expired or revoked). */
+  onSessionExpired(listener: () => void): () => void;
 }
 
 export function createCognitoAuth(config: AuthConfig): CognitoAuth {
-  Amplify.configure({ Auth: { Cognito: { userPoolId: config.userPoolId, userPoolClientId: config.userPoolClientId } } });
+  Amplify.configure({
+    Auth: {
+      Cognito: {
+        userPoolId: config.userPoolId,
+        userPoolClientId: config.userPoolClientId,
+        ...(config.userPoolEndpoint ? { userPoolEndpoint: config.userPoolEndpoint } : {}),
+        loginWith: { email: true },
+        signUpVerificationMethod: "code",
+      },
+    },
+  });
   return {
-    async currentUser() {
+    async idToken() {
       try {
-        const user = await getCurrentUser();
-        return user.signInDetails?.loginId ?? user.username;
+        const session = await fetchAuthSession();
+        return session.tokens?.idToken?.toString() ?? null;
       } catch {
         return null;
       }
     },
-    async signIn(username, password) {
-      const { nextStep } = await signIn({ username, password });
-      return toStep(nextStep);
-    },
-    async completeNewPassword(password) {
-      const { nextStep } = await confirmSignIn({ challengeResponse: password });
-      return toStep(nextStep);
-    },
     signOut: () => signOut(),
-    async idToken() {
-      // fetchAuthSession refreshes expired tokens with the refresh token.
-      const session = await fetchAuthSession();
-      return session.tokens?.idToken?.toString() ?? null;
+    onSessionExpired(listener) {
+      return Hub.listen("auth", ({ payload }) => {
+        // A network error is not an expiry: the next call retries.
+        if (payload.event === "tokenRefresh_failure" && (payload.data as { error?: { name?: string } } | undefined)?.error?.name !== "NetworkError") {
+          listener();
+        }
+      });
     },
   };
 }

@@ -48,7 +48,11 @@ export async function toApiError(response: Response): Promise<ApiError> {
   return new ApiError(response.status, code, message);
 }
 
-export function createApiClient(baseUrl: string, getToken: TokenProvider = async () => null): ApiClient {
+/**
+ * `onUnauthorized` is told of a 401: with Cognito on, the token was refused (expired or
+ * revoked session), and the user must sign in again.
+ */
+export function createApiClient(baseUrl: string, getToken: TokenProvider = async () => null, onUnauthorized?: () => void): ApiClient {
   async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { Accept: "application/json" };
     const token = await getToken();
@@ -64,6 +68,7 @@ export function createApiClient(baseUrl: string, getToken: TokenProvider = async
     } catch {
       throw new ApiError(0, "NETWORK_ERROR", "The service could not be reached. Check your connection and try again.");
     }
+    if (response.status === 401) onUnauthorized?.();
     if (!response.ok) throw await toApiError(response);
     if (response.status === 204) return undefined as T;
     const text = await response.text();

@@ -6,6 +6,8 @@ export interface AuthConfig {
   region: string;
   userPoolId: string;
   userPoolClientId: string;
+  /** Another Cognito endpoint than AWS's (moto's server in the browser tests). */
+  userPoolEndpoint?: string;
 }
 
 export interface AppConfig {
@@ -25,11 +27,15 @@ export function parseConfig(raw: unknown): AppConfig {
   if (!isNonEmptyString(apiBaseUrl)) throw new ConfigError("config.json: apiBaseUrl must be a non-empty string");
   if (auth === null || auth === undefined) return { apiBaseUrl: apiBaseUrl.replace(/\/+$/, ""), auth: null };
   if (typeof auth !== "object") throw new ConfigError("config.json: auth must be null or an object");
-  const { region, userPoolId, userPoolClientId } = auth as Record<string, unknown>;
+  const { region, userPoolId, userPoolClientId, userPoolEndpoint } = auth as Record<string, unknown>;
   if (!isNonEmptyString(region) || !isNonEmptyString(userPoolId) || !isNonEmptyString(userPoolClientId)) {
     throw new ConfigError("config.json: auth needs region, userPoolId and userPoolClientId");
   }
-  return { apiBaseUrl: apiBaseUrl.replace(/\/+$/, ""), auth: { region, userPoolId, userPoolClientId } };
+  if (userPoolEndpoint !== undefined && !isNonEmptyString(userPoolEndpoint)) {
+    throw new ConfigError("config.json: auth.userPoolEndpoint must be a URL when present");
+  }
+  const base = { region, userPoolId, userPoolClientId };
+  return { apiBaseUrl: apiBaseUrl.replace(/\/+$/, ""), auth: userPoolEndpoint ? { ...base, userPoolEndpoint } : base };
 }
 
 export async function loadConfig(url = `${import.meta.env.BASE_URL}config.json`): Promise<AppConfig> {

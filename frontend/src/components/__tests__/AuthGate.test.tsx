@@ -1,74 +1,71 @@
-import { screen, waitFor } from "@testing-library/react";
-import { render } from "@testing-library/react";
+// The sign-in screens are Amplify UI's Authenticator over the real Amplify Auth (configured,
+// no network needed to show them); the flows against a Cognito endpoint are in e2e/auth.spec.ts.
+import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it } from "vitest";
-import type { CognitoAuth, SignInStep } from "../../lib/amplify";
+import { Hub } from "aws-amplify/utils";
+import { act } from "react";
+import { describe, expect, it, vi } from "vitest";
+import { App } from "../../App";
+import { createCognitoAuth } from "../../lib/amplify";
+import { FakeApi } from "../../test/fakeApi";
+import { renderWithApi } from "../../test/render";
+import { server } from "../../test/server";
 import { AuthGate } from "../AuthGate";
 
-/** An in-memory user pool with one user who must set a new password at first sign-in. */
-class FakePool implements CognitoAuth {
-  user: string | null = null;
-  password = "temporary";
-  mustChange = true;
-  calls: string[] = [];
-  async currentUser() {
-    return this.user;
-  }
-  async signIn(username: string, password: string): Promise<SignInStep> {
-    this.calls.push(`signIn:${username}`);
-    if (username !== "ana@example.com" || password !== this.password) throw new Error("Incorrect username or password.");
-    if (this.mustChange) return "NEW_PASSWORD_REQUIRED";
-    this.user = username;
-    return "DONE";
-  }
-  async completeNewPassword(password: string): Promise<SignInStep> {
-    this.password = password;
-    this.mustChange = false;
-    this.user = "ana@example.com";
-    return "DONE";
-  }
-  async signOut() {
-    this.user = null;
-  }
-  async idToken() {
-    return this.user ? "token" : null;
-  }
-}
+const config = { region: "eu-west-1", userPoolId: "eu-west-1_test", userPoolClientId: "client" };
 
 describe("sign-in", () => {
-  it("refuses wrong credentials, asks for a new password, then shows the app and signs out", async () => {
-    const pool = new FakePool();
+  it("shows the Authenticator: sign in, create an account, forgot password", async () => {
+    const auth = createCognitoAuth(config);
     const user = userEvent.setup();
-    render(
-      <AuthGate auth={pool}>
-        {(session) => (
-          <div>
-            <p>Signed in as {session.user}</p>
-            <button onClick={() => void session.signOut()}>Sign out</button>
-          </div>
-        )}
+    renderWithApi(
+      <AuthGate auth={auth} productName="Parquet to JSON">
+        {() => <p>signed in</p>}
       </AuthGate>,
     );
-    await user.type(await screen.findByLabelText("Email or user name"), "ana@example.com");
-    await user.type(screen.getByLabelText("Password"), "wrong");
-    await user.click(screen.getByRole("button", { name: "Sign in" }));
-    expect(await screen.findByText("Incorrect username or password.")).toBeInTheDocument();
-
-    await user.clear(screen.getByLabelText("Password"));
-    await user.type(screen.getByLabelText("Password"), "temporary{Enter}");
-    await user.type(await screen.findByLabelText("New password"), "a-much-better-one");
-    await user.click(screen.getByRole("button", { name: "Set password" }));
-    expect(await screen.findByText("Signed in as ana@example.com")).toBeInTheDocument();
-
-    await user.click(screen.getByRole("button", { name: "Sign out" }));
-    await waitFor(() => expect(screen.getByRole("heading", { name: "Sign in" })).toBeInTheDocument());
+    expect(await screen.findByRole("heading", { name: "Parquet to JSON", level: 1 })).toBeInTheDocument();
+    expect(await screen.findByRole("tab", { name: "Sign In" })).toBeInTheDocument();
+    expect(screen.getByLabelText("Email")).toBeInTheDocument();
+    expect(screen.getByLabelText("Password")).toBeInTheDocument();
+    await user.click(screen.getByRole("tab", { name: "Create Account" }));
+    expect(await screen.findByLabelText("Confirm Password")).toBeInTheDocument();
+    await user.click(screen.getByRole("tab", { name: "Sign In" }));
+    await user.click(await screen.findByRole("button", { name: "Forgot your password?" }));
+    expect(await screen.findByRole("button", { name: "Send code" })).toBeInTheDocument();
+    expect(screen.queryByText("signed in")).not.toBeInTheDocument();
   });
 
-  it("skips the form when a session already exists", async () => {
-    const pool = new FakePool();
-    pool.user = "bo@example.com";
-    render(<AuthGate auth={pool}>{(session) => <p>Hello {session.user}</p>}</AuthGate>);
-    expect(await screen.findByText("Hello bo@example.com")).toBeInTheDocument();
-    expect(pool.calls).toEqual([]);
+  it("says the session expired when Amplify cannot renew it", async () => {
+    const auth = createCognitoAuth(config);
+    renderWithApi(
+      <AuthGate auth={auth} productName="Parquet to JSON">
+        {() => <p>signed in</p>}
+      </AuthGate>,
+    );
+    await screen.findByRole("tab", { name: "Sign In" });
+    expect(screen.queryByText("Your session has expired")).not.toBeInTheDocument();
+    // A network failure is not an expiry; a refused refresh token is.
+    act(() => Hub.dispatch("auth", { event: "tokenRefresh_failure", data: { error: { name: "NetworkError" } } } as never));
+    expect(screen.queryByText("Your session has expired")).not.toBeInTheDocument();
+    act(() => Hub.dispatch("auth", { event: "tokenRefresh_failure", data: { error: { name: "NotAuthorizedException" } } } as never));
+    expect(await screen.findByText("Your session has expired")).toBeInTheDocument();
+  });
+});
+
+describe("application shell", () => {
+  it("shows the product name and the signed-in user's menu with sign-out", async () => {
+    server.use(...new FakeApi().handlers());
+    const onSignOut = vi.fn();
+    const user = userEvent.setup();
+    renderWithApi(<App user="ana@example.com" onSignOut={onSignOut} />);
+    const banner = document.querySelector("#top-navigation") as HTMLElement;
+    expect(within(banner).getAllByText("Parquet to JSON").length).toBeGreaterThan(0);
+    // jsdom has no layout, so the top navigation shows its narrow-screen form: the "More" menu.
+    await user.click(within(banner).getByRole("button", { name: "More" }));
+    // The overflow menu lists the user's menu last (after the heading and the hidden wide-screen button).
+    const entries = await screen.findAllByText("ana@example.com");
+    await user.click(entries[entries.length - 1]!);
+    await user.click(await screen.findByText("Sign out"));
+    await waitFor(() => expect(onSignOut).toHaveBeenCalledTimes(1));
   });
 });
