@@ -61,7 +61,7 @@ test("upload, follow, preview, download; a corrupt file fails with its message",
   await expect(tree.locator(":scope > li[role=treeitem] code").first()).toBeVisible({ timeout: 30_000 });
   expect(await tree.locator(":scope > li[role=treeitem] > div code").allTextContents()).toEqual(columns);
   // A struct column expands to its fields.
-  await tree.getByRole("button", { name: "Expand point" }).click();
+  await tree.getByRole("button", { name: "Expand struct" }).click();
   await expect(tree.getByText("label", { exact: true })).toBeVisible();
   await expect(detail.getByLabel("Rows per row group").first()).toBeVisible();
   const preview = detail.getByRole("table", { name: "Preview of the output records" });
