@@ -1,4 +1,4 @@
-# Front end (issue 5): React + TypeScript app in frontend/, its component tests (Vitest) and
+# Front end: React + TypeScript app in frontend/, its component tests (Vitest) and
 # its end-to-end tests (Playwright in Debian's Chromium against `etl up`).
 FRONTEND      := frontend
 CHROMIUM      := /usr/bin/chromium
