@@ -1,5 +1,5 @@
 """The gates a developer runs before committing (.pre-commit-config.yaml) are the gates CI runs
-(.ci/run -> `make check` -> lint, types, test): same commands, none missing on either side."""
+(.ci/run and `make check`: lint, types, then test): same commands, none missing on either side."""
 
 from __future__ import annotations
 
@@ -73,10 +73,11 @@ def hook_entries() -> dict[str, str]:
     return {hook["id"]: hook["entry"] for repo in config["repos"] for hook in repo["hooks"]}
 
 
-def test_ci_runs_make_check_which_runs_lint_types_and_the_readme_test_command() -> None:
+def test_ci_runs_the_gates_of_make_check_then_the_readme_test_command() -> None:
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
     commands = [line for line in ci.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    assert commands[-1] == "exec make check"
+    assert commands[-2:] == ["make lint types", "exec make test"]
+    assert "make test" in (REPO / "README.md").read_text(encoding="utf-8")
     assert prerequisites("check") == ["lint", "types", "test"]
 
 
