@@ -10,7 +10,8 @@ import { DeleteJobModal } from "./components/DeleteJobModal";
 import { JobDetail } from "./components/JobDetail";
 import { jobPath } from "./components/JobLink";
 import { JobsPage } from "./components/JobsPage";
-import { useDownload, useJob } from "./hooks/useJobs";
+import { useQueryClient } from "@tanstack/react-query";
+import { forgetJob, useDownload, useJob } from "./hooks/useJobs";
 import { NotificationsProvider, useNotifications } from "./hooks/notifications";
 import { startDownload } from "./lib/download";
 import type { Job } from "./lib/types";
@@ -93,6 +94,7 @@ function Shell({ user = null, onSignOut }: AppProps) {
   const download = useDownload();
   const navigate = useNavigate();
   const location = useLocation();
+  const queryClient = useQueryClient();
 
   const onDownload = (job: Job) =>
     download.mutate(job.job_id, {
@@ -105,6 +107,7 @@ function Shell({ user = null, onSignOut }: AppProps) {
     const name = jobToDelete?.filename ?? "The job";
     setJobToDelete(null);
     if (location.pathname === jobPath(jobId)) navigate("/");
+    forgetJob(queryClient, jobId);
     notify({ type: "success", content: `${name} was deleted.` });
   };
 

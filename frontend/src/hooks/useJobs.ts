@@ -1,7 +1,7 @@
 // Data hooks for jobs. TanStack Query owns caching, de-duplication and polling; the
 // components only read state and call mutations.
 import { useMemo, useRef } from "react";
-import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { keepPreviousData, useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { useApi } from "./ApiContext";
 import type { CreateJobRequest } from "../lib/api";
 import { BackoffPoller } from "../lib/polling";
@@ -62,13 +62,14 @@ export function useDeleteJob() {
   const queryClient = useQueryClient();
   return useMutation({
     mutationFn: (jobId: string) => api.deleteJob(jobId),
-    onSuccess: (_data, jobId) => {
-      queryClient.removeQueries({ queryKey: jobKeys.detail(jobId) });
-      queryClient.removeQueries({ queryKey: jobKeys.preview(jobId) });
-      queryClient.removeQueries({ queryKey: jobKeys.report(jobId) });
-      return queryClient.invalidateQueries({ queryKey: ["jobs", "list"] });
-    },
+    // The deleted job's own queries are dropped by forgetJob once its page is left: dropped
+    // while the page still shows it, they would be fetched again (and answer 404).
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: ["jobs", "list"] }),
   });
+}
+
+export function forgetJob(queryClient: QueryClient, jobId: string) {
+  for (const key of [jobKeys.detail(jobId), jobKeys.preview(jobId), jobKeys.report(jobId)]) queryClient.removeQueries({ queryKey: key });
 }
 
 /** Asks for a fresh presigned GET each time: links expire, so they are never cached. */

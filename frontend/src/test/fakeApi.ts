@@ -72,6 +72,8 @@ export class FakeApi {
   outputs = new Map<string, Uint8Array | string>();
   reports = new Map<string, RunReport>();
   reportRequests: string[] = [];
+  /** GET /jobs/{id} and DELETE /jobs/{id} requests, in order ("DELETE <id>" for the latter). */
+  jobRequests: string[] = [];
   uploads: RecordedUpload[] = [];
   createRequests: { filename: string; size: number; options: ConvertOptions }[] = [];
   listRequests: URLSearchParams[] = [];
@@ -124,6 +126,7 @@ export class FakeApi {
         return new HttpResponse(null, { status: 204 });
       }),
       http.get(`${API}/jobs/:id`, ({ params }) => {
+        this.jobRequests.push(String(params.id));
         const job = this.jobs.find((candidate) => candidate.job_id === params.id);
         return job ? HttpResponse.json({ job }) : notFound(String(params.id));
       }),
@@ -139,6 +142,7 @@ export class FakeApi {
       }),
       http.delete(`${API}/jobs/:id`, ({ params }) => {
         this.deleted.push(String(params.id));
+        this.jobRequests.push(`DELETE ${String(params.id)}`);
         this.jobs = this.jobs.filter((job) => job.job_id !== params.id);
         return new HttpResponse(null, { status: 204 });
       }),

@@ -140,6 +140,8 @@ describe("job detail", () => {
     await waitFor(() => expect(api.deleted).toEqual(["bad"]));
     expect(await screen.findByRole("table", { name: "Jobs" }, { timeout: 8000 })).toBeInTheDocument();
     expect(await screen.findByText("bad.parquet was deleted.")).toBeInTheDocument();
+    // The deleted job is not asked for again (it would answer 404).
+    expect(api.jobRequests.slice(api.jobRequests.indexOf("DELETE bad"))).toEqual(["DELETE bad"]);
   });
 
   it("downloads through a fresh presigned link", async () => {
