@@ -62,14 +62,27 @@ export function useDeleteJob() {
   const queryClient = useQueryClient();
   return useMutation({
     mutationFn: (jobId: string) => api.deleteJob(jobId),
-    // The deleted job's own queries are dropped by forgetJob once its page is left: dropped
-    // while the page still shows it, they would be fetched again (and answer 404).
     onSuccess: () => queryClient.invalidateQueries({ queryKey: ["jobs", "list"] }),
   });
 }
 
+/**
+ * Drops a deleted job's queries. One still shown (its page is being left: react-router
+ * navigates in a transition, after other updates render) is dropped once its last observer
+ * goes: dropped earlier, the next render would fetch it again and get a 404.
+ */
 export function forgetJob(queryClient: QueryClient, jobId: string) {
-  for (const key of [jobKeys.detail(jobId), jobKeys.preview(jobId), jobKeys.report(jobId)]) queryClient.removeQueries({ queryKey: key });
+  const keys = [jobKeys.detail(jobId), jobKeys.preview(jobId), jobKeys.report(jobId)];
+  const cache = queryClient.getQueryCache();
+  const isOurs = (queryKey: readonly unknown[]) => keys.some((key) => JSON.stringify(key) === JSON.stringify(queryKey));
+  for (const key of keys) queryClient.removeQueries({ queryKey: key, exact: true, type: "inactive" });
+  if (!cache.getAll().some((query) => isOurs(query.queryKey))) return;
+  const unsubscribe = cache.subscribe((event) => {
+    if (event.type === "observerRemoved" && isOurs(event.query.queryKey) && event.query.getObserversCount() === 0) {
+      cache.remove(event.query);
+    }
+    if (!cache.getAll().some((query) => isOurs(query.queryKey))) unsubscribe();
+  });
 }
 
 /** Asks for a fresh presigned GET each time: links expire, so they are never cached. */
