@@ -76,6 +76,14 @@ class Job(BaseModel):
     duration_ms: int | None = None
     error: JobError | None = None
     run_id: str | None = Field(default=None, exclude=True)
+    # The run that holds the job (see JobStore.claim): its id, and until when (epoch
+    # seconds) the claim stands unless renewed. Once SUCCEEDED, ``attempt`` names the
+    # attempt whose output was published (the download's location).
+    attempt: str | None = Field(default=None, exclude=True)
+    lease_expires_at: int | None = Field(default=None, exclude=True)
+    # When the record (and its files) may be deleted, epoch seconds: the DynamoDB table's
+    # TTL attribute, and what JobService.sweep_expired reads.
+    expires_at: int | None = Field(default=None, exclude=True)
 
     @property
     def download_name(self) -> str:
@@ -86,8 +94,15 @@ class Job(BaseModel):
     def stored(self) -> dict[str, object]:
         """Every field, the internal ones included, JSON-compatible (for the stores)."""
         data = self.model_dump(mode="json")
-        data.update(owner=self.owner, declared_bytes=self.declared_bytes, run_id=self.run_id)
+        data.update({name: getattr(self, name) for name in INTERNAL_FIELDS})
         return data
+
+    def is_expired(self, now: float) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+
+# Stored with the job but never sent to clients.
+INTERNAL_FIELDS = ("owner", "declared_bytes", "run_id", "attempt", "lease_expires_at", "expires_at")
 
 
 def input_key(job_id: str) -> str:
@@ -110,12 +125,22 @@ def output_prefix(job_id: str) -> str:
     return f"outputs/{job_id}/"
 
 
-def output_key(job_id: str, options: ConvertOptions) -> str:
-    return f"{output_prefix(job_id)}output{options.file_extension}"
+def attempt_prefix(job_id: str, attempt: str | None) -> str:
+    """Where one attempt writes: its own folder, so a duplicate run never touches the
+    winner's files (jobs from before attempts existed have none)."""
+    return f"{output_prefix(job_id)}{attempt}/" if attempt else output_prefix(job_id)
 
 
-def report_key(job_id: str) -> str:
-    return f"{output_prefix(job_id)}report.json"
+def output_key(job_id: str, options: ConvertOptions, attempt: str | None = None) -> str:
+    return f"{attempt_prefix(job_id, attempt)}output{options.file_extension}"
+
+
+def report_key(job_id: str, attempt: str | None = None) -> str:
+    return f"{attempt_prefix(job_id, attempt)}report.json"
+
+
+def new_attempt_id() -> str:
+    return uuid.uuid4().hex[:16]
 
 
 class JobPage(BaseModel):
@@ -136,15 +161,17 @@ def encode_cursor(position: dict[str, str]) -> str:
 
 
 def decode_cursor(cursor: str) -> dict[str, str]:
-    """The inverse of :func:`encode_cursor`; ValueError for anything a client made up."""
+    """The inverse of :func:`encode_cursor`; InvalidCursorError for anything a client made up."""
     import base64
     import binascii
     import json
 
+    from etl_lib.errors import InvalidCursorError
+
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError("invalid cursor") from exc
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidCursorError("invalid next_token") from exc
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise ValueError("invalid cursor")
+        raise InvalidCursorError("invalid next_token")
     return value

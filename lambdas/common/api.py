@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from etl_lib.jobs.service import JobServiceError
+from etl_lib.errors import JobServiceError, UnauthorizedError
 from etl_lib.jobs.settings import allowed_origins
 from lambdas.common.models import ErrorResponse
 
@@ -31,11 +31,6 @@ ERROR_RESPONSES: dict[int, Any] = {
         (500, "Internal error"),
     )
 }
-
-
-class Unauthorized(JobServiceError):
-    status = 401
-    code = "UNAUTHORIZED"
 
 
 def error(status: int, code: str, message: str) -> Response[Any]:
@@ -60,7 +55,7 @@ def caller(app: APIGatewayRestResolver | Router) -> str:
     claims = (authorizer.claims if authorizer else None) or {}
     sub = claims.get("sub")
     if not sub:
-        raise Unauthorized("the request carries no verified identity")
+        raise UnauthorizedError("the request carries no verified identity")
     return str(sub)
 
 
