@@ -21,6 +21,7 @@ from etl_lib import errors
 from etl_lib.errors import (
     ConversionError,
     JobConflictError,
+    JobExpiredError,
     JobNotFoundError,
     JobServiceError,
     UploadTooLargeError,
@@ -71,11 +72,24 @@ __all__ = ["JobConflictError", "JobNotFoundError", "JobService", "JobServiceErro
 REQUESTABLE_ENGINES = frozenset({"auto", "spark"})
 
 
+DEFAULT_JOB_RETENTION_DAYS = 30
+"""How long a job and its output are kept after it ends: the output bucket's lifecycle rule
+deletes outputs after the same number of days (infra/config.py output_retention_days)."""
+
+UPLOAD_GRACE_SECONDS = 15 * 60
+"""A PENDING job expires this long after its upload URL: an upload that started just before
+the URL expired is still accepted (S3 checks the policy when the request starts)."""
+
+
 @dataclass(frozen=True)
 class Limits:
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     upload_expires_in: int = 15 * 60
     download_expires_in: int = 5 * 60
+    # Seconds a job is kept once its upload arrived (then it and its files are deleted).
+    job_retention_seconds: int = DEFAULT_JOB_RETENTION_DAYS * 86_400
+    # Unfinished (PENDING, QUEUED, RUNNING) jobs one user may have; 0 for no limit.
+    max_active_jobs_per_user: int = 0
 
 
 @dataclass(frozen=True)
@@ -152,6 +166,8 @@ class JobService:
             created_at=now,
             updated_at=now,
             declared_bytes=size,
+            # Without an upload the job is useless once the upload URL has expired.
+            expires_at=int(now.timestamp()) + self.limits.upload_expires_in + UPLOAD_GRACE_SECONDS,
         )
         self.jobs.create(job)
         upload = self.inputs.presign_post(
@@ -172,6 +188,9 @@ class JobService:
 
     def download(self, owner: str, job_id: str) -> Download:
         job = self.get_job(owner, job_id)
+        if job.is_expired(time.time()):
+            # Its output is deleted (or about to be) by the bucket's lifecycle rule.
+            raise JobExpiredError(f"job {job_id} has expired; its output is no longer kept")
         if job.status is not JobStatus.SUCCEEDED:
             raise JobConflictError(
                 f"job {job_id} is {job.status.value}; the output is available once it has SUCCEEDED",
@@ -215,7 +234,9 @@ class JobService:
             return self.fail(job.job_id, problem, input_bytes=actual)
         assert actual is not None  # _check_upload refuses a missing object
         engine = self.route(job.engine, actual)
-        queued = self.jobs.transition(job.job_id, JobStatus.QUEUED, {"input_bytes": actual, "engine": engine})
+        queued = self.jobs.transition(
+            job.job_id, JobStatus.QUEUED, {"input_bytes": actual, "engine": engine, "expires_at": self._retained()}
+        )
         if queued is None:
             return self.jobs.get(job.job_id)  # a concurrent duplicate won the race
         return self._start_run(queued)
@@ -459,6 +480,8 @@ class JobService:
                 "rows_out": report.rows_out,
                 "duration_ms": report.duration_ms,
                 "error": None,
+                # The output was just written: the lifecycle rule keeps it at least as long.
+                "expires_at": self._retained(),
             },
             attempt=attempt,
         )
@@ -470,7 +493,8 @@ class JobService:
         that attempt's files. For a supervisor whose worker died mid-run (``WORKER_DIED``):
         if another attempt took the job over meanwhile, or it has ended, nothing changes.
         Returns the failed job, or None when the condition did not hold."""
-        failed = self.jobs.transition(job_id, JobStatus.FAILED, {"error": error.model_dump()}, attempt=attempt)
+        changes = {"error": error.model_dump(), "expires_at": self._retained()}
+        failed = self.jobs.transition(job_id, JobStatus.FAILED, changes, attempt=attempt)
         if failed is not None:
             self.outputs.delete_prefix(attempt_prefix(job_id, attempt))
             self._ended(failed)
@@ -480,10 +504,36 @@ class JobService:
         """End the job FAILED (if it has not ended; with ``attempt``, only while that attempt
         holds it). Returns the job as it is afterwards."""
         failed = self.jobs.transition(
-            job_id, JobStatus.FAILED, {"error": error.model_dump(), **changes}, attempt=attempt
+            job_id,
+            JobStatus.FAILED,
+            {"error": error.model_dump(), "expires_at": self._retained(), **changes},
+            attempt=attempt,
         )
         self._ended(failed)
         return failed or self.jobs.get(job_id)
+
+    def _retained(self) -> int:
+        return int(time.time()) + self.limits.job_retention_seconds
+
+    # --- housekeeping ----------------------------------------------------------------------
+
+    def sweep_expired(self, *, now: int | None = None, limit: int = 100) -> int:
+        """Delete up to ``limit`` expired jobs and their files; returns how many went.
+
+        The local stack calls it periodically. In AWS, DynamoDB's TTL deletes the records and
+        the buckets' lifecycle rules the files, so calling it there is optional. Each record
+        is deleted only if it is still expired at the time of the write (an upload that
+        just arrived extends a PENDING job's life), then its files.
+        """
+        now = int(time.time()) if now is None else now
+        swept = 0
+        for job_id in self.jobs.expired_ids(now=now, limit=limit):
+            if not self.jobs.delete(job_id, expired_by=now):
+                continue
+            self.inputs.delete_prefix(f"inputs/{job_id}/")
+            self.outputs.delete_prefix(output_prefix(job_id))
+            swept += 1
+        return swept
 
     def _ended(self, job: Job | None) -> None:
         # Only the caller whose conditional write ended the job reports it, so a job is

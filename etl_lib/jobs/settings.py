@@ -18,7 +18,12 @@ from typing import Any
 from etl_lib.jobs.metrics import DEFAULT_NAMESPACE
 from etl_lib.jobs.models import DEFAULT_MAX_UPLOAD_BYTES
 from etl_lib.jobs.ports import JobLauncher, JobStore, ObjectStore
-from etl_lib.jobs.service import DEFAULT_SMALL_FILE_THRESHOLD_BYTES, JobService, Limits
+from etl_lib.jobs.service import (
+    DEFAULT_JOB_RETENTION_DAYS,
+    DEFAULT_SMALL_FILE_THRESHOLD_BYTES,
+    JobService,
+    Limits,
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,9 @@ class Settings:
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     upload_expires_in: int = 15 * 60
     download_expires_in: int = 5 * 60
+    job_retention_days: int = DEFAULT_JOB_RETENTION_DAYS
+    # Unfinished jobs one user may have (429 beyond); 0 for no limit (the local stack).
+    max_active_jobs_per_user: int = 0
     data_dir: str = ".etl-local"
     public_url: str = "http://127.0.0.1:8000"
     signing_key: str = "local-development-only"
@@ -48,7 +56,7 @@ class Settings:
         env = os.environ if environ is None else environ
         defaults = cls()
 
-        def integer(name: str, default: int) -> int:
+        def integer(name: str, default: int, *, allow_zero: bool = False) -> int:
             raw = env.get(name)
             if raw is None or raw == "":
                 return default
@@ -56,7 +64,7 @@ class Settings:
                 value = int(raw)
             except ValueError as exc:
                 raise ValueError(f"{name} must be an integer, not {raw!r}") from exc
-            if value <= 0:
+            if value < 0 or (value == 0 and not allow_zero):
                 raise ValueError(f"{name} must be positive, not {value}")
             return value
 
@@ -78,6 +86,8 @@ class Settings:
             max_upload_bytes=integer("MAX_UPLOAD_BYTES", defaults.max_upload_bytes),
             upload_expires_in=integer("UPLOAD_URL_EXPIRES", defaults.upload_expires_in),
             download_expires_in=integer("DOWNLOAD_URL_EXPIRES", defaults.download_expires_in),
+            job_retention_days=integer("JOB_RETENTION_DAYS", defaults.job_retention_days),
+            max_active_jobs_per_user=integer("MAX_ACTIVE_JOBS_PER_USER", 0, allow_zero=True),
             data_dir=env.get("ETL_DATA_DIR", defaults.data_dir),
             public_url=env.get("ETL_PUBLIC_URL", defaults.public_url),
             signing_key=env.get("ETL_SIGNING_KEY", defaults.signing_key),
@@ -103,6 +113,8 @@ class Settings:
             max_upload_bytes=self.max_upload_bytes,
             upload_expires_in=self.upload_expires_in,
             download_expires_in=self.download_expires_in,
+            job_retention_seconds=self.job_retention_days * 86_400,
+            max_active_jobs_per_user=self.max_active_jobs_per_user,
         )
 
     # Run arguments: how a Glue run (or the local runner) finds the same stores.
