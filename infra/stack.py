@@ -110,6 +110,8 @@ class PipelineStack(Stack):
             log_retention=log_retention,
             max_upload_bytes=config.max_upload_bytes,
             small_file_threshold_bytes=config.small_file_threshold_bytes,
+            job_retention_days=config.output_retention_days,
+            max_active_jobs_per_user=config.max_active_jobs_per_user,
             metrics_namespace=config.metrics_namespace,
             allowed_origins=origins,
             removal_policy=removal,
@@ -149,6 +151,7 @@ class PipelineStack(Stack):
             timeout_minutes=config.glue_timeout_minutes,
             max_retries=config.glue_max_retries,
             max_concurrent_runs=config.glue_max_concurrent_runs,
+            run_queuing=config.glue_job_run_queuing,
             metrics_namespace=config.metrics_namespace,
         )
         validation = ScheduledValidation(

@@ -24,6 +24,7 @@ from etl_lib.errors import (
     JobExpiredError,
     JobNotFoundError,
     JobServiceError,
+    TooManyActiveJobsError,
     UploadTooLargeError,
 )
 from etl_lib.jobs import state
@@ -153,6 +154,7 @@ class JobService:
             raise UploadTooLargeError(
                 f"{filename} is {size:,} bytes; the limit is {self.limits.max_upload_bytes:,} bytes"
             )
+        self._check_active_limit(owner)
         now = utc_now()
         job = Job(
             job_id=new_job_id(),
@@ -174,6 +176,19 @@ class JobService:
             input_key(job.job_id), max_bytes=size, expires_in=self.limits.upload_expires_in
         )
         return job, upload
+
+    def _check_active_limit(self, owner: str) -> None:
+        """Refuse a new job while the owner has the most unfinished jobs one user may have.
+
+        Counted, not reserved: two requests racing at the limit may both pass, so a user can
+        briefly exceed it by the number of concurrent requests (API Gateway throttles those).
+        """
+        limit = self.limits.max_active_jobs_per_user
+        if limit and self.jobs.count_active(owner, now=int(time.time())) >= limit:
+            raise TooManyActiveJobsError(
+                f"you already have {limit} unfinished jobs, the most one user may have; "
+                "wait for one to finish (or delete one that waits for its upload) and try again"
+            )
 
     def get_job(self, owner: str, job_id: str) -> Job:
         job = self.jobs.get(job_id)

@@ -53,6 +53,8 @@ class ServiceFunctions(Construct):
         log_retention: logs.RetentionDays,
         max_upload_bytes: int,
         small_file_threshold_bytes: int,
+        job_retention_days: int,
+        max_active_jobs_per_user: int,
         metrics_namespace: str,
         allowed_origins: list[str],
         removal_policy: RemovalPolicy,
@@ -67,11 +69,12 @@ class ServiceFunctions(Construct):
             "INPUT_BUCKET": input_bucket.bucket_name,
             "OUTPUT_BUCKET": output_bucket.bucket_name,
             "JOBS_TABLE": table.table_name,
-            "JOBS_OWNER_INDEX": OWNER_INDEX,
             "GLUE_JOB_NAME": glue_job_name,
             "MAX_UPLOAD_BYTES": str(max_upload_bytes),
             "SMALL_FILE_THRESHOLD_BYTES": str(small_file_threshold_bytes),
-            "UPLOAD_PREFIX": UPLOAD_PREFIX,
+            # Job records live as long as their outputs (the output bucket's lifecycle rule).
+            "JOB_RETENTION_DAYS": str(job_retention_days),
+            "MAX_ACTIVE_JOBS_PER_USER": str(max_active_jobs_per_user),
             "ALLOWED_ORIGINS": ",".join(allowed_origins),
             "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
             "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -110,8 +113,10 @@ class ServiceFunctions(Construct):
             "Download", "download", sizing=api_sizing, description="GET /jobs/{job_id}/download"
         )
 
-        # upload: create the job, sign a POST for one server-chosen key under inputs/.
+        # upload: count the caller's unfinished jobs (fair use), create the job, sign a POST
+        # for one server-chosen key under inputs/.
         _allow(self.upload, ["dynamodb:PutItem"], [table_arn])
+        _allow(self.upload, ["dynamodb:Query"], [index_arn])
         _allow(self.upload, ["s3:PutObject"], [input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")])
         # status: read and list the caller's jobs; DELETE removes the record and both files.
         _allow(self.status, ["dynamodb:GetItem", "dynamodb:DeleteItem"], [table_arn])

@@ -24,7 +24,11 @@ router = Router()
     "/jobs/<job_id>/download",
     summary="Get a download link for a finished job's output",
     tags=["jobs"],
-    responses={409: ERROR_RESPONSES[400] | {"description": "The job has not SUCCEEDED"}, **ERROR_RESPONSES},
+    responses={
+        409: ERROR_RESPONSES[400] | {"description": "The job has not SUCCEEDED"},
+        410: ERROR_RESPONSES[400] | {"description": "The job has expired: its output is no longer kept"},
+        **ERROR_RESPONSES,
+    },
 )
 def download(job_id: str) -> DownloadLink:
     logger.append_keys(job_id=job_id)

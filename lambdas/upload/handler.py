@@ -29,6 +29,7 @@ router = Router()
     responses={
         201: {"description": "Created", "content": {"application/json": {"model": CreateJobResponse}}},
         413: ERROR_RESPONSES[400] | {"description": "File too large"},
+        429: ERROR_RESPONSES[400] | {"description": "Too many unfinished jobs (TOO_MANY_ACTIVE_JOBS)"},
         **ERROR_RESPONSES,
     },
 )

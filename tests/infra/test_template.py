@@ -145,6 +145,12 @@ def test_functions_are_traced_python313_with_log_retention(synth: Synth, name: s
         assert variable in env
     assert env["MAX_UPLOAD_BYTES"] == str(5 * 1024**3)
     assert env["SMALL_FILE_THRESHOLD_BYTES"] == str(64 * 1024**2)
+    # Job records expire with their outputs (the output bucket's lifecycle rule, 30 days).
+    assert env["JOB_RETENTION_DAYS"] == "30"
+    assert env["MAX_ACTIVE_JOBS_PER_USER"] == "10"
+    # Nothing sets a variable the runtime does not read.
+    assert "JOBS_OWNER_INDEX" not in env
+    assert "UPLOAD_PREFIX" not in env
 
 
 @pytest.mark.parametrize("name", ["events", "converter"])
@@ -183,19 +189,29 @@ def test_upload_function_is_least_privilege(synth: Synth) -> None:
     table = synth.logical_id(synth.stack.jobs.table)
     input_bucket = synth.logical_id(synth.stack.storage.input_bucket)
     actions = {a for a, _ in granted}
-    assert actions == {"dynamodb:PutItem", "s3:PutObject", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    assert actions == {
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "s3:PutObject",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    }
     put_object = [r for a, r in granted if a == "s3:PutObject"]
     assert len(put_object) == 1
     assert input_bucket in put_object[0]
     assert "inputs/*" in put_object[0]
     assert [r for a, r in granted if a == "dynamodb:PutItem"] == [str({"Fn::GetAtt": [table, "Arn"]})]
+    # Query only on the owner index (counting the caller's unfinished jobs).
+    (query,) = [r for a, r in granted if a == "dynamodb:Query"]
+    assert table in query
+    assert "/index/by_owner" in query
     # Only X-Ray (no resource-level permissions) gets Resource "*".
     assert {a for a, r in granted if r == "*"} == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
 
 def test_each_function_gets_only_its_own_actions(synth: Synth) -> None:
     expected = {
-        "upload": {"dynamodb:PutItem", "s3:PutObject"},
+        "upload": {"dynamodb:PutItem", "dynamodb:Query", "s3:PutObject"},
         "status": {"dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:Query", "s3:DeleteObject", "s3:ListBucket"},
         "download": {"dynamodb:GetItem", "s3:GetObject"},
         "events": {
@@ -323,6 +339,9 @@ def test_glue_job(synth: Synth) -> None:
     assert job["NumberOfWorkers"] == 2
     assert job["Timeout"] == 60
     assert job["MaxRetries"] == 0
+    # Over MaxConcurrentRuns a run waits for a slot instead of failing RUN_NOT_STARTED.
+    assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 10}
+    assert job["JobRunQueuingEnabled"] is True
     security = synth.raw["Resources"][synth.logical_id(synth.stack.etl.security_configuration)]["Properties"]
     assert job["SecurityConfiguration"] == security["Name"]
     encryption = security["EncryptionConfiguration"]
