@@ -33,18 +33,35 @@ class JobError(BaseModel):
     message: str = Field(examples=["data.parquet: not a Parquet file (no PAR1 magic at the end)"])
 
 
-_FORBIDDEN_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+# Characters a file name may not contain: C0 and C1 controls (DEL included), path
+# separators, and the bidirectional embeddings, overrides and isolates (U+202A-202E,
+# U+2066-2069) that make "gnp.exe" display as "exe.png". Written with \u escapes, which the
+# pattern dialects involved (Python re, Rust regex in pydantic-core, ECMA-262 for JSON Schema
+# and Java for API Gateway) all read the same way.
+_FORBIDDEN_CHARS = r"\u0000-\u001f\u007f-\u009f/\\\u202a-\u202e\u2066-\u2069"
+FILENAME_PATTERN = rf"^[^{_FORBIDDEN_CHARS}]*[^{_FORBIDDEN_CHARS} .][^{_FORBIDDEN_CHARS}]*$"
+"""A plain file name: no forbidden character, and at least one that is not a space or a dot
+(so not "", ".", ".." or blanks). Stated in the JSON schema, applied by the validator."""
+FILENAME_MAX_LENGTH = 255
+_FILENAME = re.compile(FILENAME_PATTERN)
 
 
 def _check_filename(name: str) -> str:
     # The name is only displayed and used for the download name: the object key is
     # chosen by the server, so a hostile name can never address another object.
-    if _FORBIDDEN_NAME.search(name) or name.strip() in {"", ".", ".."}:
-        raise ValueError("must be a plain file name (no path separators or control characters)")
+    if _FILENAME.fullmatch(name) is None:
+        raise ValueError(
+            "must be a plain file name: no path separators, control characters or bidirectional "
+            "overrides, and not only dots or spaces"
+        )
     return name
 
 
-Filename = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_check_filename)]
+Filename = Annotated[
+    str,
+    Field(min_length=1, max_length=FILENAME_MAX_LENGTH, json_schema_extra={"pattern": FILENAME_PATTERN}),
+    AfterValidator(_check_filename),
+]
 
 
 def new_job_id() -> str:

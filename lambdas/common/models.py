@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from etl_lib.jobs.models import Filename, Job, JobError, JobStatus
+from etl_lib.jobs.models import DEFAULT_MAX_UPLOAD_BYTES, Filename, Job, JobError, JobStatus
 from etl_lib.options import ConvertOptions
 
 
@@ -17,7 +17,13 @@ class CreateJobRequest(BaseModel):
     filename: Filename = Field(
         description="The file's name; only displayed and used to name the download.", examples=["sales.parquet"]
     )
-    size: int = Field(ge=1, description="The file's size in bytes (the upload must not be larger).")
+    size: int = Field(
+        ge=1,
+        description="The file's size in bytes (the upload must not be larger). Over the deployment's "
+        "limit (the maximum stated here by default) the answer is 413 FILE_TOO_LARGE.",
+        # Stated, not enforced here: the service refuses with 413 and the deployment's own limit.
+        json_schema_extra={"maximum": DEFAULT_MAX_UPLOAD_BYTES},
+    )
     options: ConvertOptions = Field(default_factory=ConvertOptions)
     engine: Literal["auto", "spark"] = Field(
         default="auto",

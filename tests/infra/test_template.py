@@ -99,6 +99,38 @@ def test_requests_are_validated(synth: Synth) -> None:
         "AWS::ApiGateway::Model",
         {"Schema": Match.object_like({"required": ["filename", "size"], "type": "object"})},
     )
+
+
+def test_the_api_gateway_request_model_is_the_handlers_pydantic_model(synth: Synth) -> None:
+    """Generated, not hand-written: engine values, the name limit and the name rule agree."""
+    from infra.pipeline.api import draft4
+    from lambdas.common.models import CreateJobRequest
+
+    (model,) = synth.resources("AWS::ApiGateway::Model").values()
+    schema = model["Properties"]["Schema"]
+    expected = draft4(CreateJobRequest.model_json_schema())
+    del expected["properties"]["size"]["maximum"]  # left to the handler's 413 (see create_job_schema)
+    assert schema == {"$schema": "http://json-schema.org/draft-04/schema#", **expected}
+    pydantic_schema = CreateJobRequest.model_json_schema()["properties"]
+    assert schema["properties"]["engine"]["enum"] == pydantic_schema["engine"]["enum"] == ["auto", "spark"]
+    assert schema["properties"]["filename"]["maxLength"] == pydantic_schema["filename"]["maxLength"] == 255
+    assert schema["properties"]["filename"]["pattern"] == pydantic_schema["filename"]["pattern"]
+    assert schema["properties"]["options"]["additionalProperties"] is False
+    # A draft-4 validator (as API Gateway runs) refuses what the handler refuses.
+    import jsonschema
+
+    jsonschema.Draft4Validator.check_schema(schema)
+    validator = jsonschema.Draft4Validator(schema)
+    assert validator.is_valid({"filename": "sales.parquet", "size": 10, "options": {"format": "json"}})
+    for refused in (
+        {"filename": "sales.parquet", "size": 10, "engine": "local"},
+        {"filename": "x" * 256, "size": 10},
+        {"filename": "\u202egnp.exe", "size": 10},
+        {"filename": "..", "size": 10},
+        {"filename": "a.parquet", "size": 0},
+        {"filename": "a.parquet", "size": 10, "owner": "someone"},
+    ):
+        assert not validator.is_valid(refused), refused
     synth.template.has_resource_properties(
         "AWS::ApiGateway::RequestValidator", {"ValidateRequestBody": True, "ValidateRequestParameters": True}
     )
