@@ -63,6 +63,11 @@ INTERNAL_ERROR = "INTERNAL_ERROR"
 WORKER_DIED = "WORKER_DIED"
 
 
+# API answers about the Idempotency-Key header of POST /jobs.
+IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+IDEMPOTENCY_IN_PROGRESS = "IDEMPOTENCY_IN_PROGRESS"
+
+
 class JobServiceError(Exception):
     """A request the job service refuses; ``status`` is the HTTP status the API answers with."""
 

@@ -17,7 +17,7 @@ from infra.pipeline.api import Api
 from infra.pipeline.etl import EtlJob, GlueArtifacts
 from infra.pipeline.functions import FunctionSizing, ServiceFunctions
 from infra.pipeline.hosting import Hosting
-from infra.pipeline.jobs_table import JobsTable
+from infra.pipeline.jobs_table import IdempotencyTable, JobsTable
 from infra.pipeline.monitoring import Monitoring
 from infra.pipeline.storage import Storage
 from infra.pipeline.validation import ScheduledValidation
@@ -82,6 +82,7 @@ class PipelineStack(Stack):
             removal_policy=removal,
         )
         jobs = JobsTable(self, "Jobs", ttl_attribute=config.job_ttl_attribute, removal_policy=removal)
+        idempotency = IdempotencyTable(self, "Idempotency", removal_policy=removal)
         hosting = Hosting(
             self,
             "Hosting",
@@ -101,6 +102,7 @@ class PipelineStack(Stack):
             input_bucket=storage.input_bucket,
             output_bucket=storage.output_bucket,
             table=jobs.table,
+            idempotency_table=idempotency.table,
             glue_job_name=glue_job_name,
             powertools_layer_arn=config.powertools_layer,
             api_sizing=api_sizing,
@@ -200,6 +202,7 @@ class PipelineStack(Stack):
         )
 
         self.storage, self.jobs, self.functions, self.api = storage, jobs, functions, api
+        self.idempotency = idempotency
         self.etl, self.validation, self.hosting, self.monitoring = etl, validation, hosting, monitoring
         self.artifacts = artifacts
 

@@ -13,7 +13,10 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 
 from etl_lib.jobs.metrics import DEFAULT_NAMESPACE
 from etl_lib.jobs.models import DEFAULT_MAX_UPLOAD_BYTES
@@ -33,6 +36,8 @@ class Settings:
     output_bucket: str = ""
     jobs_table: str = ""
     glue_job_name: str = ""
+    # Powertools' idempotency records of POST /jobs (Idempotency-Key) in AWS.
+    idempotency_table: str = ""
     # Runs local-engine jobs in AWS; unset, the Glue job runs them too.
     converter_function_name: str = ""
     # The default engine of "auto" requests: "auto" routes by size, "spark"/"local" force.
@@ -79,6 +84,7 @@ class Settings:
             output_bucket=env.get("OUTPUT_BUCKET", "outputs" if backend == "local" else ""),
             jobs_table=env.get("JOBS_TABLE", ""),
             glue_job_name=env.get("GLUE_JOB_NAME", ""),
+            idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
             converter_function_name=env.get("CONVERTER_FUNCTION_NAME", ""),
             engine=env.get("ETL_ENGINE") or defaults.engine,
             small_file_threshold_bytes=integer("SMALL_FILE_THRESHOLD_BYTES", defaults.small_file_threshold_bytes),
@@ -100,6 +106,7 @@ class Settings:
                     ("INPUT_BUCKET", settings.input_bucket),
                     ("OUTPUT_BUCKET", settings.output_bucket),
                     ("JOBS_TABLE", settings.jobs_table),
+                    ("IDEMPOTENCY_TABLE", settings.idempotency_table),
                 )
                 if not v
             ]
@@ -208,6 +215,18 @@ def build_service(
         small_file_threshold_bytes=settings.small_file_threshold_bytes,
         run_arguments=arguments,
     )
+
+
+def build_idempotency_store(settings: Settings) -> BasePersistenceLayer:
+    """Where POST /jobs keeps its Idempotency-Key records: Powertools' DynamoDB layer in AWS,
+    the SQLite twin (etl_lib.jobs.idempotency) locally."""
+    if settings.backend == "aws":
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+        return DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=_boto3_client("dynamodb"))
+    from etl_lib.jobs.idempotency import SqliteIdempotencyStore
+
+    return SqliteIdempotencyStore(Path(settings.data_dir) / "idempotency.db")
 
 
 @functools.cache

@@ -11,6 +11,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from lambdas.common.models import IDEMPOTENCY_HEADER
+
 # JSON Schema keywords API Gateway's draft-4 validator knows, and their CDK property names.
 _DRAFT4_KEYWORDS = {
     "type": "type",
@@ -164,7 +166,7 @@ class Api(Construct):
             default_cors_preflight_options=apigw.CorsOptions(
                 allow_origins=allowed_origins,
                 allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-                allow_headers=["Authorization", "Content-Type"],
+                allow_headers=["Authorization", "Content-Type", IDEMPOTENCY_HEADER],
                 max_age=Duration.hours(1),
             ),
             default_method_options=apigw.MethodOptions(

@@ -46,6 +46,7 @@ class ServiceFunctions(Construct):
         input_bucket: s3.IBucket,
         output_bucket: s3.IBucket,
         table: dynamodb.ITableV2,
+        idempotency_table: dynamodb.ITableV2,
         glue_job_name: str,
         powertools_layer_arn: str,
         api_sizing: FunctionSizing,
@@ -69,6 +70,7 @@ class ServiceFunctions(Construct):
             "INPUT_BUCKET": input_bucket.bucket_name,
             "OUTPUT_BUCKET": output_bucket.bucket_name,
             "JOBS_TABLE": table.table_name,
+            "IDEMPOTENCY_TABLE": idempotency_table.table_name,
             "GLUE_JOB_NAME": glue_job_name,
             "MAX_UPLOAD_BYTES": str(max_upload_bytes),
             "SMALL_FILE_THRESHOLD_BYTES": str(small_file_threshold_bytes),
@@ -117,6 +119,12 @@ class ServiceFunctions(Construct):
         # for one server-chosen key under inputs/.
         _allow(self.upload, ["dynamodb:PutItem"], [table_arn])
         _allow(self.upload, ["dynamodb:Query"], [index_arn])
+        # Idempotency-Key records (Powertools' DynamoDBPersistenceLayer: these four calls).
+        _allow(
+            self.upload,
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+            [idempotency_table.table_arn],
+        )
         _allow(self.upload, ["s3:PutObject"], [input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")])
         # status: read and list the caller's jobs; DELETE removes the record and both files.
         _allow(self.status, ["dynamodb:GetItem", "dynamodb:DeleteItem"], [table_arn])

@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from etl_lib.jobs.models import DEFAULT_MAX_UPLOAD_BYTES, Filename, Job, JobError, JobStatus
 from etl_lib.options import ConvertOptions
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+"""POST /jobs's retry-safety header (the handler reads it, CORS allows it)."""
+
 
 class CreateJobRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")

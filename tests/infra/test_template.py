@@ -101,6 +101,19 @@ def test_requests_are_validated(synth: Synth) -> None:
     )
 
 
+def test_browsers_may_send_the_idempotency_key_header(synth: Synth) -> None:
+    preflight = [
+        m["Properties"]
+        for m in synth.resources("AWS::ApiGateway::Method").values()
+        if m["Properties"]["HttpMethod"] == "OPTIONS"
+    ]
+    assert preflight
+    for method in preflight:
+        (response,) = method["Integration"]["IntegrationResponses"]
+        allowed = response["ResponseParameters"]["method.response.header.Access-Control-Allow-Headers"]
+        assert "Idempotency-Key" in allowed.strip("'").split(",")
+
+
 def test_the_api_gateway_request_model_is_the_handlers_pydantic_model(synth: Synth) -> None:
     """Generated, not hand-written: engine values, the name limit and the name rule agree."""
     from infra.pipeline.api import draft4
@@ -224,15 +237,24 @@ def test_upload_function_is_least_privilege(synth: Synth) -> None:
     assert actions == {
         "dynamodb:PutItem",
         "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
         "s3:PutObject",
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
     }
+    # Reads, updates and deletes only on the idempotency table, never on job records.
+    idempotency = synth.logical_id(synth.stack.idempotency.table)
+    for action in ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"):
+        assert [r for a, r in granted if a == action] == [str({"Fn::GetAtt": [idempotency, "Arn"]})], action
     put_object = [r for a, r in granted if a == "s3:PutObject"]
     assert len(put_object) == 1
     assert input_bucket in put_object[0]
     assert "inputs/*" in put_object[0]
-    assert [r for a, r in granted if a == "dynamodb:PutItem"] == [str({"Fn::GetAtt": [table, "Arn"]})]
+    assert sorted(r for a, r in granted if a == "dynamodb:PutItem") == sorted(
+        [str({"Fn::GetAtt": [table, "Arn"]}), str({"Fn::GetAtt": [idempotency, "Arn"]})]
+    )
     # Query only on the owner index (counting the caller's unfinished jobs).
     (query,) = [r for a, r in granted if a == "dynamodb:Query"]
     assert table in query
@@ -243,7 +265,14 @@ def test_upload_function_is_least_privilege(synth: Synth) -> None:
 
 def test_each_function_gets_only_its_own_actions(synth: Synth) -> None:
     expected = {
-        "upload": {"dynamodb:PutItem", "dynamodb:Query", "s3:PutObject"},
+        "upload": {
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "s3:PutObject",
+        },
         "status": {"dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:Query", "s3:DeleteObject", "s3:ListBucket"},
         "download": {"dynamodb:GetItem", "s3:GetObject"},
         "events": {
@@ -349,6 +378,23 @@ def test_jobs_table(synth: Synth) -> None:
             "Replicas": [Match.object_like({"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}})],
         },
     )
+
+
+def test_idempotency_table_is_what_powertools_expects(synth: Synth) -> None:
+    import inspect
+
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from infra.pipeline.jobs_table import IDEMPOTENCY_KEY, IDEMPOTENCY_TTL
+
+    defaults = inspect.signature(DynamoDBPersistenceLayer).parameters
+    assert (defaults["key_attr"].default, defaults["expiry_attr"].default) == (IDEMPOTENCY_KEY, IDEMPOTENCY_TTL)
+    table = synth.raw["Resources"][synth.logical_id(synth.stack.idempotency.table)]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    env = synth.raw["Resources"][function_id(synth, "upload")]["Properties"]["Environment"]["Variables"]
+    assert env["IDEMPOTENCY_TABLE"] == {"Ref": synth.logical_id(synth.stack.idempotency.table)}
 
 
 def test_index_matches_the_dynamodb_adapter() -> None:

@@ -144,6 +144,17 @@ class AwsResources:
     output_bucket: str
     table: str
     glue_job: str
+    idempotency_table: str
+
+
+def create_idempotency_table(client: Any, name: str) -> None:
+    """The table Powertools' DynamoDBPersistenceLayer uses (infra/pipeline/jobs_table.py's twin)."""
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
 
 
 @pytest.fixture
@@ -156,11 +167,14 @@ def aws_resources(aws_env: str, request: pytest.FixtureRequest) -> AwsResources:
     from etl_lib.jobs.aws import DynamoJobStore
 
     suffix = uuid.uuid4().hex[:10]
-    res = AwsResources(f"in-{suffix}", f"out-{suffix}", f"jobs-{suffix}", f"parquet-to-json-{suffix}")
+    res = AwsResources(
+        f"in-{suffix}", f"out-{suffix}", f"jobs-{suffix}", f"parquet-to-json-{suffix}", f"idempotency-{suffix}"
+    )
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=res.input_bucket)
     s3.create_bucket(Bucket=res.output_bucket)
     DynamoJobStore.create_table(boto3.client("dynamodb"), res.table)
+    create_idempotency_table(boto3.client("dynamodb"), res.idempotency_table)
     boto3.client("glue").create_job(
         Name=res.glue_job,
         Role="arn:aws:iam::123456789012:role/glue",
@@ -195,6 +209,7 @@ def aws_lambda_env(aws_resources: AwsResources, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("OUTPUT_BUCKET", aws_resources.output_bucket)
     monkeypatch.setenv("JOBS_TABLE", aws_resources.table)
     monkeypatch.setenv("GLUE_JOB_NAME", aws_resources.glue_job)
+    monkeypatch.setenv("IDEMPOTENCY_TABLE", aws_resources.idempotency_table)
     service.cache_clear()
     yield aws_resources
     service.cache_clear()

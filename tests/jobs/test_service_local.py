@@ -79,13 +79,15 @@ def test_an_unknown_launcher_mode_is_refused(tmp_path: Path) -> None:
 
 
 def test_settings_require_the_aws_names_and_positive_numbers() -> None:
-    with pytest.raises(ValueError, match="INPUT_BUCKET, OUTPUT_BUCKET, JOBS_TABLE"):
+    with pytest.raises(ValueError, match="INPUT_BUCKET, OUTPUT_BUCKET, JOBS_TABLE, IDEMPOTENCY_TABLE"):
         Settings.from_env({})
     with pytest.raises(ValueError, match="MAX_UPLOAD_BYTES must be positive"):
         Settings.from_env({"ETL_BACKEND": "local", "MAX_UPLOAD_BYTES": "0"})
     with pytest.raises(ValueError, match="ETL_BACKEND"):
         Settings.from_env({"ETL_BACKEND": "azure"})
-    settings = Settings.from_env({"INPUT_BUCKET": "i", "OUTPUT_BUCKET": "o", "JOBS_TABLE": "t"})
+    settings = Settings.from_env(
+        {"INPUT_BUCKET": "i", "OUTPUT_BUCKET": "o", "JOBS_TABLE": "t", "IDEMPOTENCY_TABLE": "k"}
+    )
     assert settings.max_upload_bytes == 5 * 1024**3
     assert settings.run_arguments() == {
         "--jobs_store": "dynamodb:t",
