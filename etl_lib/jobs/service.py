@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib
 import logging
 import threading
 import time
@@ -440,9 +441,9 @@ class JobService:
     def _convert(
         self, job: Job, attempt: str, *, spark_factory: Callable[[], SparkSession] | None, engine: str | None
     ) -> Job | None:
-        # Looked up at call time (not imported at module level) so the conversion is the
-        # one etl_lib.convert exposes now, and importing the service stays light.
-        from etl_lib import convert as conversion
+        # The module, looked up at call time: importing the service stays light (no pyarrow
+        # for the API Lambdas), and the conversion is the one the module holds now.
+        conversion = importlib.import_module("etl_lib.convert")
 
         job_id = job.job_id
         dest_key = output_key(job_id, job.options, attempt)

@@ -74,16 +74,17 @@ def make_service(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[],
 @pytest.fixture
 def conversions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every real conversion the service starts (the real converter runs; it is only counted)."""
-    import etl_lib.convert
+    import importlib
 
     calls: list[str] = []
-    real = etl_lib.convert.convert
+    conversion = importlib.import_module("etl_lib.convert")  # the module (etl_lib.convert is the function)
+    real = conversion.convert
 
     def counted(src: str, dest: str, *args: Any, **kwargs: Any) -> Any:
         calls.append(dest)
         return real(src, dest, *args, **kwargs)
 
-    monkeypatch.setattr(etl_lib.convert, "convert", counted)
+    monkeypatch.setattr(conversion, "convert", counted)
     return calls
 
 
@@ -220,12 +221,13 @@ def test_a_run_that_lost_its_claim_mid_conversion_publishes_nothing(
 ) -> None:
     """Its lease expired and another attempt took the job over: its late success is dropped and
     only its own attempt's files are removed."""
-    import etl_lib.convert
+    import importlib
 
     src = write_parquet(tmp_path / "sales.parquet", rows=8)
     service = make_service()
     job = running_job(service, src.read_bytes())
-    real = etl_lib.convert.convert
+    conversion = importlib.import_module("etl_lib.convert")  # the module (etl_lib.convert is the function)
+    real = conversion.convert
 
     def slow_and_overtaken(src_uri: str, dest: str, *args: Any, **kwargs: Any) -> Any:
         report = real(src_uri, dest, *args, **kwargs)
@@ -235,7 +237,7 @@ def test_a_run_that_lost_its_claim_mid_conversion_publishes_nothing(
         assert service.jobs.claim(job.job_id, attempt="winner", lease_until=later + 60, now=later) is not None
         return report
 
-    monkeypatch.setattr(etl_lib.convert, "convert", slow_and_overtaken)
+    monkeypatch.setattr(conversion, "convert", slow_and_overtaken)
     result = service.run(job.job_id)
     assert result is not None
     assert (result.status, result.attempt) == (JobStatus.RUNNING, "winner")

@@ -47,16 +47,17 @@ def together(times: int, target: Callable[[], Any]) -> list[Any]:
 
 @pytest.fixture
 def conversions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    import etl_lib.convert
+    import importlib
 
     calls: list[str] = []
-    real = etl_lib.convert.convert
+    conversion = importlib.import_module("etl_lib.convert")  # the module (etl_lib.convert is the function)
+    real = conversion.convert
 
     def counted(src: str, dest: str, *args: Any, **kwargs: Any) -> Any:
         calls.append(dest)
         return real(src, dest, *args, **kwargs)
 
-    monkeypatch.setattr(etl_lib.convert, "convert", counted)
+    monkeypatch.setattr(conversion, "convert", counted)
     return calls
 
 
