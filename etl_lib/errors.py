@@ -68,6 +68,12 @@ IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 IDEMPOTENCY_IN_PROGRESS = "IDEMPOTENCY_IN_PROGRESS"
 
 
+class SettingsError(ValueError):
+    """The deployment's configuration (environment variables) is missing or malformed."""
+
+    code = "BAD_SETTINGS"
+
+
 class JobServiceError(Exception):
     """A request the job service refuses; ``status`` is the HTTP status the API answers with."""
 

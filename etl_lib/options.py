@@ -11,6 +11,27 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 
+class Engine(StrEnum):
+    """Where a conversion runs: local (in-process, no JVM), spark (Spark; Glue in AWS), or auto
+    (local up to the small-file threshold, spark above)."""
+
+    AUTO = "auto"
+    SPARK = "spark"
+    LOCAL = "local"
+
+
+DEFAULT_SMALL_FILE_THRESHOLD_BYTES = 256 * 1024**2
+"""``auto`` runs inputs up to this size on the local engine (the converter Lambda in AWS, the
+worker process locally, ``etl convert`` in the CLI), larger ones on Spark (Glue).
+
+256 MiB because: below it Glue's fixed start (about a minute) outweighs the conversion,
+which the local engine does at about 16 MB/s of Parquet per two cores (docs/benchmarks.md:
+275 MB in 17 s), so 256 MiB takes well under a minute, far inside the converter's 15-minute
+timeout; and its memory follows the largest row group, which in a file this size still fits
+the converter's 3 GB once decoded. The one default: the service, the settings
+(SMALL_FILE_THRESHOLD_BYTES) and infra/config.py all use it."""
+
+
 class OutputFormat(StrEnum):
     JSONL = "jsonl"
     JSON = "json"

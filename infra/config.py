@@ -13,6 +13,10 @@ from typing import Any
 
 from constructs import Node
 
+from etl_lib.jobs.models import DEFAULT_MAX_UPLOAD_BYTES
+from etl_lib.jobs.service import DEFAULT_JOB_RETENTION_DAYS
+from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES
+
 # The context key prefix: every setting is `etl:<key>` so it cannot collide with CDK's own flags.
 PREFIX = "etl:"
 
@@ -27,15 +31,17 @@ class InfraConfig:
     name_prefix: str = "parquet-json-etl-dev"
     # Data lifecycle: uploads are only needed until converted, results until downloaded.
     input_retention_days: int = 7
-    output_retention_days: int = 30
+    # Outputs, and the job records that link to them (JOB_RETENTION_DAYS), are kept this long.
+    output_retention_days: int = DEFAULT_JOB_RETENTION_DAYS
     access_log_retention_days: int = 90
     abort_multipart_days: int = 1
     log_retention_days: int = 30
     # Job records expire through the DynamoDB TTL attribute set by the Lambdas.
     job_ttl_attribute: str = "expires_at"
-    # Upload limits (issue 3: default 5 GiB) and the size below which the converter Lambda runs.
-    max_upload_bytes: int = 5 * 1024**3
-    small_file_threshold_bytes: int = 64 * 1024**2
+    # Upload limit and the size up to which the converter Lambda runs a job (larger: Glue);
+    # the runtime's own defaults, so a deployment behaves like `etl up` unless told otherwise.
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    small_file_threshold_bytes: int = DEFAULT_SMALL_FILE_THRESHOLD_BYTES
     # Fair use: unfinished (PENDING, QUEUED, RUNNING) jobs one user may have; more get 429.
     # 0 turns the limit off. Self sign-up is on, so a single user must not fill the Glue slots.
     max_active_jobs_per_user: int = 10

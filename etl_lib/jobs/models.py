@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from etl_lib.options import ConvertOptions
+from etl_lib.options import ConvertOptions, Engine
 
 DEFAULT_MAX_UPLOAD_BYTES = 5 * 1024**3
 # Smallest possible Parquet file: magic, 4-byte footer length, magic.
@@ -82,7 +82,9 @@ class Job(BaseModel):
     status: JobStatus
     filename: str
     options: ConvertOptions
-    engine: str = "spark"
+    # Until the upload is accepted, the engine asked for (auto or a forced one); from QUEUED
+    # on, the one chosen; once SUCCEEDED, the one that ran.
+    engine: Engine
     created_at: datetime
     updated_at: datetime
     declared_bytes: int = Field(exclude=True)

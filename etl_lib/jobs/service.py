@@ -48,7 +48,7 @@ from etl_lib.jobs.models import (
     utc_now,
 )
 from etl_lib.jobs.ports import JobLauncher, JobMetrics, JobStore, ObjectStore, PresignedPost
-from etl_lib.options import ConvertOptions
+from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES, ConvertOptions, Engine
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -57,10 +57,6 @@ log = logging.getLogger(__name__)
 
 # Glue run states that end a run without our script having reported a result.
 GLUE_FAILED_STATES = frozenset({"FAILED", "TIMEOUT", "STOPPED", "ERROR"})
-
-DEFAULT_SMALL_FILE_THRESHOLD_BYTES = 256 * 1024**2
-"""Inputs up to this size run on the local engine (the converter Lambda in AWS, in-process
-in the local stack's worker); larger ones on Spark (Glue). SMALL_FILE_THRESHOLD_BYTES."""
 
 DEFAULT_RUN_LEASE_SECONDS = 120
 """How long a run's claim on its job stands without renewal. The run renews it every third
@@ -71,7 +67,7 @@ __all__ = ["JobConflictError", "JobNotFoundError", "JobService", "JobServiceErro
 
 # What a client may ask for when creating a job: "auto" leaves the choice to the service
 # (by input size); "spark" forces Glue, e.g. to compare or when the local engine misbehaves.
-REQUESTABLE_ENGINES = frozenset({"auto", "spark"})
+REQUESTABLE_ENGINES = frozenset({Engine.AUTO, Engine.SPARK})
 
 
 DEFAULT_JOB_RETENTION_DAYS = 30
@@ -111,7 +107,7 @@ class JobService:
         launcher: JobLauncher | None = None,
         local_launcher: JobLauncher | None = None,
         limits: Limits | None = None,
-        engine: str = "auto",
+        engine: Engine | str = Engine.AUTO,
         small_file_threshold_bytes: int = DEFAULT_SMALL_FILE_THRESHOLD_BYTES,
         run_arguments: Mapping[str, str] | None = None,
         metrics: JobMetrics | None = None,
@@ -128,7 +124,7 @@ class JobService:
         self.local_launcher = local_launcher
         self.limits = limits or Limits()
         # The deployment's default for "auto" requests ("etl up --engine" locally).
-        self.engine = engine
+        self.engine = Engine(engine)
         self.small_file_threshold_bytes = small_file_threshold_bytes
         # Where the run finds the same stores (see settings.run_arguments): a Glue run
         # has no environment of ours, only its arguments.
@@ -147,7 +143,7 @@ class JobService:
     # --- API: create, read, download, delete -------------------------------------------
 
     def create_job(
-        self, owner: str, *, filename: str, size: int, options: ConvertOptions, engine: str = "auto"
+        self, owner: str, *, filename: str, size: int, options: ConvertOptions, engine: Engine | str = Engine.AUTO
     ) -> tuple[Job, PresignedPost]:
         if engine not in REQUESTABLE_ENGINES:
             raise JobServiceError(f"engine must be one of {', '.join(sorted(REQUESTABLE_ENGINES))}, not {engine!r}")
@@ -165,7 +161,7 @@ class JobService:
             options=options,
             # Until the upload is accepted this is the engine asked for ("auto" or a
             # forced one); from QUEUED on, the one chosen; once SUCCEEDED, the one that ran.
-            engine=self.engine if engine == "auto" else engine,
+            engine=self.engine if engine == Engine.AUTO else Engine(engine),
             created_at=now,
             updated_at=now,
             declared_bytes=size,
@@ -285,14 +281,14 @@ class JobService:
             )
         return None
 
-    def route(self, engine: str, input_bytes: int) -> str:
+    def route(self, engine: Engine | str, input_bytes: int) -> Engine:
         """The engine a job runs on: a forced one as is, "auto" by the input's size."""
-        from etl_lib.convert import choose_engine
-
-        return choose_engine(engine, input_bytes, self.small_file_threshold_bytes).value
+        if Engine(engine) is not Engine.AUTO:
+            return Engine(engine)
+        return Engine.LOCAL if input_bytes <= self.small_file_threshold_bytes else Engine.SPARK
 
     def _start_run(self, job: Job) -> Job | None:
-        launcher = self.local_launcher if job.engine == "local" and self.local_launcher else self.launcher
+        launcher = self.local_launcher if job.engine is Engine.LOCAL and self.local_launcher else self.launcher
         if launcher is None:
             raise RuntimeError("this service has no job launcher")
         try:
@@ -363,7 +359,7 @@ class JobService:
         job_id: str,
         *,
         spark_factory: Callable[[], SparkSession] | None = None,
-        engine: str | None = None,
+        engine: Engine | str | None = None,
         attempt: str | None = None,
         run_id: str | None = None,
     ) -> Job | None:
@@ -439,7 +435,12 @@ class JobService:
             beat.join()
 
     def _convert(
-        self, job: Job, attempt: str, *, spark_factory: Callable[[], SparkSession] | None, engine: str | None
+        self,
+        job: Job,
+        attempt: str,
+        *,
+        spark_factory: Callable[[], SparkSession] | None,
+        engine: Engine | str | None,
     ) -> Job | None:
         # The module, looked up at call time: importing the service stays light (no pyarrow
         # for the API Lambdas), and the conversion is the one the module holds now.
@@ -447,13 +448,13 @@ class JobService:
 
         job_id = job.job_id
         dest_key = output_key(job_id, job.options, attempt)
-        engine = engine or job.engine
-        if engine == "auto":  # a job queued before routing recorded its engine
+        engine = Engine(engine or job.engine)
+        if engine is Engine.AUTO:  # a job queued before routing recorded its engine
             size = job.input_bytes if job.input_bytes is not None else self.inputs.size(input_key(job_id))
             engine = self.route(engine, size or 0)
         mine = attempt_prefix(job_id, attempt)
         try:
-            spark = spark_factory() if spark_factory is not None and engine == "spark" else None
+            spark = spark_factory() if spark_factory is not None and engine is Engine.SPARK else None
             report = conversion.convert(
                 self.inputs.uri(input_key(job_id)),
                 self.outputs.uri_for_write(dest_key),

@@ -12,6 +12,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from lambdas.common.models import IDEMPOTENCY_HEADER
+from lambdas.routes import ROUTES
 
 # JSON Schema keywords API Gateway's draft-4 validator knows, and their CDK property names.
 _DRAFT4_KEYWORDS = {
@@ -206,39 +207,18 @@ class Api(Construct):
             schema=to_cdk(create_job_schema(), version=apigw.JsonSchemaVersion.DRAFT4),
         )
 
-        jobs = self.rest_api.root.add_resource("jobs")
-        jobs.add_method(
-            "POST",
-            apigw.LambdaIntegration(upload),
-            request_validator=validate_body,
-            request_models={"application/json": create_job_model},
-        )
-        jobs.add_method(
-            "GET",
-            apigw.LambdaIntegration(status),
-            request_validator=validate_params,
-            request_parameters={
-                "method.request.querystring.limit": False,
-                "method.request.querystring.next_token": False,
-            },
-        )
-        job = jobs.add_resource("{job_id}")
-        path_param = {"method.request.path.job_id": True}
-        job.add_method(
-            "GET", apigw.LambdaIntegration(status), request_validator=validate_params, request_parameters=path_param
-        )
-        job.add_method(
-            "DELETE",
-            apigw.LambdaIntegration(status),
-            request_validator=validate_params,
-            request_parameters=path_param,
-        )
-        job.add_resource("download").add_method(
-            "GET",
-            apigw.LambdaIntegration(download),
-            request_validator=validate_params,
-            request_parameters=path_param,
-        )
+        # Every route of the API's one route table, on the function that serves it.
+        functions = {"upload": upload, "status": status, "download": download}
+        for route in ROUTES:
+            parameters = {f"method.request.path.{name}": True for name in route.parameters}
+            parameters.update({f"method.request.querystring.{name}": False for name in route.query})
+            self.rest_api.root.resource_for_path(route.resource).add_method(
+                route.method,
+                apigw.LambdaIntegration(functions[route.function]),
+                request_validator=validate_body if route.body else validate_params,
+                request_models={"application/json": create_job_model} if route.body else None,
+                request_parameters=parameters or None,
+            )
 
     @property
     def url(self) -> str:

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from etl_lib.jobs.models import DEFAULT_MAX_UPLOAD_BYTES, Filename, Job, JobError, JobStatus
-from etl_lib.options import ConvertOptions
+from etl_lib.options import ConvertOptions, Engine
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 """POST /jobs's retry-safety header (the handler reads it, CORS allows it)."""
@@ -28,8 +28,9 @@ class CreateJobRequest(BaseModel):
         json_schema_extra={"maximum": DEFAULT_MAX_UPLOAD_BYTES},
     )
     options: ConvertOptions = Field(default_factory=ConvertOptions)
-    engine: Literal["auto", "spark"] = Field(
-        default="auto",
+    # The engines a client may ask for (JobService.REQUESTABLE_ENGINES; a test keeps them equal).
+    engine: Literal[Engine.AUTO, Engine.SPARK] = Field(
+        default=Engine.AUTO,
         description="auto: small files on the fast single-machine engine, large ones on Spark (Glue); "
         "spark: always Spark.",
     )
@@ -42,7 +43,7 @@ class JobView(BaseModel):
     status: JobStatus
     filename: str
     options: ConvertOptions
-    engine: str = Field(
+    engine: Engine = Field(
         description="The engine asked for (auto, spark) until the upload is accepted; then the one chosen "
         "(local or spark), which is the one that ran.",
         examples=["local"],

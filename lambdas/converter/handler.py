@@ -21,10 +21,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
 from etl_lib.jobs.service import JobService
-from etl_lib.jobs.settings import service
+from etl_lib.jobs.settings import service, validate_at_cold_start
 from lambdas.common.observability import PowertoolsJobMetrics, observability
 
 logger, tracer, metrics = observability("jobs-converter")
+validate_at_cold_start()  # a misconfigured container fails its init, in one line
 
 
 class ConvertRequest(BaseModel):

@@ -15,19 +15,22 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from etl_lib.jobs.service import JobService
-from etl_lib.jobs.settings import Settings, build_idempotency_store, service
+from etl_lib.jobs.settings import Settings, build_idempotency_store, service, validate_at_cold_start
 from lambdas.common.api import ERROR_RESPONSES, build_resolver, caller
 from lambdas.common.models import IDEMPOTENCY_HEADER, CreateJobRequest, CreateJobResponse, JobView, Upload
 from lambdas.common.observability import observability
+from lambdas.routes import CREATE_JOB
 
 logger, tracer, metrics = observability("jobs-upload")
+validate_at_cold_start()  # a misconfigured container fails its init, in one line
 # Routes are not wrapped by tracer.capture_method: Powertools reads their signatures
 # (with this module's globals) to validate and to document them; the handler is traced.
 router = Router()
 
 
-@router.post(
-    "/jobs",
+@router.route(
+    CREATE_JOB.rule,
+    method=CREATE_JOB.method,
     status_code=201,
     summary="Create a job and get its upload form",
     tags=["jobs"],
@@ -62,7 +65,10 @@ def create(owner: str, request: CreateJobRequest, idempotency_key: str | None) -
     """The response body of POST /jobs; with a key, at most one job per (caller, key)."""
     if idempotency_key is None:
         return _create(owner, request)
-    create_once = _idempotent(service())
+    config, create_once = _idempotent(service())
+    # The invocation's deadline bounds the key's in-progress lock: a request that dies
+    # mid-way (a Lambda timeout) frees its key then, not when the record expires.
+    config.register_lambda_context(router.lambda_context)
     return create_once(call={"owner": owner, "key": idempotency_key, "request": request.model_dump(mode="json")})
 
 
@@ -79,7 +85,7 @@ def _create(owner: str, request: CreateJobRequest) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=2)
-def _idempotent(jobs: JobService) -> Callable[..., dict[str, Any]]:
+def _idempotent(jobs: JobService) -> tuple[IdempotencyConfig, Callable[..., dict[str, Any]]]:
     """``_create`` made idempotent with Powertools, for this container's service (its store
     and its upload form lifetime: a replay never hands out a form that has expired)."""
     config = IdempotencyConfig(
@@ -88,7 +94,6 @@ def _idempotent(jobs: JobService) -> Callable[..., dict[str, Any]]:
         expires_after_seconds=jobs.limits.upload_expires_in,
         raise_on_no_idempotency_key=True,
     )
-    IDEMPOTENCY_CONFIGS.append(config)
 
     @idempotent_function(
         data_keyword_argument="call", persistence_store=build_idempotency_store(Settings.from_env()), config=config
@@ -96,12 +101,7 @@ def _idempotent(jobs: JobService) -> Callable[..., dict[str, Any]]:
     def create_once(call: dict[str, Any]) -> dict[str, Any]:
         return _create(call["owner"], CreateJobRequest.model_validate(call["request"]))
 
-    return create_once
-
-
-# Each is told the invocation's context, so a request that dies mid-way (a Lambda timeout)
-# frees its key when the invocation would have ended rather than when the record expires.
-IDEMPOTENCY_CONFIGS: list[IdempotencyConfig] = []
+    return config, create_once
 
 
 app = build_resolver(router, logger=logger)
@@ -111,6 +111,4 @@ app = build_resolver(router, logger=logger)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    for config in IDEMPOTENCY_CONFIGS:
-        config.register_lambda_context(context)
     return app.resolve(event, context)

@@ -83,3 +83,15 @@ def test_glue_run_queuing_needs_runs_without_retries() -> None:
         InfraConfig.from_node(App(context={"etl:glueMaxRetries": 1}).node)
     config = InfraConfig.from_node(App(context={"etl:glueMaxRetries": 1, "etl:glueJobRunQueuing": "false"}).node)
     assert (config.glue_job_run_queuing, config.glue_max_retries) == (False, 1)
+
+
+def test_the_stack_defaults_are_the_runtimes() -> None:
+    """One default per setting: a deployment without context behaves like the runtime's defaults."""
+    from etl_lib.jobs.models import DEFAULT_MAX_UPLOAD_BYTES
+    from etl_lib.jobs.service import DEFAULT_JOB_RETENTION_DAYS
+    from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES
+
+    config = InfraConfig()
+    assert config.small_file_threshold_bytes == DEFAULT_SMALL_FILE_THRESHOLD_BYTES
+    assert config.max_upload_bytes == DEFAULT_MAX_UPLOAD_BYTES
+    assert config.output_retention_days == DEFAULT_JOB_RETENTION_DAYS

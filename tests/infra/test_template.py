@@ -67,6 +67,36 @@ def test_every_route_exists(synth: Synth) -> None:
         "GET /jobs/{job_id}/download",
         "DELETE /jobs/{job_id}",
     }
+    from lambdas.routes import ROUTES
+
+    assert routes == {f"{r.method} {r.resource}" for r in ROUTES}  # built from the one route table
+
+
+def test_each_route_reaches_the_function_of_the_route_table(synth: Synth) -> None:
+    from lambdas.routes import ROUTES
+
+    resources = synth.resources("AWS::ApiGateway::Resource")
+    by_path: dict[str, str] = {}
+    for logical in resources:
+        parts: list[str] = []
+        current: str | None = logical
+        while current in resources:
+            parts.insert(0, resources[current]["Properties"]["PathPart"])
+            parent = resources[current]["Properties"]["ParentId"]
+            current = parent.get("Ref") if isinstance(parent, dict) else None
+        by_path["/" + "/".join(parts)] = logical
+    methods = synth.resources("AWS::ApiGateway::Method").values()
+    for route in ROUTES:
+        (method,) = [
+            m["Properties"]
+            for m in methods
+            if m["Properties"]["HttpMethod"] == route.method
+            and m["Properties"]["ResourceId"] == {"Ref": by_path[route.resource]}
+        ]
+        assert function_id(synth, route.function) in str(method["Integration"]["Uri"]), route
+        expected = {f"method.request.path.{p}": True for p in route.parameters}
+        expected |= {f"method.request.querystring.{q}": False for q in route.query}
+        assert method.get("RequestParameters", {}) == expected, route
 
 
 def test_cognito_authorizer_on_every_method_but_preflight(synth: Synth) -> None:
@@ -189,11 +219,14 @@ def test_functions_are_traced_python313_with_log_retention(synth: Synth, name: s
     for variable in ("INPUT_BUCKET", "OUTPUT_BUCKET", "JOBS_TABLE", "GLUE_JOB_NAME", "POWERTOOLS_SERVICE_NAME"):
         assert variable in env
     assert env["MAX_UPLOAD_BYTES"] == str(5 * 1024**3)
-    assert env["SMALL_FILE_THRESHOLD_BYTES"] == str(64 * 1024**2)
+    assert env["SMALL_FILE_THRESHOLD_BYTES"] == str(256 * 1024**2)  # the runtime's one default
     # Job records expire with their outputs (the output bucket's lifecycle rule, 30 days).
     assert env["JOB_RETENTION_DAYS"] == "30"
     assert env["MAX_ACTIVE_JOBS_PER_USER"] == "10"
-    # Nothing sets a variable the runtime does not read.
+    # Nothing sets a variable the runtime does not read: every name is one of its constants.
+    from etl_lib.jobs import env as names
+
+    assert set(env) <= {v for k, v in vars(names).items() if k.isupper() and isinstance(v, str)}
     assert "JOBS_OWNER_INDEX" not in env
     assert "UPLOAD_PREFIX" not in env
 

@@ -10,7 +10,7 @@ import pytest
 
 from etl_lib.jobs.models import Job, JobStatus, new_job_id
 from etl_lib.jobs.ports import JobStore
-from etl_lib.options import ConvertOptions
+from etl_lib.options import ConvertOptions, Engine
 from tests.jobs.support import AwsResources
 
 
@@ -36,7 +36,7 @@ def make_job(owner: str = "alice", *, created: datetime | None = None, status: J
         status=status,
         filename="data.parquet",
         options=ConvertOptions(drop_nulls=True),
-        engine="local",
+        engine=Engine.LOCAL,
         created_at=now,
         updated_at=now,
         declared_bytes=100,

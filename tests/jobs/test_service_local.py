@@ -13,7 +13,7 @@ from etl_lib.jobs.models import JobStatus, input_key
 from etl_lib.jobs.service import JobService, Limits
 from etl_lib.jobs.settings import Settings
 from etl_lib.local.runs import QueueLauncher, RunQueue
-from etl_lib.options import ConvertOptions
+from etl_lib.options import ConvertOptions, Engine
 from tests.jobs.support import write_parquet
 
 
@@ -82,7 +82,7 @@ def test_an_unknown_launcher_mode_is_refused(tmp_path: Path) -> None:
 def test_settings_require_the_aws_names_and_positive_numbers() -> None:
     with pytest.raises(ValueError, match="INPUT_BUCKET, OUTPUT_BUCKET, JOBS_TABLE, IDEMPOTENCY_TABLE"):
         Settings.from_env({})
-    with pytest.raises(ValueError, match="MAX_UPLOAD_BYTES must be positive"):
+    with pytest.raises(ValueError, match="MAX_UPLOAD_BYTES: Input should be greater than 0"):
         Settings.from_env({"ETL_BACKEND": "local", "MAX_UPLOAD_BYTES": "0"})
     with pytest.raises(ValueError, match="ETL_BACKEND"):
         Settings.from_env({"ETL_BACKEND": "azure"})
@@ -135,7 +135,7 @@ def test_the_local_stack_routes_by_the_small_file_threshold(tmp_path: Path) -> N
 
 def test_an_auto_job_runs_in_process_on_the_local_engine_and_records_it(tmp_path: Path) -> None:
     service = local_service(tmp_path, ScriptLauncher(tmp_path / "runs", mode="inline"))
-    service.engine = "auto"
+    service.engine = Engine.AUTO
     data = write_parquet(tmp_path / "in.parquet", rows=6).read_bytes()
     job, _ = service.create_job("alice", filename="in.parquet", size=len(data), options=ConvertOptions())
     service.inputs.put_bytes(input_key(job.job_id), data)
