@@ -114,8 +114,9 @@ def _validate(args: argparse.Namespace) -> int:
             {
                 "job_id": job.job_id,
                 "input_uri": f"s3://{settings.input_bucket}/{input_key(job.job_id)}",
-                "output_uri": f"s3://{settings.output_bucket}/{output_key(job.job_id, job.options)}",
-                "report_uri": f"s3://{settings.output_bucket}/{report_key(job.job_id)}",
+                # Under the attempt that published it (a duplicate run's never counts).
+                "output_uri": f"s3://{settings.output_bucket}/{output_key(job.job_id, job.options, job.attempt)}",
+                "report_uri": f"s3://{settings.output_bucket}/{report_key(job.job_id, job.attempt)}",
                 "options": job.options.model_dump(mode="json"),
                 "finished_at": job.updated_at.isoformat(),
             }

@@ -73,7 +73,10 @@ def check_job(job: dict[str, Any], now: dt.datetime, args: argparse.Namespace, s
         return None
     if status != "SUCCEEDED":
         return None
-    count, total = data_bytes(s3, args.OUTPUT_BUCKET, f"{args.OUTPUT_PREFIX}{job['job_id']}/")
+    # The published attempt's folder (a job's runs each write under their own attempt id;
+    # a killed duplicate's leftovers are not the output). Older records have none.
+    attempt = f"{job['attempt']}/" if job.get("attempt") else ""
+    count, total = data_bytes(s3, args.OUTPUT_BUCKET, f"{args.OUTPUT_PREFIX}{job['job_id']}/{attempt}")
     if count == 0:
         return "SUCCEEDED without an output object"
     expected = job.get("output_bytes")

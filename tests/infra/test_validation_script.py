@@ -95,3 +95,16 @@ def test_missing_outputs_wrong_sizes_and_stuck_jobs_fail(aws: dict[str, Any]) ->
     assert "without an output" in summary["failures"]["b1"]
     assert "5 bytes" in summary["failures"]["b2"]
     assert "stuck in QUEUED" in summary["failures"]["b3"]
+
+
+def test_only_the_published_attempt_counts(aws: dict[str, Any]) -> None:
+    """A killed duplicate run's leftovers under its own attempt folder are not the output."""
+    s3, table = aws["s3"], aws["table"]
+    s3.put_object(Bucket="out", Key="outputs/c1/good/output.jsonl", Body=b'{"x":1}\n')
+    s3.put_object(Bucket="out", Key="outputs/c1/good/report.json", Body=b"{}")
+    s3.put_object(Bucket="out", Key="outputs/c1/dead/.output.jsonl.tmp-1", Body=b"half a file")
+    item = {"job_id": "c1", "status": "SUCCEEDED", "updated_at": iso(1), "output_bytes": 8, "attempt": "good"}
+    table.put_item(Item=item)
+    assert run(load_script()) == 0
+    table.put_item(Item={**item, "attempt": "dead"})
+    assert run(load_script()) == 1
