@@ -251,3 +251,40 @@ def _keys(service: JobService) -> list[str]:
         return [str(p.relative_to(outputs.root)) for p in outputs.root.rglob("*") if p.is_file()]
     listed = outputs.s3.list_objects_v2(Bucket=outputs.bucket)  # type: ignore[attr-defined]
     return [o["Key"] for o in listed.get("Contents", [])]
+
+
+def test_the_claim_holder_renews_its_lease_while_it_converts(
+    make_service: Callable[[], JobService], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """So a long conversion keeps its job: a duplicate sees the lease move and gives way."""
+    import importlib
+
+    src = write_parquet(tmp_path / "sales.parquet", rows=8)
+    service = make_service()
+    service.lease_seconds = 3  # renewed every second
+    job = running_job(service, src.read_bytes())
+    conversion = importlib.import_module("etl_lib.convert")
+    real = conversion.convert
+    seen: list[int | None] = []
+
+    def until_renewed(src_uri: str, dest: str, *args: Any, **kwargs: Any) -> Any:
+        first = service.jobs.get(job.job_id)
+        assert first is not None
+        seen.append(first.lease_expires_at)
+        for _ in range(200):  # bounded: renewals come every second
+            current = service.jobs.get(job.job_id)
+            assert current is not None
+            if current.lease_expires_at != first.lease_expires_at:
+                seen.append(current.lease_expires_at)
+                break
+            time.sleep(0.05)
+        return real(src_uri, dest, *args, **kwargs)
+
+    monkeypatch.setattr(conversion, "convert", until_renewed)
+    done = service.run(job.job_id)
+    assert done is not None
+    assert done.status is JobStatus.SUCCEEDED
+    assert len(seen) == 2
+    assert seen[0] is not None
+    assert seen[1] is not None
+    assert seen[1] > seen[0]
