@@ -137,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_convert(commands)
     _add_up(commands)
     _add_validate(commands)
+    from etl_lib.sessions import config as session_config
+    from etl_lib.sessions import server as sessions_server
+
+    sessions_server.add_parser(commands)
+    session_config.add_parser(commands)
     return parser
 
 
@@ -216,6 +221,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _convert(args)
         if args.command == "validate":
             return _validate(args)
+        if args.command == "sessions":
+            from etl_lib.sessions.server import run as run_sessions
+
+            return run_sessions(args)
+        if args.command == "session-config":
+            from etl_lib.sessions.config import run as run_session_config
+
+            return run_session_config(args)
         if args.command == "up":
             from etl_lib.local.server import run
 
