@@ -143,7 +143,10 @@ class SessionManager:
             raise GlueApiError("InvalidInputException", "Session Id must be 1 to 255 characters")
         if not ROLE_ARN.match(str(request.get("Role", ""))):
             raise GlueApiError("InvalidInputException", f"Role must be an IAM role ARN, not {request.get('Role')!r}")
-        if not isinstance(request.get("Command"), dict) or request["Command"].get("Name") not in {"glueetl", "gluestreaming"}:
+        if not isinstance(request.get("Command"), dict) or request["Command"].get("Name") not in {
+            "glueetl",
+            "gluestreaming",
+        }:
             raise GlueApiError("InvalidInputException", "Command.Name must be glueetl or gluestreaming")
         with self._lock:
             if session_id in self._sessions:
@@ -155,9 +158,15 @@ class SessionManager:
         (folder / "session.json").write_text(json.dumps(request), encoding="utf-8")
         log = (folder / "session.log").open("w", encoding="utf-8")
         session.process = subprocess.Popen(
-            [self.python, str(WORKER), str(folder.resolve())], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
-            text=True, env=self.env, cwd=self.cwd, start_new_session=True,
-        )  # fmt: skip
+            [self.python, str(WORKER), str(folder.resolve())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env=self.env,
+            cwd=self.cwd,
+            start_new_session=True,  # a stop can kill the whole group (the JVM too)
+        )
         log.close()
         threading.Thread(target=self._read, args=(session,), name=f"glue-session-{session_id}", daemon=True).start()
         return {"Session": session.as_api()}
@@ -270,7 +279,9 @@ class SessionManager:
                     statement.state, statement.completed_on = "ERROR", _now_ms()
             if session.status in LIVE:
                 session.status = "FAILED"
-                session.error_message = f"the session process exited ({session.process.returncode}): {self._log_tail(session)}"
+                session.error_message = (
+                    f"the session process exited ({session.process.returncode}): {self._log_tail(session)}"
+                )
             if session.completed_on is None:
                 session.completed_on = time.time()
 
@@ -305,8 +316,8 @@ class SessionManager:
             if session.status != "READY":
                 return False
             idle = not session.busy() and now - session.last_active > session.idle_timeout * self.minute
-            timeout = session.request.get("Timeout")
-            too_old = bool(timeout) and time.time() - session.created_on > int(timeout) * self.minute
+            timeout = int(session.request.get("Timeout") or 0)
+            too_old = timeout > 0 and time.time() - session.created_on > timeout * self.minute
             return idle or too_old
 
     def _reap(self) -> None:

@@ -117,7 +117,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})")
     p.add_argument("--work-dir", default=".etl-local/sessions", help="session logs and installed modules")
-    p.add_argument("--cwd", default="notebooks", help="sessions' working directory (default: notebooks, as papermill's)")
+    p.add_argument(
+        "--cwd", default="notebooks", help="sessions' working directory (default: notebooks, as papermill's)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

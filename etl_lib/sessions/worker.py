@@ -122,7 +122,7 @@ def provision(request: dict[str, Any], session_dir: Path) -> dict[str, Any]:
         os.environ["PYTHONPATH"] = os.pathsep.join([*paths, *_split(os.environ.get("PYTHONPATH", ""))])
     os.environ.setdefault("MPLBACKEND", "Agg")
 
-    from etl_lib.notebook.glue_local import LocalGlueContext, Lazy, spark_factory
+    from etl_lib.notebook.glue_local import Lazy, LocalGlueContext, spark_factory
 
     spark = Lazy(spark_factory(f"glue-session-{request['Id']}"), "local SparkSession")
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
@@ -145,7 +145,9 @@ def run_statement(code: str, namespace: dict[str, Any], count: int) -> tuple[str
     captured = io.StringIO()
     try:
         tree = ast.parse(code, "<stdin>", "exec")
-        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        last = tree.body[-1] if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        if last is not None:
+            tree.body.pop()
         _running = True
         with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
             exec(compile(tree, "<stdin>", "exec"), namespace)
@@ -156,7 +158,7 @@ def run_statement(code: str, namespace: dict[str, Any], count: int) -> tuple[str
     except KeyboardInterrupt:
         return "CANCELLED", {"ExecutionCount": count, "Status": "error", "ErrorName": "KeyboardInterrupt",
                              "ErrorValue": "the statement was cancelled", "Traceback": []}  # fmt: skip
-    except BaseException as exc:  # noqa: BLE001 - a statement's failure is its output, as on Glue
+    except BaseException as exc:
         return "AVAILABLE", {
             "ExecutionCount": count,
             "Status": "error",
@@ -183,14 +185,12 @@ def main(argv: list[str]) -> int:
     request = json.loads((session_dir / "session.json").read_text(encoding="utf-8"))
     try:
         namespace = provision(request, session_dir)
-    except Exception as exc:  # noqa: BLE001 - the session fails with the reason, as on Glue
+    except Exception as exc:
         answer({"event": "failed", "message": f"{type(exc).__name__}: {exc}"})
         return 1
     answer({"event": "ready"})
-    count = 0
-    for line in sys.stdin:
+    for count, line in enumerate(sys.stdin, start=1):
         message = json.loads(line)
-        count += 1
         state, output = run_statement(message["code"], namespace, count)
         answer({"id": message["id"], "state": state, "output": output})
     return 0
