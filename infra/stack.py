@@ -10,6 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from etl_lib.sessions.config import OUTPUT_REGION, OUTPUT_SESSION_ROLE, OUTPUT_WHEEL
 from infra import assets
 from infra.config import InfraConfig
 from infra.nag import acknowledge_findings
@@ -19,6 +20,7 @@ from infra.pipeline.functions import FunctionSizing, ServiceFunctions
 from infra.pipeline.hosting import Hosting
 from infra.pipeline.jobs_table import JobsTable
 from infra.pipeline.monitoring import Monitoring
+from infra.pipeline.sessions import GlueSessionRole
 from infra.pipeline.storage import Storage
 from infra.pipeline.validation import ScheduledValidation
 
@@ -156,6 +158,7 @@ class PipelineStack(Stack):
             "Validation",
             name_prefix=config.name_prefix,
             artifacts=artifacts,
+            input_bucket=storage.input_bucket,
             output_bucket=storage.output_bucket,
             table=jobs.table,
             key=self.key,
@@ -165,6 +168,16 @@ class PipelineStack(Stack):
             metrics_namespace=config.metrics_namespace,
         )
         validation.job.node.add_dependency(etl.security_configuration)
+        sessions = GlueSessionRole(
+            self,
+            "GlueSessions",
+            artifacts=artifacts,
+            input_bucket=storage.input_bucket,
+            output_bucket=storage.output_bucket,
+            table=jobs.table,
+            key=self.key,
+            metrics_namespace=config.metrics_namespace,
+        )
 
         hosting.publish(
             site_dir=assets.site_dir(),
@@ -198,7 +211,7 @@ class PipelineStack(Stack):
 
         self.storage, self.jobs, self.functions, self.api = storage, jobs, functions, api
         self.etl, self.validation, self.hosting, self.monitoring = etl, validation, hosting, monitoring
-        self.artifacts = artifacts
+        self.artifacts, self.sessions = artifacts, sessions
 
         CfnOutput(self, "ApiUrl", value=api.url)
         CfnOutput(self, "WebUrl", value=hosting.url)
@@ -209,6 +222,10 @@ class PipelineStack(Stack):
         CfnOutput(self, "JobsTableName", value=jobs.table.table_name)
         CfnOutput(self, "GlueJobName", value=glue_job_name)
         CfnOutput(self, "AlarmTopicArn", value=monitoring.topic.topic_arn)
+        # Read by `etl session-config` (notebooks on Glue interactive sessions).
+        CfnOutput(self, OUTPUT_SESSION_ROLE, value=sessions.role.role_arn)
+        CfnOutput(self, OUTPUT_WHEEL, value=sessions.wheel_url)
+        CfnOutput(self, OUTPUT_REGION, value=self.region)
 
         if not self.glue_script_present:
             Annotations.of(etl.job).add_warning_v2(

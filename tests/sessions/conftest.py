@@ -3,7 +3,6 @@ points the unchanged glue_pyspark kernel at it (through `etl session-config --lo
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,21 +29,25 @@ ENV = {
 
 
 @pytest.fixture(scope="session")
-def glue_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
-    saved = {name: os.environ.get(name) for name in (*ENV, "AWS_ENDPOINT_URL", "AWS_PROFILE", CONFIG_ENV)}
-    os.environ.update(ENV)
-    os.environ.pop("AWS_PROFILE", None)
+def _endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Endpoint, Path]]:
     work = tmp_path_factory.mktemp("glue-sessions")
     with start(work_dir=str(work / "sessions"), cwd=NOTEBOOKS) as endpoint:
-        # Sessions read S3 objects from the endpoint's moto, as the tests write them.
-        os.environ["AWS_ENDPOINT_URL"] = endpoint.url
-        os.environ[CONFIG_ENV] = str(write_config(local_config(endpoint.url, work), work / ".glue-session.json"))
-        yield endpoint
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+        config = write_config(local_config(endpoint.url, work), work / ".glue-session.json")
+        yield endpoint, config
+
+
+@pytest.fixture
+def glue_endpoint(_endpoint: tuple[Endpoint, Path], monkeypatch: pytest.MonkeyPatch) -> Endpoint:
+    """The endpoint, and this test's environment pointing at it (kernels, the sessions they
+    start and boto3 in the test inherit it; it is undone after the test)."""
+    endpoint, config = _endpoint
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    # Sessions read S3 objects from the endpoint's moto, as the tests write them.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint.url)
+    monkeypatch.setenv(CONFIG_ENV, str(config))
+    return endpoint
 
 
 @pytest.fixture(scope="session")

@@ -134,8 +134,8 @@ def test_a_stopped_session_ends_its_process_and_takes_no_statements(glue: Any, g
     assert "stop-me" not in glue.list_sessions()["Ids"]
 
 
-def test_an_idle_session_times_out(tmp_path: Path) -> None:
-    """IdleTimeout is in minutes; this endpoint's minute is 0.2 s."""
+def test_an_idle_session_times_out(glue_endpoint: Endpoint, tmp_path: Path) -> None:
+    """IdleTimeout is in minutes; this second endpoint's minute is 0.2 s (glue_endpoint: its environment)."""
     with start(minute=0.2, work_dir=str(tmp_path)) as endpoint:
         glue = boto3.client("glue", endpoint_url=endpoint.url, region_name=REGION)
         _session(glue, "idle", IdleTimeout=1)
