@@ -120,11 +120,29 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--cwd", default="notebooks", help="sessions' working directory (default: notebooks, as papermill's)"
     )
+    p.add_argument(
+        "--real-aws",
+        action="store_true",
+        help="sessions use this shell's AWS settings (default: this endpoint's moto, dummy credentials)",
+    )
+
+
+def session_env(endpoint_url: str, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of local sessions: their AWS calls go to this endpoint (its moto), as
+    a Glue session's go to the AWS account it runs in."""
+    env = dict(os.environ if base is None else base)
+    env.update(AWS_ENDPOINT_URL=endpoint_url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        env.pop(name, None)
+    return env
 
 
 def run(args: argparse.Namespace) -> int:
     os.makedirs(args.work_dir, exist_ok=True)
     with start(args.host, args.port, work_dir=args.work_dir, cwd=args.cwd) as endpoint:
+        if not args.real_aws:
+            endpoint.manager.env = session_env(endpoint.url)
         print(f"Glue interactive sessions on {endpoint.url} (Ctrl-C stops every session)", file=sys.stderr)
         threading.Event().wait()
     return 0
