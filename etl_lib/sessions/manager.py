@@ -264,6 +264,7 @@ class SessionManager:
                 if message.get("event") == "ready":
                     if session.status == "PROVISIONING":
                         session.status = "READY"
+                        session.last_active = time.monotonic()  # idle from now, not from creation
                 elif message.get("event") == "failed":
                     session.status, session.error_message = "FAILED", message["message"]
                 else:
@@ -311,7 +312,9 @@ class SessionManager:
             session.status = final
             session.completed_on = time.time()
 
-    def _expired(self, session: Session, now: float) -> bool:
+    def expired(self, session: Session, now: float) -> bool:
+        """Whether the reaper stops ``session`` at ``now`` (``time.monotonic()``): READY, no
+        statement waiting or running, idle for ``IdleTimeout`` minutes or older than ``Timeout``."""
         with session.lock:
             if session.status != "READY":
                 return False
@@ -325,7 +328,7 @@ class SessionManager:
             with self._lock:
                 sessions = list(self._sessions.values())
             for session in sessions:
-                if self._expired(session, time.monotonic()):
+                if self.expired(session, time.monotonic()):
                     self._end(session, "TIMEOUT")
 
     def sessions(self) -> Iterator[Session]:

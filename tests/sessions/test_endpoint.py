@@ -138,15 +138,34 @@ def test_an_idle_session_times_out(glue_endpoint: Endpoint, tmp_path: Path) -> N
     """IdleTimeout is in minutes; this second endpoint's minute is 0.2 s (glue_endpoint: its environment)."""
     with start(minute=0.2, work_dir=str(tmp_path)) as endpoint:
         glue = boto3.client("glue", endpoint_url=endpoint.url, region_name=REGION)
-        _session(glue, "idle", IdleTimeout=1)
-        assert _run(glue, "idle", "1 + 1")["Output"]["Data"]["TextPlain"] == "2\n"
-        timed_out = _wait(lambda: glue.get_session(Id="idle")["Session"], lambda s: s["Status"] != "READY", "timeout")
-        assert timed_out["Status"] == "TIMEOUT"
-        assert timed_out["IdleTimeout"] == 1
+        glue.create_session(Id="idle", Role=ROLE, Command=COMMAND, IdleTimeout=1)
+        ended = _wait(
+            lambda: glue.get_session(Id="idle")["Session"],
+            lambda s: s["Status"] not in {"PROVISIONING", "READY", "STOPPING"},
+            "the idle timeout",
+        )
+        assert ended["Status"] == "TIMEOUT"
+        assert ended["IdleTimeout"] == 1
+        process = next(endpoint.manager.sessions()).process
+        assert process is not None
+        assert process.poll() is not None, "the timed-out session's process still runs"
         with pytest.raises(ClientError) as refused:
             glue.run_statement(SessionId="idle", Code="1")
         # The kernel answers InvalidInputException on a TIMEOUT session by offering a new one.
         assert refused.value.response["Error"]["Code"] == "InvalidInputException"
+
+
+def test_a_session_running_a_statement_is_not_idle(glue: Any, glue_endpoint: Endpoint) -> None:
+    _session(glue, "busy", IdleTimeout=1)
+    session = next(s for s in glue_endpoint.manager.sessions() if s.id == "busy")
+    running = glue.run_statement(SessionId="busy", Code="import time\nfor _ in range(600):\n    time.sleep(0.1)")["Id"]
+    _wait(lambda: glue.get_statement(SessionId="busy", Id=running)["Statement"]["State"], "RUNNING".__eq__, "start")
+    a_day_later = time.monotonic() + 24 * 3600
+    assert not glue_endpoint.manager.expired(session, a_day_later), "a running statement counts as activity"
+    glue.cancel_statement(SessionId="busy", Id=running)
+    _wait(lambda: glue.get_statement(SessionId="busy", Id=running)["Statement"]["State"], "CANCELLED".__eq__, "cancel")
+    assert glue_endpoint.manager.expired(session, a_day_later)
+    assert not glue_endpoint.manager.expired(session, time.monotonic())
 
 
 def _tiny_wheel(folder: Path) -> Path:
