@@ -296,9 +296,9 @@ def results_table(summaries: list[Summary], dataset: str, input_mb: float, timeo
             continue
         wall, cpu, rss = s.median("wall_s"), s.median("cpu_s"), s.median("peak_rss_mb")
         lines.append(
-            f"| {name} | {_fmt(wall)} | {_ratio(wall, base and base.median('wall_s'))} "
-            f"| {_fmt(cpu)} | {_ratio(cpu, base and base.median('cpu_s'))} "
-            f"| {rss:.0f} | {_ratio(rss, base and base.median('peak_rss_mb'))} "
+            f"| {name} | {_fmt(wall)} | {_ratio(wall, base.median('wall_s') if base else None)} "
+            f"| {_fmt(cpu)} | {_ratio(cpu, base.median('cpu_s') if base else None)} "
+            f"| {rss:.0f} | {_ratio(rss, base.median('peak_rss_mb') if base else None)} "
             f"| {input_mb / wall:.1f} | {s.median('output_mb'):.0f} | {walls} |"
         )
     return lines
