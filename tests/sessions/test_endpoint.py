@@ -16,7 +16,7 @@ from etl_lib.sessions.server import Endpoint, start
 from tests.sessions.conftest import REGION, ROLE
 
 pytestmark = pytest.mark.xdist_group("glue-sessions")
-COMMAND = {"Name": "glueetl", "PythonVersion": "3"}
+COMMAND: Any = {"Name": "glueetl", "PythonVersion": "3"}
 FINAL = {"AVAILABLE", "CANCELLED", "ERROR"}
 
 
