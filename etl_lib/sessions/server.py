@@ -94,8 +94,15 @@ def start(
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
+    class QuietHandler(MotoRequestHandler):
+        """Logs failed requests only: the kernel polls GetStatement every second."""
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            if str(code).isdigit() and int(code) >= 400:
+                super().log_request(code, size)
+
     manager = SessionManager(work_dir, minute=minute, env=env, cwd=cwd)
-    server = make_server(host, port, SessionsApp(manager), threaded=True, request_handler=MotoRequestHandler)
+    server = make_server(host, port, SessionsApp(manager), threaded=True, request_handler=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="glue-sessions-endpoint", daemon=True)
     thread.start()
     bound_host, bound_port = server.server_address[:2]
