@@ -85,3 +85,26 @@ def test_session_config_local_writes_a_profile_for_the_endpoint(
     session = boto3.Session(profile_name=LOCAL_PROFILE)
     for service in ("glue", "sts", "iam"):
         assert session.client(service, region_name=REGION).meta.endpoint_url == "http://127.0.0.1:8998", service
+
+
+def test_why_the_local_config_selects_a_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """aws-glue-sessions 1.0.9 (KernelGateway): without a profile, STS gets an explicit AWS
+    endpoint whatever AWS_ENDPOINT_URL says; with one, every client takes the profile's."""
+    from aws_glue_interactive_sessions_kernel.glue_kernel_utils.KernelGateway import KernelGateway
+
+    config = tmp_path / ".glue-session.json"
+    assert main(["session-config", "--local", "http://127.0.0.1:8998", "--config", str(config)]) == 0
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:8998")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    without = KernelGateway()
+    without.initialize_clients(profile=None, region=REGION, endpoint_url="http://127.0.0.1:8998")
+    assert without.sts_client.meta.endpoint_url == f"https://sts.{REGION}.amazonaws.com"
+    assert without.glue_client.meta.endpoint_url == "http://127.0.0.1:8998"  # %endpoint
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    monkeypatch.setenv("AWS_CONFIG_FILE", json.loads(config.read_text())["env"]["AWS_CONFIG_FILE"])
+    with_profile = KernelGateway()
+    with_profile.initialize_clients(profile=LOCAL_PROFILE, region=REGION, endpoint_url="http://ignored:1")
+    for client in (with_profile.sts_client, with_profile.iam_client, with_profile.glue_client):
+        assert client.meta.endpoint_url == "http://127.0.0.1:8998"
