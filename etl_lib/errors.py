@@ -125,3 +125,15 @@ class TooManyActiveJobsError(JobServiceError):
 
     status = 429
     code = "TOO_MANY_ACTIVE_JOBS"
+
+
+class GlueApiError(Exception):
+    """An error of the local Glue interactive-sessions endpoint (etl_lib.sessions), as Glue
+    names it on the wire: ``code`` is the JSON protocol's ``__type`` (botocore's
+    ``ClientError`` code), ``message`` its text, ``status`` the HTTP status."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status

@@ -1,4 +1,4 @@
-# Front end (issue 5): React + TypeScript app in frontend/, its component tests (Vitest) and
+# Front end: React + TypeScript app in frontend/, its component tests (Vitest) and
 # its end-to-end tests (Playwright in Debian's Chromium against `etl up`).
 FRONTEND      := frontend
 CHROMIUM      := /usr/bin/chromium
@@ -45,6 +45,6 @@ test-frontend-e2e: $(STAMP) frontend-install frontend-build
 	cd $(FRONTEND) && npx playwright test
 
 .PHONY: test-frontend
-test-frontend: test-frontend-unit test-frontend-e2e ## front end: typecheck, eslint, Vitest, Playwright e2e
+test-frontend: test-frontend-unit test-frontend-e2e ## front end: typecheck, Vitest, Playwright e2e (eslint is in make lint)
 
 TEST_TARGETS += test-frontend

@@ -1,4 +1,4 @@
-"""Issue 8's routing in AWS mode against moto: small uploads to the converter Lambda (local
+"""Routing by size in AWS mode against moto: small uploads to the converter Lambda (local
 engine), large or forced-spark ones to Glue; converter failures; job-end metrics.
 
 moto's Lambda needs Docker to invoke a function, so the events Lambda is given a fake
