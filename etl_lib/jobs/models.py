@@ -84,7 +84,7 @@ class Job(BaseModel):
     options: ConvertOptions
     # Until the upload is accepted, the engine asked for (auto or a forced one); from QUEUED
     # on, the one chosen; once SUCCEEDED, the one that ran.
-    engine: Engine
+    engine: Engine = Engine.AUTO
     created_at: datetime
     updated_at: datetime
     declared_bytes: int = Field(exclude=True)
