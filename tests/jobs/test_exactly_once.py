@@ -13,79 +13,11 @@ from typing import Any
 import pytest
 
 from etl_lib.errors import WORKER_DIED
-from etl_lib.jobs.local import DirectoryObjectStore, SqliteJobStore, UrlSigner
+from etl_lib.jobs.local import DirectoryObjectStore
 from etl_lib.jobs.models import Job, JobError, JobStatus, input_key, output_key
-from etl_lib.jobs.ports import JobLauncher
 from etl_lib.jobs.service import JobService
 from etl_lib.options import ConvertOptions
-from tests.jobs.support import AwsResources, expected_output, write_parquet
-
-
-class RecordingLauncher(JobLauncher):
-    """Starts nothing: the test plays the run (and its duplicates) itself."""
-
-    def __init__(self) -> None:
-        self.started: list[dict[str, str]] = []
-
-    def start(self, arguments: Any) -> str:
-        self.started.append(dict(arguments))
-        return f"run-{len(self.started)}"
-
-    def arguments_of(self, run_id: str) -> dict[str, str] | None:
-        index = int(run_id.removeprefix("run-")) - 1
-        return self.started[index] if 0 <= index < len(self.started) else None
-
-
-def sqlite_service(root: Path) -> JobService:
-    signer = UrlSigner(b"k")
-    return JobService(
-        jobs=SqliteJobStore(root / "jobs.db"),
-        inputs=DirectoryObjectStore(root / "objects" / "inputs", bucket="inputs", signer=signer),
-        outputs=DirectoryObjectStore(root / "objects" / "outputs", bucket="outputs", signer=signer),
-        launcher=RecordingLauncher(),
-        engine="local",
-        claim_poll_seconds=0.05,
-    )
-
-
-def dynamo_service(resources: AwsResources) -> JobService:
-    import boto3
-
-    from etl_lib.jobs.aws import DynamoJobStore, S3ObjectStore
-
-    return JobService(
-        jobs=DynamoJobStore(boto3.client("dynamodb"), resources.table),
-        inputs=S3ObjectStore(boto3.client("s3"), resources.input_bucket),
-        outputs=S3ObjectStore(boto3.client("s3"), resources.output_bucket),
-        launcher=RecordingLauncher(),
-        engine="local",
-        claim_poll_seconds=0.05,
-    )
-
-
-@pytest.fixture(params=["sqlite", "dynamodb"])
-def make_service(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], JobService]:
-    if request.param == "sqlite":
-        return lambda: sqlite_service(tmp_path / "data")
-    resources: AwsResources = request.getfixturevalue("aws_resources")
-    return lambda: dynamo_service(resources)
-
-
-@pytest.fixture
-def conversions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every real conversion the service starts (the real converter runs; it is only counted)."""
-    import importlib
-
-    calls: list[str] = []
-    conversion = importlib.import_module("etl_lib.convert")  # the module (etl_lib.convert is the function)
-    real = conversion.convert
-
-    def counted(src: str, dest: str, *args: Any, **kwargs: Any) -> Any:
-        calls.append(dest)
-        return real(src, dest, *args, **kwargs)
-
-    monkeypatch.setattr(conversion, "convert", counted)
-    return calls
+from tests.jobs.support import expected_output, together, write_parquet
 
 
 def running_job(service: JobService, data: bytes) -> Job:
@@ -102,22 +34,6 @@ def output_of(service: JobService, job: Job) -> bytes | None:
     return service.outputs.get_bytes(output_key(job.job_id, job.options, job.attempt))
 
 
-def race(times: int, target: Callable[[], Any]) -> list[Any]:
-    barrier = threading.Barrier(times)
-    results: list[Any] = [None] * times
-
-    def go(i: int) -> None:
-        barrier.wait()
-        results[i] = target()
-
-    threads = [threading.Thread(target=go, args=(i,)) for i in range(times)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
-
 def test_two_concurrent_runs_of_one_job_convert_once_and_leave_the_output_intact(
     make_service: Callable[[], JobService], conversions: list[str], tmp_path: Path
 ) -> None:
@@ -128,7 +44,7 @@ def test_two_concurrent_runs_of_one_job_convert_once_and_leave_the_output_intact
         service = make_service()
         job = running_job(service, src.read_bytes())
         conversions.clear()
-        race(2, lambda: service.run(job.job_id))  # noqa: B023 (called before the loop moves on)
+        together(2, lambda: service.run(job.job_id))  # noqa: B023 (called before the loop moves on)
         done = service.jobs.get(job.job_id)
         assert done is not None
         assert done.status is JobStatus.SUCCEEDED, done.error

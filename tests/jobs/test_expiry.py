@@ -14,18 +14,9 @@ from etl_lib.errors import JobExpiredError
 from etl_lib.jobs.models import JobStatus, input_key, output_key
 from etl_lib.jobs.service import UPLOAD_GRACE_SECONDS, JobService, Limits
 from etl_lib.options import ConvertOptions
-from tests.jobs.support import AwsResources, write_parquet
-from tests.jobs.test_exactly_once import dynamo_service, sqlite_service
+from tests.jobs.support import AwsResources, dynamo_service, write_parquet
 
 DAY = 86_400
-
-
-@pytest.fixture(params=["sqlite", "dynamodb"])
-def make_service(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], JobService]:
-    if request.param == "sqlite":
-        return lambda: sqlite_service(tmp_path / "data")
-    resources: AwsResources = request.getfixturevalue("aws_resources")
-    return lambda: dynamo_service(resources)
 
 
 def finished_job(service: JobService, data: bytes) -> str:

@@ -3,13 +3,9 @@ asynchronous invocation of the converter converts the upload once and keeps its 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import boto3
-import pytest
 import requests
 
 from lambdas.converter.handler import handler as converter_handler
@@ -22,43 +18,12 @@ from tests.jobs.support import (
     call,
     expected_output,
     s3_event,
+    together,
     write_parquet,
 )
 from tests.lambdas.test_converter_routing import CONVERTER, FakeLambdaClient, create_and_upload, get, lambda_client
 
 __all__ = ["lambda_client"]
-
-
-def together(times: int, target: Callable[[], Any]) -> list[Any]:
-    barrier = threading.Barrier(times)
-    results: list[Any] = [None] * times
-
-    def go(i: int) -> None:
-        barrier.wait()
-        results[i] = target()
-
-    threads = [threading.Thread(target=go, args=(i,)) for i in range(times)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
-
-@pytest.fixture
-def conversions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    import importlib
-
-    calls: list[str] = []
-    conversion = importlib.import_module("etl_lib.convert")  # the module (etl_lib.convert is the function)
-    real = conversion.convert
-
-    def counted(src: str, dest: str, *args: Any, **kwargs: Any) -> Any:
-        calls.append(dest)
-        return real(src, dest, *args, **kwargs)
-
-    monkeypatch.setattr(conversion, "convert", counted)
-    return calls
 
 
 def test_a_duplicated_converter_invocation_converts_once_and_keeps_the_output(
