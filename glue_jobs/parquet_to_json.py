@@ -23,7 +23,8 @@ ARGUMENTS = ["job_id", "jobs_store", "input_store", "output_store"]
 # JOB_RUN_ID (Glue's, or the local runner's) is recorded on the job with its claim, so a
 # run-state event is matched to the run that holds the job; attempt_id lets a supervisor
 # name this execution (else the service picks a fresh one).
-OPTIONAL_ARGUMENTS = ["metrics_namespace", "JOB_RUN_ID", "attempt_id"]
+# job_retention_days: how long the job it ends is kept (the deployment's JOB_RETENTION_DAYS).
+OPTIONAL_ARGUMENTS = ["metrics_namespace", "JOB_RUN_ID", "attempt_id", "job_retention_days"]
 # Read by pyarrow's S3 filesystem on the executors: they must reach the same endpoint
 # (moto's server, LocalStack) as the driver. Unset on Glue, so nothing is copied there.
 _EXECUTOR_ENV = (

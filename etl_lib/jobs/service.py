@@ -133,6 +133,9 @@ class JobService:
         self.lease_seconds = lease_seconds
         # How often a run that found its job claimed by another looks again (see _claim).
         self.claim_poll_seconds = claim_poll_seconds
+        # Epoch seconds now: what job expiry and the per-user limit are judged by (leases use
+        # the real time, as every process holding one must agree on it).
+        self.clock: Callable[[], float] = time.time
 
     def observed_by(self, metrics: JobMetrics) -> JobService:
         """This service, reporting each job that ends to ``metrics`` (same stores)."""
@@ -181,7 +184,7 @@ class JobService:
         briefly exceed it by the number of concurrent requests (API Gateway throttles those).
         """
         limit = self.limits.max_active_jobs_per_user
-        if limit and self.jobs.count_active(owner, now=int(time.time())) >= limit:
+        if limit and self.jobs.count_active(owner, now=int(self.clock())) >= limit:
             raise TooManyActiveJobsError(
                 f"you already have {limit} unfinished jobs, the most one user may have; "
                 "wait for one to finish (or delete one that waits for its upload) and try again"
@@ -200,7 +203,7 @@ class JobService:
 
     def download(self, owner: str, job_id: str) -> Download:
         job = self.get_job(owner, job_id)
-        if job.is_expired(time.time()):
+        if job.is_expired(self.clock()):
             # Its output is deleted (or about to be) by the bucket's lifecycle rule.
             raise JobExpiredError(f"job {job_id} has expired; its output is no longer kept")
         if job.status is not JobStatus.SUCCEEDED:
@@ -530,7 +533,7 @@ class JobService:
         return failed or self.jobs.get(job_id)
 
     def _retained(self) -> int:
-        return int(time.time()) + self.limits.job_retention_seconds
+        return int(self.clock()) + self.limits.job_retention_seconds
 
     # --- housekeeping ----------------------------------------------------------------------
 
@@ -542,7 +545,7 @@ class JobService:
         is deleted only if it is still expired at the time of the write (an upload that
         just arrived extends a PENDING job's life), then its files.
         """
-        now = int(time.time()) if now is None else now
+        now = int(self.clock()) if now is None else now
         swept = 0
         for job_id in self.jobs.expired_ids(now=now, limit=limit):
             if not self.jobs.delete(job_id, expired_by=now):

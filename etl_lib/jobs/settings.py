@@ -129,17 +129,22 @@ class Settings(RunSettings):
 
     # Run arguments: how a Glue run (or the local runner) finds the same stores.
     def run_arguments(self) -> dict[str, str]:
+        """What each run is started with besides ``--job_id``: the stores, and how long the
+        job it ends is kept (a Glue run has no environment of ours, only its arguments)."""
+        retention = {"--job_retention_days": str(self.job_retention_days)}
         if self.backend == "local":
             data = Path(self.data_dir).resolve()
             return {
                 "--jobs_store": f"sqlite:{data / 'jobs.db'}",
                 "--input_store": str(data / "objects" / self.input_bucket),
                 "--output_store": str(data / "objects" / self.output_bucket),
+                **retention,
             }
         return {
             "--jobs_store": f"dynamodb:{self.jobs_table}",
             "--input_store": f"s3://{self.input_bucket}",
             "--output_store": f"s3://{self.output_bucket}",
+            **retention,
         }
 
 
@@ -264,10 +269,22 @@ def service_for_run(arguments: Mapping[str, str]) -> JobService:
         jobs=jobs_store_from_spec(arguments["jobs_store"]),
         inputs=object_store_from_spec(arguments["input_store"]),
         outputs=object_store_from_spec(arguments["output_store"]),
+        limits=Limits(job_retention_seconds=_retention_days(arguments) * 86_400),
         small_file_threshold_bytes=run.small_file_threshold_bytes,
         lease_seconds=run.run_lease_seconds,
         metrics=metrics,
     )
+
+
+def _retention_days(arguments: Mapping[str, str]) -> int:
+    """``job_retention_days`` of a run (the deployment's JOB_RETENTION_DAYS, passed by the
+    events Lambda with each run), as strictly as the settings parse it."""
+    raw = arguments.get("job_retention_days")
+    if raw is None:  # a run started before the argument existed
+        return DEFAULT_JOB_RETENTION_DAYS
+    if not raw.isascii() or not raw.isdigit() or int(raw) <= 0:
+        raise SettingsError(f"invalid run argument: job_retention_days must be a positive integer (got {raw!r})")
+    return int(raw)
 
 
 def validate_at_cold_start() -> None:

@@ -490,6 +490,11 @@ def test_glue_job_arguments_are_the_scripts_arguments() -> None:
     spec.loader.exec_module(module)
     assert {"jobs_store", "input_store", "output_store"} <= set(module.ARGUMENTS)
     assert "metrics_namespace" in module.OPTIONAL_ARGUMENTS
+    # ...and every argument the events Lambda starts a run with.
+    from etl_lib.jobs.settings import Settings
+
+    started_with = Settings(input_bucket="i", output_bucket="o", jobs_table="t", idempotency_table="k").run_arguments()
+    assert {name.removeprefix("--") for name in started_with} <= {*module.ARGUMENTS, *module.OPTIONAL_ARGUMENTS}
 
 
 def test_object_created_rule_targets_the_events_function(synth: Synth) -> None:

@@ -94,6 +94,7 @@ def test_settings_require_the_aws_names_and_positive_numbers() -> None:
         "--jobs_store": "dynamodb:t",
         "--input_store": "s3://i",
         "--output_store": "s3://o",
+        "--job_retention_days": "30",
     }
 
 

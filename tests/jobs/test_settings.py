@@ -102,3 +102,13 @@ def test_a_lambda_with_bad_settings_fails_at_cold_start(handler: str, monkeypatc
     for name, value in AWS.items():
         monkeypatch.setenv(name, value)
     importlib.reload(module)  # configured: the container starts
+
+
+def test_a_run_keeps_its_job_as_long_as_the_deployment_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The events Lambda passes JOB_RETENTION_DAYS with each run: a Glue run has no env of ours."""
+    settings = Settings.from_env({**AWS, env.JOB_RETENTION_DAYS: "7"})
+    assert settings.run_arguments()["--job_retention_days"] == "7"
+    arguments = {"jobs_store": "sqlite:/tmp/unused.db", "input_store": "/tmp/in", "output_store": "/tmp/out"}
+    assert service_for_run({**arguments, "job_retention_days": "7"}).limits.job_retention_seconds == 7 * 86_400
+    with pytest.raises(SettingsError, match="job_retention_days"):
+        service_for_run({**arguments, "job_retention_days": "seven"})

@@ -242,7 +242,10 @@ def test_the_request_schema_states_the_file_name_rule_the_handler_applies() -> N
     from lambdas.common.models import CreateJobRequest
 
     rule = CreateJobRequest.model_json_schema()["properties"]["filename"]
-    pattern = re.compile(rule["pattern"])
+    # JSON Schema patterns are ECMA-262: "$" is the end of the string, where Python's "$"
+    # also matches before a final newline; "\Z" is Python's spelling of the ECMA meaning.
+    assert rule["pattern"].endswith("$")
+    pattern = re.compile(rule["pattern"][:-1] + r"\Z")
     adapter = TypeAdapter(Filename)
 
     def schema_allows(name: str) -> bool:
@@ -257,9 +260,24 @@ def test_the_request_schema_states_the_file_name_rule_the_handler_applies() -> N
 
     @settings(max_examples=300, deadline=None)
     @given(
-        st.text(alphabet=st.characters(codec=None), max_size=12) | st.sampled_from(["\u202e", "..", " .", "a\u0085"])
+        st.text(alphabet=st.characters(codec=None), max_size=12)
+        | st.sampled_from(["\u202e", "..", " .", "a\u0085", "0\n", "a\r"])
     )
     def agree(name: str) -> None:
         assert schema_allows(name) == handler_allows(name), repr(name)
 
     agree()
+
+
+def test_an_expired_job_gets_no_download_link(tmp_path: Path) -> None:
+    import time
+
+    from etl_lib.jobs.settings import service
+
+    job = finished_job(tmp_path)
+    assert call(download_handler, api_event("GET", f"/jobs/{job['job_id']}/download"))[0] == 200
+    service().clock = lambda: time.time() + 31 * 86_400  # past the 30 days its output is kept
+    status, payload = call(download_handler, api_event("GET", f"/jobs/{job['job_id']}/download"))
+    assert status == 410
+    assert payload["error"]["code"] == "JOB_EXPIRED"
+    assert "url" not in payload
