@@ -118,14 +118,15 @@ def test_bad_data_never_crashes_or_hangs_the_cli(path: Path, tmp_path: Path) -> 
 def test_int96_timestamps_are_decoded_exactly_even_beyond_year_2262(run_convert: Converter) -> None:
     records, _ = run_convert(CORPUS / "data" / "int96_from_spark.parquet")
     # INT96 = Julian day + nanoseconds of the day, an instant in UTC. The last value is
-    # what Spark 3.4 actually stored for year 290000 (its own conversion overflowed).
+    # stored as Spark 3.4 writes year 290000: its int64 microseconds + 2440588 days wrapped
+    # around, leaving a negative day (-105862232) and negative nanoseconds.
     assert [r["a"] for r in records] == [
         "2024-01-01T20:34:56.123456000Z",
         "2024-01-01T01:00:00.000000000Z",
         "9999-12-31T03:00:00.000000000Z",
         "2024-12-30T23:00:00.000000000Z",
         None,
-        "+11465252-07-22T14:32:44.157935616Z",
+        "+290000-12-30T23:00:00.000000000Z",
     ]
 
 
