@@ -269,13 +269,14 @@ def int96_instant(t: int) -> int:
     - Spark computes ``micros + 2440588 days`` in int64, which wraps for instants in its
       last 2440588 days (years ~287,600-294,247): a result earlier than Spark's earliest
       instant is that wrap, undone by adding 2**64 microseconds.
+
+    Arrow reads every value whose day field is 0 as 0 (1970-01-01T00:00:00): instants
+    within a day either side of 4714-11-24 BC cannot be recovered from its reads.
     """
     if t >= _NEGATIVE_DAYS_FROM:
         t -= 2**32 * _DAY_NS
         if t % 1000 == _NEGATIVE_NANOS:
             t -= 2**64
-    elif t % 1000 == _NEGATIVE_NANOS and -(_JULIAN_EPOCH_DAY + 1) * _DAY_NS < t - 2**64 < -_JULIAN_EPOCH_DAY * _DAY_NS:
-        t -= 2**64  # day 0 with negative nanoseconds: the last day before Julian day 0
     if t < _SPARK_MIN_NS:
         t += 2**64 * 1000
     return t
