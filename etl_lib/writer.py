@@ -138,27 +138,37 @@ class _Cancelled(Exception):
 class _InFlight:
     """Bounds the encoded bytes waiting for the writer.
 
-    A thread encoding a later slice waits while the bytes in flight are over the limit;
-    the slice the writer is reading (the head) never waits, so the writer always makes
-    progress (the pool starts slices in plan order, so the head is always running).
+    The slice the writer is reading (the head) waits only on its own queued bytes, which
+    the writer is draining; later slices also wait while everything queued is over the
+    limit. So the writer always makes progress (the pool starts slices in plan order, so
+    the head is always running), and at most about twice the limit is ever queued.
     """
 
     def __init__(self, limit: int) -> None:
         self.limit, self.used, self.head = limit, 0, 0
+        self.by_slice: dict[int, int] = {}
         self.cancelled = False
         self._cond = threading.Condition()
 
+    def _must_wait(self, seq: int, n: int) -> bool:
+        own = self.by_slice.get(seq, 0)
+        if seq == self.head:
+            return own > 0 and own + n > self.limit
+        return self.used > 0 and self.used + n > self.limit
+
     def acquire(self, seq: int, n: int) -> None:
         with self._cond:
-            while not self.cancelled and seq != self.head and self.used and self.used + n > self.limit:
+            while not self.cancelled and self._must_wait(seq, n):
                 self._cond.wait()
             if self.cancelled:
                 raise _Cancelled
             self.used += n
+            self.by_slice[seq] = self.by_slice.get(seq, 0) + n
 
-    def release(self, n: int) -> None:
+    def release(self, seq: int, n: int) -> None:
         with self._cond:
             self.used -= n
+            self.by_slice[seq] -= n
             self._cond.notify_all()
 
     def advance(self, seq: int) -> None:
@@ -238,7 +248,7 @@ def _drain(entry: tuple[int, queue.SimpleQueue, Future[None]], flight: _InFlight
         if isinstance(item, BaseException):
             raise item
         chunk, rows = item
-        flight.release(chunk.size)
+        flight.release(seq, chunk.size)
         yield chunk, rows
 
 

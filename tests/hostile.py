@@ -106,10 +106,13 @@ def decompression_bomb(path: Path) -> Path:
 
 
 def lying_footer(path: Path, rows: int = 3_000, value_bytes: int = 50_000) -> Path:
-    """Large values (150 MB decoded, well compressed) behind a footer that declares every
-    row group and column chunk to be 1 byte."""
-    values = pa.array([f"{i:08d}" + "x" * value_bytes for i in range(rows)])
-    pq.write_table(pa.table({"v": values}), path, compression="zstd", use_dictionary=False)
+    """Large values (150 MB decoded by default, well compressed) behind a footer that
+    declares every row group and column chunk to be 1 byte. Written 500 rows at a time,
+    one row group each, so making it does not take the memory it decodes to."""
+    with pq.ParquetWriter(path, pa.schema([("v", pa.string())]), compression="zstd", use_dictionary=False) as out:
+        for start in range(0, rows, 500):
+            values = [f"{i:08d}" + "x" * value_bytes for i in range(start, min(rows, start + 500))]
+            out.write_table(pa.table({"v": values}), row_group_size=500)
     body, meta = read_footer(path)
     for group in field(meta, FILE_ROW_GROUPS)[2][1]:
         field(group, RG_TOTAL_BYTE_SIZE)[2] = 1
