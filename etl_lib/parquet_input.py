@@ -260,7 +260,7 @@ _NEGATIVE_NANOS = 2**64 % 1000  # T mod 1000 when the nanos field is negative (S
 def int96_instant(t: int) -> int:
     """Nanoseconds since the epoch of an INT96 value that Arrow reads as ``t``.
 
-    - A day field >= 2**31 is a negative int32 (days before 4713 BC, written by Spark),
+    - A day field >= 2**31 is a negative int32 (days before 4714 BC, written by Spark),
       which Arrow took as unsigned: 2**32 days too many.
     - Spark writes the nanoseconds of the day as a negative number for instants before
       Julian day 0 (its division truncates towards zero); Arrow took them as unsigned:
