@@ -67,7 +67,8 @@ class _Reader:
         raise ValueError(f"unsupported thrift type {kind}")
 
     def struct(self) -> list[list[Any]]:
-        fields, last = [], 0
+        fields: list[list[Any]] = []
+        last = 0
         while True:
             header = self.byte()
             if header == STOP:

@@ -3,6 +3,7 @@ decoded (measured in a separate process), whatever the footer says."""
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 import textwrap
@@ -140,7 +141,8 @@ def test_limit_flags_accept_units_and_none(
         seen.append(limits)
         raise SystemExit(0)
 
-    monkeypatch.setattr("etl_lib.convert.convert", fake_convert)
+    # The module etl_lib.convert (the package attribute of that name is the function).
+    monkeypatch.setattr(importlib.import_module("etl_lib.convert"), "convert", fake_convert)
     with pytest.raises(SystemExit):
         main(
             ["convert", "a.parquet", str(tmp_path / "o.jsonl"), "--max-input-bytes", "2G", "--max-output-bytes", "none"]
