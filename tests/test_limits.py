@@ -106,6 +106,7 @@ def _peak_rss_mib(*argv: str) -> tuple[int, str, int]:
 MEMORY_BOUND_MIB = CONVERTER_MEMORY_BYTES // 2 // MiB
 
 
+@pytest.mark.large  # decodes and writes half a gigabyte
 def test_a_decompression_bomb_stops_at_its_limit_with_memory_bounded(tmp_path: Path) -> None:
     src = hostile.decompression_bomb(tmp_path / "bomb.parquet")
     dest = tmp_path / "out" / "bomb.jsonl"
@@ -120,6 +121,7 @@ def test_a_decompression_bomb_stops_at_its_limit_with_memory_bounded(tmp_path: P
     assert peak < MEMORY_BOUND_MIB, f"peak RSS {peak} MiB"
 
 
+@pytest.mark.large  # decodes a quarter of a gigabyte
 def test_a_lying_footer_is_read_with_memory_bounded(tmp_path: Path) -> None:
     src = hostile.lying_footer(tmp_path / "liar.parquet", rows=6_000, value_bytes=100_000)  # 600 MB decoded
     dest = tmp_path / "out" / "liar.jsonl"
