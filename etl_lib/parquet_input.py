@@ -371,6 +371,19 @@ def _decode_dictionaries(batch: pa.RecordBatch) -> pa.RecordBatch:
     return batch
 
 
+def _resliced(batch: pa.RecordBatch, target_bytes: int) -> Iterator[pa.RecordBatch]:
+    """``batch`` in zero-copy slices of about ``target_bytes`` each when it came out larger
+    (its rows were fatter than the previous batch said): the encoder's working memory grows
+    with the rows it encodes at once."""
+    size = decoded_bytes(batch)
+    if size <= 2 * target_bytes or batch.num_rows <= 1:
+        yield batch
+        return
+    step = max(1, batch.num_rows * target_bytes // size)
+    for start in range(0, batch.num_rows, step):
+        yield batch.slice(start, step)
+
+
 def _next_size(rows: int, batch: pa.RecordBatch, target_bytes: int, max_rows: int) -> int:
     """Rows per batch to read next: ``rows`` unless the measured batch says otherwise."""
     per_row = max(1, decoded_bytes(batch) // max(1, batch.num_rows))
@@ -400,7 +413,7 @@ def _sized_batches(
                         continue
                 batch = _decode_dictionaries(raw)
                 delivered += batch.num_rows
-                yield batch
+                yield from _resliced(batch, target_bytes)
                 wanted = _next_size(rows, batch, target_bytes, max_rows)
                 if wanted != rows:
                     rows, resized = wanted, True

@@ -194,6 +194,7 @@ def test_every_int96_instant_spark_can_write_is_its_true_instant(
             "timestamp_micros(m) AS ts",
             "named_struct('t', timestamp_micros(m)) AS s",
             "array(timestamp_micros(m)) AS l",
+            "map('k', timestamp_micros(m)) AS mp",
         ).coalesce(1).write.parquet(str(src))
     finally:
         spark.conf.unset("spark.sql.parquet.outputTimestampType")
@@ -203,3 +204,4 @@ def test_every_int96_instant_spark_can_write_is_its_true_instant(
     assert [r["ts"] for r in sorted(records, key=lambda r: r["i"])] == expected
     assert [r["s"]["t"] for r in sorted(records, key=lambda r: r["i"])] == expected
     assert [r["l"][0] for r in sorted(records, key=lambda r: r["i"])] == expected
+    assert [r["mp"]["k"] for r in sorted(records, key=lambda r: r["i"])] == expected

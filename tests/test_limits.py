@@ -58,6 +58,17 @@ def test_batches_are_sized_by_their_decoded_bytes_not_by_the_footer(tmp_path: Pa
     assert len(sizes) > 10
 
 
+def test_a_batch_that_comes_out_larger_than_the_last_one_said_is_resliced(tmp_path: Path) -> None:
+    src = tmp_path / "fattening.parquet"
+    values = ["small"] * 100 + ["z" * 100_000] * 300  # thin rows first, then 30 MB of fat ones
+    pq.write_table(pa.table({"v": values}), src, compression="zstd")
+    (piece,) = open_input(str(src)).plan(target_bytes=1)
+    batches = list(read_slice(piece, batch_bytes=1 * MiB))
+    assert sum(b.num_rows for b in batches) == 400
+    assert pa.Table.from_batches(batches).column("v").to_pylist() == values
+    assert max(b.nbytes for b in batches) <= 2 * MiB + 100_000
+
+
 class _RecordingFlight(writer._InFlight):
     peak = 0
 
