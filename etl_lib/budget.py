@@ -37,11 +37,17 @@ class Budget:
         self.input_bytes = self.output_bytes = 0
         self._lock = threading.Lock()
 
-    def charge_input(self, n: int) -> None:
+    def _add(self, counter: str, n: int) -> int:
         with self._lock:
-            self.input_bytes += n
-            total = self.input_bytes
-        self.check_input(total)
+            total = getattr(self, counter) + n
+            setattr(self, counter, total)
+        return total
+
+    def charge_input(self, n: int) -> None:
+        self.check_input(self._add("input_bytes", n))
+
+    def charge_output(self, n: int) -> None:
+        self.check_output(self._add("output_bytes", n))
 
     def check_input(self, total: int) -> None:
         limit = self.limits.max_input_bytes
@@ -49,12 +55,6 @@ class Budget:
             raise InputTooLargeError(
                 f"{self.name} decodes to more than {_size(limit)}, this job's limit on decoded input"
             )
-
-    def charge_output(self, n: int) -> None:
-        with self._lock:
-            self.output_bytes += n
-            total = self.output_bytes
-        self.check_output(total)
 
     def check_output(self, total: int) -> None:
         limit = self.limits.max_output_bytes
