@@ -356,6 +356,10 @@ hostile or buggy writer can declare anything), so the real bytes per row are mea
 a small batch before larger ones are read."""
 
 
+MAX_REOPENS = 6
+"""Times a row group may be opened again to change its batch size (see _sized_batches)."""
+
+
 def decoded_bytes(batch: pa.RecordBatch) -> int:
     """The Arrow bytes ``batch`` holds (of its own rows, not of shared parent buffers)."""
     return int(batch.nbytes)
@@ -372,16 +376,18 @@ def _decode_dictionaries(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 
 def _resliced(batch: pa.RecordBatch, target_bytes: int) -> Iterator[pa.RecordBatch]:
-    """``batch`` in zero-copy slices of about ``target_bytes`` each when it came out larger
-    (its rows were fatter than the previous batch said): the encoder's working memory grows
-    with the rows it encodes at once."""
-    size = decoded_bytes(batch)
-    if size <= 2 * target_bytes or batch.num_rows <= 1:
-        yield batch
-        return
-    step = max(1, batch.num_rows * target_bytes // size)
-    for start in range(0, batch.num_rows, step):
-        yield batch.slice(start, step)
+    """``batch`` in zero-copy slices of at most about twice ``target_bytes`` when it came
+    out larger (its rows were fatter than the previous batch said): the encoder's working
+    memory grows with the rows it encodes at once. Halved until small enough, so a few fat
+    rows among thin ones are cut out too."""
+    pending = [batch]  # a stack: the next slice to deliver is last
+    while pending:
+        part = pending.pop()
+        if part.num_rows <= 1 or decoded_bytes(part) <= 2 * target_bytes:
+            yield part
+            continue
+        half = part.num_rows // 2
+        pending += [part.slice(half), part.slice(0, half)]
 
 
 def _next_size(rows: int, batch: pa.RecordBatch, target_bytes: int, max_rows: int) -> int:
@@ -397,9 +403,12 @@ def _sized_batches(
     """The rows of row group ``rg`` in batches of about ``target_bytes`` *decoded* bytes.
 
     Arrow reads batches of a fixed row count, so when a measured batch says another count
-    is right, the row group is opened again and the rows already delivered are skipped.
+    is right, the row group is opened again and the rows already delivered are skipped
+    (decoded again). That happens at most ``MAX_REOPENS`` times per row group, so rows
+    whose sizes keep changing cost no more than a few re-reads; past that, batches that
+    come out too large are still cut by :func:`_resliced`.
     """
-    delivered = 0
+    delivered = reopens = 0
     rows = min(max_rows, PROBE_ROWS)
     while True:
         skip, resized = delivered, False
@@ -415,8 +424,8 @@ def _sized_batches(
                 delivered += batch.num_rows
                 yield from _resliced(batch, target_bytes)
                 wanted = _next_size(rows, batch, target_bytes, max_rows)
-                if wanted != rows:
-                    rows, resized = wanted, True
+                if wanted != rows and reopens < MAX_REOPENS:
+                    rows, resized, reopens = wanted, True, reopens + 1
                     break
         except (pa.ArrowNotImplementedError, pa.ArrowCapacityError):
             # A nested column whose values exceed 2 GiB in one batch cannot be returned

@@ -22,7 +22,7 @@ from etl_lib.options import (
     ConvertOptions,
     Limits,
 )
-from etl_lib.parquet_input import open_input, read_slice
+from etl_lib.parquet_input import MAX_REOPENS, open_input, read_slice
 from tests import hostile
 
 MiB = 1024**2
@@ -67,6 +67,27 @@ def test_a_batch_that_comes_out_larger_than_the_last_one_said_is_resliced(tmp_pa
     assert sum(b.num_rows for b in batches) == 400
     assert pa.Table.from_batches(batches).column("v").to_pylist() == values
     assert max(b.nbytes for b in batches) <= 2 * MiB + 100_000
+
+
+def test_rows_whose_sizes_keep_changing_reopen_a_row_group_only_a_few_times(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "waves.parquet"
+    values = (["t"] * 3000 + ["w" * 50_000] * 40) * 6  # thin and fat rows in turn, one row group
+    pq.write_table(pa.table({"v": values}), src, compression="zstd")
+    opened = []
+    iter_batches = pq.ParquetFile.iter_batches
+
+    def counting(self: pq.ParquetFile, *args: object, **kwargs: object) -> object:
+        opened.append(kwargs.get("batch_size"))
+        return iter_batches(self, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", counting)
+    (piece,) = open_input(str(src)).plan(target_bytes=1)
+    batches = list(read_slice(piece, batch_bytes=256 * 1024))
+    assert pa.Table.from_batches(batches).column("v").to_pylist() == values
+    assert len(opened) <= 1 + MAX_REOPENS
+    assert max(b.nbytes for b in batches) <= 2 * 256 * 1024 + 50_000
 
 
 class _RecordingFlight(writer._InFlight):
