@@ -59,7 +59,9 @@ IN_FLIGHT_BYTES = CONVERTER_MEMORY_BYTES // 8
 class Limits(BaseModel):
     """Per-job limits; a job over one fails with its code and leaves nothing behind.
 
-    ``None`` means unlimited, and only ever when a caller asks for it explicitly.
+    ``None`` means unlimited, and only ever when a caller asks for it explicitly. Kept
+    beside :class:`ConvertOptions` rather than in it: those are the user's choices (the
+    ``options`` of ``POST /jobs``), these the operator's, so no request can raise them.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -480,7 +480,7 @@ class _Reader:
         if self.seconds is None:
             yield from batches
             return
-        # Small batches: only the INT96 columns, the size of the main read's rows varies.
+        # The second read holds only the INT96 columns, so its batches are sized on their own.
         seconds = _sized_batches(
             self.seconds, rg, target_bytes=self.target_bytes, max_rows=self.max_rows, columns=self.int96
         )
