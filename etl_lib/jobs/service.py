@@ -80,7 +80,10 @@ the URL expired is still accepted (S3 checks the policy when the request starts)
 
 
 @dataclass(frozen=True)
-class Limits:
+class JobLimits:
+    """What the API allows around a job (upload size, URL lifetimes, retention, active jobs
+    per user); the conversion's own limits are :class:`etl_lib.options.Limits`."""
+
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     upload_expires_in: int = 15 * 60
     download_expires_in: int = 5 * 60
@@ -106,7 +109,7 @@ class JobService:
         outputs: ObjectStore,
         launcher: JobLauncher | None = None,
         local_launcher: JobLauncher | None = None,
-        limits: Limits | None = None,
+        limits: JobLimits | None = None,
         engine: Engine | str = Engine.AUTO,
         small_file_threshold_bytes: int = DEFAULT_SMALL_FILE_THRESHOLD_BYTES,
         run_arguments: Mapping[str, str] | None = None,
@@ -122,7 +125,7 @@ class JobService:
         # from the job, so the Glue script (or the local stack's worker) can run either.
         self.launcher = launcher
         self.local_launcher = local_launcher
-        self.limits = limits or Limits()
+        self.limits = limits or JobLimits()
         # The deployment's default for "auto" requests ("etl up --engine" locally).
         self.engine = Engine(engine)
         self.small_file_threshold_bytes = small_file_threshold_bytes

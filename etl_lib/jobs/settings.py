@@ -30,8 +30,8 @@ from etl_lib.jobs.ports import JobLauncher, JobStore, ObjectStore
 from etl_lib.jobs.service import (
     DEFAULT_JOB_RETENTION_DAYS,
     DEFAULT_RUN_LEASE_SECONDS,
+    JobLimits,
     JobService,
-    Limits,
 )
 from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES, Engine
 
@@ -118,8 +118,8 @@ class Settings(RunSettings):
         return self
 
     @property
-    def limits(self) -> Limits:
-        return Limits(
+    def limits(self) -> JobLimits:
+        return JobLimits(
             max_upload_bytes=self.max_upload_bytes,
             upload_expires_in=self.upload_expires_in,
             download_expires_in=self.download_expires_in,
@@ -269,7 +269,7 @@ def service_for_run(arguments: Mapping[str, str]) -> JobService:
         jobs=jobs_store_from_spec(arguments["jobs_store"]),
         inputs=object_store_from_spec(arguments["input_store"]),
         outputs=object_store_from_spec(arguments["output_store"]),
-        limits=Limits(job_retention_seconds=_retention_days(arguments) * 86_400),
+        limits=JobLimits(job_retention_seconds=_retention_days(arguments) * 86_400),
         small_file_threshold_bytes=run.small_file_threshold_bytes,
         lease_seconds=run.run_lease_seconds,
         metrics=metrics,

@@ -220,7 +220,7 @@ def test_functions_are_traced_python313_with_log_retention(synth: Synth, name: s
     for variable in ("INPUT_BUCKET", "OUTPUT_BUCKET", "JOBS_TABLE", "GLUE_JOB_NAME", "POWERTOOLS_SERVICE_NAME"):
         assert variable in env
     assert env["MAX_UPLOAD_BYTES"] == str(5 * 1024**3)
-    assert env["SMALL_FILE_THRESHOLD_BYTES"] == str(256 * 1024**2)  # the runtime's one default
+    assert env["SMALL_FILE_THRESHOLD_BYTES"] == str(64 * 1024**2)  # the runtime's one default
     # Job records expire with their outputs (the output bucket's lifecycle rule, 30 days).
     assert env["JOB_RETENTION_DAYS"] == "30"
     assert env["MAX_ACTIVE_JOBS_PER_USER"] == "10"

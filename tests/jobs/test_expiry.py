@@ -12,7 +12,7 @@ import pytest
 
 from etl_lib.errors import JobExpiredError
 from etl_lib.jobs.models import JobStatus, input_key, output_key
-from etl_lib.jobs.service import UPLOAD_GRACE_SECONDS, JobService, Limits
+from etl_lib.jobs.service import UPLOAD_GRACE_SECONDS, JobLimits, JobService
 from etl_lib.options import ConvertOptions
 from tests.jobs.support import AwsResources, dynamo_service, write_parquet
 
@@ -33,7 +33,7 @@ def test_a_pending_job_expires_after_its_upload_url_and_a_finished_one_with_its_
     make_service: Callable[[], JobService], tmp_path: Path
 ) -> None:
     service = make_service()
-    service.limits = Limits(upload_expires_in=600, job_retention_seconds=30 * DAY)
+    service.limits = JobLimits(upload_expires_in=600, job_retention_seconds=30 * DAY)
     before = int(time.time())
     pending, _ = service.create_job("alice", filename="a.parquet", size=100, options=ConvertOptions())
     after = int(time.time())
@@ -66,9 +66,9 @@ def test_sweeping_deletes_expired_jobs_and_their_files_only(
 ) -> None:
     service = make_service()
     data = write_parquet(tmp_path / "sales.parquet").read_bytes()
-    service.limits = Limits(job_retention_seconds=DAY)
+    service.limits = JobLimits(job_retention_seconds=DAY)
     old = finished_job(service, data)
-    service.limits = Limits(job_retention_seconds=30 * DAY)
+    service.limits = JobLimits(job_retention_seconds=30 * DAY)
     young = finished_job(service, data)
     old_job, young_job = service.jobs.get(old), service.jobs.get(young)
     assert old_job is not None
@@ -85,7 +85,7 @@ def test_sweeping_deletes_expired_jobs_and_their_files_only(
 
 def test_an_expired_job_offers_no_download(make_service: Callable[[], JobService], tmp_path: Path) -> None:
     service = make_service()
-    service.limits = Limits(job_retention_seconds=0)  # expires as it ends
+    service.limits = JobLimits(job_retention_seconds=0)  # expires as it ends
     job_id = finished_job(service, write_parquet(tmp_path / "sales.parquet").read_bytes())
     with pytest.raises(JobExpiredError) as refused:
         service.download("alice", job_id)

@@ -10,7 +10,7 @@ import pytest
 
 from etl_lib.jobs.local import DirectoryObjectStore, ScriptLauncher, SqliteJobStore, UrlSigner
 from etl_lib.jobs.models import JobStatus, input_key
-from etl_lib.jobs.service import JobService, Limits
+from etl_lib.jobs.service import JobLimits, JobService
 from etl_lib.jobs.settings import Settings
 from etl_lib.local.runs import QueueLauncher, RunQueue
 from etl_lib.options import ConvertOptions, Engine
@@ -25,7 +25,7 @@ def local_service(data: Path, launcher: object) -> JobService:
         inputs=DirectoryObjectStore(data / "objects" / "inputs", bucket="inputs", signer=signer),
         outputs=DirectoryObjectStore(data / "objects" / "outputs", bucket="outputs", signer=signer),
         launcher=launcher,  # type: ignore[arg-type]
-        limits=Limits(),
+        limits=JobLimits(),
         engine="local",
         run_arguments=settings.run_arguments(),
     )
