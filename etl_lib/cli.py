@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from etl_lib.errors import ConversionError
-from etl_lib.options import Compression, ConvertOptions, OutputFormat
+from etl_lib.options import Compression, ConvertOptions, Limits, OutputFormat
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -44,11 +44,69 @@ def _add_convert(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--engine",
         choices=["auto", "spark", "local"],
         default="auto",
-        help="auto (default): in this process for inputs up to ETL_LOCAL_MAX_BYTES (1 GiB), Spark above; "
+        help="auto (default): in this process for inputs up to 64 MiB (the small-file threshold), Spark above; "
         "spark: local Spark, as on Glue; local: in this process, no JVM",
     )
     p.add_argument("--report", type=Path, help="write the run report (JSON) to this path")
+    _add_limits(p)
     p.add_argument("--verbose", action="store_true", help="show stack traces of failures")
+
+
+_UNLIMITED = {"none", "0", "unlimited"}
+_SUFFIXES = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def _byte_limit(text: str) -> int | None:
+    """A byte count such as ``5000000``, ``512M`` or ``4G`` (binary units); ``none`` or
+    ``0`` for no limit."""
+    value = text.strip().lower().removesuffix("ib").removesuffix("b")
+    if value in _UNLIMITED:
+        return None
+    scale = _SUFFIXES.get(value[-1:], 1)
+    number = value[:-1] if scale > 1 else value
+    try:
+        parsed = float(number) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a byte count: {text!r} (e.g. 512M, 4G, or none)") from None
+    if parsed < 1:
+        raise argparse.ArgumentTypeError(f"not a byte count: {text!r} (e.g. 512M, 4G, or none)")
+    return int(parsed)
+
+
+def _seconds_limit(text: str) -> float | None:
+    if text.strip().lower() in _UNLIMITED:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r} (or none)") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r} (or none)")
+    return seconds
+
+
+def _add_limits(p: argparse.ArgumentParser) -> None:
+    defaults = Limits()
+    p.add_argument(
+        "--max-input-bytes",
+        type=_byte_limit,
+        default=defaults.max_input_bytes,
+        help=f"fail with INPUT_TOO_LARGE past this many decoded bytes (default {defaults.max_input_bytes}; "
+        "suffixes K, M, G; none or 0: unlimited)",
+    )
+    p.add_argument(
+        "--max-output-bytes",
+        type=_byte_limit,
+        default=defaults.max_output_bytes,
+        help=f"fail with OUTPUT_TOO_LARGE past this many JSON bytes, before compression "
+        f"(default {defaults.max_output_bytes}; none or 0: unlimited)",
+    )
+    p.add_argument(
+        "--max-run-seconds",
+        type=_seconds_limit,
+        default=defaults.max_run_seconds,
+        help=f"fail with TIMED_OUT after this many seconds (default {defaults.max_run_seconds:g}; none: unlimited)",
+    )
 
 
 def _add_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,7 +124,7 @@ def _add_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "--engine",
         choices=["auto", "spark", "local"],
         default="auto",
-        help="auto (default): inputs up to SMALL_FILE_THRESHOLD_BYTES (256 MiB) in-process in the worker, "
+        help="auto (default): inputs up to SMALL_FILE_THRESHOLD_BYTES (64 MiB) in-process in the worker, "
         "larger ones on Spark; spark: a warm local Spark session per worker, as on Glue; local: no JVM",
     )
     p.add_argument("--verbose", action="store_true", help="show stack traces of failures")
@@ -80,6 +138,7 @@ def _add_validate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         "--data-dir finished within --since; write each executed notebook and a summary to --reports.",
     )
     p.add_argument("--since", default="24h", help="how far back to look, e.g. 30m, 24h, 7d (default: 24h)")
+    p.add_argument("--stuck-after", default="3h", help="in-flight jobs unchanged for this long are stuck (default: 3h)")
     p.add_argument("--data-dir", default=".etl-local", help="the local stack's data directory")
     p.add_argument("--reports", type=Path, default=Path("build/validation"), help="where notebooks and summaries go")
     p.add_argument("--kernel", default="etl-local", help="Jupyter kernel to run the notebook on")
@@ -89,13 +148,12 @@ def _add_validate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
 
 def _validate(args: argparse.Namespace) -> int:
     from etl_lib.jobs.local import SqliteJobStore
-    from etl_lib.jobs.models import JobStatus, input_key, output_key, report_key
+    from etl_lib.jobs.models import JobStatus
     from etl_lib.jobs.settings import Settings
-    from etl_lib.notebook.kernel import install_kernel
-    from etl_lib.notebook.validate_jobs import parse_since, recent, validate_jobs
+    from etl_lib.notebook.validate_jobs import IN_FLIGHT, ensure_kernel, parse_since, scheduled_validation
 
     try:
-        since = parse_since(args.since)
+        since, stuck_after = parse_since(args.since), parse_since(args.stuck_after)
     except ValueError as exc:
         print(f"etl validate: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -105,30 +163,20 @@ def _validate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     settings = Settings.from_env({"ETL_BACKEND": "local", "ETL_DATA_DIR": args.data_dir})
     store = SqliteJobStore(database)
-    jobs = []
-    for job_id in store.ids_in(frozenset({JobStatus.SUCCEEDED})):
-        job = store.get(job_id)
-        if job is None:  # deleted meanwhile
-            continue
-        jobs.append(
-            {
-                "job_id": job.job_id,
-                "input_uri": f"s3://{settings.input_bucket}/{input_key(job.job_id)}",
-                "output_uri": f"s3://{settings.output_bucket}/{output_key(job.job_id, job.options)}",
-                "report_uri": f"s3://{settings.output_bucket}/{report_key(job.job_id)}",
-                "options": job.options.model_dump(mode="json"),
-                "finished_at": job.updated_at.isoformat(),
-            }
-        )
-    install_kernel()
-    summary = validate_jobs(
-        recent(jobs, since), args.reports, kernel=args.kernel, data_dir=settings.data_dir, sample_size=args.sample_size
-    )
+    wanted = frozenset({JobStatus.SUCCEEDED, *(JobStatus(s) for s in IN_FLIGHT)})
+    jobs = [job for job_id in store.ids_in(wanted) if (job := store.get(job_id)) is not None]
+    ensure_kernel()
+    # The scheduled Glue job's entry point, on the local stack's store and object tree.
+    summary = scheduled_validation(
+        jobs, args.reports, input_bucket=settings.input_bucket, output_bucket=settings.output_bucket, since=since,
+        stuck_after=stuck_after, kernel=args.kernel, data_dir=settings.data_dir, sample_size=args.sample_size,
+    )  # fmt: skip
     print(
-        f"{summary['passed']} passed, {summary['failed']} failed, {summary['errors']} errors -> {args.reports}",
+        f"{summary['passed']} passed, {summary['failed']} failed, {summary['errors']} errors, "
+        f"{len(summary['stuck'])} stuck -> {args.reports}",
         file=sys.stderr,
     )
-    return EXIT_FAILED if summary["failed"] or summary["errors"] else 0
+    return EXIT_FAILED if summary["failures"] else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_convert(commands)
     _add_up(commands)
     _add_validate(commands)
+    from etl_lib.sessions import config as session_config
+    from etl_lib.sessions import server as sessions_server
+
+    sessions_server.add_parser(commands)
+    session_config.add_parser(commands)
     return parser
 
 
@@ -195,7 +248,14 @@ def _convert(args: argparse.Namespace) -> int:
         spark = local_spark("etl-convert")
         _spark_progress_thread(spark, progress, stop)
     try:
-        report = convert(args.src, args.dest, options, engine=args.engine, spark=spark, progress=progress)
+        limits = Limits(
+            max_input_bytes=args.max_input_bytes,
+            max_output_bytes=args.max_output_bytes,
+            max_run_seconds=args.max_run_seconds,
+        )
+        report = convert(
+            args.src, args.dest, options, engine=args.engine, spark=spark, progress=progress, limits=limits
+        )
     finally:
         stop.set()
         progress.finish()
@@ -216,6 +276,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _convert(args)
         if args.command == "validate":
             return _validate(args)
+        if args.command == "sessions":
+            from etl_lib.sessions.server import run as run_sessions
+
+            return run_sessions(args)
+        if args.command == "session-config":
+            from etl_lib.sessions.config import run as run_session_config
+
+            return run_session_config(args)
         if args.command == "up":
             from etl_lib.local.server import run
 
@@ -223,7 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConversionError as exc:
         if args.verbose:
             raise
-        print(f"etl {args.command}: error: {exc.message}", file=sys.stderr)
+        print(f"etl {args.command}: error: {exc.message} ({exc.code})", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print(f"etl {args.command}: interrupted", file=sys.stderr)

@@ -34,15 +34,168 @@ class UnsupportedTypeError(ConversionError):
     code = "UNSUPPORTED_TYPE"
 
 
+class BadValueError(InvalidInputError):
+    """One value of the input cannot be written as JSON: names the column and the row.
+
+    The encoder knows the column and the row within its batch; the reader adds the file
+    and the batch's first row with :meth:`located`.
+    """
+
+    def __init__(
+        self, message: str, *, code: str | None = None, column: str = "", row: int = 0, problem: str = ""
+    ) -> None:
+        super().__init__(message, code=code)
+        self.column, self.row, self.problem = column, row, problem or message
+
+    @classmethod
+    def at(cls, problem: str, *, column: str, row: int, file: str = "") -> BadValueError:
+        where = f"{file}: " if file else ""
+        return cls(f"{where}column {column}, row {row}: {problem}", column=column, row=row, problem=problem)
+
+    def located(self, file: str, first_row: int) -> BadValueError:
+        return self.at(self.problem, column=self.column, row=first_row + self.row, file=file)
+
+
+class InvalidUtf8Error(BadValueError):
+    """A string column holds bytes that are not UTF-8 (files from non-validating writers)."""
+
+    code = "INVALID_UTF8"
+
+
+class InvalidValueError(BadValueError):
+    """A value outside its type's range (e.g. a TIME below 0 or beyond 24:00:00)."""
+
+    code = "INVALID_VALUE"
+
+
+class LimitExceededError(ConversionError):
+    """The job went over one of its limits (see ``etl_lib.options.Limits``)."""
+
+
+class InputTooLargeError(LimitExceededError):
+    code = "INPUT_TOO_LARGE"
+
+
+class OutputTooLargeError(LimitExceededError):
+    code = "OUTPUT_TOO_LARGE"
+
+
+class TimedOutError(LimitExceededError):
+    code = "TIMED_OUT"
+
+
 class OutputError(ConversionError):
     """The destination cannot be written."""
 
     code = "OUTPUT_FAILED"
 
 
+_CONVERSION_ERRORS: tuple[type[ConversionError], ...] = (
+    InvalidInputError,
+    InvalidUtf8Error,
+    InvalidValueError,
+    UnsupportedTypeError,
+    InputTooLargeError,
+    OutputTooLargeError,
+    TimedOutError,
+    OutputError,
+)
+
+
 def error_from_code(code: str, message: str) -> ConversionError:
     """Rebuild an error that crossed a process boundary (a Spark task, a job record)."""
-    for cls in (InvalidInputError, UnsupportedTypeError, OutputError):
+    for cls in _CONVERSION_ERRORS:
         if cls.code == code:
             return cls(message)
     return ConversionError(message, code=code)
+
+
+# --- Job and API errors -----------------------------------------------------------------
+# Codes a job can end FAILED with for reasons outside the conversion itself (the conversion's
+# own codes are the ConversionError classes above). Clients switch on them: never rename.
+UPLOAD_MISSING = "UPLOAD_MISSING"
+EMPTY_FILE = "EMPTY_FILE"
+FILE_TOO_LARGE = "FILE_TOO_LARGE"
+SIZE_MISMATCH = "SIZE_MISMATCH"
+RUN_NOT_STARTED = "RUN_NOT_STARTED"
+RUN_LOST = "RUN_LOST"
+RUN_FAILED = "RUN_FAILED"
+INTERNAL_ERROR = "INTERNAL_ERROR"
+# The local stack's worker process died while it held the job (its supervisor ends the job).
+WORKER_DIED = "WORKER_DIED"
+
+
+# API answers about the Idempotency-Key header of POST /jobs.
+IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+IDEMPOTENCY_IN_PROGRESS = "IDEMPOTENCY_IN_PROGRESS"
+
+
+class SettingsError(ValueError):
+    """The deployment's configuration (environment variables) is missing or malformed."""
+
+    code = "BAD_SETTINGS"
+
+
+class JobServiceError(Exception):
+    """A request the job service refuses; ``status`` is the HTTP status the API answers with."""
+
+    status = 400
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class InvalidCursorError(JobServiceError):
+    """A ``next_token`` the API never handed out (made up, truncated or for another store)."""
+
+    code = "BAD_CURSOR"
+
+
+class UnauthorizedError(JobServiceError):
+    status = 401
+    code = "UNAUTHORIZED"
+
+
+class JobNotFoundError(JobServiceError):
+    status = 404
+    code = "JOB_NOT_FOUND"
+
+
+class JobConflictError(JobServiceError):
+    status = 409
+    code = "JOB_CONFLICT"
+
+
+class JobExpiredError(JobServiceError):
+    """The job's retention ended: its output is gone (S3 lifecycle) or going."""
+
+    status = 410
+    code = "JOB_EXPIRED"
+
+
+class UploadTooLargeError(JobServiceError):
+    status = 413
+    code = FILE_TOO_LARGE
+
+
+class TooManyActiveJobsError(JobServiceError):
+    """The caller already has the most unfinished jobs one user may have."""
+
+    status = 429
+    code = "TOO_MANY_ACTIVE_JOBS"
+
+
+class GlueApiError(Exception):
+    """An error of the local Glue interactive-sessions endpoint (etl_lib.sessions), as Glue
+    names it on the wire: ``code`` is the JSON protocol's ``__type`` (botocore's
+    ``ClientError`` code), ``message`` its text, ``status`` the HTTP status."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status

@@ -8,6 +8,7 @@ from aws_cdk import Annotations, CfnOutput, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from etl_lib.sessions.config import OUTPUT_REGION, OUTPUT_SESSION_ROLE, OUTPUT_WHEEL
 from infra import assets
 from infra.config import InfraConfig
 from infra.nag import acknowledge_findings
@@ -16,8 +17,9 @@ from infra.pipeline.encryption import EncryptionKey
 from infra.pipeline.etl import EtlJob, GlueArtifacts
 from infra.pipeline.functions import FunctionSizing, ServiceFunctions
 from infra.pipeline.hosting import Hosting
-from infra.pipeline.jobs_table import JobsTable
+from infra.pipeline.jobs_table import IdempotencyTable, JobsTable
 from infra.pipeline.monitoring import Monitoring
+from infra.pipeline.sessions import GlueSessionRole
 from infra.pipeline.storage import Storage
 from infra.pipeline.validation import ScheduledValidation
 
@@ -45,6 +47,7 @@ class PipelineStack(Stack):
             removal_policy=removal,
         )
         jobs = JobsTable(self, "Jobs", ttl_attribute=config.job_ttl_attribute, removal_policy=removal)
+        idempotency = IdempotencyTable(self, "Idempotency", removal_policy=removal)
         hosting = Hosting(
             self,
             "Hosting",
@@ -64,6 +67,7 @@ class PipelineStack(Stack):
             input_bucket=storage.input_bucket,
             output_bucket=storage.output_bucket,
             table=jobs.table,
+            idempotency_table=idempotency.table,
             glue_job_name=glue_job_name,
             powertools_layer_arn=config.powertools_layer,
             api_sizing=api_sizing,
@@ -73,6 +77,8 @@ class PipelineStack(Stack):
             log_retention=log_retention,
             max_upload_bytes=config.max_upload_bytes,
             small_file_threshold_bytes=config.small_file_threshold_bytes,
+            job_retention_days=config.output_retention_days,
+            max_active_jobs_per_user=config.max_active_jobs_per_user,
             metrics_namespace=config.metrics_namespace,
             allowed_origins=origins,
             removal_policy=removal,
@@ -112,6 +118,7 @@ class PipelineStack(Stack):
             timeout_minutes=config.glue_timeout_minutes,
             max_retries=config.glue_max_retries,
             max_concurrent_runs=config.glue_max_concurrent_runs,
+            run_queuing=config.glue_job_run_queuing,
             metrics_namespace=config.metrics_namespace,
         )
         validation = ScheduledValidation(
@@ -119,6 +126,7 @@ class PipelineStack(Stack):
             "Validation",
             name_prefix=config.name_prefix,
             artifacts=artifacts,
+            input_bucket=storage.input_bucket,
             output_bucket=storage.output_bucket,
             table=jobs.table,
             key=self.key,
@@ -128,6 +136,16 @@ class PipelineStack(Stack):
             metrics_namespace=config.metrics_namespace,
         )
         validation.job.node.add_dependency(etl.security_configuration)
+        sessions = GlueSessionRole(
+            self,
+            "GlueSessions",
+            artifacts=artifacts,
+            input_bucket=storage.input_bucket,
+            output_bucket=storage.output_bucket,
+            table=jobs.table,
+            key=self.key,
+            metrics_namespace=config.metrics_namespace,
+        )
 
         hosting.publish(site_dir=assets.site_dir(), runtime_config=self._web_app_config(api))
 
@@ -149,8 +167,9 @@ class PipelineStack(Stack):
         )
 
         self.storage, self.jobs, self.functions, self.api = storage, jobs, functions, api
+        self.idempotency = idempotency
         self.etl, self.validation, self.hosting, self.monitoring = etl, validation, hosting, monitoring
-        self.artifacts = artifacts
+        self.artifacts, self.sessions = artifacts, sessions
 
         self._outputs(glue_job_name)
 
@@ -183,6 +202,10 @@ class PipelineStack(Stack):
         CfnOutput(self, "JobsTableName", value=self.jobs.table.table_name)
         CfnOutput(self, "GlueJobName", value=glue_job_name)
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
+        # Read by `etl session-config` (notebooks on Glue interactive sessions).
+        CfnOutput(self, OUTPUT_SESSION_ROLE, value=self.sessions.role.role_arn)
+        CfnOutput(self, OUTPUT_WHEEL, value=self.sessions.wheel_url)
+        CfnOutput(self, OUTPUT_REGION, value=self.region)
 
 
 def _dlq(function: Any) -> Any:

@@ -8,7 +8,7 @@ LAMBDA_BUNDLE := build/infra/lambda-bundle
 # Amazon Linux 2023 (glibc 2.34) under python3.13: manylinux_2_28 wheels and older both run.
 LAMBDA_WHEEL_PLATFORM := --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64
 # Third-party packages the handlers import beyond the Powertools layer and the runtime's boto3.
-LAMBDA_DEPS   := pyarrow pydantic numpy
+LAMBDA_DEPS   := pyarrow pydantic pydantic-settings numpy
 ACCOUNT       ?=
 REGION        ?=
 CONTEXT       ?=
@@ -41,7 +41,7 @@ deploy: $(STAMP) $(CDK) lambda-bundle ## bootstrap and deploy to AWS (needs cred
 		echo "usage: make deploy ACCOUNT=123456789012 REGION=eu-west-1 [CONTEXT='-c etl:namePrefix=parquet-json-etl-prod']"; \
 		exit 2; }
 	$(CDK) bootstrap aws://$(ACCOUNT)/$(REGION) -c etl:account=$(ACCOUNT) -c etl:region=$(REGION) $(CONTEXT)
-	$(CDK) deploy --all --require-approval broadening \
+	$(CDK) deploy --all --require-approval broadening --outputs-file build/cdk-outputs.json \
 		-c etl:account=$(ACCOUNT) -c etl:region=$(REGION) $(CONTEXT)
 
 .PHONY: diff

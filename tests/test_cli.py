@@ -115,7 +115,7 @@ def test_truncated_file_fails_with_spark_too_and_keeps_an_existing_destination(d
 
 def test_missing_input_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["convert", "--engine", "local", str(tmp_path / "nope.parquet"), str(tmp_path / "o.jsonl")]) == 1
-    assert capsys.readouterr().err == "etl convert: error: nope.parquet does not exist\n"
+    assert capsys.readouterr().err == "etl convert: error: nope.parquet does not exist (INPUT_NOT_FOUND)\n"
 
 
 def test_unwritable_destination_is_a_clear_error(
@@ -149,8 +149,10 @@ def test_auto_engine_runs_small_inputs_locally_and_large_ones_on_spark(
 
     assert choose_engine("auto", 10, local_max_bytes=100) is Engine.LOCAL
     assert choose_engine("auto", 101, local_max_bytes=100) is Engine.SPARK
+    # The library reads no environment: one default threshold, shared with the job service.
     monkeypatch.setenv("ETL_LOCAL_MAX_BYTES", "5")
-    assert choose_engine("auto", 6) is Engine.SPARK
+    assert choose_engine("auto", 6) is Engine.LOCAL
+    assert choose_engine("auto", 64 * 1024**2 + 1) is Engine.SPARK
     assert choose_engine("local", 10**12) is Engine.LOCAL
     report = tmp_path / "report.json"
     monkeypatch.delenv("ETL_LOCAL_MAX_BYTES")

@@ -123,7 +123,7 @@ export interface components {
             filename: string;
             /**
              * Size
-             * @description The file's size in bytes (the upload must not be larger).
+             * @description The file's size in bytes (the upload must not be larger). Over the deployment's limit (the maximum stated here by default) the answer is 413 FILE_TOO_LARGE.
              */
             size: number;
             options?: components["schemas"]["ConvertOptions"];
@@ -152,6 +152,13 @@ export interface components {
             /** Filename */
             filename: string;
         };
+        /**
+         * Engine
+         * @description Where a conversion runs: local (in-process, no JVM), spark (Spark; Glue in AWS), or auto
+         *     (local up to the small-file threshold, spark above).
+         * @enum {string}
+         */
+        Engine: "auto" | "spark" | "local";
         /** ErrorDetail */
         ErrorDetail: {
             /** Code */
@@ -218,11 +225,10 @@ export interface components {
             filename: string;
             options: components["schemas"]["ConvertOptions"];
             /**
-             * Engine
              * @description The engine asked for (auto, spark) until the upload is accepted; then the one chosen (local or spark), which is the one that ran.
              * @example local
              */
-            engine: string;
+            engine: components["schemas"]["Engine"];
             /**
              * Created At
              * Format: date-time
@@ -559,6 +565,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The job has expired: its output is no longer kept */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Invalid fields */
             422: {
                 headers: {
@@ -628,6 +643,15 @@ export interface operations {
             };
             /** @description The job has not SUCCEEDED */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The job has expired: its output is no longer kept */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -728,7 +752,10 @@ export interface operations {
     create_job_jobs_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes retries safe: a request with a key already used by the caller returns the first job and its upload form again (for the upload form's lifetime); the same key with another body is refused (422 IDEMPOTENCY_KEY_REUSED). The web app sends one per file. */
+                "idempotency-key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -774,6 +801,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description A request with this Idempotency-Key is still being handled (IDEMPOTENCY_IN_PROGRESS) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description File too large */
             413: {
                 headers: {
@@ -785,6 +821,15 @@ export interface operations {
             };
             /** @description Invalid fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many unfinished jobs (TOO_MANY_ACTIVE_JOBS) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
