@@ -54,7 +54,9 @@ export function useJob(jobId: string | null) {
 
 export function useCreateJob() {
   const api = useApi();
-  return useMutation({ mutationFn: (request: CreateJobRequest) => api.createJob(request) });
+  return useMutation({
+    mutationFn: ({ request, idempotencyKey }: { request: CreateJobRequest; idempotencyKey: string }) => api.createJob(request, idempotencyKey),
+  });
 }
 
 export function useDeleteJob() {

@@ -47,6 +47,7 @@ export function isParquetFile(name: string): boolean {
 export function describeCreateError(fileName: string, error: unknown): string {
   if (error instanceof ApiError) {
     if (error.status === 413) return `"${fileName}" is too large: ${error.message}`;
+    if (error.status === 429) return `"${fileName}" must wait: ${error.message}`;
     if (error.status === 400 || error.status === 422) return `"${fileName}" was refused: ${error.message}`;
     return `Could not create a job for "${fileName}": ${error.message}`;
   }
@@ -85,7 +86,8 @@ export function useUploads() {
       const update = (patch: Partial<UploadItem>) => dispatch({ type: "update", key, patch });
       let jobId: string | null = null;
       try {
-        const created = await createJob({ filename: file.name, size: file.size, options });
+        // One key per file: if this request is retried, the API returns the same job.
+        const created = await createJob({ request: { filename: file.name, size: file.size, options }, idempotencyKey: crypto.randomUUID() });
         jobId = created.job.job_id;
         if (controller.signal.aborted) throw new UploadCancelled();
         update({ phase: "uploading", jobId });

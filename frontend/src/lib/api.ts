@@ -15,6 +15,9 @@ export class ApiError extends Error {
   }
 }
 
+/** The header the API reads an idempotency key from (lambdas/common/models.py IDEMPOTENCY_HEADER). */
+export const IDEMPOTENCY_HEADER = "Idempotency-Key";
+
 export type TokenProvider = () => Promise<string | null>;
 
 /** What the app sends: the engine is left to the API's default ("auto"). */
@@ -23,7 +26,8 @@ export type CreateJobRequest = Pick<ApiCreateJobRequest, "filename" | "size" | "
 export interface ApiClient {
   listJobs(params: { limit: number; nextToken: string | null }): Promise<JobPage>;
   getJob(jobId: string): Promise<Job>;
-  createJob(request: CreateJobRequest): Promise<CreateJobResponse>;
+  /** `idempotencyKey` (one per file) makes a retried request return the same job. */
+  createJob(request: CreateJobRequest, idempotencyKey?: string): Promise<CreateJobResponse>;
   deleteJob(jobId: string): Promise<void>;
   getDownload(jobId: string): Promise<DownloadLink>;
   getReport(jobId: string): Promise<JobReport>;
@@ -53,8 +57,8 @@ export async function toApiError(response: Response): Promise<ApiError> {
  * revoked session), and the user must sign in again.
  */
 export function createApiClient(baseUrl: string, getToken: TokenProvider = async () => null, onUnauthorized?: () => void): ApiClient {
-  async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { Accept: "application/json" };
+  async function request<T>(method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<T> {
+    const headers: Record<string, string> = { Accept: "application/json", ...extraHeaders };
     const token = await getToken();
     if (token) headers.Authorization = token;
     if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -84,7 +88,8 @@ export function createApiClient(baseUrl: string, getToken: TokenProvider = async
       return request<JobPage>("GET", `/jobs?${query.toString()}`);
     },
     getJob: (jobId) => request<JobEnvelope>("GET", job(jobId)).then((envelope) => envelope.job),
-    createJob: (body) => request<CreateJobResponse>("POST", "/jobs", body),
+    createJob: (body, idempotencyKey) =>
+      request<CreateJobResponse>("POST", "/jobs", body, idempotencyKey ? { [IDEMPOTENCY_HEADER]: idempotencyKey } : {}),
     deleteJob: (jobId) => request<void>("DELETE", job(jobId)),
     getDownload: (jobId) => request<DownloadLink>("GET", `${job(jobId)}/download`),
     getReport: (jobId) => request<JobReport>("GET", `${job(jobId)}/report`),

@@ -55,6 +55,9 @@ describe("upload", () => {
         ["users.parquet", 1024],
       ]),
     );
+    // One idempotency key per file, so a retried request cannot create a second job.
+    expect(new Set(api.idempotencyKeys).size).toBe(2);
+    for (const key of api.idempotencyKeys) expect(key).toMatch(/^[0-9a-f-]{36}$/);
     expect(api.uploads).toHaveLength(2);
     for (const upload of api.uploads) {
       // S3 presigned POST: every policy field first, the file last.
@@ -121,6 +124,20 @@ describe("upload", () => {
     );
     await pick(parquet("huge.parquet"));
     await expectText('"huge.parquet" is too large: Files are limited to 5 GiB.');
+  });
+
+  it("shows the API's per-user limit message (429)", async () => {
+    setup();
+    server.use(
+      http.post(`${API}/jobs`, () =>
+        HttpResponse.json(
+          { error: { code: "TOO_MANY_ACTIVE_JOBS", message: "you already have 20 unfinished jobs, the most one user may have; wait for one to finish (or delete one that waits for its upload) and try again" } },
+          { status: 429 },
+        ),
+      ),
+    );
+    await pick(parquet("more.parquet"));
+    await expectText('"more.parquet" must wait: you already have 20 unfinished jobs, the most one user may have; wait for one to finish (or delete one that waits for its upload) and try again');
   });
 
   it("shows the API's validation message (422)", async () => {
