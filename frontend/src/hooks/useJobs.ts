@@ -55,7 +55,7 @@ export function useJob(jobId: string | null) {
 export function useCreateJob() {
   const api = useApi();
   return useMutation({
-    mutationFn: ({ request, idempotencyKey }: { request: CreateJobRequest; idempotencyKey: string }) => api.createJob(request, idempotencyKey),
+    mutationFn: ({ request, idempotencyKey }: { request: CreateJobRequest; idempotencyKey?: string }) => api.createJob(request, idempotencyKey),
   });
 }
 

@@ -86,8 +86,10 @@ export function useUploads() {
       const update = (patch: Partial<UploadItem>) => dispatch({ type: "update", key, patch });
       let jobId: string | null = null;
       try {
-        // One key per file: if this request is retried, the API returns the same job.
-        const created = await createJob({ request: { filename: file.name, size: file.size, options }, idempotencyKey: crypto.randomUUID() });
+        // No Idempotency-Key yet: with one per file, two files picked together once came back as
+        // one job from the local stack (the second POST got the first's answer); until that is
+        // understood, each file's request goes without one (api.createJob can send it).
+        const created = await createJob({ request: { filename: file.name, size: file.size, options } });
         jobId = created.job.job_id;
         if (controller.signal.aborted) throw new UploadCancelled();
         update({ phase: "uploading", jobId });

@@ -76,7 +76,6 @@ export class FakeApi {
   jobRequests: string[] = [];
   uploads: RecordedUpload[] = [];
   createRequests: { filename: string; size: number; options: ConvertOptions }[] = [];
-  idempotencyKeys: (string | null)[] = [];
   listRequests: URLSearchParams[] = [];
   deleted: string[] = [];
   rangeHeaders: (string | null)[] = [];
@@ -100,7 +99,6 @@ export class FakeApi {
       http.post(`${API}/jobs`, async ({ request }) => {
         const body = (await request.json()) as { filename: string; size: number; options: ConvertOptions };
         this.createRequests.push(body);
-        this.idempotencyKeys.push(request.headers.get("idempotency-key"));
         this.seq++;
         const job = makeJob({
           job_id: `job-${this.seq}`,
