@@ -10,13 +10,21 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
+from etl_lib import native
 from etl_lib.contract import encode_array, encode_lines
 from etl_lib.options import ConvertOptions
 
 DEFAULT = ConvertOptions()
 
+# Every rule, with each encoder: the native kernel and the Arrow-kernel reference.
+pytestmark = pytest.mark.usefixtures("encoder")
+
 
 def texts(arr: pa.Array, **options: bool) -> list[str | None]:
+    if native.selected() == native.NATIVE:
+        values = native.encode_values(arr, ConvertOptions(**options))
+        assert values is not None, f"the native encoder declined {arr.type}"
+        return values.to_pylist()
     return encode_array(arr, ConvertOptions(**options)).to_pylist()
 
 
