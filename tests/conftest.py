@@ -57,7 +57,9 @@ def read_records(path: Path, options: ConvertOptions) -> list[Any]:
     if options.format is OutputFormat.JSON:
         return parse_json(text)
     assert text == "" or text.endswith("\n")
-    return [parse_json(line) for line in text.splitlines()]
+    # Records end at "\n" only: str.splitlines would also cut at U+0085 and U+001C-U+001E,
+    # which JSON strings may hold raw.
+    return [parse_json(line) for line in text.split("\n")[:-1]]
 
 
 Converter = Callable[..., tuple[list[Any], RunReport]]
