@@ -91,6 +91,8 @@ typedef struct {
     size_t len, cap;
 } Out;
 
+#define KEY_PADDING 16
+
 typedef struct {
     Out out;
     int flags;
@@ -697,11 +699,16 @@ static inline int64_t dict_index(const Node *n, int64_t i) {
     }
 }
 
-static int is_null(const Node *n, int64_t i) {
-    if (n->kind == K_NULL) return 1;
+static int is_null_slow(const Node *n, int64_t i);
+
+static inline int is_null(const Node *n, int64_t i) {
     if (n->validity && !bit(n->validity, n->offset + i)) return 1;
-    if (n->kind == K_DICT) return is_null(n->dict, dict_index(n, i));
-    return 0;
+    return n->kind == K_NULL || n->kind == K_DICT ? is_null_slow(n, i) : 0;
+}
+
+static int is_null_slow(const Node *n, int64_t i) {
+    if (n->kind == K_NULL) return 1;
+    return n->kind == K_DICT ? is_null(n->dict, dict_index(n, i)) : 0;
 }
 
 static int write_value(Ctx *c, const Node *n, int64_t i);
@@ -796,11 +803,15 @@ static int write_members(Ctx *c, const Node *n, int64_t i) {
         const Node *child = n->children[f];
         const int null = is_null(child, i);
         if (null && drop) continue;
-        char *p = reserve(c, n->key_lens[f] + 1);
+        const size_t key_len = n->key_lens[f];
+        char *p = reserve(c, key_len + 1 + KEY_PADDING);
         if (!p) return 0;
         if (!first) *p++ = ',', c->out.len++;
-        memcpy(p, n->keys[f], n->key_lens[f]);
-        c->out.len += n->key_lens[f];
+        /* Keys are short: copy whole 16-byte blocks (both sides have the room) rather
+           than call memcpy for every member of every record. */
+        const char *key = n->keys[f];
+        for (size_t k = 0; k < key_len; k += 16) memcpy(p + k, key + k, 16);
+        c->out.len += key_len;
         first = 0;
         if (null ? !put(c, "null", 4) : !write_value(c, child, i)) return 0;
     }
@@ -934,7 +945,13 @@ static int make_key(Node *n, int64_t f, const char *name) {
         free(tmp.out.buf);
         return tmp.error == ERR_INVALID_UTF8 ? ERR_UNSUPPORTED : ERR_NOMEM;
     }
-    n->keys[f] = tmp.out.buf;
+    /* padded: write_members copies keys in 16-byte blocks */
+    char *padded = reserve(&tmp, KEY_PADDING) ? tmp.out.buf : NULL;
+    if (!padded) {
+        free(tmp.out.buf);
+        return ERR_NOMEM;
+    }
+    n->keys[f] = padded;
     n->key_lens[f] = tmp.out.len;
     return ERR_NONE;
 }
@@ -1261,6 +1278,8 @@ static const char *ERROR_NAMES[] = {
     [ERR_NEED_FLOAT16] = "need_float16",
 };
 
+static size_t bytes_per_row_hint = 64;
+
 static PyObject *py_encode(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *schema_capsule, *array_capsule;
@@ -1303,7 +1322,10 @@ static PyObject *py_encode(PyObject *self, PyObject *args) {
         PyBuffer_Release(&f16);
         return PyErr_NoMemory();
     }
-    reserve(&c, 1); /* the data buffer always exists, even when empty */
+    /* Sized from the previous batch's bytes per row, so the buffer rarely grows (each
+       growth may copy it); shared by threads as a hint only, hence relaxed atomics. */
+    const size_t per_row = __atomic_load_n(&bytes_per_row_hint, __ATOMIC_RELAXED);
+    reserve(&c, (size_t)rows * (per_row + per_row / 8) + 4096); /* the buffer always exists */
     Py_BEGIN_ALLOW_THREADS
     if (mode == MODE_LINES) {
         encode_lines(&c, root, term, (size_t)term_len, &r);
@@ -1322,6 +1344,13 @@ static PyObject *py_encode(PyObject *self, PyObject *args) {
         if (c.error == ERR_NOMEM) return PyErr_NoMemory();
         return Py_BuildValue("(OOOni(snn))", Py_None, Py_None, Py_None, (Py_ssize_t)0, 0, ERROR_NAMES[c.error],
                              (Py_ssize_t)r.error_column, (Py_ssize_t)c.error_row);
+    }
+    if (rows > 0 && mode == MODE_LINES) {
+        __atomic_store_n(&bytes_per_row_hint, c.out.len / (size_t)rows + 1, __ATOMIC_RELAXED);
+    }
+    if (c.out.cap > c.out.len + (1 << 20)) { /* give back a generous estimate's unused tail */
+        char *shrunk = realloc(c.out.buf, c.out.len + 1);
+        if (shrunk) c.out.buf = shrunk;
     }
     int large;
     PyObject *data = wrap(c.out.buf, c.out.len);
