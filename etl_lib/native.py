@@ -4,8 +4,9 @@ The C kernel (etl_lib/_native/encoder.c) implements docs/json-contract.md in one
 a record batch's Arrow buffers to JSON bytes, with the GIL released. :mod:`etl_lib.contract`
 stays the reference implementation: it calls :func:`encode_lines` first and uses its own
 Arrow-kernel path when this returns ``None`` - the extension did not load (not compiled on
-this machine), ``ETL_ENCODER=reference`` forces the reference, or the batch holds a type the
-kernel does not know (the reference then encodes it or raises its UnsupportedTypeError).
+this machine), ``ETL_ENCODER=reference`` forces the reference, the batch holds a type the
+kernel does not know (the reference then encodes it or raises its UnsupportedTypeError), or
+a value the contract refuses (the reference then raises its error for it).
 One log line per process says which encoder runs.
 """
 
@@ -18,7 +19,6 @@ from types import ModuleType
 
 import pyarrow as pa
 
-from etl_lib.errors import ConversionError
 from etl_lib.options import ConvertOptions
 
 ENCODER_ENV = "ETL_ENCODER"
@@ -26,9 +26,6 @@ ENCODER_ENV = "ETL_ENCODER"
 when it loads) or ``reference`` (always the Arrow-kernel path of etl_lib.contract)."""
 NATIVE = "native"
 REFERENCE = "reference"
-
-INVALID_UTF8 = "INVALID_UTF8"
-INVALID_VALUE = "INVALID_VALUE"
 
 logger = logging.getLogger(__name__)
 
@@ -94,12 +91,6 @@ def _float16_table() -> bytes:
     return bytes(table)
 
 
-def _refusal(kind: str, what: str, row: int) -> ConversionError:
-    if kind == "invalid_utf8":
-        return ConversionError(f"{what} holds text that is not valid UTF-8 (row {row})", code=INVALID_UTF8)
-    return ConversionError(f"{what} holds a TIME outside 00:00:00-24:00:00 (row {row})", code=INVALID_VALUE)
-
-
 def _run(
     module: ModuleType, exportable: pa.Array | pa.RecordBatch, mode: int, opts: ConvertOptions, term: bytes
 ) -> pa.Array | None:
@@ -113,14 +104,13 @@ def _run(
             break
         table = _float16_table()
     if error is not None:
-        kind, column, row = error
-        if kind == "unsupported":
-            return None
-        if isinstance(exportable, pa.RecordBatch) and column >= 0:
-            what = f"column {exportable.schema.names[column]!r}"
-        else:
-            what = "the column"
-        raise _refusal(kind, what, row)
+        kind, row = error
+        # "unsupported": a type the kernel does not know. "invalid_utf8", "invalid_time": a
+        # value the contract refuses (the kernel validates as it writes). Either way the
+        # reference path takes the batch, so the refusal - its code, the column path and
+        # the row in its message - is the reference's own, word for word.
+        logger.debug("native encoder: %s at row %s; the reference path encodes this batch", kind, row)
+        return None
     buffers = [None if validity is None else pa.py_buffer(validity), pa.py_buffer(offsets), pa.py_buffer(data)]
     length = len(exportable) if isinstance(exportable, pa.Array) else exportable.num_rows
     text_type = pa.large_string() if large else pa.string()

@@ -1163,7 +1163,6 @@ typedef struct {
     int64_t *offsets; /* rows + 1 */
     uint8_t *validity; /* MODE_VALUES: one bit per value */
     int64_t null_count;
-    int64_t error_column; /* MODE_LINES: the column where the error was found */
 } Result;
 
 /* One record per row of the struct `root` (a record batch), each followed by the
@@ -1196,27 +1195,6 @@ static void encode_values(Ctx *c, const Node *n, Result *r) {
         }
         r->offsets[i + 1] = (int64_t)c->out.len;
     }
-}
-
-/* After an error in MODE_LINES: which column the reference (column by column) would
-   name, and its first failing row. Rewrites into the same buffer; output is discarded. */
-static void locate_error(Ctx *c, const Node *root, Result *r) {
-    const int error = c->error;
-    for (int64_t f = 0; f < root->n_children; ++f) {
-        const Node *child = root->children[f];
-        for (int64_t i = 0; i < root->length; ++i) {
-            const int64_t j = root->offset + i;
-            if (is_null(child, j)) continue;
-            c->out.len = 0;
-            c->error = ERR_NONE;
-            if (!write_value(c, child, j) && c->error == error) {
-                r->error_column = f;
-                c->error_row = i;
-                return;
-            }
-        }
-    }
-    c->error = error;
 }
 
 /* ---- The output buffer object (zero-copy into pyarrow via the buffer protocol) ------ */
@@ -1303,8 +1281,8 @@ static PyObject *py_encode(PyObject *self, PyObject *args) {
         free_node(root);
         PyBuffer_Release(&f16);
         if (error == ERR_NOMEM) return PyErr_NoMemory();
-        return Py_BuildValue("(OOOni(sOn))", Py_None, Py_None, Py_None, (Py_ssize_t)0, 0, ERROR_NAMES[error],
-                             Py_None, (Py_ssize_t)-1);
+        return Py_BuildValue("(OOOni(sn))", Py_None, Py_None, Py_None, (Py_ssize_t)0, 0, ERROR_NAMES[error],
+                             (Py_ssize_t)-1);
     }
     const int64_t rows = root->length;
     Ctx c;
@@ -1312,7 +1290,6 @@ static PyObject *py_encode(PyObject *self, PyObject *args) {
     c.flags = flags;
     c.f16_table = f16.buf;
     Result r = {0};
-    r.error_column = -1;
     r.offsets = malloc((size_t)(rows + 1) * 8);
     if (mode == MODE_VALUES) r.validity = calloc((size_t)(rows / 8 + 1), 1);
     if (!r.offsets || (mode == MODE_VALUES && !r.validity)) {
@@ -1329,7 +1306,6 @@ static PyObject *py_encode(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     if (mode == MODE_LINES) {
         encode_lines(&c, root, term, (size_t)term_len, &r);
-        if (c.error != ERR_NONE && c.error != ERR_NOMEM) locate_error(&c, root, &r);
     } else {
         encode_values(&c, root, &r);
     }
@@ -1342,8 +1318,8 @@ static PyObject *py_encode(PyObject *self, PyObject *args) {
         free(r.offsets);
         free(r.validity);
         if (c.error == ERR_NOMEM) return PyErr_NoMemory();
-        return Py_BuildValue("(OOOni(snn))", Py_None, Py_None, Py_None, (Py_ssize_t)0, 0, ERROR_NAMES[c.error],
-                             (Py_ssize_t)r.error_column, (Py_ssize_t)c.error_row);
+        return Py_BuildValue("(OOOni(sn))", Py_None, Py_None, Py_None, (Py_ssize_t)0, 0, ERROR_NAMES[c.error],
+                             (Py_ssize_t)c.error_row);
     }
     if (rows > 0 && mode == MODE_LINES) {
         __atomic_store_n(&bytes_per_row_hint, c.out.len / (size_t)rows + 1, __ATOMIC_RELAXED);

