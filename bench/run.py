@@ -40,7 +40,7 @@ import shapes
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PEERS = Path(__file__).resolve().parent / "peers.py"
-PROFILE = Path(__file__).resolve().parent / "profile.py"
+PROFILE = Path(__file__).resolve().parent / "cpu_profile.py"
 # The other table shapes (bench/shapes.py), sized from the largest mixed table, and run by
 # the local engine and DuckDB only: rows = mixed rows / divisor.
 SHAPE_DIVISORS = {"binary": 5, "wide": 100, "nested": 10}
@@ -562,7 +562,7 @@ def profile_table(profiles: list[dict[str, Any]]) -> list[str]:
     lines = [
         "## Where the CPU goes: read / encode / write",
         "",
-        "`bench/profile.py`: one thread runs the local engine's steps on each table - decode the",
+        "`bench/cpu_profile.py`: one thread runs the local engine's steps on each table - decode the",
         "Parquet (`read_slice`), encode the JSON (`contract.encode_lines`), write the bytes to a file -",
         "and charges each step its thread CPU time (`time.thread_time`). The native encoder is the",
         "default; the reference (Arrow-kernel) encoder is shown on some tables for comparison.",

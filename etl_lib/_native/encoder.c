@@ -658,8 +658,12 @@ static int write_timestamp(Ctx *c, int64_t value, int unit, int utc) {
     if (!p) return 0;
     char *start = p;
     const int64_t per_day = 86400 * UNITS_PER_SECOND[unit];
-    const int64_t days = floor_div(value, per_day);
-    const int64_t within = value - days * per_day;
+    /* floor division without overflow near INT64_MIN */
+    int64_t days = value / per_day, within = value % per_day;
+    if (within < 0) {
+        within += per_day;
+        days -= 1;
+    }
     *p++ = '"';
     p = format_date(p, days);
     *p++ = 'T';

@@ -4,7 +4,7 @@ One thread runs the local engine's steps in turn - ``read_slice`` for each slice
 ``encode_lines`` for each batch, one write of the batch's bytes - and charges each step its
 thread CPU time. Prints one JSON object. The encoder is the process's (ETL_ENCODER).
 
-    python bench/profile.py SRC DEST
+    python bench/cpu_profile.py SRC DEST
 """
 
 from __future__ import annotations
