@@ -151,25 +151,35 @@ static const char DIGIT_PAIRS[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-/* Decimal text of v at p; returns the number of bytes (at most 20). */
+static inline int digit_count(uint64_t v) {
+    int n = 1;
+    for (;;) { /* four digits per step: most values here are short */
+        if (v < 10) return n;
+        if (v < 100) return n + 1;
+        if (v < 1000) return n + 2;
+        if (v < 10000) return n + 3;
+        v /= 10000;
+        n += 4;
+    }
+}
+
+/* Decimal text of v at p, written in place from its last digit; returns its length (<= 20). */
 static inline int format_u64(char *p, uint64_t v) {
-    char tmp[20];
-    int i = 20;
+    const int n = digit_count(v);
+    char *q = p + n;
     while (v >= 100) {
-        uint64_t q = v / 100;
-        uint32_t r = (uint32_t)(v - q * 100);
-        v = q;
-        i -= 2;
-        memcpy(tmp + i, DIGIT_PAIRS + 2 * r, 2);
+        const uint64_t d = v / 100;
+        const uint32_t r = (uint32_t)(v - d * 100);
+        v = d;
+        q -= 2;
+        memcpy(q, DIGIT_PAIRS + 2 * r, 2);
     }
     if (v >= 10) {
-        i -= 2;
-        memcpy(tmp + i, DIGIT_PAIRS + 2 * v, 2);
+        memcpy(q - 2, DIGIT_PAIRS + 2 * v, 2);
     } else {
-        tmp[--i] = (char)('0' + v);
+        q[-1] = (char)('0' + v);
     }
-    memcpy(p, tmp + i, 20 - i);
-    return 20 - i;
+    return n;
 }
 
 static inline int format_i64(char *p, int64_t v) {
@@ -232,7 +242,9 @@ static int write_special_float(Ctx *c, int is_nan, int negative) {
 #define SHORTEST_HIGH 10
 
 static int write_shortest(Ctx *c, int negative, Decimal10 d, int is_zero) {
-    char *p = reserve(c, 40);
+    /* Copies are of a fixed 20 bytes (inlined moves, no memcpy call): the reserve leaves
+       room for the garbage past the digits, which the next writes overwrite. */
+    char *p = reserve(c, 72);
     if (!p) return 0;
     char *start = p;
     if (negative) *p++ = '-';
@@ -245,35 +257,33 @@ static int write_shortest(Ctx *c, int negative, Decimal10 d, int is_zero) {
         d.digits /= 10;
         d.exponent++;
     }
-    char digits[20];
-    int n = format_u64(digits, d.digits);
-    int point = d.exponent + n; /* value = 0.DIGITS * 10**point */
+    char digits[40];
+    const int n = format_u64(digits, d.digits);
+    const int point = d.exponent + n; /* value = 0.DIGITS * 10**point */
     int exponent = point - 1;
     if (SHORTEST_LOW <= exponent && exponent < SHORTEST_HIGH) {
         if (point <= 0) {
             *p++ = '0';
             *p++ = '.';
-            memset(p, '0', (size_t)-point);
-            p += -point;
-            memcpy(p, digits, (size_t)n);
+            for (int k = point; k < 0; ++k) *p++ = '0';
+            memcpy(p, digits, 20);
             p += n;
         } else if (point >= n) {
-            memcpy(p, digits, (size_t)n);
+            memcpy(p, digits, 20);
             p += n;
-            memset(p, '0', (size_t)(point - n));
-            p += point - n;
+            for (int k = n; k < point; ++k) *p++ = '0';
         } else {
-            memcpy(p, digits, (size_t)point);
+            memcpy(p, digits, 20);
             p += point;
             *p++ = '.';
-            memcpy(p, digits + point, (size_t)(n - point));
+            memcpy(p, digits + point, 20);
             p += n - point;
         }
     } else {
         *p++ = digits[0];
         if (n > 1) {
             *p++ = '.';
-            memcpy(p, digits + 1, (size_t)(n - 1));
+            memcpy(p, digits + 1, 20);
             p += n - 1;
         }
         *p++ = 'e';
@@ -491,7 +501,10 @@ static int write_string(Ctx *c, const uint8_t *s, size_t n) {
                 memcpy(p, s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
                 p += 6;
             } else {
-                memcpy(p, s + i, (size_t)len);
+                p[0] = (char)s[i];
+                p[1] = (char)s[i + 1];
+                if (len > 2) p[2] = (char)s[i + 2];
+                if (len > 3) p[3] = (char)s[i + 3];
                 p += len;
             }
             i += (size_t)len;

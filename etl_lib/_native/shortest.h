@@ -156,16 +156,28 @@ static Decimal10 shortest_digits(uint64_t ieee_mantissa, uint32_t ieee_exponent,
         }
         output = vr + ((vr == vm && (!accept_bounds || !vm_trailing_zeros)) || last_removed >= 5);
     } else {
-        /* The common case: no exact ties are possible. */
+        /* The common case: no exact ties are possible, so only the first removed digit
+           decides the rounding. Digits go four, then two at a time while the interval
+           still holds a shorter number (short decimals such as 1234.56 lose ~11). */
         int round_up = 0;
-        const uint64_t vp_div100 = vp / 100, vm_div100 = vm / 100;
-        if (vp_div100 > vm_div100) {
-            const uint64_t vr_div100 = vr / 100;
-            const uint32_t vr_mod100 = (uint32_t)(vr - 100 * vr_div100);
-            round_up = vr_mod100 >= 50;
-            vr = vr_div100;
-            vp = vp_div100;
-            vm = vm_div100;
+        for (;;) {
+            const uint64_t vp_div = vp / 10000, vm_div = vm / 10000;
+            if (vp_div <= vm_div) break;
+            const uint64_t vr_div = vr / 10000;
+            round_up = vr - 10000 * vr_div >= 5000;
+            vr = vr_div;
+            vp = vp_div;
+            vm = vm_div;
+            removed += 4;
+        }
+        for (;;) {
+            const uint64_t vp_div = vp / 100, vm_div = vm / 100;
+            if (vp_div <= vm_div) break;
+            const uint64_t vr_div = vr / 100;
+            round_up = vr - 100 * vr_div >= 50;
+            vr = vr_div;
+            vp = vp_div;
+            vm = vm_div;
             removed += 2;
         }
         for (;;) {
