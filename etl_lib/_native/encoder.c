@@ -1220,10 +1220,58 @@ typedef struct {
     PyObject_HEAD
     char *data;
     Py_ssize_t size;
+    size_t capacity; /* > 0: an output buffer that goes back to the pool */
 } NativeBuffer;
 
+/* Output buffers are reused: a fresh one costs a page fault and the kernel zeroing every
+   page it touches, for each batch (a tenth of the encoder's time). A few buffers of the
+   batches that were written go back here, bounded in number and bytes. Only touched with
+   the GIL held (taken before the kernel releases it; given back by deallocation). */
+#define POOL_SLOTS 4
+#define POOL_MAX_BYTES ((size_t)64 << 20)
+static struct {
+    char *buf;
+    size_t cap;
+} pool[POOL_SLOTS];
+static size_t pool_bytes;
+
+static void pool_take(Out *out, size_t want) {
+    int best = -1; /* the smallest buffer that fits, else the largest */
+    for (int k = 0; k < POOL_SLOTS; ++k) {
+        if (!pool[k].buf) continue;
+        if (best < 0) {
+            best = k;
+            continue;
+        }
+        const int k_fits = pool[k].cap >= want, best_fits = pool[best].cap >= want;
+        if (k_fits ? (!best_fits || pool[k].cap < pool[best].cap) : (!best_fits && pool[k].cap > pool[best].cap))
+            best = k;
+    }
+    if (best < 0) return;
+    out->buf = pool[best].buf;
+    out->cap = pool[best].cap;
+    pool_bytes -= pool[best].cap;
+    pool[best].buf = NULL;
+}
+
+static void pool_give(char *buf, size_t cap) {
+    for (int k = 0; k < POOL_SLOTS && pool_bytes + cap <= POOL_MAX_BYTES; ++k) {
+        if (!pool[k].buf) {
+            pool[k].buf = buf;
+            pool[k].cap = cap;
+            pool_bytes += cap;
+            return;
+        }
+    }
+    free(buf);
+}
+
 static void NativeBuffer_dealloc(NativeBuffer *self) {
-    free(self->data);
+    if (self->capacity) {
+        pool_give(self->data, self->capacity);
+    } else {
+        free(self->data);
+    }
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -1252,6 +1300,7 @@ static PyObject *wrap(void *data, size_t size) {
     }
     b->data = data;
     b->size = (Py_ssize_t)size;
+    b->capacity = 0;
     return (PyObject *)b;
 }
 
@@ -1319,7 +1368,9 @@ static PyObject *py_encode(PyObject *self, PyObject *args) {
     /* Sized from the previous batch's bytes per row, so the buffer rarely grows (each
        growth may copy it); shared by threads as a hint only, hence relaxed atomics. */
     const size_t per_row = __atomic_load_n(&bytes_per_row_hint, __ATOMIC_RELAXED);
-    reserve(&c, (size_t)rows * (per_row + per_row / 8) + 4096); /* the buffer always exists */
+    const size_t estimate = (size_t)rows * (per_row + per_row / 8) + 4096;
+    pool_take(&c.out, estimate);
+    reserve(&c, estimate); /* the buffer always exists */
     Py_BEGIN_ALLOW_THREADS
     if (mode == MODE_LINES) {
         encode_lines(&c, root, term, (size_t)term_len, &r);
@@ -1341,12 +1392,9 @@ static PyObject *py_encode(PyObject *self, PyObject *args) {
     if (rows > 0 && mode == MODE_LINES) {
         __atomic_store_n(&bytes_per_row_hint, c.out.len / (size_t)rows + 1, __ATOMIC_RELAXED);
     }
-    if (c.out.cap > c.out.len + (1 << 20)) { /* give back a generous estimate's unused tail */
-        char *shrunk = realloc(c.out.buf, c.out.len + 1);
-        if (shrunk) c.out.buf = shrunk;
-    }
     int large;
     PyObject *data = wrap(c.out.buf, c.out.len);
+    if (data) ((NativeBuffer *)data)->capacity = c.out.cap;
     PyObject *offsets = offsets_buffer(r.offsets, rows, &large);
     PyObject *validity = r.validity ? wrap(r.validity, (size_t)(rows / 8 + 1)) : (Py_INCREF(Py_None), Py_None);
     if (!data || !offsets || !validity) {
