@@ -467,3 +467,17 @@ def test_output_past_2_gib_comes_back_as_a_large_string_the_writer_reads(tmp_pat
 
     lines = pa.array(["{}\n", '{"a":1}\n'], pa.large_string())
     assert _line_bytes(lines.slice(1)).to_pybytes() == b'{"a":1}\n'
+
+
+@pytest.mark.spark
+def test_spark_executors_encode_with_the_native_encoder(spark: Any) -> None:
+    # The Spark engine's tasks call contract.encode_lines in Python workers: they must load
+    # the native encoder there too (same install, same environment).
+    def which(batches: Any) -> Any:
+        from etl_lib import native as worker_native
+
+        for _ in batches:
+            yield pa.RecordBatch.from_pydict({"encoder": [worker_native.selected()]})
+
+    rows = spark.range(2, numPartitions=2).mapInArrow(which, "encoder string").collect()
+    assert {row.encoder for row in rows} == {native.NATIVE}
