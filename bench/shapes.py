@@ -94,7 +94,7 @@ def nested_block(rng: np.random.Generator, n: int) -> pa.Table:
         ]
         return {"sku": f"SKU-{int(rng.integers(0, 10**6)):06d}", "qty": int(rng.integers(1, 9)), "attrs": attrs}
 
-    docs = []
+    docs: list[dict[str, object] | None] = []
     for _ in range(n):
         if rng.random() < 0.05:
             docs.append(None)

@@ -161,7 +161,7 @@ def test_list_views_are_written_as_the_lists_of_the_same_values() -> None:
         got = native.encode_values(pa.array(values, view), ConvertOptions())
         assert got is not None
         assert got.to_pylist() == contract.encode_array(pa.array(values, plain), ConvertOptions()).to_pylist()
-    assert got.to_pylist() == ["[1.5]", None, "[]", "[2.5,null]"]
+        assert got.to_pylist() == ["[1.5]", None, "[]", "[2.5,null]"]
 
 
 def test_sliced_batches_and_arrays_encode_only_their_rows() -> None:
@@ -188,7 +188,7 @@ def test_every_float16_value_is_written_as_numpy_prints_it() -> None:
 @pytest.mark.parametrize(("width", "dtype"), [(64, np.uint64), (32, np.uint32)])
 def test_random_float_bit_patterns_print_the_shortest_text_that_round_trips(width: int, dtype: type) -> None:
     rng = np.random.default_rng(width)
-    bits = rng.integers(0, 2**width, 300_000, dtype=dtype, endpoint=False)
+    bits: np.ndarray = rng.integers(0, 2**width, 300_000, dtype=dtype, endpoint=False)
     floats = bits.view(np.float64 if width == 64 else np.float32)
     specials = np.array([2.0**e for e in range(-160, 128)] + [10.0**e for e in range(-44, 38)])
     arr = pa.array(np.concatenate([floats, specials.astype(floats.dtype), np.arange(-2000, 2000, dtype=floats.dtype)]))
