@@ -20,6 +20,7 @@ import subprocess
 import tomllib
 import zipfile
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / "build" / "infra"
@@ -28,7 +29,11 @@ LAMBDA_BUNDLE_DIR = BUILD / "lambda-bundle"
 BUNDLE_MARKER = ".bundled"
 GLUE_ARTIFACTS_DIR = BUILD / "glue-artifacts"
 GLUE_SCRIPT = REPO / "glue_jobs" / "parquet_to_json.py"
-VALIDATION_SCRIPT = Path(__file__).resolve().parent / "glue_scripts" / "validate_recent_results.py"
+VALIDATION_SCRIPT = Path(__file__).resolve().parent / "glue_scripts" / "validate_notebook.py"
+VALIDATION_NOTEBOOK = REPO / "notebooks" / "03-validate-output.ipynb"
+# Where the staged notebooks land in the artifacts bucket (the staged dir is deployed under glue/).
+NOTEBOOKS_PREFIX = "glue/notebooks/"
+CONSTRAINTS = REPO / "constraints.txt"
 FRONTEND_DIST = REPO / "frontend" / "dist"
 PLACEHOLDER_SITE = Path(__file__).resolve().parent / "placeholder_site"
 
@@ -147,7 +152,7 @@ def site_dir() -> Path:
     return FRONTEND_DIST if (FRONTEND_DIST / "index.html").is_file() else PLACEHOLDER_SITE
 
 
-def project_metadata() -> dict[str, object]:
+def project_metadata() -> dict[str, Any]:
     return tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 
 
@@ -170,7 +175,7 @@ def build_etl_lib_wheel(target_dir: Path) -> Path:
     for path in sorted(package_root.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
             files.append((path.relative_to(REPO).as_posix(), path.read_bytes()))
-    requires = "".join(f"Requires-Dist: {req}\n" for req in meta.get("dependencies", []))  # type: ignore[union-attr]
+    requires = "".join(f"Requires-Dist: {req}\n" for req in meta.get("dependencies", []))
     files.append(
         (
             f"{dist_info}/METADATA",
@@ -222,6 +227,8 @@ def stage_glue_artifacts(target: Path = GLUE_ARTIFACTS_DIR) -> tuple[Path, bool]
     else:
         (target / "scripts" / GLUE_SCRIPT.name).write_text(MISSING_SCRIPT, encoding="utf-8")
     shutil.copy2(VALIDATION_SCRIPT, target / "scripts" / VALIDATION_SCRIPT.name)
+    (target / "notebooks").mkdir()
+    shutil.copy2(VALIDATION_NOTEBOOK, target / "notebooks" / VALIDATION_NOTEBOOK.name)
     build_etl_lib_wheel(target / "wheels")
     return target, script_present
 
@@ -242,3 +249,12 @@ if __name__ == "__main__":
     # The Powertools layer counts against the same limit: keep ~30 MB for it.
     if size_mb > LAMBDA_UNZIPPED_LIMIT_MB - 30:
         raise SystemExit(f"the Lambda bundle is {size_mb:.0f} MB: too close to Lambda's {LAMBDA_UNZIPPED_LIMIT_MB} MB")
+
+
+def pinned(package: str) -> str:
+    """The version constraints.txt pins for ``package`` (what a Glue job pip-installs)."""
+    for line in CONSTRAINTS.read_text(encoding="utf-8").splitlines():
+        name, _, version = line.partition("==")
+        if name.strip().lower() == package.lower() and version:
+            return version.split(";")[0].strip()
+    raise KeyError(f"{package} is not pinned in {CONSTRAINTS.name}")

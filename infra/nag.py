@@ -7,13 +7,14 @@ suppressed stack-wide. Anything not listed here fails the tests (tests/infra/tes
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from aws_cdk import CfnResource, Stack
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import IConstruct
 
-from infra.pipeline.etl import TEMP_PREFIX, glue_log_groups_arn
+from infra.pipeline.etl import SPARK_UI_PREFIX, TEMP_PREFIX, glue_log_groups_arn
 
 if TYPE_CHECKING:
     from infra.stack import PipelineStack
@@ -34,10 +35,13 @@ def objects(stack: Stack, bucket: IConstruct, pattern: str) -> str:
     return f"Resource::<{stack.get_logical_id(default_child)}.Arn>/{pattern}"
 
 
-def ack(construct: IConstruct, rule: str, reason: str, applies_to: list[str | RegexAppliesTo] | None = None) -> None:
+def ack(
+    construct: IConstruct, rule: str, reason: str, applies_to: Sequence[str | RegexAppliesTo] | None = None
+) -> None:
+    findings = None if applies_to is None else list(applies_to)
     NagSuppressions.add_resource_suppressions(
         construct,
-        [NagPackSuppression(id=rule, reason=reason, applies_to=applies_to)],
+        [NagPackSuppression(id=rule, reason=reason, applies_to=findings)],
         apply_to_children=True,
     )
 
@@ -96,10 +100,12 @@ def acknowledge_findings(stack: PipelineStack) -> None:
         "Resource::*",
         objects(stack, artifacts, "glue/*"),
         objects(stack, artifacts, f"{TEMP_PREFIX}*"),
+        objects(stack, artifacts, f"{SPARK_UI_PREFIX}*"),
         f"Resource::{glue_log_groups_arn(stack)}",
     ]
     glue_reason = (
-        "Glue run essentials: its scripts and wheel (glue/*), Spark scratch (glue/temp/*), its log "
+        "Glue run essentials: its scripts and wheel (glue/*), Spark scratch (glue/temp/*), Spark UI "
+        "event logs (glue/spark-ui/*), its log "
         "groups (/aws-glue/*, names chosen by Glue) and cloudwatch:PutMetricData, which has no "
         "resource-level permissions and is limited by a namespace condition."
     )
@@ -114,8 +120,17 @@ def acknowledge_findings(stack: PipelineStack) -> None:
     ack(
         validation.role,
         "AwsSolutions-IAM5",
-        "Writes one timestamped summary per run under validation/.",
-        [objects(stack, output_bucket, "validation/*")],
+        "Reads each validated job's upload and result (keys per job) and writes one folder of executed "
+        "notebooks and summaries per run under validation/.",
+        [upload_keys, output_keys, objects(stack, output_bucket, "validation/*")],
+    )
+    sessions = stack.sessions.role
+    ack(sessions, "AwsSolutions-IAM5", glue_reason, glue_common)
+    ack(
+        sessions,
+        "AwsSolutions-IAM5",
+        "A data engineer's notebook reads any job's upload and result and writes its reports under validation/.",
+        [upload_keys, output_keys, objects(stack, output_bucket, "validation/*")],
     )
     ack(
         etl.events_dlq,
