@@ -1126,6 +1126,13 @@ static Node *build(const struct ArrowSchema *s, const struct ArrowArray *a, int 
             n->b1 = a->buffers[1];
             n->dict = build(s->dictionary, a->dictionary, error);
             if (!n->dict) goto fail;
+            /* Indices are read without bounds checks while writing: one that points outside
+               the dictionary sends the batch to the reference path instead. */
+            for (int64_t i = 0; i < n->length && err == ERR_NONE; ++i) {
+                if (n->validity && !bit(n->validity, n->offset + i)) continue;
+                const int64_t k = dict_index(n, i);
+                if (k < 0 || k >= n->dict->length) err = ERR_UNSUPPORTED;
+            }
         }
     } else {
         err = parse_format(n, s->format, s);

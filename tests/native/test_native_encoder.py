@@ -481,3 +481,14 @@ def test_spark_executors_encode_with_the_native_encoder(spark: Any) -> None:
 
     rows = spark.range(2, numPartitions=2).mapInArrow(which, "encoder string").collect()
     assert {row.encoder for row in rows} == {native.NATIVE}
+
+
+def test_a_dictionary_index_outside_its_dictionary_is_left_to_the_reference() -> None:
+    # Arrow does not validate arrays built from buffers: the kernel must not read past the
+    # dictionary, so it declines the batch.
+    indices = pa.array([0, 5], pa.int8())
+    broken = pa.DictionaryArray.from_buffers(
+        pa.dictionary(pa.int8(), pa.string()), 2, indices.buffers(), pa.array(["a", "b"])
+    )
+    assert native.encode_lines(pa.table({"d": broken}), ConvertOptions(), "\n") is None
+    assert native_lines(pa.table({"d": broken.slice(0, 1)}), ConvertOptions()).to_pylist() == ['{"d":"a"}\n']
