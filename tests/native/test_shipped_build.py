@@ -45,3 +45,14 @@ def test_the_check_refuses_a_bundle_without_the_encoder_or_with_a_broken_one(tmp
     fake.write_bytes(b"not an ELF file")
     with pytest.raises(ValueError, match="objdump"):
         assets.check_native_build(tmp_path)
+
+
+def test_the_built_encoder_links_to_the_c_library_only() -> None:
+    # It reads Arrow memory through the C data interface, so it loads beside any pyarrow
+    # build (the Lambda bundle's manylinux wheel, Glue's own) without linking to libarrow.
+    import subprocess
+
+    shared_object = assets.check_native_build(assets.REPO)
+    dynamic = subprocess.run(["readelf", "-d", str(shared_object)], capture_output=True, text=True, check=True).stdout
+    needed = [line.split("[", 1)[1].rstrip("]") for line in dynamic.splitlines() if "(NEEDED)" in line]
+    assert needed == ["libc.so.6"]
