@@ -11,18 +11,26 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from etl_lib.jobs.settings import service
+from etl_lib.jobs.settings import service, validate_at_cold_start
 from lambdas.common.api import ERROR_RESPONSES, build_resolver, caller
 from lambdas.common.models import JobEnvelope, JobList, JobView
 from lambdas.common.observability import observability
+from lambdas.routes import DELETE_JOB, GET_JOB, LIST_JOBS
 
 logger, tracer, metrics = observability("jobs-status")
+validate_at_cold_start()  # a misconfigured container fails its init, in one line
 # Routes are not wrapped by tracer.capture_method: Powertools reads their signatures
 # (with this module's globals) to validate and to document them; the handler is traced.
 router = Router()
 
 
-@router.get("/jobs", summary="List my jobs, newest first", tags=["jobs"], responses=ERROR_RESPONSES)
+@router.route(
+    LIST_JOBS.rule,
+    method=LIST_JOBS.method,
+    summary="List my jobs, newest first",
+    tags=["jobs"],
+    responses=ERROR_RESPONSES,
+)
 def list_jobs(
     limit: Annotated[int, Query(ge=1, le=100, description="Jobs per page")] = 20,
     next_token: Annotated[str | None, Query(description="`next_token` of the previous page")] = None,
@@ -31,14 +39,17 @@ def list_jobs(
     return JobList(jobs=[JobView.of(j) for j in page.jobs], next_token=page.next_cursor)
 
 
-@router.get("/jobs/<job_id>", summary="Get one of my jobs", tags=["jobs"], responses=ERROR_RESPONSES)
+@router.route(
+    GET_JOB.rule, method=GET_JOB.method, summary="Get one of my jobs", tags=["jobs"], responses=ERROR_RESPONSES
+)
 def get_job(job_id: str) -> JobEnvelope:
     logger.append_keys(job_id=job_id)
     return JobEnvelope(job=JobView.of(service().get_job(caller(router), job_id)))
 
 
-@router.delete(
-    "/jobs/<job_id>",
+@router.route(
+    DELETE_JOB.rule,
+    method=DELETE_JOB.method,
     summary="Delete one of my jobs and its files",
     tags=["jobs"],
     responses={
