@@ -47,8 +47,9 @@ def test_a_spark_run_is_bounded_by_the_glue_jobs_timeout_not_by_the_lambdas_limi
     assert InfraConfig().glue_timeout_minutes * 60 == SPARK_TIMEOUT_SECONDS
     spark = Limits.for_spark()
     assert spark.max_run_seconds is not None and spark.max_run_seconds < SPARK_TIMEOUT_SECONDS
-    assert spark.max_input_bytes is not None and Limits().max_input_bytes is not None
-    assert spark.max_input_bytes > 50 * Limits().max_input_bytes
+    lambda_input = Limits().max_input_bytes
+    assert spark.max_input_bytes is not None and lambda_input is not None
+    assert spark.max_input_bytes > 50 * lambda_input
     stores = {"jobs_store": "sqlite::memory:", "input_store": "/nonexistent/in", "output_store": "/nonexistent/out"}
     assert service_for_run({**stores, "max_run_seconds": "1500"}).spark_limits.max_run_seconds == 1500
     with pytest.raises(ValueError, match="max_run_seconds"):
