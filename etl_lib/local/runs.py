@@ -94,6 +94,15 @@ class RunQueue:
             rows = db.execute("SELECT run_id, job_id, arguments, attempts FROM runs WHERE state = 'running'").fetchall()
         return [Run(run_id=r[0], job_id=r[1], arguments=json.loads(r[2]), attempts=r[3]) for r in rows]
 
+    def running_for(self, worker: str) -> list[Run]:
+        """Runs ``worker`` has claimed and not finished (what a dead worker leaves)."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT run_id, job_id, arguments, attempts FROM runs WHERE state = 'running' AND worker = ?",
+                (worker,),
+            ).fetchall()
+        return [Run(run_id=r[0], job_id=r[1], arguments=json.loads(r[2]), attempts=r[3]) for r in rows]
+
     def requeue(self, run_id: str) -> None:
         with self._connect() as db:
             db.execute(
