@@ -80,13 +80,21 @@ class DeadlineReader(io.RawIOBase):
 READER_KEY = "etl.reader"
 
 
+class ShortReads(io.BufferedReader):
+    """``readinto`` returns what has arrived (one socket read) instead of waiting to fill
+    the buffer: an upload is parsed, checked and refused as its bytes come, not 64 KiB later."""
+
+    def readinto(self, buffer: Any) -> int:
+        return self.readinto1(buffer)
+
+
 class BoundedRequestHandler(WSGIRequestHandler):
     request_timeout: float = ServerLimits.request_timeout
 
     def setup(self) -> None:
         super().setup()
         self.reader = DeadlineReader(self.connection, self.request_timeout)
-        self.rfile = io.BufferedReader(self.reader)
+        self.rfile = ShortReads(self.reader)
 
     def handle_one_request(self) -> None:
         # The deadline covers waiting for the request line too: an idle keep-alive

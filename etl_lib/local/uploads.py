@@ -106,7 +106,9 @@ def receive(request: Any, inputs: Any, limits: ServerLimits, max_upload_bytes: i
     if declared is not None and declared > max_upload_bytes + limits.form_overhead_bytes:
         raise UploadRefused(413, "REQUEST_TOO_LARGE", f"the upload is over the limit of {max_upload_bytes:,} bytes")
     request.max_content_length = max_upload_bytes + limits.form_overhead_bytes
-    decoder = MultipartDecoder(boundary.encode(), limits.max_form_field_bytes, max_parts=limits.max_form_parts)
+    # The decoder's buffer holds at most one chunk read and what is left of the previous
+    # one; the fields' total is bounded by ``_field``.
+    decoder = MultipartDecoder(boundary.encode(), 4 * _CHUNK, max_parts=limits.max_form_parts)
     counter = _Counter()
     events = _events(decoder, request.stream, counter)
     fields: dict[str, str] = {}

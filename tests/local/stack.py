@@ -144,3 +144,64 @@ def converted(src: Path, tmp_path: Path, *flags: str) -> bytes:
 def temporary_files(data_dir: Path) -> list[Path]:
     """Half-written files the stack must never leave behind (uploads, outputs, parts)."""
     return [p for p in data_dir.rglob(".*") if any(marker in p.name for marker in TEMP_MARKERS)]
+
+
+def write_large_parquet(path: Path, rows: int) -> Path:
+    """A file the local engine takes seconds to convert: long enough to kill a process
+    in the middle of it (generated column-wise, so writing it is quick)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    index = np.arange(rows, dtype=np.int64)
+    names = pa.array([f"name-{i}" for i in range(1000)])
+    table = pa.table(
+        {
+            "id": pa.array(index),
+            "price": pa.array(np.random.default_rng(0).random(rows)),
+            "name": pa.DictionaryArray.from_arrays(pa.array((index % 1000).astype(np.int32)), names).cast(pa.string()),
+            "tags": pa.ListArray.from_arrays(
+                pa.array(np.arange(0, 2 * rows + 1, 2, dtype=np.int32)), pa.array(np.arange(2 * rows, dtype=np.int64))
+            ),
+            "ts": pa.array(index * 1000, pa.timestamp("us")),
+        }
+    )
+    pq.write_table(table, path, row_group_size=50_000)
+    return path
+
+
+def sha256_of_download(url: str) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with requests.get(url, timeout=60, stream=True) as response:
+        assert response.status_code == 200, response.text[:500]
+        for chunk in response.iter_content(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_of_file(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def wait_for(predicate: Any, what: str, timeout: float = JOB_TIMEOUT, poll: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy (bounded)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def crash_at_start(env: dict[str, str], slot: str, parent_pid: int) -> None:
+    """A worker process that cannot start (spawned: must be importable)."""
+    raise SystemExit(3)
