@@ -6,6 +6,7 @@ Gateway resources in infra/ and calls the very same handlers.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -111,8 +112,9 @@ def to_response(result: dict[str, Any]) -> Response:
     for name, value in (result.get("headers") or {}).items():
         if value not in headers.getlist(name):
             headers.add(name, value)
+    typed = "Content-Type" in headers
     response = Response(data, status=int(result["statusCode"]), headers=headers)
-    if "Content-Type" not in headers:
+    if not typed:  # e.g. a 204: no body, no type
         del response.headers["Content-Type"]
     return response
 
@@ -140,7 +142,9 @@ class ApiGateway:
             return self._handlers[name](event, context)
 
     def __call__(self, request: Request, path: str) -> Response | None:
-        """The handler's response for ``path`` (the part after ``/api``), or None: no route."""
+        """The handler's response for ``path`` (the part after ``/api``); 405 for a method
+        the path does not have; None: no such path."""
+        allowed = []
         for method, pattern, resource, name in self.routes:
             match = pattern.fullmatch(path)
             if match and method == request.method:
@@ -149,4 +153,11 @@ class ApiGateway:
                     function_name=f"jobs-{name}", aws_request_id=event["requestContext"]["requestId"]
                 )
                 return to_response(self.call(name, event, context))
+            if match:
+                allowed.append(method)
+        if allowed:
+            body = {"error": {"code": "METHOD_NOT_ALLOWED", "message": f"{request.method} is not allowed on {path}"}}
+            response = Response(json.dumps(body), status=405, content_type="application/json")
+            response.headers["Allow"] = ", ".join(sorted(set(allowed)))
+            return response
         return None

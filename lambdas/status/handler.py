@@ -22,7 +22,12 @@ logger, tracer, metrics = observability("jobs-status")
 router = Router()
 
 
-@router.get("/jobs", summary="List my jobs, newest first", tags=["jobs"], responses=ERROR_RESPONSES)
+@router.get(
+    "/jobs",
+    summary="List my jobs, newest first",
+    tags=["jobs"],
+    responses={200: {"description": "My jobs", "content": {"application/json": {"model": JobList}}}, **ERROR_RESPONSES},
+)
 def list_jobs(
     limit: Annotated[int, Query(ge=1, le=100, description="Jobs per page")] = 20,
     next_token: Annotated[str | None, Query(description="`next_token` of the previous page")] = None,
@@ -31,7 +36,15 @@ def list_jobs(
     return JobList(jobs=[JobView.of(j) for j in page.jobs], next_token=page.next_cursor)
 
 
-@router.get("/jobs/<job_id>", summary="Get one of my jobs", tags=["jobs"], responses=ERROR_RESPONSES)
+@router.get(
+    "/jobs/<job_id>",
+    summary="Get one of my jobs",
+    tags=["jobs"],
+    responses={
+        200: {"description": "The job", "content": {"application/json": {"model": JobEnvelope}}},
+        **ERROR_RESPONSES,
+    },
+)
 def get_job(job_id: str) -> JobEnvelope:
     logger.append_keys(job_id=job_id)
     return JobEnvelope(job=JobView.of(service().get_job(caller(router), job_id)))
@@ -42,7 +55,7 @@ def get_job(job_id: str) -> JobEnvelope:
     summary="Delete one of my jobs and its files",
     tags=["jobs"],
     responses={
-        204: {"description": "Deleted"},
+        204: {"description": "Deleted", "content": {}},
         409: ERROR_RESPONSES[400] | {"description": "The job is being converted"},
         **ERROR_RESPONSES,
     },

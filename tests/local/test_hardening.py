@@ -88,6 +88,26 @@ def test_every_api_response_has_exactly_one_content_type(servers: Callable[..., 
         response.read()
         assert response.headers.get_all("Content-Type") == ["application/json"], (method, path)
         connection.close()
+    job_id = server.api("POST", "/jobs", json={"filename": "a.parquet", "size": 100}).json()["job"]["job_id"]
+    deleted = server.api("DELETE", f"/jobs/{job_id}")
+    assert deleted.status_code == 204
+    assert "Content-Type" not in deleted.headers
+
+
+def test_a_method_a_path_does_not_have_is_405_with_the_allowed_ones(
+    servers: Callable[..., Server], tmp_path: Path
+) -> None:
+    server = servers(tmp_path / "data", workers=0)
+    for method, path, allow in (
+        ("TRACE", "/jobs", "GET, POST"),
+        ("PUT", "/jobs/abc", "DELETE, GET"),
+        ("POST", "/jobs/abc/download", "GET"),
+    ):
+        answer = server.api(method, path)
+        assert answer.status_code == 405, (method, path)
+        assert answer.headers["Allow"] == allow
+        assert answer.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+    assert server.api("GET", "/nothing").status_code == 404
 
 
 @pytest.mark.parametrize("signature", ["é" * 64, "\u202e" + "0" * 63, "", "0" * 10_000])
