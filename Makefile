@@ -40,28 +40,53 @@ convert-demo: $(STAMP) ## convert a demo Parquet file covering every contract ru
 	$(BIN)/etl convert --engine spark $(DEMO_DIR)/demo.parquet $(DEMO_DIR)/demo.jsonl --report $(DEMO_DIR)/demo.report.json
 	@echo "--- first records of $(DEMO_DIR)/demo.jsonl"; head -n 3 $(DEMO_DIR)/demo.jsonl
 
-.PHONY: lint
-lint: $(STAMP) ## ruff
+# The gates. `make check`, .ci/run and .pre-commit-config.yaml run the same commands
+# (tests/test_gates.py fails if they drift). mk/*.mk add theirs to LINT_TARGETS.
+LINT_TARGETS := lint-python lint-notebooks
+
+.PHONY: lint-python
+lint-python: $(STAMP) ## ruff: lint (complexity cap included) and format check, whole repo
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check etl_lib glue_jobs lambdas tests
+	$(BIN)/ruff format --check .
+
+# Strips in place, as the pre-commit hook does, and fails if that changed anything.
+.PHONY: lint-notebooks
+lint-notebooks: $(STAMP) ## committed notebooks have no outputs (strips them and fails if any were there)
+	@before="$$(cat notebooks/*.ipynb | sha256sum)"; \
+	$(PY) -m etl_lib.notebook.strip notebooks/*.ipynb; \
+	test "$$before" = "$$(cat notebooks/*.ipynb | sha256sum)" || { \
+		echo "error: notebooks had outputs; they are stripped now: commit the result" >&2; exit 1; }
 
 .PHONY: types
-types: $(STAMP) ## mypy on the libraries
+types: $(STAMP) ## mypy on every Python folder (the list is in pyproject.toml)
 	$(BIN)/mypy
+
+.PHONY: hooks
+hooks: $(STAMP) ## install the git pre-commit hook (.pre-commit-config.yaml: the same gates as make lint types)
+	$(BIN)/pre-commit install
 
 .PHONY: test-python
 test-python: $(STAMP)
 	$(BIN)/pytest -n 2 --dist loadgroup
 
+# Slow suites (Spark, the local stack, notebooks, CDK synth, end to end) are marked `slow`
+# by tests/conftest.py.
+.PHONY: test-fast
+test-fast: $(STAMP) ## unit tests only (no Spark, servers, notebooks, synth or e2e), about a minute
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not slow"
+
 # The fragments add their targets and suites; included before `test` so that its
 # prerequisites (expanded when the rule is read) include every TEST_TARGETS entry.
 -include mk/*.mk
 
+.PHONY: lint
+lint: $(LINT_TARGETS) ## every lint gate: ruff (lint, complexity, format), notebooks stripped, eslint
+
 .PHONY: test
-test: $(TEST_TARGETS) ## the whole test suite (what CI runs)
+test: $(TEST_TARGETS) ## the whole test suite
 
 .PHONY: check
-check: lint types test ## lint, types and tests
+check: lint types test ## what CI runs (.ci/run): lint, types, then the whole test suite
 
 .PHONY: clean
 clean: ## remove build outputs (keeps .venv)

@@ -1,4 +1,4 @@
-"""Deterministic benchmark data for ``make bench`` (issue 8).
+"""Deterministic benchmark data for ``make bench``.
 
 One mixed table: ints (int32, int64 with values beyond 2^53), floats with NaN and
 infinities, nullable columns, unicode strings with JSON escapes (quotes, backslashes,

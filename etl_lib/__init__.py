@@ -1,0 +1,89 @@
+"""Faithful Parquet to JSON conversion under a written contract (docs/json-contract.md).
+
+The public API::
+
+    import etl_lib
+
+    report = etl_lib.convert("sales.parquet", "sales.jsonl", etl_lib.ConvertOptions(drop_nulls=True))
+    print(report.rows_out, etl_lib.__version__)
+
+Errors a user can act on are :class:`ConversionError` (and its subclasses), each with a
+stable ``code``.
+
+The names are imported on first use (PEP 562 ``__getattr__``): the API Lambdas import
+``etl_lib.jobs`` and must not pay for pyarrow at cold start because ``etl_lib`` re-exports
+:func:`convert`. ``etl_lib.convert`` is the function, also once the submodule of the same
+name is imported (``from etl_lib.convert import Engine`` still imports from the module).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from etl_lib.convert import Engine, convert
+    from etl_lib.errors import ConversionError, InvalidInputError, OutputError, UnsupportedTypeError
+    from etl_lib.options import Compression, ConvertOptions, OutputFormat
+    from etl_lib.report import RunReport
+
+# public name -> the module that defines it
+_EXPORTS = {
+    "convert": "etl_lib.convert",
+    "Engine": "etl_lib.convert",
+    "ConvertOptions": "etl_lib.options",
+    "OutputFormat": "etl_lib.options",
+    "Compression": "etl_lib.options",
+    "RunReport": "etl_lib.report",
+    "ConversionError": "etl_lib.errors",
+    "InvalidInputError": "etl_lib.errors",
+    "UnsupportedTypeError": "etl_lib.errors",
+    "OutputError": "etl_lib.errors",
+}
+
+__all__ = [
+    "Compression",
+    "ConversionError",
+    "ConvertOptions",
+    "Engine",
+    "InvalidInputError",
+    "OutputError",
+    "OutputFormat",
+    "RunReport",
+    "UnsupportedTypeError",
+    "__version__",
+    "convert",
+]
+
+try:
+    __version__ = version("parquet-json-etl")
+except PackageNotFoundError:  # the Lambda bundle ships the sources without package metadata
+    __version__ = "0+unknown"
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
+
+class _Package(types.ModuleType):
+    # Importing the submodule etl_lib.convert makes the import system set the package's
+    # ``convert`` attribute to that module, which would hide the function re-exported here.
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "convert" and isinstance(value, types.ModuleType):
+            value = value.convert
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -419,7 +419,7 @@ def is_uuid_type(t: pa.DataType) -> bool:
     return isinstance(t, pa.BaseExtensionType) and t.extension_name == "arrow.uuid"
 
 
-def encode_array(arr: pa.Array | pa.ChunkedArray, opts: ConvertOptions) -> pa.Array:
+def encode_array(arr: pa.Array | pa.ChunkedArray, opts: ConvertOptions) -> pa.Array:  # noqa: C901, PLR0912
     """JSON fragments of ``arr``: a string array, null exactly where ``arr`` is null."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()

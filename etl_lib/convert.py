@@ -110,7 +110,66 @@ def convert(
 ) -> RunReport:
     """Convert the Parquet input ``src`` to the single JSON file ``dest``.
 
-    Raises :class:`ConversionError` (nothing is left at ``dest``) on bad input.
+    Every value is written as docs/json-contract.md says. ``dest`` appears only once the whole
+    input is converted: after an error nothing is left there (an existing file is kept).
+
+    Parameters
+    ----------
+    src : str
+        The Parquet input: a local path or an ``s3://bucket/key`` URI of one file, or of a
+        directory (prefix) of part files that share one schema.
+    dest : str
+        The one output file: a local path (its directory must exist) or ``s3://bucket/key``.
+    options : ConvertOptions, optional
+        The output format (``jsonl`` or ``json``), its compression (``none`` or ``gzip``) and
+        the contract's switches ``drop_nulls``, ``bigint_as_string``, ``decimal_as_string`` and
+        ``nan_as_string``. Default: ``ConvertOptions()``, uncompressed JSON Lines.
+    engine : Engine or str, default ``Engine.AUTO``
+        ``"local"`` converts in this process (row groups encoded on a thread pool); ``"spark"``
+        on Spark, as the Glue job does; ``"auto"`` picks ``local`` for inputs up to
+        ``local_max_bytes`` and ``spark`` above.
+    local_max_bytes : int, optional
+        The ``auto`` threshold, in bytes of input. Default: the ``ETL_LOCAL_MAX_BYTES``
+        environment variable, else ``DEFAULT_LOCAL_MAX_BYTES``.
+    spark : pyspark.sql.SparkSession, optional
+        The session the Spark engine runs on (the Glue job passes its own). Default: a local
+        session is started when the Spark engine runs.
+    progress : Callable[[int, int], None], optional
+        Called with (rows written so far, total rows) as the local engine writes.
+    s3_client : boto3 S3 client, optional
+        The client that publishes an ``s3://`` destination. Default: ``boto3.client("s3")``.
+
+    Returns
+    -------
+    RunReport
+        What ran and what came out: rows and bytes in and out, the engine, timings, the Parquet
+        and Arrow schemas and the JSON Schema of the output records.
+
+    Raises
+    ------
+    InvalidInputError
+        ``src`` is missing (code ``INPUT_NOT_FOUND``) or is not readable Parquet: empty,
+        truncated, corrupt, encrypted, or parts with different schemas (``INVALID_PARQUET``).
+    UnsupportedTypeError
+        ``src`` holds a type the contract does not cover (``UNSUPPORTED_TYPE``).
+    OutputError
+        ``dest`` cannot be written (``OUTPUT_FAILED``).
+
+    All three are :class:`ConversionError`: a stable ``code`` and a one-line ``message``
+    naming the input and the problem.
+
+    Examples
+    --------
+    >>> import etl_lib
+    >>> report = etl_lib.convert("sales.parquet", "sales.jsonl")
+    >>> report.rows_in == report.rows_out
+    True
+
+    One gzipped JSON array from a directory of parts on S3, 64-bit integers as strings, on
+    Spark:
+
+    >>> options = etl_lib.ConvertOptions(format="json", compression="gzip", bigint_as_string=True)
+    >>> report = etl_lib.convert("s3://bucket/sales/", "s3://bucket/out/sales.json.gz", options, engine="spark")
     """
     options = options or ConvertOptions()
     started, clock = datetime.now(UTC), time.perf_counter()

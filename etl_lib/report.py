@@ -62,7 +62,7 @@ def _integer_schema(t: pa.DataType, opts: ConvertOptions) -> dict[str, Any]:
     return schema
 
 
-def value_schema(t: pa.DataType, opts: ConvertOptions) -> dict[str, Any]:
+def value_schema(t: pa.DataType, opts: ConvertOptions) -> dict[str, Any]:  # noqa: C901, PLR0912
     """JSON Schema of one non-null value of Arrow type ``t`` under the contract."""
     if isinstance(t, pa.BaseExtensionType):
         if is_uuid_type(t):

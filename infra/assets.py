@@ -18,6 +18,7 @@ import shutil
 import tomllib
 import zipfile
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / "build" / "infra"
@@ -106,7 +107,7 @@ def site_dir() -> Path:
     return FRONTEND_DIST if (FRONTEND_DIST / "index.html").is_file() else PLACEHOLDER_SITE
 
 
-def project_metadata() -> dict[str, object]:
+def project_metadata() -> dict[str, Any]:
     return tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 
 
@@ -127,7 +128,7 @@ def build_etl_lib_wheel(target_dir: Path) -> Path:
     for path in sorted(package_root.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
             files.append((path.relative_to(REPO).as_posix(), path.read_bytes()))
-    requires = "".join(f"Requires-Dist: {req}\n" for req in meta.get("dependencies", []))  # type: ignore[union-attr]
+    requires = "".join(f"Requires-Dist: {req}\n" for req in meta.get("dependencies", []))
     files.append(
         (
             f"{dist_info}/METADATA",

@@ -7,6 +7,7 @@ suppressed stack-wide. Anything not listed here fails the tests (tests/infra/tes
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from aws_cdk import CfnResource, Stack
@@ -34,10 +35,13 @@ def objects(stack: Stack, bucket: IConstruct, pattern: str) -> str:
     return f"Resource::<{stack.get_logical_id(default_child)}.Arn>/{pattern}"
 
 
-def ack(construct: IConstruct, rule: str, reason: str, applies_to: list[str | RegexAppliesTo] | None = None) -> None:
+def ack(
+    construct: IConstruct, rule: str, reason: str, applies_to: Sequence[str | RegexAppliesTo] | None = None
+) -> None:
+    findings = None if applies_to is None else list(applies_to)
     NagSuppressions.add_resource_suppressions(
         construct,
-        [NagPackSuppression(id=rule, reason=reason, applies_to=applies_to)],
+        [NagPackSuppression(id=rule, reason=reason, applies_to=findings)],
         apply_to_children=True,
     )
 

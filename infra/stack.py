@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Tags
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
+from aws_cdk import Annotations, CfnOutput, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -14,6 +12,7 @@ from infra import assets
 from infra.config import InfraConfig
 from infra.nag import acknowledge_findings
 from infra.pipeline.api import Api
+from infra.pipeline.encryption import EncryptionKey
 from infra.pipeline.etl import EtlJob, GlueArtifacts
 from infra.pipeline.functions import FunctionSizing, ServiceFunctions
 from infra.pipeline.hosting import Hosting
@@ -24,6 +23,8 @@ from infra.pipeline.validation import ScheduledValidation
 
 
 class PipelineStack(Stack):
+    """Wires the units together: each one is a construct under infra/pipeline/."""
+
     def __init__(self, scope: Construct, construct_id: str, *, config: InfraConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
@@ -32,45 +33,7 @@ class PipelineStack(Stack):
         for key, value in config.tags.items():
             Tags.of(self).add(key, value)
 
-        # One customer-managed key for what must be KMS-encrypted: Glue's CloudWatch logs and
-        # bookmarks, and the alarm topic. Its policy lets those services use it in this account.
-        self.key = kms.Key(
-            self,
-            "Key",
-            description=f"{config.name_prefix}: Glue logs/bookmarks and alarm topic",
-            enable_key_rotation=True,
-            removal_policy=removal,
-            pending_window=Duration.days(30),
-        )
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": self.format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name="/aws-glue/*",
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    }
-                },
-            )
-        )
-        # CloudWatch alarms and EventBridge publish to the encrypted topic.
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[
-                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-                    iam.ServicePrincipal("events.amazonaws.com"),
-                ],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
-            )
-        )
+        self.key = EncryptionKey(self, "Key", name_prefix=config.name_prefix, removal_policy=removal).key
 
         storage = Storage(
             self,
@@ -166,18 +129,7 @@ class PipelineStack(Stack):
         )
         validation.job.node.add_dependency(etl.security_configuration)
 
-        hosting.publish(
-            site_dir=assets.site_dir(),
-            # The shape frontend/src/lib/config.ts parses.
-            runtime_config={
-                "apiBaseUrl": api.url,
-                "auth": {
-                    "region": self.region,
-                    "userPoolId": api.user_pool.user_pool_id,
-                    "userPoolClientId": api.user_pool_client.user_pool_client_id,
-                },
-            },
-        )
+        hosting.publish(site_dir=assets.site_dir(), runtime_config=self._web_app_config(api))
 
         monitoring = Monitoring(
             self,
@@ -200,15 +152,7 @@ class PipelineStack(Stack):
         self.etl, self.validation, self.hosting, self.monitoring = etl, validation, hosting, monitoring
         self.artifacts = artifacts
 
-        CfnOutput(self, "ApiUrl", value=api.url)
-        CfnOutput(self, "WebUrl", value=hosting.url)
-        CfnOutput(self, "UserPoolId", value=api.user_pool.user_pool_id)
-        CfnOutput(self, "UserPoolClientId", value=api.user_pool_client.user_pool_client_id)
-        CfnOutput(self, "InputBucketName", value=storage.input_bucket.bucket_name)
-        CfnOutput(self, "OutputBucketName", value=storage.output_bucket.bucket_name)
-        CfnOutput(self, "JobsTableName", value=jobs.table.table_name)
-        CfnOutput(self, "GlueJobName", value=glue_job_name)
-        CfnOutput(self, "AlarmTopicArn", value=monitoring.topic.topic_arn)
+        self._outputs(glue_job_name)
 
         if not self.glue_script_present:
             Annotations.of(etl.job).add_warning_v2(
@@ -217,6 +161,28 @@ class PipelineStack(Stack):
             )
 
         acknowledge_findings(self)
+
+    def _web_app_config(self, api: Api) -> dict[str, Any]:
+        """The shape frontend/src/lib/config.ts parses."""
+        return {
+            "apiBaseUrl": api.url,
+            "auth": {
+                "region": self.region,
+                "userPoolId": api.user_pool.user_pool_id,
+                "userPoolClientId": api.user_pool_client.user_pool_client_id,
+            },
+        }
+
+    def _outputs(self, glue_job_name: str) -> None:
+        CfnOutput(self, "ApiUrl", value=self.api.url)
+        CfnOutput(self, "WebUrl", value=self.hosting.url)
+        CfnOutput(self, "UserPoolId", value=self.api.user_pool.user_pool_id)
+        CfnOutput(self, "UserPoolClientId", value=self.api.user_pool_client.user_pool_client_id)
+        CfnOutput(self, "InputBucketName", value=self.storage.input_bucket.bucket_name)
+        CfnOutput(self, "OutputBucketName", value=self.storage.output_bucket.bucket_name)
+        CfnOutput(self, "JobsTableName", value=self.jobs.table.table_name)
+        CfnOutput(self, "GlueJobName", value=glue_job_name)
+        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
 
 
 def _dlq(function: Any) -> Any:

@@ -1,4 +1,4 @@
-# Benchmarks (issue 8): etl convert (both engines) against DuckDB, polars and plain Spark.
+# Benchmarks: etl convert (both engines) against DuckDB, polars and plain Spark.
 # Not part of TEST_TARGETS: CI does not run it. See docs/benchmarks.md.
 
 BENCH_ARGS ?=

@@ -1,4 +1,4 @@
-# Front end (issue 5): React + TypeScript app in frontend/, its component tests (Vitest) and
+# Front end: React + TypeScript app in frontend/, its component tests (Vitest) and
 # its end-to-end tests (Playwright in Debian's Chromium against `etl up`).
 FRONTEND      := frontend
 CHROMIUM      := /usr/bin/chromium
@@ -29,9 +29,15 @@ frontend-install: $(FRONTEND_STAMP) frontend-chromium ## install the front end's
 frontend-build: $(FRONTEND_STAMP) ## build the front end into frontend/dist
 	cd $(FRONTEND) && npm run build
 
+.PHONY: lint-frontend
+lint-frontend: $(FRONTEND_STAMP) ## eslint on the front end (part of make lint)
+	npm --prefix $(FRONTEND) run lint
+
+LINT_TARGETS += lint-frontend
+
 .PHONY: test-frontend-unit
 test-frontend-unit: $(FRONTEND_STAMP)
-	cd $(FRONTEND) && npm run typecheck && npm run lint && npx vitest run
+	cd $(FRONTEND) && npm run typecheck && npx vitest run
 
 # The e2e suite starts the real local stack (`etl up`) itself, on a free port.
 .PHONY: test-frontend-e2e
@@ -39,6 +45,6 @@ test-frontend-e2e: $(STAMP) frontend-install frontend-build
 	cd $(FRONTEND) && npx playwright test
 
 .PHONY: test-frontend
-test-frontend: test-frontend-unit test-frontend-e2e ## front end: typecheck, eslint, Vitest, Playwright e2e
+test-frontend: test-frontend-unit test-frontend-e2e ## front end: typecheck, Vitest, Playwright e2e (eslint is in make lint)
 
 TEST_TARGETS += test-frontend

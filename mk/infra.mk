@@ -1,4 +1,4 @@
-# AWS CDK app (issue 6): see docs/deploy.md. `make test` already runs tests/infra (synth,
+# AWS CDK app: see docs/deploy.md. `make test` already runs tests/infra (synth,
 # cdk-nag, cfn-lint, template assertions) offline; these targets are for humans.
 
 CDK_OUT       := cdk.out

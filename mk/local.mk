@@ -1,4 +1,4 @@
-# The local stack: `make up` runs the whole product on this machine (issue 4).
+# The local stack: `make up` runs the whole product on this machine.
 UP_HOST     ?= 127.0.0.1
 UP_PORT     ?= 8000
 UP_DATA_DIR ?= .etl-local

@@ -1,4 +1,4 @@
-# Notebooks (issue 7): JupyterLab with the project's kernels, installed into .venv only.
+# Notebooks: JupyterLab with the project's kernels, installed into .venv only.
 # See docs/notebooks.md.
 
 NOTEBOOK_PORT ?= 8888

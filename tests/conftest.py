@@ -34,6 +34,53 @@ def _corpus() -> Path:
 CORPUS = _corpus()
 ENGINES = [Engine.LOCAL, Engine.SPARK]
 
+TESTS = Path(__file__).resolve().parent
+# The slow suites, marked by where they live (a file or a folder under tests/), so that a test
+# added there is marked too. Tests that use Spark are marked wherever they are (below).
+SLOW_SUITES = {
+    "notebooks": "notebook",
+    "infra": "infra",
+    "local": "stack",
+    "bench": "bench",
+    "jobs/test_end_to_end_aws.py": "e2e",
+}
+SLOW_MARKERS = frozenset({"spark", "large", *SLOW_SUITES.values()})
+
+
+def _uses_spark(item: pytest.Item) -> bool:
+    if "spark" in getattr(item, "fixturenames", ()):
+        return True
+    callspec = getattr(item, "callspec", None)  # the `engine` parameter of run_convert
+    return callspec is not None and Engine.SPARK in callspec.params.values()
+
+
+def _slow_suite(path: Path) -> str | None:
+    where = path.relative_to(TESTS).as_posix() if path.is_relative_to(TESTS) else ""
+    for suite, marker in SLOW_SUITES.items():
+        if where == suite or where.startswith(suite + "/"):
+            return marker
+    return None
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """With ``-m "not slow"`` every test of a slow suite would be deselected: skip importing them
+    (notebook, CDK and server imports are a good part of a fast run)."""
+    if config.getoption("markexpr") == "not slow" and _slow_suite(collection_path):
+        return True
+    return None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the slow suites, and each of their tests `slow` (`make test-fast` runs `-m "not slow"`)."""
+    for item in items:
+        suite = _slow_suite(item.path)
+        if suite:
+            item.add_marker(suite)
+        if _uses_spark(item):
+            item.add_marker("spark")
+        if any(item.get_closest_marker(marker) for marker in SLOW_MARKERS):
+            item.add_marker("slow")
+
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:

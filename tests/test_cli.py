@@ -41,6 +41,7 @@ def test_convert_writes_one_jsonl_file_and_a_report(demo: Path, tmp_path: Path) 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.parquet", "out.jsonl", "report.json"]
 
 
+@pytest.mark.spark  # a Spark process of its own
 def test_convert_with_spark_leaves_no_success_or_crc_debris(demo: Path, tmp_path: Path) -> None:
     result = _etl(
         "convert",
@@ -98,6 +99,7 @@ def test_bad_input_exits_1_with_one_line_naming_the_file(content: bytes, problem
     assert not (tmp_path / "out.jsonl").exists()
 
 
+@pytest.mark.spark  # a Spark process of its own
 def test_truncated_file_fails_with_spark_too_and_keeps_an_existing_destination(demo: Path, tmp_path: Path) -> None:
     src = tmp_path / "truncated.parquet"
     src.write_bytes(demo.read_bytes()[:-30])

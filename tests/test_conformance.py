@@ -18,7 +18,7 @@ import pytest
 
 from etl_lib.convert import Engine, convert
 from etl_lib.errors import InvalidInputError
-from etl_lib.options import ConvertOptions
+from etl_lib.options import Compression, ConvertOptions, OutputFormat
 from tests.conftest import CORPUS, Converter
 from tests.contract_oracle import expected_records
 
@@ -73,8 +73,8 @@ def test_readable_corpus_file_converts_to_the_contract_records(path: Path, run_c
 @pytest.mark.parametrize("path", READABLE[::3], ids=_id)
 def test_readable_corpus_file_converts_with_every_option(path: Path, run_convert: Converter) -> None:
     options = ConvertOptions(
-        format="json",
-        compression="gzip",
+        format=OutputFormat.JSON,
+        compression=Compression.GZIP,
         drop_nulls=True,
         bigint_as_string=True,
         decimal_as_string=True,
@@ -129,6 +129,7 @@ def test_int96_timestamps_are_decoded_exactly_even_beyond_year_2262(run_convert:
     ]
 
 
+@pytest.mark.large
 def test_string_column_chunk_over_2_gib_converts(tmp_path: Path) -> None:
     path = CORPUS / "data" / "large_string_map.brotli.parquet"
     dest = tmp_path / "out.jsonl"

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -16,11 +17,11 @@ from etl_lib.options import ConvertOptions
 DEFAULT = ConvertOptions()
 
 
-def texts(arr: pa.Array, **options: bool) -> list[str | None]:
+def texts(arr: pa.Array, **options: Any) -> list[str | None]:
     return encode_array(arr, ConvertOptions(**options)).to_pylist()
 
 
-def lines(table: pa.Table, **options: bool) -> list[str]:
+def lines(table: pa.Table, **options: Any) -> list[str]:
     return encode_lines(table, ConvertOptions(**options)).to_pylist()
 
 
@@ -175,7 +176,7 @@ def test_strings_are_escaped_for_json_and_javascript() -> None:
         '"😀é"',
         '"plain"',
     ]
-    assert [json.loads(t) for t in out] == raw
+    assert [json.loads(t or "") for t in out] == raw
 
 
 def test_keys_are_column_names_exactly_as_stored_in_schema_order() -> None:

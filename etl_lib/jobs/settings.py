@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from etl_lib.jobs.metrics import DEFAULT_NAMESPACE
 from etl_lib.jobs.models import DEFAULT_MAX_UPLOAD_BYTES
@@ -131,7 +131,7 @@ def allowed_origins(environ: Mapping[str, str] | None = None) -> list[str]:
     return [o.strip() for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip()]
 
 
-def _boto3_client(name: str) -> Any:
+def _boto3_client(name: Literal["dynamodb", "s3", "glue", "lambda", "cloudwatch"]) -> Any:
     import boto3
 
     return boto3.client(name)  # honours AWS_ENDPOINT_URL (moto's server in tests)

@@ -89,7 +89,7 @@ def _key_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
-def expected(scalar: pa.Scalar, opts: ConvertOptions) -> Any:
+def expected(scalar: pa.Scalar, opts: ConvertOptions) -> Any:  # noqa: C901, PLR0912
     """The parsed JSON value the contract requires for ``scalar``."""
     t = scalar.type
     if not scalar.is_valid:

@@ -1,6 +1,6 @@
 """The five Python Lambdas: upload, status, download (API), events and converter (asynchronous).
 
-Every function gets only the actions and resources its handler uses (issue 3): the grants
+Every function gets only the actions and resources its handler uses: the grants
 are written out statement by statement instead of the broad ``grant_read_write`` helpers.
 """
 

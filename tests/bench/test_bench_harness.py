@@ -58,7 +58,7 @@ def test_tiny_run_writes_a_table_with_numbers(tmp_path: Path) -> None:
 def test_rotated_rounds_and_labels() -> None:
     sys.path.insert(0, str(ROOT / "bench"))
     try:
-        import run  # type: ignore[import-not-found]
+        import run
     finally:
         sys.path.remove(str(ROOT / "bench"))
     contenders = [run.CONTENDERS[n] for n in ("local", "duckdb", "polars")]

@@ -47,7 +47,7 @@ def test_etl_lib_wheel_is_valid_and_reproducible(tmp_path: Path) -> None:
         assert not any("__pycache__" in n for n in names)
         metadata = email.parser.Parser().parsestr(wheel.read("parquet_json_etl-0.1.0.dist-info/METADATA").decode())
         assert metadata["Name"] == "parquet-json-etl"
-        assert any(req.startswith("pyarrow") for req in metadata.get_all("Requires-Dist"))
+        assert any(req.startswith("pyarrow") for req in metadata.get_all("Requires-Dist", []))
         record = wheel.read("parquet_json_etl-0.1.0.dist-info/RECORD").decode().splitlines()
         for line in record:
             name, digest, size = line.rsplit(",", 2)

@@ -1,4 +1,4 @@
-"""What the synthesized template must guarantee (issue 6), checked with aws_cdk.assertions."""
+"""What the synthesized template must guarantee, checked with aws_cdk.assertions."""
 
 from __future__ import annotations
 

@@ -208,7 +208,7 @@ def call(handler: Any, event: dict[str, Any]) -> tuple[int, Any]:
 
 
 def local_upload(fields: dict[str, str], data: bytes) -> str:
-    """What the local server does with a presigned form upload (issue 4 serves it over HTTP)."""
+    """What the local server does with a presigned form upload (over HTTP)."""
     import io
 
     from etl_lib.jobs.local import DirectoryObjectStore

@@ -7,7 +7,7 @@ with the run's own arguments, as Glue would, then delivers the events EventBridg
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -30,6 +30,9 @@ from tests.jobs.support import (
     write_parquet,
 )
 
+if TYPE_CHECKING:
+    from types_boto3_glue.type_defs import JobRunTypeDef
+
 
 def create_and_upload(
     data: bytes, options: dict[str, Any] | None = None, engine: str = "auto"
@@ -43,10 +46,10 @@ def create_and_upload(
     return created["job"], upload["fields"]["key"]
 
 
-def only_run(resources: AwsResources) -> dict[str, Any]:
+def only_run(resources: AwsResources) -> JobRunTypeDef:
     runs = boto3.client("glue").get_job_runs(JobName=resources.glue_job)["JobRuns"]
     assert len(runs) == 1
-    return runs[0]  # type: ignore[no-any-return]
+    return runs[0]
 
 
 def get(job_id: str, sub: str = "user-a") -> tuple[int, Any]:

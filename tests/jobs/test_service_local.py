@@ -69,6 +69,7 @@ def test_the_subprocess_runner_runs_the_glue_script_to_success(tmp_path: Path) -
             break
         time.sleep(0.2)
     logs = "".join(p.read_text() for p in (tmp_path / "runs").glob("*.log"))
+    assert current is not None
     assert current.status is JobStatus.SUCCEEDED, logs
     assert current.rows_out == 12
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -13,6 +13,9 @@ from lambdas.status.handler import handler as status_handler
 from lambdas.upload.handler import handler as upload_handler
 from tests.jobs.support import FakeLambdaContext, api_event, call, local_upload, s3_event, write_parquet
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 pytestmark = pytest.mark.usefixtures("local_env")
 
 
@@ -21,7 +24,7 @@ def create(sub: str = "user-a", **body: Any) -> dict[str, Any]:
         upload_handler, api_event("POST", "/jobs", body={"filename": "sales.parquet", "size": 10, **body}, sub=sub)
     )
     assert status == 201, payload
-    return payload  # type: ignore[no-any-return]
+    return payload
 
 
 def finished_job(tmp_path: Path, sub: str = "user-a", options: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -30,7 +33,7 @@ def finished_job(tmp_path: Path, sub: str = "user-a", options: dict[str, Any] | 
     key = local_upload(created["upload"]["fields"], data)
     result = events_handler(s3_event(key, len(data)), FakeLambdaContext())
     assert result["status"] == "SUCCEEDED"
-    return created["job"]  # type: ignore[no-any-return]
+    return created["job"]
 
 
 def test_creating_a_job_returns_it_pending_with_an_upload_form_for_a_server_chosen_key() -> None:
@@ -186,7 +189,8 @@ def test_responses_carry_cors_headers_for_the_configured_web_app_origin(monkeypa
     event = api_event("GET", "/jobs/0123456789abcdef0123456789abcdef")
     event["headers"]["Origin"] = event["multiValueHeaders"]["Origin"] = "https://app.example.com"
     event["multiValueHeaders"]["Origin"] = ["https://app.example.com"]
-    response = app.resolve(event, FakeLambdaContext())
+    # The local stack's context has every attribute of Powertools' LambdaContext.
+    response = app.resolve(event, cast("LambdaContext", FakeLambdaContext()))
     assert response["statusCode"] == 404
     headers = {**response.get("headers", {}), **{k: v[0] for k, v in response.get("multiValueHeaders", {}).items()}}
     assert headers["Access-Control-Allow-Origin"] == "https://app.example.com"

@@ -1,4 +1,4 @@
-"""Issue 8's routing in AWS mode against moto: small uploads to the converter Lambda (local
+"""Routing by size in AWS mode against moto: small uploads to the converter Lambda (local
 engine), large or forced-spark ones to Glue; converter failures; job-end metrics.
 
 moto's Lambda needs Docker to invoke a function, so the events Lambda is given a fake
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -34,6 +34,9 @@ from tests.jobs.support import (
     s3_event,
     write_parquet,
 )
+
+if TYPE_CHECKING:
+    from types_boto3_glue.type_defs import JobRunTypeDef
 
 CONVERTER = "parquet-json-etl-test-converter"
 
@@ -85,7 +88,7 @@ def get(job_id: str) -> dict[str, Any]:
     return payload["job"]
 
 
-def glue_runs(resources: AwsResources) -> list[dict[str, Any]]:
+def glue_runs(resources: AwsResources) -> list[JobRunTypeDef]:
     return boto3.client("glue").get_job_runs(JobName=resources.glue_job)["JobRuns"]
 
 

@@ -46,7 +46,7 @@ def upload(data: bytes, *, declared: int | None = None, options: dict[str, Any] 
 def job(job_id: str) -> dict[str, Any]:
     status, payload = call(status_handler, api_event("GET", f"/jobs/{job_id}"))
     assert status == 200
-    return payload["job"]  # type: ignore[no-any-return]
+    return payload["job"]
 
 
 def runs(local_env: Path) -> list[Path]:

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -73,7 +74,7 @@ def test_scheduled_validation_over_local_store(etl_kernel: str, tmp_path: Path) 
         shutil.copyfile(FIXTURES / "sample.report.json", outputs / job / "report.json")
     shutil.copyfile(FIXTURES / "sample.golden.jsonl", outputs / "good" / "data.jsonl")
     _corrupt(FIXTURES / "sample.golden.jsonl", outputs / "bad" / "data.jsonl")
-    jobs = [
+    jobs: list[dict[str, Any]] = [
         {
             "job_id": job,
             "input_uri": f"s3://inputs/{job}/data.parquet",

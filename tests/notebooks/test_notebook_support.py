@@ -115,6 +115,7 @@ def test_extension_registers_no_op_magics_and_glue_names(tmp_path: Path, monkeyp
 
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path))  # keep the user's ~/.ipython out of it
     shell = InteractiveShell.instance()
+    assert shell.extension_manager is not None
     try:
         shell.extension_manager.load_extension("etl_lib.notebook.glue_local")
         shell.run_cell(
