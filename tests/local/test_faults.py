@@ -30,8 +30,6 @@ from tests.local.stack import (
     write_large_parquet,
 )
 
-pytestmark = pytest.mark.slow
-
 # Rows of the file killed in mid-conversion: the local engine takes seconds over it.
 LARGE_ROWS = 3_000_000
 

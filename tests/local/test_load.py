@@ -7,13 +7,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 import requests
 
 from tests.jobs.support import write_parquet
 from tests.local.stack import JOB_TIMEOUT, Server, converted, temporary_files
-
-pytestmark = pytest.mark.slow
 
 CLIENTS = 50
 DISTINCT_FILES = 5
