@@ -135,7 +135,8 @@ def receive(request: Any, inputs: Any, limits: ServerLimits, max_upload_bytes: i
     except SignatureError as exc:
         raise UploadRefused(403, "ACCESS_DENIED", str(exc)) from exc
     except HTTPException as exc:  # werkzeug: body over the limit, client gone, too many parts
-        raise UploadRefused(exc.code or 400, "BAD_FORM", exc.description or "the form is malformed") from exc
+        code = "REQUEST_TOO_LARGE" if exc.code == 413 else "BAD_FORM"
+        raise UploadRefused(exc.code or 400, code, exc.description or "the form is malformed") from exc
     except TimeoutError as exc:
         raise UploadRefused(408, "REQUEST_TIMEOUT", "the upload stalled; try again") from exc
     except ConnectionError as exc:

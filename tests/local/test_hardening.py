@@ -158,6 +158,26 @@ def test_an_upload_declaring_more_than_its_policy_is_refused_before_its_body_is_
     assert temporary_files(server.data_dir) == []
 
 
+def test_an_upload_over_the_server_limit_or_with_huge_fields_is_refused_unread(
+    servers: Callable[..., Server], tmp_path: Path
+) -> None:
+    server = servers(tmp_path / "data", workers=0, env={"MAX_UPLOAD_BYTES": "1000000"})
+    created = create_job(server, b"x" * 1000)
+    status, response = raw_request(server, upload_head(server, "/objects/inputs", 2_000_000_000), b"")
+    assert status == 413, response
+    assert b"REQUEST_TOO_LARGE" in response
+    padded = {"padding": "p" * 100_000, **created["upload"]["fields"]}
+    start = multipart_start(padded)
+    status, response = raw_request(server, upload_head(server, "/objects/inputs", len(start) + 1000), start)
+    assert status == 413, response
+    assert b"FORM_TOO_LARGE" in response
+    many = {f"f{i}": "v" for i in range(40)} | created["upload"]["fields"]
+    start = multipart_start(many)
+    status, response = raw_request(server, upload_head(server, "/objects/inputs", len(start) + 1000), start)
+    assert status == 413, response
+    assert temporary_files(server.data_dir) == []
+
+
 def test_an_upload_streaming_past_its_policy_is_cut_off_at_the_limit(
     servers: Callable[..., Server], tmp_path: Path
 ) -> None:
