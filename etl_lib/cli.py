@@ -94,6 +94,7 @@ def _add_validate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         "--data-dir finished within --since; write each executed notebook and a summary to --reports.",
     )
     p.add_argument("--since", default="24h", help="how far back to look, e.g. 30m, 24h, 7d (default: 24h)")
+    p.add_argument("--stuck-after", default="3h", help="in-flight jobs unchanged for this long are stuck (default: 3h)")
     p.add_argument("--data-dir", default=".etl-local", help="the local stack's data directory")
     p.add_argument("--reports", type=Path, default=Path("build/validation"), help="where notebooks and summaries go")
     p.add_argument("--kernel", default="etl-local", help="Jupyter kernel to run the notebook on")
@@ -103,13 +104,12 @@ def _add_validate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
 
 def _validate(args: argparse.Namespace) -> int:
     from etl_lib.jobs.local import SqliteJobStore
-    from etl_lib.jobs.models import JobStatus, input_key, output_key, report_key
+    from etl_lib.jobs.models import JobStatus
     from etl_lib.jobs.settings import Settings
-    from etl_lib.notebook.kernel import install_kernel
-    from etl_lib.notebook.validate_jobs import parse_since, recent, validate_jobs
+    from etl_lib.notebook.validate_jobs import IN_FLIGHT, ensure_kernel, parse_since, scheduled_validation
 
     try:
-        since = parse_since(args.since)
+        since, stuck_after = parse_since(args.since), parse_since(args.stuck_after)
     except ValueError as exc:
         print(f"etl validate: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -119,30 +119,20 @@ def _validate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     settings = Settings.from_env({"ETL_BACKEND": "local", "ETL_DATA_DIR": args.data_dir})
     store = SqliteJobStore(database)
-    jobs = []
-    for job_id in store.ids_in(frozenset({JobStatus.SUCCEEDED})):
-        job = store.get(job_id)
-        if job is None:  # deleted meanwhile
-            continue
-        jobs.append(
-            {
-                "job_id": job.job_id,
-                "input_uri": f"s3://{settings.input_bucket}/{input_key(job.job_id)}",
-                "output_uri": f"s3://{settings.output_bucket}/{output_key(job.job_id, job.options)}",
-                "report_uri": f"s3://{settings.output_bucket}/{report_key(job.job_id)}",
-                "options": job.options.model_dump(mode="json"),
-                "finished_at": job.updated_at.isoformat(),
-            }
-        )
-    install_kernel()
-    summary = validate_jobs(
-        recent(jobs, since), args.reports, kernel=args.kernel, data_dir=settings.data_dir, sample_size=args.sample_size
-    )
+    wanted = frozenset({JobStatus.SUCCEEDED, *(JobStatus(s) for s in IN_FLIGHT)})
+    jobs = [job for job_id in store.ids_in(wanted) if (job := store.get(job_id)) is not None]
+    ensure_kernel()
+    # The scheduled Glue job's entry point, on the local stack's store and object tree.
+    summary = scheduled_validation(
+        jobs, args.reports, input_bucket=settings.input_bucket, output_bucket=settings.output_bucket, since=since,
+        stuck_after=stuck_after, kernel=args.kernel, data_dir=settings.data_dir, sample_size=args.sample_size,
+    )  # fmt: skip
     print(
-        f"{summary['passed']} passed, {summary['failed']} failed, {summary['errors']} errors -> {args.reports}",
+        f"{summary['passed']} passed, {summary['failed']} failed, {summary['errors']} errors, "
+        f"{len(summary['stuck'])} stuck -> {args.reports}",
         file=sys.stderr,
     )
-    return EXIT_FAILED if summary["failed"] or summary["errors"] else 0
+    return EXIT_FAILED if summary["failures"] else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,6 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_convert(commands)
     _add_up(commands)
     _add_validate(commands)
+    from etl_lib.sessions import config as session_config
+    from etl_lib.sessions import server as sessions_server
+
+    sessions_server.add_parser(commands)
+    session_config.add_parser(commands)
     return parser
 
 
@@ -230,6 +225,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _convert(args)
         if args.command == "validate":
             return _validate(args)
+        if args.command == "sessions":
+            from etl_lib.sessions.server import run as run_sessions
+
+            return run_sessions(args)
+        if args.command == "session-config":
+            from etl_lib.sessions.config import run as run_session_config
+
+            return run_session_config(args)
         if args.command == "up":
             from etl_lib.local.server import run
 

@@ -46,3 +46,15 @@ def error_from_code(code: str, message: str) -> ConversionError:
         if cls.code == code:
             return cls(message)
     return ConversionError(message, code=code)
+
+
+class GlueApiError(Exception):
+    """An error of the local Glue interactive-sessions endpoint (etl_lib.sessions), as Glue
+    names it on the wire: ``code`` is the JSON protocol's ``__type`` (botocore's
+    ``ClientError`` code), ``message`` its text, ``status`` the HTTP status."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status

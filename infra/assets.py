@@ -27,7 +27,11 @@ LAMBDA_BUNDLE_DIR = BUILD / "lambda-bundle"
 BUNDLE_MARKER = ".bundled"
 GLUE_ARTIFACTS_DIR = BUILD / "glue-artifacts"
 GLUE_SCRIPT = REPO / "glue_jobs" / "parquet_to_json.py"
-VALIDATION_SCRIPT = Path(__file__).resolve().parent / "glue_scripts" / "validate_recent_results.py"
+VALIDATION_SCRIPT = Path(__file__).resolve().parent / "glue_scripts" / "validate_notebook.py"
+VALIDATION_NOTEBOOK = REPO / "notebooks" / "03-validate-output.ipynb"
+# Where the staged notebooks land in the artifacts bucket (the staged dir is deployed under glue/).
+NOTEBOOKS_PREFIX = "glue/notebooks/"
+CONSTRAINTS = REPO / "constraints.txt"
 FRONTEND_DIST = REPO / "frontend" / "dist"
 PLACEHOLDER_SITE = Path(__file__).resolve().parent / "placeholder_site"
 
@@ -180,6 +184,8 @@ def stage_glue_artifacts(target: Path = GLUE_ARTIFACTS_DIR) -> tuple[Path, bool]
     else:
         (target / "scripts" / GLUE_SCRIPT.name).write_text(MISSING_SCRIPT, encoding="utf-8")
     shutil.copy2(VALIDATION_SCRIPT, target / "scripts" / VALIDATION_SCRIPT.name)
+    (target / "notebooks").mkdir()
+    shutil.copy2(VALIDATION_NOTEBOOK, target / "notebooks" / VALIDATION_NOTEBOOK.name)
     build_etl_lib_wheel(target / "wheels")
     return target, script_present
 
@@ -196,3 +202,12 @@ if __name__ == "__main__":
     # The Powertools layer counts against the same limit: keep ~30 MB for it.
     if size_mb > LAMBDA_UNZIPPED_LIMIT_MB - 30:
         raise SystemExit(f"the Lambda bundle is {size_mb:.0f} MB: too close to Lambda's {LAMBDA_UNZIPPED_LIMIT_MB} MB")
+
+
+def pinned(package: str) -> str:
+    """The version constraints.txt pins for ``package`` (what a Glue job pip-installs)."""
+    for line in CONSTRAINTS.read_text(encoding="utf-8").splitlines():
+        name, _, version = line.partition("==")
+        if name.strip().lower() == package.lower() and version:
+            return version.split(";")[0].strip()
+    raise KeyError(f"{package} is not pinned in {CONSTRAINTS.name}")

@@ -14,7 +14,7 @@ from aws_cdk import CfnResource, Stack
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import IConstruct
 
-from infra.pipeline.etl import TEMP_PREFIX, glue_log_groups_arn
+from infra.pipeline.etl import SPARK_UI_PREFIX, TEMP_PREFIX, glue_log_groups_arn
 
 if TYPE_CHECKING:
     from infra.stack import PipelineStack
@@ -100,10 +100,12 @@ def acknowledge_findings(stack: PipelineStack) -> None:
         "Resource::*",
         objects(stack, artifacts, "glue/*"),
         objects(stack, artifacts, f"{TEMP_PREFIX}*"),
+        objects(stack, artifacts, f"{SPARK_UI_PREFIX}*"),
         f"Resource::{glue_log_groups_arn(stack)}",
     ]
     glue_reason = (
-        "Glue run essentials: its scripts and wheel (glue/*), Spark scratch (glue/temp/*), its log "
+        "Glue run essentials: its scripts and wheel (glue/*), Spark scratch (glue/temp/*), Spark UI "
+        "event logs (glue/spark-ui/*), its log "
         "groups (/aws-glue/*, names chosen by Glue) and cloudwatch:PutMetricData, which has no "
         "resource-level permissions and is limited by a namespace condition."
     )
@@ -118,8 +120,17 @@ def acknowledge_findings(stack: PipelineStack) -> None:
     ack(
         validation.role,
         "AwsSolutions-IAM5",
-        "Writes one timestamped summary per run under validation/.",
-        [objects(stack, output_bucket, "validation/*")],
+        "Reads each validated job's upload and result (keys per job) and writes one folder of executed "
+        "notebooks and summaries per run under validation/.",
+        [upload_keys, output_keys, objects(stack, output_bucket, "validation/*")],
+    )
+    sessions = stack.sessions.role
+    ack(sessions, "AwsSolutions-IAM5", glue_reason, glue_common)
+    ack(
+        sessions,
+        "AwsSolutions-IAM5",
+        "A data engineer's notebook reads any job's upload and result and writes its reports under validation/.",
+        [upload_keys, output_keys, objects(stack, output_bucket, "validation/*")],
     )
     ack(
         etl.events_dlq,

@@ -8,6 +8,7 @@ from aws_cdk import Annotations, CfnOutput, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from etl_lib.sessions.config import OUTPUT_REGION, OUTPUT_SESSION_ROLE, OUTPUT_WHEEL
 from infra import assets
 from infra.config import InfraConfig
 from infra.nag import acknowledge_findings
@@ -18,6 +19,7 @@ from infra.pipeline.functions import FunctionSizing, ServiceFunctions
 from infra.pipeline.hosting import Hosting
 from infra.pipeline.jobs_table import JobsTable
 from infra.pipeline.monitoring import Monitoring
+from infra.pipeline.sessions import GlueSessionRole
 from infra.pipeline.storage import Storage
 from infra.pipeline.validation import ScheduledValidation
 
@@ -119,6 +121,7 @@ class PipelineStack(Stack):
             "Validation",
             name_prefix=config.name_prefix,
             artifacts=artifacts,
+            input_bucket=storage.input_bucket,
             output_bucket=storage.output_bucket,
             table=jobs.table,
             key=self.key,
@@ -128,6 +131,16 @@ class PipelineStack(Stack):
             metrics_namespace=config.metrics_namespace,
         )
         validation.job.node.add_dependency(etl.security_configuration)
+        sessions = GlueSessionRole(
+            self,
+            "GlueSessions",
+            artifacts=artifacts,
+            input_bucket=storage.input_bucket,
+            output_bucket=storage.output_bucket,
+            table=jobs.table,
+            key=self.key,
+            metrics_namespace=config.metrics_namespace,
+        )
 
         hosting.publish(site_dir=assets.site_dir(), runtime_config=self._web_app_config(api))
 
@@ -150,7 +163,7 @@ class PipelineStack(Stack):
 
         self.storage, self.jobs, self.functions, self.api = storage, jobs, functions, api
         self.etl, self.validation, self.hosting, self.monitoring = etl, validation, hosting, monitoring
-        self.artifacts = artifacts
+        self.artifacts, self.sessions = artifacts, sessions
 
         self._outputs(glue_job_name)
 
@@ -183,6 +196,10 @@ class PipelineStack(Stack):
         CfnOutput(self, "JobsTableName", value=self.jobs.table.table_name)
         CfnOutput(self, "GlueJobName", value=glue_job_name)
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
+        # Read by `etl session-config` (notebooks on Glue interactive sessions).
+        CfnOutput(self, OUTPUT_SESSION_ROLE, value=self.sessions.role.role_arn)
+        CfnOutput(self, OUTPUT_WHEEL, value=self.sessions.wheel_url)
+        CfnOutput(self, OUTPUT_REGION, value=self.region)
 
 
 def _dlq(function: Any) -> Any:

@@ -41,7 +41,7 @@ deploy: $(STAMP) $(CDK) lambda-bundle ## bootstrap and deploy to AWS (needs cred
 		echo "usage: make deploy ACCOUNT=123456789012 REGION=eu-west-1 [CONTEXT='-c etl:namePrefix=parquet-json-etl-prod']"; \
 		exit 2; }
 	$(CDK) bootstrap aws://$(ACCOUNT)/$(REGION) -c etl:account=$(ACCOUNT) -c etl:region=$(REGION) $(CONTEXT)
-	$(CDK) deploy --all --require-approval broadening \
+	$(CDK) deploy --all --require-approval broadening --outputs-file build/cdk-outputs.json \
 		-c etl:account=$(ACCOUNT) -c etl:region=$(REGION) $(CONTEXT)
 
 .PHONY: diff

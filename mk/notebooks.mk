@@ -28,3 +28,18 @@ notebooks-fixtures: $(STAMP) ## regenerate notebooks/fixtures (sample Parquet, g
 .PHONY: test-notebooks
 test-notebooks: $(STAMP) ## only the notebook tests (papermill regression runs on the etl-local kernel)
 	$(BIN)/pytest tests/notebooks
+
+SESSIONS_PORT ?= 8998
+CDK_OUTPUTS   ?= build/cdk-outputs.json
+
+.PHONY: sessions
+sessions: install-glue-kernels ## serve the local Glue interactive-sessions endpoint on 127.0.0.1:$(SESSIONS_PORT) (etl sessions)
+	$(BIN)/etl sessions --port $(SESSIONS_PORT)
+
+.PHONY: session-config
+session-config: $(STAMP) ## write .glue-session.json for glue_pyspark: from $(CDK_OUTPUTS) (make deploy), or LOCAL=1 for make sessions
+	$(if $(LOCAL),$(BIN)/etl session-config --local http://127.0.0.1:$(SESSIONS_PORT),$(BIN)/etl session-config --outputs-file $(CDK_OUTPUTS))
+
+.PHONY: test-sessions
+test-sessions: $(STAMP) ## only the Glue sessions tests (local endpoint, glue_pyspark kernel)
+	$(BIN)/pytest tests/sessions

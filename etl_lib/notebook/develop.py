@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+from etl_lib.notebook.storage import read_job_text
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -29,7 +30,8 @@ def pretty(line: str) -> str:
 
 
 def golden_lines(path: str | os.PathLike[str]) -> list[str]:
-    return Path(path).read_text(encoding="utf-8").splitlines()
+    """The golden sample's lines; ``path`` is local or ``s3://`` (gunzipped when ``.gz``)."""
+    return read_job_text(str(path)).splitlines()
 
 
 def compare_with_golden(lines: list[str], golden: list[str]) -> pd.DataFrame:

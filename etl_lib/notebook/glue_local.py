@@ -39,8 +39,9 @@ SETTINGS: dict[str, str] = {}
 _INFO_MAGICS = {"status", "list_sessions", "help"}
 
 
-class _Lazy:
-    """Forwards attribute access to an object built on first use."""
+class Lazy:
+    """Forwards attribute access to an object built on first use (so a notebook or a Glue
+    session that never touches Spark starts no JVM)."""
 
     def __init__(self, factory: Callable[[], Any], description: str) -> None:
         self._factory = factory
@@ -61,10 +62,16 @@ class _Lazy:
         return repr(self._target) if self._target is not None else f"<{self._description}, started on first use>"
 
 
-def _spark() -> Any:
-    from etl_lib.spark_session import local_spark
+def spark_factory(app_name: str = "etl-notebook") -> Callable[[], Any]:
+    """Builds the local SparkSession of a notebook kernel or local Glue session (2 cores
+    unless ``ETL_NOTEBOOK_CORES`` says otherwise)."""
 
-    return local_spark("etl-notebook", cores=os.environ.get("ETL_NOTEBOOK_CORES", "2"))
+    def build() -> Any:
+        from etl_lib.spark_session import local_spark
+
+        return local_spark(app_name, cores=os.environ.get("ETL_NOTEBOOK_CORES", "2"))
+
+    return build
 
 
 class LocalGlueContext:
@@ -110,7 +117,7 @@ def load_ipython_extension(ipython: Any) -> None:
     for name in GLUE_CELL_MAGICS:
         ipython.register_magic_function(_cell_magic(name), "cell", name)
 
-    spark = _Lazy(_spark, "local SparkSession")
+    spark = Lazy(spark_factory(), "local SparkSession")
     user_ns = ipython.user_ns
 
     def sql(line: str = "", cell: str = "") -> Any:
@@ -121,7 +128,7 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magic_function(sql, "cell", "sql")
     ipython.push({
         "spark": spark,
-        "sc": _Lazy(lambda: spark.sparkContext, "local SparkContext"),
+        "sc": Lazy(lambda: spark.sparkContext, "local SparkContext"),
         "glueContext": LocalGlueContext(spark),
     })  # fmt: skip
 

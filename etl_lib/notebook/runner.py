@@ -21,6 +21,14 @@ KERNEL = "etl-local"
 _TRACEBACK = "Traceback (most recent call last)"
 # "ValueError: ...", "pyspark.errors.AnalysisException: ..." at the start of a line.
 _ERROR_LINE = re.compile(r"^(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit): ", re.MULTILINE)
+# How aws-glue-sessions 1.0.9 (BaseKernel, KernelGateway) reports a session that could not be
+# created, reached a terminal state or timed out: a line on stderr, and "ok" for the cell.
+_GLUE_KERNEL_FAILURE = re.compile(
+    r"^(?:Session failed to reach|Current session is in an unhealthy terminal state|Exception encountered"
+    r"|Unknown exception encountered|Following exception encountered|Timed out after|Timeout occurred with statement"
+    r"|Failed to retrieve session|Failed to cancel the statement|session_id=\S+ has reached)",
+    re.MULTILINE,
+)
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,8 @@ def _text(value: Any) -> str:
 
 def find_errors(nb: nbformat.NotebookNode) -> list[CellError]:
     """Error outputs of every code cell: ``error`` outputs, and streams or results that
-    carry a traceback or an ``XxxError: message`` line (how the Glue kernel reports)."""
+    carry a traceback, an ``XxxError: message`` line, or one of the Glue kernel's own
+    failure messages (a session that never became READY is only a line on stderr)."""
     found: list[CellError] = []
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
@@ -66,7 +75,7 @@ def find_errors(nb: nbformat.NotebookNode) -> list[CellError]:
                 text = _text(output.get("data", {}).get("text/plain"))
             else:
                 continue
-            if _TRACEBACK in text or _ERROR_LINE.search(text):
+            if _TRACEBACK in text or _ERROR_LINE.search(text) or _GLUE_KERNEL_FAILURE.search(text):
                 found.append(CellError(index, f"{kind}:{output.get('name', '')}".rstrip(":"), text))
     return found
 

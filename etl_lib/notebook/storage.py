@@ -58,3 +58,16 @@ def read_job_bytes(
 
 def read_job_text(uri: str, *, data_dir: str | os.PathLike[str] | None = None, boto3_session: Any = None) -> str:
     return read_job_bytes(uri, data_dir=data_dir, boto3_session=boto3_session).decode("utf-8")
+
+
+def write_job_text(uri: str | os.PathLike[str], text: str, *, boto3_session: Any = None) -> None:
+    """Write a small text object (a summary, a report) to ``s3://`` or a local path."""
+    uri = str(uri)
+    if fs.is_s3(uri):
+        import awswrangler as wr
+
+        wr.s3.upload(local_file=io.BytesIO(text.encode("utf-8")), path=uri, boto3_session=boto3_session)
+        return
+    path = Path(uri)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")

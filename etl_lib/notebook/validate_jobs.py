@@ -1,6 +1,14 @@
 """Scheduled validation: run ``03-validate-output`` over recent SUCCEEDED jobs.
 
-The core of ``etl validate``: :func:`validate_jobs` takes job records (dicts with
+:func:`scheduled_validation` is the one entry point of ``etl validate`` (the local stack's
+SQLite store) and of the scheduled Glue job (``infra/glue_scripts/validate_notebook.py`` ->
+:func:`glue_main`: DynamoDB store, S3, CloudWatch): it validates the SUCCEEDED jobs that
+finished within ``since`` and names the jobs stuck in PENDING/QUEUED/RUNNING for longer
+than ``stuck_after`` (a lost event leaves a job there). :func:`publish` copies the executed
+notebooks and summaries to S3 and sends the ``ValidationChecked`` / ``ValidationFailures``
+metrics the alarm watches.
+
+The core below it: :func:`validate_jobs` takes job records (dicts with
 ``job_id``, ``input_uri``, ``output_uri``, ``report_uri``, ``options``), runs the
 validation notebook once per job with papermill (:func:`etl_lib.notebook.runner.run_notebook`)
 and writes, under ``reports_dir``::
@@ -126,6 +134,138 @@ def validate_jobs(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
+
+
+IN_FLIGHT = frozenset({"PENDING", "QUEUED", "RUNNING"})
+METRIC_CHECKED = "ValidationChecked"
+METRIC_FAILURES = "ValidationFailures"
+
+
+def job_record(job: Any, input_bucket: str, output_bucket: str) -> dict[str, Any]:
+    """What the notebook needs of one ``etl_lib.jobs.models.Job``: its objects' URIs."""
+    from etl_lib.jobs.models import input_key, output_key, report_key
+
+    return {
+        "job_id": job.job_id,
+        "input_uri": f"s3://{input_bucket}/{input_key(job.job_id)}",
+        "output_uri": f"s3://{output_bucket}/{output_key(job.job_id, job.options)}",
+        "report_uri": f"s3://{output_bucket}/{report_key(job.job_id)}",
+        "options": job.options.model_dump(mode="json"),
+        "finished_at": job.updated_at.isoformat(),
+    }
+
+
+def stuck_jobs(jobs: Iterable[Any], now: datetime, after: timedelta) -> list[dict[str, str]]:
+    """Jobs still PENDING, QUEUED or RUNNING ``after`` their last change."""
+    return [
+        {"job_id": job.job_id, "status": str(job.status), "updated_at": job.updated_at.isoformat()}
+        for job in jobs
+        if str(job.status) in IN_FLIGHT and now - _when(job.updated_at) > after  # type: ignore[operator]
+    ]
+
+
+def scheduled_validation(
+    jobs: Iterable[Any], reports_dir: str | os.PathLike[str], *, input_bucket: str, output_bucket: str,
+    since: timedelta, stuck_after: timedelta, notebook: str | os.PathLike[str] = VALIDATION_NOTEBOOK,
+    kernel: str = KERNEL, data_dir: str | os.PathLike[str] | None = None, sample_size: int = 100,
+    now: datetime | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Validate the recent SUCCEEDED ``jobs`` and find the stuck ones; ``failures`` counts both."""
+    jobs = list(jobs)
+    now = now or datetime.now(UTC)
+    succeeded = [job_record(job, input_bucket, output_bucket) for job in jobs if str(job.status) == "SUCCEEDED"]
+    summary = validate_jobs(
+        recent(succeeded, since, now), reports_dir, notebook=notebook, kernel=kernel, data_dir=data_dir,
+        sample_size=sample_size,
+    )  # fmt: skip
+    summary["stuck"] = stuck_jobs(jobs, now, stuck_after)
+    summary["failures"] = summary["failed"] + summary["errors"] + len(summary["stuck"])
+    (Path(reports_dir) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary
+
+
+def dynamo_jobs(client: Any, table: str) -> list[Any]:
+    """Every job of the DynamoDB job table (a scan of ids, then the store's own reads)."""
+    from etl_lib.jobs.aws import DynamoJobStore
+
+    store = DynamoJobStore(client, table)
+    ids = [
+        item["job_id"]["S"]
+        for page in client.get_paginator("scan").paginate(TableName=table, ProjectionExpression="job_id")
+        for item in page["Items"]
+    ]
+    return [job for job_id in ids if (job := store.get(job_id)) is not None]
+
+
+def publish(
+    summary: Mapping[str, Any], reports_dir: str | os.PathLike[str], *, s3_prefix: str, s3: Any, cloudwatch: Any,
+    namespace: str,
+) -> list[str]:  # fmt: skip
+    """Copy every file of ``reports_dir`` under ``s3_prefix`` (``s3://bucket/key/``) and send
+    the metrics. Returns the URIs written."""
+    bucket, _, prefix = s3_prefix[len("s3://") :].partition("/")
+    written = []
+    for path in sorted(p for p in Path(reports_dir).rglob("*") if p.is_file()):
+        key = f"{prefix.rstrip('/')}/{path.relative_to(reports_dir).as_posix()}"
+        s3.upload_file(str(path), bucket, key)
+        written.append(f"s3://{bucket}/{key}")
+    cloudwatch.put_metric_data(
+        Namespace=namespace,
+        MetricData=[
+            {"MetricName": METRIC_CHECKED, "Value": len(summary["jobs"]), "Unit": "Count"},
+            {"MetricName": METRIC_FAILURES, "Value": summary["failures"], "Unit": "Count"},
+        ],
+    )
+    return written
+
+
+def ensure_kernel(prefix: str | os.PathLike[str] | None = None) -> None:
+    """Install the etl-local kernelspec where Jupyter finds it: this environment, or (on a
+    Glue worker, whose environment may be read-only) ``prefix``, added to ``JUPYTER_PATH``."""
+    from etl_lib.notebook.kernel import install_kernel
+
+    if prefix is None:
+        install_kernel()
+        return
+    install_kernel(prefix)
+    path = str(Path(prefix) / "share" / "jupyter")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (path, os.environ.get("JUPYTER_PATH", "")) if p)
+
+
+def glue_main(argv: list[str]) -> int:
+    """The scheduled Glue job: validate recent jobs of the DynamoDB table, publish to S3 and
+    CloudWatch. Arguments as Glue passes them (``--NAME value``; Glue's own are ignored)."""
+    import tempfile
+
+    import boto3
+
+    parser = argparse.ArgumentParser(prog="validate_notebook.py")
+    for name in ("--JOBS_TABLE", "--INPUT_BUCKET", "--OUTPUT_BUCKET", "--METRICS_NAMESPACE"):
+        parser.add_argument(name, required=True)
+    parser.add_argument("--REPORTS_PREFIX", default="validation/")
+    parser.add_argument("--LOOKBACK_HOURS", type=int, default=24)
+    parser.add_argument("--STUCK_AFTER_HOURS", type=int, default=3)
+    parser.add_argument("--SAMPLE_SIZE", type=int, default=100)
+    # Glue copies --extra-files into the script's working directory.
+    parser.add_argument("--NOTEBOOK", default=VALIDATION_NOTEBOOK.name)
+    args, _glue_arguments = parser.parse_known_args(argv)
+    notebook = Path(args.NOTEBOOK) if Path(args.NOTEBOOK).is_file() else VALIDATION_NOTEBOOK
+    started = datetime.now(UTC)
+    with tempfile.TemporaryDirectory(prefix="validation-") as work:
+        ensure_kernel(Path(work) / "kernel")
+        reports = Path(work) / "reports"
+        summary = scheduled_validation(
+            dynamo_jobs(boto3.client("dynamodb"), args.JOBS_TABLE), reports, input_bucket=args.INPUT_BUCKET,
+            output_bucket=args.OUTPUT_BUCKET, since=timedelta(hours=args.LOOKBACK_HOURS),
+            stuck_after=timedelta(hours=args.STUCK_AFTER_HOURS), notebook=notebook, sample_size=args.SAMPLE_SIZE,
+            now=started,
+        )  # fmt: skip
+        prefix = f"s3://{args.OUTPUT_BUCKET}/{args.REPORTS_PREFIX.strip('/')}/{started.strftime('%Y%m%dT%H%M%SZ')}/"
+        publish(summary, reports, s3_prefix=prefix, s3=boto3.client("s3"), cloudwatch=boto3.client("cloudwatch"),
+                namespace=args.METRICS_NAMESPACE)  # fmt: skip
+    print(f"{summary['passed']} passed, {summary['failed']} failed, {summary['errors']} errors, "
+          f"{len(summary['stuck'])} stuck -> {prefix}")  # fmt: skip
+    return 1 if summary["failures"] else 0
 
 
 def main(argv: list[str] | None = None) -> int:

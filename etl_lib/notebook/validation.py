@@ -19,14 +19,13 @@ import json
 import os
 import random
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 from jsonschema import Draft202012Validator
 
 from etl_lib.notebook.roundtrip import differences, expected_record, parse_json
-from etl_lib.notebook.storage import locate, read_job_bytes
+from etl_lib.notebook.storage import locate, read_job_bytes, write_job_text
 from etl_lib.options import ConvertOptions, OutputFormat
 from etl_lib.parquet_input import open_input, read_slice
 from etl_lib.report import RunReport, json_schema
@@ -171,10 +170,8 @@ def validate_output(
         "checks": checks,
         "errors": errors,
     }
-    if summary_path is not None:
-        path = Path(summary_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    if summary_path is not None:  # local or s3://
+        write_job_text(summary_path, json.dumps(summary, indent=2) + "\n")
     if not ok:
         raise ValidationError(summary)
     return summary

@@ -24,6 +24,9 @@ GLUE_VERSION = "6.0"
 SCRIPTS_PREFIX = "glue/scripts/"
 WHEELS_PREFIX = "glue/wheels/"
 TEMP_PREFIX = "glue/temp/"
+# Spark event logs of every run (--spark-event-logs-path), read by the Glue console's Spark UI.
+SPARK_UI_PREFIX = "glue/spark-ui/"
+SPARK_UI_RETENTION_DAYS = 30
 
 
 class GlueArtifacts(Construct):
@@ -60,6 +63,11 @@ class GlueArtifacts(Construct):
                     expiration=Duration.days(7),
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 ),
+                s3.LifecycleRule(
+                    id="spark-ui-event-logs",
+                    prefix=SPARK_UI_PREFIX,
+                    expiration=Duration.days(SPARK_UI_RETENTION_DAYS),
+                ),
                 s3.LifecycleRule(id="old-versions", noncurrent_version_expiration=Duration.days(30)),
             ],
             removal_policy=removal_policy,
@@ -77,6 +85,26 @@ class GlueArtifacts(Construct):
 
     def url(self, key: str) -> str:
         return self.bucket.s3_url_for_object(key)
+
+    def wheel_url(self) -> str:
+        """The etl_lib wheel the Glue job runs (and Glue interactive sessions install)."""
+        return self.url(WHEELS_PREFIX + wheel_name())
+
+
+def spark_job_arguments(artifacts: GlueArtifacts) -> dict[str, str]:
+    """Glue 6.0 arguments every Spark job of the stack gets (docs/deploy.md says what each does).
+
+    No continuous-logging flags: those are for Glue 4.0 and older; 5.0+ logs in real time.
+    """
+    return {
+        "--job-language": "python",
+        "--TempDir": artifacts.url(TEMP_PREFIX),
+        "--enable-metrics": "true",
+        "--enable-observability-metrics": "true",
+        "--enable-job-insights": "true",
+        "--enable-spark-ui": "true",
+        "--spark-event-logs-path": artifacts.url(SPARK_UI_PREFIX),
+    }
 
 
 class EtlJob(Construct):
@@ -165,7 +193,8 @@ class EtlJob(Construct):
             execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=max_concurrent_runs),
             security_configuration=self.security_configuration.name,
             default_arguments={
-                "--additional-python-modules": artifacts.url(WHEELS_PREFIX + wheel_name()),
+                **spark_job_arguments(artifacts),
+                "--additional-python-modules": artifacts.wheel_url(),
                 "--python-modules-installer-option": "--upgrade-strategy only-if-needed",
                 # The stores (glue_jobs/parquet_to_json.py); the events Lambda passes the same
                 # values and --job_id with each run (etl_lib.jobs.settings.run_arguments).
@@ -175,12 +204,6 @@ class EtlJob(Construct):
                 # Where the run publishes JobsSucceeded/JobsFailed/JobDurationMs (the role's
                 # PutMetricData is limited to this namespace and Glue's).
                 "--metrics_namespace": metrics_namespace,
-                "--TempDir": artifacts.url(TEMP_PREFIX),
-                "--job-language": "python",
-                "--enable-metrics": "true",
-                "--enable-observability-metrics": "true",
-                "--enable-continuous-cloudwatch-log": "true",
-                "--enable-job-insights": "true",
                 # Each run converts exactly the file it is given: bookmarks would skip re-runs.
                 "--job-bookmark-option": "job-bookmark-disable",
             },
@@ -266,7 +289,8 @@ def glue_role(
     role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[artifacts.arn_for_objects("glue/*")]))
     role.add_to_policy(
         iam.PolicyStatement(
-            actions=["s3:PutObject", "s3:DeleteObject"], resources=[artifacts.arn_for_objects(TEMP_PREFIX + "*")]
+            actions=["s3:PutObject", "s3:DeleteObject"],
+            resources=[artifacts.arn_for_objects(TEMP_PREFIX + "*"), artifacts.arn_for_objects(SPARK_UI_PREFIX + "*")],
         )
     )
     role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[artifacts.bucket_arn]))

@@ -1,4 +1,4 @@
-"""Scheduled validation: a Glue trigger runs a Python shell job over recent results."""
+"""Scheduled validation: a Glue 6.0 Spark job runs the validation notebook with papermill."""
 
 from __future__ import annotations
 
@@ -10,18 +10,24 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.assets import VALIDATION_SCRIPT
-from infra.pipeline.etl import SCRIPTS_PREFIX, GlueArtifacts, glue_role
+from infra.assets import NOTEBOOKS_PREFIX, VALIDATION_NOTEBOOK, VALIDATION_SCRIPT, pinned
+from infra.pipeline.etl import GLUE_VERSION, SCRIPTS_PREFIX, GlueArtifacts, glue_role, spark_job_arguments
+from infra.pipeline.storage import OUTPUT_PREFIX, UPLOAD_PREFIX
 
 VALIDATION_PREFIX = "validation/"
+# What the job installs besides the etl_lib wheel: papermill runs the notebook on ipykernel.
+NOTEBOOK_MODULES = ("papermill", "ipykernel")
 
 
 class ScheduledValidation(Construct):
-    """A Glue trigger (cron) starts ``validate_recent_results.py``, which writes its outcome to
-    ``s3://<output>/validation/`` and the ``ValidationFailures`` metric.
+    """A Glue trigger (cron) starts ``validate_notebook.py``: ``03-validate-output.ipynb`` over
+    each SUCCEEDED job of the last ``lookback_hours`` (papermill, etl-local kernel on the
+    driver), stuck jobs named; the executed notebooks and a JSON summary go to
+    ``s3://<output>/validation/<run>/``, ``ValidationChecked``/``ValidationFailures`` to
+    CloudWatch (the monitoring alarm watches the latter) and the run fails on any failure.
 
-    A Python shell job rather than Spark: it reads job records and object listings only, and
-    1/16 DPU costs a fraction of the smallest Spark job.
+    Spark (the smallest G.1X job) rather than Python shell: Python shell's newest runtime is
+    3.9, and the notebook needs the project's Python 3.13 etl_lib, papermill and ipykernel.
     """
 
     def __init__(
@@ -31,46 +37,72 @@ class ScheduledValidation(Construct):
         *,
         name_prefix: str,
         artifacts: GlueArtifacts,
+        input_bucket: s3.IBucket,
         output_bucket: s3.IBucket,
         table: dynamodb.ITableV2,
         key: kms.IKey,
         security_configuration: str,
         schedule: str,
         lookback_hours: int,
+        stuck_after_hours: int = 3,
         metrics_namespace: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.role = glue_role(self, "Role", key=key, artifacts=artifacts.bucket, metrics_namespace=metrics_namespace)
-        self.role.add_to_policy(iam.PolicyStatement(actions=["dynamodb:Scan"], resources=[table.table_arn]))
-        self.role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[output_bucket.bucket_arn]))
+        self.role.add_to_policy(
+            iam.PolicyStatement(actions=["dynamodb:Scan", "dynamodb:GetItem"], resources=[table.table_arn])
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")])
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[output_bucket.arn_for_objects(f"{OUTPUT_PREFIX}*")]
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"], resources=[input_bucket.bucket_arn, output_bucket.bucket_arn]
+            )
+        )
         self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:PutObject"], resources=[output_bucket.arn_for_objects(VALIDATION_PREFIX + "*")]
             )
         )
         self.job_name = f"{name_prefix}-validate-results"
+        modules = [artifacts.wheel_url(), *(f"{name}=={pinned(name)}" for name in NOTEBOOK_MODULES)]
         self.job = glue.CfnJob(
             self,
             "Job",
             name=self.job_name,
-            description="Validates recent job results; records the outcome in S3 and CloudWatch.",
+            description="Runs notebooks/03-validate-output.ipynb over recent jobs; results in S3 and CloudWatch.",
             role=self.role.role_arn,
-            glue_version="3.0",  # Python shell's newest runtime (Python 3.9)
+            glue_version=GLUE_VERSION,
             command=glue.CfnJob.JobCommandProperty(
-                name="pythonshell",
-                python_version="3.9",
+                name="glueetl",
+                python_version="3",
                 script_location=artifacts.url(SCRIPTS_PREFIX + VALIDATION_SCRIPT.name),
             ),
-            max_capacity=0.0625,
-            timeout=30,
+            worker_type="G.1X",
+            number_of_workers=2,  # Glue's minimum; the notebook runs on the driver
+            timeout=60,
             max_retries=0,
             security_configuration=security_configuration,
             default_arguments={
-                "--OUTPUT_BUCKET": output_bucket.bucket_name,
+                **spark_job_arguments(artifacts),
+                "--additional-python-modules": ",".join(modules),
+                "--python-modules-installer-option": "--upgrade-strategy only-if-needed",
+                # Copied into the script's working directory, where the script looks for it.
+                "--extra-files": artifacts.url(NOTEBOOKS_PREFIX + VALIDATION_NOTEBOOK.name),
                 "--JOBS_TABLE": table.table_name,
+                "--INPUT_BUCKET": input_bucket.bucket_name,
+                "--OUTPUT_BUCKET": output_bucket.bucket_name,
                 "--METRICS_NAMESPACE": metrics_namespace,
+                "--REPORTS_PREFIX": VALIDATION_PREFIX,
                 "--LOOKBACK_HOURS": str(lookback_hours),
-                "--job-language": "python",
+                "--STUCK_AFTER_HOURS": str(stuck_after_hours),
+                "--job-bookmark-option": "job-bookmark-disable",
             },
         )
         self.job.node.add_dependency(artifacts.deployment)

@@ -64,7 +64,8 @@ def test_glue_artifacts_are_staged(tmp_path: Path) -> None:
     staged, present = assets.stage_glue_artifacts(tmp_path / "glue")
     assert present == assets.GLUE_SCRIPT.is_file()
     assert (staged / "scripts" / "parquet_to_json.py").is_file()
-    assert (staged / "scripts" / "validate_recent_results.py").is_file()
+    assert (staged / "scripts" / "validate_notebook.py").is_file()
+    assert (staged / "notebooks" / "03-validate-output.ipynb").read_bytes() == assets.VALIDATION_NOTEBOOK.read_bytes()
     assert (staged / "wheels" / assets.wheel_name()).is_file()
 
 

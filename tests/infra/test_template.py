@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
+from infra import assets
 from infra.assets import wheel_name
 from tests.infra.conftest import Synth
 
@@ -421,17 +422,40 @@ def assert_targets_events_function(synth: Synth, rule: dict[str, Any]) -> None:
     )
 
 
-def test_scheduled_validation(synth: Synth) -> None:
+def test_scheduled_validation_runs_the_notebook_on_glue_6(synth: Synth) -> None:
     validation = synth.stack.validation
     job = synth.raw["Resources"][synth.logical_id(validation.job)]["Properties"]
-    assert job["Command"]["Name"] == "pythonshell"
-    assert "validate_recent_results.py" in str(job["Command"]["ScriptLocation"])
+    assert (job["GlueVersion"], job["Command"]["Name"], job["Command"]["PythonVersion"]) == ("6.0", "glueetl", "3")
+    assert "glue/scripts/validate_notebook.py" in json.dumps(job["Command"]["ScriptLocation"])
     assert job["SecurityConfiguration"]
+    args = job["DefaultArguments"]
+    modules = json.dumps(args["--additional-python-modules"])
+    assert "papermill==2.7.0" in modules
+    assert "ipykernel==7.4.0" in modules
+    assert f"glue/wheels/{assets.wheel_name()}" in modules
+    assert "glue/notebooks/03-validate-output.ipynb" in json.dumps(args["--extra-files"])
+    assert args["--JOBS_TABLE"] == {"Ref": synth.logical_id(synth.stack.jobs.table)}
+    assert args["--OUTPUT_BUCKET"] == {"Ref": synth.logical_id(synth.stack.storage.output_bucket)}
+    assert args["--INPUT_BUCKET"] == {"Ref": synth.logical_id(synth.stack.storage.input_bucket)}
+    assert (args["--LOOKBACK_HOURS"], args["--REPORTS_PREFIX"]) == ("24", "validation/")
     trigger = synth.raw["Resources"][synth.logical_id(validation.trigger)]["Properties"]
     assert trigger["Type"] == "SCHEDULED"
     assert trigger["Schedule"] == "cron(0 3 * * ? *)"
     assert trigger["StartOnCreation"] is True
     assert trigger["Actions"] == [{"JobName": job["Name"]}]
+
+
+def test_glue_jobs_get_glue_6_arguments_and_the_spark_ui(synth: Synth) -> None:
+    artifacts = synth.logical_id(synth.stack.artifacts.bucket)
+    for job in (synth.stack.etl.job, synth.stack.validation.job):
+        args = synth.raw["Resources"][synth.logical_id(job)]["Properties"]["DefaultArguments"]
+        assert not [name for name in args if "continuous" in name], "continuous logging is for Glue 4.0 and older"
+        assert args["--enable-spark-ui"] == "true"
+        assert args["--spark-event-logs-path"] == {"Fn::Join": ["", ["s3://", {"Ref": artifacts}, "/glue/spark-ui/"]]}
+        assert (args["--enable-metrics"], args["--enable-observability-metrics"]) == ("true", "true")
+    rules = synth.raw["Resources"][artifacts]["Properties"]["LifecycleConfiguration"]["Rules"]
+    spark_ui = next(rule for rule in rules if rule.get("Prefix") == "glue/spark-ui/")
+    assert (spark_ui["Status"], spark_ui["ExpirationInDays"]) == ("Enabled", 30)
 
 
 # --- Hosting and monitoring ----------------------------------------------------------------

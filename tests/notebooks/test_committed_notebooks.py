@@ -10,7 +10,14 @@ import pytest
 from tests.notebooks.conftest import NOTEBOOKS
 
 COMMITTED = sorted(NOTEBOOKS.glob("*.ipynb"))
-GLUE_MAGICS = ["%glue_version 6.0", "%worker_type G.1X", "%number_of_workers 2", "%idle_timeout 30"]
+# The session config (etl session-config) first: it sets %region, %iam_role, the wheel.
+GLUE_MAGICS = [
+    "%load_ext etl_lib.notebook.session_config",
+    "%glue_version 6.0",
+    "%worker_type G.1X",
+    "%number_of_workers 2",
+    "%idle_timeout 30",
+]
 
 
 def test_the_three_steps_are_there() -> None:

@@ -1,0 +1,43 @@
+"""IPython extension: apply the git-ignored Glue session config (``etl session-config``).
+
+The notebooks' first cell starts with ``%load_ext etl_lib.notebook.session_config``. On the
+``glue_pyspark`` kernel every line that starts with ``%`` runs in the local kernel process,
+before any statement reaches a session, so this extension can set what the session is
+created with: it sets the config's environment (the local endpoint's AWS config file) and
+runs each magic (``%region``, ``%iam_role``, ``%additional_python_modules``...) through
+IPython, i.e. through aws-glue-sessions' own magics. On the ``etl-local`` kernel the same
+magics are recorded no-ops and the environment is left alone. Without a config file it
+says so and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from etl_lib.sessions.config import find_config
+
+
+def _on_glue_kernel(ipython: Any) -> bool:
+    # The kernel class is launched as __main__; its base class names the package.
+    kernel = getattr(ipython, "kernel", None)
+    return any(c.__module__.startswith("aws_glue_interactive_sessions_kernel") for c in type(kernel).__mro__)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    path = find_config(os.getcwd())
+    if path is None:
+        print("no Glue session config (run `make session-config`); using the kernel's defaults")
+        return
+    config = json.loads(path.read_text(encoding="utf-8"))
+    if _on_glue_kernel(ipython):
+        os.environ.update({str(k): str(v) for k, v in config.get("env", {}).items()})
+    print(f"Glue session config: {path} ({config.get('source', '')})")
+    for line in config.get("magics", []):
+        name, _, argument = line.lstrip("%").partition(" ")
+        ipython.run_line_magic(name, argument.strip())
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Nothing to undo: the magics configure the next session only."""

@@ -1,0 +1,61 @@
+"""The role of Glue interactive sessions: notebooks on AWS with the job's data access."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.pipeline.etl import GlueArtifacts, glue_role
+from infra.pipeline.storage import OUTPUT_PREFIX, UPLOAD_PREFIX
+from infra.pipeline.validation import VALIDATION_PREFIX
+
+
+class GlueSessionRole(Construct):
+    """What a data engineer's Glue 6.0 session runs as (``%iam_role``, written by
+    ``etl session-config``): the Glue run essentials (the wheel, Spark scratch and UI logs,
+    logs, metrics, the key), read access to uploads and results, the job table read-only,
+    writes under ``validation/`` only (notebook reports), and ``iam:PassRole`` on itself
+    alone, which a session needs to start further sessions and jobs as itself (Glue Studio
+    notebooks), and nothing else.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        artifacts: GlueArtifacts,
+        input_bucket: s3.IBucket,
+        output_bucket: s3.IBucket,
+        table: dynamodb.ITableV2,
+        key: kms.IKey,
+        metrics_namespace: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.role = glue_role(self, "Role", key=key, artifacts=artifacts.bucket, metrics_namespace=metrics_namespace)
+        self.role.add_to_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")])
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[output_bucket.arn_for_objects(f"{OUTPUT_PREFIX}*")]
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject"], resources=[output_bucket.arn_for_objects(f"{VALIDATION_PREFIX}*")]
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"], resources=[input_bucket.bucket_arn, output_bucket.bucket_arn]
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(actions=["dynamodb:GetItem", "dynamodb:Scan"], resources=[table.table_arn])
+        )
+        self.role.add_to_policy(iam.PolicyStatement(actions=["iam:PassRole"], resources=[self.role.role_arn]))
+        self.wheel_url = artifacts.wheel_url()

@@ -1,0 +1,99 @@
+"""The scheduled validation Glue job's entry point (infra/glue_scripts/validate_notebook.py),
+run here on moto's server (DynamoDB job table, S3, CloudWatch) with papermill and the real
+validation notebook: a wrong output fails the run, the executed notebook shows why, the
+summary names the job, and the ValidationFailures metric says how many failed."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from etl_lib.jobs.aws import DynamoJobStore
+from etl_lib.jobs.models import Job, JobStatus, input_key, output_key, report_key
+from etl_lib.options import ConvertOptions
+from tests.jobs.support import AwsResources, aws_env, aws_resources, moto_endpoint  # noqa: F401  (fixtures)
+from tests.notebooks.conftest import FIXTURES
+
+pytestmark = [pytest.mark.xdist_group("notebook-kernels"), pytest.mark.timeout(900)]
+SCRIPT = Path(__file__).resolve().parents[2] / "infra" / "glue_scripts" / "validate_notebook.py"
+NAMESPACE = "ParquetJsonEtlTest"
+
+
+def _job(job_id: str, status: JobStatus, updated: datetime) -> Job:
+    return Job(job_id=job_id, owner="someone", status=status, filename="sample.parquet", options=ConvertOptions(),
+               created_at=updated, updated_at=updated, declared_bytes=1)  # fmt: skip
+
+
+def _store_job(res: AwsResources, job: Job, output: bytes | None) -> None:
+    DynamoJobStore(boto3.client("dynamodb"), res.table).create(job)
+    if output is None:
+        return
+    s3 = boto3.client("s3")
+    s3.upload_file(str(FIXTURES / "sample.parquet"), res.input_bucket, input_key(job.job_id))
+    s3.upload_file(str(FIXTURES / "sample.report.json"), res.output_bucket, report_key(job.job_id))
+    s3.put_object(Bucket=res.output_bucket, Key=output_key(job.job_id, job.options), Body=output)
+
+
+def _read(uri: str) -> bytes:
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    data: bytes = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    return data
+
+
+def test_a_wrong_output_fails_the_scheduled_run_and_the_notebook_shows_why(
+    aws_resources: AwsResources,  # noqa: F811
+) -> None:
+    now = datetime.now(UTC)
+    golden = (FIXTURES / "sample.golden.jsonl").read_bytes()
+    lines = golden.decode().splitlines(keepends=True)
+    record = json.loads(lines[7])
+    record["id"] += 1000
+    wrong = "".join([*lines[:7], json.dumps(record, separators=(",", ":")) + "\n", *lines[8:]]).encode()
+    _store_job(aws_resources, _job("good-job", JobStatus.SUCCEEDED, now - timedelta(hours=1)), golden)
+    _store_job(aws_resources, _job("wrong-job", JobStatus.SUCCEEDED, now - timedelta(hours=2)), wrong)
+    _store_job(aws_resources, _job("old-job", JobStatus.SUCCEEDED, now - timedelta(days=3)), wrong)
+    _store_job(aws_resources, _job("stuck-job", JobStatus.RUNNING, now - timedelta(hours=5)), None)
+    _store_job(aws_resources, _job("busy-job", JobStatus.RUNNING, now - timedelta(minutes=5)), None)
+    argv = ["validate_notebook.py", "--JOBS_TABLE", aws_resources.table, "--INPUT_BUCKET", aws_resources.input_bucket,
+            "--OUTPUT_BUCKET", aws_resources.output_bucket, "--METRICS_NAMESPACE", NAMESPACE,
+            "--job-bookmark-option", "job-bookmark-disable", "--JOB_ID", "j_123"]  # fmt: skip
+
+    code = compile(SCRIPT.read_text(encoding="utf-8"), str(SCRIPT), "exec")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.argv", argv)
+        with pytest.raises(RuntimeError, match="scheduled validation failed"):
+            exec(code, {"__name__": "__main__"})  # as Glue runs the script
+
+    keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=aws_resources.output_bucket,
+                                                                  Prefix="validation/")["Contents"]]  # fmt: skip
+    run_prefix = keys[0].split("/")[1]
+    base = f"s3://{aws_resources.output_bucket}/validation/{run_prefix}"
+    summary: dict[str, Any] = json.loads(_read(f"{base}/summary.json"))
+    by_id = {job["job_id"]: job for job in summary["jobs"]}
+    assert set(by_id) == {"good-job", "wrong-job"}, "not the recent SUCCEEDED jobs"
+    assert by_id["good-job"]["status"] == "passed"
+    assert by_id["wrong-job"]["status"] == "failed"
+    assert by_id["wrong-job"]["checks"]["round_trip"] is False
+    assert [job["job_id"] for job in summary["stuck"]] == ["stuck-job"]
+    assert summary["failures"] == 2
+
+    executed = json.loads(_read(f"{base}/wrong-job/03-validate-output.ipynb"))
+    shown = "".join("".join(o.get("text", "")) + json.dumps(o.get("data", {})) + str(o.get("evalue", ""))
+                    for c in executed["cells"] if c["cell_type"] == "code" for o in c.get("outputs", []))  # fmt: skip
+    assert "record 7 does not round-trip: $.id: 1008 != 8" in shown
+    assert json.loads(_read(f"{base}/wrong-job/summary.json"))["status"] == "failed"
+
+    cloudwatch = boto3.client("cloudwatch")
+    values = {}
+    for metric in ("ValidationChecked", "ValidationFailures"):
+        stats = cloudwatch.get_metric_statistics(
+            Namespace=NAMESPACE, MetricName=metric, StartTime=now - timedelta(minutes=5),
+            EndTime=datetime.now(UTC) + timedelta(minutes=5), Period=60, Statistics=["Maximum"],
+        )  # fmt: skip
+        values[metric] = max(point["Maximum"] for point in stats["Datapoints"])
+    assert values == {"ValidationChecked": 2.0, "ValidationFailures": 2.0}
