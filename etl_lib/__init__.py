@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from etl_lib.convert import Engine, convert
     from etl_lib.errors import ConversionError, InvalidInputError, OutputError, UnsupportedTypeError
-    from etl_lib.options import Compression, ConvertOptions, OutputFormat
+    from etl_lib.options import Compression, ConvertOptions, Limits, OutputFormat
     from etl_lib.report import RunReport
 
 # public name -> the module that defines it
@@ -37,6 +37,7 @@ _EXPORTS = {
     "ConvertOptions": "etl_lib.options",
     "OutputFormat": "etl_lib.options",
     "Compression": "etl_lib.options",
+    "Limits": "etl_lib.options",
     "RunReport": "etl_lib.report",
     "ConversionError": "etl_lib.errors",
     "InvalidInputError": "etl_lib.errors",
@@ -50,6 +51,7 @@ __all__ = [
     "ConvertOptions",
     "Engine",
     "InvalidInputError",
+    "Limits",
     "OutputError",
     "OutputFormat",
     "RunReport",

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from etl_lib.errors import ConversionError
-from etl_lib.options import Compression, ConvertOptions, OutputFormat
+from etl_lib.options import Compression, ConvertOptions, Limits, OutputFormat
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -48,7 +48,65 @@ def _add_convert(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "spark: local Spark, as on Glue; local: in this process, no JVM",
     )
     p.add_argument("--report", type=Path, help="write the run report (JSON) to this path")
+    _add_limits(p)
     p.add_argument("--verbose", action="store_true", help="show stack traces of failures")
+
+
+_UNLIMITED = {"none", "0", "unlimited"}
+_SUFFIXES = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def _byte_limit(text: str) -> int | None:
+    """A byte count such as ``5000000``, ``512M`` or ``4G`` (binary units); ``none`` or
+    ``0`` for no limit."""
+    value = text.strip().lower().removesuffix("ib").removesuffix("b")
+    if value in _UNLIMITED:
+        return None
+    scale = _SUFFIXES.get(value[-1:], 1)
+    number = value[:-1] if scale > 1 else value
+    try:
+        parsed = float(number) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a byte count: {text!r} (e.g. 512M, 4G, or none)") from None
+    if parsed < 1:
+        raise argparse.ArgumentTypeError(f"not a byte count: {text!r} (e.g. 512M, 4G, or none)")
+    return int(parsed)
+
+
+def _seconds_limit(text: str) -> float | None:
+    if text.strip().lower() in _UNLIMITED:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r} (or none)") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r} (or none)")
+    return seconds
+
+
+def _add_limits(p: argparse.ArgumentParser) -> None:
+    defaults = Limits()
+    p.add_argument(
+        "--max-input-bytes",
+        type=_byte_limit,
+        default=defaults.max_input_bytes,
+        help=f"fail with INPUT_TOO_LARGE past this many decoded bytes (default {defaults.max_input_bytes}; "
+        "suffixes K, M, G; none or 0: unlimited)",
+    )
+    p.add_argument(
+        "--max-output-bytes",
+        type=_byte_limit,
+        default=defaults.max_output_bytes,
+        help=f"fail with OUTPUT_TOO_LARGE past this many JSON bytes, before compression "
+        f"(default {defaults.max_output_bytes}; none or 0: unlimited)",
+    )
+    p.add_argument(
+        "--max-run-seconds",
+        type=_seconds_limit,
+        default=defaults.max_run_seconds,
+        help=f"fail with TIMED_OUT after this many seconds (default {defaults.max_run_seconds:g}; none: unlimited)",
+    )
 
 
 def _add_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -204,7 +262,14 @@ def _convert(args: argparse.Namespace) -> int:
         spark = local_spark("etl-convert")
         _spark_progress_thread(spark, progress, stop)
     try:
-        report = convert(args.src, args.dest, options, engine=args.engine, spark=spark, progress=progress)
+        limits = Limits(
+            max_input_bytes=args.max_input_bytes,
+            max_output_bytes=args.max_output_bytes,
+            max_run_seconds=args.max_run_seconds,
+        )
+        report = convert(
+            args.src, args.dest, options, engine=args.engine, spark=spark, progress=progress, limits=limits
+        )
     finally:
         stop.set()
         progress.finish()
@@ -240,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConversionError as exc:
         if args.verbose:
             raise
-        print(f"etl {args.command}: error: {exc.message}", file=sys.stderr)
+        print(f"etl {args.command}: error: {exc.message} ({exc.code})", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print(f"etl {args.command}: interrupted", file=sys.stderr)

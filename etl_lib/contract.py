@@ -23,8 +23,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl_lib.errors import UnsupportedTypeError
+from etl_lib.errors import BadValueError, InvalidUtf8Error, InvalidValueError
 from etl_lib.options import ConvertOptions
+from etl_lib.type_families import NESTED, Family, family_of
 
 MAX_SAFE_INTEGER = 2**53 - 1
 """Largest integer every JSON parser (IEEE-754 doubles, JavaScript) reads exactly."""
@@ -331,6 +332,10 @@ def _encode_timestamp(arr: pa.Array) -> pa.Array:
 
 
 def _encode_time(arr: pa.Array) -> pa.Array:
+    # 0 <= t <= 24:00:00; exactly 24 h is ISO 8601's end of day, written "24:00:00".
+    bad = _bad_time(arr)
+    if bad is not None:
+        raise InvalidValueError.at(bad[1], column="(time)", row=bad[0])
     unit = arr.type.unit
     digits = _FRACTION_DIGITS[unit]
     layout = _Layout(len(arr), 10 + (digits + 1 if digits else 0))
@@ -356,12 +361,23 @@ def _rejoin(offsets: pa.Array, items: pa.Array, large: bool, open_: str, close: 
     return _join(open_, pc.binary_join(lists, ","), close)
 
 
-def _encode_list(arr: pa.Array, opts: ConvertOptions) -> pa.Array:
+def _as_list(arr: pa.Array) -> pa.Array:
+    """A fixed-size list or list view as a (large) list array with offsets.
+
+    Built from the flattened values and the lengths rather than by a cast: pyarrow 25's
+    list_view -> list cast returns a too-short offsets buffer for an all-null array.
+    """
     t = arr.type
-    if pa.types.is_fixed_size_list(t) or pa.types.is_list_view(t):
-        arr = pc.cast(arr, pa.list_(t.value_field))
-    elif pa.types.is_large_list_view(t):
-        arr = pc.cast(arr, pa.large_list(t.value_field))
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_map(t):
+        return arr
+    lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]), pa.int64())
+    mask = pc.is_null(arr) if arr.null_count else None
+    return pa.LargeListArray.from_arrays(offsets, pc.list_flatten(arr), pa.large_list(t.value_field), mask=mask)
+
+
+def _encode_list(arr: pa.Array, opts: ConvertOptions) -> pa.Array:
+    arr = _as_list(arr)
     items = _filled(encode_array(arr.values, opts))
     text = _rejoin(arr.offsets, items, pa.types.is_large_list(arr.type), "[", "]")
     return _mask_nulls(arr, text)
@@ -419,60 +435,150 @@ def is_uuid_type(t: pa.DataType) -> bool:
     return isinstance(t, pa.BaseExtensionType) and t.extension_name == "arrow.uuid"
 
 
-def encode_array(arr: pa.Array | pa.ChunkedArray, opts: ConvertOptions) -> pa.Array:  # noqa: C901, PLR0912
+def is_iso_timestamp_type(t: pa.DataType) -> bool:
+    """INT96 values already rendered as exact ISO text (see parquet_input)."""
+    return isinstance(t, pa.BaseExtensionType) and t.extension_name == "etl.iso_timestamp"
+
+
+def _encode_extension(arr: pa.Array, opts: ConvertOptions) -> pa.Array:
+    if is_uuid_type(arr.type):
+        return _encode_uuid(arr.storage)
+    if is_iso_timestamp_type(arr.type):
+        return _quote(arr.storage)
+    # Other extensions (JSON, geometry WKB, opaque...) are written as their storage.
+    return encode_array(arr.storage, opts)
+
+
+Encoder = Callable[[pa.Array, ConvertOptions], pa.Array]
+
+ENCODERS: dict[Family, Encoder] = {
+    Family.EXTENSION: _encode_extension,
+    Family.DICTIONARY: lambda arr, opts: encode_array(arr.dictionary_decode(), opts),
+    Family.NULL: lambda arr, opts: pa.nulls(len(arr), _STRING),
+    Family.BOOLEAN: lambda arr, opts: _encode_bool(arr),
+    Family.INTEGER: _encode_integer,
+    Family.FLOAT: _encode_float,
+    Family.DECIMAL: _encode_decimal,
+    Family.STRING: lambda arr, opts: _encode_string(arr),
+    Family.BINARY: lambda arr, opts: _encode_binary(arr),
+    Family.DATE: lambda arr, opts: _encode_date(arr),
+    Family.TIMESTAMP: lambda arr, opts: _encode_timestamp(arr),
+    Family.TIME: lambda arr, opts: _encode_time(arr),
+    Family.DURATION: lambda arr, opts: _encode_duration(arr),
+    Family.MAP: _encode_map,
+    Family.LIST: _encode_list,
+    Family.STRUCT: _encode_struct,
+}
+"""One encoder per type family (etl_lib.type_families)."""
+
+
+def encode_array(arr: pa.Array | pa.ChunkedArray, opts: ConvertOptions) -> pa.Array:
     """JSON fragments of ``arr``: a string array, null exactly where ``arr`` is null."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
+    return ENCODERS[family_of(arr.type)](arr, opts)
+
+
+# --- values the contract refuses ------------------------------------------------------
+
+
+def _first_invalid_utf8(arr: pa.Array) -> int | None:
+    """Index of the first string of ``arr`` that is not UTF-8, or None.
+
+    Arrow validates UTF-8 in one vectorised pass; only a failing array is bisected.
+    """
+    try:
+        arr.validate(full=True)
+        return None
+    except pa.ArrowInvalid:
+        pass
+    low, high = 0, len(arr)  # invariant: the first bad string is in [low, high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        try:
+            arr.slice(low, middle - low).validate(full=True)
+            low = middle
+        except pa.ArrowInvalid:
+            high = middle
+    return low
+
+
+def _bad_time(arr: pa.Array) -> tuple[int, str] | None:
+    limit = 86_400 * _UNITS_PER_SECOND[arr.type.unit]
+    values = _int64_values(arr)
+    bad = (values < 0) | (values > limit)
+    if arr.null_count:
+        bad &= pc.is_valid(arr).to_numpy(zero_copy_only=False)
+    if not bad.any():
+        return None
+    row = int(np.argmax(bad))
+    return row, f"TIME value {int(values[row])} ({arr.type.unit}) is outside 00:00:00-24:00:00"
+
+
+def _child_rows(arr: pa.Array) -> tuple[np.ndarray, list[tuple[str, pa.Array]]]:
+    """A list-like array's offsets (absolute in its child arrays) and its children."""
+    offsets = arr.offsets.to_numpy(zero_copy_only=False)
+    if isinstance(arr, pa.MapArray):
+        return offsets, [("key", arr.keys), ("value", arr.items)]
+    return offsets, [("[]", arr.values)]
+
+
+def _find_nested(arr: pa.Array, path: str) -> tuple[BadValueError, int] | None:
+    """The first refused value inside a struct, list or map, by the row of ``arr``."""
+    found: list[tuple[BadValueError, int]] = []
     t = arr.type
-    if isinstance(t, pa.BaseExtensionType):
-        if is_uuid_type(t):
-            return _encode_uuid(arr.storage)
-        if t.extension_name == "etl.iso_timestamp":  # exact INT96 text, see parquet_input
-            return _quote(arr.storage)
-        # Other extensions (JSON, geometry WKB, opaque...) are written as their storage.
-        return encode_array(arr.storage, opts)
-    if pa.types.is_dictionary(t):
-        return encode_array(arr.dictionary_decode(), opts)
-    if pa.types.is_null(t):
-        return pa.nulls(len(arr), _STRING)
-    if pa.types.is_boolean(t):
-        return _encode_bool(arr)
-    if pa.types.is_integer(t):
-        return _encode_integer(arr, opts)
-    if pa.types.is_floating(t):
-        return _encode_float(arr, opts)
-    if pa.types.is_decimal(t):
-        return _encode_decimal(arr, opts)
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
-        return _encode_string(arr)
-    if (
-        pa.types.is_binary(t)
-        or pa.types.is_large_binary(t)
-        or pa.types.is_binary_view(t)
-        or pa.types.is_fixed_size_binary(t)
-    ):
-        return _encode_binary(arr)
-    if pa.types.is_date(t):
-        return _encode_date(arr)
-    if pa.types.is_timestamp(t):
-        return _encode_timestamp(arr)
-    if pa.types.is_time(t):
-        return _encode_time(arr)
-    if pa.types.is_duration(t):
-        return _encode_duration(arr)
-    if pa.types.is_map(t):
-        return _encode_map(arr, opts)
-    if (
-        pa.types.is_list(t)
-        or pa.types.is_large_list(t)
-        or pa.types.is_fixed_size_list(t)
-        or pa.types.is_list_view(t)
-        or pa.types.is_large_list_view(t)
-    ):
-        return _encode_list(arr, opts)
     if pa.types.is_struct(t):
-        return _encode_struct(arr, opts)
-    raise UnsupportedTypeError(f"the JSON contract has no rule for Arrow type {t}")
+        for i, child in enumerate(arr.flatten()):
+            hit = find_bad_value(child, f"{path}.{t.field(i).name}")
+            if hit is not None:
+                found.append((hit, hit.row))
+        return min(found, key=lambda h: h[1]) if found else None
+    offsets, kids = _child_rows(_as_list(arr))
+    first, last = int(offsets[0]), int(offsets[-1])
+    for name, child in kids:
+        hit = find_bad_value(child.slice(first, last - first), path + ("" if name == "[]" else ".") + name)
+        if hit is not None:
+            row = int(np.searchsorted(offsets, first + hit.row, side="right")) - 1
+            found.append((hit, row))
+    return min(found, key=lambda h: h[1]) if found else None
+
+
+def find_bad_value(arr: pa.Array, path: str) -> BadValueError | None:
+    """The first value of ``arr`` the contract refuses (invalid UTF-8, a TIME outside 0-24 h),
+    as an error naming the column ``path`` and its row in ``arr``; None if there is none."""
+    family = family_of(arr.type)
+    if family is Family.STRING:
+        row = _first_invalid_utf8(arr)
+        if row is None:
+            return None
+        return InvalidUtf8Error.at("is not valid UTF-8", column=path, row=row)
+    if family is Family.TIME:
+        bad = _bad_time(arr)
+        return None if bad is None else InvalidValueError.at(bad[1], column=path, row=bad[0])
+    if family is Family.EXTENSION and not (is_uuid_type(arr.type) or is_iso_timestamp_type(arr.type)):
+        return find_bad_value(arr.storage, path)
+    if family is Family.DICTIONARY:
+        hit = find_bad_value(arr.dictionary, path)
+        if hit is None:
+            return None
+        row = pc.index(arr.indices, pa.scalar(hit.row, arr.indices.type)).as_py()
+        return None if row < 0 else hit.at(hit.problem, column=path, row=row)
+    if family in NESTED:
+        nested = _find_nested(arr, path)
+        return None if nested is None else nested[0].at(nested[0].problem, column=nested[0].column, row=nested[1])
+    return None
+
+
+def check_batch(batch: pa.RecordBatch | pa.Table) -> None:
+    """Raise the first refused value of ``batch`` (see :func:`find_bad_value`)."""
+    hits = []
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        hit = find_bad_value(arr, name)
+        if hit is not None:
+            hits.append(hit)
+    if hits:
+        raise min(hits, key=lambda h: h.row)
 
 
 def encode_lines(batch: pa.RecordBatch | pa.Table, opts: ConvertOptions, *, terminator: str = "\n") -> pa.Array:
@@ -481,5 +587,6 @@ def encode_lines(batch: pa.RecordBatch | pa.Table, opts: ConvertOptions, *, term
     The result's data buffer is the exact output bytes of the batch, so writers can hand
     it to the sink without another copy.
     """
+    check_batch(batch)
     fragments = [encode_array(column, opts) for column in batch.columns]
     return encode_object(batch.schema.names, fragments, opts, length=batch.num_rows, suffix=terminator)

@@ -16,8 +16,9 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from etl_lib import sink
+from etl_lib.budget import Budget
 from etl_lib.errors import InvalidInputError, error_from_code
-from etl_lib.options import ConvertOptions
+from etl_lib.options import ConvertOptions, Limits
 from etl_lib.parquet_input import ParquetInput, Slice, open_input
 from etl_lib.report import RunReport, json_schema
 from etl_lib.writer import PieceResult, empty_output, write_stream
@@ -61,6 +62,7 @@ def _write_local(
     progress: Progress | None,
     total: int,
     s3_client: Any,
+    budget: Budget,
 ) -> tuple[int, int]:
     """Encode row groups on this machine's cores, stream them in order to ``dest``."""
     done = 0
@@ -72,19 +74,30 @@ def _write_local(
             progress(done, total)
 
     with sink.atomic_output(dest, s3_client=s3_client) as out:
-        result = write_stream(plan, options, out, workers=os.cpu_count() or 1, progress=advance)
+        result = write_stream(plan, options, out, workers=os.cpu_count() or 1, progress=advance, budget=budget)
         _check_rows(src, total, result.rows)  # inside the block: a mismatch publishes nothing
     return result.rows, sink.size_of(dest, s3_client=s3_client)
 
 
-def _write_spark(spark: SparkSession, plan: list[Slice], options: ConvertOptions, staging: str) -> list[PieceResult]:
+def _write_spark(
+    spark: SparkSession, plan: list[Slice], options: ConvertOptions, staging: str, budget: Budget
+) -> list[PieceResult]:
     from etl_lib.transform import slices_frame, with_written_pieces
 
-    rows = slices_frame(spark, plan).transform(with_written_pieces(options, staging)).collect()
+    # Each task checks its own share against the job's limits (and the job's deadline);
+    # the sums are checked here, before anything is published.
+    rows = (
+        slices_frame(spark, plan)
+        .transform(with_written_pieces(options, staging, limits=budget.limits, deadline=budget.deadline))
+        .collect()
+    )
     failures = sorted((r for r in rows if r["error_code"]), key=lambda r: r["seq"])
     if failures:
         raise error_from_code(failures[0]["error_code"], failures[0]["error_message"])
-    return sorted((PieceResult(r["seq"], r["rows"], r["bytes"]) for r in rows), key=lambda p: p.seq)
+    budget.check_input(sum(r["input_bytes"] for r in rows))
+    budget.check_output(sum(r["bytes"] for r in rows))
+    budget.check_time()
+    return sorted((PieceResult(r["seq"], r["rows"], r["bytes"], r["input_bytes"]) for r in rows), key=lambda p: p.seq)
 
 
 def _check_rows(src: str, total_rows: int, rows_out: int) -> None:
@@ -107,6 +120,7 @@ def convert(
     spark: SparkSession | None = None,
     progress: Progress | None = None,
     s3_client: Any = None,
+    limits: Limits | None = None,
 ) -> RunReport:
     """Convert the Parquet input ``src`` to the single JSON file ``dest``.
 
@@ -138,6 +152,10 @@ def convert(
         Called with (rows written so far, total rows) as the local engine writes.
     s3_client : boto3 S3 client, optional
         The client that publishes an ``s3://`` destination. Default: ``boto3.client("s3")``.
+    limits : Limits, optional
+        The job's limits on decoded input bytes, output bytes (JSON, before compression) and
+        run time, and on nesting depth. Default: ``Limits()``, sized for the converter
+        Lambda; ``Limits.unlimited()`` lifts the byte and time limits.
 
     Returns
     -------
@@ -149,13 +167,18 @@ def convert(
     ------
     InvalidInputError
         ``src`` is missing (code ``INPUT_NOT_FOUND``) or is not readable Parquet: empty,
-        truncated, corrupt, encrypted, or parts with different schemas (``INVALID_PARQUET``).
+        truncated, corrupt, encrypted, or parts with different schemas (``INVALID_PARQUET``);
+        or it holds a value the contract refuses: a string that is not UTF-8
+        (``INVALID_UTF8``), a TIME outside 0-24 h (``INVALID_VALUE``).
     UnsupportedTypeError
-        ``src`` holds a type the contract does not cover (``UNSUPPORTED_TYPE``).
+        ``src`` holds a type the contract does not cover, or nesting deeper than the limit
+        (``UNSUPPORTED_TYPE``).
+    LimitExceededError
+        The job went over a limit (``INPUT_TOO_LARGE``, ``OUTPUT_TOO_LARGE``, ``TIMED_OUT``).
     OutputError
         ``dest`` cannot be written (``OUTPUT_FAILED``).
 
-    All three are :class:`ConversionError`: a stable ``code`` and a one-line ``message``
+    All are :class:`ConversionError`: a stable ``code`` and a one-line ``message``
     naming the input and the problem.
 
     Examples
@@ -172,9 +195,11 @@ def convert(
     >>> report = etl_lib.convert("s3://bucket/sales/", "s3://bucket/out/sales.json.gz", options, engine="spark")
     """
     options = options or ConvertOptions()
+    limits = limits or Limits()
     started, clock = datetime.now(UTC), time.perf_counter()
     sink.check_destination(dest)
-    parquet: ParquetInput = open_input(src)
+    budget = Budget(limits, name=posixpath.basename(src.rstrip("/")) or src)
+    parquet: ParquetInput = open_input(src, limits)
     engine = choose_engine(engine, parquet.size, local_max_bytes)
     parallelism = 1
     if engine is Engine.SPARK:
@@ -191,12 +216,12 @@ def convert(
         output_bytes = sink.write_bytes(dest, empty_output(options), s3_client=s3_client)
         rows_out = 0
     elif engine is Engine.LOCAL:
-        rows_out, output_bytes = _write_local(src, plan, options, dest, progress, total_rows, s3_client)
+        rows_out, output_bytes = _write_local(src, plan, options, dest, progress, total_rows, s3_client, budget)
     else:
         assert spark is not None
         staging = sink.staging_uri(dest)
         try:
-            results = _write_spark(spark, plan, options, staging)
+            results = _write_spark(spark, plan, options, staging, budget)
             rows_out = sum(r.rows for r in results)
             _check_rows(src, total_rows, rows_out)
             output_bytes = sink.publish([sink.piece_uri(staging, r.seq) for r in results], dest, s3_client=s3_client)

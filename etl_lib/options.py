@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class OutputFormat(StrEnum):
@@ -38,3 +38,51 @@ class ConvertOptions(BaseModel):
         """Extension of the single output file, e.g. ``.jsonl`` or ``.json.gz``."""
         ext = f".{self.format.value}"
         return ext + ".gz" if self.compression is Compression.GZIP else ext
+
+
+# The smallest place a job runs is the converter Lambda (infra/config.py:
+# ``converter_memory_mb`` and ``converter_timeout_seconds``; tests/test_limits.py fails if
+# they drift from these). Every default below is sized so a job within the limits finishes
+# there, and a job over them fails with its code before the Lambda runtime kills it.
+CONVERTER_MEMORY_BYTES = 3008 * 1024**2
+CONVERTER_TIMEOUT_SECONDS = 900
+
+BATCH_BYTES = CONVERTER_MEMORY_BYTES // 48
+"""Decoded Arrow bytes per record batch (~62 MiB). A batch is held once decoded and about
+three times more while its JSON text is built (fragments per column, then the records);
+with two workers and the in-flight chunks below that stays well inside the Lambda."""
+
+IN_FLIGHT_BYTES = CONVERTER_MEMORY_BYTES // 8
+"""Encoded JSON bytes the local engine may hold ahead of the writer (~376 MiB)."""
+
+
+class Limits(BaseModel):
+    """Per-job limits; a job over one fails with its code and leaves nothing behind.
+
+    ``None`` means unlimited, and only ever when a caller asks for it explicitly. Kept
+    beside :class:`ConvertOptions` rather than in it: those are the user's choices (the
+    ``options`` of ``POST /jobs``), these the operator's, so no request can raise them.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_input_bytes: int | None = Field(default=2 * CONVERTER_MEMORY_BYTES, gt=0)
+    """Decoded input: the Arrow bytes of every batch read (~5.9 GiB). The Lambda takes
+    inputs up to the small-file threshold (64 MiB of Parquet); even at the ~50x ratios of
+    very repetitive data those decode to about 3 GiB, so real inputs fit with room to
+    spare, while a decompression bomb stops here long before the disk or the clock.
+    ``INPUT_TOO_LARGE``."""
+    max_output_bytes: int | None = Field(default=4 * CONVERTER_MEMORY_BYTES, gt=0)
+    """JSON bytes written, counted before compression (~11.75 GiB): JSON text is up to
+    about twice its decoded Arrow size, so twice the input limit. ``OUTPUT_TOO_LARGE``."""
+    max_run_seconds: float | None = Field(default=CONVERTER_TIMEOUT_SECONDS - 60, gt=0)
+    """Wall-clock time of the conversion: the Lambda timeout minus a minute, so the job
+    fails with its code and cleans up before the runtime kills it. ``TIMED_OUT``."""
+    max_nesting_depth: int = Field(default=64, gt=0)
+    """Nested types (struct, list, map) deeper than this are refused with
+    ``UNSUPPORTED_TYPE``: the encoder and the reader recurse once per level."""
+
+    @classmethod
+    def unlimited(cls) -> Limits:
+        """No byte or time limit (the nesting depth stays bounded)."""
+        return cls(max_input_bytes=None, max_output_bytes=None, max_run_seconds=None)

@@ -6,14 +6,16 @@ data, so a consumer (or the validation notebook) can check every record against 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
-from etl_lib.contract import MAX_SAFE_INTEGER, is_uuid_type
+from etl_lib.contract import MAX_SAFE_INTEGER, is_iso_timestamp_type, is_uuid_type
 from etl_lib.options import ConvertOptions
+from etl_lib.type_families import Family, family_of
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -62,67 +64,66 @@ def _integer_schema(t: pa.DataType, opts: ConvertOptions) -> dict[str, Any]:
     return schema
 
 
-def value_schema(t: pa.DataType, opts: ConvertOptions) -> dict[str, Any]:  # noqa: C901, PLR0912
-    """JSON Schema of one non-null value of Arrow type ``t`` under the contract."""
-    if isinstance(t, pa.BaseExtensionType):
-        if is_uuid_type(t):
-            return {"type": "string", "format": "uuid"}
-        if t.extension_name == "etl.iso_timestamp":
-            return {"type": "string", "format": "date-time"}
-        return value_schema(t.storage_type, opts)
-    if pa.types.is_dictionary(t):
-        return value_schema(t.value_type, opts)
-    if pa.types.is_null(t):
-        return {"type": "null"}
-    if pa.types.is_boolean(t):
-        return {"type": "boolean"}
-    if pa.types.is_integer(t):
-        return _integer_schema(t, opts)
-    if pa.types.is_floating(t):
-        if opts.nan_as_string:
-            return {"anyOf": [{"type": "number"}, {"enum": ["NaN", "Infinity", "-Infinity"]}]}
-        return {"type": ["number", "null"]}  # NaN and infinities become null
-    if pa.types.is_decimal(t):
-        if opts.decimal_as_string:
-            return {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"}
-        return {"type": "number"}
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
-        return {"type": "string"}
-    if (
-        pa.types.is_fixed_size_binary(t)
-        or pa.types.is_binary(t)
-        or pa.types.is_large_binary(t)
-        or pa.types.is_binary_view(t)
-    ):
-        return {"type": "string", "contentEncoding": "base64"}
-    if pa.types.is_date(t):
-        return {"type": "string", "format": "date"}
-    if pa.types.is_timestamp(t):
-        return (
-            {"type": "string", "format": "date-time"}
-            if t.tz
-            else {
-                "type": "string",
-                "pattern": r"^[-+]?[0-9]{4,}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?$",
-            }
-        )
-    if pa.types.is_time(t):
-        return {"type": "string", "pattern": r"^[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?$"}
-    if pa.types.is_duration(t):
-        return {"type": "integer", "description": f"duration in {t.unit}"}
-    if pa.types.is_map(t):
-        return {"type": "object", "additionalProperties": _field_schema(t.item_field, opts, in_struct=False)}
-    if (
-        pa.types.is_list(t)
-        or pa.types.is_large_list(t)
-        or pa.types.is_fixed_size_list(t)
-        or pa.types.is_list_view(t)
-        or pa.types.is_large_list_view(t)
-    ):
-        return {"type": "array", "items": _field_schema(t.value_field, opts, in_struct=False)}
-    if pa.types.is_struct(t):
-        return _object_schema([t.field(i) for i in range(t.num_fields)], opts)
-    return {}
+def _extension_schema(t: pa.DataType, opts: ConvertOptions) -> dict[str, Any]:
+    if is_uuid_type(t):
+        return {"type": "string", "format": "uuid"}
+    if is_iso_timestamp_type(t):
+        return {"type": "string", "format": "date-time"}
+    return value_schema(t.storage_type, opts)
+
+
+def _float_schema(t: pa.DataType, opts: ConvertOptions) -> dict[str, Any]:
+    if opts.nan_as_string:
+        return {"anyOf": [{"type": "number"}, {"enum": ["NaN", "Infinity", "-Infinity"]}]}
+    return {"type": ["number", "null"]}  # NaN and infinities become null
+
+
+def _decimal_schema(t: pa.DataType, opts: ConvertOptions) -> dict[str, Any]:
+    if opts.decimal_as_string:
+        return {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"}
+    return {"type": "number"}
+
+
+def _timestamp_schema(t: pa.DataType, opts: ConvertOptions) -> dict[str, Any]:
+    if t.tz:
+        return {"type": "string", "format": "date-time"}
+    return {"type": "string", "pattern": r"^[-+]?[0-9]{4,}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?$"}
+
+
+SchemaRule = Callable[[pa.DataType, ConvertOptions], dict[str, Any]]
+
+SCHEMAS: dict[Family, SchemaRule] = {
+    Family.EXTENSION: _extension_schema,
+    Family.DICTIONARY: lambda t, opts: value_schema(t.value_type, opts),
+    Family.NULL: lambda t, opts: {"type": "null"},
+    Family.BOOLEAN: lambda t, opts: {"type": "boolean"},
+    Family.INTEGER: lambda t, opts: _integer_schema(t, opts),
+    Family.FLOAT: _float_schema,
+    Family.DECIMAL: _decimal_schema,
+    Family.STRING: lambda t, opts: {"type": "string"},
+    Family.BINARY: lambda t, opts: {"type": "string", "contentEncoding": "base64"},
+    Family.DATE: lambda t, opts: {"type": "string", "format": "date"},
+    Family.TIMESTAMP: _timestamp_schema,
+    # 24:00:00 (ISO 8601's end of day) is the largest value.
+    Family.TIME: lambda t, opts: {"type": "string", "pattern": r"^[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?$"},
+    Family.DURATION: lambda t, opts: {"type": "integer", "description": f"duration in {t.unit}"},
+    Family.MAP: lambda t, opts: {
+        "type": "object",
+        "additionalProperties": _field_schema(t.item_field, opts, in_struct=False),
+    },
+    Family.LIST: lambda t, opts: {"type": "array", "items": _field_schema(t.value_field, opts, in_struct=False)},
+    Family.STRUCT: lambda t, opts: _object_schema([t.field(i) for i in range(t.num_fields)], opts),
+}
+"""One JSON Schema rule per type family (etl_lib.type_families), as the encoder has."""
+
+
+def value_schema(t: pa.DataType, opts: ConvertOptions) -> dict[str, Any]:
+    """JSON Schema of one non-null value of Arrow type ``t`` under the contract.
+
+    Raises :class:`~etl_lib.errors.UnsupportedTypeError` for a type the contract does not
+    cover, as the encoder does.
+    """
+    return SCHEMAS[family_of(t)](t, opts)
 
 
 def _field_schema(field: pa.Field, opts: ConvertOptions, *, in_struct: bool) -> dict[str, Any]:

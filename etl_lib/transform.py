@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from etl_lib.options import ConvertOptions
+from etl_lib.options import ConvertOptions, Limits
 from etl_lib.parquet_input import Slice
 
 if TYPE_CHECKING:
@@ -26,14 +26,16 @@ if TYPE_CHECKING:
 
 Transformation = Callable[["DataFrame"], "DataFrame"]
 
-SLICE_DDL = "seq long, uri string, row_groups array<int>, rows long, is_last boolean, int96 array<string>"
+SLICE_DDL = (
+    "seq long, uri string, row_groups array<int>, rows long, is_last boolean, int96 array<string>, first_row long"
+)
 LINES_DDL = "seq long, line string"
-PIECES_DDL = "seq long, rows long, bytes long, error_code string, error_message string"
+PIECES_DDL = "seq long, rows long, bytes long, input_bytes long, error_code string, error_message string"
 
 
 def slices_frame(spark: SparkSession, plan: list[Slice]) -> DataFrame:
     """One row and one partition per slice, partitions in output order."""
-    rows = [(s.seq, s.uri, list(s.row_groups), s.rows, s.is_last, list(s.int96)) for s in plan]
+    rows = [(s.seq, s.uri, list(s.row_groups), s.rows, s.is_last, list(s.int96), s.first_row) for s in plan]
     rdd = spark.sparkContext.parallelize(rows, numSlices=max(1, len(rows)))
     return spark.createDataFrame(rdd, SLICE_DDL)
 
@@ -42,7 +44,13 @@ def _slices(batches: Iterable[pa.RecordBatch]) -> Iterator[Slice]:
     for batch in batches:
         for row in batch.to_pylist():
             yield Slice(
-                row["seq"], row["uri"], tuple(row["row_groups"]), row["rows"], row["is_last"], tuple(row["int96"])
+                row["seq"],
+                row["uri"],
+                tuple(row["row_groups"]),
+                row["rows"],
+                row["is_last"],
+                tuple(row["int96"]),
+                row["first_row"],
             )
 
 
@@ -66,21 +74,30 @@ def with_json_lines(options: ConvertOptions) -> Transformation:
     return transform
 
 
-def with_written_pieces(options: ConvertOptions, staging: str) -> Transformation:
-    """Slices -> ``(seq, rows, bytes)`` after each executor wrote its slice's piece of the
-    output under ``staging``. Only this small summary reaches the driver."""
+def with_written_pieces(
+    options: ConvertOptions, staging: str, *, limits: Limits | None = None, deadline: float | None = None
+) -> Transformation:
+    """Slices -> ``(seq, rows, bytes, input_bytes)`` after each executor wrote its slice's
+    piece of the output under ``staging``. Only this small summary reaches the driver.
+
+    Each task stops when its own slice goes over ``limits`` or past ``deadline`` (wall
+    clock); the driver checks the sums.
+    """
+    limits = limits or Limits.unlimited()
 
     schema = pa.schema(
         [
             ("seq", pa.int64()),
             ("rows", pa.int64()),
             ("bytes", pa.int64()),
+            ("input_bytes", pa.int64()),
             ("error_code", pa.string()),
             ("error_message", pa.string()),
         ]
     )
 
     def write(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from etl_lib.budget import Budget
         from etl_lib.errors import ConversionError
         from etl_lib.sink import open_piece, piece_uri
         from etl_lib.writer import write_piece
@@ -88,12 +105,14 @@ def with_written_pieces(options: ConvertOptions, staging: str) -> Transformation
         for piece in _slices(batches):
             row: dict[str, list[object]]
             try:
+                budget = Budget(limits, name=piece.uri.rstrip("/").rsplit("/", 1)[-1], deadline=deadline)
                 with open_piece(piece_uri(staging, piece.seq)) as sink:
-                    result = write_piece(piece, options, sink)
+                    result = write_piece(piece, options, sink, budget)
                 row = {
                     "seq": [result.seq],
                     "rows": [result.rows],
                     "bytes": [result.bytes_uncompressed],
+                    "input_bytes": [result.input_bytes],
                     "error_code": [None],
                     "error_message": [None],
                 }
@@ -104,6 +123,7 @@ def with_written_pieces(options: ConvertOptions, staging: str) -> Transformation
                     "seq": [piece.seq],
                     "rows": [0],
                     "bytes": [0],
+                    "input_bytes": [0],
                     "error_code": [exc.code],
                     "error_message": [exc.message],
                 }

@@ -13,6 +13,8 @@ its slice through its own framer.
 from __future__ import annotations
 
 import gzip
+import queue
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,8 +24,10 @@ from typing import BinaryIO
 import numpy as np
 import pyarrow as pa
 
+from etl_lib.budget import Budget
 from etl_lib.contract import encode_lines
-from etl_lib.options import Compression, ConvertOptions, OutputFormat
+from etl_lib.errors import BadValueError
+from etl_lib.options import IN_FLIGHT_BYTES, Compression, ConvertOptions, Limits, OutputFormat
 from etl_lib.parquet_input import Slice, read_slice
 
 Progress = Callable[[int], None]
@@ -36,6 +40,7 @@ class PieceResult:
     seq: int
     rows: int
     bytes_uncompressed: int
+    input_bytes: int = 0
 
 
 def empty_output(opts: ConvertOptions) -> bytes:
@@ -56,19 +61,36 @@ def _line_bytes(lines: pa.Array) -> pa.Buffer:
     return data.slice(start, end - start)
 
 
-def encode_slice(piece: Slice, opts: ConvertOptions) -> Iterator[Chunk]:
-    """Decode and encode one slice, batch by batch."""
+def _unlimited(piece: Slice) -> Budget:
+    return Budget(Limits.unlimited(), name=piece.uri)
+
+
+def encode_slice(piece: Slice, opts: ConvertOptions, budget: Budget | None = None) -> Iterator[Chunk]:
+    """Decode and encode one slice, batch by batch.
+
+    A value the contract refuses is reported with the file and its row in the file.
+    """
     terminator = _terminator(opts)
-    for batch in read_slice(piece):
-        if batch.num_rows:
-            yield _line_bytes(encode_lines(batch, opts, terminator=terminator)), batch.num_rows
+    row = piece.first_row
+    for batch in read_slice(piece, budget=budget or _unlimited(piece)):
+        if not batch.num_rows:
+            continue
+        try:
+            lines = encode_lines(batch, opts, terminator=terminator)
+        except BadValueError as exc:
+            raise exc.located(piece.uri.rstrip("/").rsplit("/", 1)[-1], row) from None
+        row += batch.num_rows
+        yield _line_bytes(lines), batch.num_rows
 
 
 class JsonFramer:
     """Writes encoded chunks as (part of) the output format: array brackets, the last
     record's comma, gzip. ``first``/``last`` say whether this stream starts/ends the file."""
 
-    def __init__(self, sink: BinaryIO, opts: ConvertOptions, *, first: bool, last: bool) -> None:
+    def __init__(
+        self, sink: BinaryIO, opts: ConvertOptions, *, first: bool, last: bool, budget: Budget | None = None
+    ) -> None:
+        self._budget = budget  # counts the JSON bytes (before compression) against the output limit
         self._array = opts.format is OutputFormat.JSON
         self._last = last
         self._out: BinaryIO | gzip.GzipFile = sink
@@ -80,6 +102,8 @@ class JsonFramer:
             self.bytes += self._out.write(b"[\n")
 
     def write(self, chunk: pa.Buffer, rows: int) -> None:
+        if self._budget is not None:
+            self._budget.charge_output(chunk.size)
         if self._pending is not None:
             self.bytes += self._out.write(self._pending)
         self._pending = chunk
@@ -97,51 +121,153 @@ class JsonFramer:
             self._out.close()  # writes the member's trailer; the sink itself stays open
 
 
-def write_piece(piece: Slice, opts: ConvertOptions, sink: BinaryIO) -> PieceResult:
+def write_piece(piece: Slice, opts: ConvertOptions, sink: BinaryIO, budget: Budget | None = None) -> PieceResult:
     """Write the JSON of ``piece`` to ``sink`` (a binary file object) and count it."""
-    framer = JsonFramer(sink, opts, first=piece.seq == 0, last=piece.is_last)
-    for chunk, rows in encode_slice(piece, opts):
+    budget = budget or _unlimited(piece)
+    framer = JsonFramer(sink, opts, first=piece.seq == 0, last=piece.is_last, budget=budget)
+    for chunk, rows in encode_slice(piece, opts, budget):
         framer.write(chunk, rows)
     framer.close()
-    return PieceResult(piece.seq, framer.rows, framer.bytes)
+    return PieceResult(piece.seq, framer.rows, framer.bytes, budget.input_bytes)
 
 
-def _encode_all(piece: Slice, opts: ConvertOptions) -> list[Chunk]:
-    return list(encode_slice(piece, opts))
+class _Cancelled(Exception):
+    """The consumer stopped: encoding threads give up."""
 
 
-def encode_in_order(plan: Iterable[Slice], opts: ConvertOptions, *, workers: int) -> Iterator[Chunk]:
+class _InFlight:
+    """Bounds the encoded bytes waiting for the writer.
+
+    The slice the writer is reading (the head) waits only on its own queued bytes, which
+    the writer is draining; later slices also wait while everything queued is over the
+    limit. So the writer always makes progress (the pool starts slices in plan order, so
+    the head is always running), and at most about twice the limit is ever queued.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used, self.head = limit, 0, 0
+        self.by_slice: dict[int, int] = {}
+        self.cancelled = False
+        self._cond = threading.Condition()
+
+    def _must_wait(self, seq: int, n: int) -> bool:
+        own = self.by_slice.get(seq, 0)
+        if seq == self.head:
+            return own > 0 and own + n > self.limit
+        return self.used > 0 and self.used + n > self.limit
+
+    def acquire(self, seq: int, n: int) -> None:
+        with self._cond:
+            while not self.cancelled and self._must_wait(seq, n):
+                self._cond.wait()
+            if self.cancelled:
+                raise _Cancelled
+            self.used += n
+            self.by_slice[seq] = self.by_slice.get(seq, 0) + n
+
+    def release(self, seq: int, n: int) -> None:
+        with self._cond:
+            self.used -= n
+            self.by_slice[seq] -= n
+            self._cond.notify_all()
+
+    def advance(self, seq: int) -> None:
+        with self._cond:
+            self.head = seq
+            self._cond.notify_all()
+
+    def cancel(self) -> None:
+        with self._cond:
+            self.cancelled = True
+            self._cond.notify_all()
+
+
+_DONE = object()
+
+
+def _produce(piece: Slice, opts: ConvertOptions, budget: Budget, flight: _InFlight, out: queue.SimpleQueue) -> None:
+    """Encode one slice into ``out``: its chunks, then ``_DONE`` (or the error raised)."""
+    try:
+        for chunk, rows in encode_slice(piece, opts, budget):
+            flight.acquire(piece.seq, chunk.size)
+            out.put((chunk, rows))
+        out.put(_DONE)
+    except _Cancelled:
+        pass
+    except BaseException as exc:  # handed to the consumer, which raises it in order
+        out.put(exc)
+
+
+def encode_in_order(
+    plan: Iterable[Slice],
+    opts: ConvertOptions,
+    *,
+    workers: int,
+    budget: Budget | None = None,
+    in_flight_bytes: int = IN_FLIGHT_BYTES,
+) -> Iterator[Chunk]:
     """Encode slices on ``workers`` threads, yielding their chunks in plan order.
 
-    At most ``2 * workers`` slices are in flight, so memory stays bounded by a few row
-    groups whatever the size of the file.
+    At most ``2 * workers`` slices are started ahead of the writer, and their encoded
+    chunks waiting for it are bounded by ``in_flight_bytes`` (the slice being written is
+    always let through), so memory stays bounded whatever the size of a row group.
     """
-    if workers <= 1:
-        for piece in plan:
-            yield from encode_slice(piece, opts)
+    pieces = list(plan)
+    if not pieces:
         return
+    budget = budget or _unlimited(pieces[0])
+    if workers <= 1:
+        for piece in pieces:
+            yield from encode_slice(piece, opts, budget)
+        return
+    flight = _InFlight(in_flight_bytes)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="etl-encode") as pool:
-        in_flight: deque[Future[list[Chunk]]] = deque()
+        started: deque[tuple[int, queue.SimpleQueue, Future[None]]] = deque()
+        upcoming = iter(pieces)
         try:
-            for piece in plan:
-                in_flight.append(pool.submit(_encode_all, piece, opts))
-                if len(in_flight) >= 2 * workers:
-                    yield from in_flight.popleft().result()
-            while in_flight:
-                yield from in_flight.popleft().result()
+            for piece in upcoming:
+                out: queue.SimpleQueue = queue.SimpleQueue()
+                started.append((piece.seq, out, pool.submit(_produce, piece, opts, budget, flight, out)))
+                if len(started) >= 2 * workers:
+                    yield from _drain(started.popleft(), flight)
+            while started:
+                yield from _drain(started.popleft(), flight)
         finally:
-            for future in in_flight:
+            flight.cancel()
+            for _, _, future in started:
                 future.cancel()
 
 
+def _drain(entry: tuple[int, queue.SimpleQueue, Future[None]], flight: _InFlight) -> Iterator[Chunk]:
+    seq, out, _ = entry
+    flight.advance(seq)
+    while True:
+        item = out.get()
+        if item is _DONE:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        chunk, rows = item
+        flight.release(seq, chunk.size)
+        yield chunk, rows
+
+
 def write_stream(
-    plan: list[Slice], opts: ConvertOptions, sink: BinaryIO, *, workers: int, progress: Progress | None = None
+    plan: list[Slice],
+    opts: ConvertOptions,
+    sink: BinaryIO,
+    *,
+    workers: int,
+    progress: Progress | None = None,
+    budget: Budget | None = None,
 ) -> PieceResult:
     """The whole output of ``plan`` to one sink, encoded in parallel, written in order."""
-    framer = JsonFramer(sink, opts, first=True, last=True)
-    for chunk, rows in encode_in_order(plan, opts, workers=workers):
+    framer = JsonFramer(sink, opts, first=True, last=True, budget=budget)
+    for chunk, rows in encode_in_order(plan, opts, workers=workers, budget=budget):
         framer.write(chunk, rows)
         if progress is not None:
             progress(rows)
+        if budget is not None:
+            budget.check_time()
     framer.close()
-    return PieceResult(0, framer.rows, framer.bytes)
+    return PieceResult(0, framer.rows, framer.bytes, budget.input_bytes if budget else 0)

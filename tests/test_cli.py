@@ -115,7 +115,7 @@ def test_truncated_file_fails_with_spark_too_and_keeps_an_existing_destination(d
 
 def test_missing_input_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["convert", "--engine", "local", str(tmp_path / "nope.parquet"), str(tmp_path / "o.jsonl")]) == 1
-    assert capsys.readouterr().err == "etl convert: error: nope.parquet does not exist\n"
+    assert capsys.readouterr().err == "etl convert: error: nope.parquet does not exist (INPUT_NOT_FOUND)\n"
 
 
 def test_unwritable_destination_is_a_clear_error(

@@ -11,7 +11,9 @@ import functools
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -118,14 +120,15 @@ def test_bad_data_never_crashes_or_hangs_the_cli(path: Path, tmp_path: Path) -> 
 def test_int96_timestamps_are_decoded_exactly_even_beyond_year_2262(run_convert: Converter) -> None:
     records, _ = run_convert(CORPUS / "data" / "int96_from_spark.parquet")
     # INT96 = Julian day + nanoseconds of the day, an instant in UTC. The last value is
-    # what Spark 3.4 actually stored for year 290000 (its own conversion overflowed).
+    # stored as Spark 3.4 writes year 290000: its int64 microseconds + 2440588 days wrapped
+    # around, leaving a negative day (-105862232) and negative nanoseconds.
     assert [r["a"] for r in records] == [
         "2024-01-01T20:34:56.123456000Z",
         "2024-01-01T01:00:00.000000000Z",
         "9999-12-31T03:00:00.000000000Z",
         "2024-12-30T23:00:00.000000000Z",
         None,
-        "+11465252-07-22T14:32:44.157935616Z",
+        "+290000-12-30T23:00:00.000000000Z",
     ]
 
 
@@ -148,3 +151,57 @@ def test_string_column_chunk_over_2_gib_converts(tmp_path: Path) -> None:
             assert key[:1] == b"a" and key.count(b"a") == length  # the key needs no escaping
             assert out.readline() == f'":{value}}}}}\n'.encode()
         assert out.read() == b""
+
+
+# Microseconds Spark can hold, at the edges of its range and of INT96's encoding: its
+# largest and smallest instants, one in its int64 wrap-around zone, 0001-01-01, one before
+# Julian day 0 (negative day and nanoseconds), the epoch and one microsecond after it.
+SPARK_INT96_MICROS = [
+    2**63 - 1,
+    -(2**63),
+    9_000_000_000_000_000_000,
+    -62_135_596_800_000_000,
+    -300_000_000_000_000_000,
+    0,
+    1,
+    1_704_067_200_123_456,
+]
+
+
+def _contract_instant(micros: int) -> str:
+    """The contract's text of an instant, from numpy's calendar (not the encoder's)."""
+    seconds, fraction = divmod(micros, 10**6)  # (numpy's int64 minimum is NaT, so seconds)
+    text = str(np.datetime64(seconds, "s"))  # e.g. 294247-01-10T04:00:54, -7537-05-18T18:40:00
+    date, clock = text.rsplit("T", 1)
+    clock += f".{fraction:06d}"
+    year, rest = date[:-6], date[-6:]
+    sign = "-" if year.startswith("-") else ("+" if int(year) > 9999 else "")
+    digits = year.lstrip("-")
+    year = sign + (digits.zfill(5) if sign else digits.zfill(4))
+    return f"{year}{rest}T{clock}000Z"
+
+
+def test_every_int96_instant_spark_can_write_is_its_true_instant(
+    run_convert: Converter, spark: Any, tmp_path: Path
+) -> None:
+    src = tmp_path / "spark_int96"
+    spark.conf.set("spark.sql.parquet.outputTimestampType", "INT96")
+    spark.conf.set("spark.sql.parquet.int96RebaseModeInWrite", "CORRECTED")
+    try:
+        rows = [(i, m) for i, m in enumerate(SPARK_INT96_MICROS)]
+        spark.createDataFrame(rows, "i int, m long").selectExpr(
+            "i",
+            "timestamp_micros(m) AS ts",
+            "named_struct('t', timestamp_micros(m)) AS s",
+            "array(timestamp_micros(m)) AS l",
+            "map('k', timestamp_micros(m)) AS mp",
+        ).coalesce(1).write.parquet(str(src))
+    finally:
+        spark.conf.unset("spark.sql.parquet.outputTimestampType")
+        spark.conf.unset("spark.sql.parquet.int96RebaseModeInWrite")
+    records, _ = run_convert(src)
+    expected = [_contract_instant(m) for m in SPARK_INT96_MICROS]
+    assert [r["ts"] for r in sorted(records, key=lambda r: r["i"])] == expected
+    assert [r["s"]["t"] for r in sorted(records, key=lambda r: r["i"])] == expected
+    assert [r["l"][0] for r in sorted(records, key=lambda r: r["i"])] == expected
+    assert [r["mp"]["k"] for r in sorted(records, key=lambda r: r["i"])] == expected

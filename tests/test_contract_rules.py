@@ -11,8 +11,11 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from etl_lib.contract import encode_array, encode_lines
+from etl_lib.contract import ENCODERS, encode_array, encode_lines
+from etl_lib.errors import InvalidUtf8Error, InvalidValueError, UnsupportedTypeError
 from etl_lib.options import ConvertOptions
+from etl_lib.report import SCHEMAS, value_schema
+from etl_lib.type_families import Family, family_of
 
 DEFAULT = ConvertOptions()
 
@@ -197,3 +200,106 @@ def test_sliced_nested_arrays_encode_only_their_rows() -> None:
     assert texts(arr) == ["[2,3]", "[4]"]
     s = pa.array([{"a": 1}, {"a": 2}], pa.struct([("a", pa.int8())])).slice(1)
     assert texts(s) == ['{"a":2}']
+
+
+def test_a_time_of_exactly_24_hours_is_the_iso_end_of_day() -> None:
+    assert texts(pa.array([86_400_000], pa.time32("ms"))) == ['"24:00:00.000"']
+    assert texts(pa.array([86_400], pa.time32("s"))) == ['"24:00:00"']
+    assert texts(pa.array([86_400 * 10**9], pa.time64("ns"))) == ['"24:00:00.000000000"']
+
+
+@pytest.mark.parametrize("raw", [-1, 86_400_000_001, 345_601_000_000])
+def test_a_time_outside_0_to_24_hours_is_refused_naming_column_row_and_raw_value(raw: int) -> None:
+    table = pa.table({"id": [1, 2], "t": pa.array([0, raw], pa.time64("us"))})
+    with pytest.raises(InvalidValueError) as error:
+        lines(table)
+    assert error.value.code == "INVALID_VALUE"
+    assert error.value.column == "t" and error.value.row == 1
+    assert str(raw) in error.value.message and "\n" not in error.value.message
+
+
+def test_a_time_outside_the_day_inside_a_list_names_the_record_row() -> None:
+    times = pa.ListArray.from_arrays(pa.array([0, 1, 1, 4]), pa.array([0, 1, 2, -5], pa.int32()).cast(pa.time32("s")))
+    with pytest.raises(InvalidValueError) as error:
+        lines(pa.table({"s": pa.StructArray.from_arrays([times], ["times"])}))
+    assert error.value.column == "s.times[]" and error.value.row == 2
+
+
+def _invalid_utf8(values: list[bytes | None]) -> pa.Array:
+    """A string array holding raw bytes, as Arrow's Parquet reader returns them."""
+    binary = pa.array(values, pa.binary())
+    return pa.Array.from_buffers(pa.string(), len(binary), binary.buffers(), null_count=binary.null_count)
+
+
+def test_invalid_utf8_is_refused_naming_the_column_and_first_bad_row() -> None:
+    table = pa.table({"ok": ["a", "b", "c", "d"], "name": _invalid_utf8([b"fine", None, b"\xff\xfe", b"\xc3"])})
+    with pytest.raises(InvalidUtf8Error) as error:
+        lines(table)
+    assert error.value.code == "INVALID_UTF8"
+    assert (error.value.column, error.value.row) == ("name", 2)
+
+
+def test_invalid_utf8_in_a_dictionary_or_map_key_is_found_by_its_record_row() -> None:
+    dictionary = pa.DictionaryArray.from_arrays(pa.array([0, 0, 1]), _invalid_utf8([b"ok", b"\x80"]))
+    with pytest.raises(InvalidUtf8Error) as error:
+        lines(pa.table({"d": dictionary}))
+    assert error.value.row == 2
+    keys = _invalid_utf8([b"a", b"b", b"\xfe"])
+    maps = pa.MapArray.from_arrays(pa.array([0, 1, 1, 3]), keys, pa.array([1, 2, 3]))
+    with pytest.raises(InvalidUtf8Error) as error:
+        lines(pa.table({"m": maps}))
+    assert (error.value.column, error.value.row) == ("m.key", 2)
+
+
+def test_a_struct_with_no_fields_is_an_empty_object_and_null_when_null() -> None:
+    empty = pa.StructArray.from_buffers(pa.struct([]), 2, [pa.py_buffer(bytes([0b01]))], null_count=1)
+    table = pa.table({"e": empty, "n": [1, 2]})
+    assert lines(table) == ['{"e":{},"n":1}\n', '{"e":null,"n":2}\n']
+    assert lines(table, drop_nulls=True) == ['{"e":{},"n":1}\n', '{"n":2}\n']
+
+
+# Each type family, one sample type: every walker of Arrow types must have a rule for it.
+FAMILY_SAMPLES = {
+    Family.EXTENSION: pa.uuid(),
+    Family.DICTIONARY: pa.dictionary(pa.int8(), pa.string()),
+    Family.NULL: pa.null(),
+    Family.BOOLEAN: pa.bool_(),
+    Family.INTEGER: pa.int64(),
+    Family.FLOAT: pa.float16(),
+    Family.DECIMAL: pa.decimal128(5, 2),
+    Family.STRING: pa.string_view(),
+    Family.BINARY: pa.binary(3),
+    Family.DATE: pa.date64(),
+    Family.TIMESTAMP: pa.timestamp("ns"),
+    Family.TIME: pa.time64("us"),
+    Family.DURATION: pa.duration("ms"),
+    Family.MAP: pa.map_(pa.string(), pa.int8()),
+    Family.LIST: pa.list_view(pa.int8()),
+    Family.STRUCT: pa.struct([]),
+}
+
+
+def test_every_type_family_has_exactly_one_encoder_and_one_schema_rule() -> None:
+    assert set(FAMILY_SAMPLES) == set(Family) == set(ENCODERS) == set(SCHEMAS)
+    for family, sample in FAMILY_SAMPLES.items():
+        assert family_of(sample) is family
+        assert encode_array(pa.array([None], sample), DEFAULT).to_pylist() == [None]
+        assert value_schema(sample, DEFAULT)
+
+
+@pytest.mark.parametrize(
+    "unknown",
+    [
+        pa.array([(1, 2, 3)], pa.month_day_nano_interval()),
+        pa.UnionArray.from_sparse(pa.array([0], pa.int8()), [pa.array([1], pa.int8())]),
+        pa.RunEndEncodedArray.from_arrays([1], pa.array([1], pa.int8())),
+    ],
+    ids=lambda arr: str(arr.type),
+)
+def test_a_type_outside_every_family_is_refused_alike_by_the_encoder_and_the_schema(unknown: pa.Array) -> None:
+    with pytest.raises(UnsupportedTypeError):
+        encode_array(unknown, DEFAULT)
+    with pytest.raises(UnsupportedTypeError):
+        value_schema(unknown.type, DEFAULT)
+    with pytest.raises(UnsupportedTypeError):
+        value_schema(pa.struct([("inner", pa.list_(unknown.type))]), DEFAULT)

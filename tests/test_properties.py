@@ -35,6 +35,7 @@ PRIMITIVES: list[tuple[pa.DataType, st.SearchStrategy[Any]]] = [
     (pa.timestamp("us"), st.datetimes()),
     (pa.timestamp("ns", "UTC"), st.integers(-(2**63) + 1, 2**63 - 1)),
     (pa.time64("us"), st.times()),
+    (pa.time32("ms"), st.integers(0, 86_400_000)),  # up to 24:00:00.000, the end of the day
     (
         pa.decimal128(20, 4),
         st.decimals(

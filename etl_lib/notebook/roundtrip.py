@@ -135,6 +135,8 @@ def expected(scalar: pa.Scalar, opts: ConvertOptions) -> Any:  # noqa: C901, PLR
     if pa.types.is_timestamp(t):
         return _iso(scalar.value, t.unit, utc=t.tz is not None)
     if pa.types.is_time(t):
+        if scalar.value == 86_400 * _PER_SECOND[t.unit]:  # ISO 8601's end of day
+            return "24" + _iso(0, t.unit, utc=False)[13:]
         return _iso(scalar.value, t.unit, utc=False)[11:]
     if pa.types.is_duration(t):
         return scalar.value

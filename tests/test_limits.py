@@ -1,0 +1,192 @@
+"""Bounded work: the limits' defaults, their flags, and memory bounded by what is actually
+decoded (measured in a separate process), whatever the footer says."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from etl_lib import writer
+from etl_lib.cli import main
+from etl_lib.options import (
+    BATCH_BYTES,
+    CONVERTER_MEMORY_BYTES,
+    CONVERTER_TIMEOUT_SECONDS,
+    ConvertOptions,
+    Limits,
+)
+from etl_lib.parquet_input import MAX_REOPENS, open_input, read_slice
+from tests import hostile
+
+MiB = 1024**2
+
+
+def test_the_default_limits_are_sized_for_the_converter_lambda_as_deployed() -> None:
+    from infra.config import InfraConfig
+
+    deployed = InfraConfig()
+    assert deployed.converter_memory_mb * MiB == CONVERTER_MEMORY_BYTES
+    assert deployed.converter_timeout_seconds == CONVERTER_TIMEOUT_SECONDS
+    limits = Limits()
+    assert limits.max_run_seconds is not None and limits.max_run_seconds < CONVERTER_TIMEOUT_SECONDS
+    assert limits.max_input_bytes is not None and limits.max_output_bytes is not None
+
+
+def test_limits_are_lifted_only_when_asked() -> None:
+    assert Limits().max_input_bytes is not None
+    assert Limits.unlimited().max_input_bytes is None
+    with pytest.raises(ValueError, match="greater than 0"):
+        Limits(max_input_bytes=0)
+
+
+def test_batches_are_sized_by_their_decoded_bytes_not_by_the_footer(tmp_path: Path) -> None:
+    src = hostile.lying_footer(tmp_path / "liar.parquet", rows=400, value_bytes=50_000)
+    (piece,) = open_input(str(src)).plan(target_bytes=1)
+    sizes, rows = [], 0
+    for batch in read_slice(piece, batch_bytes=1 * MiB):
+        sizes.append(batch.nbytes)
+        rows += batch.num_rows
+    assert rows == 400
+    assert max(sizes) <= 2 * MiB  # a 16-row probe (0.8 MB), then batches of ~1 MiB
+    assert len(sizes) > 10
+
+
+def test_a_batch_that_comes_out_larger_than_the_last_one_said_is_resliced(tmp_path: Path) -> None:
+    src = tmp_path / "fattening.parquet"
+    values = ["small"] * 100 + ["z" * 100_000] * 300  # thin rows first, then 30 MB of fat ones
+    pq.write_table(pa.table({"v": values}), src, compression="zstd")
+    (piece,) = open_input(str(src)).plan(target_bytes=1)
+    batches = list(read_slice(piece, batch_bytes=1 * MiB))
+    assert sum(b.num_rows for b in batches) == 400
+    assert pa.Table.from_batches(batches).column("v").to_pylist() == values
+    assert max(b.nbytes for b in batches) <= 2 * MiB + 100_000
+
+
+def test_rows_whose_sizes_keep_changing_reopen_a_row_group_only_a_few_times(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "waves.parquet"
+    values = (["t"] * 3000 + ["w" * 50_000] * 40) * 6  # thin and fat rows in turn, one row group
+    pq.write_table(pa.table({"v": values}), src, compression="zstd")
+    opened = []
+    iter_batches = pq.ParquetFile.iter_batches
+
+    def counting(self: pq.ParquetFile, *args: object, **kwargs: object) -> object:
+        opened.append(kwargs.get("batch_size"))
+        return iter_batches(self, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", counting)
+    (piece,) = open_input(str(src)).plan(target_bytes=1)
+    batches = list(read_slice(piece, batch_bytes=256 * 1024))
+    assert pa.Table.from_batches(batches).column("v").to_pylist() == values
+    assert len(opened) <= 1 + MAX_REOPENS
+    assert max(b.nbytes for b in batches) <= 2 * 256 * 1024 + 50_000
+
+
+class _RecordingFlight(writer._InFlight):
+    peak = 0
+
+    def acquire(self, seq: int, n: int) -> None:
+        super().acquire(seq, n)
+        _RecordingFlight.peak = max(_RecordingFlight.peak, self.used)
+
+
+def test_encoded_bytes_waiting_for_the_writer_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "groups.parquet"
+    values = ["y" * 1000] * 8000  # 8 row groups of ~1 MB of JSON each
+    pq.write_table(pa.table({"v": values}), src, row_group_size=1000)
+    plan = open_input(str(src)).plan(target_bytes=1)
+    monkeypatch.setattr(writer, "_InFlight", _RecordingFlight)
+    chunks = list(writer.encode_in_order(plan, ConvertOptions(), workers=2, in_flight_bytes=256 * 1024))
+    assert sum(rows for _, rows in chunks) == 8000
+    largest = max(chunk.size for chunk, _ in chunks)
+    # The slice being written and the later ones each stay within the limit (plus a chunk).
+    assert _RecordingFlight.peak <= 2 * (256 * 1024 + largest)
+
+
+def _peak_rss_mib(*argv: str) -> tuple[int, str, int]:
+    """Run ``etl`` in a fresh process; its exit status, stderr and peak RSS in MiB.
+
+    The peak is the new process's own high-water mark (VmHWM of its address space):
+    ``getrusage``'s ``ru_maxrss`` survives exec on Linux, so a child would report this
+    test process's RSS at fork time when that is higher.
+    """
+    script = textwrap.dedent(
+        f"""
+        import re, sys
+        from etl_lib.cli import main
+        status = main({list(argv)!r})
+        with open("/proc/self/status") as status_file:
+            print(int(re.search(r"VmHWM:\\s+(\\d+) kB", status_file.read()).group(1)) // 1024)
+        sys.exit(status)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    return result.returncode, result.stderr, int(result.stdout.strip().splitlines()[-1])
+
+
+# A batch is ~BATCH_BYTES decoded and a few times that while encoded, per worker, plus the
+# encoded bytes in flight: well under half the Lambda's memory. Before batches were sized
+# by their real bytes, the bomb's first batch alone decoded to 1.6 GB.
+MEMORY_BOUND_MIB = CONVERTER_MEMORY_BYTES // 2 // MiB
+
+
+@pytest.mark.large  # decodes and writes half a gigabyte
+def test_a_decompression_bomb_stops_at_its_limit_with_memory_bounded(tmp_path: Path) -> None:
+    src = hostile.decompression_bomb(tmp_path / "bomb.parquet")
+    dest = tmp_path / "out" / "bomb.jsonl"
+    dest.parent.mkdir()
+    status, stderr, peak = _peak_rss_mib(
+        "convert", "--engine", "local", str(src), str(dest), "--max-input-bytes", "512M"
+    )
+    assert status == 1, stderr
+    assert stderr.strip().endswith("(INPUT_TOO_LARGE)") and stderr.count("\n") == 1
+    assert list(dest.parent.iterdir()) == []
+    assert 512 * MiB > BATCH_BYTES  # the limit is several batches: memory is bounded by batches
+    assert peak < MEMORY_BOUND_MIB, f"peak RSS {peak} MiB"
+
+
+@pytest.mark.large  # decodes a quarter of a gigabyte
+def test_a_lying_footer_is_read_with_memory_bounded(tmp_path: Path) -> None:
+    src = hostile.lying_footer(tmp_path / "liar.parquet", rows=6_000, value_bytes=100_000)  # 600 MB decoded
+    dest = tmp_path / "out" / "liar.jsonl"
+    dest.parent.mkdir()
+    status, stderr, peak = _peak_rss_mib(
+        "convert", "--engine", "local", str(src), str(dest), "--max-input-bytes", "256M"
+    )
+    assert status == 1 and stderr.strip().endswith("(INPUT_TOO_LARGE)"), stderr
+    assert list(dest.parent.iterdir()) == []
+    assert peak < MEMORY_BOUND_MIB, f"peak RSS {peak} MiB"
+
+
+def test_limit_flags_accept_units_and_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[Limits] = []
+
+    def fake_convert(*args: object, limits: Limits, **kwargs: object) -> None:
+        seen.append(limits)
+        raise SystemExit(0)
+
+    # The module etl_lib.convert (the package attribute of that name is the function).
+    monkeypatch.setattr(importlib.import_module("etl_lib.convert"), "convert", fake_convert)
+    with pytest.raises(SystemExit):
+        main(
+            ["convert", "a.parquet", str(tmp_path / "o.jsonl"), "--max-input-bytes", "2G", "--max-output-bytes", "none"]
+        )
+    with pytest.raises(SystemExit):
+        main(["convert", "a.parquet", str(tmp_path / "o.jsonl"), "--max-run-seconds", "0"])
+    assert seen[0].max_input_bytes == 2 * 1024**3 and seen[0].max_output_bytes is None
+    assert seen[0].max_run_seconds == Limits().max_run_seconds
+    assert seen[1].max_run_seconds is None and seen[1].max_input_bytes == Limits().max_input_bytes
+    with pytest.raises(SystemExit) as usage:
+        main(["convert", "a.parquet", "o.jsonl", "--max-input-bytes", "lots"])
+    assert usage.value.code == 2
+    assert "not a byte count" in capsys.readouterr().err
