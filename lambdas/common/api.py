@@ -13,7 +13,10 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from etl_lib.jobs.service import JobServiceError
@@ -80,6 +83,10 @@ def build_resolver(*routers: Router, logger: Logger) -> APIGatewayRestResolver:
     @app.exception_handler(JobServiceError)
     def refused(exc: JobServiceError) -> Response[Any]:
         return error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def not_json(exc: RequestUnsupportedContentType) -> Response[Any]:
+        return error(415, "UNSUPPORTED_MEDIA_TYPE", "the request body must be JSON (Content-Type: application/json)")
 
     @app.exception_handler(RequestValidationError)
     def invalid(exc: RequestValidationError) -> Response[Any]:

@@ -29,6 +29,7 @@ router = Router()
     responses={
         201: {"description": "Created", "content": {"application/json": {"model": CreateJobResponse}}},
         413: ERROR_RESPONSES[400] | {"description": "File too large"},
+        415: ERROR_RESPONSES[400] | {"description": "The body is not JSON"},
         **ERROR_RESPONSES,
     },
 )

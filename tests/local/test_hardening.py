@@ -408,3 +408,21 @@ def test_a_pending_job_whose_upload_was_saved_is_converted_at_the_next_start(
     assert restarted.api("GET", f"/jobs/{other}").json()["job"]["status"] == "PENDING"
     assert upload(never_uploaded, data).status_code == 204
     assert wait_finished(restarted, other)["status"] == "SUCCEEDED"
+
+
+def test_a_body_that_is_not_json_or_not_the_documented_types_is_refused_not_crashed(
+    servers: Callable[..., Server], tmp_path: Path
+) -> None:
+    """Found by the API fuzzing: a text/plain body crashed the handler (500); a number
+    where the document says boolean was read as one."""
+    server = servers(tmp_path / "data", workers=0)
+    body = b'{"filename": "a.parquet", "size": 100}'
+    plain = server.api("POST", "/jobs", data=body, headers={"Content-Type": "text/plain"})
+    assert plain.status_code == 415, plain.text
+    assert plain.json()["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    for value in (0, 1, "true", "yes"):
+        loose = server.api(
+            "POST", "/jobs", json={"filename": "a.parquet", "size": 100, "options": {"drop_nulls": value}}
+        )
+        assert loose.status_code == 422, (value, loose.text)
+    assert server.api("GET", "/jobs").json()["jobs"] == []
