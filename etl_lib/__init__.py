@@ -25,15 +25,15 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from etl_lib.convert import Engine, convert
+    from etl_lib.convert import convert
     from etl_lib.errors import ConversionError, InvalidInputError, OutputError, UnsupportedTypeError
-    from etl_lib.options import Compression, ConvertOptions, Limits, OutputFormat
+    from etl_lib.options import Compression, ConvertOptions, Engine, Limits, OutputFormat
     from etl_lib.report import RunReport
 
 # public name -> the module that defines it
 _EXPORTS = {
     "convert": "etl_lib.convert",
-    "Engine": "etl_lib.convert",
+    "Engine": "etl_lib.options",
     "ConvertOptions": "etl_lib.options",
     "OutputFormat": "etl_lib.options",
     "Compression": "etl_lib.options",

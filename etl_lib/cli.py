@@ -44,7 +44,7 @@ def _add_convert(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--engine",
         choices=["auto", "spark", "local"],
         default="auto",
-        help="auto (default): in this process for inputs up to ETL_LOCAL_MAX_BYTES (1 GiB), Spark above; "
+        help="auto (default): in this process for inputs up to 64 MiB (the small-file threshold), Spark above; "
         "spark: local Spark, as on Glue; local: in this process, no JVM",
     )
     p.add_argument("--report", type=Path, help="write the run report (JSON) to this path")
@@ -124,7 +124,7 @@ def _add_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "--engine",
         choices=["auto", "spark", "local"],
         default="auto",
-        help="auto (default): inputs up to SMALL_FILE_THRESHOLD_BYTES (256 MiB) in-process in the worker, "
+        help="auto (default): inputs up to SMALL_FILE_THRESHOLD_BYTES (64 MiB) in-process in the worker, "
         "larger ones on Spark; spark: a warm local Spark session per worker, as on Glue; local: no JVM",
     )
     p.add_argument(

@@ -12,13 +12,12 @@ import posixpath
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from etl_lib import sink
 from etl_lib.budget import Budget
 from etl_lib.errors import InvalidInputError, error_from_code
-from etl_lib.options import ConvertOptions, Limits
+from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES, ConvertOptions, Engine, Limits
 from etl_lib.parquet_input import ParquetInput, Slice, open_input
 from etl_lib.report import RunReport, json_schema
 from etl_lib.writer import PieceResult, empty_output, write_stream
@@ -30,27 +29,13 @@ Progress = Callable[[int, int], None]
 """Called with (rows written so far, total rows)."""
 
 
-class Engine(StrEnum):
-    AUTO = "auto"
-    SPARK = "spark"
-    LOCAL = "local"
-
-
-DEFAULT_LOCAL_MAX_BYTES = 1024**3
-"""``auto`` converts inputs up to this size in-process (no JVM start, no Glue minimum);
-larger ones go to Spark. Override with ETL_LOCAL_MAX_BYTES or ``local_max_bytes``."""
-
-
 def choose_engine(engine: Engine | str, input_bytes: int, local_max_bytes: int | None = None) -> Engine:
-    """The engine that runs: ``auto`` resolves by input size."""
+    """The engine that runs: ``auto`` resolves by input size, up to ``local_max_bytes``
+    (default :data:`~etl_lib.options.DEFAULT_SMALL_FILE_THRESHOLD_BYTES`) on the local engine."""
     engine = Engine(engine)
     if engine is not Engine.AUTO:
         return engine
-    limit = (
-        local_max_bytes
-        if local_max_bytes is not None
-        else int(os.environ.get("ETL_LOCAL_MAX_BYTES", DEFAULT_LOCAL_MAX_BYTES))
-    )
+    limit = DEFAULT_SMALL_FILE_THRESHOLD_BYTES if local_max_bytes is None else local_max_bytes
     return Engine.LOCAL if input_bytes <= limit else Engine.SPARK
 
 
@@ -143,8 +128,8 @@ def convert(
         on Spark, as the Glue job does; ``"auto"`` picks ``local`` for inputs up to
         ``local_max_bytes`` and ``spark`` above.
     local_max_bytes : int, optional
-        The ``auto`` threshold, in bytes of input. Default: the ``ETL_LOCAL_MAX_BYTES``
-        environment variable, else ``DEFAULT_LOCAL_MAX_BYTES``.
+        The ``auto`` threshold, in bytes of input. Default:
+        :data:`etl_lib.options.DEFAULT_SMALL_FILE_THRESHOLD_BYTES` (64 MiB).
     spark : pyspark.sql.SparkSession, optional
         The session the Spark engine runs on (the Glue job passes its own). Default: a local
         session is started when the Spark engine runs.

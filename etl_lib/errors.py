@@ -110,6 +110,85 @@ def error_from_code(code: str, message: str) -> ConversionError:
     return ConversionError(message, code=code)
 
 
+# --- Job and API errors -----------------------------------------------------------------
+# Codes a job can end FAILED with for reasons outside the conversion itself (the conversion's
+# own codes are the ConversionError classes above). Clients switch on them: never rename.
+UPLOAD_MISSING = "UPLOAD_MISSING"
+EMPTY_FILE = "EMPTY_FILE"
+FILE_TOO_LARGE = "FILE_TOO_LARGE"
+SIZE_MISMATCH = "SIZE_MISMATCH"
+RUN_NOT_STARTED = "RUN_NOT_STARTED"
+RUN_LOST = "RUN_LOST"
+RUN_FAILED = "RUN_FAILED"
+INTERNAL_ERROR = "INTERNAL_ERROR"
+# The local stack's worker process died while it held the job (its supervisor ends the job).
+WORKER_DIED = "WORKER_DIED"
+
+
+# API answers about the Idempotency-Key header of POST /jobs.
+IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+IDEMPOTENCY_IN_PROGRESS = "IDEMPOTENCY_IN_PROGRESS"
+
+
+class SettingsError(ValueError):
+    """The deployment's configuration (environment variables) is missing or malformed."""
+
+    code = "BAD_SETTINGS"
+
+
+class JobServiceError(Exception):
+    """A request the job service refuses; ``status`` is the HTTP status the API answers with."""
+
+    status = 400
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class InvalidCursorError(JobServiceError):
+    """A ``next_token`` the API never handed out (made up, truncated or for another store)."""
+
+    code = "BAD_CURSOR"
+
+
+class UnauthorizedError(JobServiceError):
+    status = 401
+    code = "UNAUTHORIZED"
+
+
+class JobNotFoundError(JobServiceError):
+    status = 404
+    code = "JOB_NOT_FOUND"
+
+
+class JobConflictError(JobServiceError):
+    status = 409
+    code = "JOB_CONFLICT"
+
+
+class JobExpiredError(JobServiceError):
+    """The job's retention ended: its output is gone (S3 lifecycle) or going."""
+
+    status = 410
+    code = "JOB_EXPIRED"
+
+
+class UploadTooLargeError(JobServiceError):
+    status = 413
+    code = FILE_TOO_LARGE
+
+
+class TooManyActiveJobsError(JobServiceError):
+    """The caller already has the most unfinished jobs one user may have."""
+
+    status = 429
+    code = "TOO_MANY_ACTIVE_JOBS"
+
+
 class GlueApiError(Exception):
     """An error of the local Glue interactive-sessions endpoint (etl_lib.sessions), as Glue
     names it on the wire: ``code`` is the JSON protocol's ``__type`` (botocore's

@@ -11,6 +11,27 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 
+class Engine(StrEnum):
+    """Where a conversion runs: local (in-process, no JVM), spark (Spark; Glue in AWS), or auto
+    (local up to the small-file threshold, spark above)."""
+
+    AUTO = "auto"
+    SPARK = "spark"
+    LOCAL = "local"
+
+
+DEFAULT_SMALL_FILE_THRESHOLD_BYTES = 64 * 1024**2
+"""``auto`` runs inputs up to this size on the local engine (the converter Lambda in AWS, the
+worker process locally, ``etl convert`` in the CLI), larger ones on Spark (Glue).
+
+64 MiB because the converter Lambda (3 GB, 15 minutes) must finish what it is given: very
+repetitive Parquet decodes to about 50 times its size, so 64 MiB stays near 3 GiB, well within
+:class:`Limits`' decoded-input default, and converts in seconds at the local engine's ~16 MB/s
+per two cores (docs/benchmarks.md), where Glue's fixed start costs about a minute. Larger
+inputs are worth Glue's start. The one default: the service, the settings
+(SMALL_FILE_THRESHOLD_BYTES), the CLI and infra/config.py all use it."""
+
+
 class OutputFormat(StrEnum):
     JSONL = "jsonl"
     JSON = "json"

@@ -20,7 +20,11 @@ from typing import Any
 ARGUMENTS = ["job_id", "jobs_store", "input_store", "output_store"]
 # Optional: the CloudWatch namespace for the job's end metrics (a default argument of the
 # Glue job in AWS; the local runner leaves it out, so nothing is published locally).
-OPTIONAL_ARGUMENTS = ["metrics_namespace"]
+# JOB_RUN_ID (Glue's, or the local runner's) is recorded on the job with its claim, so a
+# run-state event is matched to the run that holds the job; attempt_id lets a supervisor
+# name this execution (else the service picks a fresh one).
+# job_retention_days: how long the job it ends is kept (the deployment's JOB_RETENTION_DAYS).
+OPTIONAL_ARGUMENTS = ["metrics_namespace", "JOB_RUN_ID", "attempt_id", "job_retention_days"]
 # Read by pyarrow's S3 filesystem on the executors: they must reach the same endpoint
 # (moto's server, LocalStack) as the driver. Unset on Glue, so nothing is copied there.
 _EXECUTOR_ENV = (
@@ -67,8 +71,9 @@ def glue_or_local_spark() -> Any:
 
 
 def main(argv: Sequence[str] | None = None, *, spark_factory: Callable[[], Any] | None = None) -> int:
-    """0 when the job ended SUCCEEDED, 1 when it ended FAILED (its error says why)."""
-    from etl_lib.jobs.models import JobStatus
+    """0 when the job ended SUCCEEDED or another run holds it (this run was a duplicate and
+    changed nothing), 1 when it ended FAILED (its error says why)."""
+    from etl_lib.jobs.models import JobStatus, new_attempt_id
     from etl_lib.jobs.settings import service_for_run
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -84,8 +89,12 @@ def main(argv: Sequence[str] | None = None, *, spark_factory: Callable[[], Any] 
                     session.sparkContext.environment[name] = os.environ[name]
         return session
 
-    job = service.run(args["job_id"], spark_factory=spark)
-    return 0 if job is not None and job.status is JobStatus.SUCCEEDED else 1
+    attempt = args.get("attempt_id") or new_attempt_id()
+    job = service.run(args["job_id"], spark_factory=spark, attempt=attempt, run_id=args.get("JOB_RUN_ID"))
+    if job is None:
+        return 1
+    duplicate = job.status is JobStatus.RUNNING and job.attempt != attempt
+    return 0 if job.status is JobStatus.SUCCEEDED or duplicate else 1
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@ from typing import Any
 
 from constructs import Node
 
+from etl_lib.jobs.models import DEFAULT_MAX_UPLOAD_BYTES
+from etl_lib.jobs.service import DEFAULT_JOB_RETENTION_DAYS
+from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES
+
 # The context key prefix: every setting is `etl:<key>` so it cannot collide with CDK's own flags.
 PREFIX = "etl:"
 
@@ -27,15 +31,20 @@ class InfraConfig:
     name_prefix: str = "parquet-json-etl-dev"
     # Data lifecycle: uploads are only needed until converted, results until downloaded.
     input_retention_days: int = 7
-    output_retention_days: int = 30
+    # Outputs, and the job records that link to them (JOB_RETENTION_DAYS), are kept this long.
+    output_retention_days: int = DEFAULT_JOB_RETENTION_DAYS
     access_log_retention_days: int = 90
     abort_multipart_days: int = 1
     log_retention_days: int = 30
     # Job records expire through the DynamoDB TTL attribute set by the Lambdas.
     job_ttl_attribute: str = "expires_at"
-    # Upload limits (issue 3: default 5 GiB) and the size below which the converter Lambda runs.
-    max_upload_bytes: int = 5 * 1024**3
-    small_file_threshold_bytes: int = 64 * 1024**2
+    # Upload limit and the size up to which the converter Lambda runs a job (larger: Glue);
+    # the runtime's own defaults, so a deployment behaves like `etl up` unless told otherwise.
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    small_file_threshold_bytes: int = DEFAULT_SMALL_FILE_THRESHOLD_BYTES
+    # Fair use: unfinished (PENDING, QUEUED, RUNNING) jobs one user may have; more get 429.
+    # 0 turns the limit off. Self sign-up is on, so a single user must not fill the Glue slots.
+    max_active_jobs_per_user: int = 10
     # API protection.
     api_throttle_rate: float = 20.0
     api_throttle_burst: int = 40
@@ -59,6 +68,10 @@ class InfraConfig:
     glue_timeout_minutes: int = 60
     glue_max_retries: int = 0
     glue_max_concurrent_runs: int = 10
+    # Glue job run queuing: a run started beyond glue_max_concurrent_runs (or the account's
+    # quotas) WAITs for a slot instead of failing at once (the job would end RUN_NOT_STARTED).
+    # Glue queues only runs of jobs without retries, hence glue_max_retries must be 0.
+    glue_job_run_queuing: bool = True
     # Scheduled validation of recent results.
     validation_schedule: str = "cron(0 3 * * ? *)"
     validation_lookback_hours: int = 24
@@ -76,6 +89,10 @@ class InfraConfig:
             raise ValueError(f"etl:removalPolicy must be 'retain' or 'destroy', not {self.removal_policy!r}")
         if self.cognito_mfa not in {"OFF", "OPTIONAL", "REQUIRED"}:
             raise ValueError(f"etl:cognitoMfa must be OFF, OPTIONAL or REQUIRED, not {self.cognito_mfa!r}")
+        if self.glue_job_run_queuing and self.glue_max_retries:
+            raise ValueError("etl:glueJobRunQueuing needs etl:glueMaxRetries=0 (Glue queues only runs without retries)")
+        if self.max_active_jobs_per_user < 0:
+            raise ValueError("etl:maxActiveJobsPerUser must be 0 (no limit) or positive")
         if self.small_file_threshold_bytes > self.max_upload_bytes:
             raise ValueError("etl:smallFileThresholdBytes must not exceed etl:maxUploadBytes")
 
@@ -107,6 +124,12 @@ def _coerce(cls: type[InfraConfig], name: str, raw: Any) -> Any:
     """Context given on the command line (`-c etl:glueNumberOfWorkers=4`) arrives as a string."""
     default = next(f for f in fields(cls) if f.name == name)
     kind = default.type
+    if kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).lower() in {"true", "false"}:
+            return str(raw).lower() == "true"
+        raise ValueError(f"{PREFIX}{_camel(name)} must be true or false, not {raw!r}")
     if isinstance(raw, str) and kind not in ("str",):
         if kind.startswith(("tuple", "dict")):
             raw = json.loads(raw)

@@ -17,7 +17,7 @@ from infra.pipeline.encryption import EncryptionKey
 from infra.pipeline.etl import EtlJob, GlueArtifacts
 from infra.pipeline.functions import FunctionSizing, ServiceFunctions
 from infra.pipeline.hosting import Hosting
-from infra.pipeline.jobs_table import JobsTable
+from infra.pipeline.jobs_table import IdempotencyTable, JobsTable
 from infra.pipeline.monitoring import Monitoring
 from infra.pipeline.sessions import GlueSessionRole
 from infra.pipeline.storage import Storage
@@ -47,6 +47,7 @@ class PipelineStack(Stack):
             removal_policy=removal,
         )
         jobs = JobsTable(self, "Jobs", ttl_attribute=config.job_ttl_attribute, removal_policy=removal)
+        idempotency = IdempotencyTable(self, "Idempotency", removal_policy=removal)
         hosting = Hosting(
             self,
             "Hosting",
@@ -66,6 +67,7 @@ class PipelineStack(Stack):
             input_bucket=storage.input_bucket,
             output_bucket=storage.output_bucket,
             table=jobs.table,
+            idempotency_table=idempotency.table,
             glue_job_name=glue_job_name,
             powertools_layer_arn=config.powertools_layer,
             api_sizing=api_sizing,
@@ -75,6 +77,8 @@ class PipelineStack(Stack):
             log_retention=log_retention,
             max_upload_bytes=config.max_upload_bytes,
             small_file_threshold_bytes=config.small_file_threshold_bytes,
+            job_retention_days=config.output_retention_days,
+            max_active_jobs_per_user=config.max_active_jobs_per_user,
             metrics_namespace=config.metrics_namespace,
             allowed_origins=origins,
             removal_policy=removal,
@@ -114,6 +118,7 @@ class PipelineStack(Stack):
             timeout_minutes=config.glue_timeout_minutes,
             max_retries=config.glue_max_retries,
             max_concurrent_runs=config.glue_max_concurrent_runs,
+            run_queuing=config.glue_job_run_queuing,
             metrics_namespace=config.metrics_namespace,
         )
         validation = ScheduledValidation(
@@ -162,6 +167,7 @@ class PipelineStack(Stack):
         )
 
         self.storage, self.jobs, self.functions, self.api = storage, jobs, functions, api
+        self.idempotency = idempotency
         self.etl, self.validation, self.hosting, self.monitoring = etl, validation, hosting, monitoring
         self.artifacts, self.sessions = artifacts, sessions
 

@@ -8,7 +8,7 @@ LAMBDA_BUNDLE := build/infra/lambda-bundle
 # Amazon Linux 2023 (glibc 2.34) under python3.13: manylinux_2_28 wheels and older both run.
 LAMBDA_WHEEL_PLATFORM := --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64
 # Third-party packages the handlers import beyond the Powertools layer and the runtime's boto3.
-LAMBDA_DEPS   := pyarrow pydantic numpy
+LAMBDA_DEPS   := pyarrow pydantic pydantic-settings numpy
 ACCOUNT       ?=
 REGION        ?=
 CONTEXT       ?=

@@ -149,8 +149,10 @@ def test_auto_engine_runs_small_inputs_locally_and_large_ones_on_spark(
 
     assert choose_engine("auto", 10, local_max_bytes=100) is Engine.LOCAL
     assert choose_engine("auto", 101, local_max_bytes=100) is Engine.SPARK
+    # The library reads no environment: one default threshold, shared with the job service.
     monkeypatch.setenv("ETL_LOCAL_MAX_BYTES", "5")
-    assert choose_engine("auto", 6) is Engine.SPARK
+    assert choose_engine("auto", 6) is Engine.LOCAL
+    assert choose_engine("auto", 64 * 1024**2 + 1) is Engine.SPARK
     assert choose_engine("local", 10**12) is Engine.LOCAL
     report = tmp_path / "report.json"
     monkeypatch.delenv("ETL_LOCAL_MAX_BYTES")

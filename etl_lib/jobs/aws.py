@@ -14,6 +14,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from etl_lib.errors import InvalidCursorError
 from etl_lib.jobs import state
 from etl_lib.jobs.metrics import SERVICE_DIMENSION, job_end_values
 from etl_lib.jobs.models import Job, JobPage, JobStatus, decode_cursor, encode_cursor, sort_key, utc_now
@@ -122,8 +123,10 @@ class DynamoJobStore(JobStore):
 
     @staticmethod
     def _item(job: Job) -> dict[str, Any]:
+        # Unset fields are left out rather than stored as NULL: ``expires_at`` must be a
+        # number or absent for TTL, and a missing lease reads as "free" in conditions.
         data = {**job.stored(), "sort_key": sort_key(job)}
-        return {k: _serializer.serialize(v) for k, v in data.items()}
+        return {k: _serializer.serialize(v) for k, v in data.items() if v is not None}
 
     @staticmethod
     def _job(item: Mapping[str, Any]) -> Job:
@@ -151,7 +154,7 @@ class DynamoJobStore(JobStore):
         if cursor:
             position = decode_cursor(cursor)
             if set(position) != {"job_id", "sort_key"}:
-                raise ValueError("invalid cursor")
+                raise InvalidCursorError("invalid next_token")
             request["ExclusiveStartKey"] = {
                 "job_id": {"S": position["job_id"]},
                 "owner": {"S": owner},
@@ -165,21 +168,24 @@ class DynamoJobStore(JobStore):
         )
         return JobPage(jobs=jobs, next_cursor=next_cursor)
 
-    def transition(self, job_id: str, target: JobStatus, changes: Mapping[str, Any] | None = None) -> Job | None:
-        sources = sorted(state.allowed_sources(target))
-        values: dict[str, Any] = {"status": target.value, "updated_at": utc_now().isoformat(), **(changes or {})}
+    def _update(
+        self, job_id: str, values: Mapping[str, Any], condition: str, condition_values: Mapping[str, Any]
+    ) -> Job | None:
+        """SET ``values`` if ``condition`` holds (``#status``, ``#attempt``, ``#lease`` name
+        those attributes; ``condition_values`` are already typed); the new item, or None."""
+        values = {**values, "updated_at": utc_now().isoformat()}
         names = {f"#f{i}": name for i, name in enumerate(values)}
+        names.update({"#status": "status", "#attempt": "attempt", "#lease": "lease_expires_at"})
+        used = {k: v for k, v in names.items() if k.startswith("#f") or k in condition}
         attribute_values = {f":v{i}": _serializer.serialize(value) for i, value in enumerate(values.values())}
-        attribute_values.update({f":s{i}": {"S": s.value} for i, s in enumerate(sources)})
-        names["#status"] = "status"
-        condition = f"attribute_exists(job_id) AND #status IN ({', '.join(f':s{i}' for i in range(len(sources)))})"
+        attribute_values.update(condition_values)
         try:
             response = self.db.update_item(
                 TableName=self.table,
                 Key={"job_id": {"S": job_id}},
                 UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
+                ConditionExpression=f"attribute_exists(job_id) AND {condition}",
+                ExpressionAttributeNames=used,
                 ExpressionAttributeValues=attribute_values,
                 ReturnValues="ALL_NEW",
             )
@@ -187,24 +193,118 @@ class DynamoJobStore(JobStore):
             return None
         return self._job(response["Attributes"])
 
-    def delete(self, job_id: str, *, unless: frozenset[JobStatus] = frozenset()) -> bool:
+    @staticmethod
+    def _status_in(statuses: frozenset[JobStatus]) -> tuple[str, dict[str, Any]]:
+        ordered = sorted(statuses)
+        values = {f":s{i}": {"S": s.value} for i, s in enumerate(ordered)}
+        return f"#status IN ({', '.join(values)})", values
+
+    def transition(
+        self,
+        job_id: str,
+        target: JobStatus,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        attempt: str | None = None,
+    ) -> Job | None:
+        condition, values = self._status_in(state.allowed_sources(target))
+        if attempt is not None:
+            condition += " AND #attempt = :attempt"
+            values[":attempt"] = {"S": attempt}
+        return self._update(job_id, {"status": target.value, **(changes or {})}, condition, values)
+
+    def claim(self, job_id: str, *, attempt: str, lease_until: int, now: int, run_id: str | None = None) -> Job | None:
+        condition, values = self._status_in(state.CLAIMABLE)
+        condition += " AND (attribute_not_exists(#lease) OR #lease <= :now)"
+        values[":now"] = {"N": str(now)}
+        changes: dict[str, Any] = {
+            "status": JobStatus.RUNNING.value,
+            "attempt": attempt,
+            "lease_expires_at": lease_until,
+        }
+        if run_id is not None:
+            changes["run_id"] = run_id
+        return self._update(job_id, changes, condition, values)
+
+    def renew(self, job_id: str, *, attempt: str, lease_until: int) -> bool:
+        condition = "#status = :running AND #attempt = :attempt"
+        values = {":running": {"S": JobStatus.RUNNING.value}, ":attempt": {"S": attempt}}
+        return self._update(job_id, {"lease_expires_at": lease_until}, condition, values) is not None
+
+    def delete(self, job_id: str, *, unless: frozenset[JobStatus] = frozenset(), expired_by: int | None = None) -> bool:
+        condition = "attribute_exists(job_id)"
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        if unless:
+            blocked, values = self._status_in(unless)
+            condition += f" AND NOT {blocked}"
+            names["#status"] = "status"
+        if expired_by is not None:
+            condition += " AND #expires <= :expired_by"
+            names["#expires"] = "expires_at"
+            values[":expired_by"] = {"N": str(expired_by)}
         request: dict[str, Any] = {
             "TableName": self.table,
             "Key": {"job_id": {"S": job_id}},
-            "ConditionExpression": "attribute_exists(job_id)",
+            "ConditionExpression": condition,
         }
-        if unless:
-            blocked = sorted(unless)
-            request["ConditionExpression"] += (
-                f" AND NOT #status IN ({', '.join(f':s{i}' for i in range(len(blocked)))})"
-            )
-            request["ExpressionAttributeNames"] = {"#status": "status"}
-            request["ExpressionAttributeValues"] = {f":s{i}": {"S": s.value} for i, s in enumerate(blocked)}
+        if names:
+            request["ExpressionAttributeNames"] = names
+            request["ExpressionAttributeValues"] = values
         try:
             self.db.delete_item(**request)
         except self.db.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    def count_active(self, owner: str, *, now: int) -> int:
+        # The owner's items through the by_owner index, counted server-side (Select=COUNT):
+        # a user has at most a few hundred job records (they expire), so this stays small.
+        condition, values = self._status_in(state.UNFINISHED)
+        values.update({":o": {"S": owner}, ":now": {"N": str(now)}})
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": self.OWNER_INDEX,
+            "Select": "COUNT",
+            "KeyConditionExpression": "#o = :o",
+            "FilterExpression": f"{condition} AND (attribute_not_exists(#expires) OR #expires > :now)",
+            "ExpressionAttributeNames": {"#o": "owner", "#status": "status", "#expires": "expires_at"},
+            "ExpressionAttributeValues": values,
+        }
+        total = 0
+        for _ in range(1000):  # bounded: 1000 pages of 1 MB is far beyond any one user's jobs
+            response = self.db.query(**request)
+            total += int(response.get("Count", 0))
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return total
+
+    def _scan_ids(self, condition: str, names: dict[str, str], values: dict[str, Any], limit: int) -> list[str]:
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "ProjectionExpression": "job_id",
+            "FilterExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        ids: list[str] = []
+        for _ in range(10_000):  # bounded: stops at the end of the table
+            response = self.db.scan(**request)
+            ids.extend(item["job_id"]["S"] for item in response.get("Items", []))
+            if len(ids) >= limit or "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return ids[:limit]
+
+    def expired_ids(self, *, now: int, limit: int) -> list[str]:
+        # DynamoDB's TTL deletes expired records itself (within days); this finds the ones
+        # not deleted yet, so their files can go too.
+        return self._scan_ids("#expires <= :now", {"#expires": "expires_at"}, {":now": {"N": str(now)}}, limit)
+
+    def ids_in(self, statuses: frozenset[JobStatus]) -> list[str]:
+        condition, values = self._status_in(statuses)
+        return self._scan_ids(condition, {"#status": "status"}, values, limit=1_000_000)
 
 
 class GlueJobLauncher(JobLauncher):

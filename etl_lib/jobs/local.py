@@ -26,6 +26,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from etl_lib.errors import InvalidCursorError
 from etl_lib.jobs import state
 from etl_lib.jobs.models import Job, JobPage, JobStatus, decode_cursor, encode_cursor, sort_key, utc_now
 from etl_lib.jobs.ports import JobLauncher, JobStore, ObjectStore, PresignedPost
@@ -187,6 +188,18 @@ class DirectoryObjectStore(ObjectStore):
         else:
             with contextlib.suppress(FileNotFoundError):
                 base.unlink()
+        # S3 has no folders: an emptied one goes too (up to the root), so a key prefix with
+        # nothing left under it leaves nothing behind here either.
+        parent = base.parent
+        root = self.root.resolve()
+        for _ in range(prefix.count("/") + 1):  # bounded by the prefix's depth
+            if parent.resolve() == root or not parent.is_relative_to(self.root):
+                break
+            try:
+                parent.rmdir()
+            except OSError:  # not empty (or already gone): stop here
+                break
+            parent = parent.parent
 
 
 _SCHEMA = """
@@ -253,7 +266,7 @@ class SqliteJobStore(JobStore):
         if cursor:
             position = decode_cursor(cursor)
             if set(position) != {"sort_key"}:
-                raise ValueError("invalid cursor")
+                raise InvalidCursorError("invalid next_token")
             after = position["sort_key"]
         with self._connect() as db:
             rows = db.execute(
@@ -264,32 +277,21 @@ class SqliteJobStore(JobStore):
         next_cursor = encode_cursor({"sort_key": rows[limit - 1][0]}) if len(rows) > limit else None
         return JobPage(jobs=jobs, next_cursor=next_cursor)
 
-    def transition(self, job_id: str, target: JobStatus, changes: Mapping[str, Any] | None = None) -> Job | None:
-        sources = sorted(s.value for s in state.allowed_sources(target))
-        marks = ", ".join("?" for _ in sources)
+    def _update(self, job_id: str, allowed: Callable[[Job], bool], changes: Mapping[str, Any]) -> Job | None:
+        """Read, check and write one job inside an immediate transaction: the local
+        equivalent of a DynamoDB conditional update (writers are serialised)."""
         with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")  # serialises writers: read and write see the same row
+            db.execute("BEGIN IMMEDIATE")
             try:
-                row = db.execute(
-                    f"SELECT data FROM jobs WHERE job_id = ? AND status IN ({marks})", (job_id, *sources)
-                ).fetchone()
-                if row is None:
+                row = db.execute("SELECT data FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+                if row is None or not allowed(self._job(row[0])):
                     db.execute("ROLLBACK")
                     return None
-                data = {
-                    **json.loads(row[0]),
-                    **(changes or {}),
-                    "status": target.value,
-                    "updated_at": utc_now().isoformat(),
-                }
-                job = Job.model_validate(data)
-                cursor = db.execute(
-                    f"UPDATE jobs SET status = ?, data = ? WHERE job_id = ? AND status IN ({marks})",
-                    (target.value, json.dumps(job.stored()), job_id, *sources),
+                job = Job.model_validate({**json.loads(row[0]), **changes, "updated_at": utc_now().isoformat()})
+                db.execute(
+                    "UPDATE jobs SET status = ?, data = ? WHERE job_id = ?",
+                    (job.status.value, json.dumps(job.stored()), job_id),
                 )
-                if cursor.rowcount != 1:
-                    db.execute("ROLLBACK")
-                    return None
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:
@@ -297,15 +299,70 @@ class SqliteJobStore(JobStore):
                 raise
         return job
 
-    def delete(self, job_id: str, *, unless: frozenset[JobStatus] = frozenset()) -> bool:
+    def transition(
+        self,
+        job_id: str,
+        target: JobStatus,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        attempt: str | None = None,
+    ) -> Job | None:
+        sources = state.allowed_sources(target)
+
+        def allowed(job: Job) -> bool:
+            return job.status in sources and (attempt is None or job.attempt == attempt)
+
+        return self._update(job_id, allowed, {**(changes or {}), "status": target.value})
+
+    def claim(self, job_id: str, *, attempt: str, lease_until: int, now: int, run_id: str | None = None) -> Job | None:
+        def free(job: Job) -> bool:
+            return job.status in state.CLAIMABLE and (job.lease_expires_at is None or job.lease_expires_at <= now)
+
+        changes: dict[str, Any] = {
+            "status": JobStatus.RUNNING.value,
+            "attempt": attempt,
+            "lease_expires_at": lease_until,
+        }
+        if run_id is not None:
+            changes["run_id"] = run_id
+        return self._update(job_id, free, changes)
+
+    def renew(self, job_id: str, *, attempt: str, lease_until: int) -> bool:
+        def held(job: Job) -> bool:
+            return job.status is JobStatus.RUNNING and job.attempt == attempt
+
+        return self._update(job_id, held, {"lease_expires_at": lease_until}) is not None
+
+    def delete(self, job_id: str, *, unless: frozenset[JobStatus] = frozenset(), expired_by: int | None = None) -> bool:
         blocked = sorted(s.value for s in unless) or [""]
         marks = ", ".join("?" for _ in blocked)
+        query = f"DELETE FROM jobs WHERE job_id = ? AND status NOT IN ({marks})"
+        params: list[Any] = [job_id, *blocked]
+        if expired_by is not None:
+            query += " AND json_extract(data, '$.expires_at') <= ?"
+            params.append(expired_by)
         with self._connect() as db:
-            cursor = db.execute(f"DELETE FROM jobs WHERE job_id = ? AND status NOT IN ({marks})", (job_id, *blocked))
+            cursor = db.execute(query, params)
         return cursor.rowcount == 1
 
+    def count_active(self, owner: str, *, now: int) -> int:
+        values = sorted(s.value for s in state.UNFINISHED)
+        with self._connect() as db:
+            row = db.execute(
+                f"SELECT COUNT(*) FROM jobs WHERE owner = ? AND status IN ({', '.join('?' for _ in values)}) "
+                "AND COALESCE(json_extract(data, '$.expires_at'), ?) > ?",
+                (owner, *values, now + 1, now),
+            ).fetchone()
+        return int(row[0])
+
+    def expired_ids(self, *, now: int, limit: int) -> list[str]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT job_id FROM jobs WHERE json_extract(data, '$.expires_at') <= ? LIMIT ?", (now, limit)
+            ).fetchall()
+        return [r[0] for r in rows]
+
     def ids_in(self, statuses: frozenset[JobStatus]) -> list[str]:
-        """Job ids in these statuses (restart recovery of the local server)."""
         values = sorted(s.value for s in statuses)
         with self._connect() as db:
             rows = db.execute(

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from etl_lib.options import ConvertOptions
+from etl_lib.options import ConvertOptions, Engine
 
 DEFAULT_MAX_UPLOAD_BYTES = 5 * 1024**3
 # Smallest possible Parquet file: magic, 4-byte footer length, magic.
@@ -33,18 +33,35 @@ class JobError(BaseModel):
     message: str = Field(examples=["data.parquet: not a Parquet file (no PAR1 magic at the end)"])
 
 
-_FORBIDDEN_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+# Characters a file name may not contain: C0 and C1 controls (DEL included), path
+# separators, and the bidirectional embeddings, overrides and isolates (U+202A-202E,
+# U+2066-2069) that make "gnp.exe" display as "exe.png". Written with \u escapes, which the
+# pattern dialects involved (Python re, Rust regex in pydantic-core, ECMA-262 for JSON Schema
+# and Java for API Gateway) all read the same way.
+_FORBIDDEN_CHARS = r"\u0000-\u001f\u007f-\u009f/\\\u202a-\u202e\u2066-\u2069"
+FILENAME_PATTERN = rf"^[^{_FORBIDDEN_CHARS}]*[^{_FORBIDDEN_CHARS} .][^{_FORBIDDEN_CHARS}]*$"
+"""A plain file name: no forbidden character, and at least one that is not a space or a dot
+(so not "", ".", ".." or blanks). Stated in the JSON schema, applied by the validator."""
+FILENAME_MAX_LENGTH = 255
+_FILENAME = re.compile(FILENAME_PATTERN)
 
 
 def _check_filename(name: str) -> str:
     # The name is only displayed and used for the download name: the object key is
     # chosen by the server, so a hostile name can never address another object.
-    if _FORBIDDEN_NAME.search(name) or name.strip() in {"", ".", ".."}:
-        raise ValueError("must be a plain file name (no path separators or control characters)")
+    if _FILENAME.fullmatch(name) is None:
+        raise ValueError(
+            "must be a plain file name: no path separators, control characters or bidirectional "
+            "overrides, and not only dots or spaces"
+        )
     return name
 
 
-Filename = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_check_filename)]
+Filename = Annotated[
+    str,
+    Field(min_length=1, max_length=FILENAME_MAX_LENGTH, json_schema_extra={"pattern": FILENAME_PATTERN}),
+    AfterValidator(_check_filename),
+]
 
 
 def new_job_id() -> str:
@@ -65,7 +82,9 @@ class Job(BaseModel):
     status: JobStatus
     filename: str
     options: ConvertOptions
-    engine: str = "spark"
+    # Until the upload is accepted, the engine asked for (auto or a forced one); from QUEUED
+    # on, the one chosen; once SUCCEEDED, the one that ran.
+    engine: Engine = Engine.AUTO
     created_at: datetime
     updated_at: datetime
     declared_bytes: int = Field(exclude=True)
@@ -76,6 +95,14 @@ class Job(BaseModel):
     duration_ms: int | None = None
     error: JobError | None = None
     run_id: str | None = Field(default=None, exclude=True)
+    # The run that holds the job (see JobStore.claim): its id, and until when (epoch
+    # seconds) the claim stands unless renewed. Once SUCCEEDED, ``attempt`` names the
+    # attempt whose output was published (the download's location).
+    attempt: str | None = Field(default=None, exclude=True)
+    lease_expires_at: int | None = Field(default=None, exclude=True)
+    # When the record (and its files) may be deleted, epoch seconds: the DynamoDB table's
+    # TTL attribute, and what JobService.sweep_expired reads.
+    expires_at: int | None = Field(default=None, exclude=True)
 
     @property
     def download_name(self) -> str:
@@ -86,8 +113,15 @@ class Job(BaseModel):
     def stored(self) -> dict[str, object]:
         """Every field, the internal ones included, JSON-compatible (for the stores)."""
         data = self.model_dump(mode="json")
-        data.update(owner=self.owner, declared_bytes=self.declared_bytes, run_id=self.run_id)
+        data.update({name: getattr(self, name) for name in INTERNAL_FIELDS})
         return data
+
+    def is_expired(self, now: float) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+
+# Stored with the job but never sent to clients.
+INTERNAL_FIELDS = ("owner", "declared_bytes", "run_id", "attempt", "lease_expires_at", "expires_at")
 
 
 def input_key(job_id: str) -> str:
@@ -110,12 +144,22 @@ def output_prefix(job_id: str) -> str:
     return f"outputs/{job_id}/"
 
 
-def output_key(job_id: str, options: ConvertOptions) -> str:
-    return f"{output_prefix(job_id)}output{options.file_extension}"
+def attempt_prefix(job_id: str, attempt: str | None) -> str:
+    """Where one attempt writes: its own folder, so a duplicate run never touches the
+    winner's files (jobs from before attempts existed have none)."""
+    return f"{output_prefix(job_id)}{attempt}/" if attempt else output_prefix(job_id)
 
 
-def report_key(job_id: str) -> str:
-    return f"{output_prefix(job_id)}report.json"
+def output_key(job_id: str, options: ConvertOptions, attempt: str | None = None) -> str:
+    return f"{attempt_prefix(job_id, attempt)}output{options.file_extension}"
+
+
+def report_key(job_id: str, attempt: str | None = None) -> str:
+    return f"{attempt_prefix(job_id, attempt)}report.json"
+
+
+def new_attempt_id() -> str:
+    return uuid.uuid4().hex[:16]
 
 
 class JobPage(BaseModel):
@@ -136,15 +180,17 @@ def encode_cursor(position: dict[str, str]) -> str:
 
 
 def decode_cursor(cursor: str) -> dict[str, str]:
-    """The inverse of :func:`encode_cursor`; ValueError for anything a client made up."""
+    """The inverse of :func:`encode_cursor`; InvalidCursorError for anything a client made up."""
     import base64
     import binascii
     import json
 
+    from etl_lib.errors import InvalidCursorError
+
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError("invalid cursor") from exc
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidCursorError("invalid next_token") from exc
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise ValueError("invalid cursor")
+        raise InvalidCursorError("invalid next_token")
     return value

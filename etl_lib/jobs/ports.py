@@ -1,4 +1,8 @@
-"""The three interfaces the job service depends on; AWS and local adapters implement them.
+"""The interfaces the job service depends on; AWS and local adapters implement them.
+
+``ObjectStore`` (a bucket or a directory), ``JobStore`` (job records), ``JobLauncher`` (starts
+conversion runs) and ``JobMetrics`` (reports jobs that ended); ``PresignedPost`` is the
+upload form an ``ObjectStore`` signs.
 
 Keys are object keys inside one bucket (the input bucket or the output bucket); each
 adapter instance is bound to one bucket (or one directory).
@@ -72,14 +76,46 @@ class JobStore(ABC):
         """The owner's jobs, newest first; ``cursor`` is the previous page's ``next_cursor``."""
 
     @abstractmethod
-    def transition(self, job_id: str, target: JobStatus, changes: Mapping[str, Any] | None = None) -> Job | None:
+    def transition(
+        self,
+        job_id: str,
+        target: JobStatus,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        attempt: str | None = None,
+    ) -> Job | None:
         """Move the job to ``target`` (and set ``changes``) only if the state machine allows
-        it from its current status, atomically. Returns the updated job, or None when the
-        job does not exist or is in a status from which ``target`` is not allowed."""
+        it from its current status and, when ``attempt`` is given, only if that attempt still
+        holds the job; atomically. Returns the updated job, or None when the job does not
+        exist or a condition does not hold."""
 
     @abstractmethod
-    def delete(self, job_id: str, *, unless: frozenset[JobStatus] = frozenset()) -> bool:
-        """Delete the record unless its status is in ``unless``. True when deleted."""
+    def claim(self, job_id: str, *, attempt: str, lease_until: int, now: int, run_id: str | None = None) -> Job | None:
+        """Make ``attempt`` the job's only run, atomically: the job must be QUEUED or RUNNING
+        and hold no lease that is still valid at ``now`` (epoch seconds). The job becomes
+        RUNNING with ``attempt``, ``lease_expires_at=lease_until`` (and ``run_id``).
+        Returns the claimed job, or None when another attempt holds it or it has ended."""
+
+    @abstractmethod
+    def renew(self, job_id: str, *, attempt: str, lease_until: int) -> bool:
+        """Extend ``attempt``'s lease while it is RUNNING and still holds the job."""
+
+    @abstractmethod
+    def delete(self, job_id: str, *, unless: frozenset[JobStatus] = frozenset(), expired_by: int | None = None) -> bool:
+        """Delete the record unless its status is in ``unless`` (and, with ``expired_by``,
+        only if its ``expires_at`` is at or before that time). True when deleted."""
+
+    @abstractmethod
+    def count_active(self, owner: str, *, now: int) -> int:
+        """How many of the owner's jobs are unfinished (PENDING, QUEUED, RUNNING) and unexpired."""
+
+    @abstractmethod
+    def expired_ids(self, *, now: int, limit: int) -> list[str]:
+        """Up to ``limit`` ids of jobs whose ``expires_at`` is at or before ``now``."""
+
+    @abstractmethod
+    def ids_in(self, statuses: frozenset[JobStatus]) -> list[str]:
+        """Ids of the jobs in these statuses (restart recovery and supervision)."""
 
 
 class JobLauncher(ABC):

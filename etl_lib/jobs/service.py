@@ -9,13 +9,25 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib
 import logging
-from collections.abc import Callable, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from etl_lib.errors import ConversionError
+from etl_lib import errors
+from etl_lib.errors import (
+    ConversionError,
+    JobConflictError,
+    JobExpiredError,
+    JobNotFoundError,
+    JobServiceError,
+    TooManyActiveJobsError,
+    UploadTooLargeError,
+)
 from etl_lib.jobs import state
 from etl_lib.jobs.models import (
     DEFAULT_MAX_UPLOAD_BYTES,
@@ -25,8 +37,10 @@ from etl_lib.jobs.models import (
     JobError,
     JobPage,
     JobStatus,
+    attempt_prefix,
     input_key,
     job_id_from_input_key,
+    new_attempt_id,
     new_job_id,
     output_key,
     output_prefix,
@@ -34,7 +48,7 @@ from etl_lib.jobs.models import (
     utc_now,
 )
 from etl_lib.jobs.ports import JobLauncher, JobMetrics, JobStore, ObjectStore, PresignedPost
-from etl_lib.options import ConvertOptions
+from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES, ConvertOptions, Engine
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -44,48 +58,39 @@ log = logging.getLogger(__name__)
 # Glue run states that end a run without our script having reported a result.
 GLUE_FAILED_STATES = frozenset({"FAILED", "TIMEOUT", "STOPPED", "ERROR"})
 
-DEFAULT_SMALL_FILE_THRESHOLD_BYTES = 256 * 1024**2
-"""Inputs up to this size run on the local engine (the converter Lambda in AWS, in-process
-in the local stack's worker); larger ones on Spark (Glue). SMALL_FILE_THRESHOLD_BYTES."""
+DEFAULT_RUN_LEASE_SECONDS = 120
+"""How long a run's claim on its job stands without renewal. The run renews it every third
+of that while it converts, so a live run keeps its job; a dead one (killed worker, crashed
+or timed-out Lambda) frees it this long after its last renewal, for a retry to take over."""
+
+__all__ = ["JobConflictError", "JobNotFoundError", "JobService", "JobServiceError", "UploadTooLargeError"]
 
 # What a client may ask for when creating a job: "auto" leaves the choice to the service
 # (by input size); "spark" forces Glue, e.g. to compare or when the local engine misbehaves.
-REQUESTABLE_ENGINES = frozenset({"auto", "spark"})
+REQUESTABLE_ENGINES = frozenset({Engine.AUTO, Engine.SPARK})
 
 
-class JobServiceError(Exception):
-    """A request the service refuses; ``status`` is the HTTP status the API answers with."""
+DEFAULT_JOB_RETENTION_DAYS = 30
+"""How long a job and its output are kept after it ends: the output bucket's lifecycle rule
+deletes outputs after the same number of days (infra/config.py output_retention_days)."""
 
-    status = 400
-    code = "BAD_REQUEST"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-
-
-class JobNotFoundError(JobServiceError):
-    status = 404
-    code = "JOB_NOT_FOUND"
-
-
-class JobConflictError(JobServiceError):
-    status = 409
-    code = "JOB_CONFLICT"
-
-
-class UploadTooLargeError(JobServiceError):
-    status = 413
-    code = "FILE_TOO_LARGE"
+UPLOAD_GRACE_SECONDS = 15 * 60
+"""A PENDING job expires this long after its upload URL: an upload that started just before
+the URL expired is still accepted (S3 checks the policy when the request starts)."""
 
 
 @dataclass(frozen=True)
-class Limits:
+class JobLimits:
+    """What the API allows around a job (upload size, URL lifetimes, retention, active jobs
+    per user); the conversion's own limits are :class:`etl_lib.options.Limits`."""
+
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     upload_expires_in: int = 15 * 60
     download_expires_in: int = 5 * 60
+    # Seconds a job is kept once its upload arrived (then it and its files are deleted).
+    job_retention_seconds: int = DEFAULT_JOB_RETENTION_DAYS * 86_400
+    # Unfinished (PENDING, QUEUED, RUNNING) jobs one user may have; 0 for no limit.
+    max_active_jobs_per_user: int = 0
 
 
 @dataclass(frozen=True)
@@ -104,11 +109,13 @@ class JobService:
         outputs: ObjectStore,
         launcher: JobLauncher | None = None,
         local_launcher: JobLauncher | None = None,
-        limits: Limits | None = None,
-        engine: str = "auto",
+        limits: JobLimits | None = None,
+        engine: Engine | str = Engine.AUTO,
         small_file_threshold_bytes: int = DEFAULT_SMALL_FILE_THRESHOLD_BYTES,
         run_arguments: Mapping[str, str] | None = None,
         metrics: JobMetrics | None = None,
+        lease_seconds: int = DEFAULT_RUN_LEASE_SECONDS,
+        claim_poll_seconds: float = 1.0,
     ) -> None:
         self.jobs = jobs
         self.inputs = inputs
@@ -118,14 +125,20 @@ class JobService:
         # from the job, so the Glue script (or the local stack's worker) can run either.
         self.launcher = launcher
         self.local_launcher = local_launcher
-        self.limits = limits or Limits()
+        self.limits = limits or JobLimits()
         # The deployment's default for "auto" requests ("etl up --engine" locally).
-        self.engine = engine
+        self.engine = Engine(engine)
         self.small_file_threshold_bytes = small_file_threshold_bytes
         # Where the run finds the same stores (see settings.run_arguments): a Glue run
         # has no environment of ours, only its arguments.
         self.run_arguments = dict(run_arguments or {})
         self.metrics = metrics
+        self.lease_seconds = lease_seconds
+        # How often a run that found its job claimed by another looks again (see _claim).
+        self.claim_poll_seconds = claim_poll_seconds
+        # Epoch seconds now: what job expiry and the per-user limit are judged by (leases use
+        # the real time, as every process holding one must agree on it).
+        self.clock: Callable[[], float] = time.time
 
     def observed_by(self, metrics: JobMetrics) -> JobService:
         """This service, reporting each job that ends to ``metrics`` (same stores)."""
@@ -136,7 +149,7 @@ class JobService:
     # --- API: create, read, download, delete -------------------------------------------
 
     def create_job(
-        self, owner: str, *, filename: str, size: int, options: ConvertOptions, engine: str = "auto"
+        self, owner: str, *, filename: str, size: int, options: ConvertOptions, engine: Engine | str = Engine.AUTO
     ) -> tuple[Job, PresignedPost]:
         if engine not in REQUESTABLE_ENGINES:
             raise JobServiceError(f"engine must be one of {', '.join(sorted(REQUESTABLE_ENGINES))}, not {engine!r}")
@@ -144,6 +157,7 @@ class JobService:
             raise UploadTooLargeError(
                 f"{filename} is {size:,} bytes; the limit is {self.limits.max_upload_bytes:,} bytes"
             )
+        self._check_active_limit(owner)
         now = utc_now()
         job = Job(
             job_id=new_job_id(),
@@ -153,16 +167,31 @@ class JobService:
             options=options,
             # Until the upload is accepted this is the engine asked for ("auto" or a
             # forced one); from QUEUED on, the one chosen; once SUCCEEDED, the one that ran.
-            engine=self.engine if engine == "auto" else engine,
+            engine=self.engine if engine == Engine.AUTO else Engine(engine),
             created_at=now,
             updated_at=now,
             declared_bytes=size,
+            # Without an upload the job is useless once the upload URL has expired.
+            expires_at=int(now.timestamp()) + self.limits.upload_expires_in + UPLOAD_GRACE_SECONDS,
         )
         self.jobs.create(job)
         upload = self.inputs.presign_post(
             input_key(job.job_id), max_bytes=size, expires_in=self.limits.upload_expires_in
         )
         return job, upload
+
+    def _check_active_limit(self, owner: str) -> None:
+        """Refuse a new job while the owner has the most unfinished jobs one user may have.
+
+        Counted, not reserved: two requests racing at the limit may both pass, so a user can
+        briefly exceed it by the number of concurrent requests (API Gateway throttles those).
+        """
+        limit = self.limits.max_active_jobs_per_user
+        if limit and self.jobs.count_active(owner, now=int(self.clock())) >= limit:
+            raise TooManyActiveJobsError(
+                f"you already have {limit} unfinished jobs, the most one user may have; "
+                "wait for one to finish (or delete one that waits for its upload) and try again"
+            )
 
     def get_job(self, owner: str, job_id: str) -> Job:
         job = self.jobs.get(job_id)
@@ -172,13 +201,14 @@ class JobService:
         return job
 
     def list_jobs(self, owner: str, *, limit: int = 20, cursor: str | None = None) -> JobPage:
-        try:
-            return self.jobs.list_for_owner(owner, limit=limit, cursor=cursor)
-        except ValueError as exc:
-            raise JobServiceError(str(exc), code="BAD_CURSOR") from exc
+        # A made-up cursor raises InvalidCursorError (400 BAD_CURSOR) from the store.
+        return self.jobs.list_for_owner(owner, limit=limit, cursor=cursor)
 
     def download(self, owner: str, job_id: str) -> Download:
         job = self.get_job(owner, job_id)
+        if job.is_expired(self.clock()):
+            # Its output is deleted (or about to be) by the bucket's lifecycle rule.
+            raise JobExpiredError(f"job {job_id} has expired; its output is no longer kept")
         if job.status is not JobStatus.SUCCEEDED:
             raise JobConflictError(
                 f"job {job_id} is {job.status.value}; the output is available once it has SUCCEEDED",
@@ -186,7 +216,7 @@ class JobService:
             )
         expires_in = self.limits.download_expires_in
         url = self.outputs.presign_get(
-            output_key(job_id, job.options), download_name=job.download_name, expires_in=expires_in
+            output_key(job_id, job.options, job.attempt), download_name=job.download_name, expires_in=expires_in
         )
         return Download(url=url, expires_at=utc_now() + timedelta(seconds=expires_in), filename=job.download_name)
 
@@ -222,7 +252,9 @@ class JobService:
             return self.fail(job.job_id, problem, input_bytes=actual)
         assert actual is not None  # _check_upload refuses a missing object
         engine = self.route(job.engine, actual)
-        queued = self.jobs.transition(job.job_id, JobStatus.QUEUED, {"input_bytes": actual, "engine": engine})
+        queued = self.jobs.transition(
+            job.job_id, JobStatus.QUEUED, {"input_bytes": actual, "engine": engine, "expires_at": self._retained()}
+        )
         if queued is None:
             return self.jobs.get(job.job_id)  # a concurrent duplicate won the race
         return self._start_run(queued)
@@ -230,17 +262,17 @@ class JobService:
     def _check_upload(self, job: Job, key: str, size: int | None) -> JobError | None:
         name = job.filename
         if size is None:
-            return JobError(code="UPLOAD_MISSING", message=f"{name}: the uploaded file is not there any more")
+            return JobError(code=errors.UPLOAD_MISSING, message=f"{name}: the uploaded file is not there any more")
         if size == 0:
-            return JobError(code="EMPTY_FILE", message=f"{name}: the uploaded file is empty")
+            return JobError(code=errors.EMPTY_FILE, message=f"{name}: the uploaded file is empty")
         if size > self.limits.max_upload_bytes:
             return JobError(
-                code="FILE_TOO_LARGE",
+                code=errors.FILE_TOO_LARGE,
                 message=f"{name}: {size:,} bytes is over the limit of {self.limits.max_upload_bytes:,}",
             )
         if size != job.declared_bytes:
             return JobError(
-                code="SIZE_MISMATCH",
+                code=errors.SIZE_MISMATCH,
                 message=f"{name}: {size:,} bytes were uploaded but the file has {job.declared_bytes:,}",
             )
         if size < MIN_PARQUET_BYTES:
@@ -255,14 +287,14 @@ class JobService:
             )
         return None
 
-    def route(self, engine: str, input_bytes: int) -> str:
+    def route(self, engine: Engine | str, input_bytes: int) -> Engine:
         """The engine a job runs on: a forced one as is, "auto" by the input's size."""
-        from etl_lib.convert import choose_engine
-
-        return choose_engine(engine, input_bytes, self.small_file_threshold_bytes).value
+        if Engine(engine) is not Engine.AUTO:
+            return Engine(engine)
+        return Engine.LOCAL if input_bytes <= self.small_file_threshold_bytes else Engine.SPARK
 
     def _start_run(self, job: Job) -> Job | None:
-        launcher = self.local_launcher if job.engine == "local" and self.local_launcher else self.launcher
+        launcher = self.local_launcher if job.engine is Engine.LOCAL and self.local_launcher else self.launcher
         if launcher is None:
             raise RuntimeError("this service has no job launcher")
         try:
@@ -271,7 +303,9 @@ class JobService:
             log.exception("cannot start the conversion run")
             return self.fail(
                 job.job_id,
-                JobError(code="RUN_NOT_STARTED", message=f"the conversion could not be started: {type(exc).__name__}"),
+                JobError(
+                    code=errors.RUN_NOT_STARTED, message=f"the conversion could not be started: {type(exc).__name__}"
+                ),
             )
         # The run may already have marked itself RUNNING (or even finished): then this
         # conditional write is a no-op and the newer state stands.
@@ -279,27 +313,37 @@ class JobService:
         return running or self.jobs.get(job.job_id)
 
     def on_run_state(self, run_id: str, run_state: str, message: str | None = None) -> Job | None:
-        """A Glue run changed state. Only a run that ended without reporting matters."""
+        """A Glue run changed state. Only a run that ended without reporting matters, and only
+        if it is the job's run: an event about a duplicate run must not end the job another
+        run holds."""
         arguments = self.launcher.arguments_of(run_id) if self.launcher else None
         job_id = (arguments or {}).get("--job_id")
         job = self.jobs.get(job_id) if job_id else None
         if job is None or state.is_terminal(job.status):
             return job
+        if job.run_id is not None and job.run_id != run_id:
+            return job
         if run_state in GLUE_FAILED_STATES:
             detail = f": {message}" if message else ""
             return self.fail(
-                job.job_id, JobError(code=f"RUN_{run_state}", message=f"the conversion run ended {run_state}{detail}")
+                job.job_id,
+                JobError(code=f"RUN_{run_state}", message=f"the conversion run ended {run_state}{detail}"),
+                attempt=job.attempt,
             )
         if run_state == "SUCCEEDED":
             # The run ended cleanly but the job was not marked: recover from the report
             # the run stored, or fail rather than stay RUNNING for ever.
-            report = self.outputs.get_bytes(report_key(job.job_id))
+            report = self.outputs.get_bytes(report_key(job.job_id, job.attempt))
             if report is not None:
                 from etl_lib.report import RunReport
 
-                return self._succeed(job, RunReport.model_validate_json(report))
+                return self._succeed(job, RunReport.model_validate_json(report), job.attempt)
+            if job.lease_expires_at is not None and job.lease_expires_at > time.time():
+                return job  # its holder is alive (a duplicate run ended): it will report
             return self.fail(
-                job.job_id, JobError(code="RUN_LOST", message="the conversion run ended without a result; try again")
+                job.job_id,
+                JobError(code=errors.RUN_LOST, message="the conversion run ended without a result; try again"),
+                attempt=job.attempt,
             )
         return job
 
@@ -312,36 +356,112 @@ class JobService:
         job = self.jobs.get(job_id)
         if job is None or state.is_terminal(job.status):
             return job
-        return self.fail(job_id, JobError(code="RUN_FAILED", message=f"the conversion run failed: {reason}"))
+        return self.fail(job_id, JobError(code=errors.RUN_FAILED, message=f"the conversion run failed: {reason}"))
 
     # --- the run itself (the Glue job's body) --------------------------------------------
 
     def run(
-        self, job_id: str, *, spark_factory: Callable[[], SparkSession] | None = None, engine: str | None = None
+        self,
+        job_id: str,
+        *,
+        spark_factory: Callable[[], SparkSession] | None = None,
+        engine: Engine | str | None = None,
+        attempt: str | None = None,
+        run_id: str | None = None,
     ) -> Job | None:
         """Convert the job's input to its output, then record SUCCEEDED or FAILED.
 
-        ``spark_factory`` is only called when the job's engine is Spark, so a local-engine
-        run never starts a JVM.
-        """
-        from etl_lib.convert import convert
+        Exactly once in effect, however often it is called: the run first claims the job
+        (see :meth:`_claim`); a run that cannot claim it returns the job as it is and
+        touches nothing. The claim holder writes under its own ``attempt`` folder and
+        publishes by one conditional write (SUCCEEDED, only while it still holds the job),
+        so a run that lost its claim meanwhile can only remove its own files.
 
-        job = self.jobs.get(job_id)
-        if job is None:
-            log.warning("run for a job that no longer exists", extra={"job_id": job_id})
-            return None
-        if job.status is JobStatus.QUEUED:
-            job = self.jobs.transition(job_id, JobStatus.RUNNING) or self.jobs.get(job_id)
-        if job is None or job.status is not JobStatus.RUNNING:
-            return job  # a duplicate run: the job is already finished
-        dest_key = output_key(job_id, job.options)
-        engine = engine or job.engine
-        if engine == "auto":  # a job queued before routing recorded its engine
+        ``attempt`` names this execution (unique per call; a supervisor that must end a dead
+        worker's job passes its own, see :meth:`fail_if_attempt`); ``run_id`` is the
+        launcher's run (Glue's ``JOB_RUN_ID``). ``spark_factory`` is only called when the
+        job's engine is Spark, so a local-engine run never starts a JVM.
+        """
+        attempt = attempt or new_attempt_id()
+        job = self._claim(job_id, attempt, run_id)
+        if job is None or job.attempt != attempt or job.status is not JobStatus.RUNNING:
+            return job
+        with self._holding(job_id, attempt):
+            return self._convert(job, attempt, spark_factory=spark_factory, engine=engine)
+
+    def _claim(self, job_id: str, attempt: str, run_id: str | None) -> Job | None:
+        """Claim the job for ``attempt``; the job as it is when another run keeps it.
+
+        When another attempt holds a lease, wait (bounded by one lease) to see whether it
+        is alive: a live holder renews its lease (then this run is a duplicate and gives
+        way), a dead one stops renewing (then this run, typically Lambda's retry of a crashed
+        invocation, takes over when the lease ends).
+        """
+        deadline = time.monotonic() + self.lease_seconds + 2 * self.claim_poll_seconds
+        seen_lease: int | None = None
+        for _ in range(1_000_000):  # bounded by the deadline; the count only guards the loop
+            now = int(time.time())
+            claimed = self.jobs.claim(
+                job_id, attempt=attempt, lease_until=now + self.lease_seconds, now=now, run_id=run_id
+            )
+            if claimed is not None:
+                return claimed
+            current = self.jobs.get(job_id)
+            if current is None or current.status not in state.CLAIMABLE:
+                if current is None:
+                    log.warning("run for a job that no longer exists", extra={"job_id": job_id})
+                return current  # deleted, or finished by an earlier run
+            if seen_lease is not None and current.lease_expires_at != seen_lease:
+                return current  # renewed or taken over: someone alive holds it
+            seen_lease = current.lease_expires_at
+            if time.monotonic() >= deadline:
+                return current
+            time.sleep(self.claim_poll_seconds)
+        return self.jobs.get(job_id)
+
+    @contextlib.contextmanager
+    def _holding(self, job_id: str, attempt: str) -> Iterator[None]:
+        """Renew ``attempt``'s lease every third of it while the block runs."""
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(self.lease_seconds / 3):
+                try:
+                    if not self.jobs.renew(job_id, attempt=attempt, lease_until=int(time.time()) + self.lease_seconds):
+                        return  # lost (taken over or ended): the final write will say so
+                except Exception:  # a transient store error: try again at the next beat
+                    log.exception("cannot renew the run's lease")
+
+        beat = threading.Thread(target=renew, name=f"lease-{job_id[:8]}", daemon=True)
+        beat.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            beat.join()
+
+    def _convert(
+        self,
+        job: Job,
+        attempt: str,
+        *,
+        spark_factory: Callable[[], SparkSession] | None,
+        engine: Engine | str | None,
+    ) -> Job | None:
+        # The module, looked up at call time: importing the service stays light (no pyarrow
+        # for the API Lambdas), and the conversion is the one the module holds now.
+        conversion = importlib.import_module("etl_lib.convert")
+
+        job_id = job.job_id
+        dest_key = output_key(job_id, job.options, attempt)
+        engine = Engine(engine or job.engine)
+        if engine is Engine.AUTO:  # a job queued before routing recorded its engine
             size = job.input_bytes if job.input_bytes is not None else self.inputs.size(input_key(job_id))
             engine = self.route(engine, size or 0)
+        mine = attempt_prefix(job_id, attempt)
         try:
-            spark = spark_factory() if spark_factory is not None and engine == "spark" else None
-            report = convert(
+            spark = spark_factory() if spark_factory is not None and engine is Engine.SPARK else None
+            report = conversion.convert(
                 self.inputs.uri(input_key(job_id)),
                 self.outputs.uri_for_write(dest_key),
                 job.options,
@@ -349,25 +469,29 @@ class JobService:
                 local_max_bytes=self.small_file_threshold_bytes,
                 spark=spark,
             )
-            self.outputs.put_bytes(report_key(job_id), report.model_dump_json(indent=2).encode())
+            self.outputs.put_bytes(report_key(job_id, attempt), report.model_dump_json(indent=2).encode())
         except ConversionError as exc:
-            self.outputs.delete_prefix(output_prefix(job_id))
-            return self.fail(job_id, JobError(code=exc.code, message=f"{job.filename}: {exc.message}"))
+            self.outputs.delete_prefix(mine)
+            return self.fail(job_id, JobError(code=exc.code, message=f"{job.filename}: {exc.message}"), attempt=attempt)
         except Exception as exc:
-            self.outputs.delete_prefix(output_prefix(job_id))
+            self.outputs.delete_prefix(mine)
             log.exception("conversion crashed")
             self.fail(
                 job_id,
-                JobError(code="INTERNAL_ERROR", message=f"the conversion failed unexpectedly ({type(exc).__name__})"),
+                JobError(
+                    code=errors.INTERNAL_ERROR, message=f"the conversion failed unexpectedly ({type(exc).__name__})"
+                ),
+                attempt=attempt,
             )
             raise
-        finished = self._succeed(job, report)
-        if finished is None:  # deleted (or failed by a timeout event) meanwhile: leave nothing
+        finished = self._succeed(job, report, attempt)
+        if finished is None:  # lost the claim, or deleted meanwhile: leave nothing of ours
             with contextlib.suppress(Exception):
-                self.outputs.delete_prefix(output_prefix(job_id))
+                self.outputs.delete_prefix(mine)
+            return self.jobs.get(job_id)
         return finished
 
-    def _succeed(self, job: Job, report: Any) -> Job | None:
+    def _succeed(self, job: Job, report: Any, attempt: str | None) -> Job | None:
         succeeded = self.jobs.transition(
             job.job_id,
             JobStatus.SUCCEEDED,
@@ -379,15 +503,60 @@ class JobService:
                 "rows_out": report.rows_out,
                 "duration_ms": report.duration_ms,
                 "error": None,
+                # The output was just written: the lifecycle rule keeps it at least as long.
+                "expires_at": self._retained(),
             },
+            attempt=attempt,
         )
         self._ended(succeeded)
         return succeeded
 
-    def fail(self, job_id: str, error: JobError, **changes: Any) -> Job | None:
-        failed = self.jobs.transition(job_id, JobStatus.FAILED, {"error": error.model_dump(), **changes})
+    def fail_if_attempt(self, job_id: str, attempt: str, error: JobError) -> Job | None:
+        """End the job FAILED with ``error`` only if ``attempt`` still holds it, and remove
+        that attempt's files. For a supervisor whose worker died mid-run (``WORKER_DIED``):
+        if another attempt took the job over meanwhile, or it has ended, nothing changes.
+        Returns the failed job, or None when the condition did not hold."""
+        changes = {"error": error.model_dump(), "expires_at": self._retained()}
+        failed = self.jobs.transition(job_id, JobStatus.FAILED, changes, attempt=attempt)
+        if failed is not None:
+            self.outputs.delete_prefix(attempt_prefix(job_id, attempt))
+            self._ended(failed)
+        return failed
+
+    def fail(self, job_id: str, error: JobError, *, attempt: str | None = None, **changes: Any) -> Job | None:
+        """End the job FAILED (if it has not ended; with ``attempt``, only while that attempt
+        holds it). Returns the job as it is afterwards."""
+        failed = self.jobs.transition(
+            job_id,
+            JobStatus.FAILED,
+            {"error": error.model_dump(), "expires_at": self._retained(), **changes},
+            attempt=attempt,
+        )
         self._ended(failed)
         return failed or self.jobs.get(job_id)
+
+    def _retained(self) -> int:
+        return int(self.clock()) + self.limits.job_retention_seconds
+
+    # --- housekeeping ----------------------------------------------------------------------
+
+    def sweep_expired(self, *, now: int | None = None, limit: int = 100) -> int:
+        """Delete up to ``limit`` expired jobs and their files; returns how many went.
+
+        The local stack calls it periodically. In AWS, DynamoDB's TTL deletes the records and
+        the buckets' lifecycle rules the files, so calling it there is optional. Each record
+        is deleted only if it is still expired at the time of the write (an upload that
+        just arrived extends a PENDING job's life), then its files.
+        """
+        now = int(self.clock()) if now is None else now
+        swept = 0
+        for job_id in self.jobs.expired_ids(now=now, limit=limit):
+            if not self.jobs.delete(job_id, expired_by=now):
+                continue
+            self.inputs.delete_prefix(f"inputs/{job_id}/")
+            self.outputs.delete_prefix(output_prefix(job_id))
+            swept += 1
+        return swept
 
     def _ended(self, job: Job | None) -> None:
         # Only the caller whose conditional write ended the job reports it, so a job is

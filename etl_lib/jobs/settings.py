@@ -1,9 +1,14 @@
 """The composition root: the only place that reads configuration and builds adapters.
 
-Lambdas call :func:`service` (built once per container from environment variables); the
-Glue job calls :func:`service_for_run` (built from its run arguments, the only
-configuration a Glue run has). ``ETL_BACKEND=local`` swaps every AWS adapter for its
-local twin under ``ETL_DATA_DIR``.
+Configuration is one typed model (:class:`Settings`, pydantic-settings) whose fields are
+read from the environment variables named in :mod:`etl_lib.jobs.env`; every value is
+parsed strictly (a bad number or name is refused, never replaced by a default) and, in a
+Lambda, checked at cold start (:func:`validate_at_cold_start`).
+
+Lambdas call :func:`service` (built once per container); the Glue job calls
+:func:`service_for_run` (built from its run arguments, the only configuration a Glue run
+has, plus the :class:`RunSettings` subset). ``ETL_BACKEND=local`` swaps every AWS adapter
+for its local twin under ``ETL_DATA_DIR``.
 """
 
 from __future__ import annotations
@@ -11,113 +16,135 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Self
 
+from pydantic import Field, NonNegativeInt, PositiveInt, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from etl_lib.errors import SettingsError
+from etl_lib.jobs import env
 from etl_lib.jobs.metrics import DEFAULT_NAMESPACE
 from etl_lib.jobs.models import DEFAULT_MAX_UPLOAD_BYTES
 from etl_lib.jobs.ports import JobLauncher, JobStore, ObjectStore
-from etl_lib.jobs.service import DEFAULT_SMALL_FILE_THRESHOLD_BYTES, JobService, Limits
+from etl_lib.jobs.service import (
+    DEFAULT_JOB_RETENTION_DAYS,
+    DEFAULT_RUN_LEASE_SECONDS,
+    JobLimits,
+    JobService,
+)
+from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES, Engine
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
+
+    from etl_lib.jobs.local import DirectoryObjectStore
 
 
-@dataclass(frozen=True)
-class Settings:
-    backend: str = "aws"  # "aws" or "local"
-    input_bucket: str = ""
-    output_bucket: str = ""
-    jobs_table: str = ""
-    glue_job_name: str = ""
-    # Runs local-engine jobs in AWS; unset, the Glue job runs them too.
-    converter_function_name: str = ""
-    # The default engine of "auto" requests: "auto" routes by size, "spark"/"local" force.
-    engine: str = "auto"
-    small_file_threshold_bytes: int = DEFAULT_SMALL_FILE_THRESHOLD_BYTES
-    metrics_namespace: str = DEFAULT_NAMESPACE
-    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
-    upload_expires_in: int = 15 * 60
-    download_expires_in: int = 5 * 60
-    data_dir: str = ".etl-local"
-    public_url: str = "http://127.0.0.1:8000"
-    signing_key: str = "local-development-only"
-    # How ETL_BACKEND=local starts runs: subprocess | inline | queue (etl up's workers).
-    local_runner: str = "subprocess"
+class RunSettings(BaseSettings):
+    """What a conversion run reads besides its arguments (a Glue run has none of our
+    variables, so every field has a default; the local stack's workers share the server's)."""
+
+    model_config = SettingsConfigDict(
+        case_sensitive=True, extra="ignore", frozen=True, populate_by_name=True, env_ignore_empty=True
+    )
+
+    small_file_threshold_bytes: PositiveInt = Field(
+        default=DEFAULT_SMALL_FILE_THRESHOLD_BYTES, validation_alias=env.SMALL_FILE_THRESHOLD_BYTES
+    )
+    # How long a run's claim on its job stands unrenewed (JobService.run).
+    run_lease_seconds: int = Field(default=DEFAULT_RUN_LEASE_SECONDS, ge=3, validation_alias=env.RUN_LEASE_SECONDS)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        defaults = cls()
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """The settings from ``environ`` (default: the process environment); SettingsError,
+        one line naming each bad variable, when a value is missing or malformed."""
+        try:
+            if environ is None:
+                return cls()
+            return cls.model_validate({k: v for k, v in environ.items() if v != ""})
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
+                + (f" (got {e['input']!r})" if e["loc"] else "")
+                for e in exc.errors(include_url=False)
+            )
+            raise SettingsError(f"invalid settings: {problems}") from None
 
-        def integer(name: str, default: int) -> int:
-            raw = env.get(name)
-            if raw is None or raw == "":
-                return default
-            try:
-                value = int(raw)
-            except ValueError as exc:
-                raise ValueError(f"{name} must be an integer, not {raw!r}") from exc
-            if value <= 0:
-                raise ValueError(f"{name} must be positive, not {value}")
-            return value
 
-        backend = env.get("ETL_BACKEND", defaults.backend)
-        if backend not in {"aws", "local"}:
-            raise ValueError(f"ETL_BACKEND must be aws or local, not {backend!r}")
-        if env.get("ETL_ENGINE", "auto") not in {"", "auto", "spark", "local"}:
-            raise ValueError(f"ETL_ENGINE must be auto, spark or local, not {env['ETL_ENGINE']!r}")
-        settings = cls(
-            backend=backend,
-            input_bucket=env.get("INPUT_BUCKET", "inputs" if backend == "local" else ""),
-            output_bucket=env.get("OUTPUT_BUCKET", "outputs" if backend == "local" else ""),
-            jobs_table=env.get("JOBS_TABLE", ""),
-            glue_job_name=env.get("GLUE_JOB_NAME", ""),
-            converter_function_name=env.get("CONVERTER_FUNCTION_NAME", ""),
-            engine=env.get("ETL_ENGINE") or defaults.engine,
-            small_file_threshold_bytes=integer("SMALL_FILE_THRESHOLD_BYTES", defaults.small_file_threshold_bytes),
-            metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or defaults.metrics_namespace,
-            max_upload_bytes=integer("MAX_UPLOAD_BYTES", defaults.max_upload_bytes),
-            upload_expires_in=integer("UPLOAD_URL_EXPIRES", defaults.upload_expires_in),
-            download_expires_in=integer("DOWNLOAD_URL_EXPIRES", defaults.download_expires_in),
-            data_dir=env.get("ETL_DATA_DIR", defaults.data_dir),
-            public_url=env.get("ETL_PUBLIC_URL", defaults.public_url),
-            signing_key=env.get("ETL_SIGNING_KEY", defaults.signing_key),
-            local_runner=env.get("ETL_LOCAL_RUNNER", defaults.local_runner),
+class Settings(RunSettings):
+    backend: Literal["aws", "local"] = Field(default="aws", validation_alias=env.ETL_BACKEND)
+    input_bucket: str = Field(default="", validation_alias=env.INPUT_BUCKET)
+    output_bucket: str = Field(default="", validation_alias=env.OUTPUT_BUCKET)
+    jobs_table: str = Field(default="", validation_alias=env.JOBS_TABLE)
+    glue_job_name: str = Field(default="", validation_alias=env.GLUE_JOB_NAME)
+    # Powertools' idempotency records of POST /jobs (Idempotency-Key) in AWS.
+    idempotency_table: str = Field(default="", validation_alias=env.IDEMPOTENCY_TABLE)
+    # Runs local-engine jobs in AWS; unset, the Glue job runs them too.
+    converter_function_name: str = Field(default="", validation_alias=env.CONVERTER_FUNCTION_NAME)
+    # The default engine of "auto" requests: "auto" routes by size, "spark"/"local" force.
+    engine: Engine = Field(default=Engine.AUTO, validation_alias=env.ETL_ENGINE)
+    metrics_namespace: str = Field(default=DEFAULT_NAMESPACE, validation_alias=env.POWERTOOLS_METRICS_NAMESPACE)
+    max_upload_bytes: PositiveInt = Field(default=DEFAULT_MAX_UPLOAD_BYTES, validation_alias=env.MAX_UPLOAD_BYTES)
+    upload_expires_in: PositiveInt = Field(default=15 * 60, validation_alias=env.UPLOAD_URL_EXPIRES)
+    download_expires_in: PositiveInt = Field(default=5 * 60, validation_alias=env.DOWNLOAD_URL_EXPIRES)
+    job_retention_days: PositiveInt = Field(default=DEFAULT_JOB_RETENTION_DAYS, validation_alias=env.JOB_RETENTION_DAYS)
+    # Unfinished jobs one user may have (429 beyond); 0 for no limit (the local stack).
+    max_active_jobs_per_user: NonNegativeInt = Field(default=0, validation_alias=env.MAX_ACTIVE_JOBS_PER_USER)
+    data_dir: str = Field(default=".etl-local", validation_alias=env.ETL_DATA_DIR)
+    public_url: str = Field(default="http://127.0.0.1:8000", validation_alias=env.ETL_PUBLIC_URL)
+    signing_key: str = Field(default="local-development-only", validation_alias=env.ETL_SIGNING_KEY)
+    # How ETL_BACKEND=local starts runs: subprocess | inline | queue (etl up's workers).
+    local_runner: Literal["subprocess", "inline", "queue"] = Field(
+        default="subprocess", validation_alias=env.ETL_LOCAL_RUNNER
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if self.backend == "local":
+            # The local buckets are directories; their names only appear in URLs.
+            object.__setattr__(self, "input_bucket", self.input_bucket or "inputs")
+            object.__setattr__(self, "output_bucket", self.output_bucket or "outputs")
+            return self
+        required = (
+            (env.INPUT_BUCKET, self.input_bucket),
+            (env.OUTPUT_BUCKET, self.output_bucket),
+            (env.JOBS_TABLE, self.jobs_table),
+            (env.IDEMPOTENCY_TABLE, self.idempotency_table),
         )
-        if backend == "aws":
-            missing = [
-                n
-                for n, v in (
-                    ("INPUT_BUCKET", settings.input_bucket),
-                    ("OUTPUT_BUCKET", settings.output_bucket),
-                    ("JOBS_TABLE", settings.jobs_table),
-                )
-                if not v
-            ]
-            if missing:
-                raise ValueError(f"missing environment variables: {', '.join(missing)}")
-        return settings
+        missing = [name for name, value in required if not value]
+        if missing:
+            raise ValueError(f"missing environment variables: {', '.join(missing)}")
+        return self
 
     @property
-    def limits(self) -> Limits:
-        return Limits(
+    def limits(self) -> JobLimits:
+        return JobLimits(
             max_upload_bytes=self.max_upload_bytes,
             upload_expires_in=self.upload_expires_in,
             download_expires_in=self.download_expires_in,
+            job_retention_seconds=self.job_retention_days * 86_400,
+            max_active_jobs_per_user=self.max_active_jobs_per_user,
         )
 
     # Run arguments: how a Glue run (or the local runner) finds the same stores.
     def run_arguments(self) -> dict[str, str]:
+        """What each run is started with besides ``--job_id``: the stores, and how long the
+        job it ends is kept (a Glue run has no environment of ours, only its arguments)."""
+        retention = {"--job_retention_days": str(self.job_retention_days)}
         if self.backend == "local":
             data = Path(self.data_dir).resolve()
             return {
                 "--jobs_store": f"sqlite:{data / 'jobs.db'}",
                 "--input_store": str(data / "objects" / self.input_bucket),
                 "--output_store": str(data / "objects" / self.output_bucket),
+                **retention,
             }
         return {
             "--jobs_store": f"dynamodb:{self.jobs_table}",
             "--input_store": f"s3://{self.input_bucket}",
             "--output_store": f"s3://{self.output_bucket}",
+            **retention,
         }
 
 
@@ -127,8 +154,15 @@ def allowed_origins(environ: Mapping[str, str] | None = None) -> list[str]:
     Read at import time by the API Lambdas (their CORS headers), so apart from the rest of
     the settings: an OpenAPI build or a test needs no buckets for it.
     """
-    env = os.environ if environ is None else environ
-    return [o.strip() for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip()]
+    source = os.environ if environ is None else environ
+    return [o.strip() for o in source.get(env.ALLOWED_ORIGINS, "").split(",") if o.strip()]
+
+
+def metrics_namespace(environ: Mapping[str, str] | None = None) -> str:
+    """The CloudWatch namespace of our metrics (POWERTOOLS_METRICS_NAMESPACE), read at import
+    time by the Lambdas' Metrics objects, so apart from the rest of the settings too."""
+    source = os.environ if environ is None else environ
+    return source.get(env.POWERTOOLS_METRICS_NAMESPACE) or DEFAULT_NAMESPACE
 
 
 def _boto3_client(name: Literal["dynamodb", "s3", "glue", "lambda", "cloudwatch"]) -> Any:
@@ -195,7 +229,20 @@ def build_service(
         engine=settings.engine,
         small_file_threshold_bytes=settings.small_file_threshold_bytes,
         run_arguments=arguments,
+        lease_seconds=settings.run_lease_seconds,
     )
+
+
+def build_idempotency_store(settings: Settings) -> BasePersistenceLayer:
+    """Where POST /jobs keeps its Idempotency-Key records: Powertools' DynamoDB layer in AWS,
+    the SQLite twin (etl_lib.jobs.idempotency) locally."""
+    if settings.backend == "aws":
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+        return DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=_boto3_client("dynamodb"))
+    from etl_lib.jobs.idempotency import SqliteIdempotencyStore
+
+    return SqliteIdempotencyStore(Path(settings.data_dir) / "idempotency.db")
 
 
 @functools.cache
@@ -215,13 +262,46 @@ def service_for_run(arguments: Mapping[str, str]) -> JobService:
         from etl_lib.jobs.aws import CloudWatchJobMetrics
 
         metrics = CloudWatchJobMetrics(_boto3_client("cloudwatch"), arguments["metrics_namespace"])
-    # Only used for a job queued before it recorded its engine; a Glue run has no such
-    # variable (the default), the local stack's workers share the server's.
-    threshold = os.environ.get("SMALL_FILE_THRESHOLD_BYTES", "")
+    # The threshold is only used for a job queued before it recorded its engine; a Glue run
+    # has none of our variables (the defaults), the local stack's workers share the server's.
+    run = RunSettings.from_env()
     return JobService(
         jobs=jobs_store_from_spec(arguments["jobs_store"]),
         inputs=object_store_from_spec(arguments["input_store"]),
         outputs=object_store_from_spec(arguments["output_store"]),
-        small_file_threshold_bytes=int(threshold) if threshold.isdigit() else DEFAULT_SMALL_FILE_THRESHOLD_BYTES,
+        limits=JobLimits(job_retention_seconds=_retention_days(arguments) * 86_400),
+        small_file_threshold_bytes=run.small_file_threshold_bytes,
+        lease_seconds=run.run_lease_seconds,
         metrics=metrics,
     )
+
+
+def _retention_days(arguments: Mapping[str, str]) -> int:
+    """``job_retention_days`` of a run (the deployment's JOB_RETENTION_DAYS, passed by the
+    events Lambda with each run), as strictly as the settings parse it."""
+    raw = arguments.get("job_retention_days")
+    if raw is None:  # a run started before the argument existed
+        return DEFAULT_JOB_RETENTION_DAYS
+    if not raw.isascii() or not raw.isdigit() or int(raw) <= 0:
+        raise SettingsError(f"invalid run argument: job_retention_days must be a positive integer (got {raw!r})")
+    return int(raw)
+
+
+def validate_at_cold_start() -> None:
+    """In a Lambda (the runtime sets AWS_LAMBDA_FUNCTION_NAME), read and check the settings
+    while the container starts, so a misconfigured deployment fails its init with one line
+    naming the variable instead of answering 500 to its first request. Elsewhere (tests,
+    tools importing the handlers) nothing is read."""
+    if os.environ.get(env.AWS_LAMBDA_FUNCTION_NAME):
+        Settings.from_env()
+
+
+def local_object_stores(jobs: JobService) -> tuple[DirectoryObjectStore, DirectoryObjectStore]:
+    """The local stack's input and output directories, typed (the server verifies signed
+    uploads and downloads against them); TypeError on the AWS back end."""
+    from etl_lib.jobs.local import DirectoryObjectStore
+
+    inputs, outputs = jobs.inputs, jobs.outputs
+    if not isinstance(inputs, DirectoryObjectStore) or not isinstance(outputs, DirectoryObjectStore):
+        raise TypeError("the local object stores exist only with ETL_BACKEND=local")
+    return inputs, outputs

@@ -21,6 +21,11 @@ TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
 
 TERMINAL: frozenset[JobStatus] = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
 ACTIVE: frozenset[JobStatus] = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+# What counts against a user's limit of unfinished jobs (an upload not yet made included).
+UNFINISHED: frozenset[JobStatus] = frozenset({JobStatus.PENDING, *ACTIVE})
+# A run may claim a job that is waiting for it (QUEUED) or whose run has started (RUNNING:
+# the events Lambda marks it so when it starts the run) and whose lease is free.
+CLAIMABLE: frozenset[JobStatus] = ACTIVE
 
 
 class IllegalTransitionError(Exception):

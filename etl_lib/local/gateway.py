@@ -40,15 +40,12 @@ class LocalLambdaContext:
 
 
 def handlers() -> list[tuple[str, re.Pattern[str], str, str]]:
-    """(method, path pattern, API Gateway resource, handler module), as infra/pipeline/api.py declares."""
-    job = r"/jobs/(?P<job_id>[^/]+)"
-    return [
-        ("POST", re.compile(r"/jobs"), "/jobs", "upload"),
-        ("GET", re.compile(r"/jobs"), "/jobs", "status"),
-        ("GET", re.compile(job), "/jobs/{job_id}", "status"),
-        ("DELETE", re.compile(job), "/jobs/{job_id}", "status"),
-        ("GET", re.compile(job + r"/download"), "/jobs/{job_id}/download", "download"),
-    ]
+    """(method, path pattern, API Gateway resource, handler module): the API's route table
+    (lambdas/routes.py), which infra/pipeline/api.py and the handlers are built from too."""
+    import_lambdas()
+    from lambdas.routes import ROUTES
+
+    return [(r.method, r.pattern(), r.resource, r.function) for r in ROUTES]
 
 
 def load_handler(name: str) -> Handler:

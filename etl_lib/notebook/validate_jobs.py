@@ -148,8 +148,9 @@ def job_record(job: Any, input_bucket: str, output_bucket: str) -> dict[str, Any
     return {
         "job_id": job.job_id,
         "input_uri": f"s3://{input_bucket}/{input_key(job.job_id)}",
-        "output_uri": f"s3://{output_bucket}/{output_key(job.job_id, job.options)}",
-        "report_uri": f"s3://{output_bucket}/{report_key(job.job_id)}",
+        # Under the attempt that published it (each run of a job writes under its own).
+        "output_uri": f"s3://{output_bucket}/{output_key(job.job_id, job.options, job.attempt)}",
+        "report_uri": f"s3://{output_bucket}/{report_key(job.job_id, job.attempt)}",
         "options": job.options.model_dump(mode="json"),
         "finished_at": job.updated_at.isoformat(),
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
@@ -9,19 +11,73 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-# Issue 3's request body for POST /jobs; API Gateway rejects malformed bodies before Lambda runs
-# (the handler still validates the details with Powertools/pydantic).
-CREATE_JOB_SCHEMA = apigw.JsonSchema(
-    schema=apigw.JsonSchemaVersion.DRAFT4,
-    type=apigw.JsonSchemaType.OBJECT,
-    required=["filename", "size"],
-    properties={
-        "filename": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=1, max_length=1024),
-        "size": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER, minimum=1),
-        "options": apigw.JsonSchema(type=apigw.JsonSchemaType.OBJECT),
-        "engine": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, enum=["auto", "spark", "local"]),
-    },
-)
+from lambdas.common.models import IDEMPOTENCY_HEADER
+from lambdas.routes import ROUTES
+
+# JSON Schema keywords API Gateway's draft-4 validator knows, and their CDK property names.
+_DRAFT4_KEYWORDS = {
+    "type": "type",
+    "title": "title",
+    "description": "description",
+    "properties": "properties",
+    "required": "required",
+    "additionalProperties": "additional_properties",
+    "enum": "enum",
+    "default": "default",
+    "minLength": "min_length",
+    "maxLength": "max_length",
+    "pattern": "pattern",
+    "minimum": "minimum",
+    "maximum": "maximum",
+    "items": "items",
+}
+
+
+def draft4(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A pydantic (JSON Schema 2020-12) schema as API Gateway models take it: draft 4, with
+    ``$ref``s to ``$defs`` inlined and keywords draft 4 lacks (``examples``) dropped."""
+    defs = schema.get("$defs", {}) if defs is None else defs
+    if "$ref" in schema:
+        target = draft4(defs[schema["$ref"].removeprefix("#/$defs/")], defs)
+        return {**target, **draft4({k: v for k, v in schema.items() if k != "$ref"}, defs)}
+    converted: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key not in _DRAFT4_KEYWORDS:
+            continue
+        if key == "properties":
+            value = {name: draft4(sub, defs) for name, sub in value.items()}
+        elif key == "items" or (key == "additionalProperties" and isinstance(value, dict)):
+            value = draft4(value, defs)
+        converted[key] = value
+    return converted
+
+
+def create_job_schema() -> dict[str, Any]:
+    """POST /jobs's body, generated from the handler's pydantic model so the two cannot drift.
+
+    The size maximum is left to the handler, which answers 413 with the deployment's limit
+    and a clear message where API Gateway would say only "Invalid request body".
+    """
+    from lambdas.common.models import CreateJobRequest
+
+    schema = draft4(CreateJobRequest.model_json_schema())
+    schema["properties"]["size"].pop("maximum", None)
+    return schema
+
+
+def to_cdk(schema: dict[str, Any], *, version: apigw.JsonSchemaVersion | None = None) -> apigw.JsonSchema:
+    """The draft-4 dict as CDK's JsonSchema (which renders it back in the template)."""
+    values: dict[str, Any] = {"schema": version} if version is not None else {}
+    for key, value in schema.items():
+        if key == "type":
+            value = apigw.JsonSchemaType(value.upper())
+        elif key == "properties":
+            value = {name: to_cdk(sub) for name, sub in value.items()}
+        elif isinstance(value, dict):
+            value = to_cdk(value)
+        values[_DRAFT4_KEYWORDS[key]] = value
+    return apigw.JsonSchema(**values)
+
 
 MFA = {"OFF": cognito.Mfa.OFF, "OPTIONAL": cognito.Mfa.OPTIONAL, "REQUIRED": cognito.Mfa.REQUIRED}
 
@@ -111,7 +167,7 @@ class Api(Construct):
             default_cors_preflight_options=apigw.CorsOptions(
                 allow_origins=allowed_origins,
                 allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-                allow_headers=["Authorization", "Content-Type"],
+                allow_headers=["Authorization", "Content-Type", IDEMPOTENCY_HEADER],
                 max_age=Duration.hours(1),
             ),
             default_method_options=apigw.MethodOptions(
@@ -146,42 +202,23 @@ class Api(Construct):
             validate_request_parameters=True,
         )
         create_job_model = self.rest_api.add_model(
-            "CreateJob", content_type="application/json", schema=CREATE_JOB_SCHEMA
+            "CreateJob",
+            content_type="application/json",
+            schema=to_cdk(create_job_schema(), version=apigw.JsonSchemaVersion.DRAFT4),
         )
 
-        jobs = self.rest_api.root.add_resource("jobs")
-        jobs.add_method(
-            "POST",
-            apigw.LambdaIntegration(upload),
-            request_validator=validate_body,
-            request_models={"application/json": create_job_model},
-        )
-        jobs.add_method(
-            "GET",
-            apigw.LambdaIntegration(status),
-            request_validator=validate_params,
-            request_parameters={
-                "method.request.querystring.limit": False,
-                "method.request.querystring.next_token": False,
-            },
-        )
-        job = jobs.add_resource("{job_id}")
-        path_param = {"method.request.path.job_id": True}
-        job.add_method(
-            "GET", apigw.LambdaIntegration(status), request_validator=validate_params, request_parameters=path_param
-        )
-        job.add_method(
-            "DELETE",
-            apigw.LambdaIntegration(status),
-            request_validator=validate_params,
-            request_parameters=path_param,
-        )
-        job.add_resource("download").add_method(
-            "GET",
-            apigw.LambdaIntegration(download),
-            request_validator=validate_params,
-            request_parameters=path_param,
-        )
+        # Every route of the API's one route table, on the function that serves it.
+        functions = {"upload": upload, "status": status, "download": download}
+        for route in ROUTES:
+            parameters = {f"method.request.path.{name}": True for name in route.parameters}
+            parameters.update({f"method.request.querystring.{name}": False for name in route.query})
+            self.rest_api.root.resource_for_path(route.resource).add_method(
+                route.method,
+                apigw.LambdaIntegration(functions[route.function]),
+                request_validator=validate_body if route.body else validate_params,
+                request_models={"application/json": create_job_model} if route.body else None,
+                request_parameters=parameters or None,
+            )
 
     @property
     def url(self) -> str:

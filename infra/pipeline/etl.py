@@ -126,6 +126,7 @@ class EtlJob(Construct):
         timeout_minutes: int,
         max_retries: int,
         max_concurrent_runs: int,
+        run_queuing: bool,
         metrics_namespace: str,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -191,6 +192,8 @@ class EtlJob(Construct):
             timeout=timeout_minutes,
             max_retries=max_retries,
             execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=max_concurrent_runs),
+            # Beyond max_concurrent_runs a run waits (WAITING) for a slot instead of failing.
+            job_run_queuing_enabled=run_queuing,
             security_configuration=self.security_configuration.name,
             default_arguments={
                 **spark_job_arguments(artifacts),

@@ -19,6 +19,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from etl_lib.jobs import env
 from infra.pipeline.jobs_table import OWNER_INDEX
 from infra.pipeline.storage import OUTPUT_PREFIX, UPLOAD_PREFIX
 
@@ -46,6 +47,7 @@ class ServiceFunctions(Construct):
         input_bucket: s3.IBucket,
         output_bucket: s3.IBucket,
         table: dynamodb.ITableV2,
+        idempotency_table: dynamodb.ITableV2,
         glue_job_name: str,
         powertools_layer_arn: str,
         api_sizing: FunctionSizing,
@@ -53,6 +55,8 @@ class ServiceFunctions(Construct):
         log_retention: logs.RetentionDays,
         max_upload_bytes: int,
         small_file_threshold_bytes: int,
+        job_retention_days: int,
+        max_active_jobs_per_user: int,
         metrics_namespace: str,
         allowed_origins: list[str],
         removal_policy: RemovalPolicy,
@@ -63,18 +67,21 @@ class ServiceFunctions(Construct):
         # One asset for every function: the handlers share etl_lib, so it is uploaded once.
         self._code = lambda_.Code.from_asset(str(code_dir))
         self._layer = lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", powertools_layer_arn)
+        # Names from the runtime's constants module: the settings read exactly these.
         self._env = {
-            "INPUT_BUCKET": input_bucket.bucket_name,
-            "OUTPUT_BUCKET": output_bucket.bucket_name,
-            "JOBS_TABLE": table.table_name,
-            "JOBS_OWNER_INDEX": OWNER_INDEX,
-            "GLUE_JOB_NAME": glue_job_name,
-            "MAX_UPLOAD_BYTES": str(max_upload_bytes),
-            "SMALL_FILE_THRESHOLD_BYTES": str(small_file_threshold_bytes),
-            "UPLOAD_PREFIX": UPLOAD_PREFIX,
-            "ALLOWED_ORIGINS": ",".join(allowed_origins),
-            "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
-            "POWERTOOLS_LOG_LEVEL": "INFO",
+            env.INPUT_BUCKET: input_bucket.bucket_name,
+            env.OUTPUT_BUCKET: output_bucket.bucket_name,
+            env.JOBS_TABLE: table.table_name,
+            env.IDEMPOTENCY_TABLE: idempotency_table.table_name,
+            env.GLUE_JOB_NAME: glue_job_name,
+            env.MAX_UPLOAD_BYTES: str(max_upload_bytes),
+            env.SMALL_FILE_THRESHOLD_BYTES: str(small_file_threshold_bytes),
+            # Job records live as long as their outputs (the output bucket's lifecycle rule).
+            env.JOB_RETENTION_DAYS: str(job_retention_days),
+            env.MAX_ACTIVE_JOBS_PER_USER: str(max_active_jobs_per_user),
+            env.ALLOWED_ORIGINS: ",".join(allowed_origins),
+            env.POWERTOOLS_METRICS_NAMESPACE: metrics_namespace,
+            env.POWERTOOLS_LOG_LEVEL: "INFO",
         }
         stack = Stack.of(self)
         table_arn = table.table_arn
@@ -99,7 +106,7 @@ class ServiceFunctions(Construct):
             "events",
             sizing=api_sizing,
             asynchronous=True,
-            extra_env={"CONVERTER_FUNCTION_NAME": self.converter.function_name},
+            extra_env={env.CONVERTER_FUNCTION_NAME: self.converter.function_name},
             description="Reacts to S3 Object Created and Glue Job State Change events.",
         )
         self.upload = self._function("Upload", "upload", sizing=api_sizing, description="POST /jobs")
@@ -110,8 +117,16 @@ class ServiceFunctions(Construct):
             "Download", "download", sizing=api_sizing, description="GET /jobs/{job_id}/download"
         )
 
-        # upload: create the job, sign a POST for one server-chosen key under inputs/.
+        # upload: count the caller's unfinished jobs (fair use), create the job, sign a POST
+        # for one server-chosen key under inputs/.
         _allow(self.upload, ["dynamodb:PutItem"], [table_arn])
+        _allow(self.upload, ["dynamodb:Query"], [index_arn])
+        # Idempotency-Key records (Powertools' DynamoDBPersistenceLayer: these four calls).
+        _allow(
+            self.upload,
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+            [idempotency_table.table_arn],
+        )
         _allow(self.upload, ["s3:PutObject"], [input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")])
         # status: read and list the caller's jobs; DELETE removes the record and both files.
         _allow(self.status, ["dynamodb:GetItem", "dynamodb:DeleteItem"], [table_arn])
@@ -199,7 +214,7 @@ class ServiceFunctions(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             layers=[self._layer],
             log_group=log_group,
-            environment={**self._env, **(extra_env or {}), "POWERTOOLS_SERVICE_NAME": f"jobs-{name}"},
+            environment={**self._env, **(extra_env or {}), env.POWERTOOLS_SERVICE_NAME: f"jobs-{name}"},
             dead_letter_queue=dlq,
             retry_attempts=2 if asynchronous else None,
             on_failure=on_failure,

@@ -52,3 +52,29 @@ class JobsTable(Construct):
             ],
             removal_policy=removal_policy,
         )
+
+
+# Powertools' DynamoDBPersistenceLayer defaults (the upload Lambda's Idempotency-Key records).
+IDEMPOTENCY_KEY = "id"
+IDEMPOTENCY_TTL = "expiration"
+
+
+class IdempotencyTable(Construct):
+    """Idempotency-Key records of POST /jobs: a few hundred bytes each, deleted by TTL once the
+    upload form they replay has expired. Its own table so the upload Lambda's grants on it
+    cannot touch job records."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, removal_policy: RemovalPolicy) -> None:
+        super().__init__(scope, construct_id)
+        self.table = dynamodb.TableV2(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name=IDEMPOTENCY_KEY, type=dynamodb.AttributeType.STRING),
+            billing=dynamodb.Billing.on_demand(),
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
+            time_to_live_attribute=IDEMPOTENCY_TTL,
+            removal_policy=removal_policy,
+        )

@@ -18,10 +18,15 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
 
-from etl_lib.jobs.service import JobServiceError
+from etl_lib import errors
+from etl_lib.errors import JobServiceError, UnauthorizedError
 from etl_lib.jobs.settings import allowed_origins
-from lambdas.common.models import ErrorResponse
+from lambdas.common.models import IDEMPOTENCY_HEADER, ErrorResponse
 
 # Documented on every route; the OpenAPI document lists them.
 ERROR_RESPONSES: dict[int, Any] = {
@@ -34,11 +39,6 @@ ERROR_RESPONSES: dict[int, Any] = {
         (500, "Internal error"),
     )
 }
-
-
-class Unauthorized(JobServiceError):
-    status = 401
-    code = "UNAUTHORIZED"
 
 
 def error(status: int, code: str, message: str) -> Response[Any]:
@@ -63,7 +63,7 @@ def caller(app: APIGatewayRestResolver | Router) -> str:
     claims = (authorizer.claims if authorizer else None) or {}
     sub = claims.get("sub")
     if not sub:
-        raise Unauthorized("the request carries no verified identity")
+        raise UnauthorizedError("the request carries no verified identity")
     return str(sub)
 
 
@@ -72,7 +72,12 @@ def cors_config() -> CORSConfig | None:
     origins = allowed_origins()
     if not origins:
         return None  # same origin (the local stack) or no browser client
-    return CORSConfig(allow_origin=origins[0], extra_origins=origins[1:], allow_headers=["Authorization"], max_age=600)
+    return CORSConfig(
+        allow_origin=origins[0],
+        extra_origins=origins[1:],
+        allow_headers=["Authorization", IDEMPOTENCY_HEADER],
+        max_age=600,
+    )
 
 
 def build_resolver(*routers: Router, logger: Logger) -> APIGatewayRestResolver:
@@ -87,6 +92,22 @@ def build_resolver(*routers: Router, logger: Logger) -> APIGatewayRestResolver:
     @app.exception_handler(RequestUnsupportedContentType)
     def not_json(exc: RequestUnsupportedContentType) -> Response[Any]:
         return error(415, "UNSUPPORTED_MEDIA_TYPE", "the request body must be JSON (Content-Type: application/json)")
+
+    @app.exception_handler(IdempotencyValidationError)
+    def key_reused(exc: IdempotencyValidationError) -> Response[Any]:
+        return error(
+            422,
+            errors.IDEMPOTENCY_KEY_REUSED,
+            "this Idempotency-Key was already used for another request; use a new key per request",
+        )
+
+    @app.exception_handler(IdempotencyAlreadyInProgressError)
+    def key_in_progress(exc: IdempotencyAlreadyInProgressError) -> Response[Any]:
+        return error(
+            409,
+            errors.IDEMPOTENCY_IN_PROGRESS,
+            "a request with this Idempotency-Key is still being handled; retry in a moment",
+        )
 
     @app.exception_handler(RequestValidationError)
     def invalid(exc: RequestValidationError) -> Response[Any]:

@@ -7,8 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from etl_lib.jobs.models import Filename, Job, JobError, JobStatus
-from etl_lib.options import ConvertOptions
+from etl_lib.jobs.models import DEFAULT_MAX_UPLOAD_BYTES, Filename, Job, JobError, JobStatus
+from etl_lib.options import ConvertOptions, Engine
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+"""POST /jobs's retry-safety header (the handler reads it, CORS allows it)."""
 
 
 class CreateJobRequest(BaseModel):
@@ -17,10 +20,17 @@ class CreateJobRequest(BaseModel):
     filename: Filename = Field(
         description="The file's name; only displayed and used to name the download.", examples=["sales.parquet"]
     )
-    size: int = Field(ge=1, description="The file's size in bytes (the upload must not be larger).")
+    size: int = Field(
+        ge=1,
+        description="The file's size in bytes (the upload must not be larger). Over the deployment's "
+        "limit (the maximum stated here by default) the answer is 413 FILE_TOO_LARGE.",
+        # Stated, not enforced here: the service refuses with 413 and the deployment's own limit.
+        json_schema_extra={"maximum": DEFAULT_MAX_UPLOAD_BYTES},
+    )
     options: ConvertOptions = Field(default_factory=ConvertOptions)
-    engine: Literal["auto", "spark"] = Field(
-        default="auto",
+    # The engines a client may ask for (JobService.REQUESTABLE_ENGINES; a test keeps them equal).
+    engine: Literal[Engine.AUTO, Engine.SPARK] = Field(
+        default=Engine.AUTO,
         description="auto: small files on the fast single-machine engine, large ones on Spark (Glue); "
         "spark: always Spark.",
     )
@@ -33,7 +43,7 @@ class JobView(BaseModel):
     status: JobStatus
     filename: str
     options: ConvertOptions
-    engine: str = Field(
+    engine: Engine = Field(
         description="The engine asked for (auto, spark) until the upload is accepted; then the one chosen "
         "(local or spark), which is the one that ran.",
         examples=["local"],

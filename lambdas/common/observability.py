@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
@@ -11,8 +9,9 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from etl_lib.jobs.metrics import SERVICE_DIMENSION, job_end_values
 from etl_lib.jobs.models import Job
 from etl_lib.jobs.ports import JobMetrics
+from etl_lib.jobs.settings import metrics_namespace
 
-NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ParquetJsonEtl")
+NAMESPACE = metrics_namespace()
 
 
 def observability(service: str) -> tuple[Logger, Tracer, Metrics]:

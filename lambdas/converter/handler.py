@@ -6,8 +6,10 @@ SUCCEEDED or FAILED by the same conditional writes; only the engine differs. The
 streams from the input bucket to the output bucket (etl_lib's sink stages and publishes
 with a multipart copy), so memory does not grow with the file.
 
-A crash or a timeout is retried by Lambda (a retry of a finished job is a no-op), then
-sent to the on-failure destination, which the events Lambda turns into a FAILED job.
+Lambda delivers an asynchronous invocation at least once: a duplicate finds the job
+claimed by the first (JobService.run) and changes nothing. A crash or a timeout is retried
+by Lambda (the retry takes the job over once the dead run's lease has lapsed), then sent
+to the on-failure destination, which the events Lambda turns into a FAILED job.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
 from etl_lib.jobs.service import JobService
-from etl_lib.jobs.settings import service
+from etl_lib.jobs.settings import service, validate_at_cold_start
 from lambdas.common.observability import PowertoolsJobMetrics, observability
 
 logger, tracer, metrics = observability("jobs-converter")
+validate_at_cold_start()  # a misconfigured container fails its init, in one line
 
 
 class ConvertRequest(BaseModel):
@@ -43,7 +46,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=ConvertRequest)
     logger.append_keys(job_id=request.job_id)
     # engine="local" whatever the record says: this function has no Spark to start.
-    job = jobs().run(request.job_id, engine="local")
+    # The run id is the one LambdaLauncher recorded (the invocation's request id, which
+    # Lambda keeps across its retries); each execution still claims with its own attempt.
+    job = jobs().run(request.job_id, engine="local", run_id=f"lambda:{context.aws_request_id}")
     if job is None:
         return {"job_id": request.job_id, "status": None}
     logger.info("conversion finished", extra={"status": job.status.value, "engine": job.engine})

@@ -9,22 +9,29 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from etl_lib.jobs.settings import service
+from etl_lib.jobs.settings import service, validate_at_cold_start
 from lambdas.common.api import ERROR_RESPONSES, build_resolver, caller
 from lambdas.common.models import DownloadLink
 from lambdas.common.observability import observability
+from lambdas.routes import DOWNLOAD
 
 logger, tracer, metrics = observability("jobs-download")
+validate_at_cold_start()  # a misconfigured container fails its init, in one line
 # Routes are not wrapped by tracer.capture_method: Powertools reads their signatures
 # (with this module's globals) to validate and to document them; the handler is traced.
 router = Router()
 
 
-@router.get(
-    "/jobs/<job_id>/download",
+@router.route(
+    DOWNLOAD.rule,
+    method=DOWNLOAD.method,
     summary="Get a download link for a finished job's output",
     tags=["jobs"],
-    responses={409: ERROR_RESPONSES[400] | {"description": "The job has not SUCCEEDED"}, **ERROR_RESPONSES},
+    responses={
+        409: ERROR_RESPONSES[400] | {"description": "The job has not SUCCEEDED"},
+        410: ERROR_RESPONSES[400] | {"description": "The job has expired: its output is no longer kept"},
+        **ERROR_RESPONSES,
+    },
 )
 def download(job_id: str) -> DownloadLink:
     logger.append_keys(job_id=job_id)

@@ -17,10 +17,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from etl_lib.jobs.service import JobService
-from etl_lib.jobs.settings import service
+from etl_lib.jobs.settings import service, validate_at_cold_start
 from lambdas.common.observability import PowertoolsJobMetrics, observability
 
 logger, tracer, metrics = observability("jobs-events")
+validate_at_cold_start()  # a misconfigured container fails its init, in one line
 # Longest error text kept from a failed invocation (a stack trace belongs in the logs).
 MAX_REASON = 300
 

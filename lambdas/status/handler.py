@@ -11,19 +11,22 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from etl_lib.jobs.settings import service
+from etl_lib.jobs.settings import service, validate_at_cold_start
 from lambdas.common.api import ERROR_RESPONSES, build_resolver, caller
 from lambdas.common.models import JobEnvelope, JobList, JobView
 from lambdas.common.observability import observability
+from lambdas.routes import DELETE_JOB, GET_JOB, LIST_JOBS
 
 logger, tracer, metrics = observability("jobs-status")
+validate_at_cold_start()  # a misconfigured container fails its init, in one line
 # Routes are not wrapped by tracer.capture_method: Powertools reads their signatures
 # (with this module's globals) to validate and to document them; the handler is traced.
 router = Router()
 
 
-@router.get(
-    "/jobs",
+@router.route(
+    LIST_JOBS.rule,
+    method=LIST_JOBS.method,
     summary="List my jobs, newest first",
     tags=["jobs"],
     responses={200: {"description": "My jobs", "content": {"application/json": {"model": JobList}}}, **ERROR_RESPONSES},
@@ -36,8 +39,9 @@ def list_jobs(
     return JobList(jobs=[JobView.of(j) for j in page.jobs], next_token=page.next_cursor)
 
 
-@router.get(
-    "/jobs/<job_id>",
+@router.route(
+    GET_JOB.rule,
+    method=GET_JOB.method,
     summary="Get one of my jobs",
     tags=["jobs"],
     responses={
@@ -50,8 +54,9 @@ def get_job(job_id: str) -> JobEnvelope:
     return JobEnvelope(job=JobView.of(service().get_job(caller(router), job_id)))
 
 
-@router.delete(
-    "/jobs/<job_id>",
+@router.route(
+    DELETE_JOB.rule,
+    method=DELETE_JOB.method,
     summary="Delete one of my jobs and its files",
     tags=["jobs"],
     responses={

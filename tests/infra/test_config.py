@@ -60,6 +60,8 @@ def test_every_cdk_json_key_is_a_setting() -> None:
         ("etl:removalPolicy", "snapshot"),
         ("etl:cognitoMfa", "SOMETIMES"),
         ("etl:smallFileThresholdBytes", 10 * 1024**4),
+        ("etl:glueJobRunQueuing", "maybe"),
+        ("etl:maxActiveJobsPerUser", -1),
     ],
 )
 def test_invalid_values_are_rejected(key: str, value: object) -> None:
@@ -74,3 +76,22 @@ def test_log_retention_rounds_up_to_an_allowed_period() -> None:
     assert _retention(31) == logs.RetentionDays.TWO_MONTHS
     assert _retention(1) == logs.RetentionDays.ONE_DAY
     assert _retention(100_000) == logs.RetentionDays.TEN_YEARS
+
+
+def test_glue_run_queuing_needs_runs_without_retries() -> None:
+    with pytest.raises(ValueError, match="etl:glueMaxRetries"):
+        InfraConfig.from_node(App(context={"etl:glueMaxRetries": 1}).node)
+    config = InfraConfig.from_node(App(context={"etl:glueMaxRetries": 1, "etl:glueJobRunQueuing": "false"}).node)
+    assert (config.glue_job_run_queuing, config.glue_max_retries) == (False, 1)
+
+
+def test_the_stack_defaults_are_the_runtimes() -> None:
+    """One default per setting: a deployment without context behaves like the runtime's defaults."""
+    from etl_lib.jobs.models import DEFAULT_MAX_UPLOAD_BYTES
+    from etl_lib.jobs.service import DEFAULT_JOB_RETENTION_DAYS
+    from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES
+
+    config = InfraConfig()
+    assert config.small_file_threshold_bytes == DEFAULT_SMALL_FILE_THRESHOLD_BYTES
+    assert config.max_upload_bytes == DEFAULT_MAX_UPLOAD_BYTES
+    assert config.output_retention_days == DEFAULT_JOB_RETENTION_DAYS

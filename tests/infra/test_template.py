@@ -68,6 +68,36 @@ def test_every_route_exists(synth: Synth) -> None:
         "GET /jobs/{job_id}/download",
         "DELETE /jobs/{job_id}",
     }
+    from lambdas.routes import ROUTES
+
+    assert routes == {f"{r.method} {r.resource}" for r in ROUTES}  # built from the one route table
+
+
+def test_each_route_reaches_the_function_of_the_route_table(synth: Synth) -> None:
+    from lambdas.routes import ROUTES
+
+    resources = synth.resources("AWS::ApiGateway::Resource")
+    by_path: dict[str, str] = {}
+    for logical in resources:
+        parts: list[str] = []
+        current: str | None = logical
+        while current in resources:
+            parts.insert(0, resources[current]["Properties"]["PathPart"])
+            parent = resources[current]["Properties"]["ParentId"]
+            current = parent.get("Ref") if isinstance(parent, dict) else None
+        by_path["/" + "/".join(parts)] = logical
+    methods = synth.resources("AWS::ApiGateway::Method").values()
+    for route in ROUTES:
+        (method,) = [
+            m["Properties"]
+            for m in methods
+            if m["Properties"]["HttpMethod"] == route.method
+            and m["Properties"]["ResourceId"] == {"Ref": by_path[route.resource]}
+        ]
+        assert function_id(synth, route.function) in str(method["Integration"]["Uri"]), route
+        expected = {f"method.request.path.{p}": True for p in route.parameters}
+        expected |= {f"method.request.querystring.{q}": False for q in route.query}
+        assert method.get("RequestParameters", {}) == expected, route
 
 
 def test_cognito_authorizer_on_every_method_but_preflight(synth: Synth) -> None:
@@ -100,6 +130,51 @@ def test_requests_are_validated(synth: Synth) -> None:
         "AWS::ApiGateway::Model",
         {"Schema": Match.object_like({"required": ["filename", "size"], "type": "object"})},
     )
+
+
+def test_browsers_may_send_the_idempotency_key_header(synth: Synth) -> None:
+    preflight = [
+        m["Properties"]
+        for m in synth.resources("AWS::ApiGateway::Method").values()
+        if m["Properties"]["HttpMethod"] == "OPTIONS"
+    ]
+    assert preflight
+    for method in preflight:
+        (response,) = method["Integration"]["IntegrationResponses"]
+        allowed = response["ResponseParameters"]["method.response.header.Access-Control-Allow-Headers"]
+        assert "Idempotency-Key" in allowed.strip("'").split(",")
+
+
+def test_the_api_gateway_request_model_is_the_handlers_pydantic_model(synth: Synth) -> None:
+    """Generated, not hand-written: engine values, the name limit and the name rule agree."""
+    from infra.pipeline.api import draft4
+    from lambdas.common.models import CreateJobRequest
+
+    (model,) = synth.resources("AWS::ApiGateway::Model").values()
+    schema = model["Properties"]["Schema"]
+    expected = draft4(CreateJobRequest.model_json_schema())
+    del expected["properties"]["size"]["maximum"]  # left to the handler's 413 (see create_job_schema)
+    assert schema == {"$schema": "http://json-schema.org/draft-04/schema#", **expected}
+    pydantic_schema = CreateJobRequest.model_json_schema()["properties"]
+    assert schema["properties"]["engine"]["enum"] == pydantic_schema["engine"]["enum"] == ["auto", "spark"]
+    assert schema["properties"]["filename"]["maxLength"] == pydantic_schema["filename"]["maxLength"] == 255
+    assert schema["properties"]["filename"]["pattern"] == pydantic_schema["filename"]["pattern"]
+    assert schema["properties"]["options"]["additionalProperties"] is False
+    # A draft-4 validator (as API Gateway runs) refuses what the handler refuses.
+    import jsonschema
+
+    jsonschema.Draft4Validator.check_schema(schema)
+    validator = jsonschema.Draft4Validator(schema)
+    assert validator.is_valid({"filename": "sales.parquet", "size": 10, "options": {"format": "json"}})
+    for refused in (
+        {"filename": "sales.parquet", "size": 10, "engine": "local"},
+        {"filename": "x" * 256, "size": 10},
+        {"filename": "\u202egnp.exe", "size": 10},
+        {"filename": "..", "size": 10},
+        {"filename": "a.parquet", "size": 0},
+        {"filename": "a.parquet", "size": 10, "owner": "someone"},
+    ):
+        assert not validator.is_valid(refused), refused
     synth.template.has_resource_properties(
         "AWS::ApiGateway::RequestValidator", {"ValidateRequestBody": True, "ValidateRequestParameters": True}
     )
@@ -145,7 +220,16 @@ def test_functions_are_traced_python313_with_log_retention(synth: Synth, name: s
     for variable in ("INPUT_BUCKET", "OUTPUT_BUCKET", "JOBS_TABLE", "GLUE_JOB_NAME", "POWERTOOLS_SERVICE_NAME"):
         assert variable in env
     assert env["MAX_UPLOAD_BYTES"] == str(5 * 1024**3)
-    assert env["SMALL_FILE_THRESHOLD_BYTES"] == str(64 * 1024**2)
+    assert env["SMALL_FILE_THRESHOLD_BYTES"] == str(64 * 1024**2)  # the runtime's one default
+    # Job records expire with their outputs (the output bucket's lifecycle rule, 30 days).
+    assert env["JOB_RETENTION_DAYS"] == "30"
+    assert env["MAX_ACTIVE_JOBS_PER_USER"] == "10"
+    # Nothing sets a variable the runtime does not read: every name is one of its constants.
+    from etl_lib.jobs import env as names
+
+    assert set(env) <= {v for k, v in vars(names).items() if k.isupper() and isinstance(v, str)}
+    assert "JOBS_OWNER_INDEX" not in env
+    assert "UPLOAD_PREFIX" not in env
 
 
 @pytest.mark.parametrize("name", ["events", "converter"])
@@ -184,19 +268,45 @@ def test_upload_function_is_least_privilege(synth: Synth) -> None:
     table = synth.logical_id(synth.stack.jobs.table)
     input_bucket = synth.logical_id(synth.stack.storage.input_bucket)
     actions = {a for a, _ in granted}
-    assert actions == {"dynamodb:PutItem", "s3:PutObject", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    assert actions == {
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "s3:PutObject",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    }
+    # Reads, updates and deletes only on the idempotency table, never on job records.
+    idempotency = synth.logical_id(synth.stack.idempotency.table)
+    for action in ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"):
+        assert [r for a, r in granted if a == action] == [str({"Fn::GetAtt": [idempotency, "Arn"]})], action
     put_object = [r for a, r in granted if a == "s3:PutObject"]
     assert len(put_object) == 1
     assert input_bucket in put_object[0]
     assert "inputs/*" in put_object[0]
-    assert [r for a, r in granted if a == "dynamodb:PutItem"] == [str({"Fn::GetAtt": [table, "Arn"]})]
+    assert sorted(r for a, r in granted if a == "dynamodb:PutItem") == sorted(
+        [str({"Fn::GetAtt": [table, "Arn"]}), str({"Fn::GetAtt": [idempotency, "Arn"]})]
+    )
+    # Query only on the owner index (counting the caller's unfinished jobs).
+    (query,) = [r for a, r in granted if a == "dynamodb:Query"]
+    assert table in query
+    assert "/index/by_owner" in query
     # Only X-Ray (no resource-level permissions) gets Resource "*".
     assert {a for a, r in granted if r == "*"} == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
 
 def test_each_function_gets_only_its_own_actions(synth: Synth) -> None:
     expected = {
-        "upload": {"dynamodb:PutItem", "s3:PutObject"},
+        "upload": {
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "s3:PutObject",
+        },
         "status": {"dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:Query", "s3:DeleteObject", "s3:ListBucket"},
         "download": {"dynamodb:GetItem", "s3:GetObject"},
         "events": {
@@ -304,6 +414,23 @@ def test_jobs_table(synth: Synth) -> None:
     )
 
 
+def test_idempotency_table_is_what_powertools_expects(synth: Synth) -> None:
+    import inspect
+
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from infra.pipeline.jobs_table import IDEMPOTENCY_KEY, IDEMPOTENCY_TTL
+
+    defaults = inspect.signature(DynamoDBPersistenceLayer).parameters
+    assert (defaults["key_attr"].default, defaults["expiry_attr"].default) == (IDEMPOTENCY_KEY, IDEMPOTENCY_TTL)
+    table = synth.raw["Resources"][synth.logical_id(synth.stack.idempotency.table)]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    env = synth.raw["Resources"][function_id(synth, "upload")]["Properties"]["Environment"]["Variables"]
+    assert env["IDEMPOTENCY_TABLE"] == {"Ref": synth.logical_id(synth.stack.idempotency.table)}
+
+
 def test_index_matches_the_dynamodb_adapter() -> None:
     """The table is built for etl_lib's DynamoJobStore: same index and key names."""
     from etl_lib.jobs.aws import DynamoJobStore
@@ -324,6 +451,9 @@ def test_glue_job(synth: Synth) -> None:
     assert job["NumberOfWorkers"] == 2
     assert job["Timeout"] == 60
     assert job["MaxRetries"] == 0
+    # Over MaxConcurrentRuns a run waits for a slot instead of failing RUN_NOT_STARTED.
+    assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 10}
+    assert job["JobRunQueuingEnabled"] is True
     security = synth.raw["Resources"][synth.logical_id(synth.stack.etl.security_configuration)]["Properties"]
     assert job["SecurityConfiguration"] == security["Name"]
     encryption = security["EncryptionConfiguration"]
@@ -360,6 +490,11 @@ def test_glue_job_arguments_are_the_scripts_arguments() -> None:
     spec.loader.exec_module(module)
     assert {"jobs_store", "input_store", "output_store"} <= set(module.ARGUMENTS)
     assert "metrics_namespace" in module.OPTIONAL_ARGUMENTS
+    # ...and every argument the events Lambda starts a run with.
+    from etl_lib.jobs.settings import Settings
+
+    started_with = Settings(input_bucket="i", output_bucket="o", jobs_table="t", idempotency_table="k").run_arguments()
+    assert {name.removeprefix("--") for name in started_with} <= {*module.ARGUMENTS, *module.OPTIONAL_ARGUMENTS}
 
 
 def test_object_created_rule_targets_the_events_function(synth: Synth) -> None:

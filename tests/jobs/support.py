@@ -6,7 +6,7 @@ import copy
 import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from etl_lib.jobs.local import DirectoryObjectStore, SqliteJobStore, UrlSigner
+from etl_lib.jobs.ports import JobLauncher
+from etl_lib.jobs.service import JobService
 from etl_lib.local.gateway import LocalLambdaContext
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
@@ -144,6 +147,17 @@ class AwsResources:
     output_bucket: str
     table: str
     glue_job: str
+    idempotency_table: str
+
+
+def create_idempotency_table(client: Any, name: str) -> None:
+    """The table Powertools' DynamoDBPersistenceLayer uses (infra/pipeline/jobs_table.py's twin)."""
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
 
 
 @pytest.fixture
@@ -156,11 +170,14 @@ def aws_resources(aws_env: str, request: pytest.FixtureRequest) -> AwsResources:
     from etl_lib.jobs.aws import DynamoJobStore
 
     suffix = uuid.uuid4().hex[:10]
-    res = AwsResources(f"in-{suffix}", f"out-{suffix}", f"jobs-{suffix}", f"parquet-to-json-{suffix}")
+    res = AwsResources(
+        f"in-{suffix}", f"out-{suffix}", f"jobs-{suffix}", f"parquet-to-json-{suffix}", f"idempotency-{suffix}"
+    )
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=res.input_bucket)
     s3.create_bucket(Bucket=res.output_bucket)
     DynamoJobStore.create_table(boto3.client("dynamodb"), res.table)
+    create_idempotency_table(boto3.client("dynamodb"), res.idempotency_table)
     boto3.client("glue").create_job(
         Name=res.glue_job,
         Role="arn:aws:iam::123456789012:role/glue",
@@ -195,6 +212,7 @@ def aws_lambda_env(aws_resources: AwsResources, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("OUTPUT_BUCKET", aws_resources.output_bucket)
     monkeypatch.setenv("JOBS_TABLE", aws_resources.table)
     monkeypatch.setenv("GLUE_JOB_NAME", aws_resources.glue_job)
+    monkeypatch.setenv("IDEMPOTENCY_TABLE", aws_resources.idempotency_table)
     service.cache_clear()
     yield aws_resources
     service.cache_clear()
@@ -230,3 +248,90 @@ def expected_output(src: Path, tmp: Path, options: Any = None) -> bytes:
     dest = tmp / f"expected{options.file_extension}"
     convert(str(src), str(dest), options, engine="local")
     return dest.read_bytes()
+
+
+# --- services on both stores, counted conversions, concurrent calls ------------------------
+
+
+class RecordingLauncher(JobLauncher):
+    """Starts nothing: the test plays the run (and its duplicates) itself."""
+
+    def __init__(self) -> None:
+        self.started: list[dict[str, str]] = []
+
+    def start(self, arguments: Any) -> str:
+        self.started.append(dict(arguments))
+        return f"run-{len(self.started)}"
+
+    def arguments_of(self, run_id: str) -> dict[str, str] | None:
+        index = int(run_id.removeprefix("run-")) - 1
+        return self.started[index] if 0 <= index < len(self.started) else None
+
+
+def sqlite_service(root: Path) -> JobService:
+    signer = UrlSigner(b"k")
+    return JobService(
+        jobs=SqliteJobStore(root / "jobs.db"),
+        inputs=DirectoryObjectStore(root / "objects" / "inputs", bucket="inputs", signer=signer),
+        outputs=DirectoryObjectStore(root / "objects" / "outputs", bucket="outputs", signer=signer),
+        launcher=RecordingLauncher(),
+        engine="local",
+        claim_poll_seconds=0.05,
+    )
+
+
+def dynamo_service(resources: AwsResources) -> JobService:
+    import boto3
+
+    from etl_lib.jobs.aws import DynamoJobStore, S3ObjectStore
+
+    return JobService(
+        jobs=DynamoJobStore(boto3.client("dynamodb"), resources.table),
+        inputs=S3ObjectStore(boto3.client("s3"), resources.input_bucket),
+        outputs=S3ObjectStore(boto3.client("s3"), resources.output_bucket),
+        launcher=RecordingLauncher(),
+        engine="local",
+        claim_poll_seconds=0.05,
+    )
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def make_service(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], JobService]:
+    if request.param == "sqlite":
+        return lambda: sqlite_service(tmp_path / "data")
+    resources: AwsResources = request.getfixturevalue("aws_resources")
+    return lambda: dynamo_service(resources)
+
+
+@pytest.fixture
+def conversions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every real conversion the service starts (the real converter runs; it is only counted)."""
+    import importlib
+
+    calls: list[str] = []
+    conversion = importlib.import_module("etl_lib.convert")  # the module (etl_lib.convert is the function)
+    real = conversion.convert
+
+    def counted(src: str, dest: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append(dest)
+        return real(src, dest, *args, **kwargs)
+
+    monkeypatch.setattr(conversion, "convert", counted)
+    return calls
+
+
+def together(times: int, target: Callable[[], Any]) -> list[Any]:
+    """Call ``target`` from ``times`` threads released at once; their results in order."""
+    barrier = threading.Barrier(times)
+    results: list[Any] = [None] * times
+
+    def go(i: int) -> None:
+        barrier.wait()
+        results[i] = target()
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(times)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results

@@ -10,7 +10,7 @@ import pytest
 
 from etl_lib.jobs.models import Job, JobStatus, new_job_id
 from etl_lib.jobs.ports import JobStore
-from etl_lib.options import ConvertOptions
+from etl_lib.options import ConvertOptions, Engine
 from tests.jobs.support import AwsResources
 
 
@@ -36,7 +36,7 @@ def make_job(owner: str = "alice", *, created: datetime | None = None, status: J
         status=status,
         filename="data.parquet",
         options=ConvertOptions(drop_nulls=True),
-        engine="local",
+        engine=Engine.LOCAL,
         created_at=now,
         updated_at=now,
         declared_bytes=100,
@@ -130,9 +130,13 @@ def test_listing_is_per_owner_newest_first_and_paginated(store: JobStore) -> Non
     assert store.list_for_owner("carol", limit=10).jobs == []
 
 
-def test_a_made_up_cursor_is_a_value_error(store: JobStore) -> None:
-    with pytest.raises(ValueError, match="cursor"):
-        store.list_for_owner("alice", limit=2, cursor="not-a-cursor!")
+def test_a_made_up_cursor_is_an_invalid_cursor_error(store: JobStore) -> None:
+    from etl_lib.errors import InvalidCursorError
+
+    for made_up in ("not-a-cursor!", "e30", "eyJ4IjoieSJ9"):  # junk, {}, {"x": "y"}
+        with pytest.raises(InvalidCursorError, match="next_token") as raised:
+            store.list_for_owner("alice", limit=2, cursor=made_up)
+        assert raised.value.code == "BAD_CURSOR"
 
 
 def test_delete_is_refused_in_the_blocked_statuses(store: JobStore) -> None:
@@ -153,3 +157,38 @@ def test_the_sqlite_store_is_durable_across_instances(tmp_path: Path) -> None:
     job = make_job()
     SqliteJobStore(tmp_path / "jobs.db").create(job)
     assert SqliteJobStore(tmp_path / "jobs.db").get(job.job_id) == job
+
+
+def test_concurrent_claims_let_exactly_one_attempt_hold_the_job(store: JobStore) -> None:
+    import time
+
+    job = make_job(status=JobStatus.QUEUED)
+    store.create(job)
+    now = int(time.time())
+    barrier = threading.Barrier(6)
+    won: list[str] = []
+
+    def claim(i: int) -> None:
+        barrier.wait()
+        if store.claim(job.job_id, attempt=f"a{i}", lease_until=now + 60, now=now, run_id="r") is not None:
+            won.append(f"a{i}")
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(won) == 1
+    held = store.get(job.job_id)
+    assert held is not None
+    assert (held.status, held.attempt, held.lease_expires_at, held.run_id) == (JobStatus.RUNNING, won[0], now + 60, "r")
+    # Only the holder renews and publishes; after its lease, another attempt may take over.
+    assert not store.renew(job.job_id, attempt="other", lease_until=now + 120)
+    assert store.renew(job.job_id, attempt=won[0], lease_until=now + 120)
+    assert store.transition(job.job_id, JobStatus.SUCCEEDED, attempt="other") is None
+    assert store.claim(job.job_id, attempt="late", lease_until=now + 200, now=now + 119) is None
+    assert store.claim(job.job_id, attempt="late", lease_until=now + 200, now=now + 120) is not None
+    assert store.transition(job.job_id, JobStatus.SUCCEEDED, attempt=won[0]) is None
+    done = store.transition(job.job_id, JobStatus.SUCCEEDED, attempt="late")
+    assert done is not None
+    assert store.claim(job.job_id, attempt="after", lease_until=now + 900, now=now + 800) is None

@@ -10,10 +10,10 @@ import pytest
 
 from etl_lib.jobs.local import DirectoryObjectStore, ScriptLauncher, SqliteJobStore, UrlSigner
 from etl_lib.jobs.models import JobStatus, input_key
-from etl_lib.jobs.service import JobService, Limits
+from etl_lib.jobs.service import JobLimits, JobService
 from etl_lib.jobs.settings import Settings
 from etl_lib.local.runs import QueueLauncher, RunQueue
-from etl_lib.options import ConvertOptions
+from etl_lib.options import ConvertOptions, Engine
 from tests.jobs.support import write_parquet
 
 
@@ -25,7 +25,7 @@ def local_service(data: Path, launcher: object) -> JobService:
         inputs=DirectoryObjectStore(data / "objects" / "inputs", bucket="inputs", signer=signer),
         outputs=DirectoryObjectStore(data / "objects" / "outputs", bucket="outputs", signer=signer),
         launcher=launcher,  # type: ignore[arg-type]
-        limits=Limits(),
+        limits=JobLimits(),
         engine="local",
         run_arguments=settings.run_arguments(),
     )
@@ -80,18 +80,21 @@ def test_an_unknown_launcher_mode_is_refused(tmp_path: Path) -> None:
 
 
 def test_settings_require_the_aws_names_and_positive_numbers() -> None:
-    with pytest.raises(ValueError, match="INPUT_BUCKET, OUTPUT_BUCKET, JOBS_TABLE"):
+    with pytest.raises(ValueError, match="INPUT_BUCKET, OUTPUT_BUCKET, JOBS_TABLE, IDEMPOTENCY_TABLE"):
         Settings.from_env({})
-    with pytest.raises(ValueError, match="MAX_UPLOAD_BYTES must be positive"):
+    with pytest.raises(ValueError, match="MAX_UPLOAD_BYTES: Input should be greater than 0"):
         Settings.from_env({"ETL_BACKEND": "local", "MAX_UPLOAD_BYTES": "0"})
     with pytest.raises(ValueError, match="ETL_BACKEND"):
         Settings.from_env({"ETL_BACKEND": "azure"})
-    settings = Settings.from_env({"INPUT_BUCKET": "i", "OUTPUT_BUCKET": "o", "JOBS_TABLE": "t"})
+    settings = Settings.from_env(
+        {"INPUT_BUCKET": "i", "OUTPUT_BUCKET": "o", "JOBS_TABLE": "t", "IDEMPOTENCY_TABLE": "k"}
+    )
     assert settings.max_upload_bytes == 5 * 1024**3
     assert settings.run_arguments() == {
         "--jobs_store": "dynamodb:t",
         "--input_store": "s3://i",
         "--output_store": "s3://o",
+        "--job_retention_days": "30",
     }
 
 
@@ -133,7 +136,7 @@ def test_the_local_stack_routes_by_the_small_file_threshold(tmp_path: Path) -> N
 
 def test_an_auto_job_runs_in_process_on_the_local_engine_and_records_it(tmp_path: Path) -> None:
     service = local_service(tmp_path, ScriptLauncher(tmp_path / "runs", mode="inline"))
-    service.engine = "auto"
+    service.engine = Engine.AUTO
     data = write_parquet(tmp_path / "in.parquet", rows=6).read_bytes()
     job, _ = service.create_job("alice", filename="in.parquet", size=len(data), options=ConvertOptions())
     service.inputs.put_bytes(input_key(job.job_id), data)

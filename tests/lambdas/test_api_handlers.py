@@ -194,3 +194,91 @@ def test_responses_carry_cors_headers_for_the_configured_web_app_origin(monkeypa
     assert response["statusCode"] == 404
     headers = {**response.get("headers", {}), **{k: v[0] for k, v in response.get("multiValueHeaders", {}).items()}}
     assert headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\u202egnp.exe",  # RIGHT-TO-LEFT OVERRIDE: shows as "exe.png"
+        "a\u202ab.parquet",
+        "a\u2066b.parquet",
+        "a\u2069.parquet",
+        "a\u0085b.parquet",  # C1: NEXT LINE
+        "a\x9bb.parquet",  # C1: CONTROL SEQUENCE INTRODUCER
+        "a\x7f.parquet",
+        "\x01",
+        "a\nb",
+        "..",
+        ".",
+        "   ",
+        "a/b.parquet",
+        "a\\b.parquet",
+        "x" * 256,
+    ],
+)
+def test_file_names_with_controls_bidi_overrides_or_paths_are_refused_with_422(name: str) -> None:
+    status, payload = call(upload_handler, api_event("POST", "/jobs", body={"filename": name, "size": 10}))
+    assert status == 422, payload
+    assert payload["error"]["code"] == "INVALID_REQUEST"
+    assert payload["error"]["message"].startswith("filename:")
+
+
+@pytest.mark.parametrize("name", ["résumé.parquet", "日本語.parquet", "a b.parquet", ".hidden", "x" * 255])
+def test_ordinary_file_names_are_accepted(name: str) -> None:
+    status, payload = call(upload_handler, api_event("POST", "/jobs", body={"filename": name, "size": 10}))
+    assert status == 201, payload
+    assert payload["job"]["filename"] == name
+
+
+def test_the_request_schema_states_the_file_name_rule_the_handler_applies() -> None:
+    """Fuzzers generate from the schema: a name it allows must be accepted, one it forbids refused."""
+    import re
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from pydantic import TypeAdapter, ValidationError
+
+    from etl_lib.jobs.models import Filename
+    from lambdas.common.models import CreateJobRequest
+
+    rule = CreateJobRequest.model_json_schema()["properties"]["filename"]
+    # JSON Schema patterns are ECMA-262: "$" is the end of the string, where Python's "$"
+    # also matches before a final newline; "\Z" is Python's spelling of the ECMA meaning.
+    assert rule["pattern"].endswith("$")
+    pattern = re.compile(rule["pattern"][:-1] + r"\Z")
+    adapter = TypeAdapter(Filename)
+
+    def schema_allows(name: str) -> bool:
+        return rule["minLength"] <= len(name) <= rule["maxLength"] and pattern.search(name) is not None
+
+    def handler_allows(name: str) -> bool:
+        try:
+            adapter.validate_python(name)
+        except ValidationError:
+            return False
+        return True
+
+    # Names a UTF-8 JSON body can carry (no lone surrogates, which the handler refuses too).
+    @settings(max_examples=300, deadline=None)
+    @given(
+        st.text(alphabet=st.characters(codec="utf-8"), max_size=12)
+        | st.sampled_from(["\u202e", "..", " .", "a\u0085", "0\n", "a\r"])
+    )
+    def agree(name: str) -> None:
+        assert schema_allows(name) == handler_allows(name), repr(name)
+
+    agree()
+
+
+def test_an_expired_job_gets_no_download_link(tmp_path: Path) -> None:
+    import time
+
+    from etl_lib.jobs.settings import service
+
+    job = finished_job(tmp_path)
+    assert call(download_handler, api_event("GET", f"/jobs/{job['job_id']}/download"))[0] == 200
+    service().clock = lambda: time.time() + 31 * 86_400  # past the 30 days its output is kept
+    status, payload = call(download_handler, api_event("GET", f"/jobs/{job['job_id']}/download"))
+    assert status == 410
+    assert payload["error"]["code"] == "JOB_EXPIRED"
+    assert "url" not in payload

@@ -1,0 +1,48 @@
+"""The API's routes, once: the handlers' routers, the API Gateway resources (infra/pipeline/
+api.py) and the local stack's gateway (etl_lib/local/gateway.py) are all built from this
+table, and tests fail if any of them has a route it does not list.
+
+Light on purpose (no imports beyond the standard library): the CDK app and the local
+server load it without loading any handler.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    resource: str
+    """The API Gateway resource path, parameters in braces: ``/jobs/{job_id}``."""
+    function: str
+    """The Lambda that serves it: ``lambdas/<function>/handler.py``."""
+    query: tuple[str, ...] = ()
+    """Query string parameters it accepts (API Gateway validates their names)."""
+    body: bool = False
+    """Whether it takes a JSON body (API Gateway validates it against the request model)."""
+
+    @property
+    def rule(self) -> str:
+        """The path as Powertools' resolvers write it: ``/jobs/<job_id>``."""
+        return re.sub(r"\{(\w+)\}", r"<\1>", self.resource)
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """The path parameters, in order."""
+        return tuple(re.findall(r"\{(\w+)\}", self.resource))
+
+    def pattern(self) -> re.Pattern[str]:
+        """What matches a request path of this route (one path segment per parameter)."""
+        return re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.resource)))
+
+
+CREATE_JOB = Route("POST", "/jobs", "upload", body=True)
+LIST_JOBS = Route("GET", "/jobs", "status", query=("limit", "next_token"))
+GET_JOB = Route("GET", "/jobs/{job_id}", "status")
+DELETE_JOB = Route("DELETE", "/jobs/{job_id}", "status")
+DOWNLOAD = Route("GET", "/jobs/{job_id}/download", "download")
+
+ROUTES: tuple[Route, ...] = (CREATE_JOB, LIST_JOBS, GET_JOB, DELETE_JOB, DOWNLOAD)
