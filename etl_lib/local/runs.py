@@ -41,6 +41,12 @@ class Run:
     arguments: dict[str, str]
     attempts: int
 
+    @property
+    def attempt(self) -> str:
+        """The job service's attempt id for this claim of the run: known to the worker
+        that converts and to the supervisor that ends its job if it dies."""
+        return f"{self.run_id}.{self.attempts}"
+
 
 class RunQueue:
     def __init__(self, path: str | Path) -> None:

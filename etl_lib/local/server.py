@@ -52,9 +52,10 @@ SIGNING_KEY_FILE = "signing.key"
 TEMPORARY_FILE = re.compile(
     r"^\.(.+\.(tmp|parts)-[0-9a-f]+|upload-[0-9a-f]+|write-test-[0-9a-f]+|signing\.key\.[0-9a-f]+)$"
 )
+# The job service's run lease on this machine (RUN_LEASE_SECONDS; 120 s by default in AWS).
+LOCAL_RUN_LEASE_SECONDS = 15
 # How often expired jobs and their files are swept (JobService.sweep_expired).
 SWEEP_INTERVAL_SECONDS = 60.0
-WORKER_DIED = "WORKER_DIED"
 
 
 class StartupError(Exception):
@@ -194,16 +195,21 @@ class LocalStack:
 
     def environment(self, signing_key: str) -> dict[str, str]:
         """The configuration the handlers and workers read (etl_lib.jobs.settings)."""
+        from etl_lib.jobs import env
+
         return {
-            "ETL_BACKEND": "local",
-            "ETL_DATA_DIR": str(self.data_dir),
-            "ETL_ENGINE": self.engine,
-            "ETL_LOCAL_RUNNER": "queue",
-            "ETL_PUBLIC_URL": self.url,
-            "ETL_SIGNING_KEY": signing_key,
+            env.ETL_BACKEND: "local",
+            env.ETL_DATA_DIR: str(self.data_dir),
+            env.ETL_ENGINE: self.engine,
+            env.ETL_LOCAL_RUNNER: "queue",
+            env.ETL_PUBLIC_URL: self.url,
+            env.ETL_SIGNING_KEY: signing_key,
+            # A run re-run after a stop waits out its dead predecessor's lease first:
+            # keep that short on one machine (renewed every third of it while converting).
+            env.RUN_LEASE_SECONDS: os.environ.get(env.RUN_LEASE_SECONDS) or str(LOCAL_RUN_LEASE_SECONDS),
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_NAMESPACE": "ParquetJsonEtlLocal",
+            env.POWERTOOLS_METRICS_NAMESPACE: "ParquetJsonEtlLocal",
         }
 
     def recover(self) -> None:
@@ -262,40 +268,46 @@ class LocalStack:
         self._supervisor.start()
 
     def worker_died(self, slot: str, pid: int, exitcode: int | None) -> None:
-        """End the run a dead worker held: its job FAILED with WORKER_DIED, nothing of it kept.
+        """End the run a dead worker held: its job FAILED with WORKER_DIED, its files gone.
 
-        Not retried: a worker that dies mid-conversion was most often killed for its
-        memory by the file itself, and a retry would only kill the next worker.
+        Only while that worker's attempt still holds the job (``fail_if_attempt``): a job
+        it had finished, or another run took over, is left as it is. Not retried: a worker
+        that dies mid-conversion was most often killed for its memory by the file itself,
+        and a retry would only kill the next worker.
         """
-        from etl_lib.jobs.models import JobError, JobStatus, output_prefix
+        from etl_lib.errors import WORKER_DIED
+        from etl_lib.jobs import state
+        from etl_lib.jobs.models import JobError, JobStatus
         from etl_lib.jobs.settings import service
         from etl_lib.local.runs import RunQueue
         from etl_lib.local.worker import worker_id
 
         how = f"killed by signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"exit status {exitcode}"
+        error = JobError(
+            code=WORKER_DIED,
+            message=f"the worker converting this file stopped ({how}), possibly for lack of memory; "
+            "try again, or with a smaller file",
+        )
         queue = RunQueue(self.data_dir / "runs.db")
         svc = service()
         for run in queue.running_for(worker_id(slot, pid)):
             queue.finish(run.run_id, "FAILED")
-            job = svc.fail(
-                run.job_id,
-                JobError(
-                    code=WORKER_DIED,
-                    message=f"the worker converting this file stopped ({how}), possibly for lack of memory; "
-                    "try again, or with a smaller file",
-                ),
-            )
-            if job is not None and job.status is JobStatus.FAILED and job.error and job.error.code == WORKER_DIED:
-                svc.outputs.delete_prefix(output_prefix(run.job_id))
-            self.logger.error("job failed: its worker died", extra={"job_id": run.job_id, "worker": slot})
+            failed = svc.fail_if_attempt(run.job_id, run.attempt, error)
+            job = svc.jobs.get(run.job_id) if failed is None else None
+            if job is not None and job.attempt is None and not state.is_terminal(job.status):
+                # Died before its conversion claimed the job: no attempt holds it, and
+                # this run was the job's only one.
+                failed = svc.fail(run.job_id, error)
+            if failed is not None and failed.status is JobStatus.FAILED:
+                self.logger.error("job failed: its worker died", extra={"job_id": run.job_id, "worker": slot})
 
     def sweep_expired(self) -> None:
-        """Remove expired jobs and their files, when the job service can (``sweep_expired``)."""
+        """Delete expired jobs and their files (in AWS, DynamoDB's TTL and S3's lifecycle do)."""
         from etl_lib.jobs.settings import service
 
-        sweep = getattr(service(), "sweep_expired", None)
-        if callable(sweep):
-            sweep()
+        swept = service().sweep_expired()
+        if swept:
+            self.logger.info("expired jobs removed", extra={"count": swept})
 
     def serve(self) -> None:
         assert self._server is not None

@@ -115,7 +115,8 @@ def worker_main(env: dict[str, str], slot: str, parent_pid: int) -> None:
         logger.append_keys(job_id=run.job_id, run_id=run.run_id)
         message: str | None = None
         try:
-            code = script.main(["parquet_to_json.py", *argv_of(run.arguments)], spark_factory=spark)
+            arguments = {**run.arguments, "--attempt_id": run.attempt}
+            code = script.main(["parquet_to_json.py", *argv_of(arguments)], spark_factory=spark)
             state = "SUCCEEDED" if code == 0 else "FAILED"
         except Exception as exc:  # the script already recorded what it could
             logger.exception("run crashed")

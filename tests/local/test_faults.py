@@ -50,15 +50,17 @@ def converted_path(src: Path, folder: Path) -> Path:
     return dest
 
 
-def claimed_worker(server: Server) -> int:
-    """The pid of the worker once it has claimed a run (so is converting)."""
+def claimed_worker(server: Server, job_id: str) -> int:
+    """The pid of the worker once it is converting ``job_id``: it has claimed the run and
+    started writing under its attempt's folder."""
+    outputs = server.data_dir / "objects" / "outputs" / output_prefix(job_id)
 
     def busy() -> int | None:
-        health = server.health()
-        if health["running"] < 1:
+        if not outputs.is_dir() or not any(outputs.iterdir()):
             return None
+        health = server.health()
         pids = [w["pid"] for w in health["worker_processes"] if w["alive"]]
-        return pids[0] if len(pids) == 1 else None
+        return pids[0] if health["running"] >= 1 and len(pids) == 1 else None
 
     pid: int = wait_for(busy, "a worker to claim the run")
     return pid
@@ -83,7 +85,7 @@ def test_a_worker_killed_mid_conversion_fails_its_job_and_is_replaced(
     src, _ = large
     job_id, posted = create_and_upload(server, src.read_bytes())
     assert posted.status_code == 204
-    victim = claimed_worker(server)
+    victim = claimed_worker(server, job_id)
     os.kill(victim, signal.SIGKILL)
 
     job = wait_finished(server, job_id)
@@ -157,7 +159,7 @@ def test_a_server_killed_mid_conversion_recovers_every_job_at_restart(
     src, expected = large
     big_id, posted = create_and_upload(server, src.read_bytes())
     assert posted.status_code == 204
-    worker = claimed_worker(server)
+    worker = claimed_worker(server, big_id)
     queued_id, posted = create_and_upload(server, small.read_bytes())  # waits behind the big one
     assert posted.status_code == 204
     server.kill()
