@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -34,10 +35,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import contextlib
 
 import datagen
+import shapes
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PEERS = Path(__file__).resolve().parent / "peers.py"
+PROFILE = Path(__file__).resolve().parent / "cpu_profile.py"
+# The other table shapes (bench/shapes.py), sized from the largest mixed table, and run by
+# the local engine and DuckDB only: rows = mixed rows / divisor.
+SHAPE_DIVISORS = {"binary": 5, "wide": 100, "nested": 10}
+SHAPE_CONTENDERS = ("local", "duckdb")
+SHAPE_TITLES = {
+    "binary": "binary and UUID columns",
+    "wide": f"a wide table ({shapes.WIDE_COLUMNS} columns)",
+    "nested": "a deeply nested table",
+}
+ENCODE_TARGET_MB_S = 400
 BASELINE = "duckdb"
 POLL_SECONDS = 0.05
 MB = 1024 * 1024
@@ -321,7 +334,16 @@ def _check(name: str, value: float | None, limit: float, unit: str) -> Target:
     return Target(name, f"{value:.2f}{unit} (limit {limit:g}{unit})", "PASS" if value <= limit else "FAIL")
 
 
-def targets(summaries: list[Summary], big: str, small: str | None, rowgroups: dict[str, Summary]) -> list[Target]:
+def targets(
+    summaries: list[Summary],
+    big: str,
+    small: str | None,
+    rowgroups: dict[str, Summary],
+    shape_names: list[str] | None = None,
+    profiles: list[dict[str, Any]] | None = None,
+) -> list[Target]:
+    shape_names = shape_names or []
+    profiles = profiles or []
     out = []
 
     def ratio(contender: str, base: str, dataset: str | None) -> float | None:
@@ -342,17 +364,36 @@ def targets(summaries: list[Summary], big: str, small: str | None, rowgroups: di
         few, many = rowgroups.get("40"), rowgroups.get("400")
         growth = many.median("peak_rss_mb") / few.median("peak_rss_mb") if few and many and few.ok and many.ok else None
         out.append(_check(f"local engine, {big} rows: peak RSS with 400 row groups ≤ 1.10× with 40", growth, 1.10, "×"))
+    out.append(
+        _check(f"local engine, {big} rows: wall ≤ 0.9× polars `sink_ndjson`", ratio("local", "polars", big), 0.9, "×")
+    )
     if small:
         out.append(_check(f"local engine, {small} rows: wall ≤ 0.5× DuckDB", ratio("local", "duckdb", small), 0.5, "×"))
-    for dataset in filter(None, [big, small]):
-        out.append(
-            _check(
-                f"spark engine, {dataset} rows: wall ≤ 1.25× plain Spark `write.json`",
-                ratio("spark-engine", "spark-plain", dataset),
-                1.25,
-                "×",
+    for shape in ("binary", "wide"):
+        dataset = next((name for name in shape_names if name.startswith(shape)), None)
+        if dataset:
+            out.append(
+                _check(f"local engine, {dataset} rows: wall ≤ 0.8× DuckDB", ratio("local", "duckdb", dataset), 0.8, "×")
             )
+    for dataset, limit in [(big, 0.8), (small, 1.25)]:
+        if dataset:
+            out.append(
+                _check(
+                    f"spark engine, {dataset} rows: wall ≤ {limit:g}× plain Spark `write.json`",
+                    ratio("spark-engine", "spark-plain", dataset),
+                    limit,
+                    "×",
+                )
+            )
+    mixed = next((p for p in profiles if p["dataset"] == big and p["encoder"] == "native"), None)
+    rate = mixed["json_bytes"] / MB / mixed["encode_cpu_s"] if mixed and mixed["encode_cpu_s"] else None
+    out.append(
+        Target(
+            f"encode step alone, {big} rows: ≥ {ENCODE_TARGET_MB_S} MB/s of JSON per core",
+            "not measured" if rate is None else f"{rate:.0f} MB/s (limit ≥ {ENCODE_TARGET_MB_S} MB/s)",
+            "n/a" if rate is None else ("PASS" if rate >= ENCODE_TARGET_MB_S else "FAIL"),
         )
+    )
     out.append(Target("local stack: 25 MB upload → SUCCEEDED ≤ 3 s", "not measured by `make bench`", "n/a"))
     return out
 
@@ -389,7 +430,11 @@ def render(
     started: dt.datetime,
     loads: tuple[tuple[float, ...], tuple[float, ...]],
     elapsed: float,
+    shape_sets: list[tuple[str, str, Path]] | None = None,
+    profiles: list[dict[str, Any]] | None = None,
 ) -> str:
+    shape_sets = shape_sets or []
+    profiles = profiles or []
     big = datasets[0][0]
     small = datasets[1][0] if len(datasets) > 1 else None
     mode = "quick smoke run" if args.quick else ("full run" if args.rows == [5_000_000, 500_000] else "custom run")
@@ -410,7 +455,11 @@ def render(
         "| target | measured | verdict |",
         "|---|---|---|",
     ]
-    lines += [f"| {t.name} | {t.measured} | **{t.verdict}** |" for t in targets(summaries, big, small, rowgroups)]
+    shape_names = [name for _, name, _ in shape_sets]
+    lines += [
+        f"| {t.name} | {t.measured} | **{t.verdict}** |"
+        for t in targets(summaries, big, small, rowgroups, shape_names, profiles)
+    ]
     if (big, small) != ("5M", "500k"):
         lines += ["", f"The targets are for 5M and 500k rows; this run used {big} and {small or '–'}."]
     for name, path in datasets:
@@ -424,6 +473,19 @@ def render(
             "",
             *results_table(summaries, name, input_mb, args.timeout),
         ]
+    for shape, name, path in shape_sets:
+        input_mb = path.stat().st_size / MB
+        lines += [
+            "",
+            f"## {name} rows: {SHAPE_TITLES[shape]}",
+            "",
+            f"`{_shown(path)}` (`bench/shapes.py`): {input_mb:.0f} MB Parquet, {_row_groups(path)} row groups; "
+            f"columns {_columns(path)}.",
+            "",
+            *results_table(summaries, name, input_mb, args.timeout),
+        ]
+    if profiles:
+        lines += ["", *profile_table(profiles)]
     if rowgroups:
         lines += [
             "",
@@ -488,6 +550,66 @@ def render(
     return "\n".join(lines) + "\n"
 
 
+def _columns(path: Path) -> str:
+    schema = datagen.pq.ParquetFile(path).schema_arrow
+    if len(schema) > 12:
+        kinds = sorted({str(f.type) for f in schema})
+        return f"{len(schema)} columns of {', '.join(kinds)}"
+    return ", ".join(f"`{f.name}` {f.type}" for f in schema)
+
+
+def profile_table(profiles: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "## Where the CPU goes: read / encode / write",
+        "",
+        "`bench/cpu_profile.py`: one thread runs the local engine's steps on each table - decode the",
+        "Parquet (`read_slice`), encode the JSON (`contract.encode_lines`), write the bytes to a file -",
+        "and charges each step its thread CPU time (`time.thread_time`). The native encoder is the",
+        "default; the reference (Arrow-kernel) encoder is shown on some tables for comparison.",
+        "",
+        "| table | encoder | rows | JSON MB | read CPU s | encode CPU s | write CPU s | encode MB/s of JSON per core "
+        "| read : encode : write |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for p in profiles:
+        if "error" in p:
+            lines.append(f"| {p['dataset']} | {p['encoder']} | FAILED: {p['error']} | | | | | | |")
+            continue
+        total = p["read_cpu_s"] + p["encode_cpu_s"] + p["write_cpu_s"] or 1.0
+        share = " : ".join(f"{100 * p[f'{k}_cpu_s'] / total:.0f}%" for k in ("read", "encode", "write"))
+        rate = p["json_bytes"] / MB / p["encode_cpu_s"] if p["encode_cpu_s"] else 0.0
+        lines.append(
+            f"| {p['dataset']} | {p['encoder']} | {p['rows']:,} | {p['json_bytes'] / MB:.0f} | {p['read_cpu_s']:.2f} "
+            f"| {p['encode_cpu_s']:.2f} | {p['write_cpu_s']:.2f} | {rate:.0f} | {share} |"
+        )
+    return lines
+
+
+def run_profile(dataset: str, src: Path, encoder: str, args: argparse.Namespace) -> dict[str, Any]:
+    out_dir = args.data_dir / "out"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "ETL_ENCODER": encoder}
+    if args.etl_src:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(args.etl_src), env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, str(PROFILE), str(src), str(out_dir / f"profile-{encoder}.jsonl")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=args.timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        result: dict[str, Any] = {"error": tail[:200]}
+    else:
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+    result.update(dataset=dataset, encoder=result.get("encoder", encoder))
+    print(f"  [profile] {dataset:<12} {encoder:<9} {json.dumps(result)}", flush=True)
+    return result
+
+
 def _row_groups(path: Path) -> int:
     return int(datagen.pq.ParquetFile(path).metadata.num_row_groups)
 
@@ -506,6 +628,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"comma-separated subset of {', '.join(CONTENDERS)} (default: all)",
     )
     p.add_argument("--no-rowgroups", action="store_true", help="skip the 40 vs 400 row groups memory check")
+    p.add_argument("--no-shapes", action="store_true", help="skip the binary/UUID, wide and nested tables")
+    p.add_argument("--no-profile", action="store_true", help="skip the read/encode/write CPU profile")
     p.add_argument("--data-dir", type=Path, default=ROOT / "build" / "bench")
     p.add_argument("--doc", type=Path, help="markdown output (default docs/benchmarks.md; quick: in --data-dir)")
     p.add_argument("--results", type=Path, help="raw results JSON (default: in --data-dir)")
@@ -531,6 +655,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         p.error(f"unknown contender(s): {', '.join(sorted(unknown))}")
     return args
+
+
+def shape_tables(args: argparse.Namespace) -> list[tuple[str, str, Path]]:
+    """(shape, dataset name, path) of each other table shape, generated unless cached."""
+    out = []
+    for shape, divisor in SHAPE_DIVISORS.items():
+        rows = max(1, args.rows[0] // divisor)
+        path = args.data_dir / f"{shape}_{label(rows)}.parquet"
+        t0 = time.perf_counter()
+        written = shapes.generate(shape, path, rows)
+        how = f"generated in {time.perf_counter() - t0:.1f} s" if written else "cached"
+        print(f"data: {path} ({rows:,} rows, {path.stat().st_size / MB:.0f} MB, {how})", flush=True)
+        out.append((shape, f"{shape} {label(rows)}", path))
+    return out
+
+
+def profile_all(
+    datasets: list[tuple[str, Path]], shape_sets: list[tuple[str, str, Path]], args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    print("profile: read / encode / write CPU of the local engine's steps, one thread", flush=True)
+    profiles = [
+        run_profile(name, path, "native", args) for name, path in [*datasets, *((n, p) for _, n, p in shape_sets)]
+    ]
+    # The reference encoder for comparison, where it takes seconds rather than minutes.
+    for name, path in [*datasets[1:], *((n, p) for s, n, p in shape_sets if s == "binary")]:
+        profiles.append(run_profile(name, path, "reference", args))
+    return profiles
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -560,6 +711,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"data: {path} ({rows:,} rows, {path.stat().st_size / MB:.0f} MB, {how})", flush=True)
         datasets.append((name, path))
 
+    shape_contenders = [c for c in contenders if c.name in SHAPE_CONTENDERS]
+    shape_sets = shape_tables(args) if not args.no_shapes and shape_contenders else []
+    shape_schedule = interleaved(shape_contenders, args.rounds) if shape_sets else []
+
     schedule = interleaved(contenders, args.rounds)
     runs: list[Run] = []
     args.rounds_done = 0
@@ -574,6 +729,10 @@ def main(argv: list[str] | None = None) -> int:
             order = [c for r, c in schedule if r == rnd]
             print(f"round {rnd}/{args.rounds}, {name} rows: {', '.join(c.name for c in order)}", flush=True)
             runs += [run_one(c, name, path, rnd, args) for c in order]
+        for _, name, path in shape_sets:
+            order = [c for r, c in shape_schedule if r == rnd]
+            print(f"round {rnd}/{args.rounds}, {name} rows: {', '.join(c.name for c in order)}", flush=True)
+            runs += [run_one(c, name, path, rnd, args) for c in order]
         round_seconds = time.perf_counter() - round_start
         args.rounds_done = rnd
     summaries: list[Summary] = []
@@ -581,6 +740,12 @@ def main(argv: list[str] | None = None) -> int:
         for c in contenders:
             mine = [r for r in runs if r.contender == c.name and r.dataset == name]
             summaries.append(Summary(c.name, name, all(r.exit_code == 0 for r in mine), mine))
+    for _, name, _ in shape_sets:
+        for c in shape_contenders:
+            mine = [r for r in runs if r.contender == c.name and r.dataset == name]
+            summaries.append(Summary(c.name, name, all(r.exit_code == 0 for r in mine), mine))
+
+    profiles = [] if args.no_profile else profile_all(datasets, shape_sets, args)
 
     rowgroups: dict[str, Summary] = {}
     rowgroup_files: dict[str, Path] = {}
@@ -606,7 +771,17 @@ def main(argv: list[str] | None = None) -> int:
     repo_end = repository_state()
     info["repository"] = repo_start if repo_end == repo_start else f"{repo_start} at the start, {repo_end} at the end"
     doc = render(
-        args, datasets, summaries, rowgroups, rowgroup_files, info, started, (load_start, os.getloadavg()), elapsed
+        args,
+        datasets,
+        summaries,
+        rowgroups,
+        rowgroup_files,
+        info,
+        started,
+        (load_start, os.getloadavg()),
+        elapsed,
+        shape_sets,
+        profiles,
     )
     args.doc.parent.mkdir(parents=True, exist_ok=True)
     args.doc.write_text(doc, encoding="utf-8")
@@ -617,6 +792,7 @@ def main(argv: list[str] | None = None) -> int:
                 "started": started.isoformat(),
                 "machine": info,
                 "runs": [asdict(r) for s in [*summaries, *rowgroups.values()] for r in s.runs],
+                "profiles": profiles,
             },
             indent=2,
         )

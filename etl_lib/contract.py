@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etl_lib import native
 from etl_lib.errors import BadValueError, InvalidUtf8Error, InvalidValueError
 from etl_lib.options import ConvertOptions
 from etl_lib.type_families import NESTED, Family, family_of
@@ -585,8 +586,14 @@ def encode_lines(batch: pa.RecordBatch | pa.Table, opts: ConvertOptions, *, term
     """One JSON object per row of ``batch``, each followed by ``terminator``.
 
     The result's data buffer is the exact output bytes of the batch, so writers can hand
-    it to the sink without another copy.
+    it to the sink without another copy (a large string array past 2 GiB).
     """
+    # The native encoder (etl_lib.native) writes the same bytes in one pass, refusing what
+    # check_batch refuses by handing the batch back; this module's Arrow kernels stay the
+    # reference and the fallback where it cannot run.
+    lines = native.encode_lines(batch, opts, terminator)
+    if lines is not None:
+        return lines
     check_batch(batch)
     fragments = [encode_array(column, opts) for column in batch.columns]
     return encode_object(batch.schema.names, fragments, opts, length=batch.num_rows, suffix=terminator)

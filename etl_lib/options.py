@@ -74,6 +74,10 @@ BATCH_BYTES = CONVERTER_MEMORY_BYTES // 48
 three times more while its JSON text is built (fragments per column, then the records);
 with two workers and the in-flight chunks below that stays well inside the Lambda."""
 
+SPARK_TIMEOUT_SECONDS = 60 * 60
+"""The Glue job's timeout (``glue_timeout_minutes`` in infra/config.py; test_limits checks they
+agree). The deployed job passes its own as ``--max_run_seconds``; this is the default."""
+
 IN_FLIGHT_BYTES = CONVERTER_MEMORY_BYTES // 8
 """Encoded JSON bytes the local engine may hold ahead of the writer (~376 MiB)."""
 
@@ -103,6 +107,18 @@ class Limits(BaseModel):
     max_nesting_depth: int = Field(default=64, gt=0)
     """Nested types (struct, list, map) deeper than this are refused with
     ``UNSUPPORTED_TYPE``: the encoder and the reader recurse once per level."""
+
+    @classmethod
+    def for_spark(cls, max_run_seconds: float = SPARK_TIMEOUT_SECONDS - 300) -> Limits:
+        """The limits of a Spark (Glue) run, which takes the large files.
+
+        Uploads reach 5 GiB of Parquet; at the ~50x of very repetitive data that decodes to
+        about 250 GiB, so 512 GiB of decoded input (and twice that of JSON) leaves real files
+        room while a decompression bomb still stops. The run time defaults to the Glue job's
+        timeout minus five minutes, so a run ends FAILED ``TIMED_OUT`` and frees its slot with
+        its staging removed, before Glue stops it with nothing recorded.
+        """
+        return cls(max_input_bytes=512 * 1024**3, max_output_bytes=1024**4, max_run_seconds=max_run_seconds)
 
     @classmethod
     def unlimited(cls) -> Limits:

@@ -56,7 +56,8 @@ def _terminator(opts: ConvertOptions) -> str:
 def _line_bytes(lines: pa.Array) -> pa.Buffer:
     """The concatenated text of a string array, straight from its data buffer."""
     _, offsets, data = lines.buffers()
-    bounds = np.frombuffer(offsets, dtype=np.int32)[[lines.offset, lines.offset + len(lines)]]
+    width = np.int64 if pa.types.is_large_string(lines.type) else np.int32
+    bounds = np.frombuffer(offsets, dtype=width)[[lines.offset, lines.offset + len(lines)]]
     start, end = int(bounds[0]), int(bounds[1])
     return data.slice(start, end - start)
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import shutil
+import subprocess
 import tomllib
 import zipfile
 from pathlib import Path
@@ -106,6 +108,45 @@ def prune_bundle(target: Path) -> int:
     return sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
 
 
+# The Lambda runtime (Amazon Linux 2023, python3.13, x86_64) and Glue 6.0 have glibc 2.34: a
+# native extension that needs a newer GLIBC_ symbol version would not load there (and the
+# converter would silently fall back to the slower reference encoder).
+TARGET_GLIBC = (2, 34)
+NATIVE_EXTENSION_GLOB = "etl_lib/_native/encoder.cpython-313-x86_64-linux-gnu.so"
+_GLIBC_VERSION = re.compile(r"\bGLIBC_(\d+(?:\.\d+)+)\b")
+
+
+def glibc_versions_needed(shared_object: Path) -> set[tuple[int, ...]]:
+    """The GLIBC_ symbol versions ``shared_object`` imports, from binutils' ``objdump -T``."""
+    try:
+        listing = subprocess.run(
+            ["objdump", "-T", str(shared_object)], capture_output=True, text=True, check=True, timeout=60
+        ).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise ValueError(f"cannot list the dynamic symbols of {shared_object.name} with objdump: {exc}") from exc
+    if "DYNAMIC SYMBOL TABLE" not in listing:
+        raise ValueError(f"{shared_object.name} has no dynamic symbol table: not a shared object")
+    # Undefined symbols are what the object imports; a defined one (a version it provides) is no need.
+    imported = "\n".join(line for line in listing.splitlines() if "*UND*" in line)
+    return {tuple(int(part) for part in v.split(".")) for v in _GLIBC_VERSION.findall(imported)}
+
+
+def check_native_build(root: Path) -> Path:
+    """The native encoder under ``root`` (a repository or bundle), after checking it loads on
+    the target runtimes: built for CPython 3.13 on x86-64 Linux, needing no glibc newer than
+    :data:`TARGET_GLIBC`. Raises ValueError with the reason otherwise."""
+    found = sorted(root.glob(NATIVE_EXTENSION_GLOB))
+    if not found:
+        raise ValueError(f"no native encoder at {root}/{NATIVE_EXTENSION_GLOB}: run `make install` to build it")
+    shared_object = found[0]
+    too_new = sorted(v for v in glibc_versions_needed(shared_object) if v[:2] > TARGET_GLIBC)
+    if too_new:
+        names = ", ".join("GLIBC_" + ".".join(map(str, v)) for v in too_new)
+        target = ".".join(map(str, TARGET_GLIBC))
+        raise ValueError(f"{shared_object.name} needs {names}, newer than the runtimes' glibc {target}")
+    return shared_object
+
+
 def site_dir() -> Path:
     """The built React app, or a placeholder page when it has not been built (synth still works)."""
     return FRONTEND_DIST if (FRONTEND_DIST / "index.html").is_file() else PLACEHOLDER_SITE
@@ -129,6 +170,8 @@ def build_etl_lib_wheel(target_dir: Path) -> Path:
     dist_info = f"{dist}-{version}.dist-info"
     files: list[tuple[str, bytes]] = []
     package_root = REPO / "etl_lib"
+    if any(REPO.glob(NATIVE_EXTENSION_GLOB)):
+        check_native_build(REPO)  # the Glue workers load it: refuse a build they cannot
     for path in sorted(package_root.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
             files.append((path.relative_to(REPO).as_posix(), path.read_bytes()))
@@ -197,6 +240,10 @@ if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] != "bundle":
         raise SystemExit("usage: python -m infra.assets bundle DIR")
     bundle = finish_bundle(Path(sys.argv[2]))
+    try:
+        print(f"native encoder: {check_native_build(bundle).name} (glibc <= {'.'.join(map(str, TARGET_GLIBC))})")
+    except ValueError as exc:
+        raise SystemExit(f"refusing to bundle: {exc}") from exc
     size_mb = prune_bundle(bundle) / 1024**2
     print(f"{bundle}: {size_mb:.0f} MB unzipped")
     # The Powertools layer counts against the same limit: keep ~30 MB for it.

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from etl_lib import native
 from etl_lib.convert import Engine, convert
 from etl_lib.options import Compression, ConvertOptions, OutputFormat
 from etl_lib.report import RunReport
@@ -33,6 +34,10 @@ def _corpus() -> Path:
 
 CORPUS = _corpus()
 ENGINES = [Engine.LOCAL, Engine.SPARK]
+# The local engine runs every suite with each JSON encoder (etl_lib.native: the native kernel,
+# and the Arrow-kernel reference it must match); Spark with the default (native) one.
+ENCODERS = [native.NATIVE, native.REFERENCE]
+ENGINE_RUNS = [(Engine.LOCAL, native.NATIVE), (Engine.LOCAL, native.REFERENCE), (Engine.SPARK, native.NATIVE)]
 
 TESTS = Path(__file__).resolve().parent
 # The slow suites, marked by where they live (a file or a folder under tests/), so that a test
@@ -99,15 +104,30 @@ def read_records(path: Path, options: ConvertOptions) -> list[Any]:
     if options.format is OutputFormat.JSON:
         return parse_json(text)
     assert text == "" or text.endswith("\n")
-    return [parse_json(line) for line in text.splitlines()]
+    # Records end at "\n" only: str.splitlines would also cut at U+0085 and U+001C-U+001E,
+    # which JSON strings may hold raw.
+    return [parse_json(line) for line in text.split("\n")[:-1]]
 
 
 Converter = Callable[..., tuple[list[Any], RunReport]]
 
 
-@pytest.fixture(params=ENGINES, ids=lambda e: e.value)
-def engine(request: pytest.FixtureRequest) -> Engine:
-    return request.param
+@pytest.fixture(params=ENCODERS)
+def encoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test with this JSON encoder (etl_lib.native.ENCODER_ENV)."""
+    if request.param == native.NATIVE and native.load_error() is not None:
+        pytest.fail(f"the native encoder does not load: {native.load_error()}")
+    monkeypatch.setenv(native.ENCODER_ENV, request.param)
+    return str(request.param)
+
+
+@pytest.fixture(
+    params=ENGINE_RUNS, ids=lambda run: run[0].value if run[1] == native.NATIVE else f"{run[0].value}-{run[1]}"
+)
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    engine, encoder = request.param
+    monkeypatch.setenv(native.ENCODER_ENV, encoder)
+    return engine
 
 
 @pytest.fixture

@@ -39,6 +39,23 @@ def test_the_default_limits_are_sized_for_the_converter_lambda_as_deployed() -> 
     assert limits.max_input_bytes is not None and limits.max_output_bytes is not None
 
 
+def test_a_spark_run_is_bounded_by_the_glue_jobs_timeout_not_by_the_lambdas_limits() -> None:
+    from etl_lib.jobs.settings import service_for_run
+    from etl_lib.options import SPARK_TIMEOUT_SECONDS
+    from infra.config import InfraConfig
+
+    assert InfraConfig().glue_timeout_minutes * 60 == SPARK_TIMEOUT_SECONDS
+    spark = Limits.for_spark()
+    assert spark.max_run_seconds is not None and spark.max_run_seconds < SPARK_TIMEOUT_SECONDS
+    lambda_input = Limits().max_input_bytes
+    assert spark.max_input_bytes is not None and lambda_input is not None
+    assert spark.max_input_bytes > 50 * lambda_input
+    stores = {"jobs_store": "sqlite::memory:", "input_store": "/nonexistent/in", "output_store": "/nonexistent/out"}
+    assert service_for_run({**stores, "max_run_seconds": "1500"}).spark_limits.max_run_seconds == 1500
+    with pytest.raises(ValueError, match="max_run_seconds"):
+        service_for_run({**stores, "max_run_seconds": "soon"})
+
+
 def test_limits_are_lifted_only_when_asked() -> None:
     assert Limits().max_input_bytes is not None
     assert Limits.unlimited().max_input_bytes is None

@@ -111,6 +111,7 @@ def _check(table: pa.Table, options: ConvertOptions, run_convert: Converter, tmp
     assert expected_records(pq.read_table(src), options) == records
 
 
+@pytest.mark.usefixtures("encoder")
 @pytest.mark.parametrize("engine", [Engine.LOCAL], ids=["local"])
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(table=tables(), options=OPTIONS)

@@ -48,7 +48,7 @@ from etl_lib.jobs.models import (
     utc_now,
 )
 from etl_lib.jobs.ports import JobLauncher, JobMetrics, JobStore, ObjectStore, PresignedPost
-from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES, ConvertOptions, Engine
+from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES, ConvertOptions, Engine, Limits
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -115,6 +115,7 @@ class JobService:
         run_arguments: Mapping[str, str] | None = None,
         metrics: JobMetrics | None = None,
         lease_seconds: int = DEFAULT_RUN_LEASE_SECONDS,
+        spark_limits: Limits | None = None,
         claim_poll_seconds: float = 1.0,
     ) -> None:
         self.jobs = jobs
@@ -134,6 +135,9 @@ class JobService:
         self.run_arguments = dict(run_arguments or {})
         self.metrics = metrics
         self.lease_seconds = lease_seconds
+        # A local-engine run (the converter Lambda) keeps the Lambda-sized defaults; a Spark
+        # run (Glue) takes the large files and is bounded by the Glue job's timeout.
+        self.spark_limits = spark_limits or Limits.for_spark()
         # How often a run that found its job claimed by another looks again (see _claim).
         self.claim_poll_seconds = claim_poll_seconds
         # Epoch seconds now: what job expiry and the per-user limit are judged by (leases use
@@ -468,6 +472,7 @@ class JobService:
                 engine=engine,
                 local_max_bytes=self.small_file_threshold_bytes,
                 spark=spark,
+                limits=self.spark_limits if engine is Engine.SPARK else Limits(),
             )
             self.outputs.put_bytes(report_key(job_id, attempt), report.model_dump_json(indent=2).encode())
         except ConversionError as exc:

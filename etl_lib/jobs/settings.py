@@ -33,7 +33,7 @@ from etl_lib.jobs.service import (
     JobLimits,
     JobService,
 )
-from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES, Engine
+from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES, Engine, Limits
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
@@ -272,8 +272,20 @@ def service_for_run(arguments: Mapping[str, str]) -> JobService:
         limits=JobLimits(job_retention_seconds=_retention_days(arguments) * 86_400),
         small_file_threshold_bytes=run.small_file_threshold_bytes,
         lease_seconds=run.run_lease_seconds,
+        spark_limits=_spark_limits(arguments),
         metrics=metrics,
     )
+
+
+def _spark_limits(arguments: Mapping[str, str]) -> Limits:
+    """A Spark run's limits: its run time from ``max_run_seconds`` (the deployed Glue job's
+    timeout less a margin, a default argument of the job), parsed as strictly as the rest."""
+    raw = arguments.get("max_run_seconds")
+    if raw is None:
+        return Limits.for_spark()
+    if not raw.isascii() or not raw.isdigit() or int(raw) <= 0:
+        raise SettingsError(f"invalid run argument: max_run_seconds must be a positive integer (got {raw!r})")
+    return Limits.for_spark(int(raw))
 
 
 def _retention_days(arguments: Mapping[str, str]) -> int:

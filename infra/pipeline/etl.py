@@ -209,6 +209,9 @@ class EtlJob(Construct):
                 "--metrics_namespace": metrics_namespace,
                 # Each run converts exactly the file it is given: bookmarks would skip re-runs.
                 "--job-bookmark-option": "job-bookmark-disable",
+                # The conversion's own deadline: five minutes inside the job's timeout, so an
+                # over-long run ends FAILED TIMED_OUT with its staging removed, not killed.
+                "--max_run_seconds": str(max(timeout_minutes * 60 - 300, 60)),
             },
         )
         self.job.node.add_dependency(artifacts.deployment)

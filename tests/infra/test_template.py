@@ -473,6 +473,9 @@ def test_glue_job(synth: Synth) -> None:
     assert args["--input_store"] == {"Fn::Join": ["", ["s3://", {"Ref": input_bucket}]]}
     assert args["--output_store"] == {"Fn::Join": ["", ["s3://", {"Ref": output_bucket}]]}
     assert args["--job-bookmark-option"] == "job-bookmark-disable"
+    # The conversion's own deadline ends a run five minutes inside the job's timeout.
+    timeout_seconds = job["Timeout"] * 60
+    assert int(args["--max_run_seconds"]) == timeout_seconds - 300
     # The run publishes its end metrics where the dashboard and the role's condition expect.
     assert args["--metrics_namespace"] == "ParquetJsonEtl"
 
