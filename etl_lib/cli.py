@@ -127,6 +127,20 @@ def _add_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="auto (default): inputs up to SMALL_FILE_THRESHOLD_BYTES (64 MiB) in-process in the worker, "
         "larger ones on Spark; spark: a warm local Spark session per worker, as on Glue; local: no JVM",
     )
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        help="a host name clients may use to reach the server, besides localhost, 127.0.0.1, [::1] and "
+        "--host (repeatable); requests naming any other host are refused (421)",
+    )
+    p.add_argument(
+        "--request-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="time allowed for a request's head, and for each read of its body (default: 30)",
+    )
     p.add_argument("--verbose", action="store_true", help="show stack traces of failures")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 
 class Engine(StrEnum):
@@ -49,10 +49,11 @@ class ConvertOptions(BaseModel):
 
     format: OutputFormat = OutputFormat.JSONL
     compression: Compression = Compression.NONE
-    drop_nulls: bool = False
-    bigint_as_string: bool = False
-    decimal_as_string: bool = False
-    nan_as_string: bool = False
+    # Strict: the API documents booleans, so 0 or "yes" is refused (422), not read as one.
+    drop_nulls: StrictBool = False
+    bigint_as_string: StrictBool = False
+    decimal_as_string: StrictBool = False
+    nan_as_string: StrictBool = False
 
     @property
     def file_extension(self) -> str:

@@ -48,7 +48,9 @@ class UrlSigner:
         return hmac.new(self.key, message.encode(), hashlib.sha256).hexdigest()
 
     def verify(self, message: str, signature: str) -> None:
-        if not hmac.compare_digest(self.sign(message), signature):
+        # compare_digest refuses non-ASCII text with TypeError: a malformed signature is
+        # a refused one like any other.
+        if not signature.isascii() or not hmac.compare_digest(self.sign(message), signature):
             raise SignatureError("the signature does not match")
 
 
@@ -99,8 +101,9 @@ class DirectoryObjectStore(ObjectStore):
             fields={"key": key, "policy": encoded, "signature": self.signer.sign(encoded)},
         )
 
-    def verify_post(self, fields: Mapping[str, str], size: int) -> str:
-        """The key a form upload of ``size`` bytes may write, or SignatureError."""
+    def check_post_policy(self, fields: Mapping[str, str]) -> tuple[str, int]:
+        """(key, max bytes) of a form upload whose fields are signed and unexpired, or
+        SignatureError: what the local server checks before it keeps any byte of the file."""
         try:
             encoded, signature = fields["policy"], fields["signature"]
         except KeyError as exc:
@@ -111,9 +114,14 @@ class DirectoryObjectStore(ObjectStore):
             raise SignatureError("the form does not match its policy")
         if time.time() > policy["expires"]:
             raise SignatureError("the upload URL has expired")
-        if not 0 <= size <= policy["max_bytes"]:
-            raise SignatureError(f"the upload is {size} bytes; the policy allows {policy['max_bytes']}")
-        return str(policy["key"])
+        return str(policy["key"]), int(policy["max_bytes"])
+
+    def verify_post(self, fields: Mapping[str, str], size: int) -> str:
+        """The key a form upload of ``size`` bytes may write, or SignatureError."""
+        key, max_bytes = self.check_post_policy(fields)
+        if not 0 <= size <= max_bytes:
+            raise SignatureError(f"the upload is {size} bytes; the policy allows {max_bytes}")
+        return key
 
     def _get_message(self, key: str, expires: int, filename: str) -> str:
         return f"GET\n{self.bucket}\n{key}\n{expires}\n{filename}"

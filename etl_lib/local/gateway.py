@@ -6,13 +6,16 @@ Gateway resources in infra/ and calls the very same handlers.
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
 from etl_lib.local import import_lambdas
@@ -88,32 +91,70 @@ def to_event(
 
 
 def to_response(result: dict[str, Any]) -> Response:
+    """The HTTP response API Gateway makes of a Lambda proxy result.
+
+    Headers come from ``multiValueHeaders`` and ``headers`` together (a name in both is
+    sent once per distinct value), and only from them: no Content-Type of Werkzeug's own
+    is added next to the handler's.
+    """
     import base64
 
     body = result.get("body") or ""
     data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
-    response = Response(data, status=int(result["statusCode"]))
-    for name, value in (result.get("headers") or {}).items():
-        response.headers[name] = value
+    headers = Headers()
     for name, values in (result.get("multiValueHeaders") or {}).items():
         for value in values:
-            if response.headers.get(name) != value:
-                response.headers.add(name, value)
+            if value not in headers.getlist(name):
+                headers.add(name, value)
+    for name, value in (result.get("headers") or {}).items():
+        if value not in headers.getlist(name):
+            headers.add(name, value)
+    typed = "Content-Type" in headers
+    response = Response(data, status=int(result["statusCode"]), headers=headers)
+    if not typed:  # e.g. a 204: no body, no type
+        del response.headers["Content-Type"]
     return response
 
 
 class ApiGateway:
+    """The API's routes, each calling its Lambda handler.
+
+    Powertools resolvers keep the request being handled on their class
+    (``BaseRouter.current_event``), shared by every resolver of the process: right in a
+    Lambda container, which runs one request at a time, wrong in a threaded server. So
+    handlers are called one at a time, behind one lock, as Lambda would call them; each
+    call is a few milliseconds of SQLite, never a conversion or a transfer.
+    """
+
     def __init__(self) -> None:
-        self.routes = [(m, p, r, load_handler(h), h) for m, p, r, h in handlers()]
+        self.routes = [(m, p, r, h) for m, p, r, h in handlers()]
+        self._handlers = {name: load_handler(name) for *_, name in self.routes}
+        self._lock = threading.Lock()
+
+    def call(self, name: str, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        """Invoke one handler (the events handler included) as Lambda would."""
+        with self._lock:
+            if name not in self._handlers:
+                self._handlers[name] = load_handler(name)
+            return self._handlers[name](event, context)
 
     def __call__(self, request: Request, path: str) -> Response | None:
-        """The handler's response for ``path`` (the part after ``/api``), or None: no route."""
-        for method, pattern, resource, handler, name in self.routes:
+        """The handler's response for ``path`` (the part after ``/api``); 405 for a method
+        the path does not have; None: no such path."""
+        allowed = []
+        for method, pattern, resource, name in self.routes:
             match = pattern.fullmatch(path)
             if match and method == request.method:
                 event = to_event(request, path, resource, match.groupdict() or None)
                 context = LocalLambdaContext(
                     function_name=f"jobs-{name}", aws_request_id=event["requestContext"]["requestId"]
                 )
-                return to_response(handler(event, context))
+                return to_response(self.call(name, event, context))
+            if match:
+                allowed.append(method)
+        if allowed:
+            body = {"error": {"code": "METHOD_NOT_ALLOWED", "message": f"{request.method} is not allowed on {path}"}}
+            response = Response(json.dumps(body), status=405, content_type="application/json")
+            response.headers["Allow"] = ", ".join(sorted(set(allowed)))
+            return response
         return None

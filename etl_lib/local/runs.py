@@ -41,6 +41,12 @@ class Run:
     arguments: dict[str, str]
     attempts: int
 
+    @property
+    def attempt(self) -> str:
+        """The job service's attempt id for this claim of the run: known to the worker
+        that converts and to the supervisor that ends its job if it dies."""
+        return f"{self.run_id}.{self.attempts}"
+
 
 class RunQueue:
     def __init__(self, path: str | Path) -> None:
@@ -92,6 +98,15 @@ class RunQueue:
         """Runs a worker had claimed when the server stopped."""
         with self._connect() as db:
             rows = db.execute("SELECT run_id, job_id, arguments, attempts FROM runs WHERE state = 'running'").fetchall()
+        return [Run(run_id=r[0], job_id=r[1], arguments=json.loads(r[2]), attempts=r[3]) for r in rows]
+
+    def running_for(self, worker: str) -> list[Run]:
+        """Runs ``worker`` has claimed and not finished (what a dead worker leaves)."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT run_id, job_id, arguments, attempts FROM runs WHERE state = 'running' AND worker = ?",
+                (worker,),
+            ).fetchall()
         return [Run(run_id=r[0], job_id=r[1], arguments=json.loads(r[2]), attempts=r[3]) for r in rows]
 
     def requeue(self, run_id: str) -> None:

@@ -13,7 +13,9 @@ When a run ends, the worker sends the events Lambda the
 from __future__ import annotations
 
 import os
+import signal
 import threading
+import time
 from typing import Any
 
 STATE_EVENT = "Glue Job State Change"
@@ -36,8 +38,40 @@ def glue_state_event(run_id: str, state: str, message: str | None) -> dict[str, 
     }
 
 
-def worker_main(env: dict[str, str], worker_id: str, stop: Any) -> None:
-    """Process entry point (spawned): claim runs until ``stop`` is set."""
+def worker_id(slot: str, pid: int) -> str:
+    """The name a worker claims runs under: its slot and process id, so the supervisor
+    finds exactly the runs of a process that died, not those of its replacement."""
+    return f"{slot}-{pid}"
+
+
+def _exit_with_parent(parent_pid: int, interval: float = 0.5) -> None:
+    """Die soon after the server does, even mid-conversion (SIGKILLed servers included).
+
+    An orphaned worker would go on converting a run the restarted server re-queues, and
+    on claiming new runs next to the new server's own workers. Polling the parent id in a
+    thread is portable and independent of which server thread started this process
+    (Linux's PR_SET_PDEATHSIG fires when that *thread* ends).
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(interval)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def worker_main(env: dict[str, str], slot: str, parent_pid: int) -> None:
+    """Process entry point (spawned): claim runs until SIGTERM (after the current run) or
+    until the server is gone.
+
+    Stopping is a signal, not a shared ``multiprocessing.Event``: a worker killed while
+    holding that event's lock would block the server and every other worker on it.
+    """
+    _exit_with_parent(parent_pid)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the server decides
     os.environ.update(env)
     import warnings
 
@@ -49,8 +83,9 @@ def worker_main(env: dict[str, str], worker_id: str, stop: Any) -> None:
     from etl_lib.local.gateway import LocalLambdaContext, load_handler
     from etl_lib.local.runs import RunQueue
 
+    name = worker_id(slot, os.getpid())
     logger = Logger(service="etl-local-worker")
-    logger.append_keys(worker=worker_id)
+    logger.append_keys(worker=name)
     settings = Settings.from_env()
     queue = RunQueue(os.path.join(settings.data_dir, "runs.db"))
     events = load_handler("events")
@@ -63,7 +98,7 @@ def worker_main(env: dict[str, str], worker_id: str, stop: Any) -> None:
             if not session:
                 from etl_lib.spark_session import local_spark
 
-                session.append(local_spark(f"etl-local-{worker_id}"))
+                session.append(local_spark(f"etl-local-{name}"))
             return session[0]
 
     if settings.engine == "spark":
@@ -73,14 +108,15 @@ def worker_main(env: dict[str, str], worker_id: str, stop: Any) -> None:
         extra={"engine": settings.engine, "small_file_threshold_bytes": settings.small_file_threshold_bytes},
     )
     while not stop.is_set():
-        run = queue.claim(worker_id)
+        run = queue.claim(name)
         if run is None:
             stop.wait(0.2)
             continue
         logger.append_keys(job_id=run.job_id, run_id=run.run_id)
         message: str | None = None
         try:
-            code = script.main(["parquet_to_json.py", *argv_of(run.arguments)], spark_factory=spark)
+            arguments = {**run.arguments, "--attempt_id": run.attempt}
+            code = script.main(["parquet_to_json.py", *argv_of(arguments)], spark_factory=spark)
             state = "SUCCEEDED" if code == 0 else "FAILED"
         except Exception as exc:  # the script already recorded what it could
             logger.exception("run crashed")

@@ -13,7 +13,10 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -92,6 +95,22 @@ def build_resolver(*routers: Router, logger: Logger) -> APIGatewayRestResolver:
     @app.exception_handler(JobServiceError)
     def refused(exc: JobServiceError) -> Response[Any]:
         return error(exc.status, exc.code, exc.message)
+
+    def unsupported_media_type() -> Response[Any]:
+        return error(415, "UNSUPPORTED_MEDIA_TYPE", "the request body must be JSON (Content-Type: application/json)")
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def not_json(exc: RequestUnsupportedContentType) -> Response[Any]:
+        return unsupported_media_type()
+
+    @app.exception_handler(ValueError)
+    def unparseable(exc: ValueError) -> Response[Any]:
+        # Powertools parses form bodies itself and raises ValueError on a malformed one
+        # (multipart/form-data without a boundary): a body that is not JSON, not a crash.
+        content_type = app.current_event.get_header_value("Content-Type", default_value="", case_sensitive=False)
+        if app.current_event.body and not (content_type or "").lower().startswith("application/json"):
+            return unsupported_media_type()
+        return crashed(exc)
 
     @app.exception_handler(IdempotencyValidationError)
     def key_reused(exc: IdempotencyValidationError) -> Response[Any]:

@@ -75,7 +75,7 @@ def get_report(job_id: str) -> JobReport:
     summary="Delete one of my jobs and its files",
     tags=["jobs"],
     responses={
-        204: {"description": "Deleted"},
+        204: {"description": "Deleted", "content": {}},
         409: ERROR_RESPONSES[400] | {"description": "The job is being converted"},
         **ERROR_RESPONSES,
     },

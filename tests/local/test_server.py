@@ -2,119 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 
-from etl_lib.cli import main as etl
 from tests.jobs.support import free_port, write_parquet
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class Server:
-    def __init__(
-        self,
-        data_dir: Path,
-        *,
-        workers: int = 1,
-        env: dict[str, str] | None = None,
-        port: int | None = None,
-        engine: str = "local",
-    ) -> None:
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = data_dir.parent / f"server-{self.port}-{time.monotonic_ns()}.log"
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "etl_lib.cli",
-                    "up",
-                    "--port",
-                    str(self.port),
-                    "--data-dir",
-                    str(data_dir),
-                    "--workers",
-                    str(workers),
-                    "--engine",
-                    engine,
-                ],
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, **(env or {})},
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log.read_text()
-            try:
-                health = requests.get(f"{self.url}/api/health", timeout=5).json()
-                if health["workers"] == workers:
-                    return
-            except requests.RequestException:  # still starting: the port is bound before serving
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"server did not start:\n{self.log.read_text()}")
-
-    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        return requests.request(method, f"{self.url}/api{path}", timeout=30, **kwargs)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-@pytest.fixture
-def servers() -> Iterator[Callable[..., Server]]:
-    started: list[Server] = []
-
-    def start(data_dir: Path, **kwargs: Any) -> Server:
-        server = Server(data_dir, **kwargs)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-
-
-def create_and_upload(server: Server, data: bytes, **options: Any) -> tuple[str, requests.Response]:
-    created = server.api("POST", "/jobs", json={"filename": "sales.parquet", "size": len(data), "options": options})
-    assert created.status_code == 201, created.text
-    upload = created.json()["upload"]
-    posted = requests.post(upload["url"], data=upload["fields"], files={"file": ("sales.parquet", data)}, timeout=30)
-    return created.json()["job"]["job_id"], posted
-
-
-def wait_finished(server: Server, job_id: str, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job: dict[str, Any] = server.api("GET", f"/jobs/{job_id}").json()["job"]
-        if job["status"] in {"SUCCEEDED", "FAILED"}:
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish")
-
-
-def converted(src: Path, tmp_path: Path, *flags: str) -> bytes:
-    dest = tmp_path / f"expected-{len(flags)}.out"
-    assert etl(["convert", str(src), str(dest), "--engine", "local", *flags]) == 0
-    return dest.read_bytes()
+from tests.local.stack import ROOT, Server, converted, create_and_upload, wait_finished
 
 
 def test_the_full_flow_over_http_survives_a_restart(servers: Callable[..., Server], tmp_path: Path) -> None:
