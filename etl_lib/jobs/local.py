@@ -230,9 +230,28 @@ def create_sqlite(path: str | Path, schema: str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite_connection(path) as db:
-        db.execute("PRAGMA journal_mode=WAL")
+        _use_wal(db)
         db.executescript(schema)
     return path
+
+
+def _use_wal(db: sqlite3.Connection, *, attempts: int = 100) -> None:
+    """Switch the database to WAL mode (persistent: only its first opener changes it).
+
+    The switch takes an exclusive lock and SQLite answers it "database is locked" at once,
+    without waiting through the busy timeout, when another connection is busy in the same
+    file: two requests opening a fresh store together. So look first, and retry a bounded
+    number of times.
+    """
+    for attempt in range(attempts):
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
 
 
 class SqliteJobStore(JobStore):

@@ -192,3 +192,26 @@ def test_concurrent_claims_let_exactly_one_attempt_hold_the_job(store: JobStore)
     done = store.transition(job.job_id, JobStatus.SUCCEEDED, attempt="late")
     assert done is not None
     assert store.claim(job.job_id, attempt="after", lease_until=now + 900, now=now + 800) is None
+
+
+def test_many_threads_opening_a_fresh_sqlite_store_at_once_all_succeed(tmp_path: Path) -> None:
+    from etl_lib.jobs.local import SqliteJobStore
+
+    for round_ in range(5):
+        path = tmp_path / f"jobs-{round_}.db"
+        start = threading.Barrier(16)
+        failures: list[BaseException] = []
+
+        def open_store(path: Path = path, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                SqliteJobStore(path).get("nothing")
+            except BaseException as exc:  # collected, then asserted below
+                failures.append(exc)
+
+        threads = [threading.Thread(target=open_store) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
