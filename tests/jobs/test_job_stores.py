@@ -202,7 +202,9 @@ def test_many_threads_opening_a_fresh_sqlite_store_at_once_all_succeed(tmp_path:
         start = threading.Barrier(16)
         failures: list[BaseException] = []
 
-        def open_store(path: Path = path, start: threading.Barrier = start) -> None:
+        def open_store(
+            path: Path = path, start: threading.Barrier = start, failures: list[BaseException] = failures
+        ) -> None:
             start.wait()
             try:
                 SqliteJobStore(path).get("nothing")
