@@ -86,10 +86,13 @@ export function useUploads() {
       const update = (patch: Partial<UploadItem>) => dispatch({ type: "update", key, patch });
       let jobId: string | null = null;
       try {
-        // No Idempotency-Key yet: with one per file, two files picked together once came back as
-        // one job from the local stack (the second POST got the first's answer); until that is
-        // understood, each file's request goes without one (api.createJob can send it).
-        const created = await createJob({ request: { filename: file.name, size: file.size, options } });
+        // One Idempotency-Key per file picked, random (not a per-page counter, which a reload
+        // restarts and which would hand back an earlier job): a retry of this request gets
+        // the same job back instead of a second one.
+        const created = await createJob({
+          request: { filename: file.name, size: file.size, options },
+          idempotencyKey: crypto.randomUUID(),
+        });
         jobId = created.job.job_id;
         if (controller.signal.aborted) throw new UploadCancelled();
         update({ phase: "uploading", jobId });

@@ -76,6 +76,8 @@ export class FakeApi {
   jobRequests: string[] = [];
   uploads: RecordedUpload[] = [];
   createRequests: { filename: string; size: number; options: ConvertOptions }[] = [];
+  /** The Idempotency-Key header of each POST /jobs, in order (null when none was sent). */
+  idempotencyKeys: (string | null)[] = [];
   listRequests: URLSearchParams[] = [];
   deleted: string[] = [];
   rangeHeaders: (string | null)[] = [];
@@ -99,6 +101,7 @@ export class FakeApi {
       http.post(`${API}/jobs`, async ({ request }) => {
         const body = (await request.json()) as { filename: string; size: number; options: ConvertOptions };
         this.createRequests.push(body);
+        this.idempotencyKeys.push(request.headers.get("Idempotency-Key"));
         this.seq++;
         const job = makeJob({
           job_id: `job-${this.seq}`,

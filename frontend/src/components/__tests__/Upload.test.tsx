@@ -55,6 +55,11 @@ describe("upload", () => {
         ["users.parquet", 1024],
       ]),
     );
+    // One random Idempotency-Key per file: a retried request gets its own job back, and two
+    // files never share one.
+    expect(api.idempotencyKeys).toHaveLength(2);
+    for (const key of api.idempotencyKeys) expect(key).toMatch(/^[0-9a-f-]{36}$/);
+    expect(new Set(api.idempotencyKeys).size).toBe(2);
     expect(api.uploads).toHaveLength(2);
     for (const upload of api.uploads) {
       // S3 presigned POST: every policy field first, the file last.
