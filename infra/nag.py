@@ -73,8 +73,9 @@ def acknowledge_findings(stack: PipelineStack) -> None:
     ack(
         functions.status.role,  # type: ignore[arg-type]
         "AwsSolutions-IAM5",
-        "DELETE /jobs/{job_id} removes that job's upload and results, whose keys are per job.",
-        [upload_keys, output_keys],
+        "DELETE /jobs/{job_id} removes that job's upload and results, and GET /jobs/{job_id}/report "
+        "reads that job's run report (report.json objects only); the keys are per job.",
+        [upload_keys, output_keys, objects(stack, output_bucket, "outputs/*/report.json")],
     )
     ack(
         functions.download.role,  # type: ignore[arg-type]
