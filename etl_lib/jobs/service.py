@@ -210,15 +210,7 @@ class JobService:
         return self.jobs.list_for_owner(owner, limit=limit, cursor=cursor)
 
     def download(self, owner: str, job_id: str) -> Download:
-        job = self.get_job(owner, job_id)
-        if job.is_expired(self.clock()):
-            # Its output is deleted (or about to be) by the bucket's lifecycle rule.
-            raise JobExpiredError(f"job {job_id} has expired; its output is no longer kept")
-        if job.status is not JobStatus.SUCCEEDED:
-            raise JobConflictError(
-                f"job {job_id} is {job.status.value}; the output is available once it has SUCCEEDED",
-                code="JOB_NOT_FINISHED",
-            )
+        job = self._succeeded_job(owner, job_id, kept="its output", available="the output")
         expires_in = self.limits.download_expires_in
         url = self.outputs.presign_get(
             output_key(job_id, job.options, job.attempt), download_name=job.download_name, expires_in=expires_in
@@ -230,19 +222,25 @@ class JobService:
 
         Returned unparsed: parsing it as a RunReport would load pyarrow into the API Lambdas.
         """
-        job = self.get_job(owner, job_id)
-        if job.is_expired(self.clock()):
-            raise JobExpiredError(f"job {job_id} has expired; its report is no longer kept")
-        if job.status is not JobStatus.SUCCEEDED:
-            raise JobConflictError(
-                f"job {job_id} is {job.status.value}; its report is available once it has SUCCEEDED",
-                code="JOB_NOT_FINISHED",
-            )
+        job = self._succeeded_job(owner, job_id, kept="its report", available="its report")
         stored = self.outputs.get_bytes(report_key(job_id, job.attempt))
         if stored is None:
             raise JobNotFoundError(f"job {job_id} has no run report", code="REPORT_MISSING")
         report: dict[str, Any] = json.loads(stored)
         return report
+
+    def _succeeded_job(self, owner: str, job_id: str, *, kept: str, available: str) -> Job:
+        """The caller's job, if its results may be read: SUCCEEDED and not expired."""
+        job = self.get_job(owner, job_id)
+        if job.is_expired(self.clock()):
+            # Its files are deleted (or about to be) by the bucket's lifecycle rule.
+            raise JobExpiredError(f"job {job_id} has expired; {kept} is no longer kept")
+        if job.status is not JobStatus.SUCCEEDED:
+            raise JobConflictError(
+                f"job {job_id} is {job.status.value}; {available} is available once it has SUCCEEDED",
+                code="JOB_NOT_FINISHED",
+            )
+        return job
 
     def delete_job(self, owner: str, job_id: str) -> None:
         self.get_job(owner, job_id)

@@ -42,6 +42,13 @@ ERROR_RESPONSES: dict[int, Any] = {
     )
 }
 
+# Routes that read a finished job's results (its download link, its run report).
+FINISHED_JOB_RESPONSES: dict[int, Any] = {
+    409: ERROR_RESPONSES[400] | {"description": "The job has not SUCCEEDED"},
+    410: ERROR_RESPONSES[400] | {"description": "The job has expired: its output is no longer kept"},
+    **ERROR_RESPONSES,
+}
+
 
 def ok(model: type[BaseModel], description: str) -> OpenAPIResponse:
     """A documented success response: Powertools documents none for a route given ``responses``."""

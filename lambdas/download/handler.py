@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from etl_lib.jobs.settings import service, validate_at_cold_start
-from lambdas.common.api import ERROR_RESPONSES, build_resolver, caller, ok
+from lambdas.common.api import FINISHED_JOB_RESPONSES, build_resolver, caller, ok
 from lambdas.common.models import DownloadLink
 from lambdas.common.observability import observability
 from lambdas.routes import DOWNLOAD
@@ -29,9 +29,7 @@ router = Router()
     tags=["jobs"],
     responses={
         200: ok(DownloadLink, "A short-lived link to the output"),
-        409: ERROR_RESPONSES[400] | {"description": "The job has not SUCCEEDED"},
-        410: ERROR_RESPONSES[400] | {"description": "The job has expired: its output is no longer kept"},
-        **ERROR_RESPONSES,
+        **FINISHED_JOB_RESPONSES,
     },
 )
 def download(job_id: str) -> DownloadLink:

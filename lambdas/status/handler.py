@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from etl_lib.jobs.settings import service, validate_at_cold_start
-from lambdas.common.api import ERROR_RESPONSES, build_resolver, caller, ok
+from lambdas.common.api import ERROR_RESPONSES, FINISHED_JOB_RESPONSES, build_resolver, caller, ok
 from lambdas.common.models import JobEnvelope, JobList, JobReport, JobView, RunReportView
 from lambdas.common.observability import observability
 from lambdas.routes import DELETE_JOB, GET_JOB, GET_REPORT, LIST_JOBS
@@ -58,9 +58,7 @@ def get_job(job_id: str) -> JobEnvelope:
     tags=["jobs"],
     responses={
         200: ok(JobReport, "The run report"),
-        409: ERROR_RESPONSES[400] | {"description": "The job has not SUCCEEDED"},
-        410: ERROR_RESPONSES[400] | {"description": "The job has expired: its output is no longer kept"},
-        **ERROR_RESPONSES,
+        **FINISHED_JOB_RESPONSES,
     },
 )
 def get_report(job_id: str) -> JobReport:
