@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -43,8 +44,13 @@ _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "tests
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
-def stage_lambda_source(target: Path = LAMBDA_SOURCE_DIR) -> Path:
-    """Copy the handler and library sources into ``target`` (replacing it) and return it."""
+def stage_lambda_source(target: Path | None = None) -> Path:
+    """Copy the handler and library sources into ``target`` (replacing it) and return it.
+
+    By default a folder of this process's own: two synths at once (the test workers) must
+    not delete the sources the other is still copying into its asset.
+    """
+    target = target or LAMBDA_SOURCE_DIR / str(os.getpid())
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)

@@ -9,8 +9,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.pipeline.etl import GlueArtifacts, glue_role
-from infra.pipeline.storage import OUTPUT_PREFIX, UPLOAD_PREFIX
-from infra.pipeline.validation import VALIDATION_PREFIX
+from infra.pipeline.validation import allow_validation_data
 
 
 class GlueSessionRole(Construct):
@@ -36,26 +35,6 @@ class GlueSessionRole(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.role = glue_role(self, "Role", key=key, artifacts=artifacts.bucket, metrics_namespace=metrics_namespace)
-        self.role.add_to_policy(
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")])
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject"], resources=[output_bucket.arn_for_objects(f"{OUTPUT_PREFIX}*")]
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:PutObject"], resources=[output_bucket.arn_for_objects(f"{VALIDATION_PREFIX}*")]
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"], resources=[input_bucket.bucket_arn, output_bucket.bucket_arn]
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(actions=["dynamodb:GetItem", "dynamodb:Scan"], resources=[table.table_arn])
-        )
+        allow_validation_data(self.role, input_bucket=input_bucket, output_bucket=output_bucket, table=table)
         self.role.add_to_policy(iam.PolicyStatement(actions=["iam:PassRole"], resources=[self.role.role_arn]))
         self.wheel_url = artifacts.wheel_url()

@@ -19,6 +19,30 @@ VALIDATION_PREFIX = "validation/"
 NOTEBOOK_MODULES = ("papermill", "ipykernel")
 
 
+def allow_validation_data(
+    role: iam.IRole, *, input_bucket: s3.IBucket, output_bucket: s3.IBucket, table: dynamodb.ITableV2
+) -> None:
+    """What the validation notebook reads and writes, wherever it runs (the scheduled job, a
+    data engineer's interactive session): job records, uploads and outputs, its own results."""
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["dynamodb:Scan", "dynamodb:GetItem"], resources=[table.table_arn])
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["s3:GetObject"], resources=[input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")])
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["s3:GetObject"], resources=[output_bucket.arn_for_objects(f"{OUTPUT_PREFIX}*")])
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["s3:ListBucket"], resources=[input_bucket.bucket_arn, output_bucket.bucket_arn])
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["s3:PutObject"], resources=[output_bucket.arn_for_objects(f"{VALIDATION_PREFIX}*")]
+        )
+    )
+
+
 class ScheduledValidation(Construct):
     """A Glue trigger (cron) starts ``validate_notebook.py``: ``03-validate-output.ipynb`` over
     each SUCCEEDED job of the last ``lookback_hours`` (papermill, etl-local kernel on the
@@ -49,27 +73,7 @@ class ScheduledValidation(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.role = glue_role(self, "Role", key=key, artifacts=artifacts.bucket, metrics_namespace=metrics_namespace)
-        self.role.add_to_policy(
-            iam.PolicyStatement(actions=["dynamodb:Scan", "dynamodb:GetItem"], resources=[table.table_arn])
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")])
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject"], resources=[output_bucket.arn_for_objects(f"{OUTPUT_PREFIX}*")]
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"], resources=[input_bucket.bucket_arn, output_bucket.bucket_arn]
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:PutObject"], resources=[output_bucket.arn_for_objects(VALIDATION_PREFIX + "*")]
-            )
-        )
+        allow_validation_data(self.role, input_bucket=input_bucket, output_bucket=output_bucket, table=table)
         self.job_name = f"{name_prefix}-validate-results"
         modules = [artifacts.wheel_url(), *(f"{name}=={pinned(name)}" for name in NOTEBOOK_MODULES)]
         self.job = glue.CfnJob(

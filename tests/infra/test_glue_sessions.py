@@ -14,6 +14,10 @@ from etl_lib.sessions.config import OUTPUT_REGION, OUTPUT_SESSION_ROLE, OUTPUT_W
 from infra import assets
 from tests.infra.conftest import Synth
 
+# With the other synth tests: one worker stages build/infra/lambda-source at a time (two
+# synths in two workers delete each other's staged sources mid-copy).
+pytestmark = pytest.mark.xdist_group("infra")
+
 
 def _statements(synth: Synth, role: Any) -> list[dict[str, Any]]:
     role_id = synth.logical_id(role)
