@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO
 
 from etl_lib import fs
+from etl_lib.direct_file import DirectFile
 from etl_lib.errors import OutputError
 
 S3_MIN_PART = 5 * 1024 * 1024  # S3's minimum size for every part but the last
@@ -69,7 +70,7 @@ def _local_atomic(dest: str) -> Iterator[BinaryIO]:
     """A hidden temporary file beside ``dest``, synced and renamed over it on success
     (``os.replace`` is atomic on POSIX), removed on failure."""
     dest = os.path.abspath(dest)
-    tmp = os.path.join(os.path.dirname(dest), f".{os.path.basename(dest)}.tmp-{uuid.uuid4().hex[:12]}")
+    tmp = _temporary_beside(dest)
     try:
         with open(tmp, "wb") as out:
             yield out
@@ -82,11 +83,32 @@ def _local_atomic(dest: str) -> Iterator[BinaryIO]:
         raise
 
 
+def _temporary_beside(dest: str) -> str:
+    return os.path.join(os.path.dirname(dest), f".{os.path.basename(dest)}.tmp-{uuid.uuid4().hex[:12]}")
+
+
+@contextlib.contextmanager
+def _local_direct(dest: str) -> Iterator[BinaryIO]:
+    """Like :func:`_local_atomic`, written around the page cache (:class:`DirectFile`): the
+    stream is written once and not read back, so the page cache's copy is pure cost."""
+    dest = os.path.abspath(dest)
+    tmp = _temporary_beside(dest)
+    try:
+        with DirectFile(tmp) as out:
+            yield out  # type: ignore[misc]  # a write-only stream: the subset BinaryIO users call
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
 @contextlib.contextmanager
 def atomic_output(dest: str, *, s3_client: Any = None) -> Iterator[BinaryIO]:
-    """A stream that becomes ``dest`` only if the block succeeds.
+    """A write-only stream that becomes ``dest`` only if the block succeeds.
 
-    Locally: a hidden temporary file beside ``dest``, renamed over it. On S3: one staged
+    Locally: a hidden temporary file beside ``dest``, written directly to the disk
+    (:class:`~etl_lib.direct_file.DirectFile`), synced and renamed over it. On S3: one staged
     piece, published by a (server-side copy) multipart upload, then removed.
     """
     if fs.is_s3(dest):
@@ -98,7 +120,7 @@ def atomic_output(dest: str, *, s3_client: Any = None) -> Iterator[BinaryIO]:
         finally:
             remove_tree(staging)
         return
-    with _local_atomic(dest) as out:
+    with _local_direct(dest) as out:
         yield out
 
 

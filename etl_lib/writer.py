@@ -96,7 +96,9 @@ class JsonFramer:
         self._last = last
         self._out: BinaryIO | gzip.GzipFile = sink
         if opts.compression is Compression.GZIP:
-            self._out = gzip.GzipFile(fileobj=sink, mode="wb", mtime=0, compresslevel=6)
+            # No file name in the header: a sink's name is a temporary one, and the bytes must not
+            # depend on it.
+            self._out = gzip.GzipFile(filename="", fileobj=sink, mode="wb", mtime=0, compresslevel=6)
         self._pending: pa.Buffer | None = None  # held back: the array's last record drops its comma
         self.rows = self.bytes = 0
         if self._array and first:
