@@ -21,7 +21,6 @@ from __future__ import annotations
 import importlib
 import sys
 import types
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -29,6 +28,8 @@ if TYPE_CHECKING:
     from etl_lib.errors import ConversionError, InvalidInputError, OutputError, UnsupportedTypeError
     from etl_lib.options import Compression, ConvertOptions, Engine, Limits, OutputFormat
     from etl_lib.report import RunReport
+
+    __version__: str
 
 # public name -> the module that defines it
 _EXPORTS = {
@@ -60,13 +61,21 @@ __all__ = [
     "convert",
 ]
 
-try:
-    __version__ = version("parquet-json-etl")
-except PackageNotFoundError:  # the Lambda bundle ships the sources without package metadata
-    __version__ = "0+unknown"
+
+def _version() -> str:
+    # Read on first use: importlib.metadata costs ``etl convert`` tens of milliseconds.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("parquet-json-etl")
+    except PackageNotFoundError:  # the Lambda bundle ships the sources without package metadata
+        return "0+unknown"
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = value = _version()
+        return value
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

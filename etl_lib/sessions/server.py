@@ -20,10 +20,12 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from etl_lib.errors import GlueApiError
-from etl_lib.sessions.manager import SessionManager
+
+if TYPE_CHECKING:  # imported where sessions start: `etl` builds its parser from this module
+    from etl_lib.sessions.manager import SessionManager
 
 DEFAULT_PORT = 8998
 TARGET_PREFIX = "AWSGlue."
@@ -93,6 +95,8 @@ def start(
     """Serve the endpoint on a background thread; on exit stop every session and the server."""
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
+
+    from etl_lib.sessions.manager import SessionManager
 
     class QuietHandler(MotoRequestHandler):
         """Logs failed requests only: the kernel polls GetStatement every second."""
