@@ -13,11 +13,12 @@ its slice through its own framer.
 from __future__ import annotations
 
 import gzip
+import itertools
 import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -66,22 +67,62 @@ def _unlimited(piece: Slice) -> Budget:
     return Budget(Limits.unlimited(), name=piece.uri)
 
 
-def encode_slice(piece: Slice, opts: ConvertOptions, budget: Budget | None = None) -> Iterator[Chunk]:
+def _encode_batch(batch: pa.RecordBatch, opts: ConvertOptions, terminator: str, file: str, row: int) -> Chunk:
+    """Encode one batch whose first row is row ``row`` of ``file`` (for error messages)."""
+    try:
+        lines = encode_lines(batch, opts, terminator=terminator)
+    except BadValueError as exc:
+        raise exc.located(file, row) from None
+    return _line_bytes(lines), batch.num_rows
+
+
+MIN_PART_ROWS = 1024
+"""Batches are cut into row ranges of at least this many rows for the encoding threads: smaller
+parts would cost more in calls than they gain."""
+
+
+def _row_ranges(batch: pa.RecordBatch, parts: int, first_row: int) -> list[tuple[pa.RecordBatch, int]]:
+    """``batch`` as up to ``parts`` zero-copy slices of consecutive rows, each with the number
+    of its first row."""
+    parts = max(1, min(parts, batch.num_rows // MIN_PART_ROWS))
+    bounds = [batch.num_rows * k // parts for k in range(parts + 1)]
+    return [(batch.slice(a, b - a), first_row + a) for a, b in itertools.pairwise(bounds)]
+
+
+def encode_slice(
+    piece: Slice, opts: ConvertOptions, budget: Budget | None = None, *, pool: Executor | None = None, parts: int = 1
+) -> Iterator[Chunk]:
     """Decode and encode one slice, batch by batch.
 
-    A value the contract refuses is reported with the file and its row in the file.
+    A value the contract refuses is reported with the file and its row in the file. With
+    ``pool``, each batch is cut into ``parts`` row ranges encoded on the pool while this
+    thread decodes the next batch, so one slice alone keeps every core busy.
     """
     terminator = _terminator(opts)
+    file = piece.uri.rstrip("/").rsplit("/", 1)[-1]
     row = piece.first_row
-    for batch in read_slice(piece, budget=budget or _unlimited(piece)):
-        if not batch.num_rows:
-            continue
-        try:
-            lines = encode_lines(batch, opts, terminator=terminator)
-        except BadValueError as exc:
-            raise exc.located(piece.uri.rstrip("/").rsplit("/", 1)[-1], row) from None
-        row += batch.num_rows
-        yield _line_bytes(lines), batch.num_rows
+    batches = (b for b in read_slice(piece, budget=budget or _unlimited(piece)) if b.num_rows)
+    if pool is None:
+        for batch in batches:
+            yield _encode_batch(batch, opts, terminator, file, row)
+            row += batch.num_rows
+        return
+    pending: list[Future[Chunk]] = []
+    try:
+        for batch in batches:
+            submitted = [
+                pool.submit(_encode_batch, part, opts, terminator, file, first)
+                for part, first in _row_ranges(batch, parts, row)
+            ]
+            row += batch.num_rows
+            for future in pending:
+                yield future.result()
+            pending = submitted
+        for future in pending:
+            yield future.result()
+    finally:
+        for future in pending:
+            future.cancel()
 
 
 class JsonFramer:
@@ -222,6 +263,13 @@ def encode_in_order(
     if workers <= 1:
         for piece in pieces:
             yield from encode_slice(piece, opts, budget)
+        return
+    if len(pieces) < workers:
+        # Fewer slices than threads (a file of one row group is common): each slice's
+        # batches are cut by rows and encoded on every thread, one slice after another.
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="etl-encode") as pool:
+            for piece in pieces:
+                yield from encode_slice(piece, opts, budget, pool=pool, parts=workers)
         return
     flight = _InFlight(in_flight_bytes)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="etl-encode") as pool:

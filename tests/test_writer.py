@@ -1,0 +1,65 @@
+"""The local engine's encoding threads: whatever the plan's shape (one row group or many), the
+bytes are those of one thread encoding in order, and a refused value names its true row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from etl_lib import writer
+from etl_lib.errors import InvalidUtf8Error
+from etl_lib.options import ConvertOptions, OutputFormat
+from etl_lib.parquet_input import open_input
+from tests import hostile
+
+ROWS = 20_000
+
+
+def _table(rows: int = ROWS) -> pa.Table:
+    return pa.table(
+        {
+            "id": pa.array(range(rows), pa.int64()),
+            "name": pa.array([f'row {i} \u2028 "q"' if i % 7 else None for i in range(rows)]),
+            "x": pa.array([i / 3 for i in range(rows)], pa.float64()),
+        }
+    )
+
+
+def _encoded(src: Path, workers: int, opts: ConvertOptions) -> bytes:
+    plan = open_input(str(src)).plan(target_bytes=1)
+    return b"".join(chunk.to_pybytes() for chunk, _ in writer.encode_in_order(plan, opts, workers=workers))
+
+
+@pytest.mark.parametrize("row_groups", [1, 3], ids=["one-row-group", "fewer-groups-than-threads"])
+@pytest.mark.parametrize("fmt", [OutputFormat.JSONL, OutputFormat.JSON])
+def test_a_file_with_fewer_row_groups_than_threads_is_encoded_on_every_thread_in_order(
+    tmp_path: Path, row_groups: int, fmt: OutputFormat
+) -> None:
+    src = tmp_path / "in.parquet"
+    pq.write_table(_table(), src, row_group_size=-(-ROWS // row_groups))
+    opts = ConvertOptions(format=fmt)
+    alone = _encoded(src, 1, opts)
+    assert _encoded(src, 4, opts) == alone  # 4 threads: each batch is cut into row ranges
+    assert alone.count(b"\n") == ROWS
+
+
+def test_batches_are_cut_into_row_ranges_of_consecutive_rows() -> None:
+    batch = pa.record_batch({"v": pa.array(range(5000))})
+    parts = writer._row_ranges(batch, 3, first_row=100)
+    assert [first for _, first in parts] == [100, 100 + 1666, 100 + 3333]
+    assert pa.Table.from_batches([p for p, _ in parts]).column("v").to_pylist() == list(range(5000))
+    # Small batches are not cut: a part has at least MIN_PART_ROWS rows.
+    assert len(writer._row_ranges(batch.slice(0, writer.MIN_PART_ROWS), 8, first_row=0)) == 1
+
+
+def test_a_refused_value_in_a_later_row_range_names_its_row_in_the_file(tmp_path: Path) -> None:
+    bad_row = ROWS - 5  # in the last row range of the last batch of the one row group
+    src = hostile.invalid_utf8(tmp_path / "names.parquet", bad_row=bad_row, rows=ROWS)
+    plan = open_input(str(src)).plan(target_bytes=1)
+    assert len(plan) == 1
+    with pytest.raises(InvalidUtf8Error) as error:
+        list(writer.encode_in_order(plan, ConvertOptions(), workers=2))
+    assert error.value.message == f"names.parquet: column name, row {bad_row}: is not valid UTF-8"
