@@ -3,19 +3,23 @@ bytes are those of one thread encoding in order, and a refused value names its t
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from etl_lib import writer
+from etl_lib import parquet_input, writer
+from etl_lib.convert import convert
 from etl_lib.errors import InvalidUtf8Error
 from etl_lib.options import ConvertOptions, OutputFormat
 from etl_lib.parquet_input import open_input
 from tests import hostile
 
 ROWS = 20_000
+# The module, not the function the package re-exports under its name.
+convert_module = importlib.import_module("etl_lib.convert")
 
 
 def _table(rows: int = ROWS) -> pa.Table:
@@ -63,3 +67,25 @@ def test_a_refused_value_in_a_later_row_range_names_its_row_in_the_file(tmp_path
     with pytest.raises(InvalidUtf8Error) as error:
         list(writer.encode_in_order(plan, ConvertOptions(), workers=2))
     assert error.value.message == f"names.parquet: column name, row {bad_row}: is not valid UTF-8"
+
+
+def test_small_row_groups_are_read_together_not_each_opening_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each open of a file parses its whole footer again: once per row group, a file of many
+    # small row groups cost time growing with the square of their number.
+    src = tmp_path / "many.parquet"
+    pq.write_table(_table(), src, row_group_size=100)  # 200 row groups
+    opened: list[str] = []
+    real_open = parquet_input._open
+
+    def counting(uri: str, **kwargs: object) -> pq.ParquetFile:
+        opened.append(uri)
+        return real_open(uri, **kwargs)
+
+    monkeypatch.setattr(parquet_input, "_open", counting)
+    monkeypatch.setattr(convert_module, "LOCAL_WORKERS", 2)
+    report = convert(str(src), str(tmp_path / "out.jsonl"), engine="local")
+    assert report.rows_out == ROWS
+    assert (tmp_path / "out.jsonl").read_bytes().count(b"\n") == ROWS
+    assert 1 + 2 * 2 <= len(opened) <= 1 + 2 * 2 + 2  # the footer read, then about two slices a thread
