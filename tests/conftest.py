@@ -17,6 +17,10 @@ from etl_lib.options import Compression, ConvertOptions, OutputFormat
 from etl_lib.report import RunReport
 from tests.contract_oracle import parse_json
 
+# The job, Lambda and notebook tests share the fixtures of this module
+# (moto's server, the local and AWS environments, the job services): registered once here.
+pytest_plugins = ["tests.jobs.support"]
+
 
 def _corpus() -> Path:
     """The Apache parquet-testing corpus: $PARQUET_TESTING_DIR, else ``shared/`` beside the

@@ -10,7 +10,7 @@ import pytest
 from etl_lib.cli import main
 from etl_lib.jobs.models import JobStatus, input_key, output_key
 from etl_lib.options import ConvertOptions
-from tests.jobs.support import local_env, write_parquet  # noqa: F401  (fixture)
+from tests.jobs.support import write_parquet
 
 pytestmark = pytest.mark.xdist_group("notebooks")
 
@@ -29,7 +29,7 @@ def _succeeded_job(data_dir: Path, tmp_path: Path) -> str:
     return job.job_id
 
 
-def test_etl_validate_passes_a_correct_job_and_fails_a_corrupted_one(local_env: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_etl_validate_passes_a_correct_job_and_fails_a_corrupted_one(local_env: Path, tmp_path: Path) -> None:
     job_id = _succeeded_job(local_env, tmp_path)
     reports = tmp_path / "reports"
     assert main(["validate", "--data-dir", str(local_env), "--reports", str(reports)]) == 0

@@ -16,7 +16,7 @@ import pytest
 from etl_lib.jobs.aws import DynamoJobStore
 from etl_lib.jobs.models import Job, JobStatus, input_key, output_key, report_key
 from etl_lib.options import ConvertOptions
-from tests.jobs.support import AwsResources, aws_env, aws_resources, moto_endpoint  # noqa: F401  (fixtures)
+from tests.jobs.support import AwsResources
 from tests.notebooks.conftest import FIXTURES
 
 pytestmark = [pytest.mark.xdist_group("notebook-kernels"), pytest.mark.timeout(900)]
@@ -46,7 +46,7 @@ def _read(uri: str) -> bytes:
 
 
 def test_a_wrong_output_fails_the_scheduled_run_and_the_notebook_shows_why(
-    aws_resources: AwsResources,  # noqa: F811
+    aws_resources: AwsResources,
 ) -> None:
     now = datetime.now(UTC)
     golden = (FIXTURES / "sample.golden.jsonl").read_bytes()
