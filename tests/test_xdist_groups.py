@@ -5,6 +5,9 @@ scheduler, as an ``@group`` suffix of the test id the worker sends; nothing fail
 not, the tests just run on both workers at once. This checks what the scheduler is sent.
 
 (``--collect-only`` cannot show it: xdist steps aside when only collecting, so no id has a suffix.)
+Ways a mark is lost: a pytest whose node ids pytest-xdist cannot suffix (9.2 with xdist 3.8), or
+a mark added by a conftest's plain ``pytest_collection_modifyitems``, which runs after xdist's own
+(one added there needs ``@pytest.hookimpl(tryfirst=True)``).
 """
 
 from __future__ import annotations
