@@ -12,7 +12,7 @@ from etl_lib.jobs import state
 from etl_lib.jobs.models import Job, JobError, JobStatus
 from etl_lib.jobs.service import JobService
 from etl_lib.options import ConvertOptions
-from tests.jobs.support import together
+from tests.jobs.support import AwsResources, dynamo_service, together
 
 LIMIT = 3
 RACERS = 8
@@ -105,3 +105,19 @@ def test_a_job_that_moves_on_keeps_its_place_until_it_ends(make_service: Callabl
     assert isinstance(create(service, owner), TooManyActiveJobsError)
     assert service.jobs.transition(job.job_id, JobStatus.FAILED) is not None
     assert isinstance(create(service, owner), Job)
+
+
+def test_the_scheduled_validation_never_takes_a_places_item_for_a_job(aws_resources: AwsResources) -> None:
+    """It scans the DynamoDB table's keys, which include each user's places item."""
+    import boto3
+
+    from etl_lib.jobs.aws import DynamoJobStore
+    from etl_lib.notebook.validate_jobs import dynamo_jobs
+
+    client = boto3.client("dynamodb")
+    service = limited(lambda: dynamo_service(aws_resources))
+    job = create(service, "scanned")
+    assert isinstance(job, Job)
+    keys = [i["job_id"]["S"] for i in client.scan(TableName=aws_resources.table)["Items"]]
+    assert sorted(keys) == sorted([job.job_id, f"{DynamoJobStore.PLACES_PREFIX}scanned"])
+    assert [j.job_id for j in dynamo_jobs(client, aws_resources.table)] == [job.job_id]
