@@ -1,7 +1,8 @@
 """Where the local engine's CPU goes on one file: read (Parquet decode), encode (JSON), write.
 
 One thread runs the local engine's steps in turn - ``read_slice`` for each slice, the contract's
-``encode_lines`` for each batch, one write of the batch's bytes - and charges each step its
+``encode_lines`` for each batch, one write of the batch's bytes to the engine's own output file
+(:class:`etl_lib.direct_file.DirectFile`, its final sync included) - and charges each step its
 thread CPU time. Prints one JSON object. The encoder is the process's (ETL_ENCODER).
 
     python bench/cpu_profile.py SRC DEST
@@ -18,6 +19,7 @@ from pathlib import Path
 def profile(src: str, dest: str) -> dict[str, object]:
     from etl_lib import native
     from etl_lib.contract import encode_lines
+    from etl_lib.direct_file import DirectFile
     from etl_lib.options import ConvertOptions
     from etl_lib.parquet_input import open_input, read_slice
     from etl_lib.writer import _line_bytes
@@ -26,7 +28,9 @@ def profile(src: str, dest: str) -> dict[str, object]:
     cpu = {"read": 0.0, "encode": 0.0, "write": 0.0}
     rows = json_bytes = 0
     wall = time.perf_counter()
-    with Path(dest).open("wb", buffering=0) as out:
+    Path(dest).unlink(missing_ok=True)
+    out = DirectFile(dest)
+    try:
         for piece in open_input(src).plan():
             batches = read_slice(piece)
             while True:
@@ -44,6 +48,11 @@ def profile(src: str, dest: str) -> dict[str, object]:
                 cpu["write"] += t3 - t2
                 rows += batch.num_rows
                 json_bytes += data.size
+        t0 = time.thread_time()
+        out.close()
+        cpu["write"] += time.thread_time() - t0
+    finally:
+        out.abandon()
     return {
         "encoder": native.selected(),
         "rows": rows,

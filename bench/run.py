@@ -432,6 +432,7 @@ def render(
     elapsed: float,
     shape_sets: list[tuple[str, str, Path]] | None = None,
     profiles: list[dict[str, Any]] | None = None,
+    startup: list[tuple[str, float]] | None = None,
 ) -> str:
     shape_sets = shape_sets or []
     profiles = profiles or []
@@ -486,6 +487,8 @@ def render(
         ]
     if profiles:
         lines += ["", *profile_table(profiles)]
+    if startup:
+        lines += ["", *startup_table(startup, summaries, small)]
     if rowgroups:
         lines += [
             "",
@@ -608,6 +611,53 @@ def run_profile(dataset: str, src: Path, encoder: str, args: argparse.Namespace)
     result.update(dataset=dataset, encoder=result.get("encoder", encoder))
     print(f"  [profile] {dataset:<12} {encoder:<9} {json.dumps(result)}", flush=True)
     return result
+
+
+STARTUP_STEPS = (
+    ("the interpreter alone (`python -c pass`)", "pass"),
+    ("`import pyarrow.parquet`", "import pyarrow.parquet"),
+    ("`etl convert`'s imports (`etl_lib.cli`, `etl_lib.convert`)", "import etl_lib.cli, etl_lib.convert"),
+    ("`import duckdb`", "import duckdb"),
+)
+STARTUP_ROUNDS = 7
+
+
+def measure_startup(args: argparse.Namespace) -> list[tuple[str, float]]:
+    """Median wall seconds of each start-up step, each in a fresh process, interleaved."""
+    env = dict(os.environ)
+    if args.etl_src:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(args.etl_src), env.get("PYTHONPATH")]))
+    seconds: dict[str, list[float]] = {name: [] for name, _ in STARTUP_STEPS}
+    for _ in range(STARTUP_ROUNDS):
+        for name, code in STARTUP_STEPS:
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True)
+            seconds[name].append(time.perf_counter() - start)
+    result = [(name, statistics.median(values)) for name, values in seconds.items()]
+    print("start-up: " + ", ".join(f"{name} {value:.3f} s" for name, value in result), flush=True)
+    return result
+
+
+def startup_table(startup: list[tuple[str, float]], summaries: list[Summary], small: str | None) -> list[str]:
+    lines = [
+        "## Start-up: what every run pays before its first row",
+        "",
+        f"Each step in a fresh process, {STARTUP_ROUNDS} interleaved rounds, median wall seconds:",
+        "",
+        "| step | wall s |",
+        "|---|---:|",
+        *(f"| {name} | {value:.3f} |" for name, value in startup),
+    ]
+    local = _get(summaries, "local", small) if small else None
+    imports = dict(startup).get(STARTUP_STEPS[2][0])
+    if local is not None and local.ok and imports is not None:
+        wall = local.median("wall_s")
+        lines += [
+            "",
+            f"Of the local engine's {wall:.2f} s on {small} rows, its imports take {imports:.2f} s "
+            f"({100 * imports / wall:.0f}%): the rest is reading, encoding and writing.",
+        ]
+    return lines
 
 
 def _row_groups(path: Path) -> int:
@@ -746,6 +796,7 @@ def main(argv: list[str] | None = None) -> int:
             summaries.append(Summary(c.name, name, all(r.exit_code == 0 for r in mine), mine))
 
     profiles = [] if args.no_profile else profile_all(datasets, shape_sets, args)
+    startup = measure_startup(args)
 
     rowgroups: dict[str, Summary] = {}
     rowgroup_files: dict[str, Path] = {}
@@ -782,6 +833,7 @@ def main(argv: list[str] | None = None) -> int:
         elapsed,
         shape_sets,
         profiles,
+        startup,
     )
     args.doc.parent.mkdir(parents=True, exist_ok=True)
     args.doc.write_text(doc, encoding="utf-8")
@@ -793,6 +845,7 @@ def main(argv: list[str] | None = None) -> int:
                 "machine": info,
                 "runs": [asdict(r) for s in [*summaries, *rowgroups.values()] for r in s.runs],
                 "profiles": profiles,
+                "startup": dict(startup),
             },
             indent=2,
         )

@@ -18,15 +18,21 @@ import base64
 import json
 import uuid
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from etl_lib import native
 from etl_lib.errors import BadValueError, InvalidUtf8Error, InvalidValueError
+from etl_lib.lazy import lazy_module
 from etl_lib.options import ConvertOptions
 from etl_lib.type_families import NESTED, Family, family_of
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+else:  # loaded on first use: the native encoder's path never needs it
+    pc = lazy_module("pyarrow.compute")
 
 MAX_SAFE_INTEGER = 2**53 - 1
 """Largest integer every JSON parser (IEEE-754 doubles, JavaScript) reads exactly."""

@@ -95,10 +95,14 @@ class DirectFile:
         """Nothing to do: bytes wait in the aligned buffer until it is full or closed (a
         direct write cannot be of a partial block)."""
 
-    def _write_all(self, view: memoryview) -> None:
-        while view:
+    def _write_all(self, length: int) -> None:
+        # Views of the buffer are released as soon as they are used (``with``), also when a
+        # write fails: the buffer cannot be unmapped while one is alive.
+        done = 0
+        while done < length:
             try:
-                view = view[os.write(self._fd, view) :]
+                with self._view[done:length] as rest:
+                    done += os.write(self._fd, rest)
             except OSError as exc:
                 if not self.direct or exc.errno != errno.EINVAL:
                     raise
@@ -110,7 +114,7 @@ class DirectFile:
         self.direct = False
 
     def _drain(self, length: int) -> None:
-        self._write_all(self._view[:length])
+        self._write_all(length)
         self._written += length
         self._used = 0
 
@@ -131,9 +135,9 @@ class DirectFile:
                 os.fsync(self._fd)
         finally:
             self.closed = True
+            os.close(self._fd)
             self._view.release()
             self._buffer.close()
-            os.close(self._fd)
 
     def abandon(self) -> None:
         """Close without writing what is buffered or syncing (the caller removes the file)."""

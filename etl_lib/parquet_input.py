@@ -12,10 +12,10 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -23,8 +23,14 @@ from etl_lib import fs
 from etl_lib.budget import Budget
 from etl_lib.contract import iso_timestamp
 from etl_lib.errors import ConversionError, InvalidInputError, UnsupportedTypeError
+from etl_lib.lazy import lazy_module
 from etl_lib.options import BATCH_BYTES, Limits
 from etl_lib.type_families import Family, children, family_of, nesting_depth
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+else:  # loaded on first use: the native encoder's path never needs it
+    pc = lazy_module("pyarrow.compute")
 
 DEFAULT_BATCH_ROWS = 16_384
 DEFAULT_SLICE_BYTES = 64 * 1024 * 1024

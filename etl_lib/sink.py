@@ -87,6 +87,30 @@ def _temporary_beside(dest: str) -> str:
     return os.path.join(os.path.dirname(dest), f".{os.path.basename(dest)}.tmp-{uuid.uuid4().hex[:12]}")
 
 
+class _Destination(DirectFile):
+    """The temporary file of ``dest``: a write that fails (a full disk, a quota) is an
+    :class:`OutputError` naming ``dest``, not an internal error."""
+
+    def __init__(self, tmp: str, dest: str) -> None:
+        super().__init__(tmp)
+        self._dest = dest
+
+    def _failed(self, exc: OSError) -> OutputError:
+        return OutputError(f"cannot write {self._dest}: {exc.strerror or exc}")
+
+    def write(self, data: bytes | bytearray | memoryview | object) -> int:
+        try:
+            return super().write(data)
+        except OSError as exc:
+            raise self._failed(exc) from exc
+
+    def close(self, *, sync: bool = True) -> None:
+        try:
+            super().close(sync=sync)
+        except OSError as exc:
+            raise self._failed(exc) from exc
+
+
 @contextlib.contextmanager
 def _local_direct(dest: str) -> Iterator[BinaryIO]:
     """Like :func:`_local_atomic`, written around the page cache (:class:`DirectFile`): the
@@ -94,7 +118,7 @@ def _local_direct(dest: str) -> Iterator[BinaryIO]:
     dest = os.path.abspath(dest)
     tmp = _temporary_beside(dest)
     try:
-        with DirectFile(tmp) as out:
+        with _Destination(tmp, dest) as out:
             yield out  # type: ignore[misc]  # a write-only stream: the subset BinaryIO users call
         os.replace(tmp, dest)
     except BaseException:

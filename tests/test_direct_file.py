@@ -147,3 +147,32 @@ def test_gzip_output_does_not_depend_on_the_name_of_its_sink(tmp_path: Path) -> 
         outputs.append(Path(piece).read_bytes())
     assert outputs[0] == outputs[1]
     assert gzip.decompress(outputs[0]) == b'[\n{"a":1}\n]\n'
+
+
+def test_a_full_disk_fails_the_conversion_with_its_reason_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    from etl_lib.convert import convert
+    from etl_lib.errors import OutputError
+
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"text": ["x" * 1000] * 20_000}), src)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    real_write = os.write
+    written = {"calls": 0}
+
+    def filling_up(fd: int, data: memoryview) -> int:
+        written["calls"] += 1
+        if written["calls"] > 1:  # the disk fills after the first 8 MiB
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", filling_up)
+    with pytest.raises(OutputError) as error:
+        convert(str(src), str(out_dir / "out.jsonl"), engine="local")
+    assert error.value.code == "OUTPUT_FAILED"
+    assert error.value.message == f"cannot write {out_dir / 'out.jsonl'}: No space left on device"
+    assert list(out_dir.iterdir()) == []

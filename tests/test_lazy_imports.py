@@ -1,0 +1,67 @@
+"""`etl convert` imports only what converting needs: every run pays its imports before the
+first row, and on a small file they are a large part of the run (docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from etl_lib.lazy import lazy_module
+
+# Modules a conversion on the native encoder's path must not execute.
+NOT_ON_THE_CONVERT_PATH = ("pyarrow.compute", "etl_lib.sessions.manager", "importlib.metadata._adapters")
+
+
+def _executed_after(code: str) -> set[str]:
+    """The names of NOT_ON_THE_CONVERT_PATH that were executed after running ``code`` in a
+    fresh interpreter (a lazily loaded module that nobody touched does not count)."""
+    probe = textwrap.dedent(
+        f"""
+        import importlib.util, sys
+        {code}
+        for name in {NOT_ON_THE_CONVERT_PATH!r}:
+            module = sys.modules.get(name)
+            if module is not None and not isinstance(module, importlib.util._LazyModule):
+                print(name)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    return set(done.stdout.split())
+
+
+def test_importing_the_cli_and_the_converter_executes_no_module_the_conversion_does_not_need() -> None:
+    assert _executed_after("import etl_lib.cli, etl_lib.convert") == set()
+
+
+def test_a_native_conversion_never_loads_the_compute_functions(tmp_path: Path) -> None:
+    src = tmp_path / "in.parquet"
+    table = pa.table({"a": [1, None, 3], "s": ["x", "y", None], "t": pa.array([1, 2, 3], pa.timestamp("us"))})
+    pq.write_table(table, src)
+    dest = tmp_path / "out.jsonl"
+    code = f"from etl_lib.convert import convert; convert({str(src)!r}, {str(dest)!r}, engine='local')"
+    assert "pyarrow.compute" not in _executed_after(code)
+    assert dest.read_text().count("\n") == 3
+
+
+def test_a_lazy_module_is_executed_on_first_use() -> None:
+    json_module = lazy_module("json")  # already imported by pytest: returned as it is
+    assert json_module is sys.modules["json"]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from etl_lib.lazy import lazy_module; m = lazy_module('colorsys'); "
+            "print(type(sys.modules['colorsys']).__name__); print(m.rgb_to_hsv(1, 0, 0)); "
+            "print(type(sys.modules['colorsys']).__name__)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert done.stdout.split("\n")[:3] == ["_LazyModule", "(0.0, 1.0, 1)", "module"]
