@@ -190,12 +190,16 @@ static inline int format_i64(char *p, int64_t v) {
     return format_u64(p, (uint64_t)v);
 }
 
-/* Zero-padded `digits` digits of v (v < 10**digits). */
+/* Zero-padded `digits` digits of v (v < 10**digits), two at a time from the last. */
 static inline void format_fixed(char *p, uint64_t v, int digits) {
-    for (int i = digits - 1; i >= 0; --i) {
-        p[i] = (char)('0' + v % 10);
-        v /= 10;
+    int i = digits;
+    while (i >= 2) {
+        const uint64_t d = v / 100;
+        i -= 2;
+        memcpy(p + i, DIGIT_PAIRS + 2 * (v - d * 100), 2);
+        v = d;
     }
+    if (i) p[0] = (char)('0' + v);
 }
 
 #define MAX_SAFE_INTEGER 9007199254740991LL
@@ -820,13 +824,13 @@ static int write_members(Ctx *c, const Node *n, int64_t i) {
         const Node *child = n->children[f];
         const int null = is_null(child, i);
         if (null && drop) continue;
-        const size_t key_len = n->key_lens[f];
-        char *p = reserve(c, key_len + 1 + KEY_PADDING);
+        /* The key with its comma, or without it for the first member written. */
+        const size_t key_len = n->key_lens[f] - (size_t)first;
+        const char *key = n->keys[f] + first;
+        char *p = reserve(c, key_len + KEY_PADDING);
         if (!p) return 0;
-        if (!first) *p++ = ',', c->out.len++;
         /* Keys are short: copy whole 16-byte blocks (both sides have the room) rather
            than call memcpy for every member of every record. */
-        const char *key = n->keys[f];
         for (size_t k = 0; k < key_len; k += 16) memcpy(p + k, key + k, 16);
         c->out.len += key_len;
         first = 0;
@@ -954,11 +958,11 @@ static int time_unit(char u) {
     return -1;
 }
 
-/* The escaped "name": text of a struct field. */
+/* The text ,"name": of a struct field (its comma is skipped for an object's first member). */
 static int make_key(Node *n, int64_t f, const char *name) {
     Ctx tmp;
     memset(&tmp, 0, sizeof tmp);
-    if (!write_string(&tmp, (const uint8_t *)name, strlen(name)) || !put_char(&tmp, ':')) {
+    if (!put_char(&tmp, ',') || !write_string(&tmp, (const uint8_t *)name, strlen(name)) || !put_char(&tmp, ':')) {
         free(tmp.out.buf);
         return tmp.error == ERR_INVALID_UTF8 ? ERR_UNSUPPORTED : ERR_NOMEM;
     }

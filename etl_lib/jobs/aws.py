@@ -7,6 +7,8 @@ Lambdas pass clients created once per container by the composition root.
 from __future__ import annotations
 
 import json
+import random
+import time
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
@@ -96,6 +98,11 @@ class DynamoJobStore(JobStore):
     newest first (hash ``owner``, range ``sort_key``)."""
 
     OWNER_INDEX = "by_owner"
+    PLACES_PREFIX = "places#"
+    # How often one creation reads its owner's places item again after losing the write to a
+    # concurrent one (which usually committed; DynamoDB may also cancel both on a conflict):
+    # far more than a burst of one user's requests needs.
+    CREATE_ATTEMPTS = 50
 
     def __init__(self, client: Any, table: str) -> None:
         self.db = client
@@ -134,10 +141,88 @@ class DynamoJobStore(JobStore):
         data.pop("sort_key", None)
         return Job.model_validate(data)
 
-    def create(self, job: Job) -> None:
-        self.db.put_item(TableName=self.table, Item=self._item(job), ConditionExpression="attribute_not_exists(job_id)")
+    def create(self, job: Job, *, max_active: int = 0, now: int = 0) -> bool:
+        """With ``max_active``, the owner's places item (see :meth:`_places`) reserves the
+        place: one transaction puts the job and rewrites the item only if its version is the
+        one read, so of creations racing for the last place exactly one commits; the others
+        read again and find the owner at the limit."""
+        if not max_active:
+            self.db.put_item(
+                TableName=self.table, Item=self._item(job), ConditionExpression="attribute_not_exists(job_id)"
+            )
+            return True
+        for attempt in range(self.CREATE_ATTEMPTS):
+            places, version = self._places(job.owner, now)
+            if len(places) >= max_active:
+                # Only at the limit: look whether each place is still held (a job that ended,
+                # was deleted or expired gives it back without writing to this item).
+                places = [job_id for job_id in places if self._holds_a_place(job_id, now)]
+                if len(places) >= max_active:
+                    return False
+            if self._reserve(job, places, version):
+                return True
+            time.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # another creation won: read again
+        raise RuntimeError(f"could not create a job for {job.owner} after {self.CREATE_ATTEMPTS} contended attempts")
+
+    def _places(self, owner: str, now: int) -> tuple[list[str], int | None]:
+        """The ids of the owner's jobs that held a place when last written, and the item's
+        version (None when the owner has no places item yet).
+
+        One item per owner in the jobs table, keyed ``places#<owner>``: job ids are hex, so
+        it can never be a job's key; it has no ``owner``/``status``/``expires_at``, so the
+        by_owner index, the scans and TTL never see it."""
+        item = self.db.get_item(TableName=self.table, Key=self._places_key(owner), ConsistentRead=True).get("Item")
+        if item is None:
+            # The owner's first limited creation: jobs made while the limit was off (or before
+            # places were kept) take their places too.
+            return self._active_ids(owner, now), None
+        return [p["S"] for p in item.get("places", {}).get("L", [])], int(item["version"]["N"])
+
+    def _places_key(self, owner: str) -> dict[str, Any]:
+        return {"job_id": {"S": f"{self.PLACES_PREFIX}{owner}"}}
+
+    def _holds_a_place(self, job_id: str, now: int) -> bool:
+        job = self.get(job_id)
+        return job is not None and state.holds_a_place(job, now)
+
+    def _reserve(self, job: Job, places: list[str], version: int | None) -> bool:
+        """Put ``job`` and its owner's places item (``places`` plus the job) at the next
+        version, both or neither; False when the item is no longer at ``version``."""
+        item = {
+            **self._places_key(job.owner),
+            "places": {"L": [{"S": job_id} for job_id in [*places, job.job_id]]},
+            "version": {"N": str((version or 0) + 1)},
+        }
+        guard: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(job_id)"}
+        if version is not None:
+            guard = {
+                "ConditionExpression": "#version = :version",
+                "ExpressionAttributeNames": {"#version": "version"},
+                "ExpressionAttributeValues": {":version": {"N": str(version)}},
+            }
+        try:
+            self.db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": self._item(job),
+                            "ConditionExpression": "attribute_not_exists(job_id)",
+                        }
+                    },
+                    {"Put": {"TableName": self.table, "Item": item, **guard}},
+                ]
+            )
+        except self.db.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons") or [{}]
+            if reasons[0].get("Code") == "ConditionalCheckFailed":
+                raise  # the job itself exists already: creating it twice is an error
+            return False  # the places item changed (or a concurrent transaction conflicted)
+        return True
 
     def get(self, job_id: str) -> Job | None:
+        if job_id.startswith(self.PLACES_PREFIX):
+            return None  # an owner's places item (a made-up job id), never a job
         item = self.db.get_item(TableName=self.table, Key={"job_id": {"S": job_id}}, ConsistentRead=True).get("Item")
         return self._job(item) if item else None
 
@@ -258,27 +343,30 @@ class DynamoJobStore(JobStore):
         return True
 
     def count_active(self, owner: str, *, now: int) -> int:
-        # The owner's items through the by_owner index, counted server-side (Select=COUNT):
-        # a user has at most a few hundred job records (they expire), so this stays small.
+        return len(self._active_ids(owner, now))
+
+    def _active_ids(self, owner: str, now: int) -> list[str]:
+        # The owner's items through the by_owner index, filtered server-side: a user has at
+        # most a few hundred job records (they expire), so this stays small.
         condition, values = self._status_in(state.UNFINISHED)
         values.update({":o": {"S": owner}, ":now": {"N": str(now)}})
         request: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": self.OWNER_INDEX,
-            "Select": "COUNT",
+            "ProjectionExpression": "job_id",
             "KeyConditionExpression": "#o = :o",
             "FilterExpression": f"{condition} AND (attribute_not_exists(#expires) OR #expires > :now)",
             "ExpressionAttributeNames": {"#o": "owner", "#status": "status", "#expires": "expires_at"},
             "ExpressionAttributeValues": values,
         }
-        total = 0
+        ids: list[str] = []
         for _ in range(1000):  # bounded: 1000 pages of 1 MB is far beyond any one user's jobs
             response = self.db.query(**request)
-            total += int(response.get("Count", 0))
+            ids.extend(item["job_id"]["S"] for item in response.get("Items", []))
             if "LastEvaluatedKey" not in response:
                 break
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return total
+        return ids
 
     def _scan_ids(self, condition: str, names: dict[str, str], values: dict[str, Any], limit: int) -> list[str]:
         request: dict[str, Any] = {

@@ -268,12 +268,25 @@ class SqliteJobStore(JobStore):
     def _job(data: str) -> Job:
         return Job.model_validate_json(data)
 
-    def create(self, job: Job) -> None:
+    def create(self, job: Job, *, max_active: int = 0, now: int = 0) -> bool:
+        # Count and insert in one immediate transaction: writers are serialised, so no other
+        # creation can slip in between (the local equivalent of DynamoDB's transaction).
         with self._connect() as db:
-            db.execute(
-                "INSERT INTO jobs (job_id, owner, status, sort_key, data) VALUES (?, ?, ?, ?, ?)",
-                (job.job_id, job.owner, job.status.value, sort_key(job), json.dumps(job.stored())),
-            )
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if max_active and self._count_active(db, job.owner, now) >= max_active:
+                    db.execute("ROLLBACK")
+                    return False
+                db.execute(
+                    "INSERT INTO jobs (job_id, owner, status, sort_key, data) VALUES (?, ?, ?, ?, ?)",
+                    (job.job_id, job.owner, job.status.value, sort_key(job), json.dumps(job.stored())),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        return True
 
     def get(self, job_id: str) -> Job | None:
         with self._connect() as db:
@@ -365,13 +378,18 @@ class SqliteJobStore(JobStore):
         return cursor.rowcount == 1
 
     def count_active(self, owner: str, *, now: int) -> int:
-        values = sorted(s.value for s in state.UNFINISHED)
         with self._connect() as db:
-            row = db.execute(
-                f"SELECT COUNT(*) FROM jobs WHERE owner = ? AND status IN ({', '.join('?' for _ in values)}) "
-                "AND COALESCE(json_extract(data, '$.expires_at'), ?) > ?",
-                (owner, *values, now + 1, now),
-            ).fetchone()
+            return self._count_active(db, owner, now)
+
+    @staticmethod
+    def _count_active(db: sqlite3.Connection, owner: str, now: int) -> int:
+        # state.holds_a_place, in SQL: an unfinished status and no expiry at or before now.
+        values = sorted(s.value for s in state.UNFINISHED)
+        row = db.execute(
+            f"SELECT COUNT(*) FROM jobs WHERE owner = ? AND status IN ({', '.join('?' for _ in values)}) "
+            "AND COALESCE(json_extract(data, '$.expires_at'), ?) > ?",
+            (owner, *values, now + 1, now),
+        ).fetchone()
         return int(row[0])
 
     def expired_ids(self, *, now: int, limit: int) -> list[str]:

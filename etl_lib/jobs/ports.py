@@ -66,7 +66,11 @@ class JobStore(ABC):
     """Durable job records. Status changes are conditional writes guarded by the state machine."""
 
     @abstractmethod
-    def create(self, job: Job) -> None: ...
+    def create(self, job: Job, *, max_active: int = 0, now: int = 0) -> bool:
+        """Store a new job (an existing ``job_id`` raises). With ``max_active``, only while its
+        owner has fewer than that many jobs that :func:`etl_lib.jobs.state.holds_a_place` at
+        ``now`` (epoch seconds), judged and written atomically, so creations racing for the
+        last place let exactly one in. False (nothing written) when the owner is at the limit."""
 
     @abstractmethod
     def get(self, job_id: str) -> Job | None: ...
@@ -107,7 +111,7 @@ class JobStore(ABC):
 
     @abstractmethod
     def count_active(self, owner: str, *, now: int) -> int:
-        """How many of the owner's jobs are unfinished (PENDING, QUEUED, RUNNING) and unexpired."""
+        """How many of the owner's jobs hold a place (unfinished and unexpired) at ``now``."""
 
     @abstractmethod
     def expired_ids(self, *, now: int, limit: int) -> list[str]:

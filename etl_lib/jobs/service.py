@@ -162,7 +162,6 @@ class JobService:
             raise UploadTooLargeError(
                 f"{filename} is {size:,} bytes; the limit is {self.limits.max_upload_bytes:,} bytes"
             )
-        self._check_active_limit(owner)
         now = utc_now()
         job = Job(
             job_id=new_job_id(),
@@ -179,20 +178,20 @@ class JobService:
             # Without an upload the job is useless once the upload URL has expired.
             expires_at=int(now.timestamp()) + self.limits.upload_expires_in + UPLOAD_GRACE_SECONDS,
         )
-        self.jobs.create(job)
+        self._create_within_limit(job)
         upload = self.inputs.presign_post(
             input_key(job.job_id), max_bytes=size, expires_in=self.limits.upload_expires_in
         )
         return job, upload
 
-    def _check_active_limit(self, owner: str) -> None:
-        """Refuse a new job while the owner has the most unfinished jobs one user may have.
+    def _create_within_limit(self, job: Job) -> None:
+        """Store the job unless its owner has the most unfinished jobs one user may have.
 
-        Counted, not reserved: two requests racing at the limit may both pass, so a user can
-        briefly exceed it by the number of concurrent requests (API Gateway throttles those).
+        Reserved, not counted: the store judges the limit and writes the job atomically, so
+        requests racing for the last place let exactly one in (see JobStore.create).
         """
         limit = self.limits.max_active_jobs_per_user
-        if limit and self.jobs.count_active(owner, now=int(self.clock())) >= limit:
+        if not self.jobs.create(job, max_active=limit, now=int(self.clock())):
             raise TooManyActiveJobsError(
                 f"you already have {limit} unfinished jobs, the most one user may have; "
                 "wait for one to finish (or delete one that waits for its upload) and try again"

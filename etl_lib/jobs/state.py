@@ -7,7 +7,7 @@ twice or late can never move a job backwards, whatever process handles it.
 
 from __future__ import annotations
 
-from etl_lib.jobs.models import JobStatus
+from etl_lib.jobs.models import Job, JobStatus
 
 # PENDING: created, waiting for the upload.  QUEUED: upload accepted, run requested.
 # RUNNING: the Glue run (or local runner) has started.  SUCCEEDED/FAILED: final.
@@ -51,3 +51,9 @@ def allowed_sources(target: JobStatus) -> frozenset[JobStatus]:
 
 def is_terminal(status: JobStatus) -> bool:
     return status in TERMINAL
+
+
+def holds_a_place(job: Job, now: float) -> bool:
+    """Whether ``job`` counts against its owner's limit of unfinished jobs at ``now``: until it
+    ends, is deleted, or (waiting for an upload that never came) expires."""
+    return job.status in UNFINISHED and not job.is_expired(now)

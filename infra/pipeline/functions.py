@@ -120,9 +120,11 @@ class ServiceFunctions(Construct):
             "Download", "download", sizing=api_sizing, description="GET /jobs/{job_id}/download"
         )
 
-        # upload: count the caller's unfinished jobs (fair use), create the job, sign a POST
-        # for one server-chosen key under inputs/.
-        _allow(self.upload, ["dynamodb:PutItem"], [table_arn])
+        # upload: reserve a place among the caller's unfinished jobs (fair use: read the
+        # owner's places item and the jobs in it, or on a first creation query them; then one
+        # TransactWriteItems of two Puts, which IAM authorises as PutItem), create the job,
+        # sign a POST for one server-chosen key under inputs/.
+        _allow(self.upload, ["dynamodb:GetItem", "dynamodb:PutItem"], [table_arn])
         _allow(self.upload, ["dynamodb:Query"], [index_arn])
         # Idempotency-Key records (Powertools' DynamoDBPersistenceLayer: these four calls).
         _allow(

@@ -151,6 +151,48 @@ def test_delete_is_refused_in_the_blocked_statuses(store: JobStore) -> None:
     assert not store.delete(job.job_id)
 
 
+def test_a_limited_create_refuses_at_the_limit_and_a_duplicate_takes_no_place(store: JobStore) -> None:
+    import time
+
+    now = int(time.time())
+    first, second = make_job(), make_job()
+    assert store.create(first, max_active=2, now=now)
+    with pytest.raises(Exception):  # noqa: B017, PT011 (sqlite3.IntegrityError or TransactionCanceled)
+        store.create(first, max_active=2, now=now)
+    assert store.create(second, max_active=2, now=now)
+    refused = make_job()
+    assert not store.create(refused, max_active=2, now=now)
+    assert store.get(refused.job_id) is None
+    assert store.create(make_job("bob"), max_active=2, now=now)
+    assert store.count_active("alice", now=now) == 2
+    assert [j.job_id for j in store.list_for_owner("alice", limit=10).jobs] == [second.job_id, first.job_id]
+
+
+def test_jobs_created_while_the_limit_was_off_hold_their_places_once_it_is_on(store: JobStore) -> None:
+    import time
+
+    now = int(time.time())
+    earlier = [make_job(), make_job()]
+    for job in earlier:
+        store.create(job)
+    assert not store.create(make_job(), max_active=2, now=now)
+    assert store.transition(earlier[0].job_id, JobStatus.FAILED) is not None
+    assert store.create(make_job(), max_active=2, now=now)
+    assert not store.create(make_job(), max_active=2, now=now)
+
+
+def test_the_limits_bookkeeping_is_never_seen_as_a_job(store: JobStore) -> None:
+    import time
+
+    now = int(time.time())
+    job = make_job()
+    assert store.create(job, max_active=5, now=now)
+    assert store.get("places#alice") is None
+    assert [j.job_id for j in store.list_for_owner("alice", limit=10).jobs] == [job.job_id]
+    assert store.ids_in(frozenset(JobStatus)) == [job.job_id]
+    assert store.expired_ids(now=now + 10**9, limit=10) == []
+
+
 def test_the_sqlite_store_is_durable_across_instances(tmp_path: Path) -> None:
     from etl_lib.jobs.local import SqliteJobStore
 

@@ -42,3 +42,26 @@ def test_a_user_over_the_active_job_limit_gets_429_and_others_do_not(limited: Aw
 
 def test_the_limit_is_off_when_unset(aws_lambda_env: AwsResources) -> None:
     assert all(create("user-c")[0] == 201 for _ in range(4))
+
+
+@pytest.mark.parametrize("backend", ["local_env", "aws_lambda_env"])
+def test_a_replayed_idempotency_key_returns_its_job_and_takes_no_second_place(
+    backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request.getfixturevalue(backend)
+    monkeypatch.setenv("MAX_ACTIVE_JOBS_PER_USER", "2")
+    service.cache_clear()
+
+    def keyed(key: str) -> tuple[int, Any]:
+        event = api_event("POST", "/jobs", body={"filename": "a.parquet", "size": 100}, sub="user-r")
+        event["headers"]["Idempotency-Key"] = key
+        event["multiValueHeaders"] = {**(event.get("multiValueHeaders") or {}), "Idempotency-Key": [key]}
+        return call(upload_handler, event)
+
+    first = keyed("k-1")
+    assert first[0] == 201
+    assert keyed("k-1") == first  # the replay: the same job, no new one
+    assert create("user-r")[0] == 201  # so the second place is still free
+    assert create("user-r")[0] == 429
+    assert keyed("k-1") == first  # a replay at the limit still returns its job
+    assert keyed("k-2")[0] == 429
