@@ -57,12 +57,12 @@ class DirectFile:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
         self.direct = bool(direct and _DIRECT)
         try:
-            self._fd = os.open(path, flags | (_DIRECT if self.direct else 0), 0o644)
+            self._fd = os.open(path, flags | (_DIRECT if self.direct else 0), 0o666)  # as open(): the umask decides
         except OSError as exc:
             if not self.direct or exc.errno != errno.EINVAL:
                 raise
             self.direct = False
-            self._fd = os.open(path, flags, 0o644)
+            self._fd = os.open(path, flags, 0o666)
         capacity = -(-max(buffer_bytes, ALIGNMENT) // ALIGNMENT) * ALIGNMENT
         self._buffer = mmap.mmap(-1, capacity)  # anonymous maps are page-aligned
         self._view = memoryview(self._buffer)
