@@ -566,9 +566,10 @@ def profile_table(profiles: list[dict[str, Any]]) -> list[str]:
         "## Where the CPU goes: read / encode / write",
         "",
         "`bench/cpu_profile.py`: one thread runs the local engine's steps on each table - decode the",
-        "Parquet (`read_slice`), encode the JSON (`contract.encode_lines`), write the bytes to a file -",
-        "and charges each step its thread CPU time (`time.thread_time`). The native encoder is the",
-        "default; the reference (Arrow-kernel) encoder is shown on some tables for comparison.",
+        "Parquet (`read_slice`), encode the JSON (`contract.encode_lines`), write the bytes to the",
+        "engine's own output file (`etl_lib/direct_file.py`, its final sync included) - and charges",
+        "each step its thread CPU time (`time.thread_time`). The native encoder is the default; the",
+        "reference (Arrow-kernel) encoder is shown on some tables for comparison.",
         "",
         "| table | encoder | rows | JSON MB | read CPU s | encode CPU s | write CPU s | encode MB/s of JSON per core "
         "| read : encode : write |",
