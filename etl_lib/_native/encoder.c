@@ -84,6 +84,7 @@ struct Node {
     char **keys; /* struct: the escaped "name": text of each field */
     size_t *key_lens;
     Node *dict;
+    int indirect_nulls; /* K_NULL or K_DICT: nullness is not (only) the validity bitmap */
 };
 
 typedef struct {
@@ -151,16 +152,19 @@ static const char DIGIT_PAIRS[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
+static const uint64_t POW10[20] = {
+    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull, 100000000ull,
+    1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull,
+    100000000000000ull, 1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
+    1000000000000000000ull, 10000000000000000000ull,
+};
+
+/* Decimal digits of v: log10 from the bit length (1233/4096 ~ log10(2)), then one compare.
+   On v | 1, which has the digits of v (a power of ten above 1 is even) and is never 0. */
 static inline int digit_count(uint64_t v) {
-    int n = 1;
-    for (;;) { /* four digits per step: most values here are short */
-        if (v < 10) return n;
-        if (v < 100) return n + 1;
-        if (v < 1000) return n + 2;
-        if (v < 10000) return n + 3;
-        v /= 10000;
-        n += 4;
-    }
+    const uint64_t w = v | 1;
+    const int t = ((64 - __builtin_clzll(w)) * 1233) >> 12;
+    return t + (w >= POW10[t]);
 }
 
 /* Decimal text of v at p, written in place from its last digit; returns its length (<= 20). */
@@ -724,7 +728,7 @@ static int is_null_slow(const Node *n, int64_t i);
 
 static inline int is_null(const Node *n, int64_t i) {
     if (n->validity && !bit(n->validity, n->offset + i)) return 1;
-    return n->kind == K_NULL || n->kind == K_DICT ? is_null_slow(n, i) : 0;
+    return n->indirect_nulls ? is_null_slow(n, i) : 0;
 }
 
 static int is_null_slow(const Node *n, int64_t i) {
@@ -842,7 +846,6 @@ static int write_members(Ctx *c, const Node *n, int64_t i) {
 /* The JSON of element i (not null) of node n. */
 static int write_value(Ctx *c, const Node *n, int64_t i) {
     const int64_t j = n->offset + i;
-    const int bigint = (c->flags & F_BIGINT_AS_STRING) != 0;
     size_t len;
     const uint8_t *bytes;
     switch (n->kind) {
@@ -854,8 +857,8 @@ static int write_value(Ctx *c, const Node *n, int64_t i) {
         case K_U16: return write_u64(c, ((const uint16_t *)n->b1)[j], 0);
         case K_I32: return write_i64(c, ((const int32_t *)n->b1)[j], 0);
         case K_U32: return write_u64(c, ((const uint32_t *)n->b1)[j], 0);
-        case K_I64: return write_i64(c, ((const int64_t *)n->b1)[j], bigint);
-        case K_U64: return write_u64(c, ((const uint64_t *)n->b1)[j], bigint);
+        case K_I64: return write_i64(c, ((const int64_t *)n->b1)[j], c->flags & F_BIGINT_AS_STRING);
+        case K_U64: return write_u64(c, ((const uint64_t *)n->b1)[j], c->flags & F_BIGINT_AS_STRING);
         case K_DURATION: return write_i64(c, ((const int64_t *)n->b1)[j], 0);
         case K_F16: return write_f16(c, ((const uint16_t *)n->b1)[j]);
         case K_F32: return write_f32(c, ((const float *)n->b1)[j]);
@@ -1171,6 +1174,7 @@ static Node *build(const struct ArrowSchema *s, const struct ArrowArray *a, int 
         *error = err;
         goto fail;
     }
+    n->indirect_nulls = n->kind == K_NULL || n->kind == K_DICT;
     return n;
 fail:
     free_node(n);
