@@ -13,7 +13,7 @@ import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO
 
 from etl_lib import fs
@@ -65,31 +65,11 @@ def open_piece(uri: str) -> Iterator[BinaryIO]:
             yield handle
 
 
-@contextlib.contextmanager
-def _local_atomic(dest: str) -> Iterator[BinaryIO]:
-    """A hidden temporary file beside ``dest``, synced and renamed over it on success
-    (``os.replace`` is atomic on POSIX), removed on failure."""
-    dest = os.path.abspath(dest)
-    tmp = _temporary_beside(dest)
-    try:
-        with open(tmp, "wb") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _temporary_beside(dest: str) -> str:
-    return os.path.join(os.path.dirname(dest), f".{os.path.basename(dest)}.tmp-{uuid.uuid4().hex[:12]}")
-
-
 class _Destination(DirectFile):
-    """The temporary file of ``dest``: a write that fails (a full disk, a quota) is an
-    :class:`OutputError` naming ``dest``, not an internal error."""
+    """The temporary file ``tmp`` of ``dest``, written around the page cache and synced when
+    its block succeeds: the output is written once and not read back, so the cache's copy is
+    pure cost. A write that fails (a full disk, a quota) is an :class:`OutputError` naming
+    ``dest``, not an internal error."""
 
     def __init__(self, tmp: str, dest: str) -> None:
         super().__init__(tmp)
@@ -112,14 +92,25 @@ class _Destination(DirectFile):
 
 
 @contextlib.contextmanager
-def _local_direct(dest: str) -> Iterator[BinaryIO]:
-    """Like :func:`_local_atomic`, written around the page cache (:class:`DirectFile`): the
-    stream is written once and not read back, so the page cache's copy is pure cost."""
+def _synced_file(tmp: str, dest: str) -> Iterator[BinaryIO]:
+    """A buffered file at ``tmp``, flushed and synced when the block succeeds."""
+    with open(tmp, "wb") as out:
+        yield out
+        out.flush()
+        os.fsync(out.fileno())
+
+
+@contextlib.contextmanager
+def _local_atomic(
+    dest: str, opener: Callable[[str, str], contextlib.AbstractContextManager[Any]] = _synced_file
+) -> Iterator[BinaryIO]:
+    """A hidden temporary file beside ``dest``, opened by ``opener`` (which syncs it), renamed
+    over ``dest`` on success (``os.replace`` is atomic on POSIX), removed on failure."""
     dest = os.path.abspath(dest)
-    tmp = _temporary_beside(dest)
+    tmp = os.path.join(os.path.dirname(dest), f".{os.path.basename(dest)}.tmp-{uuid.uuid4().hex[:12]}")
     try:
-        with _Destination(tmp, dest) as out:
-            yield out  # type: ignore[misc]  # a write-only stream: the subset BinaryIO users call
+        with opener(tmp, dest) as out:
+            yield out
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -144,7 +135,7 @@ def atomic_output(dest: str, *, s3_client: Any = None) -> Iterator[BinaryIO]:
         finally:
             remove_tree(staging)
         return
-    with _local_direct(dest) as out:
+    with _local_atomic(dest, _Destination) as out:
         yield out
 
 

@@ -29,6 +29,14 @@ def _chunks(seed: int) -> list[bytes]:
     return [rng.randbytes(n) for n in sizes]
 
 
+def _write_all(path: Path, chunks: list[bytes]) -> DirectFile:
+    """``chunks`` written to a new DirectFile at ``path`` (closed)."""
+    with DirectFile(str(path), buffer_bytes=BUFFER) as out:
+        for chunk in chunks:
+            assert out.write(chunk) == len(chunk)
+    return out
+
+
 def _accepts_direct_writes(folder: Path) -> bool:
     probe = folder / "probe"
     try:
@@ -99,10 +107,7 @@ def test_a_filesystem_refusing_direct_opens_gets_buffered_writes(
     monkeypatch.setattr(os, "open", refusing_open)
     chunks = _chunks(11)
     path = tmp_path / "out.bin"
-    with DirectFile(str(path), buffer_bytes=BUFFER) as out:
-        for chunk in chunks:
-            out.write(chunk)
-        assert not out.direct
+    assert not _write_all(path, chunks).direct
     assert path.read_bytes() == b"".join(chunks)
 
 
@@ -126,10 +131,7 @@ def test_a_filesystem_refusing_direct_writes_midway_loses_no_byte(
     monkeypatch.setattr(os, "write", refusing_after_two)
     chunks = _chunks(13)
     path = tmp_path / "out.bin"
-    with DirectFile(str(path), buffer_bytes=BUFFER) as out:
-        for chunk in chunks:
-            out.write(chunk)
-        assert not out.direct
+    assert not _write_all(path, chunks).direct
     assert calls["direct"] == 3  # two direct writes landed, the third fell back
     assert path.read_bytes() == b"".join(chunks)
 
