@@ -316,7 +316,7 @@ static int write_f64(Ctx *c, double v) {
     if (exponent == 0x7ff) return write_special_float(c, mantissa != 0, negative);
     Decimal10 d = {0, 0};
     const int zero = exponent == 0 && mantissa == 0;
-    if (!zero) d = shortest_digits(mantissa, exponent, 52, 1023);
+    if (!zero) d = shortest_schubfach(mantissa, exponent, 52, 1023);
     return write_shortest(c, negative, d, zero);
 }
 
@@ -329,7 +329,7 @@ static int write_f32(Ctx *c, float v) {
     if (exponent == 0xff) return write_special_float(c, mantissa != 0, negative);
     Decimal10 d = {0, 0};
     const int zero = exponent == 0 && mantissa == 0;
-    if (!zero) d = shortest_digits(mantissa, exponent, 23, 127);
+    if (!zero) d = shortest_schubfach(mantissa, exponent, 23, 127);
     return write_shortest(c, negative, d, zero);
 }
 

@@ -1,11 +1,14 @@
-"""Generate ``shortest_tables.h``: the powers of five the shortest-float printer multiplies by.
+"""Generate ``shortest_tables.h``: the powers of five and ten the shortest-float printers multiply by.
 
 The tables are exact functions of the integers 5**i, so they are computed here with
 Python's arbitrary-precision integers rather than typed in:
 
 - ``POW5_SPLIT[i]``     = the top 125 bits of 5**i (5**i scaled by 2**(125 - bits(5**i)));
 - ``POW5_INV_SPLIT[q]`` = floor(2**(bits(5**q) - 1 + 125) / 5**q) + 1, a 125-bit upper
-  approximation of 2**k / 5**q.
+  approximation of 2**k / 5**q;
+- ``POW10_G[e - POW10_G_MIN]`` = floor(10**e / 2**r) + 1 with r = floor(log2(10**e)) - 127,
+  the 128-bit upper approximation g of 10**e that Schubfach multiplies by (top bit set), for
+  every e = -k that a double or a float needs.
 
 ``bits(5**e)`` is computed as in the printer (``pow5bits``), so the two agree by construction.
 
@@ -18,12 +21,22 @@ POW5_BITCOUNT = 125
 POW5_INV_BITCOUNT = 125
 POW5_ENTRIES = 326  # i = -e2 - q for every double exponent
 POW5_INV_ENTRIES = 342  # q = log10(2**e2) for every double exponent
+POW10_G_MIN = -292  # e = -floor(log10(2**q)) for every double exponent q (and 3/4 * 2**q)
+POW10_G_MAX = 324
 MASK64 = (1 << 64) - 1
 
 
 def pow5bits(e: int) -> int:
     """ceil(log2(5**e)) for 0 < e <= 3528, and 1 for e = 0 (the printer's formula)."""
     return ((e * 1217359) >> 19) + 1
+
+
+def floor_log2_pow10(e: int) -> int:
+    """floor(log2(10**e)), exactly (as the printer's formula (e * 1741647) >> 19 gives it)."""
+    if e >= 0:
+        return (10**e).bit_length() - 1
+    # 2**(b-1) < 10**-e < 2**b (10**-e is not a power of two), so 2**-b < 10**e < 2**(1-b)
+    return -(10**-e).bit_length()
 
 
 def _row(value: int) -> str:
@@ -52,6 +65,15 @@ def main() -> None:
     for q in range(POW5_INV_ENTRIES):
         p = 5**q
         lines.append(_row((1 << (pow5bits(q) - 1 + POW5_INV_BITCOUNT)) // p + 1))
+    lines.append("};")
+    lines.append(f"#define POW10_G_MIN ({POW10_G_MIN})")
+    lines.append(f"static const uint64_t POW10_G[{POW10_G_MAX - POW10_G_MIN + 1}][2] = {{")
+    for e in range(POW10_G_MIN, POW10_G_MAX + 1):
+        r = floor_log2_pow10(e) - 127
+        # floor(10**e / 2**r) + 1, in exact integers whatever the signs of e and r
+        g = (10 ** max(e, 0) << max(-r, 0)) // (10 ** max(-e, 0) << max(r, 0)) + 1
+        assert 1 << 127 <= g < 1 << 128, e
+        lines.append(_row(g))
     lines.append("};")
     lines.append("#endif")
     print("\n".join(lines))
