@@ -67,8 +67,13 @@ typedef enum {
 } Kind;
 
 typedef struct Node Node;
+typedef struct Ctx Ctx;
+/* Writes the JSON of element i (not null) of a node: chosen once per node when the tree is
+   built, so the per-value work does not go through a switch on the kind every time. */
+typedef int (*WriteFn)(Ctx *c, const Node *n, int64_t i);
 struct Node {
     Kind kind;
+    WriteFn write;
     int64_t length, offset;
     const uint8_t *validity;
     const uint8_t *b1, *b2; /* offsets/values, data/sizes (by kind) */
@@ -85,6 +90,7 @@ struct Node {
     size_t *key_lens;
     Node *dict;
     int indirect_nulls; /* K_NULL or K_DICT: nullness is not (only) the validity bitmap */
+    int may_null; /* a validity bitmap or indirect nulls: 0 lets the null test be skipped */
 };
 
 typedef struct {
@@ -94,7 +100,7 @@ typedef struct {
 
 #define KEY_PADDING 16
 
-typedef struct {
+struct Ctx {
     Out out;
     int flags;
     int error;
@@ -103,7 +109,7 @@ typedef struct {
     const uint8_t *f16_table; /* 65536 slots of 16 bytes: length, then text */
     char *scratch; /* map keys that must be re-quoted */
     size_t scratch_cap;
-} Ctx;
+};
 
 static const int64_t UNITS_PER_SECOND[4] = {1, 1000, 1000000, 1000000000};
 static const int FRACTION_DIGITS[4] = {0, 3, 6, 9};
@@ -727,6 +733,7 @@ static inline int64_t dict_index(const Node *n, int64_t i) {
 static int is_null_slow(const Node *n, int64_t i);
 
 static inline int is_null(const Node *n, int64_t i) {
+    if (!n->may_null) return 0;
     if (n->validity && !bit(n->validity, n->offset + i)) return 1;
     return n->indirect_nulls ? is_null_slow(n, i) : 0;
 }
@@ -736,7 +743,8 @@ static int is_null_slow(const Node *n, int64_t i) {
     return n->kind == K_DICT ? is_null(n->dict, dict_index(n, i)) : 0;
 }
 
-static int write_value(Ctx *c, const Node *n, int64_t i);
+/* The JSON of element i (not null) of node n. */
+static inline int write_value(Ctx *c, const Node *n, int64_t i) { return n->write(c, n, i); }
 
 static inline int write_item(Ctx *c, const Node *n, int64_t i) {
     return is_null(n, i) ? put(c, "null", 4) : write_value(c, n, i);
@@ -843,67 +851,105 @@ static int write_members(Ctx *c, const Node *n, int64_t i) {
     return 1;
 }
 
-/* The JSON of element i (not null) of node n. */
-static int write_value(Ctx *c, const Node *n, int64_t i) {
-    const int64_t j = n->offset + i;
-    size_t len;
-    const uint8_t *bytes;
-    switch (n->kind) {
-        case K_NULL: return put(c, "null", 4);
-        case K_BOOL: return bit(n->b1, j) ? put(c, "true", 4) : put(c, "false", 5);
-        case K_I8: return write_i64(c, ((const int8_t *)n->b1)[j], 0);
-        case K_U8: return write_u64(c, n->b1[j], 0);
-        case K_I16: return write_i64(c, ((const int16_t *)n->b1)[j], 0);
-        case K_U16: return write_u64(c, ((const uint16_t *)n->b1)[j], 0);
-        case K_I32: return write_i64(c, ((const int32_t *)n->b1)[j], 0);
-        case K_U32: return write_u64(c, ((const uint32_t *)n->b1)[j], 0);
-        case K_I64: return write_i64(c, ((const int64_t *)n->b1)[j], c->flags & F_BIGINT_AS_STRING);
-        case K_U64: return write_u64(c, ((const uint64_t *)n->b1)[j], c->flags & F_BIGINT_AS_STRING);
-        case K_DURATION: return write_i64(c, ((const int64_t *)n->b1)[j], 0);
-        case K_F16: return write_f16(c, ((const uint16_t *)n->b1)[j]);
-        case K_F32: return write_f32(c, ((const float *)n->b1)[j]);
-        case K_F64: return write_f64(c, ((const double *)n->b1)[j]);
-        case K_DECIMAL: return write_decimal(c, n, i);
-        case K_STRING: case K_LARGE_STRING: case K_STRING_VIEW:
-            bytes = var_bytes(n, i, &len);
-            return write_string(c, bytes, len);
-        case K_BINARY: case K_LARGE_BINARY: case K_BINARY_VIEW: case K_FIXED_BINARY:
-            bytes = var_bytes(n, i, &len);
-            return write_base64(c, bytes, len);
-        case K_UUID: return write_uuid(c, n->b1 + 16 * j);
-        case K_ISO_TEXT: /* exact INT96 text made by parquet_input: plain ASCII */
-            bytes = var_bytes(n, i, &len);
-            return put_char(c, '"') && put(c, (const char *)bytes, len) && put_char(c, '"');
-        case K_DATE32: return write_date(c, ((const int32_t *)n->b1)[j]);
-        case K_DATE64: return write_date(c, floor_div(((const int64_t *)n->b1)[j], 86400000));
-        case K_TIMESTAMP: return write_timestamp(c, ((const int64_t *)n->b1)[j], n->unit, n->utc);
-        case K_TIME32: return write_time(c, ((const int32_t *)n->b1)[j], n->unit);
-        case K_TIME64: return write_time(c, ((const int64_t *)n->b1)[j], n->unit);
-        case K_LIST: {
-            const int32_t *o = (const int32_t *)n->b1;
-            return write_items(c, n->children[0], o[j], o[j + 1]);
-        }
-        case K_LARGE_LIST: {
-            const int64_t *o = (const int64_t *)n->b1;
-            return write_items(c, n->children[0], o[j], o[j + 1]);
-        }
-        case K_FIXED_LIST:
-            return write_items(c, n->children[0], j * n->width, (j + 1) * n->width);
-        case K_LIST_VIEW: {
-            const int32_t start = ((const int32_t *)n->b1)[j], size = ((const int32_t *)n->b2)[j];
-            return write_items(c, n->children[0], start, (int64_t)start + size);
-        }
-        case K_LARGE_LIST_VIEW: {
-            const int64_t start = ((const int64_t *)n->b1)[j], size = ((const int64_t *)n->b2)[j];
-            return write_items(c, n->children[0], start, start + size);
-        }
-        case K_MAP: return write_map(c, n, j);
-        case K_STRUCT:
-            return put_char(c, '{') && write_members(c, n, j) && put_char(c, '}');
-        case K_DICT: return write_value(c, n->dict, dict_index(n, i));
-    }
-    return 0;
+/* ---- One writer per kind (Node.write) ----------------------------------------------- */
+
+#define VALUE(type, n, j) (((const type *)(n)->b1)[j])
+
+static int w_null(Ctx *c, const Node *n, int64_t i) { return put(c, "null", 4); }
+static int w_bool(Ctx *c, const Node *n, int64_t i) {
+    return bit(n->b1, n->offset + i) ? put(c, "true", 4) : put(c, "false", 5);
 }
+static int w_i8(Ctx *c, const Node *n, int64_t i) { return write_i64(c, VALUE(int8_t, n, n->offset + i), 0); }
+static int w_u8(Ctx *c, const Node *n, int64_t i) { return write_u64(c, VALUE(uint8_t, n, n->offset + i), 0); }
+static int w_i16(Ctx *c, const Node *n, int64_t i) { return write_i64(c, VALUE(int16_t, n, n->offset + i), 0); }
+static int w_u16(Ctx *c, const Node *n, int64_t i) { return write_u64(c, VALUE(uint16_t, n, n->offset + i), 0); }
+static int w_i32(Ctx *c, const Node *n, int64_t i) { return write_i64(c, VALUE(int32_t, n, n->offset + i), 0); }
+static int w_u32(Ctx *c, const Node *n, int64_t i) { return write_u64(c, VALUE(uint32_t, n, n->offset + i), 0); }
+static int w_i64(Ctx *c, const Node *n, int64_t i) {
+    return write_i64(c, VALUE(int64_t, n, n->offset + i), c->flags & F_BIGINT_AS_STRING);
+}
+static int w_u64(Ctx *c, const Node *n, int64_t i) {
+    return write_u64(c, VALUE(uint64_t, n, n->offset + i), c->flags & F_BIGINT_AS_STRING);
+}
+static int w_duration(Ctx *c, const Node *n, int64_t i) { return write_i64(c, VALUE(int64_t, n, n->offset + i), 0); }
+static int w_f16(Ctx *c, const Node *n, int64_t i) { return write_f16(c, VALUE(uint16_t, n, n->offset + i)); }
+static int w_f32(Ctx *c, const Node *n, int64_t i) { return write_f32(c, VALUE(float, n, n->offset + i)); }
+static int w_f64(Ctx *c, const Node *n, int64_t i) { return write_f64(c, VALUE(double, n, n->offset + i)); }
+static int w_decimal(Ctx *c, const Node *n, int64_t i) { return write_decimal(c, n, i); }
+static int w_string(Ctx *c, const Node *n, int64_t i) {
+    const int32_t *o = (const int32_t *)n->b1;
+    const int64_t j = n->offset + i;
+    return write_string(c, n->b2 + o[j], (size_t)(o[j + 1] - o[j]));
+}
+static int w_var_string(Ctx *c, const Node *n, int64_t i) {
+    size_t len;
+    const uint8_t *bytes = var_bytes(n, i, &len);
+    return write_string(c, bytes, len);
+}
+static int w_binary(Ctx *c, const Node *n, int64_t i) {
+    size_t len;
+    const uint8_t *bytes = var_bytes(n, i, &len);
+    return write_base64(c, bytes, len);
+}
+static int w_uuid(Ctx *c, const Node *n, int64_t i) { return write_uuid(c, n->b1 + 16 * (n->offset + i)); }
+static int w_iso_text(Ctx *c, const Node *n, int64_t i) { /* exact INT96 text made by parquet_input: plain ASCII */
+    size_t len;
+    const uint8_t *bytes = var_bytes(n, i, &len);
+    return put_char(c, '"') && put(c, (const char *)bytes, len) && put_char(c, '"');
+}
+static int w_date32(Ctx *c, const Node *n, int64_t i) { return write_date(c, VALUE(int32_t, n, n->offset + i)); }
+static int w_date64(Ctx *c, const Node *n, int64_t i) {
+    return write_date(c, floor_div(VALUE(int64_t, n, n->offset + i), 86400000));
+}
+static int w_timestamp(Ctx *c, const Node *n, int64_t i) {
+    return write_timestamp(c, VALUE(int64_t, n, n->offset + i), n->unit, n->utc);
+}
+static int w_time32(Ctx *c, const Node *n, int64_t i) { return write_time(c, VALUE(int32_t, n, n->offset + i), n->unit); }
+static int w_time64(Ctx *c, const Node *n, int64_t i) { return write_time(c, VALUE(int64_t, n, n->offset + i), n->unit); }
+static int w_list(Ctx *c, const Node *n, int64_t i) {
+    const int32_t *o = (const int32_t *)n->b1;
+    const int64_t j = n->offset + i;
+    return write_items(c, n->children[0], o[j], o[j + 1]);
+}
+static int w_large_list(Ctx *c, const Node *n, int64_t i) {
+    const int64_t *o = (const int64_t *)n->b1;
+    const int64_t j = n->offset + i;
+    return write_items(c, n->children[0], o[j], o[j + 1]);
+}
+static int w_fixed_list(Ctx *c, const Node *n, int64_t i) {
+    const int64_t j = n->offset + i;
+    return write_items(c, n->children[0], j * n->width, (j + 1) * n->width);
+}
+static int w_list_view(Ctx *c, const Node *n, int64_t i) {
+    const int64_t j = n->offset + i;
+    const int32_t start = ((const int32_t *)n->b1)[j], size = ((const int32_t *)n->b2)[j];
+    return write_items(c, n->children[0], start, (int64_t)start + size);
+}
+static int w_large_list_view(Ctx *c, const Node *n, int64_t i) {
+    const int64_t j = n->offset + i;
+    const int64_t start = ((const int64_t *)n->b1)[j], size = ((const int64_t *)n->b2)[j];
+    return write_items(c, n->children[0], start, start + size);
+}
+static int w_map(Ctx *c, const Node *n, int64_t i) { return write_map(c, n, n->offset + i); }
+static int w_struct(Ctx *c, const Node *n, int64_t i) {
+    return put_char(c, '{') && write_members(c, n, n->offset + i) && put_char(c, '}');
+}
+static int w_dict(Ctx *c, const Node *n, int64_t i) { return write_value(c, n->dict, dict_index(n, i)); }
+
+#undef VALUE
+
+/* Indexed by Kind (the designated initialisers keep the two in step). */
+static const WriteFn WRITERS[] = {
+    [K_NULL] = w_null, [K_BOOL] = w_bool, [K_I8] = w_i8, [K_U8] = w_u8, [K_I16] = w_i16, [K_U16] = w_u16,
+    [K_I32] = w_i32, [K_U32] = w_u32, [K_I64] = w_i64, [K_U64] = w_u64, [K_F16] = w_f16, [K_F32] = w_f32,
+    [K_F64] = w_f64, [K_DECIMAL] = w_decimal, [K_STRING] = w_string, [K_LARGE_STRING] = w_var_string,
+    [K_STRING_VIEW] = w_var_string, [K_BINARY] = w_binary, [K_LARGE_BINARY] = w_binary,
+    [K_BINARY_VIEW] = w_binary, [K_FIXED_BINARY] = w_binary, [K_UUID] = w_uuid, [K_ISO_TEXT] = w_iso_text,
+    [K_DATE32] = w_date32, [K_DATE64] = w_date64, [K_TIMESTAMP] = w_timestamp, [K_TIME32] = w_time32,
+    [K_TIME64] = w_time64, [K_DURATION] = w_duration, [K_LIST] = w_list, [K_LARGE_LIST] = w_large_list,
+    [K_FIXED_LIST] = w_fixed_list, [K_LIST_VIEW] = w_list_view, [K_LARGE_LIST_VIEW] = w_large_list_view,
+    [K_MAP] = w_map, [K_STRUCT] = w_struct, [K_DICT] = w_dict,
+};
 
 /* ---- Building the tree from the C data interface ------------------------------------ */
 
@@ -1175,6 +1221,8 @@ static Node *build(const struct ArrowSchema *s, const struct ArrowArray *a, int 
         goto fail;
     }
     n->indirect_nulls = n->kind == K_NULL || n->kind == K_DICT;
+    n->may_null = n->validity != NULL || n->indirect_nulls;
+    n->write = WRITERS[n->kind];
     return n;
 fail:
     free_node(n);
