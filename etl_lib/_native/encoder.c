@@ -18,6 +18,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "shortest.h"
 
@@ -473,7 +476,69 @@ static inline int utf8_sequence(const uint8_t *s, size_t left) {
 
 static const char HEX[] = "0123456789abcdef";
 
-/* Any byte of the 8 that is < 0x20, '"', '\\' or >= 0x80. */
+/* Bytes that need care in a JSON string: < 0x20, '"', '\\' and >= 0x80 (UTF-8 to check). */
+static inline int needs_care(uint8_t b) { return b < 0x20 || b == '"' || b == '\\' || b >= 0x80; }
+
+#ifdef __SSE2__
+/* SSE2 is part of the x86-64 baseline, so no runtime check is needed. Bit k is set for each
+   byte k of the 16 that needs care: the signed compare with 0x20 takes the bytes >= 0x80
+   (negative as signed) together with the control characters. */
+static inline unsigned care_mask(__m128i x) {
+    const __m128i care = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+        _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
+    return (unsigned)_mm_movemask_epi8(care);
+}
+
+/* Copies s[i..n) to p up to the first byte that needs care; returns how many bytes it
+   copied (n - i if none needs care). p has room for 16 bytes past what it copies. Every
+   load stays inside s[0..n): the last bytes are read by a load that ends at s + n and
+   overlaps bytes already done, whose part of the mask is shifted out. */
+static inline size_t copy_plain(char *p, const uint8_t *s, size_t i, size_t n) {
+    const size_t from = i;
+    while (n - i >= 16) {
+        const __m128i x = _mm_loadu_si128((const __m128i *)(s + i));
+        const unsigned m = care_mask(x);
+        _mm_storeu_si128((__m128i *)(p + (i - from)), x);
+        if (m) return i - from + (size_t)__builtin_ctz(m);
+        i += 16;
+    }
+    if (i == n) return n - from;
+    const size_t left = n - i;
+    if (n >= 16) {
+        const unsigned back = (unsigned)(16 - left);
+        const __m128i x = _mm_loadu_si128((const __m128i *)(s + n - 16));
+        uint8_t tmp[32] = {0}; /* the shift is not a constant: through memory */
+        _mm_storeu_si128((__m128i *)tmp, x);
+        memcpy(p + (i - from), tmp + back, 16);
+        const unsigned m = care_mask(x) >> back;
+        return i - from + (m ? (size_t)__builtin_ctz(m) : left);
+    }
+    if (n >= 8) { /* 8 <= n < 16, as above with one 8-byte load or two */
+        uint64_t w;
+        if (left >= 8) {
+            memcpy(&w, s + i, 8);
+            memcpy(p + (i - from), &w, 8);
+            const unsigned m = care_mask(_mm_cvtsi64_si128((long long)w)) & 0xff;
+            if (m) return i - from + (size_t)__builtin_ctz(m);
+            i += 8;
+            if (i == n) return n - from;
+        }
+        const unsigned back = (unsigned)(8 - (n - i));
+        memcpy(&w, s + n - 8, 8);
+        const unsigned m = (care_mask(_mm_cvtsi64_si128((long long)w)) & 0xff) >> back;
+        w >>= 8 * back; /* little-endian: the first bytes in memory are the low ones */
+        memcpy(p + (i - from), &w, 8);
+        return i - from + (m ? (size_t)__builtin_ctz(m) : n - i);
+    }
+    while (i < n && !needs_care(s[i])) { /* shorter than 8 */
+        p[i - from] = (char)s[i];
+        ++i;
+    }
+    return i - from;
+}
+#else
+/* Any byte of the 8 that needs care. */
 static inline int word_needs_care(uint64_t x) {
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     const uint64_t quote = x ^ (ones * '"');
@@ -484,24 +549,28 @@ static inline int word_needs_care(uint64_t x) {
     return ((control | q | s) & highs) != 0 || (x & highs) != 0;
 }
 
+/* Portable: 8 bytes at a time while none needs care, then one by one. */
+static inline size_t copy_plain(char *p, const uint8_t *s, size_t i, size_t n) {
+    const size_t from = i;
+    for (uint64_t x; i + 8 <= n && (memcpy(&x, s + i, 8), !word_needs_care(x)); i += 8) memcpy(p + (i - from), &x, 8);
+    for (; i < n && !needs_care(s[i]); ++i) p[i - from] = (char)s[i];
+    return i - from;
+}
+#endif
+
 /* The JSON string literal of UTF-8 bytes: escapes per the contract, and validation
    (invalid UTF-8 is refused, as the reference does). */
 static int write_string(Ctx *c, const uint8_t *s, size_t n) {
-    /* worst case: every byte a \u00XX escape */
-    char *p = reserve(c, 6 * n + 2);
+    /* worst case: every byte a \u00XX escape; + 16 for copy_plain's block stores */
+    char *p = reserve(c, 6 * n + 2 + 16);
     if (!p) return 0;
     char *start = p;
     *p++ = '"';
     size_t i = 0;
     while (i < n) {
-        while (i + 8 <= n) {
-            uint64_t x;
-            memcpy(&x, s + i, 8);
-            if (word_needs_care(x)) break;
-            memcpy(p, &x, 8);
-            p += 8;
-            i += 8;
-        }
+        const size_t k = copy_plain(p, s, i, n);
+        p += k;
+        i += k;
         if (i >= n) break;
         const uint8_t b = s[i];
         if (b >= 0x80) {
@@ -524,12 +593,7 @@ static int write_string(Ctx *c, const uint8_t *s, size_t n) {
             i += (size_t)len;
             continue;
         }
-        if (b >= 0x20 && b != '"' && b != '\\') {
-            *p++ = (char)b;
-            ++i;
-            continue;
-        }
-        *p++ = '\\';
+        *p++ = '\\'; /* b < 0x20, '"' or '\\' */
         switch (b) {
             case '"': *p++ = '"'; break;
             case '\\': *p++ = '\\'; break;
