@@ -180,17 +180,26 @@ static inline int digit_count(uint64_t v) {
 static inline int format_u64(char *p, uint64_t v) {
     const int n = digit_count(v);
     char *q = p + n;
-    while (v >= 100) {
+    while (v > UINT32_MAX) {
         const uint64_t d = v / 100;
         const uint32_t r = (uint32_t)(v - d * 100);
         v = d;
         q -= 2;
         memcpy(q, DIGIT_PAIRS + 2 * r, 2);
     }
-    if (v >= 10) {
-        memcpy(q - 2, DIGIT_PAIRS + 2 * v, 2);
+    /* Most values fit 32 bits, where dividing by 100 is one multiply and one shift. */
+    uint32_t u = (uint32_t)v;
+    while (u >= 100) {
+        const uint32_t d = u / 100;
+        const uint32_t r = u - d * 100;
+        u = d;
+        q -= 2;
+        memcpy(q, DIGIT_PAIRS + 2 * r, 2);
+    }
+    if (u >= 10) {
+        memcpy(q - 2, DIGIT_PAIRS + 2 * u, 2);
     } else {
-        q[-1] = (char)('0' + v);
+        q[-1] = (char)('0' + u);
     }
     return n;
 }
@@ -270,10 +279,8 @@ static int write_shortest(Ctx *c, int negative, Decimal10 d, int is_zero) {
         c->out.len += (size_t)(p - start);
         return 1;
     }
-    while (d.digits % 10 == 0) { /* defensive: the digits never end in 0 */
-        d.digits /= 10;
-        d.exponent++;
-    }
+    /* d.digits has no trailing zero: shortest_schubfach strips them (shortest_check.c
+       compares its output with Ryu's, stripped, for equality). */
     char digits[40];
     const int n = format_u64(digits, d.digits);
     const int point = d.exponent + n; /* value = 0.DIGITS * 10**point */
@@ -906,8 +913,9 @@ static int write_members(Ctx *c, const Node *n, int64_t i) {
         char *p = reserve(c, key_len + KEY_PADDING);
         if (!p) return 0;
         /* Keys are short: copy whole 16-byte blocks (both sides have the room) rather
-           than call memcpy for every member of every record. */
-        for (size_t k = 0; k < key_len; k += 16) memcpy(p + k, key + k, 16);
+           than call memcpy for every member of every record; most take just the first. */
+        memcpy(p, key, 16);
+        for (size_t k = 16; k < key_len; k += 16) memcpy(p + k, key + k, 16);
         c->out.len += key_len;
         first = 0;
         if (null ? !put(c, "null", 4) : !write_value(c, child, i)) return 0;
