@@ -274,7 +274,7 @@ def _convert(args: argparse.Namespace) -> int:
         stop.set()
         progress.finish()
     if args.report:
-        args.report.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        args.report.write_text(report.to_json(indent=2) + "\n", encoding="utf-8")
     print(
         f"{report.rows_out:,} records -> {args.dest} "
         f"({report.output_bytes:,} bytes, {report.duration_ms / 1000:.1f} s)",

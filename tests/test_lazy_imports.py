@@ -65,3 +65,23 @@ def test_a_lazy_module_is_executed_on_first_use() -> None:
         timeout=60,
     )
     assert done.stdout.split("\n")[:3] == ["_LazyModule", "(0.0, 1.0, 1)", "module"]
+
+
+def test_etl_convert_on_the_local_engine_never_imports_pydantic(tmp_path: Path) -> None:
+    # pydantic validates options where requests arrive (the API, stored jobs); a conversion
+    # needs only the dataclasses, and importing pydantic would add about a tenth of a second
+    # to every run. (Only ``--report`` loads it, to write the report.)
+    src, dest = tmp_path / "in.parquet", tmp_path / "out.jsonl"
+    pq.write_table(pa.table({"a": [1, None, 3], "s": ["x", "y", None]}), src)
+    argv = ["convert", "--engine", "local", "--drop-nulls", "--bigint-as-string", str(src), str(dest)]
+    probe = textwrap.dedent(
+        f"""
+        import sys
+        from etl_lib.cli import main
+        assert main({argv!r}) == 0
+        print(sorted(name for name in sys.modules if name.split(".")[0] in ("pydantic", "pydantic_core")))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.strip() == "[]", done.stdout
+    assert dest.read_text().splitlines() == ['{"a":1,"s":"x"}', '{"s":"y"}', '{"a":3}']
