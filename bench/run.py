@@ -616,10 +616,14 @@ def run_profile(dataset: str, src: Path, encoder: str, args: argparse.Namespace)
     return result
 
 
+_WITHOUT_NUMPY = "from etl_lib.lazy import import_pyarrow_without_numpy as i; i(); "
+ETL_IMPORTS = "`etl convert`'s imports (`etl_lib.cli`, `etl_lib.convert`, pyarrow without numpy)"
 STARTUP_STEPS = (
     ("the interpreter alone (`python -c pass`)", "pass"),
-    ("`import pyarrow.parquet`", "import pyarrow.parquet"),
-    ("`etl convert`'s imports (`etl_lib.cli`, `etl_lib.convert`)", "import etl_lib.cli, etl_lib.convert"),
+    ("`import numpy`", "import numpy"),
+    ("`import pyarrow.parquet` (which imports numpy when it can)", "import pyarrow.parquet"),
+    ("`import pyarrow.parquet` without numpy, as `etl convert` does", _WITHOUT_NUMPY + "import pyarrow.parquet"),
+    (ETL_IMPORTS, _WITHOUT_NUMPY + "import etl_lib.cli, etl_lib.convert"),
     ("`import duckdb`", "import duckdb"),
 )
 STARTUP_ROUNDS = 7
@@ -652,7 +656,7 @@ def startup_table(startup: list[tuple[str, float]], summaries: list[Summary], sm
         *(f"| {name} | {value:.3f} |" for name, value in startup),
     ]
     local = _get(summaries, "local", small) if small else None
-    imports = dict(startup).get(STARTUP_STEPS[2][0])
+    imports = dict(startup).get(ETL_IMPORTS)
     if local is not None and local.ok and imports is not None:
         wall = local.median("wall_s")
         lines += [
