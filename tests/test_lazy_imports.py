@@ -117,3 +117,13 @@ def test_the_reference_encoder_and_the_int96_reader_work_where_pyarrow_has_no_nu
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "pyarrow: imported without numpy" in done.stdout
     assert " passed" in done.stdout.splitlines()[-1]
+
+
+def test_the_converter_lambda_loads_pyarrow_at_init_without_numpy() -> None:
+    probe = (
+        "import importlib.util, sys; import lambdas.converter.handler; "
+        "numpy = sys.modules.get('numpy'); "
+        "print(numpy is not None and not isinstance(numpy, importlib.util._LazyModule), sys.modules['pyarrow'].lib.np)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.split() == ["False", "None"]
