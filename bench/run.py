@@ -44,6 +44,8 @@ PROFILE = Path(__file__).resolve().parent / "cpu_profile.py"
 # The other table shapes (bench/shapes.py), sized from the largest mixed table, and run by
 # the local engine and DuckDB only: rows = mixed rows / divisor.
 SHAPE_DIVISORS = {"binary": 5, "wide": 100, "nested": 10}
+DEFAULT_ROUNDS = 3
+"""Rounds per contender of a full run (``--rounds`` changes it)."""
 SHAPE_CONTENDERS = ("local", "duckdb")
 SHAPE_TITLES = {
     "binary": "binary and UUID columns",
@@ -421,6 +423,11 @@ STATIC_NOTES = """\
 """
 
 
+def _reproduce(args: argparse.Namespace) -> str:
+    """The command that makes a page like this one."""
+    return "make bench" if args.rounds == DEFAULT_ROUNDS else f'make bench BENCH_ARGS="--rounds {args.rounds}"'
+
+
 def render(
     args: argparse.Namespace,
     datasets: list[tuple[str, Path]],
@@ -536,7 +543,7 @@ def render(
         "## How to reproduce",
         "",
         "```",
-        "make bench                          # this page: 5M and 500k rows, 3 rounds",
+        f"{_reproduce(args):<36}# this page: 5M and 500k rows, {args.rounds} rounds",
         "make bench BENCH_ARGS=--quick       # smoke run: 200k and 50k rows, 1 round (build/bench/)",
         ".venv/bin/python bench/run.py --help",
         "```",
@@ -616,10 +623,14 @@ def run_profile(dataset: str, src: Path, encoder: str, args: argparse.Namespace)
     return result
 
 
+_WITHOUT_NUMPY = "from etl_lib.lazy import import_pyarrow_without_numpy as i; i(); "
+ETL_IMPORTS = "`etl convert`'s imports (`etl_lib.cli`, `etl_lib.convert`, pyarrow without numpy)"
 STARTUP_STEPS = (
     ("the interpreter alone (`python -c pass`)", "pass"),
-    ("`import pyarrow.parquet`", "import pyarrow.parquet"),
-    ("`etl convert`'s imports (`etl_lib.cli`, `etl_lib.convert`)", "import etl_lib.cli, etl_lib.convert"),
+    ("`import numpy`", "import numpy"),
+    ("`import pyarrow.parquet` (which imports numpy when it can)", "import pyarrow.parquet"),
+    ("`import pyarrow.parquet` without numpy, as `etl convert` does", _WITHOUT_NUMPY + "import pyarrow.parquet"),
+    (ETL_IMPORTS, _WITHOUT_NUMPY + "import etl_lib.cli, etl_lib.convert"),
     ("`import duckdb`", "import duckdb"),
 )
 STARTUP_ROUNDS = 7
@@ -652,7 +663,7 @@ def startup_table(startup: list[tuple[str, float]], summaries: list[Summary], sm
         *(f"| {name} | {value:.3f} |" for name, value in startup),
     ]
     local = _get(summaries, "local", small) if small else None
-    imports = dict(startup).get(STARTUP_STEPS[2][0])
+    imports = dict(startup).get(ETL_IMPORTS)
     if local is not None and local.ok and imports is not None:
         wall = local.median("wall_s")
         lines += [
@@ -674,7 +685,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smoke run: --rows 200000,50000 --rounds 1")
     p.add_argument("--rows", help="comma-separated table sizes, largest first (default 5000000,500000)")
-    p.add_argument("--rounds", type=int, help="rounds per contender (default 3; 1 with --quick)")
+    p.add_argument("--rounds", type=int, help=f"rounds per contender (default {DEFAULT_ROUNDS}; 1 with --quick)")
     p.add_argument(
         "--contenders",
         default=",".join(CONTENDERS),
@@ -698,7 +709,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--note", action="append", default=[], help="a line for the Notes section (repeatable)")
     args = p.parse_args(argv)
     args.rows = [int(r) for r in (args.rows or ("200000,50000" if args.quick else "5000000,500000")).split(",")]
-    args.rounds = args.rounds or (1 if args.quick else 3)
+    args.rounds = args.rounds or (1 if args.quick else DEFAULT_ROUNDS)
     args.data_dir = args.data_dir.resolve()
     suffix = "-quick" if args.quick else ""
     args.doc = args.doc or (args.data_dir / "benchmarks-quick.md" if args.quick else ROOT / "docs/benchmarks.md")

@@ -14,12 +14,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from etl_lib import fs
+from etl_lib import fs, numpy_views
 from etl_lib.budget import Budget
 from etl_lib.contract import iso_timestamp
 from etl_lib.errors import ConversionError, InvalidInputError, UnsupportedTypeError
@@ -28,8 +27,10 @@ from etl_lib.options import BATCH_BYTES, Limits
 from etl_lib.type_families import Family, children, family_of, nesting_depth
 
 if TYPE_CHECKING:
+    import numpy as np
     import pyarrow.compute as pc
-else:  # loaded on first use: the native encoder's path never needs it
+else:  # loaded on first use: the native encoder's path never needs them
+    np = lazy_module("numpy")
     pc = lazy_module("pyarrow.compute")
 
 DEFAULT_BATCH_ROWS = 16_384
@@ -295,9 +296,9 @@ def _int96_iso(seconds: pa.Array, wrapped_ns: pa.Array) -> pa.Array:
     or as whole seconds (floor). The nanoseconds of the second are recovered modulo 2**64
     from the wrapped read, which is exact because they lie in [0, 1e9).
     """
-    valid = pc.is_valid(seconds).to_numpy(zero_copy_only=False)
-    secs = pc.fill_null(pc.cast(seconds, pa.int64()), 0).to_numpy(zero_copy_only=False)
-    ns = pc.fill_null(pc.cast(wrapped_ns, pa.int64()), 0).to_numpy(zero_copy_only=False)
+    valid = numpy_views.values(pc.is_valid(seconds))
+    secs = numpy_views.values(pc.fill_null(pc.cast(seconds, pa.int64()), 0))
+    ns = numpy_views.values(pc.fill_null(pc.cast(wrapped_ns, pa.int64()), 0))
     with np.errstate(over="ignore"):
         frac = (ns.astype(np.uint64) - (secs.astype(np.uint64) * np.uint64(_NS_PER_SECOND))).astype(np.int64)
     texts: list[str | None] = []
