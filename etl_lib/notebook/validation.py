@@ -44,7 +44,7 @@ class ValidationError(Exception):
 
 
 def parse_options(options: ConvertOptions | dict[str, Any] | str | None) -> ConvertOptions | None:
-    """Options as given to a notebook: a model, a dict, a JSON string, or empty for 'the report's'."""
+    """Options as given to a notebook: a ConvertOptions, a dict, a JSON string, or empty for 'the report's'."""
     if options is None or isinstance(options, ConvertOptions):
         return options
     if isinstance(options, str):
