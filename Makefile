@@ -21,6 +21,9 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || "$$(scripts/check-prereqs.sh print-python)" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip==25.3
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@# Bytecode, as pip writes for an installed package: with PYTHONDONTWRITEBYTECODE set, an
+	@# editable install would otherwise compile etl_lib on every `etl` start.
+	$(PY) -m compileall -q etl_lib
 	@touch $@
 
 .PHONY: install

@@ -20,18 +20,19 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pyarrow as pa
 
-from etl_lib import native
+from etl_lib import native, numpy_views
 from etl_lib.errors import BadValueError, InvalidUtf8Error, InvalidValueError
 from etl_lib.lazy import lazy_module
 from etl_lib.options import ConvertOptions
 from etl_lib.type_families import NESTED, Family, family_of
 
 if TYPE_CHECKING:
+    import numpy as np
     import pyarrow.compute as pc
-else:  # loaded on first use: the native encoder's path never needs it
+else:  # loaded on first use: the native encoder's path never needs them
+    np = lazy_module("numpy")
     pc = lazy_module("pyarrow.compute")
 
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -299,7 +300,7 @@ def _clock_layout(layout: _Layout, nanos_or_units: np.ndarray, unit: str) -> Non
 def _int64_values(arr: pa.Array) -> np.ndarray:
     """The raw counts of a temporal array (nulls as 0), as int64."""
     raw = pa.int32() if arr.type.bit_width == 32 else pa.int64()
-    return pc.fill_null(arr.view(raw), 0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    return numpy_views.values(pc.fill_null(arr.view(raw), 0)).astype(np.int64, copy=False)
 
 
 def _encode_date(arr: pa.Array) -> pa.Array:
@@ -312,8 +313,9 @@ def _encode_date(arr: pa.Array) -> pa.Array:
     layout.text('"')
     text = _mask_nulls(arr, layout.array())
     if outside.any():
-        mask = pa.array(outside) if arr.null_count == 0 else pc.and_(pa.array(outside), pc.is_valid(arr))
-        text = _patch(text, mask, pa.array(days), lambda d: '"' + iso_date(d) + '"')  # type: ignore[arg-type]
+        mask = numpy_views.array(outside)
+        mask = mask if arr.null_count == 0 else pc.and_(mask, pc.is_valid(arr))
+        text = _patch(text, mask, numpy_views.array(days), lambda d: '"' + iso_date(d) + '"')  # type: ignore[arg-type]
     return text
 
 
@@ -333,8 +335,9 @@ def _encode_timestamp(arr: pa.Array) -> pa.Array:
     layout.text('Z"' if utc else '"')
     text = _mask_nulls(arr, layout.array())
     if outside.any():
-        mask = pa.array(outside) if arr.null_count == 0 else pc.and_(pa.array(outside), pc.is_valid(arr))
-        text = _patch(text, mask, pa.array(counts), lambda v: '"' + iso_timestamp(v, unit, utc=utc) + '"')  # type: ignore[arg-type]
+        mask = numpy_views.array(outside)
+        mask = mask if arr.null_count == 0 else pc.and_(mask, pc.is_valid(arr))
+        text = _patch(text, mask, numpy_views.array(counts), lambda v: '"' + iso_timestamp(v, unit, utc=utc) + '"')  # type: ignore[arg-type]
     return text
 
 
@@ -377,8 +380,8 @@ def _as_list(arr: pa.Array) -> pa.Array:
     t = arr.type
     if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_map(t):
         return arr
-    lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]), pa.int64())
+    lengths = numpy_views.values(pc.fill_null(pc.list_value_length(arr), 0)).astype(np.int64)
+    offsets = numpy_views.array(np.concatenate([np.zeros(1, np.int64), np.cumsum(lengths)]))
     mask = pc.is_null(arr) if arr.null_count else None
     return pa.LargeListArray.from_arrays(offsets, pc.list_flatten(arr), pa.large_list(t.value_field), mask=mask)
 
@@ -515,7 +518,7 @@ def _bad_time(arr: pa.Array) -> tuple[int, str] | None:
     values = _int64_values(arr)
     bad = (values < 0) | (values > limit)
     if arr.null_count:
-        bad &= pc.is_valid(arr).to_numpy(zero_copy_only=False)
+        bad &= numpy_views.values(pc.is_valid(arr))
     if not bad.any():
         return None
     row = int(np.argmax(bad))
@@ -524,7 +527,7 @@ def _bad_time(arr: pa.Array) -> tuple[int, str] | None:
 
 def _child_rows(arr: pa.Array) -> tuple[np.ndarray, list[tuple[str, pa.Array]]]:
     """A list-like array's offsets (absolute in its child arrays) and its children."""
-    offsets = arr.offsets.to_numpy(zero_copy_only=False)
+    offsets = numpy_views.values(arr.offsets)
     if isinstance(arr, pa.MapArray):
         return offsets, [("key", arr.keys), ("value", arr.items)]
     return offsets, [("[]", arr.values)]

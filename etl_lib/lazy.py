@@ -1,4 +1,5 @@
-"""Modules imported on first use, with the standard library's :class:`importlib.util.LazyLoader`.
+"""Start-up: modules imported on first use (the standard library's :class:`importlib.util.LazyLoader`),
+and pyarrow imported without numpy.
 
 ``pyarrow.compute`` builds a Python wrapper for each of Arrow's several hundred compute
 functions when it is imported: tens of milliseconds that every ``etl convert`` paid, though
@@ -38,3 +39,35 @@ def lazy_module(name: str) -> ModuleType:
     sys.modules[name] = module
     loader.exec_module(module)
     return module
+
+
+def import_pyarrow_without_numpy() -> ModuleType:
+    """Import pyarrow without its numpy integration, unless either is already imported.
+
+    pyarrow imports numpy when it is imported itself, if numpy is installed: about 0.1 s of
+    start-up, and on a machine with OpenBLAS a pool of threads that competes with the
+    encoding threads for the cores. The local engine's native path never needs numpy, so
+    ``etl convert`` imports pyarrow with numpy hidden for that moment, then makes numpy
+    importable again. numpy itself still works in that process; only pyarrow's own
+    conversions to and from it (``Array.to_numpy``, ``pa.array(ndarray)``, ``to_pandas``)
+    are unavailable, which is why :mod:`etl_lib.numpy_views` exists.
+
+    Returns
+    -------
+    ModuleType
+        The ``pyarrow`` module.
+
+    Examples
+    --------
+    >>> pa = import_pyarrow_without_numpy()  # in a fresh process: numpy is not loaded
+    >>> pa.array([1, 2]).to_pylist()
+    [1, 2]
+    """
+    if "pyarrow" in sys.modules or "numpy" in sys.modules:
+        return importlib.import_module("pyarrow")
+    sys.modules["numpy"] = None  # type: ignore[assignment]  # makes `import numpy` raise ImportError
+    try:
+        return importlib.import_module("pyarrow")
+    finally:
+        if sys.modules.get("numpy", 0) is None:
+            del sys.modules["numpy"]

@@ -1,14 +1,18 @@
-"""Conversion options: the one model shared by the CLI, the Glue job, the API and the UI.
+"""Conversion options: the one type shared by the CLI, the Glue job, the API and the UI.
 
-The same pydantic model validates ``etl convert`` flags, Glue job arguments and the
-``options`` object of ``POST /jobs``, so an option means the same thing everywhere.
+The same class gives ``etl convert`` flags, Glue job arguments and the ``options`` object of
+``POST /jobs`` their meaning, so an option means the same thing everywhere. It is a frozen
+dataclass, so the CLI's conversions never import pydantic; the API's request models and the
+stored jobs embed it as a field, and pydantic validates it there (:mod:`etl_lib.validated`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from etl_lib.validated import STRICT, Validated
 
 
 class Engine(StrEnum):
@@ -42,18 +46,38 @@ class Compression(StrEnum):
     GZIP = "gzip"
 
 
-class ConvertOptions(BaseModel):
+_FLAGS = ("drop_nulls", "bigint_as_string", "decimal_as_string", "nan_as_string")
+
+
+@dataclass(frozen=True)
+class ConvertOptions(Validated):
     """How a Parquet input becomes JSON (see docs/json-contract.md)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Read by pydantic where it validates the options (the API, stored jobs, run reports).
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
 
     format: OutputFormat = OutputFormat.JSONL
     compression: Compression = Compression.NONE
     # Strict: the API documents booleans, so 0 or "yes" is refused (422), not read as one.
-    drop_nulls: StrictBool = False
-    bigint_as_string: StrictBool = False
-    decimal_as_string: StrictBool = False
-    nan_as_string: StrictBool = False
+    drop_nulls: Annotated[bool, STRICT] = False
+    bigint_as_string: Annotated[bool, STRICT] = False
+    decimal_as_string: Annotated[bool, STRICT] = False
+    nan_as_string: Annotated[bool, STRICT] = False
+
+    def __post_init__(self) -> None:
+        # Direct construction (the CLI, library users) takes what the API takes: an enum or
+        # its value for the format and the compression, and only True or False for a flag.
+        # pydantic calls this too, after its own validation, which then leaves nothing to do.
+        for name, kind in (("format", OutputFormat), ("compression", Compression)):
+            value = getattr(self, name)
+            if not isinstance(value, kind):
+                if value not in [k.value for k in kind]:
+                    allowed = ", ".join(repr(k.value) for k in kind)
+                    raise ValueError(f"ConvertOptions.{name} must be one of {allowed}, not {value!r}")
+                object.__setattr__(self, name, kind(value))
+        for name in _FLAGS:
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"ConvertOptions.{name} must be True or False, not {getattr(self, name)!r}")
 
     @property
     def file_extension(self) -> str:
@@ -82,7 +106,8 @@ IN_FLIGHT_BYTES = CONVERTER_MEMORY_BYTES // 8
 """Encoded JSON bytes the local engine may hold ahead of the writer (~376 MiB)."""
 
 
-class Limits(BaseModel):
+@dataclass(frozen=True)
+class Limits:
     """Per-job limits; a job over one fails with its code and leaves nothing behind.
 
     ``None`` means unlimited, and only ever when a caller asks for it explicitly. Kept
@@ -90,23 +115,36 @@ class Limits(BaseModel):
     ``options`` of ``POST /jobs``), these the operator's, so no request can raise them.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    max_input_bytes: int | None = Field(default=2 * CONVERTER_MEMORY_BYTES, gt=0)
+    max_input_bytes: int | None = 2 * CONVERTER_MEMORY_BYTES
     """Decoded input: the Arrow bytes of every batch read (~5.9 GiB). The Lambda takes
     inputs up to the small-file threshold (64 MiB of Parquet); even at the ~50x ratios of
     very repetitive data those decode to about 3 GiB, so real inputs fit with room to
     spare, while a decompression bomb stops here long before the disk or the clock.
     ``INPUT_TOO_LARGE``."""
-    max_output_bytes: int | None = Field(default=4 * CONVERTER_MEMORY_BYTES, gt=0)
+    max_output_bytes: int | None = 4 * CONVERTER_MEMORY_BYTES
     """JSON bytes written, counted before compression (~11.75 GiB): JSON text is up to
     about twice its decoded Arrow size, so twice the input limit. ``OUTPUT_TOO_LARGE``."""
-    max_run_seconds: float | None = Field(default=CONVERTER_TIMEOUT_SECONDS - 60, gt=0)
+    max_run_seconds: float | None = CONVERTER_TIMEOUT_SECONDS - 60
     """Wall-clock time of the conversion: the Lambda timeout minus a minute, so the job
     fails with its code and cleans up before the runtime kills it. ``TIMED_OUT``."""
-    max_nesting_depth: int = Field(default=64, gt=0)
+    max_nesting_depth: int = 64
     """Nested types (struct, list, map) deeper than this are refused with
     ``UNSUPPORTED_TYPE``: the encoder and the reader recurse once per level."""
+
+    def __post_init__(self) -> None:
+        # Limits come from the operator's code and settings, never from a request: checked
+        # here, without pydantic, as the fields' documentation says.
+        for name in ("max_input_bytes", "max_output_bytes", "max_run_seconds", "max_nesting_depth"):
+            value = getattr(self, name)
+            if value is None and name != "max_nesting_depth":
+                continue
+            numeric = (int, float) if name == "max_run_seconds" else (int,)
+            if isinstance(value, bool) or not isinstance(value, numeric):
+                kind = "a number of seconds" if name == "max_run_seconds" else "an integer"
+                unlimited = "" if name == "max_nesting_depth" else " or None"
+                raise ValueError(f"Limits.{name} must be {kind}{unlimited}, not {value!r}")
+            if not value > 0:
+                raise ValueError(f"Limits.{name} must be greater than 0, not {value!r}")
 
     @classmethod
     def for_spark(cls, max_run_seconds: float = SPARK_TIMEOUT_SECONDS - 300) -> Limits:

@@ -14,12 +14,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from etl_lib import fs
+from etl_lib import fs, numpy_views
 from etl_lib.budget import Budget
 from etl_lib.contract import iso_timestamp
 from etl_lib.errors import ConversionError, InvalidInputError, UnsupportedTypeError
@@ -28,8 +27,10 @@ from etl_lib.options import BATCH_BYTES, Limits
 from etl_lib.type_families import Family, children, family_of, nesting_depth
 
 if TYPE_CHECKING:
+    import numpy as np
     import pyarrow.compute as pc
-else:  # loaded on first use: the native encoder's path never needs it
+else:  # loaded on first use: the native encoder's path never needs them
+    np = lazy_module("numpy")
     pc = lazy_module("pyarrow.compute")
 
 DEFAULT_BATCH_ROWS = 16_384
@@ -295,9 +296,9 @@ def _int96_iso(seconds: pa.Array, wrapped_ns: pa.Array) -> pa.Array:
     or as whole seconds (floor). The nanoseconds of the second are recovered modulo 2**64
     from the wrapped read, which is exact because they lie in [0, 1e9).
     """
-    valid = pc.is_valid(seconds).to_numpy(zero_copy_only=False)
-    secs = pc.fill_null(pc.cast(seconds, pa.int64()), 0).to_numpy(zero_copy_only=False)
-    ns = pc.fill_null(pc.cast(wrapped_ns, pa.int64()), 0).to_numpy(zero_copy_only=False)
+    valid = numpy_views.values(pc.is_valid(seconds))
+    secs = numpy_views.values(pc.fill_null(pc.cast(seconds, pa.int64()), 0))
+    ns = numpy_views.values(pc.fill_null(pc.cast(wrapped_ns, pa.int64()), 0))
     with np.errstate(over="ignore"):
         frac = (ns.astype(np.uint64) - (secs.astype(np.uint64) * np.uint64(_NS_PER_SECOND))).astype(np.int64)
     texts: list[str | None] = []
@@ -357,9 +358,9 @@ class IsoTimestampType(pa.ExtensionType):
 
 
 PROBE_ROWS = 16
-"""Rows of the first batch of each row group: the footer's sizes are not trusted (a
-hostile or buggy writer can declare anything), so the real bytes per row are measured on
-a small batch before larger ones are read."""
+"""Rows measured before each row group is read: the footer's sizes are not trusted (a
+hostile or buggy writer can declare anything), so the real bytes per row of its
+variable-width columns are measured on a small batch before larger ones are read."""
 
 
 MAX_REOPENS = 6
@@ -403,19 +404,73 @@ def _next_size(rows: int, batch: pa.RecordBatch, target_bytes: int, max_rows: in
     return wanted if wanted < rows // 2 or wanted >= 2 * rows else rows
 
 
+def _fixed_width(t: pa.DataType) -> int | None:
+    """Decoded bytes of every value of type ``t`` (its validity bit rounded up to a byte), or
+    None when values of ``t`` differ in size (strings, binaries, lists, maps, dictionaries)."""
+    if isinstance(t, pa.BaseExtensionType):  # UUID, JSON, the INT96 text type: their storage
+        return _fixed_width(t.storage_type)
+    if pa.types.is_struct(t):
+        widths = [_fixed_width(t.field(i).type) for i in range(t.num_fields)]
+        return None if None in widths else 1 + sum(w for w in widths if w is not None)
+    if pa.types.is_fixed_size_list(t):
+        width = _fixed_width(t.value_type)
+        return None if width is None else 1 + t.list_size * width
+    if pa.types.is_fixed_size_binary(t) or pa.types.is_decimal(t):
+        return 1 + t.byte_width
+    if pa.types.is_boolean(t) or pa.types.is_null(t):
+        return 1
+    if pa.types.is_primitive(t):  # integers, floats, dates, times, timestamps, durations, intervals
+        return 1 + max(1, t.bit_width // 8)
+    return None
+
+
+def _first_batch_rows(
+    pf: pq.ParquetFile, rg: int, *, target_bytes: int, max_rows: int, columns: list[str] | None
+) -> int:
+    """Rows of the first batch to read of row group ``rg``: about ``target_bytes`` decoded.
+
+    Fixed-width columns weigh what their types say; variable-width ones are measured on
+    their first ``PROBE_ROWS`` rows, read on their own (decompressing only their pages).
+    """
+    fields = [f for f in pf.schema_arrow if columns is None or f.name in columns]
+    names = [f.name for f in fields]
+    if len(set(names)) != len(names):  # a name that is not unique cannot select its column
+        return min(max_rows, PROBE_ROWS)
+    fixed = 0
+    variable: list[str] = []
+    for field in fields:
+        width = _fixed_width(field.type)
+        if width is None:
+            variable.append(field.name)
+        else:
+            fixed += width
+    measured = 0
+    if variable:
+        probe = pf.iter_batches(batch_size=PROBE_ROWS, row_groups=[rg], columns=variable, use_threads=False)
+        sample = next(probe, None)
+        if sample is None or not sample.num_rows:
+            return min(max_rows, PROBE_ROWS)
+        measured = -(-decoded_bytes(_decode_dictionaries(sample)) // sample.num_rows)
+    return max(1, min(max_rows, target_bytes // max(1, fixed + measured)))
+
+
 def _sized_batches(
     pf: pq.ParquetFile, rg: int, *, target_bytes: int, max_rows: int, columns: list[str] | None = None
 ) -> Iterator[pa.RecordBatch]:
     """The rows of row group ``rg`` in batches of about ``target_bytes`` *decoded* bytes.
 
-    Arrow reads batches of a fixed row count, so when a measured batch says another count
-    is right, the row group is opened again and the rows already delivered are skipped
-    (decoded again). That happens at most ``MAX_REOPENS`` times per row group, so rows
-    whose sizes keep changing cost no more than a few re-reads; past that, batches that
-    come out too large are still cut by :func:`_resliced`.
+    The first batch is sized by :func:`_first_batch_rows`. Arrow reads batches of a fixed
+    row count, so when a measured batch says another count is right, the row group is
+    opened again and the rows already delivered are skipped (decoded again). That happens
+    at most ``MAX_REOPENS`` times per row group, so rows whose sizes keep changing cost no
+    more than a few re-reads; past that, batches that come out too large are still cut by
+    :func:`_resliced`.
     """
     delivered = reopens = 0
-    rows = min(max_rows, PROBE_ROWS)
+    try:
+        rows = _first_batch_rows(pf, rg, target_bytes=target_bytes, max_rows=max_rows, columns=columns)
+    except (pa.ArrowNotImplementedError, pa.ArrowCapacityError):
+        rows = 1  # a probe too large for one Arrow chunk: rows that large are read one by one
     while True:
         skip, resized = delivered, False
         try:

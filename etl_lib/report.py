@@ -2,33 +2,40 @@
 
 The JSON Schema is derived from the Arrow schema under the same contract options as the
 data, so a consumer (or the validation notebook) can check every record against it.
+
+The report is a frozen dataclass; :meth:`RunReport.to_json` writes it and
+:meth:`RunReport.from_json` reads it back, validated, both through pydantic
+(:mod:`etl_lib.validated`), which a conversion itself never imports.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field
 
 from etl_lib.contract import MAX_SAFE_INTEGER, is_iso_timestamp_type, is_uuid_type
 from etl_lib.options import ConvertOptions
 from etl_lib.type_families import Family, family_of
+from etl_lib.validated import NON_NEGATIVE, Validated
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
-class InputPart(BaseModel):
+@dataclass(frozen=True)
+class InputPart(Validated):
     """One row group of the input: what a chart of the run shows per part."""
 
-    model_config = ConfigDict(frozen=True)
-
-    file: str = Field(description="The Parquet file the row group is in (a directory input has several).")
-    row_group: int = Field(ge=0, description="Index of the row group in its file.")
-    rows: int = Field(ge=0)
-    bytes: int = Field(ge=0, description="Compressed size of the row group in the file.")
+    file: str
+    """The Parquet file the row group is in (a directory input has several)."""
+    row_group: Annotated[int, NON_NEGATIVE]
+    """Index of the row group in its file."""
+    rows: Annotated[int, NON_NEGATIVE]
+    bytes: Annotated[int, NON_NEGATIVE]
+    """Compressed size of the row group in the file."""
 
 
 def input_parts(files: Iterable[tuple[str, Iterable[int], Iterable[int]]]) -> tuple[InputPart, ...]:
@@ -40,8 +47,10 @@ def input_parts(files: Iterable[tuple[str, Iterable[int], Iterable[int]]]) -> tu
     )
 
 
-class RunReport(BaseModel):
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True)
+class RunReport(Validated):
+    """What one conversion did: written as JSON next to a job's output (``report.json``),
+    by ``etl convert --report``, and returned by :func:`etl_lib.convert`."""
 
     input: str
     output: str

@@ -22,7 +22,6 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
 
-import numpy as np
 import pyarrow as pa
 
 from etl_lib.budget import Budget
@@ -57,9 +56,8 @@ def _terminator(opts: ConvertOptions) -> str:
 def _line_bytes(lines: pa.Array) -> pa.Buffer:
     """The concatenated text of a string array, straight from its data buffer."""
     _, offsets, data = lines.buffers()
-    width = np.int64 if pa.types.is_large_string(lines.type) else np.int32
-    bounds = np.frombuffer(offsets, dtype=width)[[lines.offset, lines.offset + len(lines)]]
-    start, end = int(bounds[0]), int(bounds[1])
+    bounds = memoryview(offsets).cast("q" if pa.types.is_large_string(lines.type) else "i")
+    start, end = bounds[lines.offset], bounds[lines.offset + len(lines)]
     return data.slice(start, end - start)
 
 

@@ -65,3 +65,85 @@ def test_a_lazy_module_is_executed_on_first_use() -> None:
         timeout=60,
     )
     assert done.stdout.split("\n")[:3] == ["_LazyModule", "(0.0, 1.0, 1)", "module"]
+
+
+def test_a_local_conversion_from_the_command_line_never_loads_numpy(tmp_path: Path) -> None:
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"a": [1, None, 3], "d": pa.array([0, 1, None], pa.date32())}), src)
+    dest = tmp_path / "out.jsonl"
+    probe = textwrap.dedent(
+        f"""
+        import importlib.util, sys
+        from etl_lib.cli import main
+        code = main(["convert", {str(src)!r}, {str(dest)!r}, "--engine", "local"])
+        numpy = sys.modules.get("numpy")
+        executed = numpy is not None and not isinstance(numpy, importlib.util._LazyModule)
+        print(code, executed, sys.modules["pyarrow"].lib.np)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.split() == ["0", "False", "None"]
+    records = ['{"a":1,"d":"1970-01-01"}', '{"a":null,"d":"1970-01-02"}', '{"a":3,"d":null}']
+    assert dest.read_text().splitlines() == records
+
+
+def test_the_reference_encoder_and_the_int96_reader_work_where_pyarrow_has_no_numpy() -> None:
+    # `etl convert` imports pyarrow without numpy; a batch the native encoder hands to the
+    # reference (an invalid value, a type it does not know) and the INT96 reader must then
+    # still work, with numpy loaded on their first use. Their own tests prove it, run so.
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "tests.pyarrow_without_numpy",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "0",
+            "-k",
+            "not spark",
+            "tests/test_contract_rules.py",
+            "tests/test_hostile_files.py",
+            "tests/test_conformance.py::test_int96_timestamps_are_decoded_exactly_even_beyond_year_2262",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "pyarrow: imported without numpy" in done.stdout
+    assert " passed" in done.stdout.splitlines()[-1]
+
+
+def test_the_converter_lambda_loads_pyarrow_at_init_without_numpy() -> None:
+    probe = (
+        "import importlib.util, sys; import lambdas.converter.handler; "
+        "numpy = sys.modules.get('numpy'); "
+        "print(numpy is not None and not isinstance(numpy, importlib.util._LazyModule), sys.modules['pyarrow'].lib.np)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.split() == ["False", "None"]
+
+
+def test_etl_convert_on_the_local_engine_never_imports_pydantic(tmp_path: Path) -> None:
+    # pydantic validates options where requests arrive (the API, stored jobs); a conversion
+    # needs only the dataclasses, and importing pydantic would add about a tenth of a second
+    # to every run. (Only ``--report`` loads it, to write the report.)
+    src, dest = tmp_path / "in.parquet", tmp_path / "out.jsonl"
+    pq.write_table(pa.table({"a": [1, None, 3], "s": ["x", "y", None]}), src)
+    argv = ["convert", "--engine", "local", "--drop-nulls", "--bigint-as-string", str(src), str(dest)]
+    probe = textwrap.dedent(
+        f"""
+        import sys
+        from etl_lib.cli import main
+        assert main({argv!r}) == 0
+        print(sorted(name for name in sys.modules if name.split(".")[0] in ("pydantic", "pydantic_core")))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.strip() == "[]", done.stdout
+    assert dest.read_text().splitlines() == ['{"a":1,"s":"x"}', '{"s":"y"}', '{"a":3}']

@@ -22,7 +22,7 @@ from etl_lib.options import (
     ConvertOptions,
     Limits,
 )
-from etl_lib.parquet_input import MAX_REOPENS, open_input, read_slice
+from etl_lib.parquet_input import MAX_REOPENS, PROBE_ROWS, _fixed_width, open_input, read_slice
 from tests import hostile
 
 MiB = 1024**2
@@ -105,6 +105,81 @@ def test_rows_whose_sizes_keep_changing_reopen_a_row_group_only_a_few_times(
     assert pa.Table.from_batches(batches).column("v").to_pylist() == values
     assert len(opened) <= 1 + MAX_REOPENS
     assert max(b.nbytes for b in batches) <= 2 * 256 * 1024 + 50_000
+
+
+def _recording_iter_batches(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
+    """Every ParquetFile.iter_batches call's keyword arguments, in order."""
+    calls: list[dict[str, object]] = []
+    iter_batches = pq.ParquetFile.iter_batches
+
+    def recording(self: pq.ParquetFile, *args: object, **kwargs: object) -> object:
+        calls.append(kwargs)
+        return iter_batches(self, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", recording)
+    return calls
+
+
+def test_only_the_variable_width_columns_are_probed_before_a_row_group_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "mixed.parquet"
+    table = pa.table(
+        {
+            "id": pa.array(range(5000), pa.int64()),
+            "text": ["v" * 200] * 5000,
+            "point": pa.array([{"x": 1.0, "y": 2}] * 5000),
+            "tags": [[1, 2, 3]] * 5000,
+        }
+    )
+    pq.write_table(table, src, row_group_size=2500)
+    calls = _recording_iter_batches(monkeypatch)
+    (piece,) = open_input(str(src)).plan(target_bytes=1 << 40)
+    batches = list(read_slice(piece, batch_bytes=64 * 1024))
+    assert pa.Table.from_batches(batches).equals(table)
+    probes = [c for c in calls if c["batch_size"] == PROBE_ROWS]
+    assert [c["columns"] for c in probes] == [["text", "tags"]] * 2  # one per row group
+    # The first batch is sized from the probe and the fixed widths: no row group is reopened.
+    assert len(calls) == 4
+    assert max(b.nbytes for b in batches) <= 2 * 64 * 1024
+
+
+def test_a_row_group_of_fixed_width_columns_is_sized_from_its_types_without_a_probe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "numbers.parquet"
+    table = pa.table({"a": pa.array(range(20_000), pa.int64()), "b": pa.array([0.5] * 20_000), "c": [True] * 20_000})
+    pq.write_table(table, src)
+    calls = _recording_iter_batches(monkeypatch)
+    (piece,) = open_input(str(src)).plan(target_bytes=1 << 40)
+    batches = list(read_slice(piece, batch_bytes=19 * 1000))
+    assert pa.Table.from_batches(batches).equals(table)
+    assert [c["batch_size"] for c in calls] == [1000]  # 19 bytes a row: 9 + 9 + 1
+    assert {b.num_rows for b in batches} == {1000}
+
+
+@pytest.mark.parametrize(
+    ("arrow_type", "width"),
+    [
+        (pa.int8(), 2),
+        (pa.float64(), 9),
+        (pa.timestamp("us", "UTC"), 9),
+        (pa.decimal128(18, 4), 17),
+        (pa.uuid(), 17),
+        (pa.struct([("x", pa.float64()), ("y", pa.int32())]), 1 + 9 + 5),
+        (pa.list_(pa.int16(), 3), 1 + 3 * 3),
+        (pa.string(), None),
+        (pa.list_(pa.int32()), None),
+        (pa.struct([("label", pa.string())]), None),
+        (pa.dictionary(pa.int32(), pa.string()), None),
+        (pa.map_(pa.int32(), pa.int32()), None),
+    ],
+    ids=str,
+)
+def test_a_type_has_a_fixed_width_only_when_every_value_has_the_same_size(
+    arrow_type: pa.DataType, width: int | None
+) -> None:
+    assert _fixed_width(arrow_type) == width
 
 
 class _RecordingFlight(writer._InFlight):

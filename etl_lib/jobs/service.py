@@ -358,7 +358,7 @@ class JobService:
             if report is not None:
                 from etl_lib.report import RunReport
 
-                return self._succeed(job, RunReport.model_validate_json(report), job.attempt)
+                return self._succeed(job, RunReport.from_json(report), job.attempt)
             if job.lease_expires_at is not None and job.lease_expires_at > time.time():
                 return job  # its holder is alive (a duplicate run ended): it will report
             return self.fail(
@@ -491,7 +491,7 @@ class JobService:
                 spark=spark,
                 limits=self.spark_limits if engine is Engine.SPARK else Limits(),
             )
-            self.outputs.put_bytes(report_key(job_id, attempt), report.model_dump_json(indent=2).encode())
+            self.outputs.put_bytes(report_key(job_id, attempt), report.to_json(indent=2).encode())
         except ConversionError as exc:
             self.outputs.delete_prefix(mine)
             return self.fail(job_id, JobError(code=exc.code, message=f"{job.filename}: {exc.message}"), attempt=attempt)

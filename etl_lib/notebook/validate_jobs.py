@@ -67,8 +67,10 @@ def _options_json(options: Any) -> str:
         return ""
     if isinstance(options, str):
         return options
-    if hasattr(options, "model_dump"):
-        options = options.model_dump(mode="json")
+    from etl_lib.options import ConvertOptions
+
+    if isinstance(options, ConvertOptions):
+        options = options.to_dict()
     return json.dumps(options)
 
 
@@ -151,7 +153,7 @@ def job_record(job: Any, input_bucket: str, output_bucket: str) -> dict[str, Any
         # Under the attempt that published it (each run of a job writes under its own).
         "output_uri": f"s3://{output_bucket}/{output_key(job.job_id, job.options, job.attempt)}",
         "report_uri": f"s3://{output_bucket}/{report_key(job.job_id, job.attempt)}",
-        "options": job.options.model_dump(mode="json"),
+        "options": job.options.to_dict(),
         "finished_at": job.updated_at.isoformat(),
     }
 

@@ -44,14 +44,14 @@ class ValidationError(Exception):
 
 
 def parse_options(options: ConvertOptions | dict[str, Any] | str | None) -> ConvertOptions | None:
-    """Options as given to a notebook: a model, a dict, a JSON string, or empty for 'the report's'."""
+    """Options as given to a notebook: a ConvertOptions, a dict, a JSON string, or empty for 'the report's'."""
     if options is None or isinstance(options, ConvertOptions):
         return options
     if isinstance(options, str):
         if not options.strip():
             return None
         options = json.loads(options)
-    return ConvertOptions.model_validate(options)
+    return ConvertOptions.from_dict(options)
 
 
 _UNPARSEABLE = object()
@@ -111,10 +111,10 @@ def validate_output(
     """
     errors: list[str] = []
     checks: dict[str, dict[str, Any]] = {}
-    report = RunReport.model_validate_json(read_job_bytes(report_path, data_dir=data_dir))
+    report = RunReport.from_json(read_job_bytes(report_path, data_dir=data_dir))
     wanted_options = parse_options(options)
     opts = report.options
-    checks["options"] = {"ok": wanted_options is None or wanted_options == opts, "report": opts.model_dump(mode="json")}
+    checks["options"] = {"ok": wanted_options is None or wanted_options == opts, "report": opts.to_dict()}
     if not checks["options"]["ok"]:
         errors.append(f"options {wanted_options} differ from the run report's {opts}")
 
@@ -166,7 +166,7 @@ def validate_output(
         "input": input_path,
         "output": output_path,
         "report": report_path,
-        "options": opts.model_dump(mode="json"),
+        "options": opts.to_dict(),
         "checks": checks,
         "errors": errors,
     }

@@ -90,7 +90,7 @@ def test_upload_to_download_on_aws_with_the_glue_script_on_spark(
     downloaded = requests.get(link["url"], timeout=30)
     assert downloaded.status_code == 200
     assert 'filename="sales.json.gz"' in downloaded.headers["Content-Disposition"]
-    expected = expected_output(src, tmp_path, ConvertOptions.model_validate(options))
+    expected = expected_output(src, tmp_path, ConvertOptions.from_dict(options))
     import gzip
 
     assert gzip.decompress(downloaded.content) == gzip.decompress(expected)

@@ -82,6 +82,8 @@ def test_a_file_over_the_size_limit_is_refused_with_413(monkeypatch: pytest.Monk
         ('{"filename": "../etc/passwd", "size": 10}', 422, "INVALID_REQUEST"),
         ('{"filename": "a.parquet", "size": 10, "options": {"format": "xml"}}', 422, "INVALID_REQUEST"),
         ('{"filename": "a.parquet", "size": 10, "options": {"colour": "red"}}', 422, "INVALID_REQUEST"),
+        ('{"filename": "a.parquet", "size": 10, "options": {"drop_nulls": 0}}', 422, "INVALID_REQUEST"),
+        ('{"filename": "a.parquet", "size": 10, "options": {"nan_as_string": "yes"}}', 422, "INVALID_REQUEST"),
         ('{"filename": "a.parquet", "size": 10, "owner": "someone-else"}', 422, "INVALID_REQUEST"),
         ('{"filename": "a.parquet", "size": 10, "engine": "local"}', 422, "INVALID_REQUEST"),
         ('{"filename": "a.parquet", "size": 10, "engine": "duckdb"}', 422, "INVALID_REQUEST"),

@@ -190,14 +190,14 @@ def _converted(tmp_path: Path, options: ConvertOptions) -> tuple[str, str, str]:
     pq.write_table(contract_table(), src)
     dest = tmp_path / f"out{options.file_extension}"
     report = convert(str(src), str(dest), options, engine="local")
-    (tmp_path / "report.json").write_text(report.model_dump_json())
+    (tmp_path / "report.json").write_text(report.to_json())
     return str(src), str(dest), str(tmp_path / "report.json")
 
 
 @pytest.mark.parametrize("options", OPTION_SETS, ids=lambda o: o.file_extension + ("-all" if o.nan_as_string else ""))
 def test_contract_edge_cases_round_trip_under_every_option(options: ConvertOptions, tmp_path: Path) -> None:
     src, dest, report = _converted(tmp_path, options)
-    summary = validate_output(src, dest, report, options.model_dump_json(), summary_path=tmp_path / "s.json")
+    summary = validate_output(src, dest, report, options.to_json(), summary_path=tmp_path / "s.json")
     assert summary["status"] == "passed"
     assert summary["checks"]["round_trip"]["sampled"] == 3
     assert json.loads((tmp_path / "s.json").read_text()) == summary
@@ -325,7 +325,7 @@ def test_validation_passes_on_the_conformance_corpus(tmp_path: Path) -> None:
             report = convert(str(src), str(dest), OPTION_SETS[1], engine="local")  # every option on
         except ConversionError:
             continue  # inputs the conversion refuses (tests/test_conformance.py covers those)
-        (tmp_path / "report.json").write_text(report.model_dump_json())
+        (tmp_path / "report.json").write_text(report.to_json())
         try:
             validate_output(str(src), str(dest), str(tmp_path / "report.json"), sample_size=50)
             validated += 1
