@@ -215,13 +215,20 @@ static inline int format_i64(char *p, int64_t v) {
 /* Zero-padded `digits` digits of v (v < 10**digits), two at a time from the last. */
 static inline void format_fixed(char *p, uint64_t v, int digits) {
     int i = digits;
-    while (i >= 2) {
+    while (v > UINT32_MAX) { /* only decimals' 19-digit chunks: i >= 10 here */
         const uint64_t d = v / 100;
         i -= 2;
         memcpy(p + i, DIGIT_PAIRS + 2 * (v - d * 100), 2);
         v = d;
     }
-    if (i) p[0] = (char)('0' + v);
+    uint32_t u = (uint32_t)v; /* years, clock fields and fractions: 32-bit steps (see format_u64) */
+    while (i >= 2) {
+        const uint32_t d = u / 100;
+        i -= 2;
+        memcpy(p + i, DIGIT_PAIRS + 2 * (u - d * 100), 2);
+        u = d;
+    }
+    if (i) p[0] = (char)('0' + u);
 }
 
 #define MAX_SAFE_INTEGER 9007199254740991LL
@@ -684,6 +691,20 @@ static inline int64_t floor_div(int64_t a, int64_t b) {
 /* Proleptic Gregorian civil date of a day count from 1970-01-01, for any int64 day
    count the callers produce (Howard Hinnant's days_from_civil inverse). */
 static inline void civil_from_days(int64_t days, int64_t *year, int *month, int *day) {
+    if (days >= -719468 && days <= 2000000000) {
+        /* From 0000-03-01 to far past 9999: z is not negative and fits 32 bits, so the same
+           arithmetic runs unsigned in 32 bits, where dividing by a constant is cheaper. */
+        const uint32_t z = (uint32_t)(days + 719468);
+        const uint32_t era = z / 146097;
+        const uint32_t doe = z - era * 146097;
+        const uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        const uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        const uint32_t mp = (5 * doy + 2) / 153;
+        *day = (int)(doy - (153 * mp + 2) / 5 + 1);
+        *month = (int)(mp < 10 ? mp + 3 : mp - 9);
+        *year = (int64_t)yoe + (int64_t)era * 400 + (*month <= 2);
+        return;
+    }
     const int64_t z = days + 719468;
     const int64_t era = floor_div(z, 146097);
     const int64_t doe = z - era * 146097;
