@@ -391,8 +391,9 @@ static int magnitude_digits(const uint64_t *le, int words, int *negative, char *
         if (top == 0 && w[0] < base) {
             char tmp[20];
             int n = format_u64(tmp, w[0]);
-            memcpy(out, tmp, (size_t)n);
-            memcpy(out + n, chunks + (80 - len), (size_t)len);
+            /* Fixed-size copies are inlined (a variable size calls memcpy): out has 80 bytes. */
+            memcpy(out, tmp, 20);
+            if (len) memcpy(out + n, chunks + (80 - len), (size_t)len);
             return n + len;
         }
         unsigned __int128 rem = 0;
@@ -418,8 +419,10 @@ static int write_decimal(Ctx *c, const Node *n, int64_t i) {
         le[0] = (uint64_t)(int64_t)v;
     } else if (n->width == 64) {
         memcpy(le, n->b1 + 8 * (n->offset + i), 8);
+    } else if (n->width == 128) { /* constant sizes: inlined copies, not memcpy calls */
+        memcpy(le, n->b1 + 16 * (size_t)(n->offset + i), 16);
     } else {
-        memcpy(le, n->b1 + (size_t)(n->width / 8) * (size_t)(n->offset + i), (size_t)n->width / 8);
+        memcpy(le, n->b1 + 32 * (size_t)(n->offset + i), 32);
     }
     char digits[80];
     int negative;
@@ -1345,7 +1348,9 @@ static void encode_lines(Ctx *c, const Node *root, const char *term, size_t term
     for (int64_t i = 0; i < root->length; ++i) {
         c->row = i;
         const int64_t j = root->offset + i;
-        if (!put_char(c, '{') || !write_members(c, root, j) || !put_char(c, '}') || !put(c, term, term_len)) {
+        /* (The usual one-byte terminator without a memcpy call per row.) */
+        if (!put_char(c, '{') || !write_members(c, root, j) || !put_char(c, '}') ||
+            !(term_len == 1 ? put_char(c, term[0]) : put(c, term, term_len))) {
             c->error_row = i;
             return;
         }
