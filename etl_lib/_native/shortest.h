@@ -7,7 +7,7 @@
  * library on the target (glibc's printf has no shortest mode) does that, and the
  * proven algorithms are small.
  *
- * The encoder uses Schubfach (below). shortest_ryu.h keeps the Ryu implementation the
+ * The encoder uses Schubfach (below). tests/native/shortest_ryu.h keeps the Ryu implementation the
  * encoder used first, as the oracle that tests/native/shortest_check.c compares it with.
  */
 #ifndef ETL_SHORTEST_H
@@ -24,7 +24,7 @@ typedef struct {
 
 /* ---- Schubfach --------------------------------------------------------------------------
  *
- * The same digits as Ryu (shortest_ryu.h), several times cheaper: Raffaello Giulietti's
+ * The same digits as Ryu (tests/native/shortest_ryu.h), several times cheaper: Raffaello Giulietti's
  * Schubfach ("The Schubfach way to render doubles", 2020/2021), as in his Java
  * implementation (java.lang.Double.toString since JDK 19). Where Ryu multiplies three
  * values and then removes digits one division at a time, Schubfach scales the value and its

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 HERE = Path(__file__).parent
 NATIVE = HERE.parent.parent / "etl_lib" / "_native"
@@ -54,3 +57,14 @@ def test_random_and_hard_float64_patterns_get_the_digits_ryu_gives(tmp_path: Pat
     out = _run(_checker(tmp_path), "f64", "3000000", "20261201")
     checked = int(out.split()[-4])
     assert checked > 30_000_000 and out.strip().endswith("0 differ"), out
+
+
+@pytest.mark.parametrize(
+    ("table", "header"),
+    [("schubfach", NATIVE / "shortest_tables.h"), ("ryu", HERE / "ryu_tables.h")],
+)
+def test_the_committed_tables_are_what_gen_tables_generates(table: str, header: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(NATIVE / "gen_tables.py"), table], capture_output=True, text=True, check=True
+    )
+    assert done.stdout == header.read_text(encoding="ascii")

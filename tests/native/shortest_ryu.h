@@ -1,7 +1,8 @@
 /* Ryu: the shortest-digits algorithm the encoder used before Schubfach (shortest.h).
  *
- * Kept only as the independent oracle of tests/native/shortest_check.c, which compares the
- * two on every float32 and on millions of float64 bit patterns; the encoder does not use it.
+ * Kept only as the independent oracle of shortest_check.c, which compares the two on every
+ * float32 and on millions of float64 bit patterns; the encoder does not use it, so it and its
+ * tables (ryu_tables.h, from etl_lib/_native/gen_tables.py) live with the tests.
  * This is the Ryu algorithm (Ulf Adams, "Ryu: fast float-to-string conversion", PLDI 2018),
  * implemented from the paper for any IEEE-754 binary format up to 64 bits: the same core
  * serves float64 (52 mantissa bits) and float32 (23 bits), whose values and rounding
@@ -13,6 +14,7 @@
 
 #include <stdint.h>
 
+#include "ryu_tables.h"
 #include "shortest.h"
 
 /* ceil(log2(5**e)) for 0 < e <= 3528; 1 for e == 0 */
