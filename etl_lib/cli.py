@@ -298,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def entry() -> NoReturn:
     """The ``etl`` console script: :func:`main`, then exit.
 
-    A local conversion ends the process at once once its output is published and its
+    A local conversion ends the process as soon as its output is published and its
     summary printed: tearing down an interpreter that has held pyarrow and a gigabyte of
     buffers takes about 0.1 s, a tenth of a small conversion, and has nothing left to do
     (every file is closed, every thread joined). With Spark the interpreter exits normally,

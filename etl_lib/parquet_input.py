@@ -24,7 +24,7 @@ from etl_lib.contract import iso_timestamp
 from etl_lib.errors import ConversionError, InvalidInputError, UnsupportedTypeError
 from etl_lib.lazy import lazy_module
 from etl_lib.options import BATCH_BYTES, Limits
-from etl_lib.type_families import Family, children, family_of, nesting_depth
+from etl_lib.type_families import Family, children, family_of, fixed_width, nesting_depth
 
 if TYPE_CHECKING:
     import numpy as np
@@ -404,26 +404,6 @@ def _next_size(rows: int, batch: pa.RecordBatch, target_bytes: int, max_rows: in
     return wanted if wanted < rows // 2 or wanted >= 2 * rows else rows
 
 
-def _fixed_width(t: pa.DataType) -> int | None:
-    """Decoded bytes of every value of type ``t`` (its validity bit rounded up to a byte), or
-    None when values of ``t`` differ in size (strings, binaries, lists, maps, dictionaries)."""
-    if isinstance(t, pa.BaseExtensionType):  # UUID, JSON, the INT96 text type: their storage
-        return _fixed_width(t.storage_type)
-    if pa.types.is_struct(t):
-        widths = [_fixed_width(t.field(i).type) for i in range(t.num_fields)]
-        return None if None in widths else 1 + sum(w for w in widths if w is not None)
-    if pa.types.is_fixed_size_list(t):
-        width = _fixed_width(t.value_type)
-        return None if width is None else 1 + t.list_size * width
-    if pa.types.is_fixed_size_binary(t) or pa.types.is_decimal(t):
-        return 1 + t.byte_width
-    if pa.types.is_boolean(t) or pa.types.is_null(t):
-        return 1
-    if pa.types.is_primitive(t):  # integers, floats, dates, times, timestamps, durations, intervals
-        return 1 + max(1, t.bit_width // 8)
-    return None
-
-
 def _first_batch_rows(
     pf: pq.ParquetFile, rg: int, *, target_bytes: int, max_rows: int, columns: list[str] | None
 ) -> int:
@@ -439,7 +419,7 @@ def _first_batch_rows(
     fixed = 0
     variable: list[str] = []
     for field in fields:
-        width = _fixed_width(field.type)
+        width = fixed_width(field.type)
         if width is None:
             variable.append(field.name)
         else:

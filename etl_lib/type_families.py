@@ -117,3 +117,29 @@ def nesting_depth(t: pa.DataType) -> int:
         deepest = max(deepest, level)
         stack.extend((child.type, level) for child in children(current))
     return deepest
+
+
+_SCALAR_FIXED = frozenset({Family.INTEGER, Family.FLOAT, Family.DATE, Family.TIMESTAMP, Family.TIME, Family.DURATION})
+
+
+def fixed_width(t: pa.DataType) -> int | None:
+    """Decoded bytes of every value of ``t``, its validity bit counted as a byte; None when
+    values differ in size (strings, binaries, lists, maps, dictionaries and what holds them).
+
+    A reader can size batches of such columns from their type alone. Recursion is bounded
+    by the nesting limit the input checks apply first.
+    """
+    family = family_of(t)
+    if family is Family.NULL or family is Family.BOOLEAN:
+        return 1  # a bit or none, and a validity bit
+    if family in _SCALAR_FIXED:
+        return 1 + t.bit_width // 8
+    if family is Family.DECIMAL or (family is Family.BINARY and pat.is_fixed_size_binary(t)):
+        return 1 + int(t.byte_width)
+    if family is Family.EXTENSION or family is Family.STRUCT or (family is Family.LIST and pat.is_fixed_size_list(t)):
+        widths = [fixed_width(child.type) for child in children(t)]
+        if None in widths:
+            return None
+        per_value = t.list_size if family is Family.LIST else 1
+        return (family is not Family.EXTENSION) + per_value * sum(w for w in widths if w is not None)
+    return None

@@ -22,7 +22,8 @@ from etl_lib.options import (
     ConvertOptions,
     Limits,
 )
-from etl_lib.parquet_input import MAX_REOPENS, PROBE_ROWS, _fixed_width, open_input, read_slice
+from etl_lib.parquet_input import MAX_REOPENS, PROBE_ROWS, open_input, read_slice
+from etl_lib.type_families import fixed_width
 from tests import hostile
 
 MiB = 1024**2
@@ -179,7 +180,7 @@ def test_a_row_group_of_fixed_width_columns_is_sized_from_its_types_without_a_pr
 def test_a_type_has_a_fixed_width_only_when_every_value_has_the_same_size(
     arrow_type: pa.DataType, width: int | None
 ) -> None:
-    assert _fixed_width(arrow_type) == width
+    assert fixed_width(arrow_type) == width
 
 
 class _RecordingFlight(writer._InFlight):
