@@ -147,3 +147,39 @@ def test_etl_convert_on_the_local_engine_never_imports_pydantic(tmp_path: Path) 
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
     assert done.stdout.strip() == "[]", done.stdout
     assert dest.read_text().splitlines() == ['{"a":1,"s":"x"}', '{"s":"y"}', '{"a":3}']
+
+
+def _pool_after(code: str, env: dict[str, str] | None = None) -> str:
+    """The backend of Arrow's default pool (the one the Parquet reader allocates from) after
+    ``code`` ran in a fresh interpreter, with no pool chosen in the environment but ``env``'s."""
+    import os
+
+    probe = f"{code}\nimport pyarrow as pa\nprint(pa.default_memory_pool().backend_name)"
+    environ = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"} | (env or {})
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120, env=environ
+    )
+    return done.stdout.split()[-1]
+
+
+def test_etl_convert_on_the_local_engine_reads_with_jemalloc(tmp_path: Path) -> None:
+    src, dest = tmp_path / "in.parquet", tmp_path / "out.jsonl"
+    pq.write_table(pa.table({"a": [1, 2]}), src)
+    argv = ["convert", "--engine", "local", str(src), str(dest)]
+    code = f"from etl_lib.cli import main\nassert main({argv!r}) == 0"
+    assert _pool_after(code) == "jemalloc"
+    assert dest.read_text() == '{"a":1}\n{"a":2}\n'
+
+
+def test_the_converter_lambda_chooses_jemalloc_at_init() -> None:
+    assert _pool_after("import lambdas.converter.handler") == "jemalloc"
+
+
+def test_a_pool_the_operator_chose_is_kept() -> None:
+    code = "from etl_lib.arrow_memory import use_jemalloc\nassert use_jemalloc()"
+    assert _pool_after(code, {"ARROW_DEFAULT_MEMORY_POOL": "system"}) == "system"
+
+
+def test_once_pyarrow_is_loaded_its_pool_stays_and_use_jemalloc_says_so() -> None:
+    code = "import pyarrow\nfrom etl_lib.arrow_memory import use_jemalloc\nassert use_jemalloc() is False"
+    assert _pool_after(code) == "mimalloc"
