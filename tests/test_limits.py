@@ -145,6 +145,55 @@ def test_only_the_variable_width_columns_are_probed_before_a_row_group_is_read(
     assert max(b.nbytes for b in batches) <= 2 * 64 * 1024
 
 
+class _CountingFile:
+    """A binary file that counts the bytes read from it (handed to Arrow as a PythonFile)."""
+
+    def __init__(self, path: str, counts: list[int]) -> None:
+        self._file = open(path, "rb")  # noqa: SIM115  # closed by Arrow through close()
+        self._counts = counts
+        counts.append(0)
+        self._index = len(counts) - 1
+        self.closed = False
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._file.read(n)
+        self._counts[self._index] += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def close(self) -> None:
+        self.closed = True
+        self._file.close()
+
+
+def test_the_probe_reads_only_the_first_pages_of_its_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import etl_lib.parquet_input as parquet_input
+
+    src = tmp_path / "text.parquet"
+    rows = 200_000
+    table = pa.table({"id": pa.array(range(rows), pa.int64()), "text": [f"{i:08d}" * 8 for i in range(rows)]})
+    pq.write_table(table, src, compression="none", data_page_size=64 * 1024)
+    counts: list[int] = []
+
+    class CountingFileSystem:
+        def open_input_file(self, path: str) -> pa.PythonFile:
+            return pa.PythonFile(_CountingFile(path, counts), mode="r")
+
+    (piece,) = open_input(str(src)).plan(target_bytes=1 << 40)
+    monkeypatch.setattr(parquet_input.fs, "resolve", lambda uri: (CountingFileSystem(), uri))
+    batches = list(read_slice(piece))
+    assert pa.Table.from_batches(batches).equals(table)
+    chunk = pq.ParquetFile(src).metadata.row_group(0).column(1).total_compressed_size  # 14 MB of text
+    reader, prober = counts[-2:]  # opened by the slice's reader: its own, then the probe's
+    assert reader >= chunk
+    assert prober < chunk // 10  # its dictionary page (1 MB) and first data page
+
+
 def test_a_row_group_of_fixed_width_columns_is_sized_from_its_types_without_a_probe(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
