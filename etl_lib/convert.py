@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from etl_lib import sink
+from etl_lib import native, sink
 from etl_lib.budget import Budget
 from etl_lib.errors import InvalidInputError, error_from_code
 from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES, ConvertOptions, Engine, Limits
@@ -65,9 +65,12 @@ def _write_local(
         if progress is not None:
             progress(done, total)
 
-    with sink.atomic_output(dest, s3_client=s3_client) as out:
-        result = write_stream(plan, options, out, workers=LOCAL_WORKERS, progress=advance, budget=budget)
-        _check_rows(src, total, result.rows)  # inside the block: a mismatch publishes nothing
+    try:
+        with sink.atomic_output(dest, s3_client=s3_client) as out:
+            result = write_stream(plan, options, out, workers=LOCAL_WORKERS, progress=advance, budget=budget)
+            _check_rows(src, total, result.rows)  # inside the block: a mismatch publishes nothing
+    finally:
+        native.release_buffers()  # the worker and the Lambda live on after the conversion
     return result.rows, sink.size_of(dest, s3_client=s3_client)
 
 

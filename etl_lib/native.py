@@ -117,6 +117,14 @@ def _run(
     return pa.Array.from_buffers(text_type, length, buffers, null_count=null_count)
 
 
+def release_buffers() -> int:
+    """Free the output buffers the native encoder keeps for reuse between batches (its pool
+    is bounded, but a process that goes on living after a conversion should not keep them);
+    returns the bytes freed (0 when the native encoder is not in use)."""
+    module = _active()
+    return 0 if module is None else int(module.trim())
+
+
 def encode_lines(batch: pa.RecordBatch | pa.Table, opts: ConvertOptions, terminator: str) -> pa.Array | None:
     """One JSON object per row of ``batch``, each followed by ``terminator`` (a string array,
     or a large string array past 2 GiB), or None when the reference path must encode it."""

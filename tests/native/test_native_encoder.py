@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -466,6 +467,26 @@ def test_threads_encode_at_once_with_the_same_results() -> None:
         t.join(timeout=120)
     assert not errors
     assert len(results) == 20 and all(r == expected for r in results)
+
+
+def test_written_batches_give_their_buffers_back_for_reuse_until_a_conversion_ends(tmp_path: Path) -> None:
+    from etl_lib.convert import convert
+
+    native.release_buffers()
+    batch = pa.concat_tables([_every_type_table()] * 50).combine_chunks().to_batches()[0]
+    first = native_lines(batch, ConvertOptions())
+    size = len(first.buffers()[2])
+    del first  # the written batch's buffer goes back to the pool...
+    again = native_lines(batch, ConvertOptions())  # ...and the next batch takes it
+    assert native.release_buffers() == 0
+    del again
+    assert native.release_buffers() >= size
+    assert native.release_buffers() == 0
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": range(5000), "s": [f"row {i}" for i in range(5000)]}), src)
+    convert(str(src), str(tmp_path / "out.jsonl"), engine="local")
+    assert native.release_buffers() == 0  # a conversion empties the pool when it ends
+    assert (tmp_path / "out.jsonl").read_text().count("\n") == 5000
 
 
 def test_output_past_2_gib_comes_back_as_a_large_string_the_writer_reads(tmp_path: Path) -> None:
