@@ -6,7 +6,7 @@ NATIVE_SOURCES := setup.py $(wildcard etl_lib/_native/*.c etl_lib/_native/*.h)
 NATIVE_STAMP   := $(VENV)/.native-built
 
 $(NATIVE_STAMP): $(STAMP) $(NATIVE_SOURCES)
-	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet --no-deps $(EDITABLE) .
 	@touch $@
 
 .PHONY: native
