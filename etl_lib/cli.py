@@ -17,7 +17,7 @@ from typing import NoReturn
 
 from etl_lib.arrow_memory import use_jemalloc
 from etl_lib.errors import ConversionError
-from etl_lib.lazy import import_pyarrow_without_numpy
+from etl_lib.lazy import collector_paused, import_pyarrow_without_numpy
 from etl_lib.options import Compression, ConvertOptions, Engine, Limits, OutputFormat
 
 EXIT_FAILED = 1
@@ -247,13 +247,14 @@ def _spark_progress_thread(spark: object, progress: _TtyProgress, stop: threadin
 
 
 def _convert(args: argparse.Namespace) -> int:
-    if Engine(args.engine) is not Engine.SPARK:
-        # Spark's driver keeps pyarrow's numpy integration (pyspark may use it) and its
-        # default memory pool; the local engine starts sooner without numpy, and touches
-        # less fresh memory with jemalloc.
-        use_jemalloc()
-        import_pyarrow_without_numpy()
-    from etl_lib.convert import convert
+    with collector_paused():
+        if Engine(args.engine) is not Engine.SPARK:
+            # Spark's driver keeps pyarrow's numpy integration (pyspark may use it) and its
+            # default memory pool; the local engine starts sooner without numpy, and touches
+            # less fresh memory with jemalloc.
+            use_jemalloc()
+            import_pyarrow_without_numpy()
+        from etl_lib.convert import convert
 
     options = ConvertOptions(
         format=args.format,

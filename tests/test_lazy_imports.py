@@ -183,3 +183,42 @@ def test_a_pool_the_operator_chose_is_kept() -> None:
 def test_once_pyarrow_is_loaded_its_pool_stays_and_use_jemalloc_says_so() -> None:
     code = "import pyarrow\nfrom etl_lib.arrow_memory import use_jemalloc\nassert use_jemalloc() is False"
     assert _pool_after(code) == "mimalloc"
+
+
+def test_imports_run_without_the_collector_and_what_they_made_is_frozen_after() -> None:
+    import gc
+
+    from etl_lib.lazy import collector_paused
+
+    assert gc.isenabled()
+    before = gc.get_freeze_count()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+            made = [[] for _ in range(100)]
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= before + len(made)
+        gc.disable()
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+def test_etl_convert_imports_without_the_collector(tmp_path: Path) -> None:
+    src, dest = tmp_path / "in.parquet", tmp_path / "out.jsonl"
+    pq.write_table(pa.table({"a": [1, 2]}), src)
+    argv = ["convert", "--engine", "local", str(src), str(dest)]
+    probe = textwrap.dedent(
+        f"""
+        import gc
+        from etl_lib.cli import main
+        frozen = gc.get_freeze_count()
+        assert main({argv!r}) == 0
+        print(gc.isenabled(), gc.get_freeze_count() - frozen > 10_000)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.split() == ["True", "True"]  # pyarrow's and etl_lib's objects were frozen
