@@ -194,6 +194,30 @@ def test_the_probe_reads_only_the_first_pages_of_its_columns(tmp_path: Path, mon
     assert prober < chunk // 10  # its dictionary page (1 MB) and first data page
 
 
+def test_local_files_are_read_as_decoded_and_s3_objects_pre_buffered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.fs as pafs
+
+    import etl_lib.parquet_input as parquet_input
+
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"a": [1, 2]}), src)
+    opened: list[object] = []
+    real = pq.ParquetFile
+
+    def recording(source: object, **kwargs: object) -> pq.ParquetFile:
+        opened.append(kwargs.get("pre_buffer"))
+        return real(source, **kwargs)
+
+    monkeypatch.setattr(parquet_input.pq, "ParquetFile", recording)
+    parquet_input._open(str(src))
+    # An s3:// URI, its bytes served from the local file: the choice depends on the URI only.
+    monkeypatch.setattr(parquet_input.fs, "resolve", lambda uri: (pafs.LocalFileSystem(), str(src)))
+    parquet_input._open("s3://bucket/in.parquet")
+    assert opened == [False, True]
+
+
 def test_a_row_group_of_fixed_width_columns_is_sized_from_its_types_without_a_probe(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
