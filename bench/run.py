@@ -633,14 +633,24 @@ def run_profile(dataset: str, src: Path, encoder: str, args: argparse.Namespace)
     return result
 
 
-_WITHOUT_NUMPY = "from etl_lib.lazy import import_pyarrow_without_numpy as i; i(); "
-ETL_IMPORTS = "`etl convert`'s imports (`etl_lib.cli`, `etl_lib.convert`, pyarrow without numpy)"
+# What `etl convert` does before its first row (etl_lib.cli._convert): pyarrow without numpy,
+# every import with the garbage collector paused.
+_AS_ETL_CONVERT = (
+    "from etl_lib.lazy import collector_paused, import_pyarrow_without_numpy\n"
+    "with collector_paused():\n"
+    "    import_pyarrow_without_numpy()\n"
+    "    "
+)
+ETL_IMPORTS = "`etl convert`'s imports (`etl_lib.cli`, `etl_lib.convert`, pyarrow without numpy, collector paused)"
 STARTUP_STEPS = (
     ("the interpreter alone (`python -c pass`)", "pass"),
     ("`import numpy`", "import numpy"),
     ("`import pyarrow.parquet` (which imports numpy when it can)", "import pyarrow.parquet"),
-    ("`import pyarrow.parquet` without numpy, as `etl convert` does", _WITHOUT_NUMPY + "import pyarrow.parquet"),
-    (ETL_IMPORTS, _WITHOUT_NUMPY + "import etl_lib.cli, etl_lib.convert"),
+    (
+        "`import pyarrow.parquet` without numpy, collector paused, as `etl convert` does",
+        _AS_ETL_CONVERT + "import pyarrow.parquet",
+    ),
+    (ETL_IMPORTS, _AS_ETL_CONVERT + "import etl_lib.cli, etl_lib.convert"),
     ("`import duckdb`", "import duckdb"),
 )
 STARTUP_ROUNDS = 7

@@ -7,7 +7,6 @@ moto's server in tests): ``AWS_ENDPOINT_URL`` is honoured like boto3 does.
 from __future__ import annotations
 
 import os
-from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
@@ -18,6 +17,8 @@ def is_s3(uri: str) -> bool:
 
 def split_s3(uri: str) -> tuple[str, str]:
     """``s3://bucket/key`` -> (bucket, key)."""
+    from urllib.parse import urlparse  # S3 only: a local conversion need not import it (4 ms)
+
     parsed = urlparse(uri)
     return parsed.netloc, parsed.path.lstrip("/")
 
@@ -27,6 +28,8 @@ def s3_filesystem() -> pafs.S3FileSystem:
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     kwargs: dict[str, object] = {}
     if endpoint:
+        from urllib.parse import urlparse
+
         parsed = urlparse(endpoint)
         kwargs.update(endpoint_override=parsed.netloc or endpoint, scheme=parsed.scheme or "https")
     if region:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO
@@ -146,6 +145,8 @@ def remove_tree(uri: str) -> None:
             filesystem, path = fs.resolve(uri)
             filesystem.delete_dir(path)
         else:
+            import shutil  # only the Spark engine's staging: a local conversion need not import it
+
             shutil.rmtree(uri, ignore_errors=True)
 
 
@@ -183,6 +184,8 @@ def _append(src: BinaryIO, out: BinaryIO) -> None:
     except OSError:  # other filesystems / platforms: a plain buffered copy
         pass
     if remaining > 0:
+        import shutil
+
         src.seek(os.fstat(src.fileno()).st_size - remaining)
         out.seek(0, os.SEEK_END)
         shutil.copyfileobj(src, out, 8 * 1024 * 1024)
