@@ -194,7 +194,7 @@ def test_the_probe_reads_only_the_first_pages_of_its_columns(tmp_path: Path, mon
     assert prober < chunk // 10  # its dictionary page (1 MB) and first data page
 
 
-def test_local_files_are_read_as_decoded_and_s3_objects_pre_buffered(
+def test_local_files_are_read_as_decoded_and_s3_objects_pre_buffered_and_probed_by_their_reader(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import pyarrow.fs as pafs
@@ -214,7 +214,10 @@ def test_local_files_are_read_as_decoded_and_s3_objects_pre_buffered(
     parquet_input._open(str(src))
     # An s3:// URI, its bytes served from the local file: the choice depends on the URI only.
     monkeypatch.setattr(parquet_input.fs, "resolve", lambda uri: (pafs.LocalFileSystem(), str(src)))
-    parquet_input._open("s3://bucket/in.parquet")
+    pf = parquet_input._open("s3://bucket/in.parquet")
+    assert opened == [False, True]
+    # On S3 the probe reads with the slice's own reader: small reads would each be a request.
+    assert parquet_input._prober(pf, "s3://bucket/in.parquet") is pf
     assert opened == [False, True]
 
 
