@@ -195,7 +195,7 @@ def test_imports_run_without_the_collector_and_what_they_made_is_frozen_after() 
     try:
         with collector_paused():
             assert not gc.isenabled()
-            made = [[] for _ in range(100)]
+            made: list[list[int]] = [[] for _ in range(100)]
         assert gc.isenabled()
         assert gc.get_freeze_count() >= before + len(made)
         gc.disable()
