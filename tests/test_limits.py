@@ -188,13 +188,16 @@ def test_the_probe_reads_only_the_first_pages_of_its_columns(tmp_path: Path, mon
     monkeypatch.setattr(parquet_input.fs, "resolve", lambda uri: (CountingFileSystem(), uri))
     batches = list(read_slice(piece))
     assert pa.Table.from_batches(batches).equals(table)
-    chunk = pq.ParquetFile(src).metadata.row_group(0).column(1).total_compressed_size  # 14 MB of text
-    reader, prober = counts[-2:]  # opened by the slice's reader: its own, then the probe's
-    assert reader >= chunk
-    assert prober < chunk // 10  # its dictionary page (1 MB) and first data page
+    group = pq.ParquetFile(src).metadata.row_group(0)
+    chunks = sum(group.column(i).total_compressed_size for i in range(group.num_columns))
+    text = group.column(1).total_compressed_size  # 14 MB of text
+    # The slice's one reader reads every column chunk once, and the probe of the text column
+    # before it only its dictionary page (1 MB) and first data page, not the whole chunk.
+    assert len(counts) == 1
+    assert chunks <= counts[0] < chunks + text // 10
 
 
-def test_local_files_are_read_as_decoded_and_s3_objects_pre_buffered_and_probed_by_their_reader(
+def test_local_files_are_read_as_decoded_and_s3_objects_pre_buffered(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import pyarrow.fs as pafs
@@ -203,22 +206,19 @@ def test_local_files_are_read_as_decoded_and_s3_objects_pre_buffered_and_probed_
 
     src = tmp_path / "in.parquet"
     pq.write_table(pa.table({"a": [1, 2]}), src)
-    opened: list[object] = []
+    opened: list[tuple[object, object]] = []
     real = pq.ParquetFile
 
     def recording(source: object, **kwargs: object) -> pq.ParquetFile:
-        opened.append(kwargs.get("pre_buffer"))
+        opened.append((kwargs.get("pre_buffer"), kwargs.get("buffer_size")))
         return real(source, **kwargs)
 
     monkeypatch.setattr(parquet_input.pq, "ParquetFile", recording)
     parquet_input._open(str(src))
     # An s3:// URI, its bytes served from the local file: the choice depends on the URI only.
     monkeypatch.setattr(parquet_input.fs, "resolve", lambda uri: (pafs.LocalFileSystem(), str(src)))
-    pf = parquet_input._open("s3://bucket/in.parquet")
-    assert opened == [False, True]
-    # On S3 the probe reads with the slice's own reader: small reads would each be a request.
-    assert parquet_input._prober(pf, "s3://bucket/in.parquet") is pf
-    assert opened == [False, True]
+    parquet_input._open("s3://bucket/in.parquet")
+    assert opened == [(False, parquet_input.LOCAL_READ_BYTES), (True, None)]
 
 
 def test_a_row_group_of_fixed_width_columns_is_sized_from_its_types_without_a_probe(
