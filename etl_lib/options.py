@@ -103,7 +103,8 @@ SPARK_TIMEOUT_SECONDS = 60 * 60
 agree). The deployed job passes its own as ``--max_run_seconds``; this is the default."""
 
 IN_FLIGHT_BYTES = CONVERTER_MEMORY_BYTES // 8
-"""Encoded JSON bytes the local engine may hold ahead of the writer (~376 MiB)."""
+"""Encoded JSON bytes the local engine may hold ahead of the writer (~376 MiB); the decoded
+rows waiting for its encoding threads are bounded by a quarter of it."""
 
 
 @dataclass(frozen=True)

@@ -5,21 +5,20 @@ to be concatenated in order: the first slice of a ``json`` array opens the brack
 last one closes it, and with gzip every piece is one gzip member (a concatenation of
 members is a valid gzip file, RFC 1952).
 
-The local engine encodes row groups on a thread pool (Arrow and numpy release the GIL)
-and writes their bytes in order through one :class:`JsonFramer`; a Spark task writes
-its slice through its own framer.
+The local engine decodes and encodes row groups on a thread pool (Arrow and the native
+encoder release the GIL; :class:`_Scheduler`) and writes their bytes in order through one
+:class:`JsonFramer`; a Spark task writes its slice through its own framer.
 """
 
 from __future__ import annotations
 
 import gzip
 import itertools
-import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import pyarrow as pa
@@ -28,7 +27,7 @@ from etl_lib.budget import Budget
 from etl_lib.contract import encode_lines
 from etl_lib.errors import BadValueError
 from etl_lib.options import IN_FLIGHT_BYTES, Compression, ConvertOptions, Limits, OutputFormat
-from etl_lib.parquet_input import Slice, read_slice
+from etl_lib.parquet_input import Slice, decoded_bytes, read_slice
 
 Progress = Callable[[int], None]
 Chunk = tuple[pa.Buffer, int]
@@ -87,40 +86,22 @@ def _row_ranges(batch: pa.RecordBatch, parts: int, first_row: int) -> list[tuple
     return [(batch.slice(a, b - a), first_row + a) for a, b in itertools.pairwise(bounds)]
 
 
-def encode_slice(
-    piece: Slice, opts: ConvertOptions, budget: Budget | None = None, *, pool: Executor | None = None, parts: int = 1
-) -> Iterator[Chunk]:
-    """Decode and encode one slice, batch by batch.
+def encode_slice(piece: Slice, opts: ConvertOptions, budget: Budget | None = None) -> Iterator[Chunk]:
+    """Decode and encode one slice, batch by batch, on this thread.
 
-    A value the contract refuses is reported with the file and its row in the file. With
-    ``pool``, each batch is cut into ``parts`` row ranges encoded on the pool while this
-    thread decodes the next batch, so one slice alone keeps every core busy.
+    A value the contract refuses is reported with the file and its row in the file.
     """
     terminator = _terminator(opts)
-    file = piece.uri.rstrip("/").rsplit("/", 1)[-1]
+    file = _file_name(piece)
     row = piece.first_row
-    batches = (b for b in read_slice(piece, budget=budget or _unlimited(piece)) if b.num_rows)
-    if pool is None:
-        for batch in batches:
+    for batch in read_slice(piece, budget=budget or _unlimited(piece)):
+        if batch.num_rows:
             yield _encode_batch(batch, opts, terminator, file, row)
             row += batch.num_rows
-        return
-    pending: list[Future[Chunk]] = []
-    try:
-        for batch in batches:
-            submitted = [
-                pool.submit(_encode_batch, part, opts, terminator, file, first)
-                for part, first in _row_ranges(batch, parts, row)
-            ]
-            row += batch.num_rows
-            for future in pending:
-                yield future.result()
-            pending = submitted
-        for future in pending:
-            yield future.result()
-    finally:
-        for future in pending:
-            future.cancel()
+
+
+def _file_name(piece: Slice) -> str:
+    return piece.uri.rstrip("/").rsplit("/", 1)[-1]
 
 
 class JsonFramer:
@@ -173,71 +154,183 @@ def write_piece(piece: Slice, opts: ConvertOptions, sink: BinaryIO, budget: Budg
     return PieceResult(piece.seq, framer.rows, framer.bytes, budget.input_bytes)
 
 
-class _Cancelled(Exception):
-    """The consumer stopped: encoding threads give up."""
+@dataclass
+class _Part:
+    """Rows of one decoded batch waiting for an encoding thread."""
+
+    ordinal: int  # its place among the slice's parts, in row order
+    batch: pa.RecordBatch
+    first_row: int  # its first row's number in the file (for error messages)
+    nbytes: int  # its share of the batch's decoded bytes
 
 
-class _InFlight:
-    """Bounds the encoded bytes waiting for the writer.
+@dataclass
+class _SliceWork:
+    """One slice's state in :class:`_Scheduler`; every field is guarded by the scheduler's lock."""
 
-    The slice the writer is reading (the head) waits only on its own queued bytes, which
-    the writer is draining; later slices also wait while everything queued is over the
-    limit. So the writer always makes progress (the pool starts slices in plan order, so
-    the head is always running), and at most about twice the limit is ever queued.
+    piece: Slice
+    batches: Iterator[pa.RecordBatch] | None = None  # its decoder, opened by its first decode
+    row: int = 0  # the file row of the next batch decoded
+    parts: int = 0  # parts decoded so far; once exhausted, all of them
+    decoding: bool = False  # a thread is running its decoder (one at a time: a generator)
+    exhausted: bool = False  # no part will be decoded any more (the end, or an error)
+    waiting: deque[_Part] = field(default_factory=deque)  # decoded, not yet taken by an encoder
+    chunks: dict[int, Chunk] = field(default_factory=dict)  # encoded, not yet taken by the writer
+    errors: dict[int, BaseException] = field(default_factory=dict)  # by the ordinal they stand in for
+
+
+class _Scheduler:
+    """Decodes and encodes the slices of a plan on ``workers`` threads for one in-order writer.
+
+    Why not a thread per slice: its output must wait until every slice before it is written,
+    so a slice encoded beside the one being written was held whole as JSON, and written only
+    when the encoders had nothing left to do (on the 500k-row bench table, 36 MB: a tenth
+    of the run with the threads idle). Here a slice's decoder runs on one thread at a time
+    but its decoded batches, cut into row ranges, are encoded on every thread, so the writer
+    gets the slice it is writing as fast as all the threads make it. A thread takes, in this
+    order: the next batch to decode of the slice being written (the head); a part of the
+    head to encode; a batch to decode of the next slices (``workers - 1`` at most); a part
+    of those to encode. The decoded bytes waiting for the encoders are bounded by a quarter
+    of ``limit`` and the JSON bytes waiting for the writer by ``limit``, checked before a
+    task starts (so each thread may go one batch past them). Only the head's next batch to
+    decode and next part to write are let through every bound, so the writer always makes
+    progress, and a thread waits only when there is nothing it may take.
     """
 
-    def __init__(self, limit: int) -> None:
-        self.limit, self.used, self.head = limit, 0, 0
-        self.by_slice: dict[int, int] = {}
-        self.cancelled = False
+    def __init__(self, pieces: list[Slice], opts: ConvertOptions, budget: Budget, workers: int, limit: int) -> None:
+        self._slices = [_SliceWork(piece, row=piece.first_row) for piece in pieces]
+        self._opts, self._budget, self._workers = opts, budget, workers
+        self._terminator = _terminator(opts)
+        self._encoded_limit, self._decoded_limit = limit, max(1, limit // 4)
+        self._encoded = self._decoded = 0  # bytes waiting: JSON for the writer, decoded for the encoders
+        self._head = self._written = 0  # the slice being written, and its next part to write
+        self._cancelled = False
+        self._failure: BaseException | None = None
         self._cond = threading.Condition()
 
-    def _must_wait(self, seq: int, n: int) -> bool:
-        own = self.by_slice.get(seq, 0)
-        if seq == self.head:
-            return own > 0 and own + n > self.limit
-        return self.used > 0 and self.used + n > self.limit
+    # ---- the threads
 
-    def acquire(self, seq: int, n: int) -> None:
+    def work(self) -> None:
+        """One encoding thread: take tasks until none is left or the writer stopped."""
+        try:
+            while True:
+                with self._cond:
+                    task = self._take()
+                    while task is None:
+                        if self._cancelled or all(w.exhausted and not w.waiting for w in self._slices):
+                            return
+                        self._cond.wait()
+                        task = self._take()
+                task()
+        except BaseException as exc:  # a fault of the scheduler itself (a task's error is kept in its slice)
+            with self._cond:
+                self._failure = exc
+                self._cond.notify_all()
+            raise
+
+    def _take(self) -> Callable[[], None] | None:
+        """The next task by the order of the class docstring, marked taken (lock held)."""
+        if self._cancelled or self._head >= len(self._slices):
+            return None
+        head = self._slices[self._head]
+        if self._can_decode(head) and (not head.waiting or self._decoded < self._decoded_limit):
+            return self._decode_task(head)
+        if head.waiting and (self._encoded < self._encoded_limit or head.waiting[0].ordinal == self._written):
+            return self._encode_task(head)
+        ahead = self._slices[self._head + 1 : self._head + self._workers]
+        if self._decoded < self._decoded_limit:
+            for work in ahead:
+                if self._can_decode(work):
+                    return self._decode_task(work)
+        if self._encoded < self._encoded_limit:
+            for work in ahead:
+                if work.waiting:
+                    return self._encode_task(work)
+        return None
+
+    @staticmethod
+    def _can_decode(work: _SliceWork) -> bool:
+        return not work.decoding and not work.exhausted
+
+    def _decode_task(self, work: _SliceWork) -> Callable[[], None]:
+        work.decoding = True
+        return lambda: self._decode(work)
+
+    def _encode_task(self, work: _SliceWork) -> Callable[[], None]:
+        part = work.waiting.popleft()
+        self._decoded -= part.nbytes
+        return lambda: self._encode(work, part)
+
+    def _decode(self, work: _SliceWork) -> None:
+        try:
+            if work.batches is None:
+                work.batches = iter(read_slice(work.piece, budget=self._budget))
+            batch = next((b for b in work.batches if b.num_rows), None)
+        except BaseException as exc:  # handed to the writer at its place in the output
+            with self._cond:
+                work.errors[work.parts] = exc
+                work.decoding, work.exhausted = False, True
+                self._cond.notify_all()
+            return
+        parts = [] if batch is None else _row_ranges(batch, self._workers, work.row)
+        nbytes = 0 if batch is None else decoded_bytes(batch) // len(parts)
         with self._cond:
-            while not self.cancelled and self._must_wait(seq, n):
+            for rows, first in parts:
+                work.waiting.append(_Part(work.parts, rows, first, nbytes))
+                work.parts += 1
+                self._decoded += nbytes
+            if batch is None:
+                work.exhausted = True
+            else:
+                work.row += batch.num_rows
+            work.decoding = False
+            self._cond.notify_all()
+
+    def _encode(self, work: _SliceWork, part: _Part) -> None:
+        try:
+            chunk = _encode_batch(part.batch, self._opts, self._terminator, _file_name(work.piece), part.first_row)
+        except BaseException as exc:  # handed to the writer at its place in the output
+            with self._cond:
+                work.errors[part.ordinal] = exc
+                self._cond.notify_all()
+            return
+        with self._cond:
+            work.chunks[part.ordinal] = chunk
+            self._encoded += chunk[0].size
+            self._cond.notify_all()
+
+    # ---- the writer
+
+    def chunks(self) -> Iterator[Chunk]:
+        """Every slice's chunks in plan order; a slice's error is raised at its place."""
+        for index, work in enumerate(self._slices):
+            with self._cond:
+                self._head, self._written = index, 0
+                self._cond.notify_all()
+            while (chunk := self._next_chunk(work)) is not None:
+                yield chunk
+
+    def _next_chunk(self, work: _SliceWork) -> Chunk | None:
+        """The head's next chunk, or None once all of it is written."""
+        with self._cond:
+            while self._written not in work.chunks:
+                if self._failure is not None:
+                    raise self._failure
+                if self._written in work.errors:  # every part before it is written
+                    raise work.errors[self._written]
+                if work.exhausted and self._written == work.parts:
+                    return None
                 self._cond.wait()
-            if self.cancelled:
-                raise _Cancelled
-            self.used += n
-            self.by_slice[seq] = self.by_slice.get(seq, 0) + n
-
-    def release(self, seq: int, n: int) -> None:
-        with self._cond:
-            self.used -= n
-            self.by_slice[seq] -= n
+            chunk = work.chunks.pop(self._written)
+            self._encoded -= chunk[0].size
+            self._written += 1
             self._cond.notify_all()
-
-    def advance(self, seq: int) -> None:
-        with self._cond:
-            self.head = seq
-            self._cond.notify_all()
+            return chunk
 
     def cancel(self) -> None:
         with self._cond:
-            self.cancelled = True
+            self._cancelled = True
             self._cond.notify_all()
-
-
-_DONE = object()
-
-
-def _produce(piece: Slice, opts: ConvertOptions, budget: Budget, flight: _InFlight, out: queue.SimpleQueue) -> None:
-    """Encode one slice into ``out``: its chunks, then ``_DONE`` (or the error raised)."""
-    try:
-        for chunk, rows in encode_slice(piece, opts, budget):
-            flight.acquire(piece.seq, chunk.size)
-            out.put((chunk, rows))
-        out.put(_DONE)
-    except _Cancelled:
-        pass
-    except BaseException as exc:  # handed to the consumer, which raises it in order
-        out.put(exc)
 
 
 def encode_in_order(
@@ -250,9 +343,10 @@ def encode_in_order(
 ) -> Iterator[Chunk]:
     """Encode slices on ``workers`` threads, yielding their chunks in plan order.
 
-    At most ``2 * workers`` slices are started ahead of the writer, and their encoded
-    chunks waiting for it are bounded by ``in_flight_bytes`` (the slice being written is
-    always let through), so memory stays bounded whatever the size of a row group.
+    The JSON waiting for the caller is bounded by ``in_flight_bytes`` and the decoded rows
+    waiting for the threads by a quarter of it (the next chunk to write is always let
+    through), so memory stays bounded whatever the size of a row group (see
+    :class:`_Scheduler`).
     """
     pieces = list(plan)
     if not pieces:
@@ -262,43 +356,15 @@ def encode_in_order(
         for piece in pieces:
             yield from encode_slice(piece, opts, budget)
         return
-    if len(pieces) < workers:
-        # Fewer slices than threads (a file of one row group is common): each slice's
-        # batches are cut by rows and encoded on every thread, one slice after another.
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="etl-encode") as pool:
-            for piece in pieces:
-                yield from encode_slice(piece, opts, budget, pool=pool, parts=workers)
-        return
-    flight = _InFlight(in_flight_bytes)
+    scheduler = _Scheduler(pieces, opts, budget, workers, in_flight_bytes)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="etl-encode") as pool:
-        started: deque[tuple[int, queue.SimpleQueue, Future[None]]] = deque()
-        upcoming = iter(pieces)
+        threads = [pool.submit(scheduler.work) for _ in range(workers)]
         try:
-            for piece in upcoming:
-                out: queue.SimpleQueue = queue.SimpleQueue()
-                started.append((piece.seq, out, pool.submit(_produce, piece, opts, budget, flight, out)))
-                if len(started) >= 2 * workers:
-                    yield from _drain(started.popleft(), flight)
-            while started:
-                yield from _drain(started.popleft(), flight)
+            yield from scheduler.chunks()
         finally:
-            flight.cancel()
-            for _, _, future in started:
-                future.cancel()
-
-
-def _drain(entry: tuple[int, queue.SimpleQueue, Future[None]], flight: _InFlight) -> Iterator[Chunk]:
-    seq, out, _ = entry
-    flight.advance(seq)
-    while True:
-        item = out.get()
-        if item is _DONE:
-            return
-        if isinstance(item, BaseException):
-            raise item
-        chunk, rows = item
-        flight.release(seq, chunk.size)
-        yield chunk, rows
+            scheduler.cancel()
+    for thread in threads:
+        thread.result()  # a failure of the scheduler itself, not of a task
 
 
 def write_stream(

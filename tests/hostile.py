@@ -32,7 +32,7 @@ BOMB_VALUE_BYTES = 100_000
 BOMB_ROWS = 100_000
 
 
-def invalid_utf8(path: Path, bad_row: int = 2, rows: int = 5) -> Path:
+def invalid_utf8(path: Path, bad_row: int = 2, rows: int = 5, row_group_size: int | None = None) -> Path:
     """A string column whose row ``bad_row`` holds bytes that are not UTF-8, as
     non-validating writers produce: the page bytes of a valid file, changed in place."""
     values = [f"value-{i:04d}" for i in range(rows)]
@@ -40,6 +40,7 @@ def invalid_utf8(path: Path, bad_row: int = 2, rows: int = 5) -> Path:
     pq.write_table(
         pa.table({"id": list(range(rows)), "name": values}),
         path,
+        row_group_size=row_group_size,
         compression="NONE",
         use_dictionary=False,
         write_statistics=False,

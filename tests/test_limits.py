@@ -7,7 +7,9 @@ import importlib
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
+from typing import ClassVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -22,7 +24,7 @@ from etl_lib.options import (
     ConvertOptions,
     Limits,
 )
-from etl_lib.parquet_input import MAX_REOPENS, PROBE_ROWS, open_input, read_slice
+from etl_lib.parquet_input import DEFAULT_BATCH_ROWS, MAX_REOPENS, PROBE_ROWS, open_input, read_slice
 from etl_lib.type_families import fixed_width
 from tests import hostile
 
@@ -259,25 +261,47 @@ def test_a_type_has_a_fixed_width_only_when_every_value_has_the_same_size(
     assert fixed_width(arrow_type) == width
 
 
-class _RecordingFlight(writer._InFlight):
-    peak = 0
+class _RecordingScheduler(writer._Scheduler):
+    """Records the most bytes ever waiting: encoded for the writer, decoded for the encoders."""
 
-    def acquire(self, seq: int, n: int) -> None:
-        super().acquire(seq, n)
-        _RecordingFlight.peak = max(_RecordingFlight.peak, self.used)
+    peaks: ClassVar[list[int]] = [0, 0]
+
+    def _encode(self, work: writer._SliceWork, part: writer._Part) -> None:
+        super()._encode(work, part)
+        with self._cond:
+            peaks = _RecordingScheduler.peaks
+            peaks[:] = [max(peaks[0], self._encoded), max(peaks[1], self._decoded)]
+
+    def _decode(self, work: writer._SliceWork) -> None:
+        super()._decode(work)
+        with self._cond:
+            peaks = _RecordingScheduler.peaks
+            peaks[:] = [max(peaks[0], self._encoded), max(peaks[1], self._decoded)]
 
 
-def test_encoded_bytes_waiting_for_the_writer_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("workers", [2, 4])
+def test_bytes_waiting_for_the_writer_and_for_the_encoders_are_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
     src = tmp_path / "groups.parquet"
-    values = ["y" * 1000] * 8000  # 8 row groups of ~1 MB of JSON each
-    pq.write_table(pa.table({"v": values}), src, row_group_size=1000)
+    rows = 8 * 4 * DEFAULT_BATCH_ROWS  # 8 row groups of 4 batches, ~0.9 MB each decoded
+    pq.write_table(pa.table({"v": [f"{i:050d}" for i in range(rows)]}), src, row_group_size=rows // 8)
     plan = open_input(str(src)).plan(target_bytes=1)
-    monkeypatch.setattr(writer, "_InFlight", _RecordingFlight)
-    chunks = list(writer.encode_in_order(plan, ConvertOptions(), workers=2, in_flight_bytes=256 * 1024))
-    assert sum(rows for _, rows in chunks) == 8000
+    batch = max(b.nbytes for b in read_slice(plan[0]))
+    monkeypatch.setattr(writer, "_Scheduler", _RecordingScheduler)
+    _RecordingScheduler.peaks[:] = [0, 0]
+    limit = 1024 * 1024
+    chunks = []
+    for chunk in writer.encode_in_order(plan, ConvertOptions(), workers=workers, in_flight_bytes=limit):
+        chunks.append(chunk)
+        time.sleep(0.002)  # a slow writer: the threads run ahead of it as far as they may
+    assert sum(rows for _, rows in chunks) == rows
     largest = max(chunk.size for chunk, _ in chunks)
-    # The slice being written and the later ones each stay within the limit (plus a chunk).
-    assert _RecordingFlight.peak <= 2 * (256 * 1024 + largest)
+    encoded, decoded = _RecordingScheduler.peaks
+    # Each bound is checked before a task starts: each thread may go one task past it. Without
+    # the bounds the threads ran 4 to 10 times further ahead.
+    assert 0 < encoded <= limit + workers * largest
+    assert 0 < decoded <= limit // 4 + workers * batch
 
 
 def _peak_rss_mib(*argv: str) -> tuple[int, str, int]:

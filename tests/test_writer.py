@@ -4,6 +4,8 @@ bytes are those of one thread encoding in order, and a refused value names its t
 from __future__ import annotations
 
 import importlib
+import threading
+import types
 from pathlib import Path
 
 import pyarrow as pa
@@ -12,7 +14,7 @@ import pytest
 
 from etl_lib import parquet_input, writer
 from etl_lib.convert import convert
-from etl_lib.errors import InvalidUtf8Error
+from etl_lib.errors import InvalidInputError, InvalidUtf8Error
 from etl_lib.options import ConvertOptions, OutputFormat
 from etl_lib.parquet_input import open_input
 from tests import hostile
@@ -67,6 +69,60 @@ def test_a_refused_value_in_a_later_row_range_names_its_row_in_the_file(tmp_path
     with pytest.raises(InvalidUtf8Error) as error:
         list(writer.encode_in_order(plan, ConvertOptions(), workers=2))
     assert error.value.message == f"names.parquet: column name, row {bad_row}: is not valid UTF-8"
+
+
+def _rows_before_error(plan: list[parquet_input.Slice], workers: int) -> tuple[int, Exception]:
+    """The rows handed to the writer before ``encode_in_order`` raised, and what it raised."""
+    written = 0
+    try:
+        for _, rows in writer.encode_in_order(plan, ConvertOptions(), workers=workers):
+            written += rows
+    except Exception as exc:  # the caller checks which
+        return written, exc
+    raise AssertionError("encode_in_order raised nothing")
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+def test_a_refused_value_in_a_later_slice_is_raised_at_its_place_after_every_row_before_it(
+    tmp_path: Path, workers: int
+) -> None:
+    # Later slices are decoded and encoded while earlier ones are written: their error waits.
+    group = 8_000
+    bad_row = 2 * group + 6_500  # the third slice, in its last row range
+    src = hostile.invalid_utf8(tmp_path / "names.parquet", bad_row=bad_row, rows=4 * group, row_group_size=group)
+    plan = open_input(str(src)).plan(target_bytes=1)
+    assert len(plan) == 4
+    written, error = _rows_before_error(plan, workers)
+    assert isinstance(error, InvalidUtf8Error)
+    assert error.message == f"names.parquet: column name, row {bad_row}: is not valid UTF-8"
+    assert 2 * group <= written <= bad_row  # the slices before it whole, then its own rows before it
+
+
+def test_an_unreadable_row_group_is_raised_at_its_place_after_every_row_before_it(tmp_path: Path) -> None:
+    group = 8_000
+    src = tmp_path / "damaged.parquet"
+    pq.write_table(_table(4 * group), src, row_group_size=group, compression="snappy")
+    third = pq.ParquetFile(src).metadata.row_group(2).column(1)  # its strings
+    data = bytearray(src.read_bytes())
+    middle = third.data_page_offset + third.total_compressed_size // 2
+    data[middle : middle + 64] = b"\xff" * 64
+    src.write_bytes(bytes(data))
+    plan = open_input(str(src)).plan(target_bytes=1)
+    written, error = _rows_before_error(plan, workers=2)
+    assert isinstance(error, InvalidInputError), error
+    assert error.message.startswith("damaged.parquet is corrupt")
+    assert written == 2 * group
+
+
+def test_a_writer_that_stops_early_leaves_no_encoding_thread_behind(tmp_path: Path) -> None:
+    src = tmp_path / "in.parquet"
+    pq.write_table(_table(), src, row_group_size=ROWS // 8)
+    plan = open_input(str(src)).plan(target_bytes=1)
+    chunks = writer.encode_in_order(plan, ConvertOptions(), workers=2)
+    assert isinstance(chunks, types.GeneratorType)
+    next(chunks)
+    chunks.close()  # what a failed write does: the generator is closed
+    assert not [t for t in threading.enumerate() if t.name.startswith("etl-encode")]
 
 
 def test_small_row_groups_are_read_together_not_each_opening_the_file(

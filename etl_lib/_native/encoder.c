@@ -1388,9 +1388,8 @@ typedef struct {
    page it touches, for each batch (a tenth of the encoder's time, and on a virtual machine
    whose host has reclaimed the free memory, about a millisecond per megabyte). The buffers
    of the batches that were written go back here, bounded in number and bytes: enough for
-   the chunks one slice encodes while the writer is still on the slice before it (the
-   500k-row bench table: 36 MB), so the next slice reuses them. trim() empties the pool
-   when a conversion ends. Only touched with the GIL held (taken before the kernel
+   the chunks encoded ahead of the writer, so the next ones reuse them. trim() empties the
+   pool when a conversion ends. Only touched with the GIL held (taken before the kernel
    releases it; given back by deallocation). */
 #define POOL_SLOTS 64
 #define POOL_MAX_BYTES ((size_t)256 << 20)
