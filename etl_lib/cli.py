@@ -197,17 +197,41 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_FAILED if summary["failures"] else 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_sessions(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from etl_lib.sessions import server
+
+    server.add_parser(commands)
+
+
+def _add_session_config(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from etl_lib.sessions import config
+
+    config.add_parser(commands)
+
+
+_COMMANDS = {
+    "convert": _add_convert,
+    "up": _add_up,
+    "validate": _add_validate,
+    "sessions": _add_sessions,
+    "session-config": _add_session_config,
+}
+"""Each command's name and the function that adds its subparser (in the order ``--help`` lists them)."""
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``etl`` parser: for ``argv`` that starts with a command's name, with that command only.
+
+    The other commands' subparsers (and the session modules they import) are a third of the
+    time ``etl convert`` spends before it imports pyarrow. ``etl``, ``etl --help`` or an
+    unknown command get every command, so usage and errors list them all.
+    """
     parser = argparse.ArgumentParser(prog="etl", description="Parquet to JSON conversion.")
     commands = parser.add_subparsers(dest="command", required=True)
-    _add_convert(commands)
-    _add_up(commands)
-    _add_validate(commands)
-    from etl_lib.sessions import config as session_config
-    from etl_lib.sessions import server as sessions_server
-
-    sessions_server.add_parser(commands)
-    session_config.add_parser(commands)
+    named = argv[0] if argv else None
+    for name, add in _COMMANDS.items():
+        if named not in _COMMANDS or name == named:
+            add(commands)
     return parser
 
 
@@ -296,7 +320,8 @@ def _convert(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command of ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
-    return _run(build_parser().parse_args(argv))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    return _run(build_parser(argv).parse_args(argv))
 
 
 def entry() -> NoReturn:
@@ -308,7 +333,7 @@ def entry() -> NoReturn:
     (every file is closed, every thread joined). With Spark the interpreter exits normally,
     so the driver's shutdown hooks run.
     """
-    args = build_parser().parse_args()
+    args = build_parser(sys.argv[1:]).parse_args()
     code = _run(args)
     if args.command == "convert" and "pyspark" not in sys.modules:
         sys.stdout.flush()

@@ -13,12 +13,12 @@ One log line per process says which encoder runs.
 from __future__ import annotations
 
 import functools
-import logging
 import os
 from types import ModuleType
 
 import pyarrow as pa
 
+from etl_lib.lazy import WARNING, log
 from etl_lib.options import ConvertOptions
 
 ENCODER_ENV = "ETL_ENCODER"
@@ -26,8 +26,7 @@ ENCODER_ENV = "ETL_ENCODER"
 when it loads) or ``reference`` (always the Arrow-kernel path of etl_lib.contract)."""
 NATIVE = "native"
 REFERENCE = "reference"
-
-logger = logging.getLogger(__name__)
+_DEBUG, _INFO = 10, 20  # logging's levels (imported only for a record that can be seen: etl_lib.lazy.log)
 
 
 def _load() -> tuple[ModuleType | None, str]:
@@ -42,13 +41,13 @@ def _load() -> tuple[ModuleType | None, str]:
 def _module(choice: str) -> ModuleType | None:
     """The loaded kernel for ``choice`` (None: the reference runs), logged once per choice."""
     if choice == REFERENCE:
-        logger.info("JSON encoder: reference (Arrow kernels), forced by %s=%s", ENCODER_ENV, REFERENCE)
+        log(__name__, _INFO, "JSON encoder: reference (Arrow kernels), forced by %s=%s", ENCODER_ENV, REFERENCE)
         return None
     module, where = _load()
     if module is None:
-        logger.warning("JSON encoder: reference (Arrow kernels); the native encoder did not load (%s)", where)
+        log(__name__, WARNING, "JSON encoder: reference (Arrow kernels); the native encoder did not load (%s)", where)
     else:
-        logger.info("JSON encoder: native (%s)", where)
+        log(__name__, _INFO, "JSON encoder: native (%s)", where)
     return module
 
 
@@ -109,7 +108,7 @@ def _run(
         # value the contract refuses (the kernel validates as it writes). Either way the
         # reference path takes the batch, so the refusal - its code, the column path and
         # the row in its message - is the reference's own, word for word.
-        logger.debug("native encoder: %s at row %s; the reference path encodes this batch", kind, row)
+        log(__name__, _DEBUG, "native encoder: %s at row %s; the reference path encodes this batch", kind, row)
         return None
     buffers = [None if validity is None else pa.py_buffer(validity), pa.py_buffer(offsets), pa.py_buffer(data)]
     length = len(exportable) if isinstance(exportable, pa.Array) else exportable.num_rows

@@ -17,7 +17,6 @@ import itertools
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -224,9 +223,8 @@ class _Scheduler:
                 task()
         except BaseException as exc:  # a fault of the scheduler itself (a task's error is kept in its slice)
             with self._cond:
-                self._failure = exc
+                self._failure = exc  # raised by the writer
                 self._cond.notify_all()
-            raise
 
     def _take(self) -> Callable[[], None] | None:
         """The next task by the order of the class docstring, marked taken (lock held)."""
@@ -356,15 +354,18 @@ def encode_in_order(
         for piece in pieces:
             yield from encode_slice(piece, opts, budget)
         return
+    # Threads of its own, not an executor's: the scheduler is the pool (and concurrent.futures
+    # would be imported by every `etl convert` for nothing).
     scheduler = _Scheduler(pieces, opts, budget, workers, in_flight_bytes)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="etl-encode") as pool:
-        threads = [pool.submit(scheduler.work) for _ in range(workers)]
-        try:
-            yield from scheduler.chunks()
-        finally:
-            scheduler.cancel()
+    threads = [threading.Thread(target=scheduler.work, name=f"etl-encode_{k}", daemon=True) for k in range(workers)]
     for thread in threads:
-        thread.result()  # a failure of the scheduler itself, not of a task
+        thread.start()
+    try:
+        yield from scheduler.chunks()
+    finally:
+        scheduler.cancel()
+        for thread in threads:
+            thread.join()
 
 
 def write_stream(

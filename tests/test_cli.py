@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import subprocess
@@ -12,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from etl_lib.cli import main
+from etl_lib.cli import build_parser, main
 from etl_lib.demo import contract_table
 from etl_lib.options import ConvertOptions
 from tests.contract_oracle import expected_records, parse_json
@@ -158,3 +159,16 @@ def test_auto_engine_runs_small_inputs_locally_and_large_ones_on_spark(
     monkeypatch.delenv("ETL_LOCAL_MAX_BYTES")
     assert main(["convert", str(demo), str(tmp_path / "o.jsonl"), "--report", str(report)]) == 0
     assert json.loads(report.read_text())["engine"] == "local"
+
+
+def test_a_command_builds_only_its_own_parser_and_help_lists_them_all() -> None:
+    def names(parser: argparse.ArgumentParser) -> list[str]:
+        (commands,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        return list(commands.choices)
+
+    everything = ["convert", "up", "validate", "sessions", "session-config"]
+    assert names(build_parser(["convert", "in.parquet", "out.jsonl"])) == ["convert"]
+    assert names(build_parser(["sessions", "--port", "9"])) == ["sessions"]
+    assert names(build_parser([])) == names(build_parser(["--help"])) == names(build_parser(["bogus"])) == everything
+    args = build_parser(["convert", "a", "b"]).parse_args(["convert", "a", "b", "--engine", "local"])
+    assert (args.command, args.src, args.dest, args.engine) == ("convert", "a", "b", "local")

@@ -3,6 +3,7 @@ first row, and on a small file they are a large part of the run (docs/benchmarks
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import textwrap
@@ -10,8 +11,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
-from etl_lib.lazy import lazy_module
+from etl_lib.lazy import lazy_module, log
 
 # Modules a conversion on the native encoder's path must not execute.
 NOT_ON_THE_CONVERT_PATH = ("pyarrow.compute", "etl_lib.sessions.manager", "importlib.metadata._adapters")
@@ -147,6 +149,47 @@ def test_etl_convert_on_the_local_engine_never_imports_pydantic(tmp_path: Path) 
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
     assert done.stdout.strip() == "[]", done.stdout
     assert dest.read_text().splitlines() == ['{"a":1,"s":"x"}', '{"s":"y"}', '{"a":3}']
+
+
+def test_etl_convert_on_the_local_engine_imports_neither_logging_nor_an_executor_nor_the_other_commands(
+    tmp_path: Path,
+) -> None:
+    src, dest = tmp_path / "in.parquet", tmp_path / "out.jsonl"
+    pq.write_table(pa.table({"a": pa.array(range(5000))}), src, row_group_size=1000)  # five slices
+    probe = textwrap.dedent(
+        f"""
+        import sys
+        from etl_lib.cli import main
+        assert main(["convert", "--engine", "local", {str(src)!r}, {str(dest)!r}]) == 0
+        unwanted = ("logging", "concurrent.futures", "etl_lib.sessions.server", "etl_lib.sessions.config")
+        print(sorted(name for name in unwanted if name in sys.modules))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.strip() == "[]", done.stdout
+    assert dest.read_text().count("\n") == 5000
+
+
+def test_a_record_below_warning_is_dropped_without_importing_logging_and_one_above_is_shown() -> None:
+    probe = textwrap.dedent(
+        """
+        import sys
+        from etl_lib.lazy import WARNING, log
+        log("etl_lib.test", 20, "quiet %s", "info")
+        print("logging" in sys.modules)
+        log("etl_lib.test", WARNING, "loud %s", "warning")
+        print("logging" in sys.modules)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.split() == ["False", "True"]
+    assert done.stderr == "loud warning\n"  # logging's last-resort handler, as logging.warning would
+
+
+def test_once_logging_is_configured_a_record_below_warning_goes_through_it(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="etl_lib.test"):
+        log("etl_lib.test", logging.INFO, "%d rows", 3)
+    assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [("etl_lib.test", logging.INFO, "3 rows")]
 
 
 def _pool_after(code: str, env: dict[str, str] | None = None) -> str:

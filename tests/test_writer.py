@@ -125,6 +125,22 @@ def test_a_writer_that_stops_early_leaves_no_encoding_thread_behind(tmp_path: Pa
     assert not [t for t in threading.enumerate() if t.name.startswith("etl-encode")]
 
 
+def test_a_fault_of_the_scheduler_itself_reaches_the_writer_instead_of_hanging_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "in.parquet"
+    pq.write_table(_table(), src, row_group_size=ROWS // 4)
+    plan = open_input(str(src)).plan(target_bytes=1)
+
+    def broken(self: writer._Scheduler) -> None:
+        raise RuntimeError("scheduler bug")
+
+    monkeypatch.setattr(writer._Scheduler, "_take", broken)
+    with pytest.raises(RuntimeError, match="scheduler bug"):
+        list(writer.encode_in_order(plan, ConvertOptions(), workers=2))
+    assert not [t for t in threading.enumerate() if t.name.startswith("etl-encode")]
+
+
 def test_small_row_groups_are_read_together_not_each_opening_the_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
