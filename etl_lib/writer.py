@@ -311,9 +311,11 @@ class _Scheduler:
     def _next_chunk(self, work: _SliceWork) -> Chunk | None:
         """The head's next chunk, or None once all of it is written."""
         with self._cond:
-            while self._written not in work.chunks:
+            while True:
                 if self._failure is not None:
                     raise self._failure
+                if self._written in work.chunks:
+                    break
                 if self._written in work.errors:  # every part before it is written
                     raise work.errors[self._written]
                 if work.exhausted and self._written == work.parts:
