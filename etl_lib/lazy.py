@@ -105,8 +105,9 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-WARNING = 30
-"""``logging.WARNING``: the level below which an unconfigured logging drops records."""
+DEBUG, INFO, WARNING = 10, 20, 30
+"""logging's levels (their numbers are part of its API), for :func:`log` without importing it;
+WARNING is the level below which an unconfigured logging drops records."""
 
 
 def log(name: str, level: int, msg: str, *args: object) -> None:
@@ -125,7 +126,7 @@ def log(name: str, level: int, msg: str, *args: object) -> None:
     name : str
         The logger's name, usually the calling module's ``__name__``.
     level : int
-        A :mod:`logging` level (10 DEBUG, 20 INFO, 30 :data:`WARNING`, 40 ERROR).
+        A :mod:`logging` level number: :data:`DEBUG`, :data:`INFO`, :data:`WARNING` or higher.
     msg : str
         The message, with ``%`` placeholders for ``args``.
     *args : object

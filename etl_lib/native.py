@@ -18,7 +18,7 @@ from types import ModuleType
 
 import pyarrow as pa
 
-from etl_lib.lazy import WARNING, log
+from etl_lib.lazy import DEBUG, INFO, WARNING, log
 from etl_lib.options import ConvertOptions
 
 ENCODER_ENV = "ETL_ENCODER"
@@ -26,7 +26,6 @@ ENCODER_ENV = "ETL_ENCODER"
 when it loads) or ``reference`` (always the Arrow-kernel path of etl_lib.contract)."""
 NATIVE = "native"
 REFERENCE = "reference"
-_DEBUG, _INFO = 10, 20  # logging's levels (imported only for a record that can be seen: etl_lib.lazy.log)
 
 
 def _load() -> tuple[ModuleType | None, str]:
@@ -41,13 +40,13 @@ def _load() -> tuple[ModuleType | None, str]:
 def _module(choice: str) -> ModuleType | None:
     """The loaded kernel for ``choice`` (None: the reference runs), logged once per choice."""
     if choice == REFERENCE:
-        log(__name__, _INFO, "JSON encoder: reference (Arrow kernels), forced by %s=%s", ENCODER_ENV, REFERENCE)
+        log(__name__, INFO, "JSON encoder: reference (Arrow kernels), forced by %s=%s", ENCODER_ENV, REFERENCE)
         return None
     module, where = _load()
     if module is None:
         log(__name__, WARNING, "JSON encoder: reference (Arrow kernels); the native encoder did not load (%s)", where)
     else:
-        log(__name__, _INFO, "JSON encoder: native (%s)", where)
+        log(__name__, INFO, "JSON encoder: native (%s)", where)
     return module
 
 
@@ -108,7 +107,7 @@ def _run(
         # value the contract refuses (the kernel validates as it writes). Either way the
         # reference path takes the batch, so the refusal - its code, the column path and
         # the row in its message - is the reference's own, word for word.
-        log(__name__, _DEBUG, "native encoder: %s at row %s; the reference path encodes this batch", kind, row)
+        log(__name__, DEBUG, "native encoder: %s at row %s; the reference path encodes this batch", kind, row)
         return None
     buffers = [None if validity is None else pa.py_buffer(validity), pa.py_buffer(offsets), pa.py_buffer(data)]
     length = len(exportable) if isinstance(exportable, pa.Array) else exportable.num_rows

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from etl_lib.lazy import lazy_module, log
+from etl_lib.lazy import DEBUG, INFO, WARNING, lazy_module, log
 
 # Modules a conversion on the native encoder's path must not execute.
 NOT_ON_THE_CONVERT_PATH = ("pyarrow.compute", "etl_lib.sessions.manager", "importlib.metadata._adapters")
@@ -184,6 +184,10 @@ def test_a_record_below_warning_is_dropped_without_importing_logging_and_one_abo
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
     assert done.stdout.split() == ["False", "True"]
     assert done.stderr == "loud warning\n"  # logging's last-resort handler, as logging.warning would
+
+
+def test_the_levels_etl_lib_lazy_names_are_loggings_own() -> None:
+    assert (DEBUG, INFO, WARNING) == (logging.DEBUG, logging.INFO, logging.WARNING)
 
 
 def test_once_logging_is_configured_a_record_below_warning_goes_through_it(caplog: pytest.LogCaptureFixture) -> None:
