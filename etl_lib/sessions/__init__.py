@@ -4,5 +4,6 @@
   IAM, S3), ``etl sessions``, and :func:`~etl_lib.sessions.server.start` for tests;
 - :mod:`~etl_lib.sessions.manager`: sessions and statements, one process per session;
 - :mod:`~etl_lib.sessions.worker`: the session process (``spark``, ``sc``, ``glueContext``);
+- :mod:`~etl_lib.sessions.guard`: who may talk to the endpoint (no web page, ever);
 - :mod:`~etl_lib.sessions.config`: ``etl session-config``, the magics the notebooks load.
 """

@@ -9,7 +9,9 @@ git-ignored file (:data:`CONFIG_NAME`, found from the notebook's directory upwar
   CloudFormation ``DescribeStacks``): ``%region``, ``%iam_role`` (the session role),
   ``%additional_python_modules`` (the very wheel the Glue job runs), ``%glue_version 6.0``;
 - for the local endpoint (``etl sessions``): an AWS profile whose ``endpoint_url`` is the
-  endpoint, with dummy credentials, in a private AWS config file. aws-glue-sessions 1.0.9
+  endpoint, with the key of the endpoint's current start as its credentials (read from
+  the endpoint's :data:`ENDPOINT_STATE` file; the endpoint refuses any other), in a
+  private AWS config file. aws-glue-sessions 1.0.9
   passes an explicit ``https://sts.<region>.amazonaws.com`` to its STS client unless a
   profile is selected (it asks STS for the session owner), and with a profile it ignores
   ``%endpoint`` and lets botocore read the endpoint from the profile; so ``%profile`` is
@@ -26,6 +28,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from etl_lib.sessions.guard import SECRET_ACCESS_KEY
+
 CONFIG_NAME = ".glue-session.json"
 CONFIG_ENV = "ETL_GLUE_SESSION_CONFIG"
 GLUE_VERSION = "6.0"
@@ -34,6 +38,9 @@ OUTPUT_SESSION_ROLE = "GlueSessionRoleArn"
 OUTPUT_WHEEL = "GlueWheelS3Uri"
 OUTPUT_REGION = "Region"
 LOCAL_PROFILE = "etl-local-sessions"
+# Where `etl sessions` keeps its sessions and, while it runs, its URL and key.
+SESSIONS_DIR = ".etl-local/sessions"
+ENDPOINT_STATE = "endpoint.json"
 LOCAL_REGION = "us-east-1"
 # moto's default account; the local endpoint accepts any role ARN.
 LOCAL_ROLE = "arn:aws:iam::123456789012:role/etl-local-glue-session"
@@ -59,16 +66,53 @@ def aws_magics(outputs: Mapping[str, str], region: str | None = None) -> list[st
     ]
 
 
-def local_config(endpoint: str, folder: Path, *, wheel: str | None = None) -> dict[str, Any]:
-    """The config for the local endpoint; writes its AWS config file into ``folder``."""
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable and writable by this user only (it holds a key)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(text)
+
+
+def write_endpoint_state(work_dir: Path, url: str, access_key_id: str) -> Path:
+    """Record a running endpoint's URL and key in ``work_dir`` (the endpoint does, at start)."""
+    work_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = work_dir / ENDPOINT_STATE
+    _write_private(path, json.dumps({"url": url, "access_key_id": access_key_id}) + "\n")
+    return path
+
+
+def remove_endpoint_state(work_dir: Path) -> None:
+    (work_dir / ENDPOINT_STATE).unlink(missing_ok=True)
+
+
+def read_endpoint_state(sessions_dir: Path, url: str) -> str:
+    """The key of the endpoint serving ``url`` from ``sessions_dir``; a one-line error when
+    none runs there, or another URL does."""
+    path = sessions_dir / ENDPOINT_STATE
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SessionConfigError(
+            f"no local sessions endpoint runs from {sessions_dir} ({path} is missing): start it with "
+            "`make sessions`, then run this again"
+        ) from None
+    if state.get("url") != url.rstrip("/"):
+        raise SessionConfigError(f"the endpoint running from {sessions_dir} serves {state.get('url')}, not {url}")
+    return str(state["access_key_id"])
+
+
+def local_config(endpoint: str, folder: Path, *, access_key_id: str, wheel: str | None = None) -> dict[str, Any]:
+    """The config for the local endpoint; writes its AWS config file, with the endpoint's
+    key (``access_key_id``), into ``folder``."""
     aws_config = folder / (CONFIG_NAME + ".aws-config")
-    aws_config.write_text(
+    _write_private(
+        aws_config,
         f"[profile {LOCAL_PROFILE}]\n"
         f"region = {LOCAL_REGION}\n"
         f"endpoint_url = {endpoint}\n"
-        "aws_access_key_id = testing\n"
-        "aws_secret_access_key = testing\n",
-        encoding="utf-8",
+        f"aws_access_key_id = {access_key_id}\n"
+        f"aws_secret_access_key = {SECRET_ACCESS_KEY}\n",
     )
     magics = [f"%profile {LOCAL_PROFILE}", f"%region {LOCAL_REGION}", f"%iam_role {LOCAL_ROLE}",
               f"%glue_version {GLUE_VERSION}"]  # fmt: skip
@@ -123,13 +167,20 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--stack", help="stack name (default: the one stack with a session role in --outputs-file)")
     p.add_argument("--region", help="AWS region (default: the stack's Region output)")
     p.add_argument("--wheel", help="with --local: a wheel for %%extra_py_files (default: the environment's etl_lib)")
+    p.add_argument(
+        "--sessions-dir",
+        type=Path,
+        default=Path(SESSIONS_DIR),
+        help=f"with --local: the running endpoint's --work-dir, where its key is (default: {SESSIONS_DIR})",
+    )
     p.add_argument("--config", type=Path, default=Path(CONFIG_NAME), help=f"where to write (default: ./{CONFIG_NAME})")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         if args.local:
-            config = local_config(args.local, args.config.parent, wheel=args.wheel)
+            key = read_endpoint_state(args.sessions_dir, args.local)
+            config = local_config(args.local, args.config.parent, access_key_id=key, wheel=args.wheel)
         else:
             if args.outputs_file is not None:
                 outputs = outputs_from_file(args.outputs_file, args.stack)

@@ -7,6 +7,9 @@ session operations itself, in Glue's JSON 1.1 protocol (``POST /`` with
 application (STS, IAM, S3, the rest of Glue such as ``GetTags``), so one endpoint URL serves
 the kernel, and the S3 buckets a notebook reads on it.
 
+Every request first passes :class:`~etl_lib.sessions.guard.Guard` (no browser, a Host of
+this endpoint, this start's key): a request that reaches a session runs code here.
+
 ``etl sessions`` runs it; tests start it with :func:`start`.
 """
 
@@ -15,14 +18,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from etl_lib.errors import GlueApiError
+from etl_lib.sessions.config import ENDPOINT_STATE, SESSIONS_DIR, remove_endpoint_state, write_endpoint_state
+from etl_lib.sessions.guard import SECRET_ACCESS_KEY, Guard, client_host, url_host
 
 if TYPE_CHECKING:  # imported where sessions start: `etl` builds its parser from this module
     from etl_lib.sessions.manager import SessionManager
@@ -34,13 +41,39 @@ CONTENT_TYPE = "application/x-amz-json-1.1"
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
-class SessionsApp:
-    """WSGI: Glue session operations here, everything else to moto."""
+def _backend_app_without_cors(service: Any) -> Any:
+    """moto's backend app for ``service`` without moto's global CORS.
 
-    def __init__(self, manager: SessionManager) -> None:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    moto's server lets every origin call every API (flask-cors on each backend app, unless
+    ``MOTO_DISABLE_GLOBAL_CORS`` was set before moto was imported); here that would let any
+    web page read what the endpoint answers. The guard already refuses what a browser sends;
+    this keeps a request that slipped past it from being answered with CORS grants.
+    """
+    from moto.moto_server.werkzeug_app import create_backend_app
+
+    app = create_backend_app(service)
+    for hooks in app.after_request_funcs.values():
+        hooks[:] = [hook for hook in hooks if not getattr(hook, "__module__", "").startswith("flask_cors")]
+    return app
+
+
+def _answer(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:
+    data = json.dumps(body).encode("utf-8")
+    headers = [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(data)))]
+    if "__type" in body:
+        headers.append(("x-amzn-ErrorType", body["__type"]))
+    start_response(status, headers)
+    return [data]
+
+
+class SessionsApp:
+    """WSGI: the guard, then Glue session operations here and everything else to moto."""
+
+    def __init__(self, manager: SessionManager, guard: Guard) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
         self.manager = manager
+        self.guard = guard
         self.operations: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "CreateSession": manager.create_session,
             "GetSession": manager.get_session,
@@ -52,11 +85,15 @@ class SessionsApp:
             "ListStatements": manager.list_statements,
             "CancelStatement": manager.cancel_statement,
         }
-        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.moto = DomainDispatcherApplication(_backend_app_without_cors)
         # moto's backends do not lock; one request at a time keeps them consistent.
         self._moto_lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        refusal = self.guard.refusal(environ)
+        if refusal is not None:
+            # Its body stays unread: werkzeug closes every connection after one response.
+            return _answer(start_response, "403 Forbidden", {"__type": "AccessDeniedException", "message": refusal})
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         operation = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
         if operation not in self.operations:
@@ -73,26 +110,37 @@ class SessionsApp:
             status, body = "400 Bad Request", {"__type": "SerializationException", "message": "invalid JSON body"}
         except GlueApiError as exc:
             status, body = f"{exc.status} Bad Request", {"__type": exc.code, "message": exc.message}
-        data = json.dumps(body).encode("utf-8")
-        headers = [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(data)))]
-        if "__type" in body:
-            headers.append(("x-amzn-ErrorType", body["__type"]))
-        start_response(status, headers)
-        return [data]
+        return _answer(start_response, status, body)
+
+
+class Credentials(TypedDict):
+    aws_access_key_id: str
+    aws_secret_access_key: str
 
 
 @dataclass
 class Endpoint:
     url: str
     manager: SessionManager
+    access_key_id: str
+    """This start's token: clients sign with it (:mod:`etl_lib.sessions.guard`)."""
+
+    def credentials(self) -> Credentials:
+        """boto3 client keyword arguments that this endpoint accepts."""
+        return {"aws_access_key_id": self.access_key_id, "aws_secret_access_key": SECRET_ACCESS_KEY}
 
 
 @contextmanager
 def start(
     host: str = "127.0.0.1", port: int = 0, *, minute: float = 60.0, work_dir: str | None = None,
-    env: dict[str, str] | None = None, cwd: str | os.PathLike[str] | None = None,
+    env: dict[str, str] | None = None, cwd: str | os.PathLike[str] | None = None, allowed_hosts: Iterable[str] = (),
 ) -> Iterator[Endpoint]:  # fmt: skip
-    """Serve the endpoint on a background thread; on exit stop every session and the server."""
+    """Serve the endpoint on a background thread; on exit stop every session and the server.
+
+    The start's key and URL are written to ``endpoint.json`` in the work directory, readable
+    by this user only, for ``etl session-config --local``; the file goes when the server does.
+    ``allowed_hosts`` are extra names a Host header may give (loopback names always may).
+    """
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
@@ -106,14 +154,21 @@ def start(
                 super().log_request(code, size)
 
     manager = SessionManager(work_dir, minute=minute, env=env, cwd=cwd)
-    server = make_server(host, port, SessionsApp(manager), threaded=True, request_handler=QuietHandler)
+    # The guard needs the bound port (``port`` may be 0); until it is set nothing passes, and
+    # the server answers nothing before serve_forever anyway.
+    app = SessionsApp(manager, Guard(access_key_id="", hosts=frozenset()))
+    server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
+    bound_port = int(server.server_address[1])
+    app.guard = Guard.for_server(host, bound_port, allowed_hosts)
+    url = f"http://{url_host(client_host(host))}:{bound_port}"
+    write_endpoint_state(manager.work_dir, url, app.guard.access_key_id)
     thread = threading.Thread(target=server.serve_forever, name="glue-sessions-endpoint", daemon=True)
     thread.start()
-    bound_host, bound_port = server.server_address[:2]
     try:
-        yield Endpoint(f"http://{bound_host!s}:{bound_port}", manager)
+        yield Endpoint(url, manager, app.guard.access_key_id)
     finally:
         server.shutdown()
+        remove_endpoint_state(manager.work_dir)
         manager.close()
 
 
@@ -127,7 +182,18 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})")
-    p.add_argument("--work-dir", default=".etl-local/sessions", help="session logs and installed modules")
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a further host name clients may reach the endpoint by (loopback names always may); repeatable",
+    )
+    p.add_argument(
+        "--work-dir",
+        default=SESSIONS_DIR,
+        help=f"session logs, installed modules, this start's key (default: {SESSIONS_DIR})",
+    )
     p.add_argument(
         "--cwd", default="notebooks", help="sessions' working directory (default: notebooks, as papermill's)"
     )
@@ -138,22 +204,33 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
 
 
-def session_env(endpoint_url: str, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of local sessions: their AWS calls go to this endpoint (its moto), as
-    a Glue session's go to the AWS account it runs in."""
+def session_env(endpoint: Endpoint, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of local sessions: their AWS calls go to this endpoint (its moto),
+    signed with its key, as a Glue session's go to the AWS account it runs in."""
     env = dict(os.environ if base is None else base)
-    env.update(AWS_ENDPOINT_URL=endpoint_url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    env.update(AWS_ENDPOINT_URL=endpoint.url, AWS_ACCESS_KEY_ID=endpoint.access_key_id,
+               AWS_SECRET_ACCESS_KEY=SECRET_ACCESS_KEY)  # fmt: skip
     env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         env.pop(name, None)
     return env
 
 
+def _stop(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
-    os.makedirs(args.work_dir, exist_ok=True)
-    with start(args.host, args.port, work_dir=args.work_dir, cwd=args.cwd) as endpoint:
+    os.makedirs(args.work_dir, mode=0o700, exist_ok=True)
+    # SIGTERM stops as Ctrl-C does: every session process ends and the key file goes.
+    signal.signal(signal.SIGTERM, _stop)
+    with start(args.host, args.port, work_dir=args.work_dir, cwd=args.cwd, allowed_hosts=args.allow_host) as endpoint:
         if not args.real_aws:
-            endpoint.manager.env = session_env(endpoint.url)
-        print(f"Glue interactive sessions on {endpoint.url} (Ctrl-C stops every session)", file=sys.stderr)
+            endpoint.manager.env = session_env(endpoint)
+        print(
+            f"Glue interactive sessions on {endpoint.url} (Ctrl-C stops every session); this start's key is in "
+            f"{Path(args.work_dir) / ENDPOINT_STATE}: run `make session-config LOCAL=1` to hand it to the kernel",
+            file=sys.stderr,
+        )
         threading.Event().wait()
     return 0

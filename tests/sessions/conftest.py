@@ -15,12 +15,10 @@ from tests.notebooks.conftest import NOTEBOOKS
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/etl-local-glue-session"
-# Kernel and sessions talk to 127.0.0.1 only: dummy credentials, and the kernel's start-up
+# Kernel and sessions talk to 127.0.0.1 only: the endpoint's key, and the kernel's start-up
 # look-up of its newest version on PyPI goes to a closed local port instead (it then says
 # which version is installed, as it does offline).
 ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
     "HTTPS_PROXY": "http://127.0.0.1:9",
@@ -28,12 +26,20 @@ ENV = {
 }
 
 
+def _credential_env(endpoint: Endpoint) -> dict[str, str]:
+    credentials = endpoint.credentials()
+    return {
+        "AWS_ACCESS_KEY_ID": credentials["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": credentials["aws_secret_access_key"],
+    }
+
+
 @pytest.fixture(scope="session")
 def _endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Endpoint, Path]]:
     work = tmp_path_factory.mktemp("glue-sessions")
     with start(work_dir=str(work / "sessions"), cwd=NOTEBOOKS) as endpoint:
-        config = write_config(local_config(endpoint.url, work), work / ".glue-session.json")
-        yield endpoint, config
+        config = local_config(endpoint.url, work, access_key_id=endpoint.access_key_id)
+        yield endpoint, write_config(config, work / ".glue-session.json")
 
 
 @pytest.fixture
@@ -41,7 +47,7 @@ def glue_endpoint(_endpoint: tuple[Endpoint, Path], monkeypatch: pytest.MonkeyPa
     """The endpoint, and this test's environment pointing at it (kernels, the sessions they
     start and boto3 in the test inherit it; it is undone after the test)."""
     endpoint, config = _endpoint
-    for name, value in ENV.items():
+    for name, value in {**ENV, **_credential_env(endpoint)}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     # Sessions read S3 objects from the endpoint's moto, as the tests write them.

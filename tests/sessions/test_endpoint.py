@@ -137,7 +137,7 @@ def test_a_stopped_session_ends_its_process_and_takes_no_statements(glue: Any, g
 def test_an_idle_session_times_out(glue_endpoint: Endpoint, tmp_path: Path) -> None:
     """IdleTimeout is in minutes; this second endpoint's minute is 0.2 s (glue_endpoint: its environment)."""
     with start(minute=0.2, work_dir=str(tmp_path)) as endpoint:
-        glue = boto3.client("glue", endpoint_url=endpoint.url, region_name=REGION)
+        glue = boto3.client("glue", endpoint_url=endpoint.url, region_name=REGION, **endpoint.credentials())
         glue.create_session(Id="idle", Role=ROLE, Command=COMMAND, IdleTimeout=1)
         ended = _wait(
             lambda: glue.get_session(Id="idle")["Session"],
