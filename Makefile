@@ -12,6 +12,9 @@ STAMP     := $(VENV)/.installed
 # the venv imports, with pathlib and glob: 13 ms of each `etl convert` that an installed
 # wheel never pays.
 EDITABLE  := --config-settings editable_mode=compat -e
+# The developer stack (etl up, etl validate, etl sessions, etl session-config): a distribution of
+# its own, installed beside the library and never deployed (devstack/pyproject.toml).
+DEVSTACK  := devstack
 DEMO_DIR  := build/demo
 
 # Test suites contributed by mk/*.mk (front end, infrastructure, notebooks...).
@@ -21,14 +24,15 @@ TEST_TARGETS := test-python
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml $(DEVSTACK)/pyproject.toml constraints.txt
 	@scripts/check-prereqs.sh python java
 	@test -x $(PY) || "$$(scripts/check-prereqs.sh print-python)" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip==25.3
-	$(PY) -m pip install --quiet -c constraints.txt $(EDITABLE) '.[dev]'
+	@# --config-settings (in EDITABLE) applies to every project of the command: both are compat editables.
+	$(PY) -m pip install --quiet -c constraints.txt $(EDITABLE) '.[dev]' -e ./$(DEVSTACK)
 	@# Bytecode, as pip writes for an installed package: with PYTHONDONTWRITEBYTECODE set, an
 	@# editable install would otherwise compile etl_lib on every `etl` start.
-	$(PY) -m compileall -q etl_lib
+	$(PY) -m compileall -q etl_lib $(DEVSTACK)/etl_devstack
 	@touch $@
 
 .PHONY: install
@@ -37,7 +41,7 @@ install: $(STAMP) ## create .venv and install the project with its pinned depend
 .PHONY: lock
 lock: ## re-pin constraints.txt from a fresh resolution of pyproject.toml
 	rm -rf build/lock-venv && "$$(scripts/check-prereqs.sh print-python)" -m venv build/lock-venv
-	build/lock-venv/bin/pip install --quiet -e '.[dev]'
+	build/lock-venv/bin/pip install --quiet -e '.[dev]' -e ./$(DEVSTACK)
 	build/lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
 	rm -rf build/lock-venv
 

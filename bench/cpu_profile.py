@@ -2,7 +2,7 @@
 
 One thread runs the local engine's steps in turn - ``read_slice`` for each slice, the contract's
 ``encode_lines`` for each batch, one write of the batch's bytes to the engine's own output file
-(:class:`etl_lib.direct_file.DirectFile`, its final sync included) - and charges each step its
+(:class:`etl_lib.output.direct_file.DirectFile`, its final sync included) - and charges each step its
 thread CPU time. Prints one JSON object. The encoder is the process's (ETL_ENCODER).
 
     python bench/cpu_profile.py SRC DEST
@@ -17,12 +17,12 @@ from pathlib import Path
 
 
 def profile(src: str, dest: str) -> dict[str, object]:
-    from etl_lib import native
-    from etl_lib.contract import encode_lines
-    from etl_lib.direct_file import DirectFile
+    from etl_lib.contract import native
+    from etl_lib.contract.reference import encode_lines
+    from etl_lib.input.planning import open_input, read_slice
     from etl_lib.options import ConvertOptions
-    from etl_lib.parquet_input import open_input, read_slice
-    from etl_lib.writer import _line_bytes
+    from etl_lib.output.direct_file import DirectFile
+    from etl_lib.output.writer import _line_bytes
 
     opts = ConvertOptions()
     cpu = {"read": 0.0, "encode": 0.0, "write": 0.0}

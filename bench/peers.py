@@ -29,7 +29,7 @@ def polars_sink(src: str, dest: str) -> None:
 
 
 def spark_write_json(src: str, dest: str) -> None:
-    from etl_lib.spark_session import local_spark
+    from etl_lib.spark.session import local_spark
 
     # The same session configuration as `etl convert --engine spark` (local[*]).
     spark = local_spark("bench-plain-spark")

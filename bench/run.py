@@ -424,7 +424,7 @@ STATIC_NOTES = """\
   (invalid JSON) and timestamps in its own text form; polars writes decimals as strings;
   plain Spark drops null fields, cuts timestamps to milliseconds and writes a directory of
   part files (no merge into one file). Their output sizes differ accordingly.
-- Plain Spark uses `etl_lib.spark_session.local_spark`, the configuration of
+- Plain Spark uses `etl_lib.spark.session.local_spark`, the configuration of
   `etl convert --engine spark` (`local[*]`, which is `local[2]` here).
 - MB is 2^20 bytes throughout. `etl convert` runs from the working tree (an editable install):
   if the repository line above names two states, etl_lib/ changed while the benchmark ran.
@@ -585,7 +585,7 @@ def profile_table(profiles: list[dict[str, Any]]) -> list[str]:
         "",
         "`bench/cpu_profile.py`: one thread runs the local engine's steps on each table - decode the",
         "Parquet (`read_slice`), encode the JSON (`contract.encode_lines`), write the bytes to the",
-        "engine's own output file (`etl_lib/direct_file.py`, its final sync included) - and charges",
+        "engine's own output file (`etl_lib/output/direct_file.py`, its final sync included) - and charges",
         "each step its thread CPU time (`time.thread_time`). Each row is the run with the median",
         f"encode CPU of {PROFILE_RUNS}. The native encoder is the default; the reference (Arrow-kernel)",
         "encoder is shown on some tables for comparison.",
@@ -636,12 +636,12 @@ def run_profile(dataset: str, src: Path, encoder: str, args: argparse.Namespace)
 # What `etl convert` does before its first row (etl_lib.cli._convert): pyarrow without numpy,
 # every import with the garbage collector paused.
 _AS_ETL_CONVERT = (
-    "from etl_lib.lazy import collector_paused, import_pyarrow_without_numpy\n"
+    "from etl_lib._runtime.lazy import collector_paused, import_pyarrow_without_numpy\n"
     "with collector_paused():\n"
     "    import_pyarrow_without_numpy()\n"
     "    "
 )
-ETL_IMPORTS = "`etl convert`'s imports (`etl_lib.cli`, `etl_lib.convert`, pyarrow without numpy, collector paused)"
+ETL_IMPORTS = "`etl convert`'s imports (`etl_lib.cli`, `etl_lib.conversion`, pyarrow without numpy, collector paused)"
 STARTUP_STEPS = (
     ("the interpreter alone (`python -c pass`)", "pass"),
     ("`import numpy`", "import numpy"),
@@ -650,7 +650,7 @@ STARTUP_STEPS = (
         "`import pyarrow.parquet` without numpy, collector paused, as `etl convert` does",
         _AS_ETL_CONVERT + "import pyarrow.parquet",
     ),
-    (ETL_IMPORTS, _AS_ETL_CONVERT + "import etl_lib.cli, etl_lib.convert"),
+    (ETL_IMPORTS, _AS_ETL_CONVERT + "import etl_lib.cli, etl_lib.conversion"),
     ("`import duckdb`", "import duckdb"),
 )
 STARTUP_ROUNDS = 7

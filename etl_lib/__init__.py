@@ -12,19 +12,22 @@ stable ``code``.
 
 The names are imported on first use (PEP 562 ``__getattr__``): the API Lambdas import
 ``etl_lib.jobs`` and must not pay for pyarrow at cold start because ``etl_lib`` re-exports
-:func:`convert`. ``etl_lib.convert`` is the function, also once the submodule of the same
-name is imported (``from etl_lib.convert import Engine`` still imports from the module).
+:func:`convert` (from :mod:`etl_lib.conversion`).
+
+The package is laid out by stage: :mod:`etl_lib.input` reads and plans the Parquet input,
+:mod:`etl_lib.contract` turns Arrow values into JSON text, :mod:`etl_lib.output` writes and
+publishes the JSON file, :mod:`etl_lib.spark` runs the slices on Spark; :mod:`etl_lib.jobs`
+is the job domain and :mod:`etl_lib.notebook` the notebook support. ``etl_lib._runtime``
+holds private helpers (lazy imports, Arrow memory, filesystems, validation).
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from etl_lib.convert import convert
+    from etl_lib.conversion import convert
     from etl_lib.errors import ConversionError, InvalidInputError, OutputError, UnsupportedTypeError
     from etl_lib.options import Compression, ConvertOptions, Engine, Limits, OutputFormat
     from etl_lib.report import RunReport
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
 
 # public name -> the module that defines it
 _EXPORTS = {
-    "convert": "etl_lib.convert",
+    "convert": "etl_lib.conversion",
     "Engine": "etl_lib.options",
     "ConvertOptions": "etl_lib.options",
     "OutputFormat": "etl_lib.options",
@@ -86,15 +89,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *_EXPORTS})
-
-
-class _Package(types.ModuleType):
-    # Importing the submodule etl_lib.convert makes the import system set the package's
-    # ``convert`` attribute to that module, which would hide the function re-exported here.
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "convert" and isinstance(value, types.ModuleType):
-            value = value.convert
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

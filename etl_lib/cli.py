@@ -11,14 +11,17 @@ import argparse
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn, Protocol
 
-from etl_lib.arrow_memory import use_jemalloc
+from etl_lib._runtime.arrow_memory import use_jemalloc
+from etl_lib._runtime.lazy import collector_paused, import_pyarrow_without_numpy
 from etl_lib.errors import ConversionError
-from etl_lib.lazy import collector_paused, import_pyarrow_without_numpy
 from etl_lib.options import Compression, ConvertOptions, Engine, Limits, OutputFormat
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -113,125 +116,61 @@ def _add_limits(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = commands.add_parser(
-        "up",
-        help="run the whole product locally: web app, API, storage, jobs",
-        description="Serve the web app, the jobs API (/api) and the local object store, "
-        "and run conversions in worker processes. State is kept in --data-dir.",
-    )
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--data-dir", default=".etl-local", help="jobs database and files (default: .etl-local)")
-    p.add_argument("--workers", type=int, default=1, help="conversion worker processes (default: 1)")
-    p.add_argument(
-        "--engine",
-        choices=["auto", "spark", "local"],
-        default="auto",
-        help="auto (default): inputs up to SMALL_FILE_THRESHOLD_BYTES (64 MiB) in-process in the worker, "
-        "larger ones on Spark; spark: a warm local Spark session per worker, as on Glue; local: no JVM",
-    )
-    p.add_argument(
-        "--allowed-host",
-        action="append",
-        metavar="NAME",
-        help="a host name clients may use to reach the server, besides localhost, 127.0.0.1, [::1] and "
-        "--host (repeatable); requests naming any other host are refused (421)",
-    )
-    p.add_argument(
-        "--request-timeout",
-        type=float,
-        default=30.0,
-        metavar="SECONDS",
-        help="time allowed for a request's head, and for each read of its body (default: 30)",
-    )
-    p.add_argument("--verbose", action="store_true", help="show stack traces of failures")
+_COMMANDS: dict[str, Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = {"convert": _add_convert}
+"""The commands of this package: each name and the function that adds its subparser."""
+
+COMMANDS_GROUP = "etl_lib.commands"
+"""The entry-point group of the commands other distributions add: the developer stack
+(devstack/) adds ``up``, ``validate``, ``sessions`` and ``session-config``. An entry point's
+name is its command's; it names an object with ``add_parser(commands)``, which adds a
+subparser of that name, and ``run(args) -> int``, which runs the command."""
 
 
-def _add_validate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = commands.add_parser(
-        "validate",
-        help="validate recent SUCCEEDED jobs of the local stack with notebooks/03-validate-output.ipynb",
-        description="Run the validation notebook (papermill, etl-local kernel) over the SUCCEEDED jobs of "
-        "--data-dir finished within --since; write each executed notebook and a summary to --reports.",
-    )
-    p.add_argument("--since", default="24h", help="how far back to look, e.g. 30m, 24h, 7d (default: 24h)")
-    p.add_argument("--stuck-after", default="3h", help="in-flight jobs unchanged for this long are stuck (default: 3h)")
-    p.add_argument("--data-dir", default=".etl-local", help="the local stack's data directory")
-    p.add_argument("--reports", type=Path, default=Path("build/validation"), help="where notebooks and summaries go")
-    p.add_argument("--kernel", default="etl-local", help="Jupyter kernel to run the notebook on")
-    p.add_argument("--sample-size", type=int, default=100, help="records per job checked value by value")
-    p.add_argument("--verbose", action="store_true", help="show stack traces of failures")
+class Command(Protocol):
+    """What an entry point of :data:`COMMANDS_GROUP` names (a module or an object)."""
+
+    def add_parser(self, commands: argparse._SubParsersAction[argparse.ArgumentParser], /) -> None: ...
+
+    def run(self, args: argparse.Namespace, /) -> int: ...
 
 
-def _validate(args: argparse.Namespace) -> int:
-    from etl_lib.jobs.local import SqliteJobStore
-    from etl_lib.jobs.models import JobStatus
-    from etl_lib.jobs.settings import Settings
-    from etl_lib.notebook.validate_jobs import IN_FLIGHT, ensure_kernel, parse_since, scheduled_validation
+def _added_commands() -> dict[str, EntryPoint]:
+    """The commands other distributions add, by name in alphabetical order (not loaded yet)."""
+    from importlib.metadata import entry_points
 
-    try:
-        since, stuck_after = parse_since(args.since), parse_since(args.stuck_after)
-    except ValueError as exc:
-        print(f"etl validate: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    database = Path(args.data_dir) / "jobs.db"
-    if not database.is_file():
-        print(f"etl validate: error: no local stack data in {args.data_dir} (run `etl up` first)", file=sys.stderr)
-        return EXIT_USAGE
-    settings = Settings.from_env({"ETL_BACKEND": "local", "ETL_DATA_DIR": args.data_dir})
-    store = SqliteJobStore(database)
-    wanted = frozenset({JobStatus.SUCCEEDED, *(JobStatus(s) for s in IN_FLIGHT)})
-    jobs = [job for job_id in store.ids_in(wanted) if (job := store.get(job_id)) is not None]
-    ensure_kernel()
-    # The scheduled Glue job's entry point, on the local stack's store and object tree.
-    summary = scheduled_validation(
-        jobs, args.reports, input_bucket=settings.input_bucket, output_bucket=settings.output_bucket, since=since,
-        stuck_after=stuck_after, kernel=args.kernel, data_dir=settings.data_dir, sample_size=args.sample_size,
-    )  # fmt: skip
-    print(
-        f"{summary['passed']} passed, {summary['failed']} failed, {summary['errors']} errors, "
-        f"{len(summary['stuck'])} stuck -> {args.reports}",
-        file=sys.stderr,
-    )
-    return EXIT_FAILED if summary["failures"] else 0
+    points = sorted(entry_points(group=COMMANDS_GROUP), key=lambda point: point.name)
+    return {point.name: point for point in points if point.name not in _COMMANDS}
 
 
-def _add_sessions(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from etl_lib.sessions import server
-
-    server.add_parser(commands)
-
-
-def _add_session_config(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from etl_lib.sessions import config
-
-    config.add_parser(commands)
-
-
-_COMMANDS = {
-    "convert": _add_convert,
-    "up": _add_up,
-    "validate": _add_validate,
-    "sessions": _add_sessions,
-    "session-config": _add_session_config,
-}
-"""Each command's name and the function that adds its subparser (in the order ``--help`` lists them)."""
+def _add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser], point: EntryPoint) -> None:
+    command: Command = point.load()
+    command.add_parser(commands)
+    # The parser carries what runs it: _run needs no second look at the entry points.
+    commands.choices[point.name].set_defaults(run_command=command.run)
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The ``etl`` parser: for ``argv`` that starts with a command's name, with that command only.
 
-    The other commands' subparsers (and the session modules they import) are a third of the
-    time ``etl convert`` spends before it imports pyarrow. ``etl``, ``etl --help`` or an
-    unknown command get every command, so usage and errors list them all.
+    The other commands' subparsers (and the modules they import) are a third of the time
+    ``etl convert`` spends before it imports pyarrow, and reading the installed entry points
+    (importlib.metadata) would add more: ``etl convert`` does neither. ``etl``, ``etl --help``
+    or an unknown command get every command, so usage and errors list them all.
     """
     parser = argparse.ArgumentParser(prog="etl", description="Parquet to JSON conversion.")
     commands = parser.add_subparsers(dest="command", required=True)
     named = argv[0] if argv else None
-    for name, add in _COMMANDS.items():
-        if named not in _COMMANDS or name == named:
-            add(commands)
+    if named in _COMMANDS:
+        _COMMANDS[named](commands)
+        return parser
+    added = _added_commands()
+    if named in added:
+        _add_command(commands, added[named])
+        return parser
+    for add in _COMMANDS.values():
+        add(commands)
+    for point in added.values():
+        _add_command(commands, point)
     return parser
 
 
@@ -278,7 +217,7 @@ def _convert(args: argparse.Namespace) -> int:
             # less fresh memory with jemalloc.
             use_jemalloc()
             import_pyarrow_without_numpy()
-        from etl_lib.convert import convert
+        from etl_lib.conversion import convert
 
     options = ConvertOptions(
         format=args.format,
@@ -292,7 +231,7 @@ def _convert(args: argparse.Namespace) -> int:
     spark = None
     stop = threading.Event()
     if args.engine == Engine.SPARK:
-        from etl_lib.spark_session import local_spark
+        from etl_lib.spark.session import local_spark
 
         spark = local_spark("etl-convert")
         _spark_progress_thread(spark, progress, stop)
@@ -346,20 +285,9 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "convert":
             return _convert(args)
-        if args.command == "validate":
-            return _validate(args)
-        if args.command == "sessions":
-            from etl_lib.sessions.server import run as run_sessions
-
-            return run_sessions(args)
-        if args.command == "session-config":
-            from etl_lib.sessions.config import run as run_session_config
-
-            return run_session_config(args)
-        if args.command == "up":
-            from etl_lib.local.server import run
-
-            return run(args)
+        run_command: Callable[[argparse.Namespace], int] | None = getattr(args, "run_command", None)
+        if run_command is not None:
+            return run_command(args)
     except ConversionError as exc:
         if args.verbose:
             raise

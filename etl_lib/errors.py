@@ -190,7 +190,7 @@ class TooManyActiveJobsError(JobServiceError):
 
 
 class GlueApiError(Exception):
-    """An error of the local Glue interactive-sessions endpoint (etl_lib.sessions), as Glue
+    """An error of the local Glue interactive-sessions endpoint (etl_devstack.sessions), as Glue
     names it on the wire: ``code`` is the JSON protocol's ``__type`` (botocore's
     ``ClientError`` code), ``message`` its text, ``status`` the HTTP status."""
 

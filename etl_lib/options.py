@@ -3,7 +3,7 @@
 The same class gives ``etl convert`` flags, Glue job arguments and the ``options`` object of
 ``POST /jobs`` their meaning, so an option means the same thing everywhere. It is a frozen
 dataclass, so the CLI's conversions never import pydantic; the API's request models and the
-stored jobs embed it as a field, and pydantic validates it there (:mod:`etl_lib.validated`).
+stored jobs embed it as a field, and pydantic validates it there (:mod:`etl_lib._runtime.validated`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
-from etl_lib.validated import STRICT, Validated
+from etl_lib._runtime.validated import STRICT, Validated
 
 
 class Engine(StrEnum):
@@ -87,7 +87,7 @@ class ConvertOptions(Validated):
 
 
 # The smallest place a job runs is the converter Lambda (infra/config.py:
-# ``converter_memory_mb`` and ``converter_timeout_seconds``; tests/test_limits.py fails if
+# ``converter_memory_mb`` and ``converter_timeout_seconds``; tests/input/test_limits.py fails if
 # they drift from these). Every default below is sized so a job within the limits finishes
 # there, and a job over them fails with its code before the Lambda runtime kills it.
 CONVERTER_MEMORY_BYTES = 3008 * 1024**2

@@ -5,7 +5,7 @@ data, so a consumer (or the validation notebook) can check every record against 
 
 The report is a frozen dataclass; :meth:`RunReport.to_json` writes it and
 :meth:`RunReport.from_json` reads it back, validated, both through pydantic
-(:mod:`etl_lib.validated`), which a conversion itself never imports.
+(:mod:`etl_lib._runtime.validated`), which a conversion itself never imports.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import Annotated, Any
 
 import pyarrow as pa
 
-from etl_lib.contract import MAX_SAFE_INTEGER, is_iso_timestamp_type, is_uuid_type
+from etl_lib._runtime.validated import NON_NEGATIVE, Validated
+from etl_lib.contract.reference import MAX_SAFE_INTEGER, is_iso_timestamp_type, is_uuid_type
+from etl_lib.contract.type_families import Family, family_of
 from etl_lib.options import ConvertOptions
-from etl_lib.type_families import Family, family_of
-from etl_lib.validated import NON_NEGATIVE, Validated
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -145,7 +145,7 @@ SCHEMAS: dict[Family, SchemaRule] = {
     Family.LIST: lambda t, opts: {"type": "array", "items": _field_schema(t.value_field, opts, in_struct=False)},
     Family.STRUCT: lambda t, opts: _object_schema([t.field(i) for i in range(t.num_fields)], opts),
 }
-"""One JSON Schema rule per type family (etl_lib.type_families), as the encoder has."""
+"""One JSON Schema rule per type family (etl_lib.contract.type_families), as the encoder has."""
 
 
 def value_schema(t: pa.DataType, opts: ConvertOptions) -> dict[str, Any]:

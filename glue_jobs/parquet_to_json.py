@@ -62,7 +62,7 @@ def glue_or_local_spark() -> Any:
         from awsglue.context import GlueContext
         from pyspark.context import SparkContext
     except ImportError:
-        from etl_lib.spark_session import local_spark
+        from etl_lib.spark.session import local_spark
 
         spark = local_spark("parquet-to-json")
     else:

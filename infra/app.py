@@ -17,6 +17,7 @@ from aws_cdk import App, Aspects, Environment
 from cdk_nag import AwsSolutionsChecks
 
 from infra.config import InfraConfig
+from infra.nag import acknowledge_findings
 from infra.stack import PipelineStack
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,6 +35,8 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
         env=Environment(account=config.account, region=config.region),
         config=config,
     )
+    # cdk-nag: the AwsSolutions pack over the whole app, and the findings accepted (infra/nag.py).
+    acknowledge_findings(stack)
     Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
     return app, stack
 

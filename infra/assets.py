@@ -30,7 +30,7 @@ LAMBDA_BUNDLE_DIR = BUILD / "lambda-bundle"
 BUNDLE_MARKER = ".bundled"
 GLUE_ARTIFACTS_DIR = BUILD / "glue-artifacts"
 GLUE_SCRIPT = REPO / "glue_jobs" / "parquet_to_json.py"
-VALIDATION_SCRIPT = Path(__file__).resolve().parent / "glue_scripts" / "validate_notebook.py"
+VALIDATION_SCRIPT = REPO / "glue_jobs" / "validate_notebook.py"
 VALIDATION_NOTEBOOK = REPO / "notebooks" / "03-validate-output.ipynb"
 # Where the staged notebooks land in the artifacts bucket (the staged dir is deployed under glue/).
 NOTEBOOKS_PREFIX = "glue/notebooks/"
@@ -118,7 +118,7 @@ def prune_bundle(target: Path) -> int:
 # native extension that needs a newer GLIBC_ symbol version would not load there (and the
 # converter would silently fall back to the slower reference encoder).
 TARGET_GLIBC = (2, 34)
-NATIVE_EXTENSION_GLOB = "etl_lib/_native/encoder.cpython-313-x86_64-linux-gnu.so"
+NATIVE_EXTENSION_GLOB = "etl_lib/contract/_native/encoder.cpython-313-x86_64-linux-gnu.so"
 _GLIBC_VERSION = re.compile(r"\bGLIBC_(\d+(?:\.\d+)+)\b")
 
 

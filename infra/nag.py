@@ -3,6 +3,7 @@
 Each one names a rule, the exact finding (``applies_to`` for IAM4/IAM5: which policy or which
 wildcard resource), the one construct it is on, and why the finding is accepted. Nothing is
 suppressed stack-wide. Anything not listed here fails the tests (tests/infra/test_nag.py).
+The app (infra/app.py) applies them to its stack, beside the AwsSolutions pack itself.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The API's routes, once: the handlers' routers, the API Gateway resources (infra/pipeline/
-api.py) and the local stack's gateway (etl_lib/local/gateway.py) are all built from this
+api.py) and the local stack's gateway (devstack/etl_devstack/local/gateway.py) are all built from this
 table, and tests fail if any of them has a route it does not list.
 
 Light on purpose (no imports beyond the standard library): the CDK app and the local

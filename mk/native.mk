@@ -1,8 +1,8 @@
-# The native record encoder (etl_lib/_native/encoder.c, see etl_lib/native.py). `make install`
+# The native record encoder (etl_lib/contract/_native/encoder.c, see etl_lib/contract/native.py). `make install`
 # builds it with the machine's C compiler (pip install -e . runs setup.py); this rebuilds it in
 # place whenever its sources change, before anything that runs it.
 
-NATIVE_SOURCES := setup.py $(wildcard etl_lib/_native/*.c etl_lib/_native/*.h)
+NATIVE_SOURCES := setup.py $(wildcard etl_lib/contract/_native/*.c etl_lib/contract/_native/*.h)
 NATIVE_STAMP   := $(VENV)/.native-built
 
 $(NATIVE_STAMP): $(STAMP) $(NATIVE_SOURCES)

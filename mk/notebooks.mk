@@ -42,4 +42,4 @@ session-config: $(STAMP) ## write .glue-session.json for glue_pyspark: from $(CD
 
 .PHONY: test-sessions
 test-sessions: $(STAMP) ## only the Glue sessions tests (local endpoint, glue_pyspark kernel)
-	$(BIN)/pytest tests/sessions
+	$(BIN)/pytest tests/devstack/sessions

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from etl_lib import native
-from etl_lib.convert import Engine, convert
+from etl_lib.contract import native
+from etl_lib.conversion import Engine, convert
 from etl_lib.options import Compression, ConvertOptions, OutputFormat
 from etl_lib.report import RunReport
 from tests.contract_oracle import parse_json
@@ -38,7 +38,7 @@ def _corpus() -> Path:
 
 CORPUS = _corpus()
 ENGINES = [Engine.LOCAL, Engine.SPARK]
-# The local engine runs every suite with each JSON encoder (etl_lib.native: the native kernel,
+# The local engine runs every suite with each JSON encoder (etl_lib.contract.native: the native kernel,
 # and the Arrow-kernel reference it must match); Spark with the default (native) one.
 ENCODERS = [native.NATIVE, native.REFERENCE]
 ENGINE_RUNS = [(Engine.LOCAL, native.NATIVE), (Engine.LOCAL, native.REFERENCE), (Engine.SPARK, native.NATIVE)]
@@ -49,7 +49,7 @@ TESTS = Path(__file__).resolve().parent
 SLOW_SUITES = {
     "notebooks": "notebook",
     "infra": "infra",
-    "local": "stack",
+    "devstack/local": "stack",
     "bench": "bench",
     "jobs/test_end_to_end_aws.py": "e2e",
 }
@@ -93,7 +93,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
-    from etl_lib.spark_session import local_spark
+    from etl_lib.spark.session import local_spark
 
     session = local_spark("etl-tests", cores="2")
     yield session
@@ -118,7 +118,7 @@ Converter = Callable[..., tuple[list[Any], RunReport]]
 
 @pytest.fixture(params=ENCODERS)
 def encoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run the test with this JSON encoder (etl_lib.native.ENCODER_ENV)."""
+    """Run the test with this JSON encoder (etl_lib.contract.native.ENCODER_ENV)."""
     if request.param == native.NATIVE and native.load_error() is not None:
         pytest.fail(f"the native encoder does not load: {native.load_error()}")
     monkeypatch.setenv(native.ENCODER_ENV, request.param)

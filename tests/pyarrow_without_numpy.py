@@ -1,17 +1,17 @@
 """A pytest plugin that imports pyarrow without numpy before any test module does, as
-``etl convert`` does (etl_lib.lazy.import_pyarrow_without_numpy).
+``etl convert`` does (etl_lib._runtime.lazy.import_pyarrow_without_numpy).
 
-    pytest -p tests.pyarrow_without_numpy tests/test_contract_rules.py
+    pytest -p tests.pyarrow_without_numpy tests/contract/test_contract_rules.py
 
 The reference encoder and the INT96 reader then run where pyarrow's own numpy conversions
-are unavailable: tests/test_lazy_imports.py runs them so, to prove they never need them.
+are unavailable: tests/runtime/test_lazy_imports.py runs them so, to prove they never need them.
 """
 
 from __future__ import annotations
 
 import sys
 
-from etl_lib.lazy import import_pyarrow_without_numpy
+from etl_lib._runtime.lazy import import_pyarrow_without_numpy
 
 _EARLY = [name for name in ("numpy", "pyarrow") if name in sys.modules]
 if _EARLY:

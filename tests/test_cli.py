@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -146,7 +147,7 @@ def test_json_array_over_many_row_groups_is_one_valid_array(tmp_path: Path) -> N
 def test_auto_engine_runs_small_inputs_locally_and_large_ones_on_spark(
     demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from etl_lib.convert import Engine, choose_engine
+    from etl_lib.conversion import Engine, choose_engine
 
     assert choose_engine("auto", 10, local_max_bytes=100) is Engine.LOCAL
     assert choose_engine("auto", 101, local_max_bytes=100) is Engine.SPARK
@@ -166,9 +167,26 @@ def test_a_command_builds_only_its_own_parser_and_help_lists_them_all() -> None:
         (commands,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         return list(commands.choices)
 
-    everything = ["convert", "up", "validate", "sessions", "session-config"]
+    everything = ["convert", "session-config", "sessions", "up", "validate"]
     assert names(build_parser(["convert", "in.parquet", "out.jsonl"])) == ["convert"]
     assert names(build_parser(["sessions", "--port", "9"])) == ["sessions"]
     assert names(build_parser([])) == names(build_parser(["--help"])) == names(build_parser(["bogus"])) == everything
     args = build_parser(["convert", "a", "b"]).parse_args(["convert", "a", "b", "--engine", "local"])
     assert (args.command, args.src, args.dest, args.engine) == ("convert", "a", "b", "local")
+
+
+def test_the_developer_stack_adds_its_commands_and_without_it_etl_has_convert_only(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for command in ("up", "validate", "sessions", "session-config"):
+        with pytest.raises(SystemExit) as exited:
+            main([command, "--help"])
+        assert exited.value.code == 0
+        assert capsys.readouterr().out.startswith(f"usage: etl {command} ")
+    # A bare install (the library's distribution only) has no entry point of the group.
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda **_: [])
+    (commands,) = (a for a in build_parser(["--help"])._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(commands.choices) == ["convert"]
+    with pytest.raises(SystemExit) as exited:
+        main(["up"])
+    assert exited.value.code == 2  # argparse: invalid choice

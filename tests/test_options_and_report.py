@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from etl_lib.convert import convert
+from etl_lib.conversion import convert
 from etl_lib.options import Compression, ConvertOptions, Limits, OutputFormat
 from etl_lib.report import InputPart, RunReport
 

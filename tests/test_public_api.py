@@ -10,7 +10,7 @@ import sys
 from importlib.metadata import version
 
 import etl_lib
-from etl_lib.convert import convert
+from etl_lib.conversion import convert
 
 
 def test_every_public_name_is_the_object_its_module_defines() -> None:
@@ -26,11 +26,12 @@ def test_the_version_is_the_installed_distributions() -> None:
     assert etl_lib.__version__ == version("parquet-json-etl")
 
 
-def test_etl_lib_convert_stays_the_function_once_the_submodule_is_imported() -> None:
-    import etl_lib.convert
+def test_etl_lib_convert_is_the_function_and_its_module_is_etl_lib_conversion() -> None:
+    import etl_lib.conversion
 
     assert etl_lib.convert is convert
-    assert callable(etl_lib.convert)
+    assert etl_lib.conversion.convert is convert
+    assert "etl_lib.convert" not in sys.modules  # no module shares the function's name
 
 
 def test_importing_the_job_code_does_not_load_pyarrow() -> None:

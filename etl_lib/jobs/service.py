@@ -471,7 +471,7 @@ class JobService:
     ) -> Job | None:
         # The module, looked up at call time: importing the service stays light (no pyarrow
         # for the API Lambdas), and the conversion is the one the module holds now.
-        conversion = importlib.import_module("etl_lib.convert")
+        conversion = importlib.import_module("etl_lib.conversion")
 
         job_id = job.job_id
         dest_key = output_key(job_id, job.options, attempt)

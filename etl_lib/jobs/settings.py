@@ -210,7 +210,7 @@ def build_service(
             if settings.converter_function_name:
                 local_launcher = LambdaLauncher(_boto3_client("lambda"), settings.converter_function_name)
         elif settings.local_runner == "queue":
-            from etl_lib.local.runs import QueueLauncher, RunQueue
+            from etl_lib.jobs.runs import QueueLauncher, RunQueue
 
             launcher = QueueLauncher(RunQueue(Path(settings.data_dir) / "runs.db"))
         else:

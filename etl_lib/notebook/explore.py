@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl_lib.parquet_input import ParquetInput, open_input, read_slice
+from etl_lib.input.planning import ParquetInput, open_input, read_slice
 
 
 def overview(parquet: ParquetInput) -> dict[str, Any]:

@@ -5,7 +5,7 @@ registers the magics of the ``aws-glue-sessions`` kernels (the list is read from
 ``aws_glue_interactive_sessions_kernel/glue_kernel_utils/KernelMagics.py``, version
 1.0.9) and gives the notebook the names a Glue session predefines:
 
-- ``spark``: a local SparkSession (:func:`etl_lib.spark_session.local_spark`, started on
+- ``spark``: a local SparkSession (:func:`etl_lib.spark.session.local_spark`, started on
   first use, so notebooks that never touch Spark start no JVM);
 - ``sc``: its SparkContext (also started on first use);
 - ``glueContext``: a *minimal stand-in*, not ``awsglue.context.GlueContext``: it only
@@ -67,7 +67,7 @@ def spark_factory(app_name: str = "etl-notebook") -> Callable[[], Any]:
     unless ``ETL_NOTEBOOK_CORES`` says otherwise)."""
 
     def build() -> Any:
-        from etl_lib.spark_session import local_spark
+        from etl_lib.spark.session import local_spark
 
         return local_spark(app_name, cores=os.environ.get("ETL_NOTEBOOK_CORES", "2"))
 

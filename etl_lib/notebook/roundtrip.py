@@ -1,6 +1,6 @@
 """A second, independent reading of the JSON contract, one value at a time.
 
-:mod:`etl_lib.contract` renders whole columns with Arrow kernels and numpy; this module
+:mod:`etl_lib.contract.reference` renders whole columns with Arrow kernels and numpy; this module
 maps one Arrow *scalar* at a time to the Python value its JSON text must parse to
 (numbers parsed as ``int``/``Decimal`` by :func:`parse_json`, so nothing is rounded),
 with the standard library's datetime/base64/uuid and none of the encoder's code. The

@@ -8,15 +8,32 @@ runs each magic (``%region``, ``%iam_role``, ``%additional_python_modules``...) 
 IPython, i.e. through aws-glue-sessions' own magics. On the ``etl-local`` kernel the same
 magics are recorded no-ops and the environment is left alone. Without a config file it
 says so and changes nothing.
+
+The file's name and where it is looked for are defined here, where the notebooks run (on
+Glue too, from the deployed wheel); ``etl session-config`` (the developer stack) writes it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
-from etl_lib.sessions.config import find_config
+CONFIG_NAME = ".glue-session.json"
+CONFIG_ENV = "ETL_GLUE_SESSION_CONFIG"
+
+
+def find_config(start: str | os.PathLike[str] = ".") -> Path | None:
+    """``$ETL_GLUE_SESSION_CONFIG``, else :data:`CONFIG_NAME` in ``start`` or a parent."""
+    if os.environ.get(CONFIG_ENV):
+        path = Path(os.environ[CONFIG_ENV])
+        return path if path.is_file() else None
+    folder = Path(start).resolve()
+    for candidate in (folder, *folder.parents):
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate / CONFIG_NAME
+    return None
 
 
 def _on_glue_kernel(ipython: Any) -> bool:

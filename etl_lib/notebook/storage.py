@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from etl_lib import fs
+from etl_lib._runtime import fs
 
 LOCAL_STORE_DIR = ".etl-local"
 

@@ -1,7 +1,7 @@
 """Scheduled validation: run ``03-validate-output`` over recent SUCCEEDED jobs.
 
 :func:`scheduled_validation` is the one entry point of ``etl validate`` (the local stack's
-SQLite store) and of the scheduled Glue job (``infra/glue_scripts/validate_notebook.py`` ->
+SQLite store) and of the scheduled Glue job (``glue_jobs/validate_notebook.py`` ->
 :func:`glue_main`: DynamoDB store, S3, CloudWatch): it validates the SUCCEEDED jobs that
 finished within ``since`` and names the jobs stuck in PENDING/QUEUED/RUNNING for longer
 than ``stuck_after`` (a lost event leaves a job there). :func:`publish` copies the executed

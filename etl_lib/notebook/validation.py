@@ -24,10 +24,10 @@ from typing import Any
 import pyarrow as pa
 from jsonschema import Draft202012Validator
 
+from etl_lib.input.planning import open_input, read_slice
 from etl_lib.notebook.roundtrip import differences, expected_record, parse_json
 from etl_lib.notebook.storage import locate, read_job_bytes, write_job_text
 from etl_lib.options import ConvertOptions, OutputFormat
-from etl_lib.parquet_input import open_input, read_slice
 from etl_lib.report import RunReport, json_schema
 
 MAX_REPORTED_ERRORS = 20

@@ -20,17 +20,17 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
-from etl_lib.arrow_memory import use_jemalloc
+from etl_lib._runtime.arrow_memory import use_jemalloc
+from etl_lib._runtime.lazy import import_pyarrow_without_numpy
 from etl_lib.jobs.service import JobService
 from etl_lib.jobs.settings import service, validate_at_cold_start
-from etl_lib.lazy import import_pyarrow_without_numpy
 from lambdas.common.observability import PowertoolsJobMetrics, observability
 
 logger, tracer, metrics = observability("jobs-converter")
 validate_at_cold_start()  # a misconfigured container fails its init, in one line
 # pyarrow is loaded during init, without numpy (which the local engine's native path never
 # uses, and which costs a cold start about 0.1 s more): the first job starts converting at once.
-# Its pool is jemalloc, which touches less fresh memory than the default (etl_lib.arrow_memory).
+# Its pool is jemalloc, which touches less fresh memory than the default (etl_lib._runtime.arrow_memory).
 use_jemalloc()
 import_pyarrow_without_numpy()
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 import base64
 import email.parser
 import hashlib
+import subprocess
+import sys
+import textwrap
 import zipfile
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from infra import assets
@@ -58,6 +63,71 @@ def test_etl_lib_wheel_is_valid_and_reproducible(tmp_path: Path) -> None:
             assert digest == f"sha256={expected}", name
             assert int(size) == len(data), name
         assert {n for n in names if not n.endswith("RECORD")} == {line.split(",")[0] for line in record[:-1]}
+
+
+def _developer_stack(paths: list[str]) -> list[str]:
+    """The paths of ``paths`` (relative, ``/``-separated) that belong to the developer stack: its
+    package, or a ``local/`` or ``sessions/`` package (where ``etl up`` and the sessions endpoint were)."""
+    return [
+        path
+        for path in paths
+        if path.split("/")[0] == "etl_devstack" or {"local", "sessions"} & set(path.split("/")[1:-1])
+    ]
+
+
+def _deployed_code(kind: str, where: Path) -> Path:
+    """The code the Glue job (its wheel, unzipped) or the Lambdas (their source directory) run."""
+    if kind == "wheel":
+        with zipfile.ZipFile(assets.build_etl_lib_wheel(where / "wheel")) as wheel:
+            wheel.extractall(where / "unzipped")
+        return where / "unzipped"
+    return assets.stage_lambda_source(where / "lambda")
+
+
+def test_the_glue_wheel_and_the_lambda_code_hold_no_developer_stack(tmp_path: Path) -> None:
+    with zipfile.ZipFile(assets.build_etl_lib_wheel(tmp_path / "wheel")) as wheel:
+        in_wheel = wheel.namelist()
+    assert {name.split("/")[0] for name in in_wheel} == {"etl_lib", "parquet_json_etl-0.1.0.dist-info"}
+    assert "etl_lib/notebook/session_config.py" in in_wheel  # the notebooks' extension, which Glue loads
+    assert _developer_stack(in_wheel) == []
+    staged = assets.stage_lambda_source(tmp_path / "lambda")
+    in_lambda = [path.relative_to(staged).as_posix() for path in staged.rglob("*") if path.is_file()]
+    assert {path.split("/")[0] for path in in_lambda} == set(assets.LAMBDA_PACKAGES) == {"lambdas", "etl_lib"}
+    assert _developer_stack(in_lambda) == []
+    # What the check looks for, as it was before the developer stack left etl_lib.
+    assert _developer_stack(["etl_lib/local/server.py", "etl_lib/jobs/local.py", "etl_devstack/x.py"]) == [
+        "etl_lib/local/server.py",
+        "etl_devstack/x.py",
+    ]
+
+
+@pytest.mark.parametrize("kind", ["wheel", "lambda"])
+def test_the_deployed_library_converts_without_the_developer_stack(kind: str, tmp_path: Path) -> None:
+    code = _deployed_code(kind, tmp_path)
+    src, dest = tmp_path / "in.parquet", tmp_path / "out.jsonl"
+    pq.write_table(pa.table({"a": [1, None, 3]}), src)
+    repository = [str(assets.REPO), str(assets.REPO / "devstack")]  # the editable installs' path entries
+    probe = textwrap.dedent(
+        f"""
+        import sys
+        sys.path[:] = [{str(code)!r}] + [p for p in sys.path if p not in {repository!r} and p not in ("", ".")]
+        sys.modules["etl_devstack"] = None  # importing it, or anything in it, raises ImportError
+        import etl_lib
+        from etl_lib.cli import main
+        assert main(["convert", "--engine", "local", {str(src)!r}, {str(dest)!r}]) == 0
+        report = etl_lib.convert({str(src)!r}, {str(tmp_path / "again.jsonl")!r}, engine="local")
+        print(etl_lib.__file__)
+        print(report.rows_out, sorted(name for name in sys.modules if name.startswith("etl_devstack.")))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    location, result = done.stdout.splitlines()[-2:]
+    assert Path(location).is_relative_to(code)
+    assert result == "3 []"
+    assert dest.read_text() == '{"a":1}\n{"a":null}\n{"a":3}\n'
 
 
 def test_glue_artifacts_are_staged(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from etl_devstack.sessions.config import OUTPUT_REGION, OUTPUT_SESSION_ROLE, OUTPUT_WHEEL
 from etl_lib.cli import main
-from etl_lib.sessions.config import OUTPUT_REGION, OUTPUT_SESSION_ROLE, OUTPUT_WHEEL
 from infra import assets
 from tests.infra.conftest import Synth
 

@@ -15,10 +15,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from etl_devstack.local.gateway import LocalLambdaContext
 from etl_lib.jobs.local import DirectoryObjectStore, SqliteJobStore, UrlSigner
 from etl_lib.jobs.ports import JobLauncher
 from etl_lib.jobs.service import JobService
-from etl_lib.local.gateway import LocalLambdaContext
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 REGION = "us-east-1"
@@ -241,7 +241,7 @@ def local_upload(fields: dict[str, str], data: bytes) -> str:
 
 def expected_output(src: Path, tmp: Path, options: Any = None) -> bytes:
     """The contract's output for ``src``: what ``etl convert`` writes."""
-    from etl_lib.convert import convert
+    from etl_lib.conversion import convert
     from etl_lib.options import ConvertOptions
 
     options = options or ConvertOptions()
@@ -306,10 +306,9 @@ def make_service(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[],
 @pytest.fixture
 def conversions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every real conversion the service starts (the real converter runs; it is only counted)."""
-    import importlib
+    from etl_lib import conversion
 
     calls: list[str] = []
-    conversion = importlib.import_module("etl_lib.convert")  # the module (etl_lib.convert is the function)
     real = conversion.convert
 
     def counted(src: str, dest: str, *args: Any, **kwargs: Any) -> Any:

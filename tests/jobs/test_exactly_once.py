@@ -137,12 +137,11 @@ def test_a_run_that_lost_its_claim_mid_conversion_publishes_nothing(
 ) -> None:
     """Its lease expired and another attempt took the job over: its late success is dropped and
     only its own attempt's files are removed."""
-    import importlib
+    from etl_lib import conversion
 
     src = write_parquet(tmp_path / "sales.parquet", rows=8)
     service = make_service()
     job = running_job(service, src.read_bytes())
-    conversion = importlib.import_module("etl_lib.convert")  # the module (etl_lib.convert is the function)
     real = conversion.convert
 
     def slow_and_overtaken(src_uri: str, dest: str, *args: Any, **kwargs: Any) -> Any:
@@ -173,13 +172,12 @@ def test_the_claim_holder_renews_its_lease_while_it_converts(
     make_service: Callable[[], JobService], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """So a long conversion keeps its job: a duplicate sees the lease move and gives way."""
-    import importlib
+    from etl_lib import conversion
 
     src = write_parquet(tmp_path / "sales.parquet", rows=8)
     service = make_service()
     service.lease_seconds = 3  # renewed every second
     job = running_job(service, src.read_bytes())
-    conversion = importlib.import_module("etl_lib.convert")
     real = conversion.convert
     seen: list[int | None] = []
 

@@ -10,9 +10,9 @@ import pytest
 
 from etl_lib.jobs.local import DirectoryObjectStore, ScriptLauncher, SqliteJobStore, UrlSigner
 from etl_lib.jobs.models import JobStatus, input_key
+from etl_lib.jobs.runs import QueueLauncher, RunQueue
 from etl_lib.jobs.service import JobLimits, JobService
 from etl_lib.jobs.settings import Settings
-from etl_lib.local.runs import QueueLauncher, RunQueue
 from etl_lib.options import ConvertOptions, Engine
 from tests.jobs.support import write_parquet
 

@@ -62,7 +62,7 @@ def test_a_glue_run_parses_the_threshold_as_strictly_as_the_lambdas(monkeypatch:
 
 
 def test_one_default_for_the_small_file_threshold_everywhere() -> None:
-    from etl_lib.convert import choose_engine
+    from etl_lib.conversion import choose_engine
     from etl_lib.jobs.service import JobService
 
     assert Settings.from_env(AWS).small_file_threshold_bytes == DEFAULT_SMALL_FILE_THRESHOLD_BYTES

@@ -24,7 +24,7 @@ def test_the_openapi_document_lists_the_table() -> None:
 
 
 def test_the_local_gateway_dispatches_the_table() -> None:
-    from etl_lib.local.gateway import handlers
+    from etl_devstack.local.gateway import handlers
 
     table = handlers()
     assert [(m, resource, name) for m, _, resource, name in table] == [

@@ -16,7 +16,7 @@ import nbformat
 import pyarrow.parquet as pq
 import pytest
 
-from etl_lib.convert import convert
+from etl_lib.conversion import convert
 from etl_lib.demo import contract_table
 from etl_lib.notebook import glue_local, kernel
 from etl_lib.notebook.runner import find_errors
@@ -324,7 +324,7 @@ def test_validation_passes_on_the_conformance_corpus(tmp_path: Path) -> None:
         try:
             report = convert(str(src), str(dest), OPTION_SETS[1], engine="local")  # every option on
         except ConversionError:
-            continue  # inputs the conversion refuses (tests/test_conformance.py covers those)
+            continue  # inputs the conversion refuses (tests/contract/test_conformance.py covers those)
         (tmp_path / "report.json").write_text(report.to_json())
         try:
             validate_output(str(src), str(dest), str(tmp_path / "report.json"), sample_size=50)

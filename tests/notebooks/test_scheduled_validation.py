@@ -1,4 +1,4 @@
-"""The scheduled validation Glue job's entry point (infra/glue_scripts/validate_notebook.py),
+"""The scheduled validation Glue job's entry point (glue_jobs/validate_notebook.py),
 run here on moto's server (DynamoDB job table, S3, CloudWatch) with papermill and the real
 validation notebook: a wrong output fails the run, the executed notebook shows why, the
 summary names the job, and the ValidationFailures metric says how many failed."""
@@ -20,7 +20,7 @@ from tests.jobs.support import AwsResources
 from tests.notebooks.conftest import FIXTURES
 
 pytestmark = [pytest.mark.xdist_group("notebook-kernels"), pytest.mark.timeout(900)]
-SCRIPT = Path(__file__).resolve().parents[2] / "infra" / "glue_scripts" / "validate_notebook.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "glue_jobs" / "validate_notebook.py"
 NAMESPACE = "ParquetJsonEtlTest"
 
 

@@ -1,1 +1,0 @@
-"""The native record encoder (C); see etl_lib/native.py."""

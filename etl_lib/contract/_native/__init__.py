@@ -1,0 +1,1 @@
+"""The native record encoder (C); see etl_lib/contract/native.py."""

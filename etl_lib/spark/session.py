@@ -1,0 +1,39 @@
+"""A local SparkSession configured like the Glue job's, for the CLI, tests and notebooks.
+
+On Glue the session comes from ``GlueContext``; everywhere else this builds one that
+needs no network: driver bound to loopback, no UI, Python workers from this interpreter.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+def local_spark(app_name: str = "etl", *, cores: str = "*") -> SparkSession:
+    from pyspark.sql import SparkSession
+
+    # Executors must run the same interpreter (and so the same etl_lib) as the driver.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Spark reads log4j2.properties from SPARK_CONF_DIR when it starts the JVM.
+    os.environ.setdefault("SPARK_CONF_DIR", os.path.join(os.path.dirname(__file__), "conf"))
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .master(os.environ.get("ETL_SPARK_MASTER", f"local[{cores}]"))
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.python.worker.reuse", "true")
+        .config("spark.sql.execution.pyspark.udf.faulthandler.enabled", "true")
+    )
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(os.environ.get("ETL_SPARK_LOG_LEVEL", "ERROR"))
+    return spark

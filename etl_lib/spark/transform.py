@@ -1,0 +1,135 @@
+"""Spark transformations of the conversion: small ``DataFrame -> DataFrame`` functions.
+
+The Spark engine works on a DataFrame of *slices* (ordered groups of Parquet row groups,
+see :mod:`etl_lib.input.planning`), one slice per partition. Spark's own Parquet reader
+cannot represent several Parquet types exactly (nanosecond and INT96 timestamps beyond
+2262, TIME, UUID, unsigned 64-bit integers, float16, case-only duplicate names), so the
+executors decode their slices with Arrow and apply :mod:`etl_lib.contract.reference` - the same
+code as the local engine. Chain the steps with ``DataFrame.transform``::
+
+    slices_frame(spark, plan).transform(with_json_lines(options))            # explore
+    slices_frame(spark, plan).transform(with_written_pieces(options, staging))  # convert
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from etl_lib.input.planning import Slice
+from etl_lib.options import ConvertOptions, Limits
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+Transformation = Callable[["DataFrame"], "DataFrame"]
+
+SLICE_DDL = (
+    "seq long, uri string, row_groups array<int>, rows long, is_last boolean, int96 array<string>, first_row long"
+)
+LINES_DDL = "seq long, line string"
+PIECES_DDL = "seq long, rows long, bytes long, input_bytes long, error_code string, error_message string"
+
+
+def slices_frame(spark: SparkSession, plan: list[Slice]) -> DataFrame:
+    """One row and one partition per slice, partitions in output order."""
+    rows = [(s.seq, s.uri, list(s.row_groups), s.rows, s.is_last, list(s.int96), s.first_row) for s in plan]
+    rdd = spark.sparkContext.parallelize(rows, numSlices=max(1, len(rows)))
+    return spark.createDataFrame(rdd, SLICE_DDL)
+
+
+def _slices(batches: Iterable[pa.RecordBatch]) -> Iterator[Slice]:
+    for batch in batches:
+        for row in batch.to_pylist():
+            yield Slice(
+                row["seq"],
+                row["uri"],
+                tuple(row["row_groups"]),
+                row["rows"],
+                row["is_last"],
+                tuple(row["int96"]),
+                row["first_row"],
+            )
+
+
+def with_json_lines(options: ConvertOptions) -> Transformation:
+    """Slices -> one row per record: ``(seq, line)`` with the record's JSON text."""
+
+    def encode(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from etl_lib.contract.reference import encode_lines
+        from etl_lib.input.planning import read_slice
+
+        for piece in _slices(batches):
+            for batch in read_slice(piece):
+                lines = encode_lines(batch, options, terminator="")
+                yield pa.RecordBatch.from_arrays(
+                    [pa.array([piece.seq] * len(lines), pa.int64()), lines], ["seq", "line"]
+                )
+
+    def transform(df: DataFrame) -> DataFrame:
+        return df.mapInArrow(encode, LINES_DDL)
+
+    return transform
+
+
+def with_written_pieces(
+    options: ConvertOptions, staging: str, *, limits: Limits | None = None, deadline: float | None = None
+) -> Transformation:
+    """Slices -> ``(seq, rows, bytes, input_bytes)`` after each executor wrote its slice's
+    piece of the output under ``staging``. Only this small summary reaches the driver.
+
+    Each task stops when its own slice goes over ``limits`` or past ``deadline`` (wall
+    clock); the driver checks the sums.
+    """
+    limits = limits or Limits.unlimited()
+
+    schema = pa.schema(
+        [
+            ("seq", pa.int64()),
+            ("rows", pa.int64()),
+            ("bytes", pa.int64()),
+            ("input_bytes", pa.int64()),
+            ("error_code", pa.string()),
+            ("error_message", pa.string()),
+        ]
+    )
+
+    def write(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from etl_lib.errors import ConversionError
+        from etl_lib.input.budget import Budget
+        from etl_lib.output.sink import open_piece, piece_uri
+        from etl_lib.output.writer import write_piece
+
+        for piece in _slices(batches):
+            row: dict[str, list[object]]
+            try:
+                budget = Budget(limits, name=piece.uri.rstrip("/").rsplit("/", 1)[-1], deadline=deadline)
+                with open_piece(piece_uri(staging, piece.seq)) as sink:
+                    result = write_piece(piece, options, sink, budget)
+                row = {
+                    "seq": [result.seq],
+                    "rows": [result.rows],
+                    "bytes": [result.bytes_uncompressed],
+                    "input_bytes": [result.input_bytes],
+                    "error_code": [None],
+                    "error_message": [None],
+                }
+            except ConversionError as exc:
+                # A bad input is not worth Spark's task retries: report it as data so
+                # the driver can fail the run with the user-facing message.
+                row = {
+                    "seq": [piece.seq],
+                    "rows": [0],
+                    "bytes": [0],
+                    "input_bytes": [0],
+                    "error_code": [exc.code],
+                    "error_message": [exc.message],
+                }
+            yield pa.RecordBatch.from_pydict(row, schema=schema)
+
+    def transform(df: DataFrame) -> DataFrame:
+        return df.mapInArrow(write, PIECES_DDL)
+
+    return transform
