@@ -23,20 +23,32 @@ pytest_plugins = ["tests.jobs.support"]
 
 
 def _corpus() -> Path:
-    """The Apache parquet-testing corpus: $PARQUET_TESTING_DIR, else ``shared/`` beside the
-    checkout (the project's layout), else the workplace's /work/shared."""
-    candidates = [
-        os.environ.get("PARQUET_TESTING_DIR", ""),
-        str(Path(__file__).resolve().parents[2] / "shared" / "parquet-testing"),
-        "/work/shared/parquet-testing",
-    ]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "data").is_dir():
-            return Path(candidate)
-    return Path(candidates[1])
+    """The Apache parquet-testing corpus: $PARQUET_TESTING_DIR, else ``shared/parquet-testing``
+    beside the checkout (the project's layout: ``../shared`` from the repository)."""
+    configured = os.environ.get("PARQUET_TESTING_DIR")
+    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "shared" / "parquet-testing"
 
 
 CORPUS = _corpus()
+CORPUS_FOUND = (CORPUS / "data").is_dir()
+
+
+def corpus_files(*folders: str, pattern: str = "*.parquet") -> list[Path]:
+    """The corpus files under ``folders`` (sorted), for parametrizing; none when the corpus is
+    missing, which :func:`needs_corpus` then turns into a skip, or a failure under CI."""
+    if not CORPUS_FOUND:
+        return []
+    return [p for folder in folders for p in sorted((CORPUS / folder).rglob(pattern)) if p.is_file()]
+
+
+def needs_corpus() -> pytest.MarkDecorator:
+    """Skip a module when the corpus is missing, locally; under CI (``CI=true``) a missing
+    corpus fails the run instead, so it can never silently test nothing."""
+    if not CORPUS_FOUND and os.environ.get("CI") == "true":
+        raise pytest.UsageError(f"the conformance corpus is missing at {CORPUS} (set PARQUET_TESTING_DIR)")
+    return pytest.mark.skipif(not CORPUS_FOUND, reason=f"conformance corpus not found at {CORPUS}")
+
+
 ENGINES = [Engine.LOCAL, Engine.SPARK]
 # The local engine runs every suite with each JSON encoder (etl_lib.contract.native: the native kernel,
 # and the Arrow-kernel reference it must match); Spark with the default (native) one.

@@ -21,10 +21,10 @@ import pytest
 from etl_lib.conversion import Engine, convert
 from etl_lib.errors import InvalidInputError
 from etl_lib.options import Compression, ConvertOptions, OutputFormat
-from tests.conftest import CORPUS, Converter
+from tests.conftest import CORPUS, Converter, needs_corpus
 from tests.contract_oracle import expected_records
 
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"conformance corpus not found at {CORPUS}")
+pytestmark = needs_corpus()
 
 # Covered by dedicated tests below: a 2 GiB string column, and INT96 values Spark wrote
 # beyond the range Arrow can decode in one read.

@@ -25,6 +25,7 @@ from etl_lib.notebook.validate_jobs import parse_since, recent
 from etl_lib.notebook.validation import ValidationError, validate_output
 from etl_lib.options import Compression, ConvertOptions, OutputFormat
 from tests.conftest import CORPUS as conftest_corpus
+from tests.conftest import needs_corpus
 from tests.notebooks.conftest import FIXTURES, NOTEBOOKS
 
 # --- papermill translator -------------------------------------------------------------
@@ -307,7 +308,7 @@ def test_strip_restores_a_committable_notebook(tmp_path: Path) -> None:
 CORPUS = conftest_corpus / "data"
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="the Apache parquet-testing corpus is not beside the repo")
+@needs_corpus()
 def test_validation_passes_on_the_conformance_corpus(tmp_path: Path) -> None:
     """The per-value reading of the contract agrees with the encoder on the corpus files of
     up to 2,000 rows (every record is checked against the schema: larger files are slow)."""

@@ -26,7 +26,7 @@ from etl_lib.errors import ConversionError, UnsupportedTypeError
 from etl_lib.input.int96 import IsoTimestampType
 from etl_lib.input.planning import open_input, read_slice
 from etl_lib.options import ConvertOptions
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, needs_corpus
 
 ALL_OPTIONS = [
     ConvertOptions(),
@@ -324,7 +324,7 @@ def _corpus_batches() -> list[tuple[str, list[pa.RecordBatch]]]:
     return out
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"conformance corpus not found at {CORPUS}")
+@needs_corpus()
 def test_every_readable_corpus_file_is_written_exactly_as_the_reference_writes_it() -> None:
     checked = 0
     for name, batches in _corpus_batches():
