@@ -150,8 +150,9 @@ def convert(
         The client that publishes an ``s3://`` destination. Default: ``boto3.client("s3")``.
     limits : Limits, optional
         The job's limits on decoded input bytes, output bytes (JSON, before compression) and
-        run time, and on nesting depth. Default: ``Limits()``, sized for the converter
-        Lambda; ``Limits.unlimited()`` lifts the byte and time limits.
+        run time, and on the footer and nesting depth. The byte limits are bounded as well by
+        the input's size (``Limits.max_expansion``). Default: ``Limits()``, sized for the
+        converter Lambda; ``Limits.unlimited()`` lifts the byte, expansion and time limits.
 
     Returns
     -------
@@ -196,6 +197,9 @@ def convert(
     sink.check_destination(dest)
     budget = Budget(limits, name=posixpath.basename(src.rstrip("/")) or src)
     parquet: ParquetInput = open_input(src, limits)
+    # The limits on decoded and written bytes tighten to what the input's size warrants, so
+    # a small file that decodes to gigabytes stops at about a gigabyte (Limits.max_expansion).
+    budget.limits = limits.for_input_size(parquet.size)
     engine = choose_engine(engine, parquet.size, local_max_bytes)
     parallelism = 1
     if engine is Engine.SPARK:

@@ -8,7 +8,7 @@ stored jobs embed it as a field, and pydantic validates it there (:mod:`etl_lib.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
@@ -107,6 +107,23 @@ IN_FLIGHT_BYTES = CONVERTER_MEMORY_BYTES // 8
 rows waiting for its encoding threads are bounded by a quarter of it."""
 
 
+PARQUET_LEVELS_PER_NESTING = 3
+"""Parquet schema groups per Arrow nesting level, at most (a list or a map is two groups
+around its element; a legacy two-level list one): the footer's schema tree may be this many
+times :attr:`Limits.max_nesting_depth` deep before the Arrow schema is even built."""
+
+# Limits.__post_init__ checks these; the byte and time limits may be None (unlimited).
+_LIMIT_FIELDS = (
+    "max_input_bytes", "max_output_bytes", "max_run_seconds", "max_nesting_depth", "max_expansion",
+    "expansion_floor_bytes", "max_footer_bytes", "max_columns", "max_row_groups",
+)  # fmt: skip
+_UNLIMITABLE = frozenset({"max_input_bytes", "max_output_bytes", "max_run_seconds", "max_expansion"})
+
+
+def _least(limit: int | None, bound: int) -> int:
+    return bound if limit is None else min(limit, bound)
+
+
 @dataclass(frozen=True)
 class Limits:
     """Per-job limits; a job over one fails with its code and leaves nothing behind.
@@ -130,22 +147,71 @@ class Limits:
     fails with its code and cleans up before the runtime kills it. ``TIMED_OUT``."""
     max_nesting_depth: int = 64
     """Nested types (struct, list, map) deeper than this are refused with
-    ``UNSUPPORTED_TYPE``: the encoder and the reader recurse once per level."""
+    ``UNSUPPORTED_TYPE``: the encoder and the reader recurse once per level. The Parquet
+    schema tree, read before pyarrow parses it, may be :data:`PARQUET_LEVELS_PER_NESTING`
+    times as deep (a list is two Parquet groups)."""
+    max_expansion: int | None = 100
+    """Decoded input may be at most this many times the input's size on disk (JSON output
+    twice that), or :attr:`expansion_floor_bytes` where that is more. Real data stays below
+    about 100:1 (very repetitive columns reach ~50:1); a decompression bomb of a few KB
+    that decodes to gigabytes then stops at the floor, not at the absolute limits above,
+    so a small file cannot cost gigabytes of disk. ``None``: the absolute limits only."""
+    expansion_floor_bytes: int = 1024**3
+    """The least that :attr:`max_expansion` bounds decoded input and JSON output to (1 GiB),
+    so small real files are never refused for their ratio."""
+    max_footer_bytes: int = 256 * 1024**2
+    """A Parquet footer over this many bytes is refused (``INPUT_TOO_LARGE``) before it is
+    parsed: pyarrow holds it, and what it parses it into, in memory."""
+    max_columns: int = 100_000
+    """Leaf columns of one Parquet file, counted in its footer before it is parsed
+    (``INPUT_TOO_LARGE``)."""
+    max_row_groups: int = 1_000_000
+    """Row groups of one Parquet file, counted in its footer before it is parsed
+    (``INPUT_TOO_LARGE``)."""
+    expansion_basis: int | None = None
+    """The input size in bytes that :meth:`for_input_size` bounded these limits by (set by
+    it; named in the error a job over them gets)."""
 
     def __post_init__(self) -> None:
         # Limits come from the operator's code and settings, never from a request: checked
         # here, without pydantic, as the fields' documentation says.
-        for name in ("max_input_bytes", "max_output_bytes", "max_run_seconds", "max_nesting_depth"):
+        for name in _LIMIT_FIELDS:
             value = getattr(self, name)
-            if value is None and name != "max_nesting_depth":
+            if value is None and name in _UNLIMITABLE:
                 continue
             numeric = (int, float) if name == "max_run_seconds" else (int,)
             if isinstance(value, bool) or not isinstance(value, numeric):
                 kind = "a number of seconds" if name == "max_run_seconds" else "an integer"
-                unlimited = "" if name == "max_nesting_depth" else " or None"
+                unlimited = " or None" if name in _UNLIMITABLE else ""
                 raise ValueError(f"Limits.{name} must be {kind}{unlimited}, not {value!r}")
             if not value > 0:
                 raise ValueError(f"Limits.{name} must be greater than 0, not {value!r}")
+
+    def for_input_size(self, input_bytes: int) -> Limits:
+        """These limits, bounded as well by the input's own size (``input_bytes`` on disk).
+
+        Decoded input may reach :attr:`max_expansion` times ``input_bytes`` and JSON twice
+        that, never less than :attr:`expansion_floor_bytes`, and never more than the
+        absolute limits.
+
+        Examples
+        --------
+        >>> bounded = Limits().for_input_size(5_000)  # a 5 KB file
+        >>> bounded.max_input_bytes == bounded.max_output_bytes == 1024**3
+        True
+        >>> Limits().for_input_size(10 * 1024**3).max_input_bytes == Limits().max_input_bytes
+        True
+        """
+        if self.max_expansion is None:
+            return self
+        bound = max(self.expansion_floor_bytes, self.max_expansion * input_bytes)
+        output_bound = max(self.expansion_floor_bytes, 2 * self.max_expansion * input_bytes)
+        return replace(
+            self,
+            max_input_bytes=_least(self.max_input_bytes, bound),
+            max_output_bytes=_least(self.max_output_bytes, output_bound),
+            expansion_basis=input_bytes,
+        )
 
     @classmethod
     def for_spark(cls, max_run_seconds: float = SPARK_TIMEOUT_SECONDS - 300) -> Limits:
@@ -161,5 +227,5 @@ class Limits:
 
     @classmethod
     def unlimited(cls) -> Limits:
-        """No byte or time limit (the nesting depth stays bounded)."""
-        return cls(max_input_bytes=None, max_output_bytes=None, max_run_seconds=None)
+        """No byte, expansion or time limit (the footer and nesting limits stay)."""
+        return cls(max_input_bytes=None, max_output_bytes=None, max_run_seconds=None, max_expansion=None)

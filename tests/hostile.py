@@ -13,9 +13,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tests.parquet_footer import (
+    BINARY,
     CHUNK_META,
     FILE_ROW_GROUPS,
     FILE_SCHEMA,
+    I32,
     META_TOTAL_UNCOMPRESSED,
     RG_COLUMNS,
     RG_TOTAL_BYTE_SIZE,
@@ -132,4 +134,17 @@ def deeply_nested(path: Path, depth: int) -> Path:
         arr = pa.StructArray.from_arrays([arr], ["f"])
     # Without the stored Arrow schema: its flatbuffer is refused past ~64 levels.
     pq.write_table(pa.table({"deep": arr}), path, store_schema=False)
+    return path
+
+
+def footer_bomb(path: Path, depth: int = 20_000) -> Path:
+    """A file of ~160 KB whose footer nests ``depth`` groups, each holding the next, around
+    its one column: pyarrow's recursive schema builder overflows the C stack on it (SIGSEGV
+    at 20,000) before any Arrow-level check could run."""
+    pq.write_table(pa.table({"a": pa.array([1], pa.int32())}), path)
+    body, meta = read_footer(path)
+    root, leaf = field(meta, FILE_SCHEMA)[2][1]
+    groups = [[[SCHEMA_NAME, BINARY, b"g"], [SCHEMA_NUM_CHILDREN, I32, 1]] for _ in range(depth)]
+    field(meta, FILE_SCHEMA)[2][1] = [root, *groups, leaf]
+    write_footer(path, body, meta)
     return path

@@ -49,18 +49,28 @@ class Budget:
     def charge_output(self, n: int) -> None:
         self.check_output(self._add("output_bytes", n))
 
+    def _basis(self, factor: int) -> str:
+        """Why the limit is what it is, when the input's own size set it."""
+        limits, basis = self.limits, self.limits.expansion_basis
+        if basis is None or limits.max_expansion is None:
+            return ""
+        return (
+            f" ({factor * limits.max_expansion} times the input's {_size(basis)} on disk, "
+            f"or {_size(limits.expansion_floor_bytes)} where that is more)"
+        )
+
     def check_input(self, total: int) -> None:
         limit = self.limits.max_input_bytes
         if limit is not None and total > limit:
             raise InputTooLargeError(
-                f"{self.name} decodes to more than {_size(limit)}, this job's limit on decoded input"
+                f"{self.name} decodes to more than {_size(limit)}, this job's limit on decoded input{self._basis(1)}"
             )
 
     def check_output(self, total: int) -> None:
         limit = self.limits.max_output_bytes
         if limit is not None and total > limit:
             raise OutputTooLargeError(
-                f"the JSON of {self.name} is larger than {_size(limit)}, this job's limit on output"
+                f"the JSON of {self.name} is larger than {_size(limit)}, this job's limit on output{self._basis(2)}"
             )
 
     def check_time(self) -> None:

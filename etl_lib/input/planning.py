@@ -21,11 +21,12 @@ import pyarrow.parquet as pq
 
 from etl_lib._runtime import fs
 from etl_lib.contract.type_families import children, nesting_depth
-from etl_lib.errors import ConversionError, InvalidInputError, UnsupportedTypeError
+from etl_lib.errors import ConversionError, InputTooLargeError, InvalidInputError, UnsupportedTypeError
 from etl_lib.input.batches import DEFAULT_BATCH_ROWS, decoded_bytes, sized_batches
 from etl_lib.input.budget import Budget
+from etl_lib.input.footer import TAIL_BYTES, FooterError, footer_length, footer_shape
 from etl_lib.input.int96 import int96_columns, merge_int96, with_int96_as_utc
-from etl_lib.options import BATCH_BYTES, Limits
+from etl_lib.options import BATCH_BYTES, PARQUET_LEVELS_PER_NESTING, Limits
 
 DEFAULT_SLICE_BYTES = 64 * 1024 * 1024
 
@@ -101,8 +102,13 @@ def _name(uri: str) -> str:
     return posixpath.basename(uri.rstrip("/")) or uri
 
 
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped: a reader's message may quote raw bytes."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
 def _problem(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = _printable(str(exc).strip().splitlines()[0]) if str(exc).strip() else type(exc).__name__
     lowered = text.lower()
     if "size is 0 bytes" in lowered:
         return "is empty (0 bytes), not a Parquet file"
@@ -175,8 +181,36 @@ def _has_empty_struct(t: pa.DataType) -> bool:
     return any(_has_empty_struct(child.type) for child in children(t))
 
 
-def _read_footer(part_uri: str, size: int) -> tuple[InputFile, pa.Schema, str]:
+def _check_footer(part_uri: str, size: int, limits: Limits) -> None:
+    """Refuse a footer outside ``limits`` before pyarrow parses it (see :mod:`etl_lib.input.footer`)."""
+    filesystem, path = fs.resolve(part_uri)
+    try:
+        with filesystem.open_input_file(path) as file:
+            length = footer_length(file.read_at(TAIL_BYTES, max(0, size - TAIL_BYTES)), size)
+            if length > limits.max_footer_bytes:
+                raise InputTooLargeError(
+                    f"{_name(part_uri)} has a footer of {length} bytes; the limit is {limits.max_footer_bytes}"
+                )
+            shape = footer_shape(file.read_at(length, size - TAIL_BYTES - length))
+    except FooterError as exc:
+        raise InvalidInputError(f"{_name(part_uri)} {exc}") from None
+    except OSError as exc:
+        raise invalid_input(part_uri, exc) from exc
+    depth_limit = PARQUET_LEVELS_PER_NESTING * limits.max_nesting_depth
+    if shape.schema_depth > depth_limit:
+        raise UnsupportedTypeError(
+            f"{_name(part_uri)}: its schema is nested {shape.schema_depth} levels deep (Parquet groups); "
+            f"the limit is {depth_limit}"
+        )
+    for count, limit, what in ((shape.columns, limits.max_columns, "columns"),
+                               (shape.row_groups, limits.max_row_groups, "row groups")):  # fmt: skip
+        if count > limit:
+            raise InputTooLargeError(f"{_name(part_uri)} has {count} {what}; the limit is {limit}")
+
+
+def _read_footer(part_uri: str, size: int, limits: Limits) -> tuple[InputFile, pa.Schema, str]:
     """One part's footer: its row groups, Arrow schema (INT96 as UTC) and Parquet schema."""
+    _check_footer(part_uri, size, limits)
     try:
         pf = _open(part_uri)
         meta = pf.metadata
@@ -208,7 +242,7 @@ def open_input(uri: str, limits: Limits | None = None) -> ParquetInput:
     schema: pa.Schema | None = None
     parquet_schema = ""
     for part_uri, size in entries:
-        part, part_schema, part_parquet_schema = _read_footer(part_uri, size)
+        part, part_schema, part_parquet_schema = _read_footer(part_uri, size, limits)
         if schema is None:
             _check_schema(part_uri, part_schema, limits)
             schema, parquet_schema = part_schema, part_parquet_schema

@@ -120,7 +120,7 @@ def test_a_decompression_bomb_ends_with_output_too_large_when_input_is_unlimited
     tmp_path: Path, out_dir: Path, engine: Engine, request: pytest.FixtureRequest
 ) -> None:
     src = hostile.decompression_bomb(tmp_path / "bomb.parquet")
-    limits = Limits(max_input_bytes=None, max_output_bytes=64 * MiB)
+    limits = Limits(max_input_bytes=None, max_output_bytes=64 * MiB, max_expansion=None)
     assert _fails(src, out_dir, engine, request, limits).code == "OUTPUT_TOO_LARGE"
 
 

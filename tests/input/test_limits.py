@@ -305,8 +305,9 @@ def test_bytes_waiting_for_the_writer_and_for_the_encoders_are_bounded(
     assert 0 < decoded <= limit // 4 + workers * batch
 
 
-def _peak_rss_mib(*argv: str) -> tuple[int, str, int]:
-    """Run ``etl`` in a fresh process; its exit status, stderr and peak RSS in MiB.
+def _measured(*argv: str) -> tuple[int, str, int, int]:
+    """Run ``etl`` in a fresh process; its exit status, stderr, peak RSS in MiB and the bytes
+    it wrote (``wchar`` of /proc/self/io: every byte handed to a write, output files included).
 
     The peak is the new process's own high-water mark (VmHWM of its address space):
     ``getrusage``'s ``ru_maxrss`` survives exec on Linux, so a child would report this
@@ -318,12 +319,21 @@ def _peak_rss_mib(*argv: str) -> tuple[int, str, int]:
         from etl_lib.cli import main
         status = main({list(argv)!r})
         with open("/proc/self/status") as status_file:
-            print(int(re.search(r"VmHWM:\\s+(\\d+) kB", status_file.read()).group(1)) // 1024)
+            peak = int(re.search(r"VmHWM:\\s+(\\d+) kB", status_file.read()).group(1)) // 1024
+        with open("/proc/self/io") as io_file:
+            written = int(re.search(r"wchar:\\s+(\\d+)", io_file.read()).group(1))
+        print(peak, written)
         sys.exit(status)
         """
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
-    return result.returncode, result.stderr, int(result.stdout.strip().splitlines()[-1])
+    peak, written = result.stdout.strip().splitlines()[-1].split()
+    return result.returncode, result.stderr, int(peak), int(written)
+
+
+def _peak_rss_mib(*argv: str) -> tuple[int, str, int]:
+    status, stderr, peak, _ = _measured(*argv)
+    return status, stderr, peak
 
 
 # A batch is ~BATCH_BYTES decoded and a few times that while encoded, per worker, plus the
@@ -345,6 +355,23 @@ def test_a_decompression_bomb_stops_at_its_limit_with_memory_bounded(tmp_path: P
     assert list(dest.parent.iterdir()) == []
     assert 512 * MiB > BATCH_BYTES  # the limit is several batches: memory is bounded by batches
     assert peak < MEMORY_BOUND_MIB, f"peak RSS {peak} MiB"
+
+
+@pytest.mark.large  # decodes and writes a gigabyte
+def test_a_small_bomb_costs_about_a_gigabyte_not_the_absolute_limits(tmp_path: Path) -> None:
+    """With the default limits, a 4 KB file that decodes to 10 GB stops at the floor of the
+    limits bounded by its size (1 GiB), not at the absolute ones (~5.9 GiB decoded, ~11.75 GiB
+    of JSON): at most 2 GiB written and 1.5 GiB of memory."""
+    src = hostile.decompression_bomb(tmp_path / "bomb.parquet")
+    dest = tmp_path / "out" / "bomb.jsonl"
+    dest.parent.mkdir()
+    status, stderr, peak, written = _measured("convert", "--engine", "local", str(src), str(dest))
+    assert status == 1, stderr
+    assert stderr.count("\n") == 1 and stderr.strip().endswith("(INPUT_TOO_LARGE)"), stderr
+    assert "more than 1.0 GiB, this job's limit on decoded input (100 times the input's" in stderr, stderr
+    assert list(dest.parent.iterdir()) == []
+    assert written <= 2 * 1024**3, f"{written} bytes written"
+    assert peak <= 1536, f"peak RSS {peak} MiB"
 
 
 @pytest.mark.large  # decodes a quarter of a gigabyte
