@@ -79,7 +79,7 @@ hooks: $(STAMP) ## install the git pre-commit hook (.pre-commit-config.yaml: the
 
 .PHONY: test-python
 test-python: $(STAMP)
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=15
 
 # Slow suites (Spark, the local stack, notebooks, CDK synth, end to end) are marked `slow`
 # by tests/conftest.py.

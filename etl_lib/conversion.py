@@ -181,15 +181,22 @@ def convert(
     Examples
     --------
     >>> import etl_lib
+    >>> import pyarrow as pa, pyarrow.parquet as pq
+    >>> pq.write_table(pa.table({"id": [1, 2], "amount": [9.5, None]}), "sales.parquet")
     >>> report = etl_lib.convert("sales.parquet", "sales.jsonl")
-    >>> report.rows_in == report.rows_out
+    >>> report.rows_in == report.rows_out == 2
     True
+    >>> print(open("sales.jsonl").read(), end="")
+    {"id":1,"amount":9.5}
+    {"id":2,"amount":null}
 
     One gzipped JSON array from a directory of parts on S3, 64-bit integers as strings, on
-    Spark:
+    Spark (not run as a test: it needs a bucket):
 
     >>> options = etl_lib.ConvertOptions(format="json", compression="gzip", bigint_as_string=True)
-    >>> report = etl_lib.convert("s3://bucket/sales/", "s3://bucket/out/sales.json.gz", options, engine="spark")
+    >>> report = etl_lib.convert(
+    ...     "s3://bucket/sales/", "s3://bucket/out/sales.json.gz", options, engine="spark"
+    ... )  # doctest: +SKIP
     """
     options = options or ConvertOptions()
     limits = limits or Limits()

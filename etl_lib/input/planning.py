@@ -70,8 +70,9 @@ class ParquetInput:
         return sum(f.size for f in self.files)
 
     def plan(self, *, target_bytes: int = DEFAULT_SLICE_BYTES, min_slices: int = 1) -> list[Slice]:
-        """Ordered slices of about ``target_bytes`` (compressed), at least ``min_slices``
-        when there are enough row groups. Empty row groups are skipped."""
+        """Ordered slices of about ``target_bytes`` of uncompressed data (each row group's
+        ``total_byte_size`` as its footer declares it), at least ``min_slices`` when there are
+        enough row groups. Empty row groups are skipped."""
         total = max(1, sum(sum(f.row_group_bytes) for f in self.files))
         target = max(1, min(target_bytes, total // max(1, min_slices)))
         groups: list[tuple[InputFile, tuple[int, ...], int, int]] = []

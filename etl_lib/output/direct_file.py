@@ -48,9 +48,11 @@ class DirectFile:
 
     Examples
     --------
-    >>> with DirectFile("/tmp/out.jsonl") as out:
+    >>> with DirectFile("out.jsonl") as out:
     ...     out.write(b'{"a":1}\\n')
     8
+    >>> open("out.jsonl", "rb").read()
+    b'{"a":1}\\n'
     """
 
     def __init__(self, path: str, *, direct: bool = True, buffer_bytes: int = BUFFER_BYTES) -> None:

@@ -9,7 +9,9 @@
  * GIL released so the local engine's threads and Spark's executors scale on cores.
  *
  * Python entry point: encode(schema_capsule, array_capsule, mode, flags, terminator,
- * float16_table) -> (data, offsets, validity, rows, error). See etl_lib/contract/native.py.
+ * float16_table) -> (data, offsets, validity, null_count, large, error): the records, their
+ * offsets, the validity bitmap when a record is null, its null count, whether the offsets
+ * are 64-bit, and the error (None, or its name and row). See etl_lib/contract/native.py.
  * Types this file does not know report "unsupported" and the caller uses the reference.
  */
 #define PY_SSIZE_T_CLEAN
