@@ -43,11 +43,18 @@ class InfraConfig:
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     small_file_threshold_bytes: int = DEFAULT_SMALL_FILE_THRESHOLD_BYTES
     # Fair use: unfinished (PENDING, QUEUED, RUNNING) jobs one user may have; more get 429.
-    # 0 turns the limit off. Self sign-up is on, so a single user must not fill the Glue slots.
+    # 0 turns the limit off.
     max_active_jobs_per_user: int = 10
-    # API protection.
+    # Whether anyone may create an account in the user pool (and the web app offers it). Off:
+    # an administrator creates users (Cognito's AdminCreateUser, or the console).
+    self_sign_up: bool = False
+    # API protection: the stage's throttling is shared by all callers; the WAF web ACL's
+    # rate-based rules (requests per 5 minutes) block one caller, or one IP, over its limit.
     api_throttle_rate: float = 20.0
     api_throttle_burst: int = 40
+    waf: bool = True
+    waf_requests_per_caller: int = 1500
+    waf_requests_per_ip: int = 3000
     # Browser origins allowed besides the CloudFront distribution (e.g. a local Vite dev server).
     extra_allowed_origins: tuple[str, ...] = ()
     cognito_mfa: str = "OPTIONAL"  # OFF | OPTIONAL | REQUIRED
@@ -56,6 +63,10 @@ class InfraConfig:
     lambda_timeout_seconds: int = 29
     converter_memory_mb: int = 3008
     converter_timeout_seconds: int = 900
+    # Concurrent converter runs reserved (and allowed): a flood of small jobs can neither
+    # starve the API's functions of the account's concurrency nor grow past it. Lambda keeps
+    # 100 of the account's quota unreserved, so the quota must be at least 100 + this. 0: none.
+    converter_reserved_concurrency: int = 20
     powertools_layer_arn: str = (
         "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:18"
     )
@@ -93,6 +104,11 @@ class InfraConfig:
             raise ValueError("etl:glueJobRunQueuing needs etl:glueMaxRetries=0 (Glue queues only runs without retries)")
         if self.max_active_jobs_per_user < 0:
             raise ValueError("etl:maxActiveJobsPerUser must be 0 (no limit) or positive")
+        if self.converter_reserved_concurrency < 0:
+            raise ValueError("etl:converterReservedConcurrency must be 0 (none) or positive")
+        for name in ("waf_requests_per_caller", "waf_requests_per_ip"):
+            if not 10 <= getattr(self, name) <= 2_000_000_000:  # AWS WAF's bounds for a rate limit
+                raise ValueError(f"etl:{_camel(name)} must be between 10 and 2,000,000,000 requests per 5 minutes")
         if self.small_file_threshold_bytes > self.max_upload_bytes:
             raise ValueError("etl:smallFileThresholdBytes must not exceed etl:maxUploadBytes")
 

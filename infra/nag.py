@@ -149,12 +149,13 @@ def acknowledge_findings(stack: PipelineStack) -> None:
         "The account-level API Gateway logging role; this AWS policy is the documented way.",
         [API_GATEWAY_LOGS],
     )
-    ack(
-        api.rest_api.deployment_stage,
-        "AwsSolutions-APIG3",
-        "No WAF web ACL by default (cost): every method needs a Cognito token and the stage is "
-        "throttled; attach a web ACL per environment if the API is exposed to abuse.",
-    )
+    if not stack.config.waf:
+        ack(
+            api.rest_api.deployment_stage,
+            "AwsSolutions-APIG3",
+            "The WAF web ACL is turned off in this environment (context etl:waf=false): every "
+            "method still needs a Cognito token and the stage is throttled.",
+        )
     ack(
         api.user_pool,
         "AwsSolutions-COG8",

@@ -14,6 +14,7 @@ from infra.config import InfraConfig
 from infra.pipeline.api import Api
 from infra.pipeline.encryption import EncryptionKey
 from infra.pipeline.etl import EtlJob, GlueArtifacts
+from infra.pipeline.firewall import ApiFirewall
 from infra.pipeline.functions import FunctionSizing, ServiceFunctions
 from infra.pipeline.hosting import Hosting
 from infra.pipeline.jobs_table import IdempotencyTable, JobsTable
@@ -71,7 +72,9 @@ class PipelineStack(Stack):
             powertools_layer_arn=config.powertools_layer,
             api_sizing=api_sizing,
             converter_sizing=FunctionSizing(
-                memory_mb=config.converter_memory_mb, timeout_seconds=config.converter_timeout_seconds
+                memory_mb=config.converter_memory_mb,
+                timeout_seconds=config.converter_timeout_seconds,
+                reserved_concurrency=config.converter_reserved_concurrency,
             ),
             log_retention=log_retention,
             max_upload_bytes=config.max_upload_bytes,
@@ -94,7 +97,20 @@ class PipelineStack(Stack):
             throttle_burst=config.api_throttle_burst,
             log_retention=log_retention,
             mfa=config.cognito_mfa,
+            self_sign_up=config.self_sign_up,
             removal_policy=removal,
+        )
+        self.firewall = (
+            ApiFirewall(
+                self,
+                "Firewall",
+                name_prefix=config.name_prefix,
+                stage_arn=api.rest_api.deployment_stage.stage_arn,
+                per_caller=config.waf_requests_per_caller,
+                per_ip=config.waf_requests_per_ip,
+            )
+            if config.waf
+            else None
         )
 
         staged, self.glue_script_present = assets.stage_glue_artifacts()
@@ -186,6 +202,7 @@ class PipelineStack(Stack):
                 "region": self.region,
                 "userPoolId": api.user_pool.user_pool_id,
                 "userPoolClientId": api.user_pool_client.user_pool_client_id,
+                "selfSignUp": self.config.self_sign_up,
             },
         }
 

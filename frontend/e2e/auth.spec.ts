@@ -37,7 +37,7 @@ const toCognito = (url: URL) => url.href.startsWith(endpoint());
 async function awsMode(page: Page) {
   await page.route("**/config.json", (route) =>
     route.fulfill({
-      json: { apiBaseUrl: "/api", auth: { region: "us-east-1", userPoolId: userPoolId(), userPoolClientId: clientId(), userPoolEndpoint: endpoint() } },
+      json: { apiBaseUrl: "/api", auth: { region: "us-east-1", userPoolId: userPoolId(), userPoolClientId: clientId(), userPoolEndpoint: endpoint(), selfSignUp: true } },
     }),
   );
   await page.route(toCognito, async (route) => {

@@ -37,6 +37,7 @@ function Centered({ children }: { children: ReactNode }) {
 const AuthGate = lazy(() => import("./components/AuthGate").then((module) => ({ default: module.AuthGate })));
 
 function SignedInApp({ config, auth }: { config: AppConfig; auth: CognitoAuth }) {
+  const signUp = config.auth?.selfSignUp ?? false;
   const queryClient = useQueryClient();
   // A 401 means the API refused the token: the session is over, sign in again.
   const client = useMemo(
@@ -51,7 +52,7 @@ function SignedInApp({ config, auth }: { config: AppConfig; auth: CognitoAuth })
         </Centered>
       }
     >
-    <AuthGate auth={auth} productName={PRODUCT_NAME}>
+    <AuthGate auth={auth} productName={PRODUCT_NAME} signUp={signUp}>
       {(session) => (
         <ApiProvider client={client}>
           <App

@@ -97,6 +97,7 @@ class Api(Construct):
         throttle_burst: int,
         log_retention: logs.RetentionDays,
         mfa: str,
+        self_sign_up: bool,
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -105,7 +106,7 @@ class Api(Construct):
             self,
             "Users",
             user_pool_name=f"{name_prefix}-users",
-            self_sign_up_enabled=True,
+            self_sign_up_enabled=self_sign_up,
             sign_in_aliases=cognito.SignInAliases(email=True),
             auto_verify=cognito.AutoVerifiedAttrs(email=True),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,

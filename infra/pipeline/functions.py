@@ -30,6 +30,7 @@ RUNTIME = lambda_.Runtime.PYTHON_3_13
 class FunctionSizing:
     memory_mb: int
     timeout_seconds: int
+    reserved_concurrency: int = 0  # 0: draws on the account's unreserved pool
 
 
 def handler_path(name: str) -> str:
@@ -218,6 +219,7 @@ class ServiceFunctions(Construct):
             description=description,
             memory_size=sizing.memory_mb,
             timeout=Duration.seconds(sizing.timeout_seconds),
+            reserved_concurrent_executions=sizing.reserved_concurrency or None,
             tracing=lambda_.Tracing.ACTIVE,
             layers=[self._layer],
             log_group=log_group,

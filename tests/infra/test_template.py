@@ -646,7 +646,8 @@ def test_runtime_config_is_generated_from_the_stack(synth: Synth) -> None:
 
 
 def test_runtime_config_has_the_shape_the_web_app_parses(synth: Synth) -> None:
-    """frontend/src/lib/config.ts: {"apiBaseUrl", "auth": {"region", "userPoolId", "userPoolClientId"}}."""
+    """frontend/src/lib/config.ts: {"apiBaseUrl", "auth": {"region", "userPoolId", "userPoolClientId",
+    "selfSignUp"}}."""
     site = synth.logical_id(synth.stack.hosting.bucket)
     (deployment,) = [
         d
@@ -658,7 +659,7 @@ def test_runtime_config_has_the_shape_the_web_app_parses(synth: Synth) -> None:
     # Deploy-time values are markers the BucketDeployment replaces with JSON strings.
     config = json.loads(re.sub(r"<<marker:0xbaba:\d+>>", '"deploy-time"', text))
     assert set(config) == {"apiBaseUrl", "auth"}
-    assert set(config["auth"]) == {"region", "userPoolId", "userPoolClientId"}
+    assert set(config["auth"]) == {"region", "userPoolId", "userPoolClientId", "selfSignUp"}
     assert config["auth"]["region"] == "eu-west-1"
 
 

@@ -16,6 +16,8 @@ export interface Session {
 export interface AuthGateProps {
   auth: CognitoAuth;
   productName: string;
+  /** Offer "Create Account": only when the user pool lets users sign themselves up. */
+  signUp?: boolean;
   children: (session: Session) => ReactNode;
 }
 
@@ -52,7 +54,7 @@ const cloudscapeTheme: Theme = {
   },
 };
 
-export function AuthGate({ auth, productName, children }: AuthGateProps) {
+export function AuthGate({ auth, productName, signUp = false, children }: AuthGateProps) {
   const [expired, setExpired] = useState(false);
   useEffect(() => auth.onSessionExpired(() => setExpired(true)), [auth]);
   const signedIn = useCallback(() => setExpired(false), []);
@@ -61,6 +63,7 @@ export function AuthGate({ auth, productName, children }: AuthGateProps) {
     <ThemeProvider theme={cloudscapeTheme}>
       <Authenticator
         loginMechanisms={["email"]}
+        hideSignUp={!signUp}
         formFields={{ setupTotp: { QR: { totpIssuer: productName } } }}
         components={{
           Header: () => (

@@ -8,6 +8,9 @@ export interface AuthConfig {
   userPoolClientId: string;
   /** Another Cognito endpoint than AWS's (moto's server in the browser tests). */
   userPoolEndpoint?: string;
+  /** Whether users may create their own accounts (the stack's etl:selfSignUp, off by
+   * default); without it the sign-in screen has no "Create Account" tab. */
+  selfSignUp: boolean;
 }
 
 export interface AppConfig {
@@ -27,14 +30,17 @@ export function parseConfig(raw: unknown): AppConfig {
   if (!isNonEmptyString(apiBaseUrl)) throw new ConfigError("config.json: apiBaseUrl must be a non-empty string");
   if (auth === null || auth === undefined) return { apiBaseUrl: apiBaseUrl.replace(/\/+$/, ""), auth: null };
   if (typeof auth !== "object") throw new ConfigError("config.json: auth must be null or an object");
-  const { region, userPoolId, userPoolClientId, userPoolEndpoint } = auth as Record<string, unknown>;
+  const { region, userPoolId, userPoolClientId, userPoolEndpoint, selfSignUp } = auth as Record<string, unknown>;
   if (!isNonEmptyString(region) || !isNonEmptyString(userPoolId) || !isNonEmptyString(userPoolClientId)) {
     throw new ConfigError("config.json: auth needs region, userPoolId and userPoolClientId");
   }
   if (userPoolEndpoint !== undefined && !isNonEmptyString(userPoolEndpoint)) {
     throw new ConfigError("config.json: auth.userPoolEndpoint must be a URL when present");
   }
-  const base = { region, userPoolId, userPoolClientId };
+  if (selfSignUp !== undefined && typeof selfSignUp !== "boolean") {
+    throw new ConfigError("config.json: auth.selfSignUp must be true or false when present");
+  }
+  const base = { region, userPoolId, userPoolClientId, selfSignUp: selfSignUp ?? false };
   return { apiBaseUrl: apiBaseUrl.replace(/\/+$/, ""), auth: userPoolEndpoint ? { ...base, userPoolEndpoint } : base };
 }
 

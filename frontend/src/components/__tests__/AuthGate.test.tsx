@@ -12,14 +12,14 @@ import { renderWithApi } from "../../test/render";
 import { server } from "../../test/server";
 import { AuthGate } from "../AuthGate";
 
-const config = { region: "eu-west-1", userPoolId: "eu-west-1_test", userPoolClientId: "client" };
+const config = { region: "eu-west-1", userPoolId: "eu-west-1_test", userPoolClientId: "client", selfSignUp: true };
 
 describe("sign-in", () => {
   it("shows the Authenticator: sign in, create an account, forgot password", async () => {
     const auth = createCognitoAuth(config);
     const user = userEvent.setup();
     renderWithApi(
-      <AuthGate auth={auth} productName="Parquet to JSON">
+      <AuthGate auth={auth} productName="Parquet to JSON" signUp>
         {() => <p>signed in</p>}
       </AuthGate>,
     );
@@ -35,6 +35,17 @@ describe("sign-in", () => {
     expect(screen.queryByText("signed in")).not.toBeInTheDocument();
   });
 
+  it("offers no Create Account where the pool has self sign-up off (the default)", async () => {
+    const auth = createCognitoAuth({ ...config, selfSignUp: false });
+    renderWithApi(
+      <AuthGate auth={auth} productName="Parquet to JSON">
+        {() => <p>signed in</p>}
+      </AuthGate>,
+    );
+    expect(await screen.findByLabelText("Email")).toBeInTheDocument();
+    expect(screen.queryByRole("tab", { name: "Create Account" })).not.toBeInTheDocument();
+  });
+
   it("says the session expired when Amplify cannot renew it", async () => {
     const auth = createCognitoAuth(config);
     renderWithApi(
@@ -42,7 +53,7 @@ describe("sign-in", () => {
         {() => <p>signed in</p>}
       </AuthGate>,
     );
-    await screen.findByRole("tab", { name: "Sign In" });
+    await screen.findByLabelText("Email");
     expect(screen.queryByText("Your session has expired")).not.toBeInTheDocument();
     // A network failure is not an expiry; a refused refresh token is.
     act(() => Hub.dispatch("auth", { event: "tokenRefresh_failure", data: { error: { name: "NetworkError" } } } as never));

@@ -59,7 +59,13 @@ describe("runtime config", () => {
   it("accepts local and AWS shapes and rejects broken ones", () => {
     expect(parseConfig({ apiBaseUrl: "/api/", auth: null })).toEqual({ apiBaseUrl: "/api", auth: null });
     const auth = { region: "eu-west-1", userPoolId: "eu-west-1_abc", userPoolClientId: "client" };
-    expect(parseConfig({ apiBaseUrl: "https://x.example/prod", auth })).toEqual({ apiBaseUrl: "https://x.example/prod", auth });
+    // Self sign-up is off unless the stack says it is on.
+    expect(parseConfig({ apiBaseUrl: "https://x.example/prod", auth })).toEqual({
+      apiBaseUrl: "https://x.example/prod",
+      auth: { ...auth, selfSignUp: false },
+    });
+    expect(parseConfig({ apiBaseUrl: "/api", auth: { ...auth, selfSignUp: true } }).auth?.selfSignUp).toBe(true);
+    expect(() => parseConfig({ apiBaseUrl: "/api", auth: { ...auth, selfSignUp: "yes" } })).toThrow(/selfSignUp/);
     expect(() => parseConfig({ auth: null })).toThrow(/apiBaseUrl/);
     expect(() => parseConfig({ apiBaseUrl: "/api", auth: { region: "x" } })).toThrow(/userPoolId/);
   });
