@@ -18,7 +18,7 @@ from etl_lib.contract import native
 from etl_lib.errors import InvalidInputError, error_from_code
 from etl_lib.input.budget import Budget
 from etl_lib.input.planning import ParquetInput, Slice, open_input
-from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES, ConvertOptions, Engine, Limits
+from etl_lib.options import ConvertOptions, Engine, Limits, choose_engine
 from etl_lib.output import sink
 from etl_lib.output.writer import PieceResult, empty_output, write_stream
 from etl_lib.report import RunReport, input_parts, json_schema
@@ -35,16 +35,6 @@ LOCAL_SLICE_BYTES = 16 * 1024**2
 """The local engine takes small row groups together, up to this many (uncompressed) bytes a
 slice: each slice opens its file, which parses the whole footer again, so one slice per row
 group made a file of 400 small row groups cost half as much again as the same rows in 40."""
-
-
-def choose_engine(engine: Engine | str, input_bytes: int, local_max_bytes: int | None = None) -> Engine:
-    """The engine that runs: ``auto`` resolves by input size, up to ``local_max_bytes``
-    (default :data:`~etl_lib.options.DEFAULT_SMALL_FILE_THRESHOLD_BYTES`) on the local engine."""
-    engine = Engine(engine)
-    if engine is not Engine.AUTO:
-        return engine
-    limit = DEFAULT_SMALL_FILE_THRESHOLD_BYTES if local_max_bytes is None else local_max_bytes
-    return Engine.LOCAL if input_bytes <= limit else Engine.SPARK
 
 
 def _write_local(

@@ -36,6 +36,25 @@ inputs are worth Glue's start. The one default: the service, the settings
 (SMALL_FILE_THRESHOLD_BYTES), the CLI and infra/config.py all use it."""
 
 
+def choose_engine(engine: Engine | str, input_bytes: int, local_max_bytes: int | None = None) -> Engine:
+    """The engine that runs, for the library and the job service alike: a forced one as it is,
+    ``auto`` by the input's size, up to ``local_max_bytes`` (default
+    :data:`DEFAULT_SMALL_FILE_THRESHOLD_BYTES`) on the local engine.
+
+    Examples
+    --------
+    >>> choose_engine("auto", 10 * 1024**2), choose_engine("auto", 10 * 1024**3)
+    (<Engine.LOCAL: 'local'>, <Engine.SPARK: 'spark'>)
+    >>> choose_engine("spark", 1)
+    <Engine.SPARK: 'spark'>
+    """
+    engine = Engine(engine)
+    if engine is not Engine.AUTO:
+        return engine
+    limit = DEFAULT_SMALL_FILE_THRESHOLD_BYTES if local_max_bytes is None else local_max_bytes
+    return Engine.LOCAL if input_bytes <= limit else Engine.SPARK
+
+
 class OutputFormat(StrEnum):
     JSONL = "jsonl"
     JSON = "json"

@@ -147,7 +147,7 @@ def test_json_array_over_many_row_groups_is_one_valid_array(tmp_path: Path) -> N
 def test_auto_engine_runs_small_inputs_locally_and_large_ones_on_spark(
     demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from etl_lib.conversion import Engine, choose_engine
+    from etl_lib.options import Engine, choose_engine
 
     assert choose_engine("auto", 10, local_max_bytes=100) is Engine.LOCAL
     assert choose_engine("auto", 101, local_max_bytes=100) is Engine.SPARK

@@ -49,7 +49,7 @@ from etl_lib.jobs.models import (
     utc_now,
 )
 from etl_lib.jobs.ports import JobLauncher, JobMetrics, JobStore, ObjectStore, PresignedPost
-from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES, ConvertOptions, Engine, Limits
+from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES, ConvertOptions, Engine, Limits, choose_engine
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -309,10 +309,8 @@ class JobService:
         return None
 
     def route(self, engine: Engine | str, input_bytes: int) -> Engine:
-        """The engine a job runs on: a forced one as is, "auto" by the input's size."""
-        if Engine(engine) is not Engine.AUTO:
-            return Engine(engine)
-        return Engine.LOCAL if input_bytes <= self.small_file_threshold_bytes else Engine.SPARK
+        """The engine a job runs on: the library's own choice, with this service's threshold."""
+        return choose_engine(engine, input_bytes, self.small_file_threshold_bytes)
 
     def _start_run(self, job: Job) -> Job | None:
         launcher = self.local_launcher if job.engine is Engine.LOCAL and self.local_launcher else self.launcher
