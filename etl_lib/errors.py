@@ -189,6 +189,13 @@ class TooManyActiveJobsError(JobServiceError):
     code = "TOO_MANY_ACTIVE_JOBS"
 
 
+class TooManySparkJobsError(TooManyActiveJobsError):
+    """The caller already has the most unfinished Spark jobs one user may have: the Glue job's
+    concurrent runs are shared by every user, so no one user may hold them all."""
+
+    code = "TOO_MANY_SPARK_JOBS"
+
+
 class GlueApiError(Exception):
     """An error of the local Glue interactive-sessions endpoint (etl_devstack.sessions), as Glue
     names it on the wire: ``code`` is the JSON protocol's ``__type`` (botocore's

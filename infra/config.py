@@ -45,6 +45,9 @@ class InfraConfig:
     # Fair use: unfinished (PENDING, QUEUED, RUNNING) jobs one user may have; more get 429.
     # 0 turns the limit off.
     max_active_jobs_per_user: int = 10
+    # Of those, jobs on Spark (asked for, or large): kept below the Glue job's concurrent runs
+    # so no one user can hold them all. 0 turns the limit off.
+    max_spark_jobs_per_user: int = 3
     # Whether anyone may create an account in the user pool (and the web app offers it). Off:
     # an administrator creates users (Cognito's AdminCreateUser, or the console).
     self_sign_up: bool = False
@@ -104,6 +107,11 @@ class InfraConfig:
             raise ValueError("etl:glueJobRunQueuing needs etl:glueMaxRetries=0 (Glue queues only runs without retries)")
         if self.max_active_jobs_per_user < 0:
             raise ValueError("etl:maxActiveJobsPerUser must be 0 (no limit) or positive")
+        if not 0 <= self.max_spark_jobs_per_user < self.glue_max_concurrent_runs:
+            raise ValueError(
+                "etl:maxSparkJobsPerUser must be below etl:glueMaxConcurrentRuns (one user must not fill "
+                "the Glue job's slots), or 0 (no limit)"
+            )
         if self.converter_reserved_concurrency < 0:
             raise ValueError("etl:converterReservedConcurrency must be 0 (none) or positive")
         for name in ("waf_requests_per_caller", "waf_requests_per_ip"):

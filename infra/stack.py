@@ -81,6 +81,7 @@ class PipelineStack(Stack):
             small_file_threshold_bytes=config.small_file_threshold_bytes,
             job_retention_days=config.output_retention_days,
             max_active_jobs_per_user=config.max_active_jobs_per_user,
+            max_spark_jobs_per_user=config.max_spark_jobs_per_user,
             metrics_namespace=config.metrics_namespace,
             allowed_origins=origins,
             removal_policy=removal,

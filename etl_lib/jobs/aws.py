@@ -20,7 +20,7 @@ from etl_lib.errors import InvalidCursorError
 from etl_lib.jobs import state
 from etl_lib.jobs.metrics import SERVICE_DIMENSION, job_end_values
 from etl_lib.jobs.models import Job, JobPage, JobStatus, decode_cursor, encode_cursor, sort_key, utc_now
-from etl_lib.jobs.ports import JobLauncher, JobMetrics, JobStore, ObjectStore, PresignedPost
+from etl_lib.jobs.ports import JobLauncher, JobMetrics, JobStore, ObjectStore, PresignedPost, Quota
 
 
 class S3ObjectStore(ObjectStore):
@@ -141,19 +141,27 @@ class DynamoJobStore(JobStore):
         data.pop("sort_key", None)
         return Job.model_validate(data)
 
-    def create(self, job: Job, *, max_active: int = 0, now: int = 0) -> bool:
-        """With ``max_active``, the owner's places item (see :meth:`_places`) reserves the
-        place: one transaction puts the job and rewrites the item only if its version is the
-        one read, so of creations racing for the last place exactly one commits; the others
-        read again and find the owner at the limit."""
-        if not max_active:
+    def create(self, job: Job, *, max_active: int = 0, now: int = 0, quota: Quota | None = None) -> bool:
+        """With ``max_active`` or ``quota``, the owner's places item (see :meth:`_places`)
+        reserves the place: one transaction puts the job and rewrites the item only if its
+        version is the one read, so of creations racing for the last place exactly one
+        commits; the others read again and find the owner at the limit."""
+        quota = quota if quota is not None and quota.counts(job) else None
+        if not max_active and quota is None:
             self.db.put_item(
                 TableName=self.table, Item=self._item(job), ConditionExpression="attribute_not_exists(job_id)"
             )
             return True
         for attempt in range(self.CREATE_ATTEMPTS):
             places, version = self._places(job.owner, now)
-            if len(places) >= max_active:
+            if quota is not None:
+                # Which places the quota counts is in the jobs themselves: read them (at most
+                # max_active of them), keeping only those still held.
+                held = [found for job_id in places if (found := self._held(job_id, now)) is not None]
+                places = [found.job_id for found in held]
+                if sum(1 for found in held if quota.counts(found)) >= quota.limit:
+                    return False
+            if max_active and len(places) >= max_active:
                 # Only at the limit: look whether each place is still held (a job that ended,
                 # was deleted or expired gives it back without writing to this item).
                 places = [job_id for job_id in places if self._holds_a_place(job_id, now)]
@@ -182,8 +190,12 @@ class DynamoJobStore(JobStore):
         return {"job_id": {"S": f"{self.PLACES_PREFIX}{owner}"}}
 
     def _holds_a_place(self, job_id: str, now: int) -> bool:
+        return self._held(job_id, now) is not None
+
+    def _held(self, job_id: str, now: int) -> Job | None:
+        """The job ``job_id`` if it still holds a place at ``now``."""
         job = self.get(job_id)
-        return job is not None and state.holds_a_place(job, now)
+        return job if job is not None and state.holds_a_place(job, now) else None
 
     def _reserve(self, job: Job, places: list[str], version: int | None) -> bool:
         """Put ``job`` and its owner's places item (``places`` plus the job) at the next

@@ -29,7 +29,7 @@ from urllib.parse import quote, urlencode
 from etl_lib.errors import InvalidCursorError
 from etl_lib.jobs import state
 from etl_lib.jobs.models import Job, JobPage, JobStatus, decode_cursor, encode_cursor, sort_key, utc_now
-from etl_lib.jobs.ports import JobLauncher, JobStore, ObjectStore, PresignedPost
+from etl_lib.jobs.ports import JobLauncher, JobStore, ObjectStore, PresignedPost, Quota
 
 GLUE_SCRIPT = Path(__file__).resolve().parents[2] / "glue_jobs" / "parquet_to_json.py"
 
@@ -268,13 +268,15 @@ class SqliteJobStore(JobStore):
     def _job(data: str) -> Job:
         return Job.model_validate_json(data)
 
-    def create(self, job: Job, *, max_active: int = 0, now: int = 0) -> bool:
+    def create(self, job: Job, *, max_active: int = 0, now: int = 0, quota: Quota | None = None) -> bool:
         # Count and insert in one immediate transaction: writers are serialised, so no other
         # creation can slip in between (the local equivalent of DynamoDB's transaction).
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                if max_active and self._count_active(db, job.owner, now) >= max_active:
+                if (max_active and self._count_active(db, job.owner, now) >= max_active) or (
+                    quota is not None and quota.counts(job) and self._quota_full(db, job.owner, now, quota)
+                ):
                     db.execute("ROLLBACK")
                     return False
                 db.execute(
@@ -381,16 +383,27 @@ class SqliteJobStore(JobStore):
         with self._connect() as db:
             return self._count_active(db, owner, now)
 
-    @staticmethod
-    def _count_active(db: sqlite3.Connection, owner: str, now: int) -> int:
-        # state.holds_a_place, in SQL: an unfinished status and no expiry at or before now.
-        values = sorted(s.value for s in state.UNFINISHED)
-        row = db.execute(
-            f"SELECT COUNT(*) FROM jobs WHERE owner = ? AND status IN ({', '.join('?' for _ in values)}) "
-            "AND COALESCE(json_extract(data, '$.expires_at'), ?) > ?",
-            (owner, *values, now + 1, now),
-        ).fetchone()
-        return int(row[0])
+    # state.holds_a_place, in SQL: an unfinished status and no expiry at or before now.
+    _HOLDING = (
+        f"owner = ? AND status IN ({', '.join('?' for _ in state.UNFINISHED)}) "
+        "AND COALESCE(json_extract(data, '$.expires_at'), ?) > ?"
+    )
+
+    @classmethod
+    def _holding(cls, owner: str, now: int) -> tuple[str, tuple[object, ...]]:
+        return cls._HOLDING, (owner, *sorted(s.value for s in state.UNFINISHED), now + 1, now)
+
+    @classmethod
+    def _count_active(cls, db: sqlite3.Connection, owner: str, now: int) -> int:
+        where, parameters = cls._holding(owner, now)
+        return int(db.execute(f"SELECT COUNT(*) FROM jobs WHERE {where}", parameters).fetchone()[0])
+
+    @classmethod
+    def _quota_full(cls, db: sqlite3.Connection, owner: str, now: int, quota: Quota) -> bool:
+        """Whether the owner's place-holding jobs already fill ``quota``."""
+        where, parameters = cls._holding(owner, now)
+        rows = db.execute(f"SELECT data FROM jobs WHERE {where}", parameters).fetchall()
+        return sum(1 for (data,) in rows if quota.counts(cls._job(data))) >= quota.limit
 
     def expired_ids(self, *, now: int, limit: int) -> list[str]:
         with self._connect() as db:

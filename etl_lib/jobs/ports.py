@@ -11,7 +11,7 @@ adapter instance is bound to one bucket (or one directory).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,15 +62,27 @@ class ObjectStore(ABC):
         """Remove every object under ``prefix`` (no error if there is none)."""
 
 
+@dataclass(frozen=True)
+class Quota:
+    """A limit within an owner's places: at most ``limit`` of the jobs that hold one may be
+    jobs ``counts`` is true of (the Spark jobs, say). A new job ``counts`` is false of is
+    never held back by it."""
+
+    limit: int
+    counts: Callable[[Job], bool]
+
+
 class JobStore(ABC):
     """Durable job records. Status changes are conditional writes guarded by the state machine."""
 
     @abstractmethod
-    def create(self, job: Job, *, max_active: int = 0, now: int = 0) -> bool:
+    def create(self, job: Job, *, max_active: int = 0, now: int = 0, quota: Quota | None = None) -> bool:
         """Store a new job (an existing ``job_id`` raises). With ``max_active``, only while its
         owner has fewer than that many jobs that :func:`etl_lib.jobs.state.holds_a_place` at
-        ``now`` (epoch seconds), judged and written atomically, so creations racing for the
-        last place let exactly one in. False (nothing written) when the owner is at the limit."""
+        ``now`` (epoch seconds); with ``quota``, only while fewer than ``quota.limit`` of
+        those are jobs it counts (when it counts ``job``). Judged and written atomically, so
+        creations racing for the last place let exactly one in. False (nothing written) when
+        the owner is at a limit."""
 
     @abstractmethod
     def get(self, job_id: str) -> Job | None: ...

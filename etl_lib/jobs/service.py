@@ -27,6 +27,7 @@ from etl_lib.errors import (
     JobNotFoundError,
     JobServiceError,
     TooManyActiveJobsError,
+    TooManySparkJobsError,
     UploadTooLargeError,
 )
 from etl_lib.jobs import state
@@ -48,7 +49,7 @@ from etl_lib.jobs.models import (
     report_key,
     utc_now,
 )
-from etl_lib.jobs.ports import JobLauncher, JobMetrics, JobStore, ObjectStore, PresignedPost
+from etl_lib.jobs.ports import JobLauncher, JobMetrics, JobStore, ObjectStore, PresignedPost, Quota
 from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES, ConvertOptions, Engine, Limits, choose_engine
 
 if TYPE_CHECKING:
@@ -92,6 +93,8 @@ class JobLimits:
     job_retention_seconds: int = DEFAULT_JOB_RETENTION_DAYS * 86_400
     # Unfinished (PENDING, QUEUED, RUNNING) jobs one user may have; 0 for no limit.
     max_active_jobs_per_user: int = 0
+    # Of those, jobs on Spark (asked for, or routed there by their size); 0 for no limit.
+    max_spark_jobs_per_user: int = 0
 
 
 @dataclass(frozen=True)
@@ -190,12 +193,33 @@ class JobService:
         Reserved, not counted: the store judges the limit and writes the job atomically, so
         requests racing for the last place let exactly one in (see JobStore.create).
         """
-        limit = self.limits.max_active_jobs_per_user
-        if not self.jobs.create(job, max_active=limit, now=int(self.clock())):
-            raise TooManyActiveJobsError(
-                f"you already have {limit} unfinished jobs, the most one user may have; "
-                "wait for one to finish (or delete one that waits for its upload) and try again"
+        limit, spark_limit, now = (
+            self.limits.max_active_jobs_per_user,
+            self.limits.max_spark_jobs_per_user,
+            int(self.clock()),
+        )
+        quota = Quota(spark_limit, self.runs_on_spark) if spark_limit else None
+        if self.jobs.create(job, max_active=limit, now=now, quota=quota):
+            return
+        # Which limit held it back (read after the fact: only the message depends on it).
+        if (
+            quota is not None
+            and quota.counts(job)
+            and (not limit or self.jobs.count_active(job.owner, now=now) < limit)
+        ):
+            raise TooManySparkJobsError(
+                f"you already have {spark_limit} unfinished jobs on Spark, the most one user may have; "
+                "wait for one to finish, or convert a file small enough for the single-machine engine"
             )
+        raise TooManyActiveJobsError(
+            f"you already have {limit} unfinished jobs, the most one user may have; "
+            "wait for one to finish (or delete one that waits for its upload) and try again"
+        )
+
+    def runs_on_spark(self, job: Job) -> bool:
+        """Whether ``job`` runs (or will run) on Spark: the engine it was routed to, or, while
+        its upload is awaited, the one its requested engine and declared size route to."""
+        return self.route(job.engine, job.input_bytes or job.declared_bytes) is Engine.SPARK
 
     def get_job(self, owner: str, job_id: str) -> Job:
         job = self.jobs.get(job_id)

@@ -91,6 +91,8 @@ class Settings(RunSettings):
     job_retention_days: PositiveInt = Field(default=DEFAULT_JOB_RETENTION_DAYS, validation_alias=env.JOB_RETENTION_DAYS)
     # Unfinished jobs one user may have (429 beyond); 0 for no limit (the local stack).
     max_active_jobs_per_user: NonNegativeInt = Field(default=0, validation_alias=env.MAX_ACTIVE_JOBS_PER_USER)
+    # Of those, how many may run on Spark (Glue's slots are shared by all users); 0: no limit.
+    max_spark_jobs_per_user: NonNegativeInt = Field(default=0, validation_alias=env.MAX_SPARK_JOBS_PER_USER)
     data_dir: str = Field(default=".etl-local", validation_alias=env.ETL_DATA_DIR)
     public_url: str = Field(default="http://127.0.0.1:8000", validation_alias=env.ETL_PUBLIC_URL)
     signing_key: str = Field(default="local-development-only", validation_alias=env.ETL_SIGNING_KEY)
@@ -125,6 +127,7 @@ class Settings(RunSettings):
             download_expires_in=self.download_expires_in,
             job_retention_seconds=self.job_retention_days * 86_400,
             max_active_jobs_per_user=self.max_active_jobs_per_user,
+            max_spark_jobs_per_user=self.max_spark_jobs_per_user,
         )
 
     # Run arguments: how a Glue run (or the local runner) finds the same stores.

@@ -58,6 +58,7 @@ class ServiceFunctions(Construct):
         small_file_threshold_bytes: int,
         job_retention_days: int,
         max_active_jobs_per_user: int,
+        max_spark_jobs_per_user: int,
         metrics_namespace: str,
         allowed_origins: list[str],
         removal_policy: RemovalPolicy,
@@ -80,6 +81,7 @@ class ServiceFunctions(Construct):
             # Job records live as long as their outputs (the output bucket's lifecycle rule).
             env.JOB_RETENTION_DAYS: str(job_retention_days),
             env.MAX_ACTIVE_JOBS_PER_USER: str(max_active_jobs_per_user),
+            env.MAX_SPARK_JOBS_PER_USER: str(max_spark_jobs_per_user),
             env.ALLOWED_ORIGINS: ",".join(allowed_origins),
             env.POWERTOOLS_METRICS_NAMESPACE: metrics_namespace,
             env.POWERTOOLS_LOG_LEVEL: "INFO",

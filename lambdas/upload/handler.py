@@ -40,7 +40,8 @@ router = Router()
         | {"description": "A request with this Idempotency-Key is still being handled (IDEMPOTENCY_IN_PROGRESS)"},
         413: ERROR_RESPONSES[400] | {"description": "File too large"},
         415: ERROR_RESPONSES[400] | {"description": "The body is not JSON"},
-        429: ERROR_RESPONSES[400] | {"description": "Too many unfinished jobs (TOO_MANY_ACTIVE_JOBS)"},
+        429: ERROR_RESPONSES[400]
+        | {"description": "Too many unfinished jobs (TOO_MANY_ACTIVE_JOBS), or on Spark (TOO_MANY_SPARK_JOBS)"},
         **ERROR_RESPONSES,
     },
 )

@@ -68,6 +68,18 @@ def test_the_api_stage_is_behind_a_web_acl_limiting_each_caller_and_each_ip(synt
     assert stage in json.dumps(association["Properties"]["ResourceArn"]), "the ACL guards the API's stage"
 
 
+def test_the_api_functions_get_the_per_user_spark_limit(synth: Synth) -> None:
+    from etl_lib.jobs import env
+
+    assert 0 < DEFAULTS.max_spark_jobs_per_user < DEFAULTS.glue_max_concurrent_runs
+    (upload,) = [
+        r["Properties"] for r in synth.raw["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == handler_path("upload")
+    ]  # fmt: skip
+    variables = upload["Environment"]["Variables"]
+    assert variables[env.MAX_SPARK_JOBS_PER_USER] == str(DEFAULTS.max_spark_jobs_per_user)
+
+
 def test_the_converter_has_its_own_reserved_concurrency(synth: Synth) -> None:
     assert DEFAULTS.converter_reserved_concurrency > 0
     assert _converter(synth.raw)["ReservedConcurrentExecutions"] == DEFAULTS.converter_reserved_concurrency
@@ -117,6 +129,7 @@ def test_each_protection_can_be_switched_and_nag_stays_clean(switched: tuple[Any
     ("setting", "value", "message"),
     [
         ("converter_reserved_concurrency", -1, "converterReservedConcurrency"),
+        ("max_spark_jobs_per_user", InfraConfig().glue_max_concurrent_runs, "maxSparkJobsPerUser"),
         ("waf_requests_per_ip", 5, "wafRequestsPerIp"),
         ("waf_requests_per_caller", 3_000_000_000, "wafRequestsPerCaller"),
     ],

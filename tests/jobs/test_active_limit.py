@@ -7,11 +7,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from etl_lib.errors import TooManyActiveJobsError
+from etl_lib.errors import TooManyActiveJobsError, TooManySparkJobsError
 from etl_lib.jobs import state
 from etl_lib.jobs.models import Job, JobError, JobStatus
 from etl_lib.jobs.service import JobService
-from etl_lib.options import ConvertOptions
+from etl_lib.options import ConvertOptions, Engine
 from tests.jobs.support import AwsResources, dynamo_service, together
 
 LIMIT = 3
@@ -121,3 +121,49 @@ def test_the_scheduled_validation_never_takes_a_places_item_for_a_job(aws_resour
     keys = [i["job_id"]["S"] for i in client.scan(TableName=aws_resources.table)["Items"]]
     assert sorted(keys) == sorted([job.job_id, f"{DynamoJobStore.PLACES_PREFIX}scanned"])
     assert [j.job_id for j in dynamo_jobs(client, aws_resources.table)] == [job.job_id]
+
+
+SPARK_LIMIT = 2
+
+
+def spark_limited(make_service: Callable[[], JobService]) -> JobService:
+    service = make_service()
+    service.limits = dataclasses.replace(
+        service.limits, max_active_jobs_per_user=10, max_spark_jobs_per_user=SPARK_LIMIT
+    )
+    service.engine = Engine.AUTO  # as deployed: "auto" requests route by size
+    return service
+
+
+def create_on(service: JobService, owner: str, *, engine: str = "auto", size: int = 100) -> Job | Exception:
+    try:
+        job, _ = service.create_job(owner, filename="a.parquet", size=size, options=ConvertOptions(), engine=engine)
+    except TooManyActiveJobsError as exc:
+        return exc
+    return job
+
+
+def test_one_user_cannot_hold_more_spark_jobs_than_the_spark_limit(make_service: Callable[[], JobService]) -> None:
+    """Asked for (engine "spark") or routed there by size, Spark jobs count; single-machine
+    jobs do not, and other users are not affected."""
+    service = spark_limited(make_service)
+    large = service.small_file_threshold_bytes + 1
+    assert isinstance(create_on(service, "heavy", engine="spark"), Job)
+    assert isinstance(create_on(service, "heavy", size=large), Job)
+    refused = create_on(service, "heavy", engine="spark")
+    assert isinstance(refused, TooManySparkJobsError)
+    assert refused.code == "TOO_MANY_SPARK_JOBS" and refused.status == 429
+    assert isinstance(create_on(service, "heavy", size=large), TooManySparkJobsError)
+    assert isinstance(create_on(service, "heavy"), Job), "a small file still runs"
+    assert isinstance(create_on(service, "someone-else", engine="spark"), Job)
+
+
+def test_creations_racing_for_the_last_spark_place_let_exactly_one_in(make_service: Callable[[], JobService]) -> None:
+    service = spark_limited(make_service)
+    assert isinstance(create_on(service, "racer", engine="spark"), Job)
+    results = together(RACERS, lambda: create_on(service, "racer", engine="spark"))
+    created = [r for r in results if isinstance(r, Job)]
+    refused = [r for r in results if isinstance(r, TooManySparkJobsError)]
+    assert (len(created), len(refused)) == (1, RACERS - 1)
+    spark_jobs = [j for j in unfinished(service, "racer") if service.runs_on_spark(j)]
+    assert len(spark_jobs) == SPARK_LIMIT

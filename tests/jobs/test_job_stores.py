@@ -259,3 +259,55 @@ def test_many_threads_opening_a_fresh_sqlite_store_at_once_all_succeed(tmp_path:
         for thread in threads:
             thread.join()
         assert failures == []
+
+
+def _on_spark(job: Job) -> bool:
+    return job.engine is Engine.SPARK
+
+
+def _spark_job(owner: str = "alice") -> Job:
+    return make_job(owner).model_copy(update={"engine": Engine.SPARK})
+
+
+def test_a_quota_holds_back_only_the_jobs_it_counts(store: JobStore) -> None:
+    import time
+
+    from etl_lib.jobs.ports import Quota
+
+    now, quota = int(time.time()), Quota(1, _on_spark)
+    first = _spark_job()
+    assert store.create(first, now=now, quota=quota)
+    refused = _spark_job()
+    assert not store.create(refused, now=now, quota=quota)
+    assert store.get(refused.job_id) is None
+    assert store.create(make_job(), now=now, quota=quota), "a job the quota does not count is not held back"
+    assert store.create(_spark_job("bob"), now=now, quota=quota), "the quota is per owner"
+    assert store.transition(first.job_id, JobStatus.FAILED) is not None
+    assert store.create(_spark_job(), now=now, quota=quota), "an ended job gives its place back"
+    # With the limit on all places too (as the service passes them, on every creation): both hold.
+    assert store.create(make_job("carol"), max_active=2, now=now, quota=quota)
+    assert store.create(_spark_job("carol"), max_active=2, now=now, quota=quota)
+    assert not store.create(make_job("carol"), max_active=2, now=now, quota=quota)
+
+
+def test_creations_racing_for_the_last_quota_place_let_exactly_one_in(store: JobStore) -> None:
+    import time
+
+    from etl_lib.jobs.ports import Quota
+
+    now, quota = int(time.time()), Quota(2, _on_spark)
+    assert store.create(_spark_job(), max_active=10, now=now, quota=quota)
+    barrier = threading.Barrier(8)
+    created: list[bool] = []
+
+    def create() -> None:
+        barrier.wait()
+        created.append(store.create(_spark_job(), max_active=10, now=now, quota=quota))
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(created) == [False] * 7 + [True]
+    assert store.count_active("alice", now=now) == 2

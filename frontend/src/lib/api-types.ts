@@ -835,7 +835,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Too many unfinished jobs (TOO_MANY_ACTIVE_JOBS) */
+            /** @description Too many unfinished jobs (TOO_MANY_ACTIVE_JOBS), or on Spark (TOO_MANY_SPARK_JOBS) */
             429: {
                 headers: {
                     [name: string]: unknown;
