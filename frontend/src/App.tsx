@@ -13,6 +13,7 @@ import { JobsPage } from "./components/JobsPage";
 import { useQueryClient } from "@tanstack/react-query";
 import { forgetJob, useDownload, useJob } from "./hooks/useJobs";
 import { NotificationsProvider, useNotifications } from "./hooks/notifications";
+import { UploadsProvider } from "./hooks/uploads";
 import { startDownload } from "./lib/download";
 import type { Job } from "./lib/types";
 
@@ -26,7 +27,10 @@ export interface AppProps {
 export function App(props: AppProps) {
   return (
     <NotificationsProvider>
-      <Shell {...props} />
+      {/* Above the routes: uploads go on while the user opens jobs. */}
+      <UploadsProvider>
+        <Shell {...props} />
+      </UploadsProvider>
     </NotificationsProvider>
   );
 }
