@@ -13,7 +13,7 @@ import { JobsPage } from "./components/JobsPage";
 import { useQueryClient } from "@tanstack/react-query";
 import { forgetJob, useDownload, useJob } from "./hooks/useJobs";
 import { NotificationsProvider, useNotifications } from "./hooks/notifications";
-import { UploadsProvider } from "./hooks/uploads";
+import { UploadsProvider, useUploads } from "./hooks/uploads";
 import { startDownload } from "./lib/download";
 import type { Job } from "./lib/types";
 
@@ -99,6 +99,7 @@ function Shell({ user = null, onSignOut }: AppProps) {
   const navigate = useNavigate();
   const location = useLocation();
   const queryClient = useQueryClient();
+  const uploads = useUploads();
 
   const onDownload = (job: Job) =>
     download.mutate(job.job_id, {
@@ -112,6 +113,7 @@ function Shell({ user = null, onSignOut }: AppProps) {
     setJobToDelete(null);
     if (location.pathname === jobPath(jobId)) navigate("/");
     forgetJob(queryClient, jobId);
+    uploads.forgetJob(jobId);
     notify({ type: "success", content: `${name} was deleted.` });
   };
 

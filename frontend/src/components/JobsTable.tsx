@@ -134,8 +134,15 @@ export function JobsTable({ onDownload, onDelete, pageSize = PAGE_SIZE }: JobsTa
           cardDefinition={{
             header: (job) => <JobLink job={job}>{job.filename}</JobLink>,
             sections: [
-              { id: "status", content: (job) => <StatusBadge status={job.status} /> },
-              { id: "note", content: (job) => jobNote(job) || null },
+              {
+                id: "status",
+                content: (job) => (
+                  <SpaceBetween size="xxs">
+                    <StatusBadge status={job.status} />
+                    {jobNote(job) && <Box variant="small">{jobNote(job)}</Box>}
+                  </SpaceBetween>
+                ),
+              },
               {
                 id: "facts",
                 content: (job) =>

@@ -29,6 +29,7 @@ type Action =
   | { type: "add"; items: UploadItem[] }
   | { type: "update"; key: string; patch: Partial<UploadItem> }
   | { type: "dismiss"; key: string }
+  | { type: "forgetJob"; jobId: string }
   | { type: "clearFinished" };
 
 export function isInFlight(item: Pick<UploadItem, "phase">): boolean {
@@ -43,6 +44,8 @@ function reducer(items: UploadItem[], action: Action): UploadItem[] {
       return items.map((item) => (item.key === action.key ? { ...item, ...action.patch } : item));
     case "dismiss":
       return items.filter((item) => item.key !== action.key);
+    case "forgetJob":
+      return items.filter((item) => item.jobId !== action.jobId);
     case "clearFinished":
       return items.filter(isInFlight);
   }
@@ -61,6 +64,8 @@ export interface Uploads {
   clearFinished(): void;
   /** The bytes of the file a job was created for, while this tab still holds them. */
   fileOf(jobId: string): File | null;
+  /** A job was deleted: its row has nothing left to follow. */
+  forgetJob(jobId: string): void;
 }
 
 const UploadsContext = createContext<Uploads | null>(null);
@@ -135,6 +140,11 @@ export function UploadsProvider({ children }: { children: ReactNode }) {
       dismiss: (key) => dispatch({ type: "dismiss", key }),
       clearFinished: () => dispatch({ type: "clearFinished" }),
       fileOf,
+      forgetJob: (jobId) => {
+        // Deleted while its file was still on the way: stop sending it.
+        for (const item of items) if (item.jobId === jobId && isInFlight(item)) engine.current?.cancel(item.key);
+        dispatch({ type: "forgetJob", jobId });
+      },
     }),
     [items, start, cancel, fileOf],
   );

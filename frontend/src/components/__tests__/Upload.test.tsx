@@ -301,4 +301,33 @@ describe("upload", () => {
       vi.unstubAllGlobals();
     }
   });
+
+  it("converts a failed job again from its page with the file this tab still holds, and a deleted job's row goes", async () => {
+    const api = setup();
+    const user = await pick(parquet("twice.parquet", 300));
+    await expectText("Uploaded, waiting for conversion");
+    api.jobs = api.jobs.map((job) => ({ ...job, status: "FAILED", error: { code: "INVALID_PARQUET", message: "truncated" } }));
+    const uploads = screen.getByRole("list", { name: "Uploads" });
+    await within(uploads).findByText("Conversion failed: truncated", {}, { timeout: 5000 });
+
+    await user.click(within(uploads).getByRole("link", { name: "Details of twice.parquet" }));
+    await user.click(await screen.findByRole("button", { name: "Convert again…" }));
+    // Held in this tab: one click, with the failed job's options (changed here to gzip first).
+    await screen.findByText(/The options of the failed job are selected below/);
+    await user.click(screen.getByRole("checkbox", { name: /Compress the output with gzip/ }));
+    await user.click(screen.getByRole("button", { name: "Convert again" }));
+    await waitFor(() => expect(api.createRequests).toHaveLength(2));
+    expect(api.createRequests[1]).toMatchObject({ filename: "twice.parquet", size: 300, options: { compression: "gzip" } });
+    expect(screen.queryByText(/The options of the failed job are selected below/)).not.toBeInTheDocument();
+
+    // Deleting the failed job removes the row that followed it (it has nothing left to follow).
+    await waitFor(() => expect(within(screen.getByRole("list", { name: "Uploads" })).getAllByRole("listitem")).toHaveLength(2));
+    // Newest first: the second row of the table is the failed job.
+    await waitFor(() => expect(screen.getAllByRole("button", { name: "Delete twice.parquet" })).toHaveLength(2));
+    await user.click(screen.getAllByRole("button", { name: "Delete twice.parquet" })[1]!);
+    const dialog = await screen.findByRole("dialog");
+    await user.click(within(dialog).getByRole("button", { name: "Delete" }));
+    await waitFor(() => expect(api.deleted).toEqual(["job-1"]));
+    await waitFor(() => expect(within(screen.getByRole("list", { name: "Uploads" })).getAllByRole("listitem")).toHaveLength(1));
+  });
 });
