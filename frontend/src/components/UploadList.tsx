@@ -8,6 +8,7 @@ import type { UploadItem } from "../hooks/uploads";
 import { formatBytes } from "../lib/format";
 import type { Job } from "../lib/types";
 import { batchSummary, FINISHED_KINDS, rowState, type RowState } from "../lib/uploadRows";
+import { PARALLEL_UPLOADS } from "../lib/uploader";
 import { JobLink } from "./JobLink";
 
 /** From this many files on, the list folds into one summary line that expands. */
@@ -73,7 +74,7 @@ function UploadRow(props: RowProps) {
         <ProgressBar
           label={<Name item={item} />}
           value={state.percent}
-          description={state.kind === "creating" ? "Creating the job…" : `${formatBytes(item.loaded)} of ${formatBytes(item.size)}`}
+          description={state.kind === "creating" ? `Starting (${PARALLEL_UPLOADS} files at a time)…` : `${formatBytes(item.loaded)} of ${formatBytes(item.size)}`}
           ariaLabel={`Upload of ${item.fileName}`}
         />
       ) : (

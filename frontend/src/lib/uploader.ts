@@ -81,21 +81,33 @@ export function createUploadEngine(api: ApiClient, events: UploadEvents): Upload
     if (id && uppy.getFile(id)) uppy.removeFile(id);
   };
 
+  /** POST /jobs for a file: the job and the upload plan the API chose for it. */
+  async function createJobFor(file: EngineFile) {
+    const { key, options, idempotencyKey } = file.meta;
+    const created = await api.createJob({ filename: file.name ?? "", size: file.size ?? 0, options }, idempotencyKey);
+    if (ended.has(key)) {
+      // Cancelled while the job was being created: nobody will upload its file.
+      deleteJob(created.job.job_id);
+      throw new DOMException("Upload cancelled", "AbortError");
+    }
+    jobIds.set(key, created.job.job_id);
+    events.jobCreated(key, created.job);
+    return created;
+  }
+
   uppy.use(AwsS3<UploadMeta, UploadBody>, {
     limit: PARALLEL_UPLOADS,
+    // The multipart protocol slots in here: shouldUseMultipart becomes the API's size
+    // threshold; createMultipartUpload calls createJobFor and returns the plan's upload id and
+    // key; signPart asks POST /jobs/{id}/upload/parts/{n}, listParts GET /jobs/{id}/upload/parts
+    // (resume), completeMultipartUpload POST /jobs/{id}/upload/complete, and
+    // abortMultipartUpload deletes the job. sendBytes already sends a part (PUT) and hands
+    // Uppy its ETag.
     shouldUseMultipart: false,
     uploadPartBytes: sendBytes,
     async getUploadParameters(file: EngineFile) {
-      const { key, options, idempotencyKey } = file.meta;
-      const created = await api.createJob({ filename: file.name ?? "", size: file.size ?? 0, options }, idempotencyKey);
-      if (ended.has(key)) {
-        // Cancelled while the job was being created: nobody will upload its file.
-        deleteJob(created.job.job_id);
-        throw new DOMException("Upload cancelled", "AbortError");
-      }
-      jobIds.set(key, created.job.job_id);
-      events.jobCreated(key, created.job);
-      return { method: "POST" as const, url: created.upload.url, fields: created.upload.fields };
+      const { upload } = await createJobFor(file);
+      return { method: "POST" as const, url: upload.url, fields: upload.fields };
     },
   });
 

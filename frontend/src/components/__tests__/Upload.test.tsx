@@ -217,6 +217,24 @@ describe("upload", () => {
     expect(screen.queryByRole("list", { name: "Uploads" })).not.toBeInTheDocument();
   });
 
+  it("cancelling while the job is being created deletes that job once it exists, and sends nothing", async () => {
+    const api = setup();
+    let answer: () => void = () => undefined;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    server.use(
+      http.post(`${API}/jobs`, async () => {
+        await answered;
+        return undefined; // on to the fake API, which creates the job
+      }),
+    );
+    const user = await pick(parquet("early.parquet"));
+    await user.click(await screen.findByRole("button", { name: "Cancel upload of early.parquet" }));
+    await expectText("Upload cancelled");
+    answer();
+    await waitFor(() => expect(api.deleted).toEqual(["job-1"]));
+    expect(api.uploads).toHaveLength(0);
+  });
+
   it("opening a job while its file uploads neither stops nor deletes the upload, and leaving the page asks first", async () => {
     const api = setup();
     ControllableXhr.instances = [];
