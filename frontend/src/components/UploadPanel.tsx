@@ -33,10 +33,12 @@ export function UploadPanel({ onDownload }: UploadPanelProps) {
   const [optionsOpen, setOptionsOpen] = useState<boolean | null>(again ? true : null);
   // Asked to convert another job again while this panel is shown: take that job's options.
   const [againShown, setAgainShown] = useState(again?.jobId ?? null);
-  if (again && again.jobId !== againShown) {
-    setAgainShown(again.jobId);
-    setOptions(again.options);
-    setOptionsOpen(true);
+  if ((again?.jobId ?? null) !== againShown) {
+    setAgainShown(again?.jobId ?? null);
+    if (again) {
+      setOptions(again.options);
+      setOptionsOpen(true);
+    }
   }
   const uploads = useUploads();
   // The same query (and so the same requests) as the first page of the jobs table.
