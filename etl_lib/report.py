@@ -35,7 +35,7 @@ class InputPart(Validated):
     """Index of the row group in its file."""
     rows: Annotated[int, NON_NEGATIVE]
     bytes: Annotated[int, NON_NEGATIVE]
-    """Compressed size of the row group in the file."""
+    """Uncompressed size of the row group: Parquet total_byte_size, its column chunks before compression."""
 
 
 def input_parts(files: Iterable[tuple[str, Iterable[int], Iterable[int]]]) -> tuple[InputPart, ...]:

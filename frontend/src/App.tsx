@@ -13,6 +13,7 @@ import { JobsPage } from "./components/JobsPage";
 import { useQueryClient } from "@tanstack/react-query";
 import { forgetJob, useDownload, useJob } from "./hooks/useJobs";
 import { NotificationsProvider, useNotifications } from "./hooks/notifications";
+import { UploadsProvider, useUploads } from "./hooks/uploads";
 import { startDownload } from "./lib/download";
 import type { Job } from "./lib/types";
 
@@ -26,7 +27,10 @@ export interface AppProps {
 export function App(props: AppProps) {
   return (
     <NotificationsProvider>
-      <Shell {...props} />
+      {/* Above the routes: uploads go on while the user opens jobs. */}
+      <UploadsProvider>
+        <Shell {...props} />
+      </UploadsProvider>
     </NotificationsProvider>
   );
 }
@@ -95,6 +99,7 @@ function Shell({ user = null, onSignOut }: AppProps) {
   const navigate = useNavigate();
   const location = useLocation();
   const queryClient = useQueryClient();
+  const uploads = useUploads();
 
   const onDownload = (job: Job) =>
     download.mutate(job.job_id, {
@@ -108,6 +113,7 @@ function Shell({ user = null, onSignOut }: AppProps) {
     setJobToDelete(null);
     if (location.pathname === jobPath(jobId)) navigate("/");
     forgetJob(queryClient, jobId);
+    uploads.forgetJob(jobId);
     notify({ type: "success", content: `${name} was deleted.` });
   };
 

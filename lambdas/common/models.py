@@ -93,7 +93,9 @@ class ReportPart(BaseModel):
     file: str = Field(description="The Parquet file the row group is in (a directory input has several).")
     row_group: int = Field(description="Index of the row group in its file.")
     rows: int
-    bytes: int = Field(description="Compressed size of the row group in the file.")
+    bytes: int = Field(
+        description="Uncompressed size of the row group: Parquet total_byte_size, its column chunks before compression."
+    )
 
 
 class RunReportView(BaseModel):

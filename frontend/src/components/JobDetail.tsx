@@ -8,7 +8,10 @@ import Header from "@cloudscape-design/components/header";
 import KeyValuePairs from "@cloudscape-design/components/key-value-pairs";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import Spinner from "@cloudscape-design/components/spinner";
+import { useNavigate } from "react-router";
 import { useJob, useReport } from "../hooks/useJobs";
+import { ApiError } from "../lib/api";
+import { convertAgainState } from "../lib/convertAgain";
 import { formatBytes, formatCount, formatDateTime, formatDuration } from "../lib/format";
 import type { ConvertOptions, Job } from "../lib/types";
 import { PreviewView } from "./PreviewView";
@@ -60,15 +63,34 @@ function ReportSections({ job }: { job: Job }) {
       <Container header={<Header variant="h2" description="The JSON Schema of one output record. Nested fields expand.">Output schema</Header>}>
         {body((data) => <SchemaTree schema={data.json_schema} />, "The schema")}
       </Container>
-      <Container header={<Header variant="h2" description="Rows and compressed bytes per row group of the input.">Run</Header>}>
+      <Container header={<Header variant="h2" description="Rows and uncompressed bytes per row group of the input.">Run</Header>}>
         {body((data) => <RunChart report={data} />, "The run summary")}
       </Container>
     </>
   );
 }
 
+/** A job that does not exist (deleted, expired, or a wrong link): say so, and lead back. */
+function JobNotFound({ jobId }: { jobId: string }) {
+  const navigate = useNavigate();
+  return (
+    <Container header={<Header variant="h2">This job does not exist</Header>}>
+      <SpaceBetween size="m">
+        <Box variant="p">
+          There is no job <Box variant="code">{jobId}</Box>. It may have been deleted, or the link you followed is wrong or out of date.
+        </Box>
+        <Button variant="primary" onClick={() => navigate("/")}>
+          Go to your jobs
+        </Button>
+      </SpaceBetween>
+    </Container>
+  );
+}
+
 export function JobDetail({ jobId, onDownload, onDelete }: JobDetailProps) {
   const query = useJob(jobId);
+  const navigate = useNavigate();
+  const notFound = query.error instanceof ApiError && query.error.status === 404;
   const sectionRef = useRef<HTMLElement>(null);
 
   // Opening a job moves keyboard and screen-reader focus to its page.
@@ -85,7 +107,7 @@ export function JobDetail({ jobId, onDownload, onDelete }: JobDetailProps) {
             variant="h1"
             description={job ? `Job ${job.job_id}` : undefined}
             actions={
-              <SpaceBetween direction="horizontal" size="xs">
+              notFound ? undefined : <SpaceBetween direction="horizontal" size="xs">
                 <Button iconName="download" disabled={job?.status !== "SUCCEEDED"} onClick={() => job && onDownload(job)}>
                   Download
                 </Button>
@@ -95,7 +117,7 @@ export function JobDetail({ jobId, onDownload, onDelete }: JobDetailProps) {
               </SpaceBetween>
             }
           >
-            {job ? job.filename : "Job"}
+            {job ? job.filename : notFound ? "Job not found" : "Job"}
           </Header>
         }
       >
@@ -104,15 +126,20 @@ export function JobDetail({ jobId, onDownload, onDelete }: JobDetailProps) {
             <Spinner /> Loading job…
           </Box>
         )}
-        {query.isError && (
-          <Alert type="error" header="Could not load the job">
+        {notFound && <JobNotFound jobId={jobId} />}
+        {query.isError && !notFound && (
+          <Alert type="error" header="Could not load the job" action={<Button onClick={() => void query.refetch()}>Retry</Button>}>
             {query.error.message}
           </Alert>
         )}
         {job && (
           <SpaceBetween size="l">
             {job.status === "FAILED" && (
-              <Alert type="error" header="Conversion failed">
+              <Alert
+                type="error"
+                header="Conversion failed"
+                action={<Button onClick={() => navigate("/", { state: convertAgainState(job) })}>Convert again…</Button>}
+              >
                 {job.error?.message ?? "The job failed without a message."}
                 {job.error?.code ? (
                   <Box variant="small" display="block">
@@ -142,10 +169,15 @@ export function JobDetail({ jobId, onDownload, onDelete }: JobDetailProps) {
                 </SpaceBetween>
               </SpaceBetween>
             </Container>
-            <ReportSections job={job} />
-            <Container header={<Header variant="h2">Preview</Header>}>
-              <PreviewView job={job} />
-            </Container>
+            {/* A failed job has no output: no schema, run chart or preview will ever come. */}
+            {job.status !== "FAILED" && (
+              <>
+                <ReportSections job={job} />
+                <Container header={<Header variant="h2">Preview</Header>}>
+                  <PreviewView job={job} />
+                </Container>
+              </>
+            )}
           </SpaceBetween>
         )}
       </ContentLayout>

@@ -6,7 +6,7 @@ import type { Job } from "../lib/types";
 export const jobPath = (jobId: string) => `/jobs/${encodeURIComponent(jobId)}`;
 
 /** A real link to a job's page (shareable, opens in a new tab), followed in-app on a plain click. */
-export function JobLink({ job, children }: { job: Job; children: ReactNode }) {
+export function JobLink({ job, children }: { job: Pick<Job, "job_id" | "filename">; children: ReactNode }) {
   const href = useHref(jobPath(job.job_id));
   const navigate = useNavigate();
   return (

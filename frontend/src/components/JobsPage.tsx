@@ -20,7 +20,7 @@ export function JobsPage({ onDownload, onDelete }: JobsPageProps) {
       }
     >
       <SpaceBetween size="l">
-        <UploadPanel />
+        <UploadPanel onDownload={onDownload} />
         <JobsTable onDownload={onDownload} onDelete={onDelete} />
       </SpaceBetween>
     </ContentLayout>

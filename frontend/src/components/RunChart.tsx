@@ -52,11 +52,13 @@ export function RunChart({ report }: { report: RunReport }) {
             empty={<Box>No rows</Box>}
           />
           <BarChart
-            ariaLabel="Compressed bytes per row group"
-            series={[{ title: "Compressed size", type: "bar", data: bars.map((bar) => ({ x: bar.label, y: bar.bytes })), valueFormatter: (value) => formatBytes(value) }]}
+            ariaLabel="Uncompressed bytes per row group"
+            // The report's part bytes are Parquet's total_byte_size: the row group's column
+            // chunks before compression, which is what the engines plan their memory by.
+            series={[{ title: "Uncompressed size", type: "bar", data: bars.map((bar) => ({ x: bar.label, y: bar.bytes })), valueFormatter: (value) => formatBytes(value) }]}
             xScaleType="categorical"
             xTitle="Row group"
-            yTitle="Compressed size"
+            yTitle="Uncompressed size"
             yTickFormatter={(value) => formatBytes(value)}
             height={160}
             hideFilter

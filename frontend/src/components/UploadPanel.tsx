@@ -1,4 +1,5 @@
-import { useState } from "react";
+import { useMemo, useState } from "react";
+import Alert from "@cloudscape-design/components/alert";
 import Box from "@cloudscape-design/components/box";
 import Button from "@cloudscape-design/components/button";
 import Container from "@cloudscape-design/components/container";
@@ -7,18 +8,51 @@ import FileDropzone from "@cloudscape-design/components/file-dropzone";
 import FileInput from "@cloudscape-design/components/file-input";
 import Header from "@cloudscape-design/components/header";
 import SpaceBetween from "@cloudscape-design/components/space-between";
-import { useUploads } from "../hooks/useUploads";
-import { DEFAULT_OPTIONS, type ConvertOptions } from "../lib/types";
+import { useLocation, useNavigate } from "react-router";
+import { useJobs } from "../hooks/useJobs";
+import { useNarrow } from "../hooks/useMediaQuery";
+import { isInFlight, useUploads } from "../hooks/uploads";
+import { readConvertAgain } from "../lib/convertAgain";
+import { DEFAULT_OPTIONS, type ConvertOptions, type Job } from "../lib/types";
+import { PAGE_SIZE } from "./JobsTable";
 import { OptionsForm } from "./OptionsForm";
 import { UploadList } from "./UploadList";
 
-export function UploadPanel() {
-  const [options, setOptions] = useState<ConvertOptions>(DEFAULT_OPTIONS);
+export interface UploadPanelProps {
+  onDownload: (job: Job) => void;
+}
+
+export function UploadPanel({ onDownload }: UploadPanelProps) {
+  const location = useLocation();
+  const navigate = useNavigate();
+  const again = readConvertAgain(location.state);
+  const [options, setOptions] = useState<ConvertOptions>(again?.options ?? DEFAULT_OPTIONS);
+  const narrow = useNarrow();
+  // On a phone the options fold away so "Choose files" is on the first screen; they open by
+  // themselves when a failed job is to be converted again with other options.
+  const [optionsOpen, setOptionsOpen] = useState<boolean | null>(again ? true : null);
+  // Asked to convert another job again while this panel is shown: take that job's options.
+  const [againShown, setAgainShown] = useState(again?.jobId ?? null);
+  if ((again?.jobId ?? null) !== againShown) {
+    setAgainShown(again?.jobId ?? null);
+    if (again) {
+      setOptions(again.options);
+      setOptionsOpen(true);
+    }
+  }
   const uploads = useUploads();
+  // The same query (and so the same requests) as the first page of the jobs table.
+  const jobsPage = useJobs(null, PAGE_SIZE);
+  const jobs = useMemo(() => new Map((jobsPage.data?.jobs ?? []).map((job) => [job.job_id, job])), [jobsPage.data]);
+
+  const doneWithAgain = () => navigate(".", { replace: true, state: null });
   const addFiles = (files: File[]) => {
-    if (files.length > 0) void uploads.start(files, options);
+    if (files.length === 0) return;
+    uploads.start(files, options);
+    if (again) doneWithAgain();
   };
-  const hasFinished = uploads.items.some((item) => item.phase !== "creating" && item.phase !== "uploading");
+  const heldFile = again ? uploads.fileOf(again.jobId) : null;
+  const hasFinished = uploads.items.some((item) => !isInFlight(item));
 
   return (
     <Container
@@ -33,7 +67,29 @@ export function UploadPanel() {
       }
     >
       <SpaceBetween size="l">
-        <ExpandableSection headerText="Conversion options" defaultExpanded variant="footer">
+        {again && (
+          <Alert
+            type="info"
+            header={`Convert ${again.filename} again`}
+            dismissible
+            onDismiss={doneWithAgain}
+            action={
+              heldFile ? (
+                <Button onClick={() => addFiles([heldFile])}>Convert again</Button>
+              ) : undefined
+            }
+          >
+            {heldFile
+              ? "The options of the failed job are selected below: change them if you like, then convert again. The failed job stays in the list until you delete it."
+              : `This page no longer holds ${again.filename} (it was reloaded, or the file was added in another tab), so choose the file again below. The options of the failed job are selected: change them if you like first.`}
+          </Alert>
+        )}
+        <ExpandableSection
+          headerText="Conversion options"
+          variant="footer"
+          expanded={optionsOpen ?? !narrow}
+          onChange={({ detail }) => setOptionsOpen(detail.expanded)}
+        >
           <OptionsForm value={options} onChange={setOptions} />
         </ExpandableSection>
         <FileDropzone onChange={({ detail }) => addFiles(detail.value)}>
@@ -45,7 +101,17 @@ export function UploadPanel() {
             </FileInput>
           </SpaceBetween>
         </FileDropzone>
-        <UploadList items={uploads.items} onCancel={uploads.cancel} onDismiss={uploads.dismiss} />
+        <UploadList
+          items={uploads.items}
+          jobs={jobs}
+          onCancel={uploads.cancel}
+          onDismiss={uploads.dismiss}
+          onRetry={(item) => {
+            uploads.dismiss(item.key);
+            uploads.start([item.file], options);
+          }}
+          onDownload={onDownload}
+        />
       </SpaceBetween>
     </Container>
   );

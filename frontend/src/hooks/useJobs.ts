@@ -1,10 +1,10 @@
 // Data hooks for jobs. TanStack Query owns caching, de-duplication and polling; the
 // components only read state and call mutations.
-import { useMemo, useRef } from "react";
+import { useMemo } from "react";
 import { keepPreviousData, useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { useApi } from "./ApiContext";
 import type { CreateJobRequest } from "../lib/api";
-import { BackoffPoller } from "../lib/polling";
+import { coalesced, pollerOf } from "../lib/polling";
 import { fetchPreview } from "../lib/preview";
 import { isActive, type Job, type JobPage } from "../lib/types";
 
@@ -20,34 +20,57 @@ function signature(jobs: Job[]): string {
   return jobs.map((job) => `${job.job_id}:${job.status}`).join(",");
 }
 
-/** One page of jobs, newest first; polls with back-off while any job on it is active. */
+/** The interval for a list query: shared by all its observers, one back-off step per answer. */
+export function listRefetchInterval(query: { state: { data?: JobPage; dataUpdatedAt: number } }): number | false {
+  const jobs = query.state.data?.jobs ?? [];
+  return pollerOf(query).next(signature(jobs), jobs.some(isActive), query.state.dataUpdatedAt);
+}
+
+/**
+ * One page of jobs, newest first; polls with back-off while any job on it is active. Every
+ * component showing the same page shares one query, one poller and so one request per tick.
+ */
 export function useJobs(nextToken: string | null, limit: number) {
   const api = useApi();
-  // One poller per hook instance: its state survives re-renders but not page changes of the component.
-  const poller = useRef(new BackoffPoller());
   return useQuery<JobPage>({
     queryKey: jobKeys.list(nextToken, limit),
     queryFn: () => api.listJobs({ limit, nextToken }),
     // Keep showing the previous page while the next one loads, so the table does not flash.
     placeholderData: keepPreviousData,
-    refetchInterval: (query) => {
-      const jobs = query.state.data?.jobs ?? [];
-      return poller.current.next(signature(jobs), jobs.some(isActive));
-    },
+    refetchInterval: listRefetchInterval,
   });
 }
 
-/** One job; polls while the job is active. */
+const refreshers = new WeakMap<QueryClient, () => void>();
+
+/**
+ * Something just changed (a job was created, a file finished uploading): poll the job lists at
+ * the fastest pace again and fetch them now, folding a burst of calls into one request at a time.
+ */
+export function refreshJobs(queryClient: QueryClient): void {
+  let refresh = refreshers.get(queryClient);
+  if (!refresh) {
+    refresh = coalesced(() => {
+      for (const query of queryClient.getQueryCache().findAll({ queryKey: ["jobs", "list"] })) pollerOf(query).reset();
+      // cancelRefetch: false joins a request already in flight instead of cancelling it and
+      // sending another.
+      return queryClient.invalidateQueries({ queryKey: ["jobs", "list"] }, { cancelRefetch: false });
+    });
+    refreshers.set(queryClient, refresh);
+  }
+  refresh();
+}
+
+/** One job; polls while the job is active (one poller shared by the page and the breadcrumbs). */
 export function useJob(jobId: string | null) {
   const api = useApi();
-  const poller = useRef(new BackoffPoller());
   return useQuery<Job>({
     queryKey: jobKeys.detail(jobId ?? ""),
     queryFn: () => api.getJob(jobId as string),
     enabled: jobId !== null,
     refetchInterval: (query) => {
       const job = query.state.data;
-      return job ? poller.current.next(job.status, isActive(job)) : false;
+      return job ? pollerOf(query).next(job.status, isActive(job), query.state.dataUpdatedAt) : false;
     },
   });
 }

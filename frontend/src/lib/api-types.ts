@@ -275,7 +275,7 @@ export interface components {
             rows: number;
             /**
              * Bytes
-             * @description Compressed size of the row group in the file.
+             * @description Uncompressed size of the row group: Parquet total_byte_size, its column chunks before compression.
              */
             bytes: number;
         };

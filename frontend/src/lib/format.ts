@@ -1,7 +1,11 @@
 // Display helpers. Numbers and dates follow the user's locale (undefined = browser default).
 
-const BYTE_UNITS = ["B", "KB", "MB", "GB", "TB"];
+// The app's one unit convention for sizes: binary (IEC) units, 1 KiB = 1024 bytes, labelled
+// KiB, MiB, GiB, TiB, the way the API documents its limits ("5 GiB", "1 TiB"). Every size on
+// screen goes through formatBytes, so the number and its label can never disagree.
+const BYTE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
 
+/** A byte count in binary units: "512 B", "1.5 KiB", "5 GiB"; "—" when unknown. */
 export function formatBytes(bytes: number | null | undefined): string {
   if (bytes === null || bytes === undefined) return "—";
   let value = bytes;

@@ -10,6 +10,8 @@ export class ControllableXhr extends EventTarget {
   url = "";
   body: FormData | null = null;
   aborted = false;
+  requestHeaders: Record<string, string> = {};
+  responseHeaders: Record<string, string> = {};
 
   constructor() {
     super();
@@ -18,6 +20,12 @@ export class ControllableXhr extends EventTarget {
   open(method: string, url: string) {
     this.method = method;
     this.url = url;
+  }
+  setRequestHeader(name: string, value: string) {
+    this.requestHeaders[name] = value;
+  }
+  getResponseHeader(name: string): string | null {
+    return this.responseHeaders[name] ?? null;
   }
   send(body: FormData) {
     this.body = body;

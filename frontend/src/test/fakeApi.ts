@@ -84,14 +84,22 @@ export class FakeApi {
   /** Called on each list request: lets a test move jobs through their statuses over time. */
   onList: ((api: FakeApi) => void) | null = null;
   uploadDelayMs = 0;
+  /** How long each list request takes; with it, listsInFlightMax says how many overlapped. */
+  listDelayMs = 0;
+  listsInFlightMax = 0;
+  private listsInFlight = 0;
   private seq = 0;
 
   handlers() {
     return [
-      http.get(`${API}/jobs`, ({ request }) => {
+      http.get(`${API}/jobs`, async ({ request }) => {
         const params = new URL(request.url).searchParams;
         this.listRequests.push(params);
         this.onList?.(this);
+        this.listsInFlight++;
+        this.listsInFlightMax = Math.max(this.listsInFlightMax, this.listsInFlight);
+        if (this.listDelayMs) await delay(this.listDelayMs);
+        this.listsInFlight--;
         const limit = Number(params.get("limit") ?? "20");
         const start = Number(params.get("next_token") ?? "0");
         const page = this.jobs.slice(start, start + limit);

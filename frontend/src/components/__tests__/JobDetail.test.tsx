@@ -5,6 +5,7 @@ import { App } from "../../App";
 import { FakeApi, STORAGE, makeJob, makeReport } from "../../test/fakeApi";
 import { renderWithApi } from "../../test/render";
 import { server } from "../../test/server";
+import { DEFAULT_OPTIONS } from "../../lib/types";
 
 // What etl_lib/report.py writes for id int64, name string?, price decimal (as string),
 // address struct<city string, lines list<string>>.
@@ -40,7 +41,7 @@ function setup(route = "/") {
       rows_out: 3,
       duration_ms: 1500,
     }),
-    makeJob({ job_id: "bad", filename: "bad.parquet", status: "FAILED", error: { code: "INVALID_PARQUET", message: "The file is not a Parquet file (no PAR1 magic)." } }),
+    makeJob({ job_id: "bad", filename: "bad.parquet", status: "FAILED", options: { ...DEFAULT_OPTIONS, format: "json" }, error: { code: "INVALID_PARQUET", message: "The file is not a Parquet file (no PAR1 magic)." } }),
   ];
   api.reports.set(
     "ok",
@@ -67,8 +68,8 @@ describe("job detail", () => {
     expect(detail).toHaveFocus();
     expect(await within(detail).findByRole("heading", { name: "sales.parquet" })).toBeInTheDocument();
 
-    expect(within(detail).getByText("2 KB")).toBeInTheDocument(); // input
-    expect(within(detail).getByText("4 KB")).toBeInTheDocument(); // output
+    expect(within(detail).getByText("2 KiB")).toBeInTheDocument(); // input
+    expect(within(detail).getByText("4 KiB")).toBeInTheDocument(); // output
     expect(within(detail).getByText("1.5 s")).toBeInTheDocument();
     expect(within(detail).getByText("JSON Lines")).toBeInTheDocument();
 
@@ -107,8 +108,21 @@ describe("job detail", () => {
     expect(within(detail).getByText("The file is not a Parquet file (no PAR1 magic).")).toBeInTheDocument();
     expect(within(detail).getByText(/INVALID_PARQUET/)).toBeInTheDocument();
     expect(within(detail).getByRole("button", { name: "Download" })).toBeDisabled();
-    expect(within(detail).getByText("A preview is available once the job has succeeded.")).toBeInTheDocument();
-    expect(within(detail).getByText("The schema is available once the job has succeeded.")).toBeInTheDocument();
+    // It never will succeed: nothing promises a schema, a run chart or a preview.
+    expect(within(detail).queryByText(/available once the job has succeeded/)).not.toBeInTheDocument();
+    expect(within(detail).queryByRole("heading", { name: "Preview" })).not.toBeInTheDocument();
+  });
+
+  it("converts a failed job again: the file is asked for again, with the job's options selected", async () => {
+    const api = setup("/jobs/bad");
+    const user = userEvent.setup();
+    const detail = await screen.findByRole("region", { name: "Job detail" });
+    await user.click(await within(detail).findByRole("button", { name: "Convert again…" }));
+    // This tab never held the file (the page was opened from its URL): say so, keep the options.
+    const notice = await screen.findByText(/This page no longer holds bad.parquet/);
+    expect(notice).toBeInTheDocument();
+    expect(screen.getByRole("radio", { name: /JSON array/ })).toBeChecked();
+    expect(api.createRequests).toHaveLength(0);
   });
 
   it("opens a job from its shared URL, with breadcrumbs back to the jobs", async () => {
@@ -124,10 +138,15 @@ describe("job detail", () => {
     expect(api.listRequests.length).toBeGreaterThan(0);
   });
 
-  it("says so when the job of a URL does not exist", async () => {
+  it("says so kindly when the job of a URL does not exist, and leads back to the jobs", async () => {
     setup("/jobs/gone");
-    expect(await screen.findByText("Could not load the job")).toBeInTheDocument();
-    expect(screen.getByText("no job gone")).toBeInTheDocument();
+    const user = userEvent.setup();
+    expect(await screen.findByRole("heading", { name: "This job does not exist" })).toBeInTheDocument();
+    expect(screen.getByText(/It may have been deleted/)).toBeInTheDocument();
+    expect(screen.queryByText("Could not load the job")).not.toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: "Download" })).not.toBeInTheDocument();
+    await user.click(screen.getByRole("button", { name: "Go to your jobs" }));
+    expect(await screen.findByRole("table", { name: "Jobs" }, { timeout: 8000 })).toBeInTheDocument();
   });
 
   it("deleting the job shown goes back to the jobs with a message", async () => {

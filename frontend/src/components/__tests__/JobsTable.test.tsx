@@ -43,7 +43,7 @@ describe("jobs table", () => {
     await screen.findByText("SUCCEEDED", {}, { timeout: 8000 });
 
     const row = rowOf("orders.parquet");
-    expect(within(row).getByText("3 MB")).toBeInTheDocument();
+    expect(within(row).getByText("3 MiB")).toBeInTheDocument();
     expect(within(row).getByText((1234567).toLocaleString())).toBeInTheDocument();
     expect(within(row).getByText("1 min 23 s")).toBeInTheDocument();
     const created = within(row).getByText(new Date(job.created_at).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" }));
@@ -57,7 +57,7 @@ describe("jobs table", () => {
     expect(api.listRequests.length).toBe(seen);
   }, 30000);
 
-  it("shows a failed job with its status and keeps download disabled", async () => {
+  it("shows a failed job with its status and reason, and offers to convert it again", async () => {
     const api = new FakeApi();
     api.jobs = [
       makeJob({ job_id: "b", filename: "bad.parquet", status: "FAILED", error: { code: "INVALID_PARQUET", message: "Not a Parquet file" } }),
@@ -71,7 +71,10 @@ describe("jobs table", () => {
     expect(rows[1]).toHaveTextContent("bad.parquet");
     expect(rows[2]).toHaveTextContent("good.parquet");
     expect(within(rowOf("bad.parquet")).getByText("FAILED")).toBeInTheDocument();
-    expect(within(rowOf("bad.parquet")).getByRole("button", { name: "Download bad.parquet" })).toBeDisabled();
+    expect(within(rowOf("bad.parquet")).getByText("Not a Parquet file")).toBeInTheDocument();
+    expect(within(rowOf("bad.parquet")).queryByRole("button", { name: "Download bad.parquet" })).not.toBeInTheDocument();
+    expect(within(rowOf("bad.parquet")).getByRole("button", { name: "Convert bad.parquet again" })).toBeInTheDocument();
+    expect(within(rowOf("good.parquet")).getByRole("button", { name: "Download good.parquet" })).toBeEnabled();
     // Nothing active: one request, no polling.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(api.listRequests).toHaveLength(1);

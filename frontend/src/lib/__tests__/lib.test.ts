@@ -1,12 +1,15 @@
 import { gzipSync } from "node:zlib";
 import { http, HttpResponse } from "msw";
-import { describe, expect, it } from "vitest";
-import { API } from "../../test/fakeApi";
+import { describe, expect, it, vi } from "vitest";
+import type { UploadItem } from "../../hooks/uploads";
+import { API, makeJob } from "../../test/fakeApi";
+import { DEFAULT_OPTIONS } from "../types";
+import { batchSummary, rowState } from "../uploadRows";
 import { server } from "../../test/server";
 import { ApiError, createApiClient } from "../api";
 import { parseConfig } from "../config";
 import { formatBytes, formatDuration } from "../format";
-import { BackoffPoller, POLL_MAX_MS, POLL_MIN_MS } from "../polling";
+import { BackoffPoller, coalesced, POLL_MAX_MS, POLL_MIN_MS } from "../polling";
 import { partBars } from "../runParts";
 import { schemaTree } from "../schemaTree";
 import { fetchPreview, parseJsonArrayPrefix, parseJsonLines } from "../preview";
@@ -43,15 +46,42 @@ describe("preview parsing", () => {
 });
 
 describe("polling back-off", () => {
-  it("slows down while nothing changes, speeds up on change, stops when idle", () => {
+  it("slows down one step per answer while nothing changes, speeds up on change, stops when idle", () => {
     const poller = new BackoffPoller();
-    const first = poller.next("a:RUNNING", true);
+    let answeredAt = 0;
+    const answer = (signature: string, active = true) => poller.next(signature, active, ++answeredAt);
+    const first = answer("a:RUNNING");
     expect(first).toBe(POLL_MIN_MS);
-    const delays = [first, ...Array.from({ length: 10 }, () => poller.next("a:RUNNING", true))] as number[];
+    const delays = [first, ...Array.from({ length: 10 }, () => answer("a:RUNNING"))] as number[];
     for (let i = 1; i < delays.length; i++) expect(delays[i]).toBeGreaterThanOrEqual(delays[i - 1]!);
+    expect(delays[1]).toBeGreaterThan(POLL_MIN_MS);
+    // Never slower than two seconds while a job is active: its end shows within that.
     expect(delays.at(-1)).toBe(POLL_MAX_MS);
-    expect(poller.next("a:SUCCEEDED,b:PENDING", true)).toBe(POLL_MIN_MS);
-    expect(poller.next("a:SUCCEEDED,b:SUCCEEDED", false)).toBe(false);
+    expect(POLL_MAX_MS).toBeLessThanOrEqual(2000);
+    expect(answer("a:SUCCEEDED,b:PENDING")).toBe(POLL_MIN_MS);
+    expect(answer("a:SUCCEEDED,b:SUCCEEDED", false)).toBe(false);
+  });
+
+  it("counts an answer once however often the interval is asked for", () => {
+    const poller = new BackoffPoller();
+    expect(poller.next("a:RUNNING", true, 1)).toBe(POLL_MIN_MS);
+    const second = poller.next("a:RUNNING", true, 2);
+    // Asked again for the same answer (fetch started, another observer): the same delay.
+    for (let i = 0; i < 5; i++) expect(poller.next("a:RUNNING", true, 2)).toBe(second);
+    poller.reset();
+    expect(poller.next("a:RUNNING", true, 3)).toBe(POLL_MIN_MS);
+  });
+
+  it("folds calls made while a refresh runs into one follow-up", async () => {
+    const calls: (() => void)[] = [];
+    const refresh = coalesced(() => new Promise<void>((resolve) => calls.push(resolve)));
+    for (let i = 0; i < 16; i++) refresh();
+    expect(calls).toHaveLength(1);
+    calls[0]!();
+    await vi.waitFor(() => expect(calls).toHaveLength(2));
+    calls[1]!();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(calls).toHaveLength(2);
   });
 });
 
@@ -92,7 +122,10 @@ describe("formatting", () => {
   it("formats sizes and durations for people", () => {
     expect(formatBytes(null)).toBe("—");
     expect(formatBytes(512)).toBe("512 B");
-    expect(formatBytes(5 * 1024 ** 3)).toBe("5 GB");
+    // One convention: binary units, labelled as such (1 KiB = 1024 bytes).
+    expect(formatBytes(5 * 1024 ** 3)).toBe("5 GiB");
+    expect(formatBytes(1536)).toBe("1.5 KiB");
+    expect(formatBytes(3 * 1024 ** 2)).toBe("3 MiB");
     expect(formatDuration(950)).toBe("950 ms");
     expect(formatDuration(125_000)).toBe("2 min 5 s");
   });
@@ -142,5 +175,38 @@ describe("run chart bars", () => {
       { file: "b.parquet", row_group: 0, rows: 1, bytes: 1 },
     ];
     expect(partBars(twoFiles).map((bar) => bar.label)).toEqual(["a.parquet #1", "b.parquet #1"]);
+  });
+});
+
+describe("upload rows", () => {
+  const file = new File([new Uint8Array(400)], "a.parquet");
+  const item = (patch: Partial<UploadItem>): UploadItem => ({
+    key: "k",
+    file,
+    fileName: "a.parquet",
+    size: 400,
+    options: DEFAULT_OPTIONS,
+    phase: "uploaded",
+    loaded: 400,
+    jobId: "j",
+    error: null,
+    ...patch,
+  });
+
+  it("follows the file, then its job", () => {
+    expect(rowState(item({ phase: "creating", loaded: 0, jobId: null }), undefined).kind).toBe("creating");
+    expect(rowState(item({ phase: "uploading", loaded: 100 }), undefined)).toEqual({ kind: "uploading", percent: 25, reason: null });
+    expect(rowState(item({}), undefined).kind).toBe("queued");
+    expect(rowState(item({}), makeJob({ job_id: "j", status: "QUEUED" })).kind).toBe("queued");
+    expect(rowState(item({}), makeJob({ job_id: "j", status: "RUNNING" })).kind).toBe("converting");
+    expect(rowState(item({}), makeJob({ job_id: "j", status: "SUCCEEDED" })).kind).toBe("succeeded");
+    const failed = makeJob({ job_id: "j", status: "FAILED", error: { code: "INVALID_PARQUET", message: "bad footer" } });
+    expect(rowState(item({}), failed)).toEqual({ kind: "failed", percent: 100, reason: "bad footer" });
+    expect(rowState(item({ phase: "error", error: "Upload failed (HTTP 500)." }), undefined).reason).toBe("Upload failed (HTTP 500).");
+  });
+
+  it("sums a batch up as done of all, with failures and cancellations", () => {
+    expect(batchSummary(["succeeded", "succeeded", "uploading"])).toBe("2 of 3 done");
+    expect(batchSummary(["succeeded", "failed", "upload-failed", "cancelled", "queued"])).toBe("1 of 5 done, 2 failed, 1 cancelled");
   });
 });

@@ -1,0 +1,158 @@
+// The upload manager: one for the whole app, mounted above the routes, so opening a job page
+// (or any route change) while files upload neither stops nor deletes anything. It keeps one
+// row per file picked, feeds them from the upload engine (lib/uploader.ts, the one owner of
+// Uppy) and warns before the page is left while a file is still on its way.
+import { createContext, useCallback, useContext, useEffect, useMemo, useReducer, useRef, type ReactNode } from "react";
+import { useQueryClient } from "@tanstack/react-query";
+import { createUploadEngine, type UploadEngine } from "../lib/uploader";
+import type { ConvertOptions } from "../lib/types";
+import { useApi } from "./ApiContext";
+import { refreshJobs } from "./useJobs";
+
+/** Where a file is on its way to storage; once "uploaded", its row follows its job. */
+export type UploadPhase = "creating" | "uploading" | "uploaded" | "error" | "cancelled";
+
+export interface UploadItem {
+  key: string;
+  /** The picked file, kept while its row is listed: "Convert again" needs its bytes. */
+  file: File;
+  fileName: string;
+  size: number;
+  options: ConvertOptions;
+  phase: UploadPhase;
+  loaded: number;
+  jobId: string | null;
+  error: string | null;
+}
+
+type Action =
+  | { type: "add"; items: UploadItem[] }
+  | { type: "update"; key: string; patch: Partial<UploadItem> }
+  | { type: "dismiss"; key: string }
+  | { type: "forgetJob"; jobId: string }
+  | { type: "clearFinished" };
+
+export function isInFlight(item: Pick<UploadItem, "phase">): boolean {
+  return item.phase === "creating" || item.phase === "uploading";
+}
+
+function reducer(items: UploadItem[], action: Action): UploadItem[] {
+  switch (action.type) {
+    case "add":
+      return [...action.items, ...items];
+    case "update":
+      return items.map((item) => (item.key === action.key ? { ...item, ...action.patch } : item));
+    case "dismiss":
+      return items.filter((item) => item.key !== action.key);
+    case "forgetJob":
+      return items.filter((item) => item.jobId !== action.jobId);
+    case "clearFinished":
+      return items.filter(isInFlight);
+  }
+}
+
+export function isParquetFile(name: string): boolean {
+  return name.toLowerCase().endsWith(".parquet");
+}
+
+export interface Uploads {
+  items: UploadItem[];
+  /** Each file becomes a job converted with `options`, uploaded in parallel. */
+  start(files: File[], options: ConvertOptions): void;
+  cancel(key: string): void;
+  dismiss(key: string): void;
+  clearFinished(): void;
+  /** The bytes of the file a job was created for, while this tab still holds them. */
+  fileOf(jobId: string): File | null;
+  /** A job was deleted: its row has nothing left to follow. */
+  forgetJob(jobId: string): void;
+}
+
+const UploadsContext = createContext<Uploads | null>(null);
+
+let counter = 0;
+
+export function UploadsProvider({ children }: { children: ReactNode }) {
+  const api = useApi();
+  const queryClient = useQueryClient();
+  const [items, dispatch] = useReducer(reducer, []);
+  const engine = useRef<UploadEngine | null>(null);
+
+  useEffect(() => {
+    const update = (key: string, patch: Partial<UploadItem>) => dispatch({ type: "update", key, patch });
+    engine.current = createUploadEngine(api, {
+      jobCreated: (key, job) => {
+        update(key, { phase: "uploading", jobId: job.job_id });
+        // The new PENDING job shows up in the table (and starts the polling) right away.
+        refreshJobs(queryClient);
+      },
+      progress: (key, loaded) => update(key, { loaded }),
+      uploaded: (key) => {
+        update(key, { phase: "uploaded" });
+        refreshJobs(queryClient);
+      },
+      failed: (key, message) => {
+        update(key, { phase: "error", error: message });
+        refreshJobs(queryClient);
+      },
+    });
+    return () => {
+      engine.current?.close();
+      engine.current = null;
+    };
+  }, [api, queryClient]);
+
+  const inFlight = items.some(isInFlight);
+  useEffect(() => {
+    if (!inFlight) return;
+    // Leaving or reloading now would stop the upload and leave its job waiting for its file.
+    const warn = (event: BeforeUnloadEvent) => {
+      event.preventDefault();
+      event.returnValue = "";
+    };
+    window.addEventListener("beforeunload", warn);
+    return () => window.removeEventListener("beforeunload", warn);
+  }, [inFlight]);
+
+  const start = useCallback((files: File[], options: ConvertOptions) => {
+    const added = files.map((file): UploadItem => {
+      const base = { key: `upload-${++counter}`, file, fileName: file.name, size: file.size, options, loaded: 0, jobId: null };
+      if (isParquetFile(file.name)) return { ...base, phase: "creating", error: null };
+      return { ...base, phase: "error", error: `"${file.name}" is not a Parquet file. Only .parquet files can be converted.` };
+    });
+    dispatch({ type: "add", items: added });
+    for (const item of added) if (item.phase === "creating") engine.current?.add(item.key, item.file, options);
+  }, []);
+
+  const cancel = useCallback((key: string) => {
+    engine.current?.cancel(key);
+    dispatch({ type: "update", key, patch: { phase: "cancelled" } });
+    refreshJobs(queryClient);
+  }, [queryClient]);
+
+  const fileOf = useCallback((jobId: string) => items.find((item) => item.jobId === jobId)?.file ?? null, [items]);
+
+  const value = useMemo<Uploads>(
+    () => ({
+      items,
+      start,
+      cancel,
+      dismiss: (key) => dispatch({ type: "dismiss", key }),
+      clearFinished: () => dispatch({ type: "clearFinished" }),
+      fileOf,
+      forgetJob: (jobId) => {
+        // Deleted while its file was still on the way: stop sending it.
+        for (const item of items) if (item.jobId === jobId && isInFlight(item)) engine.current?.cancel(item.key);
+        dispatch({ type: "forgetJob", jobId });
+      },
+    }),
+    [items, start, cancel, fileOf],
+  );
+  return <UploadsContext.Provider value={value}>{children}</UploadsContext.Provider>;
+}
+
+export function useUploads(): Uploads {
+  const value = useContext(UploadsContext);
+  if (!value) throw new Error("useUploads must be used inside <UploadsProvider>");
+  return value;
+}
