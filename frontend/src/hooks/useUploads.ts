@@ -98,6 +98,10 @@ export function useUploads() {
         update({ phase: "uploading", jobId });
         // The new PENDING job shows up in the table (and starts the polling) right away.
         void queryClient.invalidateQueries({ queryKey: ["jobs", "list"] });
+        if (created.upload.method !== "post") {
+          // The multipart uploader (parts, resume) is not in this app yet: say so, in one line.
+          throw new Error(`${file.name} is larger than one upload form carries; uploading in parts is not supported here yet`);
+        }
         await uploadToPresignedPost(created.upload, file, {
           signal: controller.signal,
           onProgress: ({ loaded }) => update({ loaded }),
