@@ -152,9 +152,7 @@ def test_browsers_may_send_the_idempotency_key_header(synth: Synth) -> None:
 def test_the_api_gateway_request_model_is_the_handlers_pydantic_model(synth: Synth) -> None:
     """Generated, not hand-written: engine values, the name limit and the name rule agree."""
     from infra.pipeline.api import draft4
-    from lambdas.common.models import CreateJobRequest
-
-    from lambdas.common.models import PartUploadRequest
+    from lambdas.common.models import CreateJobRequest, PartUploadRequest
 
     # One model per request body, by its fields: POST /jobs's and a part's checksum.
     models = {

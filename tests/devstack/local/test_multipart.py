@@ -102,6 +102,7 @@ def test_deleting_a_job_mid_upload_removes_its_parts(servers: Callable[..., Serv
     server = servers(tmp_path / "data", env=SETTINGS)
     data = write_parquet(tmp_path / "big.parquet", rows=40_000).read_bytes()
     status, created = api(server, "POST", "/jobs", json={"filename": "big.parquet", "size": len(data)})
+    assert status == 201, created
     job_id = created["job"]["job_id"]
     assert put_part(server, job_id, 1, data[:PART]).status_code == 200
     uploads = tmp_path / "data" / "objects" / "inputs" / ".multipart-uploads"
