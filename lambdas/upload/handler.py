@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from etl_lib import errors
 from etl_lib.jobs.service import JobService, MultipartPlan
 from etl_lib.jobs.settings import Settings, build_idempotency_store, service, validate_at_cold_start
 from lambdas.common.api import ERROR_RESPONSES, build_resolver, caller, ok
@@ -127,7 +128,10 @@ def _idempotent(jobs: JobService) -> tuple[IdempotencyConfig, Callable[..., dict
 # The multipart upload's routes: 409 when the job's upload is not multipart or is over.
 UPLOAD_RESPONSES: dict[int, Any] = {
     409: ERROR_RESPONSES[400]
-    | {"description": "The job's upload is not multipart (UPLOAD_NOT_MULTIPART) or is over (UPLOAD_CLOSED)"},
+    | {
+        "description": f"The job's upload is not multipart ({errors.UPLOAD_NOT_MULTIPART}) "
+        f"or is over ({errors.UPLOAD_CLOSED})"
+    },
     **ERROR_RESPONSES,
 }
 
@@ -153,13 +157,14 @@ def list_parts(job_id: str) -> UploadedParts:
     responses={
         200: ok(PresignedPartView, "PUT the part's bytes to the URL, with the headers"),
         **UPLOAD_RESPONSES,
-        400: ERROR_RESPONSES[400] | {"description": "Malformed request, or no such part (INVALID_PART_NUMBER)"},
+        400: ERROR_RESPONSES[400]
+        | {"description": f"Malformed request, or no such part ({errors.INVALID_PART_NUMBER})"},
     },
 )
 def sign_part(
     job_id: str,
     part_number: Annotated[
-        int, Path(description="From 1 to the upload's part_count (400 INVALID_PART_NUMBER otherwise).")
+        int, Path(description=f"From 1 to the upload's part_count (400 {errors.INVALID_PART_NUMBER} otherwise).")
     ],
     request: PartUploadRequest,
 ) -> PresignedPartView:
@@ -178,8 +183,8 @@ def sign_part(
         **UPLOAD_RESPONSES,
         409: ERROR_RESPONSES[400]
         | {
-            "description": "Parts are missing or of the wrong size (UPLOAD_INCOMPLETE, naming them), or the "
-            "upload is not multipart (UPLOAD_NOT_MULTIPART) or is over (UPLOAD_CLOSED)"
+            "description": f"Parts are missing or of the wrong size ({errors.UPLOAD_INCOMPLETE}, naming them), "
+            f"or the upload is not multipart ({errors.UPLOAD_NOT_MULTIPART}) or is over ({errors.UPLOAD_CLOSED})"
         },
     },
 )
