@@ -125,6 +125,17 @@ INTERNAL_ERROR = "INTERNAL_ERROR"
 WORKER_DIED = "WORKER_DIED"
 
 
+# API answers about a job's multipart upload (the /jobs/{job_id}/upload routes).
+# The job's upload is a single presigned POST, not a multipart upload (409).
+UPLOAD_NOT_MULTIPART = "UPLOAD_NOT_MULTIPART"
+# The job's upload is over: completed, aborted, expired, or the job has moved on (409).
+UPLOAD_CLOSED = "UPLOAD_CLOSED"
+# Completing found parts missing or of the wrong size; the message names them (409).
+UPLOAD_INCOMPLETE = "UPLOAD_INCOMPLETE"
+# A part number outside 1..part_count of the job's upload plan (400).
+INVALID_PART_NUMBER = "INVALID_PART_NUMBER"
+
+
 # API answers about the Idempotency-Key header of POST /jobs.
 IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 IDEMPOTENCY_IN_PROGRESS = "IDEMPOTENCY_IN_PROGRESS"

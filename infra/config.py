@@ -13,7 +13,13 @@ from typing import Any
 
 from constructs import Node
 
-from etl_lib.jobs.models import DEFAULT_MAX_UPLOAD_BYTES
+from etl_lib.jobs.models import (
+    DEFAULT_MAX_UPLOAD_BYTES,
+    DEFAULT_MIN_PART_BYTES,
+    DEFAULT_MULTIPART_THRESHOLD_BYTES,
+    S3_MAX_PART_BYTES,
+    S3_MIN_PART_BYTES,
+)
 from etl_lib.jobs.service import DEFAULT_JOB_RETENTION_DAYS
 from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES
 
@@ -41,6 +47,10 @@ class InfraConfig:
     # Upload limit and the size up to which the converter Lambda runs a job (larger: Glue);
     # the runtime's own defaults, so a deployment behaves like `etl up` unless told otherwise.
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    # Uploads larger than this are S3 multipart uploads (parts of at least min_part_bytes,
+    # larger for files over 10,000 of them); smaller ones a single presigned POST.
+    multipart_threshold_bytes: int = DEFAULT_MULTIPART_THRESHOLD_BYTES
+    min_part_bytes: int = DEFAULT_MIN_PART_BYTES
     small_file_threshold_bytes: int = DEFAULT_SMALL_FILE_THRESHOLD_BYTES
     # Fair use: unfinished (PENDING, QUEUED, RUNNING) jobs one user may have; more get 429.
     # 0 turns the limit off.
@@ -117,6 +127,12 @@ class InfraConfig:
         for name in ("waf_requests_per_caller", "waf_requests_per_ip"):
             if not 10 <= getattr(self, name) <= 2_000_000_000:  # AWS WAF's bounds for a rate limit
                 raise ValueError(f"etl:{_camel(name)} must be between 10 and 2,000,000,000 requests per 5 minutes")
+        if not S3_MIN_PART_BYTES <= self.min_part_bytes <= S3_MAX_PART_BYTES:
+            raise ValueError(
+                f"etl:minPartBytes must be between {S3_MIN_PART_BYTES} and {S3_MAX_PART_BYTES} (S3's parts)"
+            )
+        if not 1 <= self.multipart_threshold_bytes <= S3_MAX_PART_BYTES:
+            raise ValueError(f"etl:multipartThresholdBytes must be between 1 and {S3_MAX_PART_BYTES} (a POST's limit)")
         if self.small_file_threshold_bytes > self.max_upload_bytes:
             raise ValueError("etl:smallFileThresholdBytes must not exceed etl:maxUploadBytes")
 

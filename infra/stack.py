@@ -78,6 +78,8 @@ class PipelineStack(Stack):
             ),
             log_retention=log_retention,
             max_upload_bytes=config.max_upload_bytes,
+            multipart_threshold_bytes=config.multipart_threshold_bytes,
+            min_part_bytes=config.min_part_bytes,
             small_file_threshold_bytes=config.small_file_threshold_bytes,
             job_retention_days=config.output_retention_days,
             max_active_jobs_per_user=config.max_active_jobs_per_user,

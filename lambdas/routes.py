@@ -21,8 +21,9 @@ class Route:
     """The Lambda that serves it: ``lambdas/<function>/handler.py``."""
     query: tuple[str, ...] = ()
     """Query string parameters it accepts (API Gateway validates their names)."""
-    body: bool = False
-    """Whether it takes a JSON body (API Gateway validates it against the request model)."""
+    body: str = ""
+    """The request model of its JSON body (a class of lambdas.common.models, by name), which
+    API Gateway validates the body against; empty when it takes none."""
 
     @property
     def rule(self) -> str:
@@ -39,11 +40,26 @@ class Route:
         return re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.resource)))
 
 
-CREATE_JOB = Route("POST", "/jobs", "upload", body=True)
+CREATE_JOB = Route("POST", "/jobs", "upload", body="CreateJobRequest")
 LIST_JOBS = Route("GET", "/jobs", "status", query=("limit", "next_token"))
 GET_JOB = Route("GET", "/jobs/{job_id}", "status")
 DELETE_JOB = Route("DELETE", "/jobs/{job_id}", "status")
 DOWNLOAD = Route("GET", "/jobs/{job_id}/download", "download")
 GET_REPORT = Route("GET", "/jobs/{job_id}/report", "status")
+# A multipart upload (POST /jobs above the multipart threshold): its parts, one part's
+# signed URL, completion.
+LIST_PARTS = Route("GET", "/jobs/{job_id}/upload/parts", "upload")
+SIGN_PART = Route("POST", "/jobs/{job_id}/upload/parts/{part_number}", "upload", body="PartUploadRequest")
+COMPLETE_UPLOAD = Route("POST", "/jobs/{job_id}/upload/complete", "upload")
 
-ROUTES: tuple[Route, ...] = (CREATE_JOB, LIST_JOBS, GET_JOB, DELETE_JOB, DOWNLOAD, GET_REPORT)
+ROUTES: tuple[Route, ...] = (
+    CREATE_JOB,
+    LIST_JOBS,
+    GET_JOB,
+    DELETE_JOB,
+    DOWNLOAD,
+    GET_REPORT,
+    LIST_PARTS,
+    SIGN_PART,
+    COMPLETE_UPLOAD,
+)

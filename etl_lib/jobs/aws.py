@@ -6,6 +6,7 @@ Lambdas pass clients created once per container by the composition root.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import time
@@ -20,13 +21,31 @@ from etl_lib.errors import InvalidCursorError
 from etl_lib.jobs import state
 from etl_lib.jobs.metrics import SERVICE_DIMENSION, job_end_values
 from etl_lib.jobs.models import Job, JobPage, JobStatus, decode_cursor, encode_cursor, sort_key, utc_now
-from etl_lib.jobs.ports import JobLauncher, JobMetrics, JobStore, ObjectStore, PresignedPost, Quota
+from etl_lib.jobs.ports import (
+    JobLauncher,
+    JobMetrics,
+    JobStore,
+    ObjectStore,
+    PartsRefusedError,
+    PresignedPart,
+    PresignedPost,
+    Quota,
+    UploadedPart,
+    UploadGoneError,
+)
+
+# S3's answers to a CompleteMultipartUpload whose parts do not fit (changed, too small...).
+# ListParts pages to read at most (1,000 parts a page, S3's maximum of 10,000 parts).
+S3_MAX_PART_PAGES = 11
+_PARTS_REFUSED = frozenset({"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "InvalidRequest", "BadDigest"})
+CHECKSUM_HEADER = "x-amz-checksum-sha256"
 
 
 class S3ObjectStore(ObjectStore):
     def __init__(self, client: Any, bucket: str) -> None:
         self.s3 = client
         self.bucket = bucket
+        self._sigv4: Any = None
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
@@ -37,6 +56,89 @@ class S3ObjectStore(ObjectStore):
             Bucket=self.bucket, Key=key, Conditions=[["content-length-range", 0, max_bytes]], ExpiresIn=expires_in
         )
         return PresignedPost(url=post["url"], fields=dict(post["fields"]))
+
+    def create_multipart(self, key: str) -> str:
+        created = self.s3.create_multipart_upload(Bucket=self.bucket, Key=key, ChecksumAlgorithm="SHA256")
+        return str(created["UploadId"])
+
+    def _v4_client(self) -> Any:
+        """A client like ours that presigns with SigV4, which signs the checksum header (the
+        part's request must carry exactly it). Without an explicit signature version, botocore
+        presigns some S3 URLs (us-east-1's) with SigV2, which would move the checksum into the
+        query string, unsigned as a header; its config reads "s3v4" all the same."""
+        if self._sigv4 is None:
+            import boto3
+            from botocore.config import Config
+
+            meta = self.s3.meta
+            self._sigv4 = boto3.client(
+                "s3",
+                region_name=meta.region_name,
+                endpoint_url=meta.endpoint_url,
+                config=meta.config.merge(Config(signature_version="s3v4")),
+            )
+        return self._sigv4
+
+    def presign_part(
+        self, key: str, upload_id: str, part_number: int, *, checksum_sha256: str, expires_in: int
+    ) -> PresignedPart:
+        url: str = self._v4_client().generate_presigned_url(
+            "upload_part",
+            Params={
+                "Bucket": self.bucket,
+                "Key": key,
+                "UploadId": upload_id,
+                "PartNumber": part_number,
+                "ChecksumSHA256": checksum_sha256,
+            },
+            ExpiresIn=expires_in,
+        )
+        return PresignedPart(url=url, headers={CHECKSUM_HEADER: checksum_sha256})
+
+    def _upload_call(self, method: Any, **params: Any) -> Any:
+        try:
+            return method(Bucket=self.bucket, **params)
+        except self.s3.exceptions.ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code in {"NoSuchUpload", "404"}:
+                raise UploadGoneError(f"no upload {params.get('UploadId')}") from exc
+            if code in _PARTS_REFUSED:
+                raise PartsRefusedError(f"{code}: {exc.response['Error'].get('Message', '')}") from exc
+            raise
+
+    def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
+        parts: list[UploadedPart] = []
+        marker = 0
+        for _ in range(S3_MAX_PART_PAGES):  # bounded: 10,000 parts are 10 pages of 1,000
+            page = self._upload_call(self.s3.list_parts, Key=key, UploadId=upload_id, PartNumberMarker=marker)
+            parts.extend(
+                UploadedPart(
+                    part_number=int(p["PartNumber"]),
+                    size=int(p["Size"]),
+                    etag=str(p["ETag"]),
+                    checksum_sha256=p.get("ChecksumSHA256"),
+                )
+                for p in page.get("Parts", [])
+            )
+            if not page.get("IsTruncated"):
+                break
+            marker = int(page["NextPartNumberMarker"])
+        return sorted(parts, key=lambda p: p.part_number)
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None:
+        listed = []
+        for part in parts:
+            entry: dict[str, Any] = {"PartNumber": part.part_number, "ETag": part.etag}
+            if part.checksum_sha256 is not None:
+                entry["ChecksumSHA256"] = part.checksum_sha256
+            listed.append(entry)
+        self._upload_call(
+            self.s3.complete_multipart_upload, Key=key, UploadId=upload_id, MultipartUpload={"Parts": listed}
+        )
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        with contextlib.suppress(UploadGoneError):  # completed or aborted already
+            self._upload_call(self.s3.abort_multipart_upload, Key=key, UploadId=upload_id)
 
     def presign_get(self, key: str, *, download_name: str, expires_in: int) -> str:
         disposition = f'attachment; filename="{download_name.replace(chr(34), "")}"'
@@ -309,6 +411,15 @@ class DynamoJobStore(JobStore):
             condition += " AND #attempt = :attempt"
             values[":attempt"] = {"S": attempt}
         return self._update(job_id, {"status": target.value, **(changes or {})}, condition, values)
+
+    def extend_pending(self, job_id: str, *, expires_at: int) -> bool:
+        # #f0/:v0 name the first value set (expires_at): only ever moved later.
+        condition = "#status = :pending AND #f0 < :v0"
+        values = {":pending": {"S": JobStatus.PENDING.value}}
+        if self._update(job_id, {"expires_at": expires_at}, condition, values) is not None:
+            return True
+        job = self.get(job_id)  # not changed: later already, or not PENDING any more
+        return job is not None and job.status is JobStatus.PENDING
 
     def claim(self, job_id: str, *, attempt: str, lease_until: int, now: int, run_id: str | None = None) -> Job | None:
         condition, values = self._status_in(state.CLAIMABLE)

@@ -8,12 +8,15 @@ the Glue job script run unchanged on one machine.
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import importlib.util
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -29,13 +32,34 @@ from urllib.parse import quote, urlencode
 from etl_lib.errors import InvalidCursorError
 from etl_lib.jobs import state
 from etl_lib.jobs.models import Job, JobPage, JobStatus, decode_cursor, encode_cursor, sort_key, utc_now
-from etl_lib.jobs.ports import JobLauncher, JobStore, ObjectStore, PresignedPost, Quota
+from etl_lib.jobs.ports import (
+    JobLauncher,
+    JobStore,
+    ObjectStore,
+    PartsRefusedError,
+    PresignedPart,
+    PresignedPost,
+    Quota,
+    UploadedPart,
+    UploadGoneError,
+)
 
 GLUE_SCRIPT = Path(__file__).resolve().parents[2] / "glue_jobs" / "parquet_to_json.py"
 
 
 class SignatureError(Exception):
     """A local presigned URL or form that is expired, tampered with or malformed."""
+
+
+class BadDigestError(Exception):
+    """A part whose bytes do not have the SHA-256 its request declared (S3's BadDigest)."""
+
+
+MULTIPART_DIR = ".multipart-uploads"
+"""Where a store keeps its multipart uploads' parts (``<root>/<this>/<upload id>/``): beside
+the objects, untouched by ``delete_prefix``, like S3's uploads (only an abort removes them)."""
+CHECKSUM_HEADER = "x-amz-checksum-sha256"
+_UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class UrlSigner:
@@ -76,6 +100,8 @@ class DirectoryObjectStore(ObjectStore):
         self.bucket = bucket
         self.base_url = base_url.rstrip("/")
         self.signer = signer or UrlSigner(b"local-development-only")
+        # Objects created by completed multipart uploads, not yet announced (see created_by_uploads).
+        self._created: collections.deque[tuple[str, int]] = collections.deque()
 
     def path(self, key: str) -> Path:
         return self.root / _safe_key(key)
@@ -122,6 +148,144 @@ class DirectoryObjectStore(ObjectStore):
         if not 0 <= size <= max_bytes:
             raise SignatureError(f"the upload is {size} bytes; the policy allows {max_bytes}")
         return key
+
+    # --- multipart uploads: the parts of S3's protocol the API uses, on files -------------
+
+    def _upload_dir(self, key: str, upload_id: str) -> Path:
+        """The upload's directory, if it is an upload of ``key``; UploadGoneError otherwise."""
+        if not _UPLOAD_ID.fullmatch(upload_id):
+            raise UploadGoneError(f"no upload {upload_id!r}")
+        directory = self.root / MULTIPART_DIR / upload_id
+        try:
+            manifest = json.loads((directory / "upload.json").read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UploadGoneError(f"no upload {upload_id}") from None
+        if manifest.get("key") != key:
+            raise UploadGoneError(f"no upload {upload_id} for {key}")
+        return directory
+
+    def create_multipart(self, key: str) -> str:
+        upload_id = uuid.uuid4().hex
+        directory = self.root / MULTIPART_DIR / upload_id
+        directory.mkdir(parents=True)
+        self._write_json(directory / "upload.json", {"key": _safe_key(key), "checksum_algorithm": "SHA256"})
+        return upload_id
+
+    @staticmethod
+    def _write_json(path: Path, value: Mapping[str, Any]) -> None:
+        tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+        tmp.write_text(json.dumps(value), encoding="utf-8")
+        os.replace(tmp, path)
+
+    def _part_message(self, key: str, upload_id: str, part_number: int, expires: int, checksum: str) -> str:
+        return f"PUT\n{self.bucket}\n{key}\n{upload_id}\n{part_number}\n{expires}\n{checksum}"
+
+    def presign_part(
+        self, key: str, upload_id: str, part_number: int, *, checksum_sha256: str, expires_in: int
+    ) -> PresignedPart:
+        expires = int(time.time()) + expires_in
+        signature = self.signer.sign(
+            self._part_message(_safe_key(key), upload_id, part_number, expires, checksum_sha256)
+        )
+        query = urlencode(
+            {"uploadId": upload_id, "partNumber": part_number, "expires": expires, "signature": signature}
+        )
+        return PresignedPart(
+            url=f"{self.base_url}/objects/{self.bucket}/{quote(key)}?{query}",
+            headers={CHECKSUM_HEADER: checksum_sha256},
+        )
+
+    def verify_part(self, key: str, query: Mapping[str, str], checksum_sha256: str) -> tuple[str, int]:
+        """(upload id, part number) of a signed, unexpired part request whose checksum header is
+        the signed one (as S3 checks the signed headers), or SignatureError."""
+        try:
+            upload_id, part_number = query["uploadId"], int(query["partNumber"])
+            expires, signature = int(query["expires"]), query["signature"]
+        except (KeyError, ValueError) as exc:
+            raise SignatureError("the part URL is incomplete") from exc
+        self.signer.verify(self._part_message(key, upload_id, part_number, expires, checksum_sha256), signature)
+        if time.time() > expires:
+            raise SignatureError("the part URL has expired")
+        return upload_id, part_number
+
+    def put_part(
+        self, key: str, upload_id: str, part_number: int, source: Any, *, length: int, checksum_sha256: str
+    ) -> UploadedPart:
+        """Store ``length`` bytes read from ``source`` as part ``part_number``, atomically, if
+        their SHA-256 (base64) is ``checksum_sha256``: BadDigestError otherwise, and nothing
+        is kept. EOFError when the source ends early. Replaces an earlier copy of the part."""
+        directory = self._upload_dir(key, upload_id)
+        name = f"{part_number:05d}"
+        tmp = directory / f".{name}.tmp-{uuid.uuid4().hex[:8]}"
+        sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+        try:
+            with tmp.open("wb") as out:
+                left = length
+                while left:
+                    chunk = source.read(min(left, 1024 * 1024))
+                    if not chunk:
+                        raise EOFError(f"the part ended after {length - left} of its {length} bytes")
+                    sha256.update(chunk)
+                    md5.update(chunk)
+                    out.write(chunk)
+                    left -= len(chunk)
+            if base64.b64encode(sha256.digest()).decode() != checksum_sha256:
+                raise BadDigestError("The SHA256 you specified did not match the calculated checksum.")
+            part = UploadedPart(
+                part_number=part_number, size=length, etag=f'"{md5.hexdigest()}"', checksum_sha256=checksum_sha256
+            )
+            # The bytes, then what describes them: a part is listed once both are in place
+            # (and complete checks the size again, should a re-upload of it race this one).
+            os.replace(tmp, directory / f"{name}.part")
+            self._write_json(directory / f"{name}.json", dataclasses.asdict(part))
+        finally:
+            tmp.unlink(missing_ok=True)
+        return part
+
+    def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
+        directory = self._upload_dir(key, upload_id)
+        parts = []
+        for meta in sorted(directory.glob("[0-9]*.json")):
+            with contextlib.suppress(FileNotFoundError):  # aborted meanwhile
+                parts.append(UploadedPart(**json.loads(meta.read_text(encoding="utf-8"))))
+        return parts
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None:
+        directory = self._upload_dir(key, upload_id)
+        held = {p.part_number: p for p in self.list_parts(key, upload_id)}
+        numbers = [p.part_number for p in parts]
+        if not parts or numbers != sorted(set(numbers)):
+            raise PartsRefusedError("InvalidPartOrder: the parts must be listed in ascending order")
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
+        try:
+            with tmp.open("wb") as out:
+                for part in parts:
+                    stored = held.get(part.part_number)
+                    source = directory / f"{part.part_number:05d}.part"
+                    if stored is None or stored.etag != part.etag or source.stat().st_size != stored.size:
+                        raise PartsRefusedError(f"InvalidPart: part {part.part_number} is not the one uploaded")
+                    with source.open("rb") as handle:
+                        shutil.copyfileobj(handle, out, 8 * 1024 * 1024)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        shutil.rmtree(directory, ignore_errors=True)
+        self._created.append((key, target.stat().st_size))
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        with contextlib.suppress(UploadGoneError):
+            shutil.rmtree(self._upload_dir(key, upload_id), ignore_errors=True)
+
+    def created_by_uploads(self) -> list[tuple[str, int]]:
+        """(key, size) of the objects completed multipart uploads created since the last call:
+        what S3 would announce to EventBridge; the local server announces them."""
+        created = []
+        with contextlib.suppress(IndexError):  # popleft is atomic: threads may complete meanwhile
+            while True:
+                created.append(self._created.popleft())
+        return created
 
     def _get_message(self, key: str, expires: int, filename: str) -> str:
         return f"GET\n{self.bucket}\n{key}\n{expires}\n{filename}"
@@ -347,6 +511,15 @@ class SqliteJobStore(JobStore):
             return job.status in sources and (attempt is None or job.attempt == attempt)
 
         return self._update(job_id, allowed, {**(changes or {}), "status": target.value})
+
+    def extend_pending(self, job_id: str, *, expires_at: int) -> bool:
+        def later(job: Job) -> bool:
+            return job.status is JobStatus.PENDING and (job.expires_at or 0) < expires_at
+
+        if self._update(job_id, later, {"expires_at": expires_at}) is not None:
+            return True
+        job = self.get(job_id)
+        return job is not None and job.status is JobStatus.PENDING
 
     def claim(self, job_id: str, *, attempt: str, lease_until: int, now: int, run_id: str | None = None) -> Job | None:
         def free(job: Job) -> bool:

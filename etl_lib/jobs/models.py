@@ -12,7 +12,17 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from etl_lib.options import ConvertOptions, Engine
 
-DEFAULT_MAX_UPLOAD_BYTES = 5 * 1024**3
+MIB = 1024**2
+DEFAULT_MAX_UPLOAD_BYTES = 1024**4
+"""The largest upload the API accepts unless the deployment says otherwise (MAX_UPLOAD_BYTES): 1 TiB."""
+DEFAULT_MULTIPART_THRESHOLD_BYTES = 100 * MIB
+"""Uploads larger than this are S3 multipart uploads; smaller ones a single presigned POST."""
+DEFAULT_MIN_PART_BYTES = 16 * MIB
+"""The smallest part a multipart upload is planned with (larger files get larger parts)."""
+S3_MIN_PART_BYTES = 5 * MIB
+"""S3's smallest part (all but the last): CompleteMultipartUpload refuses smaller ones."""
+S3_MAX_PART_BYTES = 5 * 1024**3
+S3_MAX_PARTS = 10_000
 # Smallest possible Parquet file: magic, 4-byte footer length, magic.
 MIN_PARQUET_BYTES = 12
 PARQUET_MAGIC = b"PAR1"
@@ -103,6 +113,10 @@ class Job(BaseModel):
     # When the record (and its files) may be deleted, epoch seconds: the DynamoDB table's
     # TTL attribute, and what JobService.sweep_expired reads.
     expires_at: int | None = Field(default=None, exclude=True)
+    # A multipart upload's S3 UploadId and planned part size (see plan_parts); None for an
+    # upload by presigned POST.
+    upload_id: str | None = Field(default=None, exclude=True)
+    part_size: int | None = Field(default=None, exclude=True)
 
     @property
     def download_name(self) -> str:
@@ -121,7 +135,33 @@ class Job(BaseModel):
 
 
 # Stored with the job but never sent to clients.
-INTERNAL_FIELDS = ("owner", "declared_bytes", "run_id", "attempt", "lease_expires_at", "expires_at")
+INTERNAL_FIELDS = (
+    "owner",
+    "declared_bytes",
+    "run_id",
+    "attempt",
+    "lease_expires_at",
+    "expires_at",
+    "upload_id",
+    "part_size",
+)
+
+
+def plan_parts(size: int, min_part_bytes: int = DEFAULT_MIN_PART_BYTES) -> tuple[int, int]:
+    """(part size, part count) of a multipart upload of ``size`` bytes: at least
+    ``min_part_bytes``, and large enough (a whole number of MiB) for S3's 10,000 parts."""
+    fitting = -(-size // S3_MAX_PARTS)
+    # With the 16 MiB default this is max(16 MiB, fitting rounded up to a MiB); a smaller
+    # minimum (the local stack's tests) is kept as is while the parts fit.
+    part_size = min_part_bytes if fitting <= min_part_bytes else -(-fitting // MIB) * MIB
+    return part_size, -(-size // part_size)
+
+
+def part_bytes(size: int, part_size: int, part_number: int) -> int:
+    """How many bytes part ``part_number`` (from 1) of a ``size``-byte upload holds: every
+    part ``part_size`` but the last, which holds the remainder."""
+    count = -(-size // part_size)
+    return part_size if part_number < count else size - part_size * (count - 1)
 
 
 def input_key(job_id: str) -> str:

@@ -2,7 +2,7 @@
 
 ``ObjectStore`` (a bucket or a directory), ``JobStore`` (job records), ``JobLauncher`` (starts
 conversion runs) and ``JobMetrics`` (reports jobs that ended); ``PresignedPost`` is the
-upload form an ``ObjectStore`` signs.
+upload form an ``ObjectStore`` signs, ``PresignedPart`` one part of a multipart upload.
 
 Keys are object keys inside one bucket (the input bucket or the output bucket); each
 adapter instance is bound to one bucket (or one directory).
@@ -24,6 +24,34 @@ class PresignedPost:
     fields: dict[str, str]
 
 
+@dataclass(frozen=True)
+class PresignedPart:
+    """A signed UploadPart: PUT the part's bytes to ``url`` with exactly ``headers``."""
+
+    url: str
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class UploadedPart:
+    """A part the store holds for a multipart upload (what S3's ListParts reports)."""
+
+    part_number: int
+    size: int
+    etag: str
+    # None only where the store does not report it: moto's ListParts leaves it out; S3 gives
+    # it for every part of an upload created with a SHA-256 checksum, as ours are.
+    checksum_sha256: str | None
+
+
+class UploadGoneError(Exception):
+    """The multipart upload does not exist (any more): completed, aborted, or never made."""
+
+
+class PartsRefusedError(Exception):
+    """The store refused to complete an upload from these parts (S3's InvalidPart...)."""
+
+
 class ObjectStore(ABC):
     """One bucket (AWS) or one directory (local)."""
 
@@ -38,6 +66,32 @@ class ObjectStore(ABC):
     @abstractmethod
     def presign_post(self, key: str, *, max_bytes: int, expires_in: int) -> PresignedPost:
         """A browser form upload of at most ``max_bytes`` to ``key``, valid ``expires_in`` s."""
+
+    @abstractmethod
+    def create_multipart(self, key: str) -> str:
+        """Start a multipart upload to ``key`` whose parts carry a SHA-256 checksum; its id."""
+
+    @abstractmethod
+    def presign_part(
+        self, key: str, upload_id: str, part_number: int, *, checksum_sha256: str, expires_in: int
+    ) -> PresignedPart:
+        """A signed UploadPart of part ``part_number`` whose bytes must have ``checksum_sha256``
+        (base64 SHA-256): the store refuses a part whose bytes do not, or a request whose
+        checksum header differs. Valid ``expires_in`` s."""
+
+    @abstractmethod
+    def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
+        """Every part the store holds for the upload, by part number; UploadGoneError."""
+
+    @abstractmethod
+    def complete_multipart(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None:
+        """Assemble ``parts`` (in order) into the object ``key``; UploadGoneError,
+        PartsRefusedError. The object then exists, and its creation is announced like an
+        upload's."""
+
+    @abstractmethod
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Discard the upload and its parts (no error if it is gone already)."""
 
     @abstractmethod
     def presign_get(self, key: str, *, download_name: str, expires_in: int) -> str:
@@ -104,6 +158,12 @@ class JobStore(ABC):
         it from its current status and, when ``attempt`` is given, only if that attempt still
         holds the job; atomically. Returns the updated job, or None when the job does not
         exist or a condition does not hold."""
+
+    @abstractmethod
+    def extend_pending(self, job_id: str, *, expires_at: int) -> bool:
+        """Move a PENDING job's ``expires_at`` to ``expires_at`` (never earlier), atomically
+        and only while it is PENDING: a multipart upload in progress keeps its job alive.
+        True when the job is PENDING (changed or not)."""
 
     @abstractmethod
     def claim(self, job_id: str, *, attempt: str, lease_until: int, now: int, run_id: str | None = None) -> Job | None:

@@ -33,6 +33,8 @@ from etl_lib.errors import (
 from etl_lib.jobs import state
 from etl_lib.jobs.models import (
     DEFAULT_MAX_UPLOAD_BYTES,
+    DEFAULT_MIN_PART_BYTES,
+    DEFAULT_MULTIPART_THRESHOLD_BYTES,
     MIN_PARQUET_BYTES,
     PARQUET_MAGIC,
     Job,
@@ -46,10 +48,23 @@ from etl_lib.jobs.models import (
     new_job_id,
     output_key,
     output_prefix,
+    part_bytes,
+    plan_parts,
     report_key,
     utc_now,
 )
-from etl_lib.jobs.ports import JobLauncher, JobMetrics, JobStore, ObjectStore, PresignedPost, Quota
+from etl_lib.jobs.ports import (
+    JobLauncher,
+    JobMetrics,
+    JobStore,
+    ObjectStore,
+    PartsRefusedError,
+    PresignedPart,
+    PresignedPost,
+    Quota,
+    UploadedPart,
+    UploadGoneError,
+)
 from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES, ConvertOptions, Engine, Limits, choose_engine
 
 if TYPE_CHECKING:
@@ -95,6 +110,22 @@ class JobLimits:
     max_active_jobs_per_user: int = 0
     # Of those, jobs on Spark (asked for, or routed there by their size); 0 for no limit.
     max_spark_jobs_per_user: int = 0
+    # Larger uploads are multipart uploads, in parts of at least min_part_bytes.
+    multipart_threshold_bytes: int = DEFAULT_MULTIPART_THRESHOLD_BYTES
+    min_part_bytes: int = DEFAULT_MIN_PART_BYTES
+
+
+@dataclass(frozen=True)
+class MultipartPlan:
+    """How a client uploads a file in parts: ``part_count`` parts of ``part_size`` bytes,
+    the last one holding the remainder."""
+
+    part_size: int
+    part_count: int
+
+
+# Part numbers named in one refusal at most (the message stays one short line).
+NAMED_PARTS = 5
 
 
 @dataclass(frozen=True)
@@ -158,7 +189,9 @@ class JobService:
 
     def create_job(
         self, owner: str, *, filename: str, size: int, options: ConvertOptions, engine: Engine | str = Engine.AUTO
-    ) -> tuple[Job, PresignedPost]:
+    ) -> tuple[Job, PresignedPost | MultipartPlan]:
+        """A PENDING job and how to upload its file: a presigned POST up to the multipart
+        threshold, above it a multipart upload the store has started (its plan)."""
         if engine not in REQUESTABLE_ENGINES:
             raise JobServiceError(f"engine must be one of {', '.join(sorted(REQUESTABLE_ENGINES))}, not {engine!r}")
         if size > self.limits.max_upload_bytes:
@@ -166,8 +199,11 @@ class JobService:
                 f"{filename} is {size:,} bytes; the limit is {self.limits.max_upload_bytes:,} bytes"
             )
         now = utc_now()
+        job_id = new_job_id()
+        multipart = size > self.limits.multipart_threshold_bytes
+        part_size, part_count = plan_parts(size, self.limits.min_part_bytes)
         job = Job(
-            job_id=new_job_id(),
+            job_id=job_id,
             owner=owner,
             status=JobStatus.PENDING,
             filename=filename,
@@ -178,13 +214,22 @@ class JobService:
             created_at=now,
             updated_at=now,
             declared_bytes=size,
-            # Without an upload the job is useless once the upload URL has expired.
+            # Without an upload the job is useless once the upload URL has expired (a
+            # multipart upload moves this on with each part it signs).
             expires_at=int(now.timestamp()) + self.limits.upload_expires_in + UPLOAD_GRACE_SECONDS,
+            # Started before the job is stored, so the record is written once, whole.
+            upload_id=self.inputs.create_multipart(input_key(job_id)) if multipart else None,
+            part_size=part_size if multipart else None,
         )
-        self._create_within_limit(job)
-        upload = self.inputs.presign_post(
-            input_key(job.job_id), max_bytes=size, expires_in=self.limits.upload_expires_in
-        )
+        try:
+            self._create_within_limit(job)
+        except BaseException:
+            if job.upload_id is not None:
+                self.inputs.abort_multipart(input_key(job_id), job.upload_id)
+            raise
+        if multipart:
+            return job, MultipartPlan(part_size=part_size, part_count=part_count)
+        upload = self.inputs.presign_post(input_key(job_id), max_bytes=size, expires_in=self.limits.upload_expires_in)
         return job, upload
 
     def _create_within_limit(self, job: Job) -> None:
@@ -265,8 +310,102 @@ class JobService:
             )
         return job
 
+    # --- API: a multipart upload's parts -------------------------------------------------
+
+    def _uploading_job(self, owner: str, job_id: str) -> Job:
+        """The caller's job, if its multipart upload is open: PENDING, unexpired, multipart."""
+        job = self.get_job(owner, job_id)
+        if job.upload_id is None or job.part_size is None:
+            raise JobConflictError(
+                f"job {job_id} is uploaded with a single POST form, not in parts", code=errors.UPLOAD_NOT_MULTIPART
+            )
+        if job.status is not JobStatus.PENDING:
+            raise JobConflictError(f"job {job_id} is {job.status.value}: its upload is over", code=errors.UPLOAD_CLOSED)
+        if job.is_expired(self.clock()):
+            raise JobConflictError(f"job {job_id}'s upload has expired", code=errors.UPLOAD_CLOSED)
+        return job
+
+    def _parts_held(self, job: Job) -> list[UploadedPart]:
+        assert job.upload_id is not None  # _uploading_job checked it
+        try:
+            return self.inputs.list_parts(input_key(job.job_id), job.upload_id)
+        except UploadGoneError:
+            raise JobConflictError(
+                f"job {job.job_id}'s upload was completed or aborted", code=errors.UPLOAD_CLOSED
+            ) from None
+
+    def upload_parts(self, owner: str, job_id: str) -> list[UploadedPart]:
+        """The parts the store holds for the job's multipart upload, by part number (a
+        client resuming after a reload sends only the others)."""
+        return self._parts_held(self._uploading_job(owner, job_id))
+
+    def presign_part(self, owner: str, job_id: str, part_number: int, *, checksum_sha256: str) -> PresignedPart:
+        """A signed UploadPart of one part of the job's upload, bound to the part's SHA-256
+        (base64): the store refuses bytes that do not have it. Each part signed keeps the
+        upload (the PENDING job) alive for another upload URL lifetime."""
+        job = self._uploading_job(owner, job_id)
+        assert job.upload_id is not None and job.part_size is not None
+        count = -(-job.declared_bytes // job.part_size)
+        if not 1 <= part_number <= count:
+            raise JobServiceError(
+                f"part {part_number} is not one of job {job_id}'s parts (1 to {count})", code=errors.INVALID_PART_NUMBER
+            )
+        expires_in = self.limits.upload_expires_in
+        if not self.jobs.extend_pending(job_id, expires_at=int(self.clock()) + expires_in + UPLOAD_GRACE_SECONDS):
+            raise JobConflictError(f"job {job_id}'s upload is over", code=errors.UPLOAD_CLOSED)
+        return self.inputs.presign_part(
+            input_key(job_id), job.upload_id, part_number, checksum_sha256=checksum_sha256, expires_in=expires_in
+        )
+
+    def complete_upload(self, owner: str, job_id: str) -> Job:
+        """Assemble the job's parts into its input, from the parts the store holds (not a
+        client's list): parts 1 to part_count, each of its planned size. The store then
+        announces the object like an upload by POST, which queues the job."""
+        job = self._uploading_job(owner, job_id)
+        assert job.upload_id is not None and job.part_size is not None
+        parts = self._parts_held(job)
+        problem = self._parts_problem(job, parts)
+        if problem:
+            raise JobConflictError(f"{job.filename}: {problem}", code=errors.UPLOAD_INCOMPLETE)
+        try:
+            self.inputs.complete_multipart(input_key(job_id), job.upload_id, parts)
+        except UploadGoneError:
+            raise JobConflictError(
+                f"job {job_id}'s upload was completed or aborted", code=errors.UPLOAD_CLOSED
+            ) from None
+        except PartsRefusedError as exc:
+            raise JobConflictError(
+                f"{job.filename}: the parts changed while completing ({exc}); list them and try again",
+                code=errors.UPLOAD_INCOMPLETE,
+            ) from None
+        return self.jobs.get(job_id) or job
+
+    @staticmethod
+    def _parts_problem(job: Job, parts: list[UploadedPart]) -> str | None:
+        """What keeps ``parts`` from being the job's whole file, in one line; None if nothing."""
+        assert job.part_size is not None
+        size, part_size = job.declared_bytes, job.part_size
+        count = -(-size // part_size)
+        held = {p.part_number: p for p in parts}
+        missing = [n for n in range(1, count + 1) if n not in held]
+        wrong = [p for p in parts if p.part_number > count or p.size != part_bytes(size, part_size, p.part_number)]
+        problems = []
+        if missing:
+            named = ", ".join(str(n) for n in missing[:NAMED_PARTS])
+            more = f" and {len(missing) - NAMED_PARTS} more" if len(missing) > NAMED_PARTS else ""
+            problems.append(f"part{'s' * (len(missing) > 1)} {named}{more} of {count} missing")
+        for part in wrong[:NAMED_PARTS]:
+            if part.part_number > count:
+                problems.append(f"part {part.part_number} is beyond the last part ({count})")
+            else:
+                expected = part_bytes(size, part_size, part.part_number)
+                problems.append(f"part {part.part_number} has {part.size:,} bytes, not {expected:,}")
+        if not problems:
+            return None
+        return "the upload is incomplete: " + "; ".join(problems)
+
     def delete_job(self, owner: str, job_id: str) -> None:
-        self.get_job(owner, job_id)
+        job = self.get_job(owner, job_id)
         # A queued or running conversion would write its output after we removed it.
         if not self.jobs.delete(job_id, unless=state.ACTIVE):
             if self.jobs.get(job_id) is None:
@@ -274,8 +413,14 @@ class JobService:
             raise JobConflictError(
                 f"job {job_id} is being converted; delete it once it has finished", code="JOB_ACTIVE"
             )
-        self.inputs.delete_prefix(f"inputs/{job_id}/")
-        self.outputs.delete_prefix(output_prefix(job_id))
+        self._remove_files(job)
+
+    def _remove_files(self, job: Job) -> None:
+        """A deleted job's files: its input, its outputs, and its multipart upload's parts."""
+        if job.upload_id is not None:
+            self.inputs.abort_multipart(input_key(job.job_id), job.upload_id)
+        self.inputs.delete_prefix(f"inputs/{job.job_id}/")
+        self.outputs.delete_prefix(output_prefix(job.job_id))
 
     # --- events: upload finished, run state changed ------------------------------------
 
@@ -595,10 +740,10 @@ class JobService:
         now = int(self.clock()) if now is None else now
         swept = 0
         for job_id in self.jobs.expired_ids(now=now, limit=limit):
-            if not self.jobs.delete(job_id, expired_by=now):
+            job = self.jobs.get(job_id)  # read first: its upload id goes with the record
+            if job is None or not self.jobs.delete(job_id, expired_by=now):
                 continue
-            self.inputs.delete_prefix(f"inputs/{job_id}/")
-            self.outputs.delete_prefix(output_prefix(job_id))
+            self._remove_files(job)
             swept += 1
         return swept
 

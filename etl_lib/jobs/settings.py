@@ -25,7 +25,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from etl_lib.errors import SettingsError
 from etl_lib.jobs import env
 from etl_lib.jobs.metrics import DEFAULT_NAMESPACE
-from etl_lib.jobs.models import DEFAULT_MAX_UPLOAD_BYTES
+from etl_lib.jobs.models import (
+    DEFAULT_MAX_UPLOAD_BYTES,
+    DEFAULT_MIN_PART_BYTES,
+    DEFAULT_MULTIPART_THRESHOLD_BYTES,
+    S3_MAX_PART_BYTES,
+    S3_MIN_PART_BYTES,
+)
 from etl_lib.jobs.ports import JobLauncher, JobStore, ObjectStore
 from etl_lib.jobs.service import (
     DEFAULT_JOB_RETENTION_DAYS,
@@ -86,6 +92,17 @@ class Settings(RunSettings):
     engine: Engine = Field(default=Engine.AUTO, validation_alias=env.ETL_ENGINE)
     metrics_namespace: str = Field(default=DEFAULT_NAMESPACE, validation_alias=env.POWERTOOLS_METRICS_NAMESPACE)
     max_upload_bytes: PositiveInt = Field(default=DEFAULT_MAX_UPLOAD_BYTES, validation_alias=env.MAX_UPLOAD_BYTES)
+    # Larger uploads are multipart (a presigned POST carries at most 5 GiB), in parts of at
+    # least MIN_PART_BYTES (S3 refuses parts under 5 MiB but the last; the local stack does not).
+    multipart_threshold_bytes: int = Field(
+        default=DEFAULT_MULTIPART_THRESHOLD_BYTES,
+        ge=1,
+        le=S3_MAX_PART_BYTES,
+        validation_alias=env.MULTIPART_THRESHOLD_BYTES,
+    )
+    min_part_bytes: int = Field(
+        default=DEFAULT_MIN_PART_BYTES, ge=1, le=S3_MAX_PART_BYTES, validation_alias=env.MIN_PART_BYTES
+    )
     upload_expires_in: PositiveInt = Field(default=15 * 60, validation_alias=env.UPLOAD_URL_EXPIRES)
     download_expires_in: PositiveInt = Field(default=5 * 60, validation_alias=env.DOWNLOAD_URL_EXPIRES)
     job_retention_days: PositiveInt = Field(default=DEFAULT_JOB_RETENTION_DAYS, validation_alias=env.JOB_RETENTION_DAYS)
@@ -108,6 +125,8 @@ class Settings(RunSettings):
             object.__setattr__(self, "input_bucket", self.input_bucket or "inputs")
             object.__setattr__(self, "output_bucket", self.output_bucket or "outputs")
             return self
+        if self.min_part_bytes < S3_MIN_PART_BYTES:
+            raise ValueError(f"{env.MIN_PART_BYTES} must be at least {S3_MIN_PART_BYTES} (S3's smallest part)")
         required = (
             (env.INPUT_BUCKET, self.input_bucket),
             (env.OUTPUT_BUCKET, self.output_bucket),
@@ -128,6 +147,8 @@ class Settings(RunSettings):
             job_retention_seconds=self.job_retention_days * 86_400,
             max_active_jobs_per_user=self.max_active_jobs_per_user,
             max_spark_jobs_per_user=self.max_spark_jobs_per_user,
+            multipart_threshold_bytes=self.multipart_threshold_bytes,
+            min_part_bytes=self.min_part_bytes,
         )
 
     # Run arguments: how a Glue run (or the local runner) finds the same stores.

@@ -52,16 +52,18 @@ def draft4(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> dict[s
     return converted
 
 
-def create_job_schema() -> dict[str, Any]:
-    """POST /jobs's body, generated from the handler's pydantic model so the two cannot drift.
+def request_schema(model_name: str) -> dict[str, Any]:
+    """A route's body (``Route.body``), generated from the handler's pydantic model so the
+    two cannot drift.
 
-    The size maximum is left to the handler, which answers 413 with the deployment's limit
-    and a clear message where API Gateway would say only "Invalid request body".
+    POST /jobs's size maximum is left to the handler, which answers 413 with the deployment's
+    limit and a clear message where API Gateway would say only "Invalid request body".
     """
-    from lambdas.common.models import CreateJobRequest
+    from lambdas.common import models
 
-    schema = draft4(CreateJobRequest.model_json_schema())
-    schema["properties"]["size"].pop("maximum", None)
+    schema = draft4(getattr(models, model_name).model_json_schema())
+    if model_name == "CreateJobRequest":
+        schema["properties"]["size"].pop("maximum", None)
     return schema
 
 
@@ -202,11 +204,15 @@ class Api(Construct):
             validate_request_body=False,
             validate_request_parameters=True,
         )
-        create_job_model = self.rest_api.add_model(
-            "CreateJob",
-            content_type="application/json",
-            schema=to_cdk(create_job_schema(), version=apigw.JsonSchemaVersion.DRAFT4),
-        )
+        # One model per request body (CreateJob for CreateJobRequest...).
+        models = {
+            name: self.rest_api.add_model(
+                name.removesuffix("Request"),
+                content_type="application/json",
+                schema=to_cdk(request_schema(name), version=apigw.JsonSchemaVersion.DRAFT4),
+            )
+            for name in dict.fromkeys(route.body for route in ROUTES if route.body)
+        }
 
         # Every route of the API's one route table, on the function that serves it.
         functions = {"upload": upload, "status": status, "download": download}
@@ -217,7 +223,7 @@ class Api(Construct):
                 route.method,
                 apigw.LambdaIntegration(functions[route.function]),
                 request_validator=validate_body if route.body else validate_params,
-                request_models={"application/json": create_job_model} if route.body else None,
+                request_models={"application/json": models[route.body]} if route.body else None,
                 request_parameters=parameters or None,
             )
 

@@ -55,6 +55,8 @@ class ServiceFunctions(Construct):
         converter_sizing: FunctionSizing,
         log_retention: logs.RetentionDays,
         max_upload_bytes: int,
+        multipart_threshold_bytes: int,
+        min_part_bytes: int,
         small_file_threshold_bytes: int,
         job_retention_days: int,
         max_active_jobs_per_user: int,
@@ -77,6 +79,8 @@ class ServiceFunctions(Construct):
             env.IDEMPOTENCY_TABLE: idempotency_table.table_name,
             env.GLUE_JOB_NAME: glue_job_name,
             env.MAX_UPLOAD_BYTES: str(max_upload_bytes),
+            env.MULTIPART_THRESHOLD_BYTES: str(multipart_threshold_bytes),
+            env.MIN_PART_BYTES: str(min_part_bytes),
             env.SMALL_FILE_THRESHOLD_BYTES: str(small_file_threshold_bytes),
             # Job records live as long as their outputs (the output bucket's lifecycle rule).
             env.JOB_RETENTION_DAYS: str(job_retention_days),
@@ -112,7 +116,9 @@ class ServiceFunctions(Construct):
             extra_env={env.CONVERTER_FUNCTION_NAME: self.converter.function_name},
             description="Reacts to S3 Object Created and Glue Job State Change events.",
         )
-        self.upload = self._function("Upload", "upload", sizing=api_sizing, description="POST /jobs")
+        self.upload = self._function(
+            "Upload", "upload", sizing=api_sizing, description="POST /jobs and /jobs/{job_id}/upload/* (multipart)"
+        )
         self.status = self._function(
             "Status",
             "status",
@@ -135,13 +141,22 @@ class ServiceFunctions(Construct):
             ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
             [idempotency_table.table_arn],
         )
-        _allow(self.upload, ["s3:PutObject"], [input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")])
+        # PutObject authorises CreateMultipartUpload, the UploadPart URLs it signs and
+        # CompleteMultipartUpload; ListParts (resume, complete) and Abort (a creation refused
+        # by the active-jobs limit) have their own actions.
+        _allow(
+            self.upload,
+            ["s3:PutObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
+            [input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")],
+        )
+        # Each part signed moves a PENDING job's expiry on (a conditional update).
+        _allow(self.upload, ["dynamodb:UpdateItem"], [table_arn])
         # status: read and list the caller's jobs; DELETE removes the record and both files.
         _allow(self.status, ["dynamodb:GetItem", "dynamodb:DeleteItem"], [table_arn])
         _allow(self.status, ["dynamodb:Query"], [index_arn])
         _allow(
             self.status,
-            ["s3:DeleteObject"],
+            ["s3:DeleteObject", "s3:AbortMultipartUpload"],
             [input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*"), output_bucket.arn_for_objects(f"{OUTPUT_PREFIX}*")],
         )
         # GET /jobs/{job_id}/report reads the run report stored next to the output.

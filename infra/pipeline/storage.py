@@ -94,9 +94,10 @@ class Storage(Construct):
         )
 
     def allow_browser_origins(self, origins: list[str]) -> None:
-        """CORS for the web app: presigned POST to the input bucket, presigned GET of results."""
+        """CORS for the web app: presigned POST and UploadPart (PUT) to the input bucket, whose
+        ETag the uploader reads; presigned GET of results."""
         self.input_bucket.add_cors_rule(
-            allowed_methods=[s3.HttpMethods.POST],
+            allowed_methods=[s3.HttpMethods.POST, s3.HttpMethods.PUT],
             allowed_origins=origins,
             allowed_headers=["*"],
             exposed_headers=["ETag"],

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from etl_lib.jobs.models import DEFAULT_MAX_UPLOAD_BYTES, Filename, Job, JobError, JobStatus
+from etl_lib.jobs.models import DEFAULT_MAX_UPLOAD_BYTES, MIB, Filename, Job, JobError, JobStatus
 from etl_lib.options import ConvertOptions, Engine
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -22,8 +22,10 @@ class CreateJobRequest(BaseModel):
     )
     size: int = Field(
         ge=1,
-        description="The file's size in bytes (the upload must not be larger). Over the deployment's "
-        "limit (the maximum stated here by default) the answer is 413 FILE_TOO_LARGE.",
+        description="The file's size in bytes (the upload must have exactly this many). Over the "
+        "deployment's limit (its max_upload_bytes setting, the maximum stated here by default: 1 TiB) the "
+        "answer is 413 FILE_TOO_LARGE. Above its multipart threshold (100 MiB by default) the file is "
+        "uploaded in parts (see `upload`).",
         # Stated, not enforced here: the service refuses with 413 and the deployment's own limit.
         json_schema_extra={"maximum": DEFAULT_MAX_UPLOAD_BYTES},
     )
@@ -62,14 +64,67 @@ class JobView(BaseModel):
         return cls.model_validate(job.model_dump())
 
 
-class Upload(BaseModel):
+class PostUpload(BaseModel):
+    """A file up to the multipart threshold: one presigned POST."""
+
+    method: Literal["post"]
     url: str = Field(description="POST a multipart form here: every field below, then the file as `file`.")
     fields: dict[str, str]
 
 
+class MultipartUpload(BaseModel):
+    """A file above the multipart threshold: an S3 multipart upload, already started. Upload
+    each part with POST /jobs/{job_id}/upload/parts/{part_number} (its signed URL), then POST
+    /jobs/{job_id}/upload/complete; GET /jobs/{job_id}/upload/parts lists the parts held (to resume)."""
+
+    method: Literal["multipart"]
+    part_size: int = Field(
+        description="Bytes in every part but the last, which holds the rest: part n is bytes "
+        "[(n-1)*part_size, min(n*part_size, size)).",
+        examples=[16 * MIB],
+    )
+    part_count: int = Field(description="Parts 1 to part_count, all needed to complete.", examples=[7])
+
+
 class CreateJobResponse(BaseModel):
     job: JobView
-    upload: Upload
+    upload: Annotated[PostUpload | MultipartUpload, Field(discriminator="method")]
+
+
+SHA256_BASE64_PATTERN = r"^[A-Za-z0-9+/]{43}=$"
+
+
+class PartUploadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    checksum_sha256: str = Field(
+        pattern=SHA256_BASE64_PATTERN,
+        description="The SHA-256 of the part's bytes, base64 (44 characters): storage refuses a part whose "
+        "bytes do not have it.",
+        examples=["47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="],
+    )
+
+
+class PresignedPartView(BaseModel):
+    url: str = Field(description="PUT the part's bytes here, with exactly the headers below.")
+    headers: dict[str, str] = Field(
+        description="Headers the PUT must carry (they are signed): x-amz-checksum-sha256 among them.",
+        examples=[{"x-amz-checksum-sha256": "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="}],
+    )
+
+
+class UploadedPartView(BaseModel):
+    part_number: int
+    size: int
+    etag: str = Field(description="The part's ETag, as storage gave it when the part was uploaded.")
+    checksum_sha256: str | None = Field(
+        description="The part's SHA-256, base64, as storage verified it (S3 reports it for every part; null "
+        "only from a store that does not, such as the moto emulator)."
+    )
+
+
+class UploadedParts(BaseModel):
+    parts: list[UploadedPartView] = Field(description="The parts storage holds, by part number.")
 
 
 class JobEnvelope(BaseModel):

@@ -1,4 +1,6 @@
-"""POST /jobs: validate the request, create the job PENDING, hand back a presigned upload."""
+"""POST /jobs: validate the request, create the job PENDING, hand back how to upload its file
+(a presigned POST, or above the multipart threshold a multipart upload); and the multipart
+upload's routes: the parts held, one part's signed URL, completion."""
 
 from __future__ import annotations
 
@@ -8,18 +10,31 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Header
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from etl_lib.jobs.service import JobService
+from etl_lib import errors
+from etl_lib.jobs.service import JobService, MultipartPlan
 from etl_lib.jobs.settings import Settings, build_idempotency_store, service, validate_at_cold_start
-from lambdas.common.api import ERROR_RESPONSES, build_resolver, caller
-from lambdas.common.models import IDEMPOTENCY_HEADER, CreateJobRequest, CreateJobResponse, JobView, Upload
+from lambdas.common.api import ERROR_RESPONSES, build_resolver, caller, ok
+from lambdas.common.models import (
+    IDEMPOTENCY_HEADER,
+    CreateJobRequest,
+    CreateJobResponse,
+    JobEnvelope,
+    JobView,
+    MultipartUpload,
+    PartUploadRequest,
+    PostUpload,
+    PresignedPartView,
+    UploadedParts,
+    UploadedPartView,
+)
 from lambdas.common.observability import observability
-from lambdas.routes import CREATE_JOB
+from lambdas.routes import COMPLETE_UPLOAD, CREATE_JOB, LIST_PARTS, SIGN_PART
 
 logger, tracer, metrics = observability("jobs-upload")
 validate_at_cold_start()  # a misconfigured container fails its init, in one line
@@ -79,11 +94,16 @@ def _create(owner: str, request: CreateJobRequest) -> dict[str, Any]:
         owner, filename=request.filename, size=request.size, options=request.options, engine=request.engine
     )
     logger.append_keys(job_id=job.job_id)
-    logger.info("job created", extra={"size": request.size, "engine": request.engine})
+    multipart = isinstance(upload, MultipartPlan)
+    logger.info("job created", extra={"size": request.size, "engine": request.engine, "multipart": multipart})
     metrics.add_metric(name="JobsCreated", unit=MetricUnit.Count, value=1)
-    return CreateJobResponse(job=JobView.of(job), upload=Upload(url=upload.url, fields=upload.fields)).model_dump(
-        mode="json"
-    )
+    if isinstance(upload, MultipartPlan):
+        plan: PostUpload | MultipartUpload = MultipartUpload(
+            method="multipart", part_size=upload.part_size, part_count=upload.part_count
+        )
+    else:
+        plan = PostUpload(method="post", url=upload.url, fields=upload.fields)
+    return CreateJobResponse(job=JobView.of(job), upload=plan).model_dump(mode="json")
 
 
 @functools.lru_cache(maxsize=2)
@@ -104,6 +124,76 @@ def _idempotent(jobs: JobService) -> tuple[IdempotencyConfig, Callable[..., dict
         return _create(call["owner"], CreateJobRequest.model_validate(call["request"]))
 
     return config, create_once
+
+
+# The multipart upload's routes: 409 when the job's upload is not multipart or is over.
+UPLOAD_RESPONSES: dict[int, Any] = {
+    409: ERROR_RESPONSES[400]
+    | {
+        "description": f"The job's upload is not multipart ({errors.UPLOAD_NOT_MULTIPART}) "
+        f"or is over ({errors.UPLOAD_CLOSED})"
+    },
+    **ERROR_RESPONSES,
+}
+
+
+@router.route(
+    LIST_PARTS.rule,
+    method=LIST_PARTS.method,
+    summary="List the parts uploaded so far of my job's multipart upload (to resume it)",
+    tags=["uploads"],
+    responses={200: ok(UploadedParts, "The parts storage holds"), **UPLOAD_RESPONSES},
+)
+def list_parts(job_id: str) -> UploadedParts:
+    logger.append_keys(job_id=job_id)
+    parts = service().upload_parts(caller(router), job_id)
+    return UploadedParts(parts=[UploadedPartView.model_validate(part, from_attributes=True) for part in parts])
+
+
+@router.route(
+    SIGN_PART.rule,
+    method=SIGN_PART.method,
+    summary="Get a signed URL to upload one part of my job's multipart upload",
+    tags=["uploads"],
+    responses={
+        200: ok(PresignedPartView, "PUT the part's bytes to the URL, with the headers"),
+        **UPLOAD_RESPONSES,
+        400: ERROR_RESPONSES[400]
+        | {"description": f"Malformed request, or no such part ({errors.INVALID_PART_NUMBER})"},
+    },
+)
+def sign_part(
+    job_id: str,
+    part_number: Annotated[
+        int, Path(description=f"From 1 to the upload's part_count (400 {errors.INVALID_PART_NUMBER} otherwise).")
+    ],
+    request: PartUploadRequest,
+) -> PresignedPartView:
+    logger.append_keys(job_id=job_id)
+    signed = service().presign_part(caller(router), job_id, part_number, checksum_sha256=request.checksum_sha256)
+    return PresignedPartView(url=signed.url, headers=signed.headers)
+
+
+@router.route(
+    COMPLETE_UPLOAD.rule,
+    method=COMPLETE_UPLOAD.method,
+    summary="Complete my job's multipart upload from the parts storage holds; the job is then queued",
+    tags=["uploads"],
+    responses={
+        200: ok(JobEnvelope, "Completed: the job follows as after an upload by POST"),
+        **UPLOAD_RESPONSES,
+        409: ERROR_RESPONSES[400]
+        | {
+            "description": f"Parts are missing or of the wrong size ({errors.UPLOAD_INCOMPLETE}, naming them), "
+            f"or the upload is not multipart ({errors.UPLOAD_NOT_MULTIPART}) or is over ({errors.UPLOAD_CLOSED})"
+        },
+    },
+)
+def complete_upload(job_id: str) -> JobEnvelope:
+    logger.append_keys(job_id=job_id)
+    job = service().complete_upload(caller(router), job_id)
+    logger.info("multipart upload completed")
+    return JobEnvelope(job=JobView.of(job))
 
 
 app = build_resolver(router, logger=logger)

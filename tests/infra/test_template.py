@@ -68,6 +68,9 @@ def test_every_route_exists(synth: Synth) -> None:
         "GET /jobs/{job_id}/download",
         "GET /jobs/{job_id}/report",
         "DELETE /jobs/{job_id}",
+        "GET /jobs/{job_id}/upload/parts",
+        "POST /jobs/{job_id}/upload/parts/{part_number}",
+        "POST /jobs/{job_id}/upload/complete",
     }
     from lambdas.routes import ROUTES
 
@@ -110,7 +113,7 @@ def test_cognito_authorizer_on_every_method_but_preflight(synth: Synth) -> None:
     methods = synth.resources("AWS::ApiGateway::Method").values()
     preflight = [m for m in methods if m["Properties"]["HttpMethod"] == "OPTIONS"]
     secured = [m for m in methods if m["Properties"]["HttpMethod"] != "OPTIONS"]
-    assert len(secured) == 6
+    assert len(secured) == 9
     assert preflight, "CORS preflight methods exist"
     for method in secured:
         assert method["Properties"]["AuthorizationType"] == "COGNITO_USER_POOLS"
@@ -149,10 +152,21 @@ def test_browsers_may_send_the_idempotency_key_header(synth: Synth) -> None:
 def test_the_api_gateway_request_model_is_the_handlers_pydantic_model(synth: Synth) -> None:
     """Generated, not hand-written: engine values, the name limit and the name rule agree."""
     from infra.pipeline.api import draft4
-    from lambdas.common.models import CreateJobRequest
+    from lambdas.common.models import CreateJobRequest, PartUploadRequest
 
-    (model,) = synth.resources("AWS::ApiGateway::Model").values()
-    schema = model["Properties"]["Schema"]
+    # One model per request body, by its fields: POST /jobs's and a part's checksum.
+    models = {
+        tuple(m["Properties"]["Schema"]["required"]): m["Properties"]["Schema"]
+        for m in synth.resources("AWS::ApiGateway::Model").values()
+    }
+    assert set(models) == {("filename", "size"), ("checksum_sha256",)}
+    part_schema = models[("checksum_sha256",)]
+    assert part_schema == {
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        **draft4(PartUploadRequest.model_json_schema()),
+    }
+    assert part_schema["additionalProperties"] is False
+    schema = models[("filename", "size")]
     expected = draft4(CreateJobRequest.model_json_schema())
     del expected["properties"]["size"]["maximum"]  # left to the handler's 413 (see create_job_schema)
     assert schema == {"$schema": "http://json-schema.org/draft-04/schema#", **expected}
@@ -220,7 +234,9 @@ def test_functions_are_traced_python313_with_log_retention(synth: Synth, name: s
     env = function["Environment"]["Variables"]
     for variable in ("INPUT_BUCKET", "OUTPUT_BUCKET", "JOBS_TABLE", "GLUE_JOB_NAME", "POWERTOOLS_SERVICE_NAME"):
         assert variable in env
-    assert env["MAX_UPLOAD_BYTES"] == str(5 * 1024**3)
+    assert env["MAX_UPLOAD_BYTES"] == str(1024**4)
+    assert env["MULTIPART_THRESHOLD_BYTES"] == str(100 * 1024**2)
+    assert env["MIN_PART_BYTES"] == str(16 * 1024**2)
     assert env["SMALL_FILE_THRESHOLD_BYTES"] == str(64 * 1024**2)  # the runtime's one default
     # Job records expire with their outputs (the output bucket's lifecycle rule, 30 days).
     assert env["JOB_RETENTION_DAYS"] == "30"
@@ -276,17 +292,23 @@ def test_upload_function_is_least_privilege(synth: Synth) -> None:
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "s3:PutObject",
+        "s3:ListMultipartUploadParts",
+        "s3:AbortMultipartUpload",
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
     }
-    # Updates and deletes only on the idempotency table, never on job records.
+    # Deletes only on the idempotency table, never on job records; updates there and on the
+    # jobs table (a multipart upload's job kept alive while parts are signed).
     idempotency = synth.logical_id(synth.stack.idempotency.table)
-    for action in ("dynamodb:UpdateItem", "dynamodb:DeleteItem"):
-        assert [r for a, r in granted if a == action] == [str({"Fn::GetAtt": [idempotency, "Arn"]})], action
-    put_object = [r for a, r in granted if a == "s3:PutObject"]
-    assert len(put_object) == 1
-    assert input_bucket in put_object[0]
-    assert "inputs/*" in put_object[0]
+    assert [r for a, r in granted if a == "dynamodb:DeleteItem"] == [str({"Fn::GetAtt": [idempotency, "Arn"]})]
+    assert sorted(r for a, r in granted if a == "dynamodb:UpdateItem") == sorted(
+        [str({"Fn::GetAtt": [table, "Arn"]}), str({"Fn::GetAtt": [idempotency, "Arn"]})]
+    )
+    for action in ("s3:PutObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"):
+        resources = [r for a, r in granted if a == action]
+        assert len(resources) == 1, action
+        assert input_bucket in resources[0]
+        assert "inputs/*" in resources[0]
     # Reads and puts on both tables: on the jobs table, the new job and the caller's places item
     # (one transaction) and the jobs in it (fair use).
     for action in ("dynamodb:GetItem", "dynamodb:PutItem"):
@@ -310,12 +332,15 @@ def test_each_function_gets_only_its_own_actions(synth: Synth) -> None:
             "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",
             "s3:PutObject",
+            "s3:ListMultipartUploadParts",
+            "s3:AbortMultipartUpload",
         },
         "status": {
             "dynamodb:GetItem",
             "dynamodb:DeleteItem",
             "dynamodb:Query",
             "s3:DeleteObject",
+            "s3:AbortMultipartUpload",  # deleting a job aborts its multipart upload
             "s3:ListBucket",
             "s3:GetObject",  # the run report only
         },
@@ -395,7 +420,10 @@ def test_input_bucket_sends_events_to_eventbridge_and_allows_browser_uploads(syn
     props = synth.raw["Resources"][synth.logical_id(synth.stack.storage.input_bucket)]["Properties"]
     assert props["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
     (rule,) = props["CorsConfiguration"]["CorsRules"]
-    assert rule["AllowedMethods"] == ["POST"]
+    # POST forms and multipart parts (PUT), whose ETag the browser's uploader must read.
+    assert rule["AllowedMethods"] == ["POST", "PUT"]
+    assert rule["ExposedHeaders"] == ["ETag"]
+    assert rule["AllowedHeaders"] == ["*"]  # x-amz-checksum-sha256 among them
     distribution = synth.logical_id(synth.stack.hosting.distribution)
     assert distribution in str(rule["AllowedOrigins"])
     output = synth.raw["Resources"][synth.logical_id(synth.stack.storage.output_bucket)]["Properties"]
@@ -521,6 +549,9 @@ def test_object_created_rule_targets_the_events_function(synth: Synth) -> None:
             "object": {"key": [{"prefix": "inputs/"}]},
         },
     }
+    # No filter on detail.reason: an object made by a presigned POST ("PostObject") and one
+    # made by a multipart upload ("CompleteMultipartUpload") drive their job alike.
+    assert "reason" not in rule["EventPattern"]["detail"]
     assert_targets_events_function(synth, rule)
 
 

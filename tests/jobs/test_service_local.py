@@ -89,7 +89,21 @@ def test_settings_require_the_aws_names_and_positive_numbers() -> None:
     settings = Settings.from_env(
         {"INPUT_BUCKET": "i", "OUTPUT_BUCKET": "o", "JOBS_TABLE": "t", "IDEMPOTENCY_TABLE": "k"}
     )
-    assert settings.max_upload_bytes == 5 * 1024**3
+    assert settings.max_upload_bytes == 1024**4
+    assert (settings.multipart_threshold_bytes, settings.min_part_bytes) == (100 * 1024**2, 16 * 1024**2)
+    # S3 refuses parts under 5 MiB (but the last): a deployment cannot plan smaller ones.
+    with pytest.raises(ValueError, match="MIN_PART_BYTES must be at least 5242880"):
+        Settings.from_env(
+            {
+                "INPUT_BUCKET": "i",
+                "OUTPUT_BUCKET": "o",
+                "JOBS_TABLE": "t",
+                "IDEMPOTENCY_TABLE": "k",
+                "MIN_PART_BYTES": "1024",
+            }
+        )
+    # The local stack's store has no such minimum (its tests upload small parts).
+    assert Settings.from_env({"ETL_BACKEND": "local", "MIN_PART_BYTES": "1024"}).min_part_bytes == 1024
     assert settings.run_arguments() == {
         "--jobs_store": "dynamodb:t",
         "--input_store": "s3://i",

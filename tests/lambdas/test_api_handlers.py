@@ -62,7 +62,7 @@ def test_a_file_over_the_size_limit_is_refused_with_413(monkeypatch: pytest.Monk
     from etl_lib.jobs.settings import service
 
     status, payload = call(
-        upload_handler, api_event("POST", "/jobs", body={"filename": "a.parquet", "size": 6 * 1024**3})
+        upload_handler, api_event("POST", "/jobs", body={"filename": "a.parquet", "size": 1024**4 + 1})
     )
     assert status == 413
     assert payload["error"]["code"] == "FILE_TOO_LARGE"

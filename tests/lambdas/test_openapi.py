@@ -25,6 +25,9 @@ def test_the_document_is_openapi_3_1_and_covers_every_route() -> None:
         ("/jobs/{job_id}", "delete"),
         ("/jobs/{job_id}/download", "get"),
         ("/jobs/{job_id}/report", "get"),
+        ("/jobs/{job_id}/upload/parts", "get"),
+        ("/jobs/{job_id}/upload/parts/{part_number}", "post"),
+        ("/jobs/{job_id}/upload/complete", "post"),
     }
     assert "ErrorResponse" in spec["components"]["schemas"]
 

@@ -30,9 +30,10 @@ def test_the_local_gateway_dispatches_the_table() -> None:
     assert [(m, resource, name) for m, _, resource, name in table] == [
         (r.method, r.resource, r.function) for r in ROUTES
     ]
+    values = {"job_id": "0123abcd", "part_number": "7"}
     for method, pattern, resource, _ in table:
-        concrete = resource.replace("{job_id}", "0123abcd")
+        concrete = resource.format(**values)
         match = pattern.fullmatch(concrete)
         assert match is not None, (method, resource)
-        assert match.groupdict() == ({"job_id": "0123abcd"} if "{job_id}" in resource else {})
+        assert match.groupdict() == {name: values[name] for name in values if f"{{{name}}}" in resource}
         assert pattern.fullmatch(concrete + "/extra") is None

@@ -4,6 +4,8 @@ Routes:
   /api/health                   liveness: workers alive against expected, queue counts
   /api/<API Gateway routes>     the Lambda handlers, through :mod:`etl_devstack.local.gateway`
   POST /objects/<input bucket>  presigned form uploads (policy + HMAC signature + expiry)
+  PUT  /objects/<input bucket>/<key>?uploadId&partNumber&expires&signature   one part of a
+                                multipart upload, its x-amz-checksum-sha256 verified (S3's UploadPart)
   GET  /objects/<output bucket>/<key>?expires&filename&signature   presigned downloads
   /                             the built web app (frontend/dist), with a runtime config.json
 """
@@ -367,11 +369,14 @@ class LocalStack:
         if path == "/api" or path.startswith("/api/"):
             request.max_content_length = self.limits.max_api_body_bytes
             answer = self.gateway(request, path.removeprefix("/api") or "/")
+            self.announce_completed_uploads()
             return answer or _error(404, "NOT_FOUND", f"no route {request.method} {path}")
         if path.startswith("/objects/"):
             bucket, _, key = path.removeprefix("/objects/").partition("/")
             if request.method == "POST" and not key:
                 return self.upload(request, bucket)
+            if request.method == "PUT" and key and "uploadId" in request.args:
+                return self.upload_part(request, bucket, key)
             if request.method in {"GET", "HEAD"} and key:
                 return self.download(request, bucket, key)
             return _error(405, "METHOD_NOT_ALLOWED", f"{request.method} {path}")
@@ -424,6 +429,33 @@ class LocalStack:
         self.events(object_created_event(bucket, key, size))
         return Response(status=204)
 
+    def upload_part(self, request: Request, bucket: str, key: str) -> Response:
+        """S3's UploadPart through a presigned URL: the bytes kept only if their SHA-256 is the
+        signed ``x-amz-checksum-sha256``; the part's ETag in the answer (the uploader reads it)."""
+        from etl_devstack.local.uploads import UploadRefused, receive_part
+
+        inputs, _ = self._inputs_outputs()
+        if bucket != inputs.bucket:
+            return _error(404, "NoSuchBucket", f"no bucket {bucket}")
+        try:
+            part = receive_part(request, inputs, key)
+        except UploadRefused as exc:
+            reader = request.environ.get(READER_KEY)
+            if reader is not None:
+                reader.stop_after(self.limits.drain_bytes)
+            return _error(exc.status, exc.code, exc.message)
+        response = Response(status=200)
+        response.headers["ETag"] = part.etag
+        response.headers["x-amz-checksum-sha256"] = part.checksum_sha256 or ""
+        return response
+
+    def announce_completed_uploads(self) -> None:
+        """Send the events of the objects completed multipart uploads created (S3 sends them
+        to EventBridge): after the API call, as S3's arrive after CompleteMultipartUpload."""
+        inputs, _ = self._inputs_outputs()
+        for key, size in inputs.created_by_uploads():
+            self.events(object_created_event(inputs.bucket, key, size, reason="CompleteMultipartUpload"))
+
     def download(self, request: Request, bucket: str, key: str) -> Response:
         from etl_lib.jobs.local import SignatureError
 
@@ -465,8 +497,9 @@ class LocalStack:
         return send_file(root / "index.html", request.environ)  # client-side routes
 
 
-def object_created_event(bucket: str, key: str, size: int) -> dict[str, Any]:
-    """What S3 sends to EventBridge, and EventBridge to the events Lambda."""
+def object_created_event(bucket: str, key: str, size: int, reason: str = "PostObject") -> dict[str, Any]:
+    """What S3 sends to EventBridge, and EventBridge to the events Lambda (``reason``: the
+    request that created the object, PostObject or CompleteMultipartUpload)."""
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
@@ -476,7 +509,7 @@ def object_created_event(bucket: str, key: str, size: int) -> dict[str, Any]:
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "region": "local",
         "resources": [],
-        "detail": {"bucket": {"name": bucket}, "object": {"key": key, "size": size}, "reason": "PostObject"},
+        "detail": {"bucket": {"name": bucket}, "object": {"key": key, "size": size}, "reason": reason},
     }
 
 

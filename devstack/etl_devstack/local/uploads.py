@@ -1,4 +1,5 @@
-"""Presigned form uploads to the local object store, streamed and checked as they arrive.
+"""Presigned form uploads and multipart upload parts to the local object store, streamed and
+checked as they arrive.
 
 The form's signature, expiry and key are checked when the file part starts, before any
 of its bytes is kept; the body's declared length is checked against the signed size
@@ -88,6 +89,40 @@ def _save(events: Iterator[Event], tmp: Path, allowed: int) -> int:
             if not event.more_data:
                 break
     return size
+
+
+def receive_part(request: Any, inputs: Any, key: str) -> Any:
+    """Store one part of a multipart upload sent to a presigned UploadPart URL, as S3 does:
+    the signature covers the ``x-amz-checksum-sha256`` header (another value: 403), the body
+    must have that SHA-256 (otherwise 400 BadDigest, and nothing is kept), a length is
+    required and a part holds at most 5 GiB. Returns the stored part
+    (:class:`etl_lib.jobs.ports.UploadedPart`)."""
+    from etl_lib.jobs.local import CHECKSUM_HEADER, BadDigestError, SignatureError
+    from etl_lib.jobs.models import S3_MAX_PART_BYTES
+    from etl_lib.jobs.ports import UploadGoneError
+
+    checksum = request.headers.get(CHECKSUM_HEADER, "")
+    try:
+        upload_id, part_number = inputs.verify_part(key, request.args, checksum)
+    except SignatureError as exc:
+        raise UploadRefused(403, "SignatureDoesNotMatch", str(exc)) from exc
+    except ValueError as exc:  # a key that is not one
+        raise UploadRefused(400, "InvalidKey", str(exc)) from exc
+    length = request.content_length
+    if length is None:
+        raise UploadRefused(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
+    if length > S3_MAX_PART_BYTES:
+        raise UploadRefused(400, "EntityTooLarge", f"a part holds at most {S3_MAX_PART_BYTES} bytes")
+    try:
+        return inputs.put_part(key, upload_id, part_number, request.stream, length=length, checksum_sha256=checksum)
+    except BadDigestError as exc:
+        raise UploadRefused(400, "BadDigest", str(exc)) from exc
+    except UploadGoneError as exc:
+        raise UploadRefused(404, "NoSuchUpload", "The specified upload does not exist.") from exc
+    except (EOFError, ConnectionError) as exc:
+        raise UploadRefused(400, "IncompleteBody", "the part ended before its Content-Length") from exc
+    except TimeoutError as exc:
+        raise UploadRefused(408, "RequestTimeout", "the upload stalled; try again") from exc
 
 
 def receive(request: Any, inputs: Any, limits: ServerLimits, max_upload_bytes: int) -> tuple[str, int]:

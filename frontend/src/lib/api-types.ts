@@ -4,6 +4,57 @@
  */
 
 export interface paths {
+    "/jobs/{job_id}/upload/parts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the parts uploaded so far of my job's multipart upload (to resume it) */
+        get: operations["list_parts_jobs__job_id__upload_parts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/{job_id}/upload/parts/{part_number}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Get a signed URL to upload one part of my job's multipart upload */
+        post: operations["sign_part_jobs__job_id__upload_parts__part_number__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/{job_id}/upload/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Complete my job's multipart upload from the parts storage holds; the job is then queued */
+        post: operations["complete_upload_jobs__job_id__upload_complete_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/jobs/{job_id}": {
         parameters: {
             query?: never;
@@ -123,7 +174,7 @@ export interface components {
             filename: string;
             /**
              * Size
-             * @description The file's size in bytes (the upload must not be larger). Over the deployment's limit (the maximum stated here by default) the answer is 413 FILE_TOO_LARGE.
+             * @description The file's size in bytes (the upload must have exactly this many). Over the deployment's limit (its max_upload_bytes setting, the maximum stated here by default: 1 TiB) the answer is 413 FILE_TOO_LARGE. Above its multipart threshold (100 MiB by default) the file is uploaded in parts (see `upload`).
              */
             size: number;
             options?: components["schemas"]["ConvertOptions"];
@@ -138,7 +189,8 @@ export interface components {
         /** CreateJobResponse */
         CreateJobResponse: {
             job: components["schemas"]["JobView"];
-            upload: components["schemas"]["Upload"];
+            /** Upload */
+            upload: components["schemas"]["PostUpload"] | components["schemas"]["MultipartUpload"];
         };
         /** DownloadLink */
         DownloadLink: {
@@ -252,10 +304,82 @@ export interface components {
             error: components["schemas"]["JobError"] | null;
         };
         /**
+         * MultipartUpload
+         * @description A file above the multipart threshold: an S3 multipart upload, already started. Upload
+         *     each part with POST /jobs/{job_id}/upload/parts/{part_number} (its signed URL), then POST
+         *     /jobs/{job_id}/upload/complete; GET /jobs/{job_id}/upload/parts lists the parts held (to resume).
+         */
+        MultipartUpload: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            method: "multipart";
+            /**
+             * Part Size
+             * @description Bytes in every part but the last, which holds the rest: part n is bytes [(n-1)*part_size, min(n*part_size, size)).
+             * @example 16777216
+             */
+            part_size: number;
+            /**
+             * Part Count
+             * @description Parts 1 to part_count, all needed to complete.
+             * @example 7
+             */
+            part_count: number;
+        };
+        /**
          * OutputFormat
          * @enum {string}
          */
         OutputFormat: "jsonl" | "json";
+        /** PartUploadRequest */
+        PartUploadRequest: {
+            /**
+             * Checksum Sha256
+             * @description The SHA-256 of the part's bytes, base64 (44 characters): storage refuses a part whose bytes do not have it.
+             * @example 47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=
+             */
+            checksum_sha256: string;
+        };
+        /**
+         * PostUpload
+         * @description A file up to the multipart threshold: one presigned POST.
+         */
+        PostUpload: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            method: "post";
+            /**
+             * Url
+             * @description POST a multipart form here: every field below, then the file as `file`.
+             */
+            url: string;
+            /** Fields */
+            fields: {
+                [key: string]: string;
+            };
+        };
+        /** PresignedPartView */
+        PresignedPartView: {
+            /**
+             * Url
+             * @description PUT the part's bytes here, with exactly the headers below.
+             */
+            url: string;
+            /**
+             * Headers
+             * @description Headers the PUT must carry (they are signed): x-amz-checksum-sha256 among them.
+             * @example {
+             *       "x-amz-checksum-sha256": "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+             *     }
+             */
+            headers: {
+                [key: string]: string;
+            };
+        };
         /**
          * ReportPart
          * @description One row group of the input (etl_lib.report.InputPart).
@@ -333,17 +457,30 @@ export interface components {
              */
             parts: components["schemas"]["ReportPart"][];
         };
-        /** Upload */
-        Upload: {
+        /** UploadedPartView */
+        UploadedPartView: {
+            /** Part Number */
+            part_number: number;
+            /** Size */
+            size: number;
             /**
-             * Url
-             * @description POST a multipart form here: every field below, then the file as `file`.
+             * Etag
+             * @description The part's ETag, as storage gave it when the part was uploaded.
              */
-            url: string;
-            /** Fields */
-            fields: {
-                [key: string]: string;
-            };
+            etag: string;
+            /**
+             * Checksum Sha256
+             * @description The part's SHA-256, base64, as storage verified it (S3 reports it for every part; null only from a store that does not, such as the moto emulator).
+             */
+            checksum_sha256: string | null;
+        };
+        /** UploadedParts */
+        UploadedParts: {
+            /**
+             * Parts
+             * @description The parts storage holds, by part number.
+             */
+            parts: components["schemas"]["UploadedPartView"][];
         };
         /** ValidationError */
         ValidationError: {
@@ -366,6 +503,240 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_parts_jobs__job_id__upload_parts_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The parts storage holds */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadedParts"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No caller identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such job */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The job's upload is not multipart (UPLOAD_NOT_MULTIPART) or is over (UPLOAD_CLOSED) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    sign_part_jobs__job_id__upload_parts__part_number__post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+                /** @description From 1 to the upload's part_count (400 INVALID_PART_NUMBER otherwise). */
+                part_number: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PartUploadRequest"];
+            };
+        };
+        responses: {
+            /** @description PUT the part's bytes to the URL, with the headers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PresignedPartView"];
+                };
+            };
+            /** @description Malformed request, or no such part (INVALID_PART_NUMBER) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No caller identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such job */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The job's upload is not multipart (UPLOAD_NOT_MULTIPART) or is over (UPLOAD_CLOSED) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    complete_upload_jobs__job_id__upload_complete_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Completed: the job follows as after an upload by POST */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobEnvelope"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No caller identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such job */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Parts are missing or of the wrong size (UPLOAD_INCOMPLETE, naming them), or the upload is not multipart (UPLOAD_NOT_MULTIPART) or is over (UPLOAD_CLOSED) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     get_job_jobs__job_id__get: {
         parameters: {
             query?: never;

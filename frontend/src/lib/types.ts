@@ -19,7 +19,9 @@ export type ReportPart = Schemas["ReportPart"];
 export type CreateJobRequest = Schemas["CreateJobRequest"];
 export type CreateJobResponse = Schemas["CreateJobResponse"];
 /** A presigned POST: send every field first, then the file, as multipart/form-data. */
-export type PresignedPost = Schemas["Upload"];
+export type PresignedPost = Schemas["PostUpload"];
+/** A file above the multipart threshold: upload it in parts (the /jobs/{job_id}/upload routes). */
+export type MultipartUpload = Schemas["MultipartUpload"];
 export type DownloadLink = Schemas["DownloadLink"];
 
 /** Statuses that will still change by themselves: polling continues while any job has one. */

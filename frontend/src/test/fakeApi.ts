@@ -119,7 +119,7 @@ export class FakeApi {
         });
         this.jobs.unshift(job);
         return HttpResponse.json(
-          { job, upload: { url: `${STORAGE}/upload`, fields: { key: `inputs/${job.job_id}`, policy: "p", "x-amz-signature": "s" } } },
+          { job, upload: { method: "post", url: `${STORAGE}/upload`, fields: { key: `inputs/${job.job_id}`, policy: "p", "x-amz-signature": "s" } } },
           { status: 201 },
         );
       }),
