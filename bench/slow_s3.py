@@ -22,11 +22,14 @@ the 10,000-part maximum of ``UploadPart`` included.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable
+import urllib.request
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 LATENCY_PATH = "/_slow_s3/latency"
@@ -60,6 +63,32 @@ def serve(latency_s: float, min_part_bytes: int | None) -> None:
     host, port = server.server_address[:2]
     print(f"http://{host!s}:{port}", flush=True)
     server.serve_forever()
+
+
+class Server:
+    """A running slow_s3 process: its ``endpoint``, and its latency to change."""
+
+    def __init__(self, process: subprocess.Popen[str], endpoint: str) -> None:
+        self.process, self.endpoint = process, endpoint
+
+    def set_latency(self, ms: float) -> None:
+        request = urllib.request.Request(f"{self.endpoint}{LATENCY_PATH}?ms={ms:g}", method="POST")
+        urllib.request.urlopen(request).close()
+
+
+@contextlib.contextmanager
+def running(latency_ms: float = 0.0, min_part_bytes: int | None = None) -> Iterator[Server]:
+    """This server in a process of its own, killed when the block ends."""
+    command = [sys.executable, __file__, "--latency-ms", f"{latency_ms:g}"]
+    if min_part_bytes is not None:
+        command += ["--min-part-bytes", str(min_part_bytes)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        yield Server(process, process.stdout.readline().strip())
+    finally:
+        process.kill()
+        process.wait()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,9 +4,8 @@ piece, nothing left behind after a failure; and with a latency on every call."""
 
 from __future__ import annotations
 
-import subprocess
+import importlib
 import sys
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -172,26 +171,22 @@ def test_publishing_to_s3_without_sizes_is_refused(bucket: tuple[Any, str]) -> N
 
 
 @pytest.fixture
-def slow_s3() -> Iterator[str]:
-    """moto's server in a process of its own (bench/slow_s3.py), minimum part 1 KiB."""
-    server = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "slow_s3.py"), "--latency-ms", "0", "--min-part-bytes", "1024"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None
+def slow_s3() -> Iterator[Any]:
+    """moto's server in a process of its own (bench/slow_s3.py), its minimum part 1 KiB."""
+    sys.path.insert(0, str(ROOT / "bench"))
     try:
-        yield server.stdout.readline().strip()
+        server = importlib.import_module("slow_s3")
     finally:
-        server.kill()
-        server.wait()
+        sys.path.remove(str(ROOT / "bench"))
+    with server.running(min_part_bytes=1024) as running:
+        yield running
 
 
 @pytest.mark.slow
 def test_thousands_of_pieces_at_a_latency_per_call_publish_within_the_part_limit_in_order(
-    slow_s3: str, aws_env: str
+    slow_s3: Any, aws_env: str
 ) -> None:
-    s3 = _client(slow_s3)
+    s3 = _client(slow_s3.endpoint)
     s3.create_bucket(Bucket="publish-slow")
     # 20,000 pieces of 5 MiB do not fit here: pieces of 1-2 KiB against moto's minimum part
     # lowered to 1 KiB, and 10,000 parts scaled to 100, keep the plan's shape (copies, gathered
@@ -199,7 +194,7 @@ def test_thousands_of_pieces_at_a_latency_per_call_publish_within_the_part_limit
     # 20,000 at S3's own limits.
     sizes = [1024 + (seq * 389) % 1024 for seq in range(2_000)] + [5]
     uris, expected = _stage(s3, "publish-slow", sizes)
-    urllib.request.urlopen(urllib.request.Request(f"{slow_s3}/_slow_s3/latency?ms=5", method="POST")).close()
+    slow_s3.set_latency(5)
     limits = PartLimits(min_part=1024, max_part=64 * 1024, max_parts=100)
     calls = Calls(s3)
     publish_s3(uris, sizes, "s3://publish-slow/out.jsonl", s3, limits=limits)
