@@ -11,7 +11,10 @@ The pieces are 1-2 KiB and moto's minimum part is lowered to 1 KiB to match (20,
 10,000 parts the neighbours are merged, as with real pieces: the calls of 20,000 pieces of 5
 MiB or more, but for the merged objects' copies into the output (a few ranges of 5 GiB each
 for real pieces, one copy here). What the latency does not model: S3's time to copy large
-ranges, and moto's own time to answer (it answers one call at a time, in Python).
+ranges, and moto's own time to answer (it answers one call at a time, in Python). What it
+adds: werkzeug's server, under moto, closes every connection after one response, so each call
+here also opens a connection, where an S3 client reuses its pool's; keeping them open is not
+possible there (it drains the socket after each response, swallowing the next request).
 """
 
 from __future__ import annotations

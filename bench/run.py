@@ -741,7 +741,8 @@ def publish_table(publish: dict[str, Any]) -> list[str]:
         f"{PUBLISH_LATENCY_MS} ms added to every call (`bench/slow_s3.py`). Pieces of 1-2 KiB, moto's minimum part",
         "lowered to match: every piece is copied and past 10,000 parts neighbours are merged, as with",
         "pieces of 5 MiB or more. moto answers one call at a time in Python: its CPU seconds below",
-        "bound the wall time here, not S3's.",
+        "bound the wall time here, not S3's. Its server also opens a connection for every call (an S3",
+        "client reuses pooled ones), which both CPU columns pay.",
         "",
     ]
     if "error" in publish:
