@@ -42,6 +42,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PEERS = Path(__file__).resolve().parent / "peers.py"
 PROFILE = Path(__file__).resolve().parent / "cpu_profile.py"
+PUBLISH = Path(__file__).resolve().parent / "publish.py"
+PUBLISH_PIECES, PUBLISH_LATENCY_MS, PUBLISH_TARGET_S = 20_000, 20, 30
+"""The publish benchmark (bench/publish.py): this many pieces, this latency a call, this limit."""
 # The other table shapes (bench/shapes.py), sized from the largest mixed table, and run by
 # the local engine and DuckDB only: rows = mixed rows / divisor.
 SHAPE_DIVISORS = {"binary": 5, "wide": 100, "nested": 10}
@@ -349,6 +352,7 @@ def targets(
     rowgroups: dict[str, Summary],
     shape_names: list[str] | None = None,
     profiles: list[dict[str, Any]] | None = None,
+    publish: dict[str, Any] | None = None,
 ) -> list[Target]:
     shape_names = shape_names or []
     profiles = profiles or []
@@ -402,6 +406,15 @@ def targets(
             "n/a" if rate is None else ("PASS" if rate >= ENCODE_TARGET_MB_S else "FAIL"),
         )
     )
+    out.append(
+        _check(
+            f"S3 publish of {(publish or {}).get('pieces', PUBLISH_PIECES):,} pieces at {PUBLISH_LATENCY_MS} ms a call "
+            f"≤ {PUBLISH_TARGET_S} s",
+            publish["wall_s"] if publish and "wall_s" in publish else None,
+            PUBLISH_TARGET_S,
+            " s",
+        )
+    )
     out.append(Target("local stack: 25 MB upload → SUCCEEDED ≤ 3 s", "not measured by `make bench`", "n/a"))
     return out
 
@@ -451,6 +464,7 @@ def render(
     shape_sets: list[tuple[str, str, Path]] | None = None,
     profiles: list[dict[str, Any]] | None = None,
     startup: list[tuple[str, float]] | None = None,
+    publish: dict[str, Any] | None = None,
 ) -> str:
     shape_sets = shape_sets or []
     profiles = profiles or []
@@ -477,7 +491,7 @@ def render(
     shape_names = [name for _, name, _ in shape_sets]
     lines += [
         f"| {t.name} | {t.measured} | **{t.verdict}** |"
-        for t in targets(summaries, big, small, rowgroups, shape_names, profiles)
+        for t in targets(summaries, big, small, rowgroups, shape_names, profiles, publish)
     ]
     if (big, small) != ("5M", "500k"):
         lines += ["", f"The targets are for 5M and 500k rows; this run used {big} and {small or '–'}."]
@@ -507,6 +521,8 @@ def render(
         lines += ["", *profile_table(profiles)]
     if startup:
         lines += ["", *startup_table(startup, summaries, small)]
+    if publish:
+        lines += ["", *publish_table(publish)]
     if rowgroups:
         lines += [
             "",
@@ -694,6 +710,54 @@ def startup_table(startup: list[tuple[str, float]], summaries: list[Summary], sm
     return lines
 
 
+def measure_publish(args: argparse.Namespace) -> dict[str, Any]:
+    """bench/publish.py in a process of its own: its JSON line, or the reason it failed."""
+    env = dict(os.environ)
+    if args.etl_src:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(args.etl_src), env.get("PYTHONPATH")]))
+    command = [
+        sys.executable,
+        str(PUBLISH),
+        "--pieces",
+        str(args.publish_pieces),
+        "--latency-ms",
+        str(PUBLISH_LATENCY_MS),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=args.timeout, check=False)
+    if done.returncode != 0:
+        return {"error": ((done.stderr.strip().splitlines() or ["no output"])[-1])[:200]}
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"publish: {json.dumps(result)}", flush=True)
+    return result
+
+
+def publish_table(publish: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Publishing many pieces to S3",
+        "",
+        f"`bench/publish.py`: the Spark engine's last step, {publish.get('pieces', PUBLISH_PIECES):,} staged pieces "
+        "published as one",
+        "object (`etl_lib/output/s3_publish.py`, its pool of calls) against moto's S3 server with",
+        f"{PUBLISH_LATENCY_MS} ms added to every call (`bench/slow_s3.py`). Pieces of 1-2 KiB, moto's minimum part",
+        "lowered to match: every piece is copied and past 10,000 parts neighbours are merged, as with",
+        "pieces of 5 MiB or more. moto answers one call at a time in Python: its CPU seconds below",
+        "bound the wall time here, not S3's. Its server also opens a connection for every call (an S3",
+        "client reuses pooled ones), which both CPU columns pay.",
+        "",
+    ]
+    if "error" in publish:
+        return [*lines, f"FAILED: {publish['error']}"]
+    calls = ", ".join(f"{name} {count:,}" for name, count in sorted(publish["calls"].items()))
+    return [
+        *lines,
+        "| pieces | latency | threads | wall s | publisher CPU s | moto CPU s | parts | byte-identical | calls |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        f"| {publish['pieces']:,} | {publish['latency_ms']:g} ms | {publish['threads']} | {publish['wall_s']:.1f} "
+        f"| {publish['publisher_cpu_s']:.1f} | {publish['server_cpu_s']:.1f} | {publish['parts']:,} "
+        f"| {'yes' if publish['identical'] else 'NO'} | {calls} |",
+    ]
+
+
 def _row_groups(path: Path) -> int:
     return int(datagen.pq.ParquetFile(path).metadata.num_row_groups)
 
@@ -714,6 +778,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-rowgroups", action="store_true", help="skip the 40 vs 400 row groups memory check")
     p.add_argument("--no-shapes", action="store_true", help="skip the binary/UUID, wide and nested tables")
     p.add_argument("--no-profile", action="store_true", help="skip the read/encode/write CPU profile")
+    p.add_argument("--no-publish", action="store_true", help="skip the S3 publish of many pieces (bench/publish.py)")
+    p.add_argument(
+        "--publish-pieces",
+        type=int,
+        default=PUBLISH_PIECES,
+        help=f"pieces of the S3 publish (default {PUBLISH_PIECES:,}, the target's)",
+    )
     p.add_argument("--data-dir", type=Path, default=ROOT / "build" / "bench")
     p.add_argument("--doc", type=Path, help="markdown output (default docs/benchmarks.md; quick: in --data-dir)")
     p.add_argument("--results", type=Path, help="raw results JSON (default: in --data-dir)")
@@ -856,6 +927,7 @@ def main(argv: list[str] | None = None) -> int:
 
     profiles = [] if args.no_profile else profile_all(datasets, shape_sets, args)
     startup = measure_startup(args)
+    publish = None if args.no_publish else measure_publish(args)
 
     rowgroups: dict[str, Summary] = {}
     rowgroup_files: dict[str, Path] = {}
@@ -893,6 +965,7 @@ def main(argv: list[str] | None = None) -> int:
         shape_sets,
         profiles,
         startup,
+        publish,
     )
     args.doc.parent.mkdir(parents=True, exist_ok=True)
     args.doc.write_text(doc, encoding="utf-8")
@@ -905,6 +978,7 @@ def main(argv: list[str] | None = None) -> int:
                 "runs": [asdict(r) for s in [*summaries, *rowgroups.values()] for r in s.runs],
                 "profiles": profiles,
                 "startup": dict(startup),
+                "publish": publish,
             },
             indent=2,
         )

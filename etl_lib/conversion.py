@@ -83,7 +83,10 @@ def _write_spark(
     budget.check_input(sum(r["input_bytes"] for r in rows))
     budget.check_output(sum(r["bytes"] for r in rows))
     budget.check_time()
-    return sorted((PieceResult(r["seq"], r["rows"], r["bytes"], r["input_bytes"]) for r in rows), key=lambda p: p.seq)
+    return sorted(
+        (PieceResult(r["seq"], r["rows"], r["bytes"], r["input_bytes"], r["stored_bytes"]) for r in rows),
+        key=lambda p: p.seq,
+    )
 
 
 def _check_rows(src: str, total_rows: int, rows_out: int) -> None:
@@ -224,7 +227,12 @@ def convert(
             results = _write_spark(spark, plan, options, staging, budget)
             rows_out = sum(r.rows for r in results)
             _check_rows(src, total_rows, rows_out)
-            output_bytes = sink.publish([sink.piece_uri(staging, r.seq) for r in results], dest, s3_client=s3_client)
+            output_bytes = sink.publish(
+                [sink.piece_uri(staging, r.seq) for r in results],
+                dest,
+                sizes=[r.stored_bytes for r in results],
+                s3_client=s3_client,
+            )
         finally:
             sink.remove_tree(staging)
     finished = datetime.now(UTC)

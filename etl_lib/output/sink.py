@@ -4,7 +4,8 @@ Nothing is ever visible at the destination until the whole output is there:
 locally the file is assembled under a hidden temporary name in the destination's
 directory and renamed over it (``os.replace`` is atomic on POSIX); on S3 it is a
 multipart upload, which creates the object only when completed (and is aborted on any
-failure). Part copies (``UploadPartCopy``) concatenate large pieces server-side.
+failure). Part copies (``UploadPartCopy``) concatenate large pieces server-side
+(:mod:`etl_lib.output.s3_publish`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from typing import Any, BinaryIO
 from etl_lib._runtime import fs
 from etl_lib.errors import OutputError
 from etl_lib.output.direct_file import DirectFile
-
-S3_MIN_PART = 5 * 1024 * 1024  # S3's minimum size for every part but the last
 
 
 def staging_uri(dest: str) -> str:
@@ -130,7 +129,8 @@ def atomic_output(dest: str, *, s3_client: Any = None) -> Iterator[BinaryIO]:
         try:
             with open_piece(piece_uri(staging, 0)) as out:
                 yield out
-            publish([piece_uri(staging, 0)], dest, s3_client=s3_client)
+                size = out.tell()
+            publish([piece_uri(staging, 0)], dest, sizes=[size], s3_client=s3_client)
         finally:
             remove_tree(staging)
         return
@@ -152,18 +152,31 @@ def remove_tree(uri: str) -> None:
 
 def _s3_client() -> Any:
     import boto3  # imported lazily: the local path does not need it
+    from botocore.config import Config
 
-    return boto3.client("s3")
+    from etl_lib.output.s3_publish import PUBLISH_CALLS
+
+    # As many connections as a publication makes calls at once (boto3 keeps 10).
+    return boto3.client("s3", config=Config(max_pool_connections=PUBLISH_CALLS))
 
 
-def publish(pieces: Sequence[str], dest: str, *, prefix: bytes = b"", s3_client: Any = None) -> int:
+def publish(
+    pieces: Sequence[str],
+    dest: str,
+    *,
+    sizes: Sequence[int] | None = None,
+    prefix: bytes = b"",
+    s3_client: Any = None,
+) -> int:
     """Concatenate ``prefix`` and ``pieces`` (in order) into ``dest``, atomically.
 
-    Returns the size of ``dest``.
+    ``sizes`` are the pieces' sizes as their writers counted them; an ``s3://`` destination
+    needs them (:mod:`etl_lib.output.s3_publish` plans its parts from them instead of asking
+    S3 for each piece's size). Returns the size of ``dest``.
     """
     try:
         if fs.is_s3(dest):
-            return _publish_s3(pieces, dest, prefix, s3_client or _s3_client())
+            return _publish_s3(pieces, sizes, dest, prefix, s3_client or _s3_client())
         return _publish_local(pieces, dest, prefix)
     except OutputError:
         raise
@@ -201,49 +214,12 @@ def _publish_local(pieces: Sequence[str], dest: str, prefix: bytes) -> int:
     return os.path.getsize(dest)
 
 
-def _publish_s3(pieces: Sequence[str], dest: str, prefix: bytes, s3: Any) -> int:
-    bucket, key = fs.split_s3(dest)
-    sources = [fs.split_s3(p) for p in pieces]
-    sizes = [s3.head_object(Bucket=b, Key=k)["ContentLength"] for b, k in sources]
-    total = len(prefix) + sum(sizes)
-    if total < S3_MIN_PART:  # one small object: a single PUT is atomic too
-        body = bytearray(prefix)
-        for b, k in sources:
-            body += s3.get_object(Bucket=b, Key=k)["Body"].read()
-        s3.put_object(Bucket=bucket, Key=key, Body=bytes(body))
-        return total
-    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
-    parts: list[dict[str, Any]] = []
-    buffer = bytearray(prefix)
+def _publish_s3(pieces: Sequence[str], sizes: Sequence[int] | None, dest: str, prefix: bytes, s3: Any) -> int:
+    from etl_lib.output.s3_publish import publish_s3  # S3 only: a local conversion need not import its pools
 
-    def flush() -> None:
-        number = len(parts) + 1
-        etag = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=bytes(buffer))["ETag"]
-        parts.append({"PartNumber": number, "ETag": etag})
-        buffer.clear()
-
-    try:
-        for (b, k), size in zip(sources, sizes, strict=True):
-            if not buffer and size >= S3_MIN_PART:
-                number = len(parts) + 1
-                result = s3.upload_part_copy(
-                    Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, CopySource={"Bucket": b, "Key": k}
-                )
-                parts.append({"PartNumber": number, "ETag": result["CopyPartResult"]["ETag"]})
-                continue
-            # A small piece (or one following buffered bytes) cannot be a part on its
-            # own: its bytes join the buffer, which becomes a part once big enough.
-            buffer += s3.get_object(Bucket=b, Key=k)["Body"].read()
-            if len(buffer) >= S3_MIN_PART:
-                flush()
-        if buffer or not parts:
-            flush()
-        s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts})
-    except BaseException:
-        with contextlib.suppress(Exception):
-            s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-        raise
-    return total
+    if sizes is None:
+        raise ValueError("publishing to S3 needs the pieces' sizes, as their writers counted them")
+    return publish_s3(pieces, sizes, dest, s3, prefix=prefix)
 
 
 def size_of(uri: str, *, s3_client: Any = None) -> int:

@@ -40,6 +40,7 @@ class PieceResult:
     rows: int
     bytes_uncompressed: int
     input_bytes: int = 0
+    stored_bytes: int = 0  # the piece as stored (compressed); Spark tasks report it for the publish
 
 
 def empty_output(opts: ConvertOptions) -> bytes:

@@ -30,7 +30,9 @@ SLICE_DDL = (
     "seq long, uri string, row_groups array<int>, rows long, is_last boolean, int96 array<string>, first_row long"
 )
 LINES_DDL = "seq long, line string"
-PIECES_DDL = "seq long, rows long, bytes long, input_bytes long, error_code string, error_message string"
+PIECES_DDL = (
+    "seq long, rows long, bytes long, input_bytes long, stored_bytes long, error_code string, error_message string"
+)
 
 
 def slices_frame(spark: SparkSession, plan: list[Slice]) -> DataFrame:
@@ -77,8 +79,10 @@ def with_json_lines(options: ConvertOptions) -> Transformation:
 def with_written_pieces(
     options: ConvertOptions, staging: str, *, limits: Limits | None = None, deadline: float | None = None
 ) -> Transformation:
-    """Slices -> ``(seq, rows, bytes, input_bytes)`` after each executor wrote its slice's
-    piece of the output under ``staging``. Only this small summary reaches the driver.
+    """Slices -> ``(seq, rows, bytes, input_bytes, stored_bytes)`` after each executor wrote
+    its slice's piece of the output under ``staging`` (``bytes`` of JSON, ``stored_bytes`` as
+    stored, after compression). Only this small summary reaches the driver, which publishes
+    the pieces from their stored sizes without asking the store for each.
 
     Each task stops when its own slice goes over ``limits`` or past ``deadline`` (wall
     clock); the driver checks the sums.
@@ -91,6 +95,7 @@ def with_written_pieces(
             ("rows", pa.int64()),
             ("bytes", pa.int64()),
             ("input_bytes", pa.int64()),
+            ("stored_bytes", pa.int64()),
             ("error_code", pa.string()),
             ("error_message", pa.string()),
         ]
@@ -108,11 +113,13 @@ def with_written_pieces(
                 budget = Budget(limits, name=piece.uri.rstrip("/").rsplit("/", 1)[-1], deadline=deadline)
                 with open_piece(piece_uri(staging, piece.seq)) as sink:
                     result = write_piece(piece, options, sink, budget)
+                    stored = sink.tell()  # every byte written, gzip's trailer included
                 row = {
                     "seq": [result.seq],
                     "rows": [result.rows],
                     "bytes": [result.bytes_uncompressed],
                     "input_bytes": [result.input_bytes],
+                    "stored_bytes": [stored],
                     "error_code": [None],
                     "error_message": [None],
                 }
@@ -124,6 +131,7 @@ def with_written_pieces(
                     "rows": [0],
                     "bytes": [0],
                     "input_bytes": [0],
+                    "stored_bytes": [0],
                     "error_code": [exc.code],
                     "error_message": [exc.message],
                 }

@@ -35,6 +35,8 @@ def test_tiny_run_writes_a_table_with_numbers(tmp_path: Path) -> None:
             "--contenders",
             "local,duckdb",
             "--no-rowgroups",
+            "--publish-pieces",
+            "300",
             "--min-free-gb",
             "0",
             "--data-dir",
@@ -58,6 +60,10 @@ def test_tiny_run_writes_a_table_with_numbers(tmp_path: Path) -> None:
         assert all(re.fullmatch(rf"{NUMBER}×?", c) for c in cells[1:9]), row
     assert re.search(r"\| DuckDB `COPY … \(FORMAT JSON\)` \| [\d.]+ \| 1\.00× \|", text)
     assert re.search(rf"\| local engine, 2k rows: wall ≤ 0\.6× DuckDB \| {NUMBER}× .*\| \*\*(PASS|FAIL)\*\* \|", text)
+    assert re.search(
+        rf"\| S3 publish of 300 pieces at 20 ms a call ≤ 30 s \| {NUMBER} s .*\| \*\*(PASS|FAIL)\*\* \|", text
+    )
+    assert re.search(r"\| 300 \| 20 ms \| 32 \| .* \| yes \| .*UploadPartCopy 300", text)
     # Start-up is measured on its own: what a small file pays before its first row.
     imports = re.escape(_bench_run_module().ETL_IMPORTS)
     assert re.search(rf"\| {imports} \| {NUMBER} \|", text)
