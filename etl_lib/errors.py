@@ -176,6 +176,14 @@ class JobNotFoundError(JobServiceError):
     code = "JOB_NOT_FOUND"
 
 
+class IdempotentJobDeletedError(JobServiceError):
+    """A request replayed with an Idempotency-Key whose job was deleted since: the key has
+    done its one thing, and answering with a job that no longer exists would mislead."""
+
+    status = 409
+    code = "IDEMPOTENT_JOB_DELETED"
+
+
 class JobConflictError(JobServiceError):
     status = 409
     code = "JOB_CONFLICT"

@@ -133,6 +133,10 @@ class InfraConfig:
             )
         if not 1 <= self.multipart_threshold_bytes <= S3_MAX_PART_BYTES:
             raise ValueError(f"etl:multipartThresholdBytes must be between 1 and {S3_MAX_PART_BYTES} (a POST's limit)")
+        if self.max_upload_bytes > DEFAULT_MAX_UPLOAD_BYTES:
+            raise ValueError(
+                f"etl:maxUploadBytes may not exceed {DEFAULT_MAX_UPLOAD_BYTES}, the API's documented maximum"
+            )
         if self.small_file_threshold_bytes > self.max_upload_bytes:
             raise ValueError("etl:smallFileThresholdBytes must not exceed etl:maxUploadBytes")
 

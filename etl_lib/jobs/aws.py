@@ -17,10 +17,9 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from etl_lib.errors import InvalidCursorError
 from etl_lib.jobs import state
 from etl_lib.jobs.metrics import SERVICE_DIMENSION, job_end_values
-from etl_lib.jobs.models import Job, JobPage, JobStatus, decode_cursor, encode_cursor, sort_key, utc_now
+from etl_lib.jobs.models import Job, JobPage, JobStatus, decode_cursor, encode_cursor, job_id_of, sort_key, utc_now
 from etl_lib.jobs.ports import (
     JobLauncher,
     JobMetrics,
@@ -351,20 +350,16 @@ class DynamoJobStore(JobStore):
             "ExpressionAttributeValues": {":o": {"S": owner}},
         }
         if cursor:
-            position = decode_cursor(cursor)
-            if set(position) != {"job_id", "sort_key"}:
-                raise InvalidCursorError("invalid next_token")
+            key = decode_cursor(cursor)
             request["ExclusiveStartKey"] = {
-                "job_id": {"S": position["job_id"]},
+                "job_id": {"S": job_id_of(key)},
                 "owner": {"S": owner},
-                "sort_key": {"S": position["sort_key"]},
+                "sort_key": {"S": key},
             }
         response = self.db.query(**request)
         jobs = [self._job(item) for item in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
-        next_cursor = (
-            encode_cursor({"job_id": last["job_id"]["S"], "sort_key": last["sort_key"]["S"]}) if last else None
-        )
+        next_cursor = encode_cursor(last["sort_key"]["S"]) if last else None
         return JobPage(jobs=jobs, next_cursor=next_cursor)
 
     def _update(

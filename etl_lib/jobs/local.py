@@ -29,7 +29,6 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from etl_lib.errors import InvalidCursorError
 from etl_lib.jobs import state
 from etl_lib.jobs.models import Job, JobPage, JobStatus, decode_cursor, encode_cursor, sort_key, utc_now
 from etl_lib.jobs.ports import (
@@ -462,17 +461,14 @@ class SqliteJobStore(JobStore):
     def list_for_owner(self, owner: str, *, limit: int, cursor: str | None = None) -> JobPage:
         after = "\U0010ffff"
         if cursor:
-            position = decode_cursor(cursor)
-            if set(position) != {"sort_key"}:
-                raise InvalidCursorError("invalid next_token")
-            after = position["sort_key"]
+            after = decode_cursor(cursor)
         with self._connect() as db:
             rows = db.execute(
                 "SELECT sort_key, data FROM jobs WHERE owner = ? AND sort_key < ? ORDER BY sort_key DESC LIMIT ?",
                 (owner, after, limit + 1),
             ).fetchall()
         jobs = [self._job(data) for _, data in rows[:limit]]
-        next_cursor = encode_cursor({"sort_key": rows[limit - 1][0]}) if len(rows) > limit else None
+        next_cursor = encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
         return JobPage(jobs=jobs, next_cursor=next_cursor)
 
     def _update(self, job_id: str, allowed: Callable[[Job], bool], changes: Mapping[str, Any]) -> Job | None:

@@ -212,25 +212,29 @@ def sort_key(job: Job) -> str:
     return f"{job.created_at.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%fZ}#{job.job_id}"
 
 
-def encode_cursor(position: dict[str, str]) -> str:
-    import base64
-    import json
+CURSOR_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z#[0-9a-f]{32}$"
+"""A page's ``next_token``: the :func:`sort_key` of its last job. Any token of this form is a
+position in the owner's newest-first list (a job's own sort key, or a point between two), so a
+page after it can always be answered: the API documents the form and refuses only others.
+It tells the caller nothing they cannot see: the creation time and id of their own job."""
 
-    return base64.urlsafe_b64encode(json.dumps(position, separators=(",", ":")).encode()).decode().rstrip("=")
+_CURSOR = re.compile(CURSOR_PATTERN)
 
 
-def decode_cursor(cursor: str) -> dict[str, str]:
-    """The inverse of :func:`encode_cursor`; InvalidCursorError for anything a client made up."""
-    import base64
-    import binascii
-    import json
+def encode_cursor(key: str) -> str:
+    """The ``next_token`` after the job whose :func:`sort_key` is ``key``."""
+    return key
 
-    from etl_lib.errors import InvalidCursorError
 
-    try:
-        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidCursorError("invalid next_token") from exc
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise InvalidCursorError("invalid next_token")
-    return value
+def decode_cursor(cursor: str) -> str:
+    """The sort key a ``next_token`` stands for; InvalidCursorError for any other string."""
+    if not _CURSOR.fullmatch(cursor):
+        from etl_lib.errors import InvalidCursorError
+
+        raise InvalidCursorError("invalid next_token: pass the next_token of the previous page")
+    return cursor
+
+
+def job_id_of(key: str) -> str:
+    """The job id at the end of a :func:`sort_key`."""
+    return key.rsplit("#", 1)[1]

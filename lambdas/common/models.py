@@ -22,12 +22,14 @@ class CreateJobRequest(BaseModel):
     )
     size: int = Field(
         ge=1,
-        description="The file's size in bytes (the upload must have exactly this many). Over the "
-        "deployment's limit (its max_upload_bytes setting, the maximum stated here by default: 1 TiB) the "
-        "answer is 413 FILE_TOO_LARGE. Above its multipart threshold (100 MiB by default) the file is "
-        "uploaded in parts (see `upload`).",
-        # Stated, not enforced here: the service refuses with 413 and the deployment's own limit.
-        json_schema_extra={"maximum": DEFAULT_MAX_UPLOAD_BYTES},
+        # The most any deployment accepts (its max_upload_bytes may be lower, never higher):
+        # over it a request breaks the schema (422); under it but over the deployment's limit,
+        # it is refused as too large (413).
+        le=DEFAULT_MAX_UPLOAD_BYTES,
+        description="The file's size in bytes (the upload must have exactly this many). At most the "
+        "maximum stated here (1 TiB, 422 INVALID_REQUEST over it); over a deployment's own lower limit "
+        "(its max_upload_bytes setting) the answer is 413 FILE_TOO_LARGE. Above its multipart threshold "
+        "(100 MiB by default) the file is uploaded in parts (see `upload`).",
     )
     options: ConvertOptions = Field(default_factory=ConvertOptions)
     # The engines a client may ask for (JobService.REQUESTABLE_ENGINES; a test keeps them equal).

@@ -11,6 +11,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from etl_lib.jobs.models import CURSOR_PATTERN
 from etl_lib.jobs.settings import service, validate_at_cold_start
 from lambdas.common.api import ERROR_RESPONSES, FINISHED_JOB_RESPONSES, build_resolver, caller, ok
 from lambdas.common.models import JobEnvelope, JobList, JobReport, JobView, RunReportView
@@ -33,7 +34,9 @@ router = Router()
 )
 def list_jobs(
     limit: Annotated[int, Query(ge=1, le=100, description="Jobs per page")] = 20,
-    next_token: Annotated[str | None, Query(description="`next_token` of the previous page")] = None,
+    next_token: Annotated[
+        str | None, Query(pattern=CURSOR_PATTERN, description="`next_token` of the previous page")
+    ] = None,
 ) -> JobList:
     page = service().list_jobs(caller(router), limit=limit, cursor=next_token)
     return JobList(jobs=[JobView.of(j) for j in page.jobs], next_token=page.next_cursor)

@@ -14,9 +14,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from etl_lib import errors
+from etl_lib.errors import IdempotentJobDeletedError
 from etl_lib.jobs.service import JobService, MultipartPlan
 from etl_lib.jobs.settings import Settings, build_idempotency_store, service, validate_at_cold_start
 from lambdas.common.api import ERROR_RESPONSES, build_resolver, caller, ok
@@ -52,7 +54,15 @@ router = Router()
     responses={
         201: {"description": "Created", "content": {"application/json": {"model": CreateJobResponse}}},
         409: ERROR_RESPONSES[400]
-        | {"description": "A request with this Idempotency-Key is still being handled (IDEMPOTENCY_IN_PROGRESS)"},
+        | {
+            "description": "A request with this Idempotency-Key is still being handled (IDEMPOTENCY_IN_PROGRESS), "
+            "or the job it created was deleted since (IDEMPOTENT_JOB_DELETED)"
+        },
+        422: ERROR_RESPONSES[400]
+        | {
+            "description": "Invalid fields (INVALID_REQUEST), or this Idempotency-Key already used with another "
+            "body (IDEMPOTENCY_KEY_REUSED)"
+        },
         413: ERROR_RESPONSES[400] | {"description": "File too large"},
         415: ERROR_RESPONSES[400] | {"description": "The body is not JSON"},
         429: ERROR_RESPONSES[400]
@@ -110,11 +120,21 @@ def _create(owner: str, request: CreateJobRequest) -> dict[str, Any]:
 def _idempotent(jobs: JobService) -> tuple[IdempotencyConfig, Callable[..., dict[str, Any]]]:
     """``_create`` made idempotent with Powertools, for this container's service (its store
     and its upload form lifetime: a replay never hands out a form that has expired)."""
+
+    def replayed(response: Any, idempotent_data: DataRecord) -> Any:
+        """A replay answers with the job the key created, while that job exists."""
+        if jobs.jobs.get(response["job"]["job_id"]) is None:
+            raise IdempotentJobDeletedError(
+                "the job this Idempotency-Key created was deleted; send a new key to create another job"
+            )
+        return response
+
     config = IdempotencyConfig(
         event_key_jmespath="[owner, key]",  # keys are per caller
         payload_validation_jmespath="request",  # the same key with another body is refused
         expires_after_seconds=jobs.limits.upload_expires_in,
         raise_on_no_idempotency_key=True,
+        response_hook=replayed,
     )
 
     @idempotent_function(

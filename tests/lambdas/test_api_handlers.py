@@ -59,13 +59,16 @@ def test_creating_a_job_returns_it_pending_with_an_upload_form_for_a_server_chos
 
 
 def test_a_file_over_the_size_limit_is_refused_with_413(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over the documented maximum a request breaks the schema (422); over a deployment's own
+    lower limit it is a file too large (413)."""
     from etl_lib.jobs.settings import service
 
     status, payload = call(
         upload_handler, api_event("POST", "/jobs", body={"filename": "a.parquet", "size": 1024**4 + 1})
     )
-    assert status == 413
-    assert payload["error"]["code"] == "FILE_TOO_LARGE"
+    assert status == 422
+    assert payload["error"]["code"] == "INVALID_REQUEST"
+    assert "size" in payload["error"]["message"]
     monkeypatch.setenv("MAX_UPLOAD_BYTES", "100")
     service.cache_clear()
     status, payload = call(upload_handler, api_event("POST", "/jobs", body={"filename": "a.parquet", "size": 101}))
@@ -125,9 +128,13 @@ def test_listing_shows_only_my_jobs_newest_first_in_pages() -> None:
 def test_bad_listing_parameters_are_refused() -> None:
     assert call(status_handler, api_event("GET", "/jobs", query={"limit": "0"}))[0] == 422
     assert call(status_handler, api_event("GET", "/jobs", query={"limit": "many"}))[0] == 422
+    # A next_token not of the documented form breaks the schema; any of that form is a position.
     status, payload = call(status_handler, api_event("GET", "/jobs", query={"next_token": "garbage"}))
-    assert status == 400
-    assert payload["error"]["code"] == "BAD_CURSOR"
+    assert status == 422
+    assert payload["error"]["code"] == "INVALID_REQUEST"
+    made_up = "2999-01-01T00:00:00.000000Z#" + "f" * 32
+    status, payload = call(status_handler, api_event("GET", "/jobs", query={"next_token": made_up}))
+    assert status == 200
 
 
 def test_getting_a_job_returns_it_and_a_missing_one_is_404() -> None:

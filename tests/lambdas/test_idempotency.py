@@ -56,6 +56,18 @@ def test_the_same_key_with_another_body_is_refused(backend: str) -> None:
     assert len(my_jobs()) == 1
 
 
+def test_a_replay_after_the_job_was_deleted_is_refused_not_answered_with_the_deleted_job(backend: str) -> None:
+    job_id = post(BODY, "deleted-1")[1]["job"]["job_id"]
+    deleted, _ = call(status_handler, api_event("DELETE", f"/jobs/{job_id}"))
+    assert deleted == 204
+    status, payload = post(BODY, "deleted-1")
+    assert status == 409
+    assert payload["error"]["code"] == "IDEMPOTENT_JOB_DELETED"
+    assert "send a new key" in payload["error"]["message"]
+    assert my_jobs() == []
+    assert post(BODY, "deleted-2")[0] == 201, "a new key creates a new job"
+
+
 def test_keys_are_per_user_and_requests_without_a_key_are_not_deduplicated(backend: str) -> None:
     mine = post(BODY, "shared-key")[1]["job"]["job_id"]
     theirs = post(BODY, "shared-key", sub="user-b")[1]["job"]["job_id"]

@@ -174,7 +174,7 @@ export interface components {
             filename: string;
             /**
              * Size
-             * @description The file's size in bytes (the upload must have exactly this many). Over the deployment's limit (its max_upload_bytes setting, the maximum stated here by default: 1 TiB) the answer is 413 FILE_TOO_LARGE. Above its multipart threshold (100 MiB by default) the file is uploaded in parts (see `upload`).
+             * @description The file's size in bytes (the upload must have exactly this many). At most the maximum stated here (1 TiB, 422 INVALID_REQUEST over it); over a deployment's own lower limit (its max_upload_bytes setting) the answer is 413 FILE_TOO_LARGE. Above its multipart threshold (100 MiB by default) the file is uploaded in parts (see `upload`).
              */
             size: number;
             options?: components["schemas"]["ConvertOptions"];
@@ -1170,7 +1170,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description A request with this Idempotency-Key is still being handled (IDEMPOTENCY_IN_PROGRESS) */
+            /** @description A request with this Idempotency-Key is still being handled (IDEMPOTENCY_IN_PROGRESS), or the job it created was deleted since (IDEMPOTENT_JOB_DELETED) */
             409: {
                 headers: {
                     [name: string]: unknown;
