@@ -1,6 +1,6 @@
 """One offline synthesis of the CDK app per test session (it takes tens of seconds).
 
-No credentials, no network: account and region come from context (cdk.json's dummy values),
+No credentials, no network: account and region are InfraConfig's dummy defaults,
 nothing is looked up, and the Lambda asset is the source-only directory.
 """
 

@@ -47,10 +47,15 @@ def test_context_values_override_defaults_and_command_line_strings_are_coerced()
     assert "us-east-1" in config.powertools_layer
 
 
-def test_every_cdk_json_key_is_a_setting() -> None:
+def test_cdk_json_sets_only_what_differs_from_the_defaults() -> None:
+    """The defaults live once, in InfraConfig: cdk.json may override a setting for an
+    environment, never restate it (a restated copy would hide a changed default)."""
     context = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]
-    ours = {k for k in context if k.startswith("etl:")}
-    assert ours <= set(InfraConfig.context_keys())
+    ours = {k: v for k, v in context.items() if k.startswith("etl:")}
+    assert set(ours) <= set(InfraConfig.context_keys())
+    defaults = InfraConfig()
+    restated = [k for k in ours if InfraConfig.from_node(App(context={k: ours[k]}).node) == defaults]
+    assert restated == [], f"cdk.json restates these defaults of infra/config.py: {restated}"
 
 
 @pytest.mark.parametrize(
