@@ -452,10 +452,16 @@ def is_iso_timestamp_type(t: pa.DataType) -> bool:
 
 
 def _encode_extension(arr: pa.Array, opts: ConvertOptions) -> pa.Array:
+    from etl_lib.contract import variant  # it renders with this module's rules: imported when used
+
     if is_uuid_type(arr.type):
         return _encode_uuid(arr.storage)
     if is_iso_timestamp_type(arr.type):
         return _quote(arr.storage)
+    if variant.is_json_text_type(arr.type):
+        return arr.storage  # already this contract's JSON text
+    if variant.is_variant_type(arr.type):
+        return variant.to_json(arr, opts, "(variant)").storage
     # Other extensions (JSON, geometry WKB, opaque...) are written as their storage.
     return encode_array(arr.storage, opts)
 
@@ -555,8 +561,11 @@ def _find_nested(arr: pa.Array, path: str) -> tuple[BadValueError, int] | None:
 
 
 def find_bad_value(arr: pa.Array, path: str) -> BadValueError | None:
-    """The first value of ``arr`` the contract refuses (invalid UTF-8, a TIME outside 0-24 h),
+    """The first value of ``arr`` the contract refuses (invalid UTF-8, a TIME outside 0-24 h,
+    a malformed variant),
     as an error naming the column ``path`` and its row in ``arr``; None if there is none."""
+    from etl_lib.contract import variant  # it renders with this module's rules: imported when used
+
     family = family_of(arr.type)
     if family is Family.STRING:
         row = _first_invalid_utf8(arr)
@@ -566,6 +575,8 @@ def find_bad_value(arr: pa.Array, path: str) -> BadValueError | None:
     if family is Family.TIME:
         bad = _bad_time(arr)
         return None if bad is None else InvalidValueError.at(bad[1], column=path, row=bad[0])
+    if family is Family.EXTENSION and variant.is_variant_type(arr.type):
+        return variant.find_bad_variant(arr, ConvertOptions(), path)
     if family is Family.EXTENSION and not (is_uuid_type(arr.type) or is_iso_timestamp_type(arr.type)):
         return find_bad_value(arr.storage, path)
     if family is Family.DICTIONARY:

@@ -66,7 +66,7 @@ typedef enum {
     K_F16, K_F32, K_F64, K_DECIMAL,
     K_STRING, K_LARGE_STRING, K_STRING_VIEW, /* JSON strings */
     K_BINARY, K_LARGE_BINARY, K_BINARY_VIEW, K_FIXED_BINARY, /* base64 */
-    K_UUID, K_ISO_TEXT,
+    K_UUID, K_ISO_TEXT, K_RAW_JSON,
     K_DATE32, K_DATE64, K_TIMESTAMP, K_TIME32, K_TIME64, K_DURATION,
     K_LIST, K_LARGE_LIST, K_FIXED_LIST, K_LIST_VIEW, K_LARGE_LIST_VIEW, K_MAP, K_STRUCT, K_DICT
 } Kind;
@@ -863,7 +863,7 @@ static inline const uint8_t *view_bytes(const Node *n, int64_t j, size_t *len) {
 static inline const uint8_t *var_bytes(const Node *n, int64_t i, size_t *len) {
     const int64_t j = n->offset + i;
     switch (n->kind) {
-        case K_STRING: case K_BINARY: case K_ISO_TEXT: {
+        case K_STRING: case K_BINARY: case K_ISO_TEXT: case K_RAW_JSON: {
             const int32_t *o = (const int32_t *)n->b1;
             *len = (size_t)(o[j + 1] - o[j]);
             return n->b2 + o[j];
@@ -995,6 +995,12 @@ static int w_iso_text(Ctx *c, const Node *n, int64_t i) { /* exact INT96 text ma
     const uint8_t *bytes = var_bytes(n, i, &len);
     return put_char(c, '"') && put(c, (const char *)bytes, len) && put_char(c, '"');
 }
+/* JSON text made by etl_lib/contract/variant.py under this contract (a VARIANT's value): written as it is. */
+static int w_raw_json(Ctx *c, const Node *n, int64_t i) {
+    size_t len;
+    const uint8_t *bytes = var_bytes(n, i, &len);
+    return put(c, (const char *)bytes, len);
+}
 static int w_date32(Ctx *c, const Node *n, int64_t i) { return write_date(c, VALUE(int32_t, n, n->offset + i)); }
 static int w_date64(Ctx *c, const Node *n, int64_t i) {
     return write_date(c, floor_div(VALUE(int64_t, n, n->offset + i), 86400000));
@@ -1043,6 +1049,7 @@ static const WriteFn WRITERS[] = {
     [K_F64] = w_f64, [K_DECIMAL] = w_decimal, [K_STRING] = w_string, [K_LARGE_STRING] = w_var_string,
     [K_STRING_VIEW] = w_var_string, [K_BINARY] = w_binary, [K_LARGE_BINARY] = w_binary,
     [K_BINARY_VIEW] = w_binary, [K_FIXED_BINARY] = w_binary, [K_UUID] = w_uuid, [K_ISO_TEXT] = w_iso_text,
+    [K_RAW_JSON] = w_raw_json,
     [K_DATE32] = w_date32, [K_DATE64] = w_date64, [K_TIMESTAMP] = w_timestamp, [K_TIME32] = w_time32,
     [K_TIME64] = w_time64, [K_DURATION] = w_duration, [K_LIST] = w_list, [K_LARGE_LIST] = w_large_list,
     [K_FIXED_LIST] = w_fixed_list, [K_LIST_VIEW] = w_list_view, [K_LARGE_LIST_VIEW] = w_large_list_view,
@@ -1244,7 +1251,7 @@ static int take_buffers(Node *n, const struct ArrowArray *a) {
             n->n_variadic = nb - 3; /* the last buffer holds the variadic buffers' sizes */
             n->variadic = (const uint8_t *const *)(a->buffers + 2);
             return ERR_NONE;
-        case K_STRING: case K_LARGE_STRING: case K_BINARY: case K_LARGE_BINARY: case K_ISO_TEXT:
+        case K_STRING: case K_LARGE_STRING: case K_BINARY: case K_LARGE_BINARY: case K_ISO_TEXT: case K_RAW_JSON:
         case K_LIST_VIEW: case K_LARGE_LIST_VIEW:
             if (nb < 3) return ERR_UNSUPPORTED;
             n->b1 = a->buffers[1];
@@ -1294,6 +1301,11 @@ static Node *build(const struct ArrowSchema *s, const struct ArrowArray *a, int 
             } else if (ext_len == 17 && !memcmp(ext, "etl.iso_timestamp", 17)) {
                 if (n->kind != K_STRING) err = ERR_UNSUPPORTED;
                 n->kind = K_ISO_TEXT;
+            } else if (ext_len == 8 && !memcmp(ext, "etl.json", 8)) {
+                if (n->kind != K_STRING) err = ERR_UNSUPPORTED;
+                n->kind = K_RAW_JSON;
+            } else if (ext_len == 11 && !memcmp(ext, "etl.variant", 11)) {
+                err = ERR_UNSUPPORTED; /* still its encoding: the reference path renders it */
             } /* other extensions (JSON, WKB geometry, opaque...) are their storage */
         }
         if (err == ERR_NONE) err = take_buffers(n, a);
