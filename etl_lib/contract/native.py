@@ -124,12 +124,13 @@ def release_buffers() -> int:
 
 
 def _variants_as_json(batch: pa.RecordBatch, opts: ConvertOptions) -> pa.RecordBatch:
-    """``batch`` with its top-level VARIANT columns rendered as JSON text, which the kernel
-    writes verbatim (a variant nested deeper sends the batch to the reference path)."""
+    """``batch`` with its top-level shredded VARIANT columns rendered as JSON text (by
+    etl_lib.contract.variant), which the kernel writes verbatim. The kernel decodes
+    unshredded ones itself; a shredded one nested deeper sends the batch to the reference."""
     from etl_lib.contract import variant  # imports the reference, which imports this module
 
     for i, field in enumerate(batch.schema):
-        if variant.is_variant_type(field.type):
+        if variant.is_variant_type(field.type) and field.type.storage_type.get_field_index("typed_value") >= 0:
             text = variant.to_json(batch.column(i), opts, field.name)
             batch = batch.set_column(i, field.with_type(text.type), text)
     return batch
