@@ -79,7 +79,7 @@ def _quote(text: pa.Array) -> pa.Array:
     return _join('"', text, '"')
 
 
-def _mask_nulls(source: pa.Array, text: pa.Array) -> pa.Array:
+def mask_nulls(source: pa.Array, text: pa.Array) -> pa.Array:
     """Make ``text`` null exactly where ``source`` is null (nested kernels lose validity)."""
     if source.null_count == 0:
         return text
@@ -312,7 +312,7 @@ def _encode_date(arr: pa.Array) -> pa.Array:
     layout.text('"')
     outside = _date_layout(layout, days)
     layout.text('"')
-    text = _mask_nulls(arr, layout.array())
+    text = mask_nulls(arr, layout.array())
     if outside.any():
         mask = numpy_views.array(outside)
         mask = mask if arr.null_count == 0 else pc.and_(mask, pc.is_valid(arr))
@@ -334,7 +334,7 @@ def _encode_timestamp(arr: pa.Array) -> pa.Array:
     layout.text("T")
     _clock_layout(layout, within, unit)
     layout.text('Z"' if utc else '"')
-    text = _mask_nulls(arr, layout.array())
+    text = mask_nulls(arr, layout.array())
     if outside.any():
         mask = numpy_views.array(outside)
         mask = mask if arr.null_count == 0 else pc.and_(mask, pc.is_valid(arr))
@@ -353,7 +353,7 @@ def _encode_time(arr: pa.Array) -> pa.Array:
     layout.text('"')
     _clock_layout(layout, _int64_values(arr), unit)
     layout.text('"')
-    return _mask_nulls(arr, layout.array())
+    return mask_nulls(arr, layout.array())
 
 
 def _encode_duration(arr: pa.Array) -> pa.Array:
@@ -391,7 +391,7 @@ def _encode_list(arr: pa.Array, opts: ConvertOptions) -> pa.Array:
     arr = _as_list(arr)
     items = _filled(encode_array(arr.values, opts))
     text = _rejoin(arr.offsets, items, pa.types.is_large_list(arr.type), "[", "]")
-    return _mask_nulls(arr, text)
+    return mask_nulls(arr, text)
 
 
 def _map_key_text(keys: pa.Array, opts: ConvertOptions) -> pa.Array:
@@ -406,7 +406,7 @@ def _map_key_text(keys: pa.Array, opts: ConvertOptions) -> pa.Array:
 def _encode_map(arr: pa.MapArray, opts: ConvertOptions) -> pa.Array:
     entries = _join(_map_key_text(arr.keys, opts), ":", _filled(encode_array(arr.items, opts)))
     text = _rejoin(arr.offsets, entries, False, "{", "}")
-    return _mask_nulls(arr, text)
+    return mask_nulls(arr, text)
 
 
 def encode_object(
@@ -436,7 +436,7 @@ def _encode_struct(arr: pa.StructArray, opts: ConvertOptions) -> pa.Array:
     names = [arr.type.field(i).name for i in range(arr.type.num_fields)]
     children = arr.flatten()  # honours the parent's slice offset
     text = encode_object(names, [encode_array(c, opts) for c in children], opts, length=len(arr))
-    return _mask_nulls(arr, text)
+    return mask_nulls(arr, text)
 
 
 # --- dispatch --------------------------------------------------------------------------

@@ -16,9 +16,12 @@ pyarrow 25 reads such a group as a plain struct and exposes no Variant type, so:
   two engines write the same bytes.
 
 No library decodes the Variant encoding for pyarrow 25 (pyarrow has no Variant type and
-Spark's decoder lives in the JVM), hence the hand-written decoder below. Typed (shredded)
-leaves are rendered by the contract's own vectorised encoder; only the binary values and
-the assembly of each value go through Python.
+Spark's decoder lives in the JVM), hence the hand-written decoder below: the reference.
+The native encoder decodes binary values the same way, much faster (``_native/encoder.c``,
+checked against this one byte for byte): it writes unshredded columns itself and the
+binary cells of shredded ones for :class:`_Assembler`, which renders typed (shredded)
+leaves with the contract's own vectorised encoder and joins objects and arrays with Arrow
+kernels.
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from etl_lib._runtime import numpy_views
 from etl_lib._runtime.lazy import lazy_module
+from etl_lib.contract import native
 from etl_lib.contract import reference as contract
 from etl_lib.contract.type_families import Family, family_of
 from etl_lib.errors import BadValueError, InvalidValueError
@@ -338,37 +343,17 @@ class _Renderer:
 
     # shredding
 
-    def group(self, keys: list[str], value: bytes | None, typed: object) -> str | None:
-        """The JSON text of a shredded (value, typed_value) pair; None when it is missing.
-        ``typed`` is already rendered for primitives (str), a dict for a shredded object,
-        a list for a shredded array."""
-        if typed is None:
-            return None if value is None else self.value(keys, value)
-        if isinstance(typed, dict):
-            return self._shredded_object(keys, value, typed)
-        if value is not None:
-            raise _Malformed("conflicting value and typed_value")
-        if isinstance(typed, list):
-            items = [None if e is None else self.group(keys, e.get("value"), e.get("typed_value")) for e in typed]
-            # An array element cannot be missing; the spec reads a missing one as a variant null.
-            return "[" + ",".join("null" if t is None else t for t in items) + "]"
-        assert isinstance(typed, str)
-        return typed
-
-    def _shredded_object(self, keys: list[str], value: bytes | None, typed: dict[str, Any]) -> str:
-        members: dict[str, str] = {}
-        for name, field in typed.items():
-            text = None if field is None else self.group(keys, field.get("value"), field.get("typed_value"))
-            if text is not None:
+    def merge(self, keys: list[str], value: bytes, shredded: dict[str, str | None]) -> str:
+        """A partially shredded object: its ``shredded`` fields (None when missing) and the
+        fields left in ``value``, sorted by name as the encoding sorts them."""
+        if _uint(value, 0, 1) & 0x03 != 2:
+            raise _Malformed("a non-object value with shredded fields")
+        members = {name: text for name, text in shredded.items() if text is not None}
+        for name, text in self.object_fields(keys, value):
+            # A name both shredded and in the value is not allowed by the spec, which lets
+            # a reader refuse it or read the shredded field: the shredded field is kept.
+            if name not in shredded:
                 members[name] = text
-        if value is not None:
-            if _uint(value, 0, 1) & 0x03 != 2:
-                raise _Malformed("a non-object value with shredded fields")
-            for name, text in self.object_fields(keys, value):
-                # A name both shredded and in the value is not allowed by the spec, which lets
-                # a reader refuse it or read the shredded field: the shredded field is kept.
-                if name not in typed:
-                    members[name] = text
         ordered = sorted(members.items(), key=lambda member: member[0].encode("utf-8"))
         return "{" + ",".join(contract.quote_text(k) + ":" + v for k, v in ordered) + "}"
 
@@ -412,32 +397,129 @@ def _group_problem(t: pa.DataType, path: str) -> str | None:
     return None
 
 
-def _null_mask(arr: pa.Array) -> pa.Array | None:
-    return pc.is_null(arr) if arr.null_count else None
+class _Assembler:
+    """Puts shredded variants back together, column by column: typed leaves are rendered by
+    the contract's vectorised encoder, objects and arrays joined by Arrow kernels, and only
+    the binary ``value`` cells (and partially shredded objects) go through :class:`_Renderer`.
+    Each array handled carries ``rows``: the top-level row of each of its elements, which
+    names the row of a refused value and finds its metadata."""
 
+    def __init__(self, storage: pa.StructArray, opts: ConvertOptions, column: str) -> None:
+        self.opts, self.column = opts, column
+        self.renderer = _Renderer(opts)
+        self.storage = storage
+        self._metadata: list[bytes | None] | None = None
 
-def _rendered_typed(arr: pa.Array, opts: ConvertOptions) -> pa.Array:
-    """``arr`` (a typed_value) with its primitive leaves replaced by their JSON text."""
-    t = arr.type
-    if pa.types.is_struct(t):
-        children = [_rendered_group(child, opts) for child in arr.flatten()]
-        return pa.StructArray.from_arrays(children, names=[f.name for f in t], mask=_null_mask(arr))
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        cls = pa.LargeListArray if pa.types.is_large_list(t) else pa.ListArray
-        return cls.from_arrays(arr.offsets, _rendered_group(arr.values, opts), mask=_null_mask(arr))
-    return contract.encode_array(arr, opts)
+    @property
+    def metadata(self) -> list[bytes | None]:
+        """The metadata of each top-level row, as Python bytes (read once, when first needed)."""
+        if self._metadata is None:
+            self._metadata = self.storage.field("metadata").to_pylist()
+        return self._metadata
 
+    def refuse(self, problem: str, row: int) -> BadValueError:
+        return InvalidValueError.at(f"is not a valid variant ({problem})", column=self.column, row=row)
 
-def _rendered_group(arr: pa.StructArray, opts: ConvertOptions) -> pa.Array:
-    names = [f.name for f in arr.type]
-    children = [
-        _rendered_typed(c, opts) if n == "typed_value" else c for n, c in zip(names, arr.flatten(), strict=True)
-    ]
-    return pa.StructArray.from_arrays(children, names=names, mask=_null_mask(arr))
+    def _keys(self, row: int) -> list[str]:
+        metadata = self.metadata[row]
+        if metadata is None:
+            raise _Malformed("no metadata")
+        return self.renderer.dictionary(metadata)
+
+    def decoded(self, value: pa.Array, rows: np.ndarray) -> pa.Array:
+        """The JSON text of each binary ``value`` (null where it is null): by the native
+        encoder when it runs and takes them all (it writes what this module writes), else here."""
+        if value.null_count == len(value):
+            return pa.nulls(len(value), pa.string())
+        if native.selected() == native.NATIVE:
+            metadata = self.storage.field("metadata").take(numpy_views.array(rows))
+            pairs = pa.StructArray.from_arrays([metadata, value], names=["metadata", "value"])
+            fast = native.encode_values(pa.ExtensionArray.from_storage(VariantType(pairs.type), pairs), self.opts)
+            if fast is not None:
+                return contract.mask_nulls(value, fast)
+        texts: list[str | None] = []
+        for i, raw in enumerate(value.to_pylist()):
+            if raw is None:
+                texts.append(None)
+                continue
+            try:
+                texts.append(self.renderer.value(self._keys(int(rows[i])), raw))
+            except _Malformed as exc:
+                raise self.refuse(str(exc), int(rows[i])) from None
+        return pa.array(texts, pa.string())
+
+    def group(self, group: pa.StructArray, rows: np.ndarray) -> pa.Array:
+        """The JSON text of each (value, typed_value) pair of ``group``; null where it is missing."""
+        children = dict(zip([f.name for f in group.type], group.flatten(), strict=True))  # parent nulls kept
+        value, typed = children.get("value"), children.get("typed_value")
+        has_value = value is not None and value.null_count < len(value)
+        if typed is None or typed.null_count == len(typed):
+            return self.decoded(value, rows) if has_value else pa.nulls(len(group), pa.string())
+        if pa.types.is_struct(typed.type):
+            return self.shredded_object(typed, value if has_value else None, rows)
+        if has_value:
+            assert value is not None
+            both = numpy_views.values(pc.and_(pc.is_valid(typed), pc.is_valid(value)))
+            if both.any():
+                raise self.refuse("conflicting value and typed_value", int(rows[int(np.argmax(both))]))
+        is_list = pa.types.is_list(typed.type) or pa.types.is_large_list(typed.type)
+        text = self.shredded_array(typed, rows) if is_list else contract.encode_array(typed, self.opts)
+        return pc.coalesce(text, self.decoded(value, rows)) if has_value else text
+
+    def shredded_array(self, typed: pa.Array, rows: np.ndarray) -> pa.Array:
+        elements = pc.list_flatten(typed)
+        parents = numpy_views.values(pc.list_parent_indices(typed)).astype(np.int64)
+        # An array element cannot be missing; the spec reads a missing one as a variant null.
+        texts = pc.fill_null(self.group(elements, rows[parents]), "null")
+        lengths = numpy_views.values(pc.fill_null(pc.list_value_length(typed), 0)).astype(np.int64)
+        offsets = numpy_views.array(np.concatenate([np.zeros(1, np.int64), np.cumsum(lengths)]))
+        joined = pc.binary_join(pa.LargeListArray.from_arrays(offsets, texts), ",")
+        return contract.mask_nulls(typed, pc.binary_join_element_wise("[", joined, "]", ""))
+
+    def shredded_object(self, typed: pa.StructArray, value: pa.Array | None, rows: np.ndarray) -> pa.Array:
+        names = sorted((f.name for f in typed.type), key=lambda name: name.encode("utf-8"))
+        fields = dict(zip([f.name for f in typed.type], typed.flatten(), strict=True))
+        texts = {name: self.group(fields[name], rows) for name in names}
+        # A missing field is absent: the members are joined as --drop-nulls joins them.
+        objects = contract.encode_object(
+            names, [texts[n] for n in names], ConvertOptions(drop_nulls=True), length=len(typed)
+        )
+        objects = contract.mask_nulls(typed, objects)
+        if value is None:
+            return objects
+        decoded = self.decoded(pc.if_else(pc.is_valid(typed), pa.scalar(None, value.type), value), rows)
+        merged = objects
+        both = numpy_views.values(pc.and_(pc.is_valid(typed), pc.is_valid(value)))
+        if both.any():
+            merged = self._merged(merged, typed, value, texts, rows, both)
+        return pc.coalesce(merged, decoded)
+
+    def _merged(
+        self,
+        objects: pa.Array,
+        typed: pa.Array,
+        value: pa.Array,
+        texts: dict[str, pa.Array],
+        rows: np.ndarray,
+        both: np.ndarray,
+    ) -> pa.Array:
+        """``objects`` with the partially shredded ones (``both``) merged with their value."""
+        where = np.flatnonzero(both)
+        taken = numpy_views.array(where.astype(np.int64))
+        field_texts = {name: text.take(taken).to_pylist() for name, text in texts.items()}
+        values = value.take(taken).to_pylist()
+        merged: list[str] = []
+        for k, i in enumerate(where.tolist()):
+            try:
+                shredded = {name: field_texts[name][k] for name in texts}
+                merged.append(self.renderer.merge(self._keys(int(rows[i])), values[k], shredded))
+            except _Malformed as exc:
+                raise self.refuse(str(exc), int(rows[i])) from None
+        return pc.replace_with_mask(objects, numpy_views.array(both), pa.array(merged, pa.string()))
 
 
 def _first_valid(arr: pa.Array) -> int:
-    return 0 if arr.null_count == 0 else int(np.argmax(np.asarray(pc.is_valid(arr))))
+    return 0 if arr.null_count == 0 else int(np.argmax(numpy_views.values(pc.is_valid(arr))))
 
 
 def to_json(arr: pa.Array, opts: ConvertOptions, column: str) -> pa.Array:
@@ -461,20 +543,11 @@ def to_json(arr: pa.Array, opts: ConvertOptions, column: str) -> pa.Array:
     bad = contract.find_bad_value(storage, column)
     if bad is not None:
         raise bad
-    rows = _rendered_group(storage, opts).to_pylist()
-    renderer = _Renderer(opts)
-    texts: list[str | None] = []
-    for row, record in enumerate(rows):
-        if record is None:
-            texts.append(None)
-            continue
-        try:
-            keys = renderer.dictionary(record["metadata"])
-            text = renderer.group(keys, record.get("value"), record.get("typed_value"))
-        except _Malformed as exc:
-            raise InvalidValueError.at(f"is not a valid variant ({exc})", column=column, row=row) from None
-        texts.append("null" if text is None else text)  # a missing variant reads as variant null
-    return pa.ExtensionArray.from_storage(JsonTextType(), pa.array(texts, pa.string()))
+    assembler = _Assembler(storage, opts, column)
+    texts = assembler.group(storage, np.arange(len(storage), dtype=np.int64))
+    # A missing variant (value and typed_value both null) reads as a variant null.
+    texts = contract.mask_nulls(storage, pc.fill_null(texts, "null"))
+    return pa.ExtensionArray.from_storage(JsonTextType(), texts)
 
 
 def find_bad_variant(arr: pa.Array, opts: ConvertOptions, column: str) -> BadValueError | None:

@@ -1215,8 +1215,8 @@ static int w_dict(Ctx *c, const Node *n, int64_t i) { return write_value(c, n->d
 static int w_variant(Ctx *c, const Node *n, int64_t i) {
     const int64_t j = n->offset + i;
     const Node *metadata = n->children[n->variant_metadata], *value = n->children[n->variant_value];
-    if (is_null(metadata, j)) return bad_variant(c);
     if (is_null(value, j)) return put(c, "null", 4); /* a missing value reads as a variant null */
+    if (is_null(metadata, j)) return bad_variant(c);
     size_t meta_len, len;
     const uint8_t *meta_bytes = var_bytes(metadata, j, &meta_len);
     const uint8_t *bytes = var_bytes(value, j, &len);
