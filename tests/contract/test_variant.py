@@ -392,3 +392,33 @@ def test_both_engines_write_the_same_bytes_for_spark_variants(
         outputs.append(dest.read_bytes())
     assert outputs[0] == outputs[1] == outputs[2]
     assert Decimal("-2.5E-10") == parse_json(outputs[0].decode().splitlines()[0])["v"]["c"]["d"]
+
+
+def _shredded_list(values: list[bytes | None], typed: list[list[tuple[bytes | None, int | None]] | None]) -> pa.Array:
+    element = pa.struct([("value", pa.binary()), ("typed_value", pa.int32())])
+    elements = pa.array(
+        [None if items is None else [{"value": v, "typed_value": t} for v, t in items] for items in typed],
+        pa.list_(element),
+    )
+    storage = pa.StructArray.from_arrays(
+        [pa.array([EMPTY_METADATA] * len(values), pa.binary()), pa.array(values, pa.binary()), elements],
+        names=["metadata", "value", "typed_value"],
+    )
+    return pa.ExtensionArray.from_storage(VariantType(storage.type), storage)
+
+
+@pytest.mark.usefixtures("encoder")
+def test_a_shredded_array_is_put_back_together_row_by_row() -> None:
+    short_string = bytes([0x01 | (2 << 2)]) + b"ab"
+    arr = _shredded_list(
+        [None, short_string, None, None],
+        [[(None, 1), (b"\x0c\x07", None)], None, [(None, None)], []],
+    )
+    assert to_json(arr, DEFAULT, "v").storage.to_pylist() == ["[1,7]", '"ab"', "[null]", "[]"]
+
+
+@pytest.mark.usefixtures("encoder")
+def test_a_conflict_in_a_shredded_array_names_its_row() -> None:
+    arr = _shredded_list([None, None, None], [[(None, 1)], [], [(None, 2), (b"\x0c\x05", 3)]])
+    with pytest.raises(InvalidValueError, match=r"^column v, row 2: is not a valid variant \(conflicting value"):
+        to_json(arr, DEFAULT, "v")
