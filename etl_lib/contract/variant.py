@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 import re
 import struct
 import uuid
@@ -102,18 +103,34 @@ _TOP_LEVEL_VARIANT = re.compile(
 )
 
 
+# Spark's own schema of what it wrote, in the file's key-value metadata: it names variant
+# columns even where the Parquet schema does not (Spark 4.0, or 4.1 with
+# spark.sql.parquet.variant.annotateLogicalType.enabled=false).
+_SPARK_SCHEMA_KEY = b"org.apache.spark.sql.parquet.row.metadata"
+
+
+def _spark_variant_columns(schema: pa.Schema) -> list[str]:
+    raw = (schema.metadata or {}).get(_SPARK_SCHEMA_KEY)
+    if raw is None:
+        return []
+    try:
+        fields = json.loads(raw).get("fields", [])
+        return [f["name"] for f in fields if isinstance(f, dict) and f.get("type") == "variant"]
+    except (ValueError, AttributeError, KeyError, TypeError):
+        return []  # not Spark's schema after all: the annotation alone decides
+
+
 def variant_columns(parquet_schema: str, schema: pa.Schema) -> tuple[str, ...]:
     """Top-level columns of ``schema`` that the Parquet schema (pyarrow's text of it)
-    annotates as VARIANT and that have a variant's shape (a binary ``metadata`` and a
-    ``value`` or ``typed_value``)."""
+    annotates as VARIANT, or that Spark's schema in the file's metadata types as variant,
+    and that have a variant's shape (a binary ``metadata`` and a ``value`` or
+    ``typed_value``)."""
+    candidates = [m.group(1) for m in map(_TOP_LEVEL_VARIANT.match, parquet_schema.splitlines()) if m]
+    candidates += _spark_variant_columns(schema)
     names: list[str] = []
-    for line in parquet_schema.splitlines():
-        match = _TOP_LEVEL_VARIANT.match(line)
-        if match is None or schema.get_field_index(match.group(1)) < 0:
-            continue
-        t = schema.field(match.group(1)).type
-        if _has_variant_shape(t):
-            names.append(match.group(1))
+    for name in candidates:
+        if name not in names and schema.get_field_index(name) >= 0 and _has_variant_shape(schema.field(name).type):
+            names.append(name)
     return tuple(names)
 
 
