@@ -226,7 +226,7 @@ def _read_footer(part_uri: str, size: int, limits: Limits) -> tuple[InputFile, p
             seconds = _open(part_uri, coerce_int96_timestamp_unit="s").schema_arrow
             schema = with_int96_as_utc(schema, seconds, int96)
         parquet_schema = str(pf.schema)
-        # pyarrow reads a VARIANT group as a plain struct: only the Parquet schema says what it is.
+        # pyarrow reads a VARIANT group as a plain struct: only the Parquet (or Spark) schema says so.
         variants = variant_columns(parquet_schema, schema)
         schema = with_variant_types(schema, variants)
     except ConversionError:
