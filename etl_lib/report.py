@@ -20,6 +20,7 @@ import pyarrow as pa
 from etl_lib._runtime.validated import NON_NEGATIVE, Validated
 from etl_lib.contract.reference import MAX_SAFE_INTEGER, is_iso_timestamp_type, is_uuid_type
 from etl_lib.contract.type_families import Family, family_of
+from etl_lib.contract.variant import is_json_text_type, is_variant_type
 from etl_lib.options import ConvertOptions
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -71,7 +72,7 @@ class RunReport(Validated):
 
 
 def _nullable(schema: dict[str, Any], nullable: bool) -> dict[str, Any]:
-    if not nullable:
+    if not nullable or schema.keys() <= {"description"}:  # the latter already allows null
         return schema
     if "type" in schema:
         types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
@@ -100,6 +101,8 @@ def _extension_schema(t: pa.DataType, opts: ConvertOptions) -> dict[str, Any]:
         return {"type": "string", "format": "uuid"}
     if is_iso_timestamp_type(t):
         return {"type": "string", "format": "date-time"}
+    if is_variant_type(t) or is_json_text_type(t):
+        return {"description": "any JSON value (a VARIANT)"}  # no constraint: any JSON value
     return value_schema(t.storage_type, opts)
 
 

@@ -123,6 +123,19 @@ def release_buffers() -> int:
     return 0 if module is None else int(module.trim())
 
 
+def _variants_as_json(batch: pa.RecordBatch, opts: ConvertOptions) -> pa.RecordBatch:
+    """``batch`` with its top-level shredded VARIANT columns rendered as JSON text (by
+    etl_lib.contract.variant), which the kernel writes verbatim. The kernel decodes
+    unshredded ones itself; a shredded one nested deeper sends the batch to the reference."""
+    from etl_lib.contract import variant  # imports the reference, which imports this module
+
+    for i, field in enumerate(batch.schema):
+        if variant.is_variant_type(field.type) and field.type.storage_type.get_field_index("typed_value") >= 0:
+            text = variant.to_json(batch.column(i), opts, field.name)
+            batch = batch.set_column(i, field.with_type(text.type), text)
+    return batch
+
+
 def encode_lines(batch: pa.RecordBatch | pa.Table, opts: ConvertOptions, terminator: str) -> pa.Array | None:
     """One JSON object per row of ``batch``, each followed by ``terminator`` (a string array,
     or a large string array past 2 GiB), or None when the reference path must encode it."""
@@ -133,6 +146,7 @@ def encode_lines(batch: pa.RecordBatch | pa.Table, opts: ConvertOptions, termina
         if batch.num_columns == 0:
             return None
         batch = pa.RecordBatch.from_arrays([c.combine_chunks() for c in batch.columns], schema=batch.schema)
+    batch = _variants_as_json(batch, opts)
     return _run(module, batch, module.MODE_LINES, opts, terminator.encode("utf-8"))
 
 

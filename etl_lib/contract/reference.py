@@ -79,7 +79,7 @@ def _quote(text: pa.Array) -> pa.Array:
     return _join('"', text, '"')
 
 
-def _mask_nulls(source: pa.Array, text: pa.Array) -> pa.Array:
+def mask_nulls(source: pa.Array, text: pa.Array) -> pa.Array:
     """Make ``text`` null exactly where ``source`` is null (nested kernels lose validity)."""
     if source.null_count == 0:
         return text
@@ -312,7 +312,7 @@ def _encode_date(arr: pa.Array) -> pa.Array:
     layout.text('"')
     outside = _date_layout(layout, days)
     layout.text('"')
-    text = _mask_nulls(arr, layout.array())
+    text = mask_nulls(arr, layout.array())
     if outside.any():
         mask = numpy_views.array(outside)
         mask = mask if arr.null_count == 0 else pc.and_(mask, pc.is_valid(arr))
@@ -334,7 +334,7 @@ def _encode_timestamp(arr: pa.Array) -> pa.Array:
     layout.text("T")
     _clock_layout(layout, within, unit)
     layout.text('Z"' if utc else '"')
-    text = _mask_nulls(arr, layout.array())
+    text = mask_nulls(arr, layout.array())
     if outside.any():
         mask = numpy_views.array(outside)
         mask = mask if arr.null_count == 0 else pc.and_(mask, pc.is_valid(arr))
@@ -353,7 +353,7 @@ def _encode_time(arr: pa.Array) -> pa.Array:
     layout.text('"')
     _clock_layout(layout, _int64_values(arr), unit)
     layout.text('"')
-    return _mask_nulls(arr, layout.array())
+    return mask_nulls(arr, layout.array())
 
 
 def _encode_duration(arr: pa.Array) -> pa.Array:
@@ -391,7 +391,7 @@ def _encode_list(arr: pa.Array, opts: ConvertOptions) -> pa.Array:
     arr = _as_list(arr)
     items = _filled(encode_array(arr.values, opts))
     text = _rejoin(arr.offsets, items, pa.types.is_large_list(arr.type), "[", "]")
-    return _mask_nulls(arr, text)
+    return mask_nulls(arr, text)
 
 
 def _map_key_text(keys: pa.Array, opts: ConvertOptions) -> pa.Array:
@@ -406,7 +406,7 @@ def _map_key_text(keys: pa.Array, opts: ConvertOptions) -> pa.Array:
 def _encode_map(arr: pa.MapArray, opts: ConvertOptions) -> pa.Array:
     entries = _join(_map_key_text(arr.keys, opts), ":", _filled(encode_array(arr.items, opts)))
     text = _rejoin(arr.offsets, entries, False, "{", "}")
-    return _mask_nulls(arr, text)
+    return mask_nulls(arr, text)
 
 
 def encode_object(
@@ -436,7 +436,7 @@ def _encode_struct(arr: pa.StructArray, opts: ConvertOptions) -> pa.Array:
     names = [arr.type.field(i).name for i in range(arr.type.num_fields)]
     children = arr.flatten()  # honours the parent's slice offset
     text = encode_object(names, [encode_array(c, opts) for c in children], opts, length=len(arr))
-    return _mask_nulls(arr, text)
+    return mask_nulls(arr, text)
 
 
 # --- dispatch --------------------------------------------------------------------------
@@ -452,10 +452,16 @@ def is_iso_timestamp_type(t: pa.DataType) -> bool:
 
 
 def _encode_extension(arr: pa.Array, opts: ConvertOptions) -> pa.Array:
+    from etl_lib.contract import variant  # it renders with this module's rules: imported when used
+
     if is_uuid_type(arr.type):
         return _encode_uuid(arr.storage)
     if is_iso_timestamp_type(arr.type):
         return _quote(arr.storage)
+    if variant.is_json_text_type(arr.type):
+        return arr.storage  # already this contract's JSON text
+    if variant.is_variant_type(arr.type):
+        return variant.to_json(arr, opts, "(variant)").storage
     # Other extensions (JSON, geometry WKB, opaque...) are written as their storage.
     return encode_array(arr.storage, opts)
 
@@ -555,8 +561,11 @@ def _find_nested(arr: pa.Array, path: str) -> tuple[BadValueError, int] | None:
 
 
 def find_bad_value(arr: pa.Array, path: str) -> BadValueError | None:
-    """The first value of ``arr`` the contract refuses (invalid UTF-8, a TIME outside 0-24 h),
+    """The first value of ``arr`` the contract refuses (invalid UTF-8, a TIME outside 0-24 h,
+    a malformed variant),
     as an error naming the column ``path`` and its row in ``arr``; None if there is none."""
+    from etl_lib.contract import variant  # it renders with this module's rules: imported when used
+
     family = family_of(arr.type)
     if family is Family.STRING:
         row = _first_invalid_utf8(arr)
@@ -566,6 +575,8 @@ def find_bad_value(arr: pa.Array, path: str) -> BadValueError | None:
     if family is Family.TIME:
         bad = _bad_time(arr)
         return None if bad is None else InvalidValueError.at(bad[1], column=path, row=bad[0])
+    if family is Family.EXTENSION and variant.is_variant_type(arr.type):
+        return variant.find_bad_variant(arr, ConvertOptions(), path)
     if family is Family.EXTENSION and not (is_uuid_type(arr.type) or is_iso_timestamp_type(arr.type)):
         return find_bad_value(arr.storage, path)
     if family is Family.DICTIONARY:

@@ -6,7 +6,7 @@ footers (cheap, on the driver) and turns every way a file can be unreadable into
 cuts the row groups into ordered :class:`Slice` work units; :func:`read_slice` decodes
 one slice as Arrow record batches, wherever it runs (a Spark executor, a local worker),
 sized by :mod:`etl_lib.input.batches`, with INT96 columns made exact by
-:mod:`etl_lib.input.int96`.
+:mod:`etl_lib.input.int96` and VARIANT columns typed by :mod:`etl_lib.contract.variant`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from etl_lib._runtime import fs
 from etl_lib.contract.type_families import children, nesting_depth
+from etl_lib.contract.variant import variant_columns, with_variant_types, wrap_variants
 from etl_lib.errors import ConversionError, InputTooLargeError, InvalidInputError, UnsupportedTypeError
 from etl_lib.input.batches import DEFAULT_BATCH_ROWS, decoded_bytes, sized_batches
 from etl_lib.input.budget import Budget
@@ -39,6 +40,7 @@ class InputFile:
     row_group_rows: tuple[int, ...]
     row_group_bytes: tuple[int, ...]
     int96: tuple[str, ...] = ()
+    variant: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Slice:
     is_last: bool
     int96: tuple[str, ...] = ()  # top-level columns holding INT96, decoded exactly by read_slice
     first_row: int = 0  # index in its file of the slice's first row (for error messages)
+    variant: tuple[str, ...] = ()  # top-level VARIANT columns, typed as such by read_slice
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ class ParquetInput:
             if current:
                 groups.append((f, tuple(current), rows, first))
         return [
-            Slice(seq, f.uri, rgs, rows, seq == len(groups) - 1, f.int96, first)
+            Slice(seq, f.uri, rgs, rows, seq == len(groups) - 1, f.int96, first, f.variant)
             for seq, (f, rgs, rows, first) in enumerate(groups)
         ]
 
@@ -223,12 +226,15 @@ def _read_footer(part_uri: str, size: int, limits: Limits) -> tuple[InputFile, p
             seconds = _open(part_uri, coerce_int96_timestamp_unit="s").schema_arrow
             schema = with_int96_as_utc(schema, seconds, int96)
         parquet_schema = str(pf.schema)
+        # pyarrow reads a VARIANT group as a plain struct: only the Parquet (or Spark) schema says so.
+        variants = variant_columns(parquet_schema, schema)
+        schema = with_variant_types(schema, variants)
     except ConversionError:
         raise
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for bad files
         raise invalid_input(part_uri, exc) from exc
     # Row counts come from the row groups: some writers leave the footer's total at 0.
-    return InputFile(part_uri, size, sum(rg_rows), rg_rows, rg_bytes, int96), schema, parquet_schema
+    return InputFile(part_uri, size, sum(rg_rows), rg_rows, rg_bytes, int96, variants), schema, parquet_schema
 
 
 def open_input(uri: str, limits: Limits | None = None) -> ParquetInput:
@@ -289,6 +295,8 @@ class _Reader:
             for batch in self._with_int96(rg, sized):
                 if self.empty_groups:
                     batch = self._with_empty_groups(batch)
+                if self.piece.variant:
+                    batch = wrap_variants(batch, self.piece.variant)
                 self.budget.check_time()
                 self.budget.charge_input(decoded_bytes(batch))
                 yield batch

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 Transformation = Callable[["DataFrame"], "DataFrame"]
 
 SLICE_DDL = (
-    "seq long, uri string, row_groups array<int>, rows long, is_last boolean, int96 array<string>, first_row long"
+    "seq long, uri string, row_groups array<int>, rows long, is_last boolean, int96 array<string>, first_row long,"
+    " variant array<string>"
 )
 LINES_DDL = "seq long, line string"
 PIECES_DDL = (
@@ -37,7 +38,9 @@ PIECES_DDL = (
 
 def slices_frame(spark: SparkSession, plan: list[Slice]) -> DataFrame:
     """One row and one partition per slice, partitions in output order."""
-    rows = [(s.seq, s.uri, list(s.row_groups), s.rows, s.is_last, list(s.int96), s.first_row) for s in plan]
+    rows = [
+        (s.seq, s.uri, list(s.row_groups), s.rows, s.is_last, list(s.int96), s.first_row, list(s.variant)) for s in plan
+    ]
     rdd = spark.sparkContext.parallelize(rows, numSlices=max(1, len(rows)))
     return spark.createDataFrame(rdd, SLICE_DDL)
 
@@ -53,6 +56,7 @@ def _slices(batches: Iterable[pa.RecordBatch]) -> Iterator[Slice]:
                 row["is_last"],
                 tuple(row["int96"]),
                 row["first_row"],
+                tuple(row["variant"]),
             )
 
 

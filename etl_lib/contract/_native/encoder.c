@@ -57,7 +57,7 @@ struct ArrowArray {
 
 enum { F_DROP_NULLS = 1, F_BIGINT_AS_STRING = 2, F_DECIMAL_AS_STRING = 4, F_NAN_AS_STRING = 8 };
 enum { MODE_LINES = 0, MODE_VALUES = 1 };
-enum { ERR_NONE = 0, ERR_UNSUPPORTED, ERR_NOMEM, ERR_INVALID_UTF8, ERR_INVALID_TIME, ERR_NEED_FLOAT16 };
+enum { ERR_NONE = 0, ERR_UNSUPPORTED, ERR_NOMEM, ERR_INVALID_UTF8, ERR_INVALID_TIME, ERR_NEED_FLOAT16, ERR_INVALID_VARIANT };
 
 /* ---- Column tree -------------------------------------------------------------------- */
 
@@ -66,9 +66,10 @@ typedef enum {
     K_F16, K_F32, K_F64, K_DECIMAL,
     K_STRING, K_LARGE_STRING, K_STRING_VIEW, /* JSON strings */
     K_BINARY, K_LARGE_BINARY, K_BINARY_VIEW, K_FIXED_BINARY, /* base64 */
-    K_UUID, K_ISO_TEXT,
+    K_UUID, K_ISO_TEXT, K_RAW_JSON,
     K_DATE32, K_DATE64, K_TIMESTAMP, K_TIME32, K_TIME64, K_DURATION,
-    K_LIST, K_LARGE_LIST, K_FIXED_LIST, K_LIST_VIEW, K_LARGE_LIST_VIEW, K_MAP, K_STRUCT, K_DICT
+    K_LIST, K_LARGE_LIST, K_FIXED_LIST, K_LIST_VIEW, K_LARGE_LIST_VIEW, K_MAP, K_STRUCT, K_DICT,
+    K_VARIANT /* an unshredded VARIANT: a struct of metadata and value binaries */
 } Kind;
 
 typedef struct Node Node;
@@ -89,6 +90,7 @@ struct Node {
     int width; /* fixed binary width, fixed list size, decimal bit width, index width */
     int index_signed;
     int32_t scale;
+    int variant_metadata, variant_value; /* K_VARIANT: the children holding them */
     int64_t n_children;
     Node **children;
     char **keys; /* struct: the escaped "name": text of each field */
@@ -412,6 +414,8 @@ static int magnitude_digits(const uint64_t *le, int words, int *negative, char *
 /* The text of Arrow's decimal->string cast: the integer digits with the point inserted
    at the scale, or scientific notation for a negative scale or a small adjusted exponent
    (the rule of Java's BigDecimal.toString, which Arrow follows). */
+static int write_decimal_le(Ctx *c, const uint64_t *le, int words, int32_t scale);
+
 static int write_decimal(Ctx *c, const Node *n, int64_t i) {
     const int words = n->width / 64;
     uint64_t le[4];
@@ -426,16 +430,20 @@ static int write_decimal(Ctx *c, const Node *n, int64_t i) {
     } else {
         memcpy(le, n->b1 + 32 * (size_t)(n->offset + i), 32);
     }
+    return write_decimal_le(c, le, words ? words : 1, n->scale);
+}
+
+/* The text of a decimal of `words` little-endian 64-bit words and `scale`. */
+static int write_decimal_le(Ctx *c, const uint64_t *le, int words, int32_t scale) {
     char digits[80];
     int negative;
-    int nd = magnitude_digits(le, words ? words : 1, &negative, digits);
+    int nd = magnitude_digits(le, words, &negative, digits);
     const int quoted = (c->flags & F_DECIMAL_AS_STRING) != 0;
     char *p = reserve(c, (size_t)nd + 96);
     if (!p) return 0;
     char *start = p;
     if (quoted) *p++ = '"';
     if (negative) *p++ = '-';
-    const int32_t scale = n->scale;
     const int32_t adjusted = nd - 1 - scale;
     if (scale == 0) {
         memcpy(p, digits, (size_t)nd);
@@ -813,6 +821,171 @@ static int write_time(Ctx *c, int64_t value, int unit) {
     return 1;
 }
 
+/* ---- VARIANT -------------------------------------------------------------------------- */
+
+/* An unshredded VARIANT (Parquet's VariantEncoding.md): the same text as
+   etl_lib/contract/variant.py, which stays the reference. Anything it might refuse (a
+   malformed value, an unknown type, a TIME outside the day, a string that is not UTF-8)
+   raises ERR_INVALID_VARIANT (or the string's or the time's error) and hands the batch to
+   the reference path, which refuses it with the column and the row, or writes it. */
+
+typedef struct {
+    int offset_size;
+    uint64_t count;
+    const uint8_t *offsets;
+    const uint8_t *names;
+    size_t names_len;
+} VariantMeta;
+
+static inline uint64_t read_le(const uint8_t *p, int size) {
+    uint64_t v = 0;
+    for (int k = 0; k < size; ++k) v |= (uint64_t)p[k] << (8 * k);
+    return v;
+}
+
+static int bad_variant(Ctx *c) {
+    c->error = ERR_INVALID_VARIANT;
+    return 0;
+}
+
+static int variant_meta(Ctx *c, VariantMeta *m, const uint8_t *b, size_t len) {
+    if (len < 1 || (b[0] & 0x0F) != 1) return bad_variant(c);
+    const int size = (b[0] >> 6) + 1;
+    if (len < 1 + (size_t)size) return bad_variant(c);
+    const uint64_t count = read_le(b + 1, size);
+    if (count > len) return bad_variant(c);
+    const size_t start = 1 + (size_t)size * (size_t)(count + 2);
+    if (start > len) return bad_variant(c);
+    m->offset_size = size;
+    m->count = count;
+    m->offsets = b + 1 + size;
+    m->names = b + start;
+    m->names_len = len - start;
+    uint64_t previous = read_le(m->offsets, size);
+    for (uint64_t k = 1; k <= count; ++k) {
+        const uint64_t offset = read_le(m->offsets + k * (uint64_t)size, size);
+        if (offset < previous || offset > m->names_len) return bad_variant(c);
+        previous = offset;
+    }
+    if (previous > m->names_len) return bad_variant(c);
+    /* Every name must be UTF-8 (the reference decodes them all). */
+    for (size_t i = 0; i < m->names_len;) {
+        if (m->names[i] < 0x80) {
+            ++i;
+            continue;
+        }
+        const int n = utf8_sequence(m->names + i, m->names_len - i);
+        if (!n) return bad_variant(c);
+        i += (size_t)n;
+    }
+    return 1;
+}
+
+static int write_variant_value(Ctx *c, const VariantMeta *m, const uint8_t *b, size_t len, size_t at, int depth);
+
+static int write_variant_primitive(Ctx *c, int type, const uint8_t *p, size_t left) {
+    static const int8_t WIDTH[21] = {0, 0, 0, 1, 2, 4, 8, 8, 5, 9, 17, 4, 8, 8, 4, 4, 4, 8, 8, 8, 16};
+    if (type > 20 || left < (size_t)WIDTH[type]) return bad_variant(c);
+    switch (type) {
+        case 0: return put(c, "null", 4);
+        case 1: return put(c, "true", 4);
+        case 2: return put(c, "false", 5);
+        case 3: return write_i64(c, (int8_t)p[0], 0);
+        case 4: return write_i64(c, (int16_t)read_le(p, 2), 0);
+        case 5: return write_i64(c, (int32_t)read_le(p, 4), 0);
+        case 6: return write_i64(c, (int64_t)read_le(p, 8), (c->flags & F_BIGINT_AS_STRING) != 0);
+        case 7: {
+            double v;
+            memcpy(&v, p, 8);
+            return write_f64(c, v);
+        }
+        case 8: case 9: case 10: {
+            if (p[0] > 38) return bad_variant(c);
+            uint64_t le[2];
+            if (type == 10) {
+                memcpy(le, p + 1, 16);
+            } else {
+                le[0] = type == 8 ? (uint64_t)(int64_t)(int32_t)read_le(p + 1, 4) : read_le(p + 1, 8);
+            }
+            return write_decimal_le(c, le, type == 10 ? 2 : 1, p[0]);
+        }
+        case 11: return write_date(c, (int32_t)read_le(p, 4));
+        case 12: case 13: return write_timestamp(c, (int64_t)read_le(p, 8), 2, type == 12);
+        case 14: {
+            float v;
+            memcpy(&v, p, 4);
+            return write_f32(c, v);
+        }
+        case 15: case 16: {
+            const uint64_t n = read_le(p, 4);
+            if (n > left - 4) return bad_variant(c);
+            return type == 15 ? write_base64(c, p + 4, n) : write_string(c, p + 4, n);
+        }
+        case 17: return write_time(c, (int64_t)read_le(p, 8), 2);
+        case 18: case 19: return write_timestamp(c, (int64_t)read_le(p, 8), 3, type == 18);
+        case 20: return write_uuid(c, p);
+        default: return bad_variant(c);
+    }
+}
+
+static int write_variant_object(Ctx *c, const VariantMeta *m, const uint8_t *b, size_t len, size_t at, int depth) {
+    const int info = b[at] >> 2;
+    const int offset_size = (info & 3) + 1, id_size = ((info >> 2) & 3) + 1, count_size = info & 0x10 ? 4 : 1;
+    if (at + 1 + (size_t)count_size > len) return bad_variant(c);
+    const uint64_t count = read_le(b + at + 1, count_size);
+    const size_t ids = at + 1 + (size_t)count_size;
+    if (count > len) return bad_variant(c);
+    const size_t offsets = ids + (size_t)count * (size_t)id_size;
+    const size_t data = offsets + (size_t)(count + 1) * (size_t)offset_size;
+    if (data > len) return bad_variant(c);
+    if (!put_char(c, '{')) return 0;
+    for (uint64_t k = 0; k < count; ++k) {
+        const uint64_t id = read_le(b + ids + k * (uint64_t)id_size, id_size);
+        if (id >= m->count) return bad_variant(c);
+        const uint64_t from = read_le(m->offsets + id * (uint64_t)m->offset_size, m->offset_size);
+        const uint64_t to = read_le(m->offsets + (id + 1) * (uint64_t)m->offset_size, m->offset_size);
+        const uint64_t offset = read_le(b + offsets + k * (uint64_t)offset_size, offset_size);
+        if ((k && !put_char(c, ',')) || !write_string(c, m->names + from, to - from) || !put_char(c, ':')) return 0;
+        if (offset >= len - data || !write_variant_value(c, m, b, len, data + offset, depth + 1)) {
+            return c->error ? 0 : bad_variant(c);
+        }
+    }
+    return put_char(c, '}');
+}
+
+static int write_variant_array(Ctx *c, const VariantMeta *m, const uint8_t *b, size_t len, size_t at, int depth) {
+    const int info = b[at] >> 2;
+    const int offset_size = (info & 3) + 1, count_size = info & 0x04 ? 4 : 1;
+    if (at + 1 + (size_t)count_size > len) return bad_variant(c);
+    const uint64_t count = read_le(b + at + 1, count_size);
+    if (count > len) return bad_variant(c);
+    const size_t offsets = at + 1 + (size_t)count_size;
+    const size_t data = offsets + (size_t)(count + 1) * (size_t)offset_size;
+    if (data > len) return bad_variant(c);
+    if (!put_char(c, '[')) return 0;
+    for (uint64_t k = 0; k < count; ++k) {
+        const uint64_t offset = read_le(b + offsets + k * (uint64_t)offset_size, offset_size);
+        if (k && !put_char(c, ',')) return 0;
+        if (offset >= len - data || !write_variant_value(c, m, b, len, data + offset, depth + 1)) {
+            return c->error ? 0 : bad_variant(c);
+        }
+    }
+    return put_char(c, ']');
+}
+
+static int write_variant_value(Ctx *c, const VariantMeta *m, const uint8_t *b, size_t len, size_t at, int depth) {
+    if (depth > 64 || at >= len) return bad_variant(c);
+    const int basic = b[at] & 3, info = b[at] >> 2;
+    switch (basic) {
+        case 0: return write_variant_primitive(c, info, b + at + 1, len - at - 1);
+        case 1:
+            if ((size_t)info > len - at - 1) return bad_variant(c);
+            return write_string(c, b + at + 1, (size_t)info);
+        case 2: return write_variant_object(c, m, b, len, at, depth);
+        default: return write_variant_array(c, m, b, len, at, depth);
+    }
+}
+
 /* ---- Values ------------------------------------------------------------------------- */
 
 static inline int bit(const uint8_t *bits, int64_t i) { return (bits[i >> 3] >> (i & 7)) & 1; }
@@ -863,7 +1036,7 @@ static inline const uint8_t *view_bytes(const Node *n, int64_t j, size_t *len) {
 static inline const uint8_t *var_bytes(const Node *n, int64_t i, size_t *len) {
     const int64_t j = n->offset + i;
     switch (n->kind) {
-        case K_STRING: case K_BINARY: case K_ISO_TEXT: {
+        case K_STRING: case K_BINARY: case K_ISO_TEXT: case K_RAW_JSON: {
             const int32_t *o = (const int32_t *)n->b1;
             *len = (size_t)(o[j + 1] - o[j]);
             return n->b2 + o[j];
@@ -995,6 +1168,12 @@ static int w_iso_text(Ctx *c, const Node *n, int64_t i) { /* exact INT96 text ma
     const uint8_t *bytes = var_bytes(n, i, &len);
     return put_char(c, '"') && put(c, (const char *)bytes, len) && put_char(c, '"');
 }
+/* JSON text made by etl_lib/contract/variant.py under this contract (a VARIANT's value): written as it is. */
+static int w_raw_json(Ctx *c, const Node *n, int64_t i) {
+    size_t len;
+    const uint8_t *bytes = var_bytes(n, i, &len);
+    return put(c, (const char *)bytes, len);
+}
 static int w_date32(Ctx *c, const Node *n, int64_t i) { return write_date(c, VALUE(int32_t, n, n->offset + i)); }
 static int w_date64(Ctx *c, const Node *n, int64_t i) {
     return write_date(c, floor_div(VALUE(int64_t, n, n->offset + i), 86400000));
@@ -1033,6 +1212,17 @@ static int w_struct(Ctx *c, const Node *n, int64_t i) {
     return put_char(c, '{') && write_members(c, n, n->offset + i) && put_char(c, '}');
 }
 static int w_dict(Ctx *c, const Node *n, int64_t i) { return write_value(c, n->dict, dict_index(n, i)); }
+static int w_variant(Ctx *c, const Node *n, int64_t i) {
+    const int64_t j = n->offset + i;
+    const Node *metadata = n->children[n->variant_metadata], *value = n->children[n->variant_value];
+    if (is_null(value, j)) return put(c, "null", 4); /* a missing value reads as a variant null */
+    if (is_null(metadata, j)) return bad_variant(c);
+    size_t meta_len, len;
+    const uint8_t *meta_bytes = var_bytes(metadata, j, &meta_len);
+    const uint8_t *bytes = var_bytes(value, j, &len);
+    VariantMeta m;
+    return variant_meta(c, &m, meta_bytes, meta_len) && write_variant_value(c, &m, bytes, len, 0, 0);
+}
 
 #undef VALUE
 
@@ -1043,10 +1233,11 @@ static const WriteFn WRITERS[] = {
     [K_F64] = w_f64, [K_DECIMAL] = w_decimal, [K_STRING] = w_string, [K_LARGE_STRING] = w_var_string,
     [K_STRING_VIEW] = w_var_string, [K_BINARY] = w_binary, [K_LARGE_BINARY] = w_binary,
     [K_BINARY_VIEW] = w_binary, [K_FIXED_BINARY] = w_binary, [K_UUID] = w_uuid, [K_ISO_TEXT] = w_iso_text,
+    [K_RAW_JSON] = w_raw_json,
     [K_DATE32] = w_date32, [K_DATE64] = w_date64, [K_TIMESTAMP] = w_timestamp, [K_TIME32] = w_time32,
     [K_TIME64] = w_time64, [K_DURATION] = w_duration, [K_LIST] = w_list, [K_LARGE_LIST] = w_large_list,
     [K_FIXED_LIST] = w_fixed_list, [K_LIST_VIEW] = w_list_view, [K_LARGE_LIST_VIEW] = w_large_list_view,
-    [K_MAP] = w_map, [K_STRUCT] = w_struct, [K_DICT] = w_dict,
+    [K_MAP] = w_map, [K_STRUCT] = w_struct, [K_DICT] = w_dict, [K_VARIANT] = w_variant,
 };
 
 /* ---- Building the tree from the C data interface ------------------------------------ */
@@ -1244,7 +1435,7 @@ static int take_buffers(Node *n, const struct ArrowArray *a) {
             n->n_variadic = nb - 3; /* the last buffer holds the variadic buffers' sizes */
             n->variadic = (const uint8_t *const *)(a->buffers + 2);
             return ERR_NONE;
-        case K_STRING: case K_LARGE_STRING: case K_BINARY: case K_LARGE_BINARY: case K_ISO_TEXT:
+        case K_STRING: case K_LARGE_STRING: case K_BINARY: case K_LARGE_BINARY: case K_ISO_TEXT: case K_RAW_JSON:
         case K_LIST_VIEW: case K_LARGE_LIST_VIEW:
             if (nb < 3) return ERR_UNSUPPORTED;
             n->b1 = a->buffers[1];
@@ -1257,6 +1448,23 @@ static int take_buffers(Node *n, const struct ArrowArray *a) {
     }
 }
 
+/* An unshredded VARIANT (a struct of exactly a metadata and a value binary) becomes a
+   K_VARIANT node; a shredded one (with typed_value) is rendered by the reference. */
+static int variant_node(Node *n, const struct ArrowSchema *s) {
+    if (n->kind != K_STRUCT || n->n_children != 2) return ERR_UNSUPPORTED;
+    n->variant_metadata = n->variant_value = -1;
+    for (int k = 0; k < 2; ++k) {
+        const char *name = s->children[k]->name ? s->children[k]->name : "";
+        const Kind kind = n->children[k]->kind;
+        if (kind != K_BINARY && kind != K_LARGE_BINARY && kind != K_BINARY_VIEW) return ERR_UNSUPPORTED;
+        if (!strcmp(name, "metadata")) n->variant_metadata = k;
+        if (!strcmp(name, "value")) n->variant_value = k;
+    }
+    if (n->variant_metadata < 0 || n->variant_value < 0) return ERR_UNSUPPORTED;
+    n->kind = K_VARIANT;
+    return ERR_NONE;
+}
+
 static Node *build(const struct ArrowSchema *s, const struct ArrowArray *a, int *error) {
     Node *n = calloc(1, sizeof(Node));
     if (!n) {
@@ -1267,7 +1475,7 @@ static Node *build(const struct ArrowSchema *s, const struct ArrowArray *a, int 
     n->offset = a->offset;
     int32_t ext_len = 0;
     const char *ext = metadata_value(s->metadata, "ARROW:extension:name", &ext_len);
-    int err;
+    int err, is_variant = 0;
     if (s->dictionary) {
         n->kind = K_DICT;
         err = index_kind(n, s->format);
@@ -1294,6 +1502,11 @@ static Node *build(const struct ArrowSchema *s, const struct ArrowArray *a, int 
             } else if (ext_len == 17 && !memcmp(ext, "etl.iso_timestamp", 17)) {
                 if (n->kind != K_STRING) err = ERR_UNSUPPORTED;
                 n->kind = K_ISO_TEXT;
+            } else if (ext_len == 8 && !memcmp(ext, "etl.json", 8)) {
+                if (n->kind != K_STRING) err = ERR_UNSUPPORTED;
+                n->kind = K_RAW_JSON;
+            } else if (ext_len == 11 && !memcmp(ext, "etl.variant", 11)) {
+                is_variant = 1; /* checked once its children are built */
             } /* other extensions (JSON, WKB geometry, opaque...) are their storage */
         }
         if (err == ERR_NONE) err = take_buffers(n, a);
@@ -1314,6 +1527,7 @@ static Node *build(const struct ArrowSchema *s, const struct ArrowArray *a, int 
             }
         }
     }
+    if (err == ERR_NONE && is_variant) err = variant_node(n, s);
     if (err != ERR_NONE) {
         *error = err;
         goto fail;
@@ -1498,6 +1712,7 @@ static const char *ERROR_NAMES[] = {
     [ERR_INVALID_UTF8] = "invalid_utf8",
     [ERR_INVALID_TIME] = "invalid_time",
     [ERR_NEED_FLOAT16] = "need_float16",
+    [ERR_INVALID_VARIANT] = "invalid_variant",
 };
 
 static size_t bytes_per_row_hint = 64;
