@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
@@ -68,9 +69,34 @@ def gate_targets() -> list[str]:
     return [*expanded, "types"]
 
 
-def hook_entries() -> dict[str, str]:
+def hooks() -> list[dict[str, object]]:
     config = yaml.safe_load((REPO / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
-    return {hook["id"]: hook["entry"] for repo in config["repos"] for hook in repo["hooks"]}
+    return [hook for repo in config["repos"] for hook in repo["hooks"]]
+
+
+def hook_entries() -> dict[str, str]:
+    return {str(hook["id"]): str(hook["entry"]) for hook in hooks()}
+
+
+# A tool's run, as opposed to the shell around it (a variable, a test, an echo).
+TOOL_RUN = re.compile(r"^(\.venv/bin/|npm |npx )")
+
+
+def tool_runs(command: str) -> list[str]:
+    """The statements of a recipe line that run a tool, split at ``;``, ``&&`` and ``||``."""
+    return [part.strip() for part in re.split(r";|&&|\|\|", command) if TOOL_RUN.match(part.strip())]
+
+
+def runs_as_hook(statement: str, hook: Mapping[str, object]) -> bool:
+    """Whether ``statement`` is exactly what ``hook`` runs: its entry alone (a whole-repo hook),
+    or its entry given files its ``files`` pattern takes (a hook that is passed file names)."""
+    entry = str(hook["entry"])
+    if hook.get("pass_filenames", True) is False:
+        return statement == entry
+    if not statement.startswith(entry + " "):
+        return False
+    pattern = re.compile(str(hook.get("files", ".")))
+    return all(pattern.search(arg.replace("*", "x")) for arg in statement[len(entry) + 1 :].split())
 
 
 def test_ci_runs_the_gates_of_make_check_then_the_readme_test_command() -> None:
@@ -82,22 +108,33 @@ def test_ci_runs_the_gates_of_make_check_then_the_readme_test_command() -> None:
 
 
 def test_every_gate_command_of_the_makefile_is_a_pre_commit_hook() -> None:
-    entries = hook_entries().values()
+    """Exactly the same command: a hook that ran less than CI (fewer flags, fewer files)
+    would let a commit through that CI then refuses."""
     for target in gate_targets():
-        commands = recipe(target)
-        assert commands, f"make {target} runs nothing"
-        for command in commands:
-            assert any(entry in command for entry in entries), (
-                f"`{command}` (make {target}) has no hook in .pre-commit-config.yaml"
+        statements = [statement for command in recipe(target) for statement in tool_runs(command)]
+        assert statements, f"make {target} runs nothing"
+        for statement in statements:
+            assert any(runs_as_hook(statement, hook) for hook in hooks()), (
+                f"`{statement}` (make {target}) is no hook of .pre-commit-config.yaml, to the letter"
             )
 
 
 def test_every_pre_commit_hook_is_a_gate_of_the_makefile() -> None:
-    gate_commands = [command for target in gate_targets() for command in recipe(target)]
-    for hook, entry in hook_entries().items():
-        assert any(entry in command for command in gate_commands), (
-            f"hook {hook} runs `{entry}`, which no gate of `make lint types` runs"
+    statements = [s for target in gate_targets() for command in recipe(target) for s in tool_runs(command)]
+    for hook in hooks():
+        assert any(runs_as_hook(statement, hook) for statement in statements), (
+            f"hook {hook['id']} runs `{hook['entry']}`, which no gate of `make lint types` runs to the letter"
         )
+
+
+def test_a_hook_weaker_than_its_gate_is_caught() -> None:
+    ruff = {"entry": ".venv/bin/ruff check .", "pass_filenames": False}
+    assert runs_as_hook(".venv/bin/ruff check .", ruff)
+    assert not runs_as_hook(".venv/bin/ruff check . --select ALL", ruff)
+    strip = {"entry": ".venv/bin/python -m etl_lib.notebook.strip", "files": "^notebooks/.*\\.ipynb$"}
+    assert runs_as_hook(".venv/bin/python -m etl_lib.notebook.strip notebooks/*.ipynb", strip)
+    assert not runs_as_hook(".venv/bin/python -m etl_lib.notebook.strip --check notebooks/*.ipynb", strip)
+    assert not runs_as_hook(".venv/bin/python -m etl_lib.notebook.strip other/*.ipynb", strip)
 
 
 def test_the_gates_cover_ruff_format_notebooks_eslint_and_mypy() -> None:
