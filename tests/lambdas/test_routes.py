@@ -37,3 +37,13 @@ def test_the_local_gateway_dispatches_the_table() -> None:
         assert match is not None, (method, resource)
         assert match.groupdict() == {name: values[name] for name in values if f"{{{name}}}" in resource}
         assert pattern.fullmatch(concrete + "/extra") is None
+
+
+def test_each_route_takes_exactly_the_query_parameters_of_the_table() -> None:
+    """API Gateway validates query names from the table; the handlers read theirs from their
+    signatures: the OpenAPI document (built from the signatures) must name the same ones."""
+    paths = json.loads(document())["paths"]
+    for route in ROUTES:
+        operation = paths[route.resource][route.method.lower()]
+        documented = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+        assert documented == set(route.query), (route.method, route.resource)
