@@ -18,7 +18,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import pyarrow as pa
 
@@ -30,8 +30,13 @@ from etl_lib.input.planning import Slice, read_slice
 from etl_lib.options import IN_FLIGHT_BYTES, Compression, ConvertOptions, Limits, OutputFormat
 
 Progress = Callable[[int], None]
-Chunk = tuple[pa.Buffer, int]
-"""Encoded records (each with its terminator) and their number."""
+
+
+class Chunk(NamedTuple):
+    """Encoded records, each with its terminator, and how many there are."""
+
+    records: pa.Buffer
+    rows: int
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,7 @@ def _encode_batch(batch: pa.RecordBatch, opts: ConvertOptions, terminator: str, 
         lines = encode_lines(batch, opts, terminator=terminator)
     except BadValueError as exc:
         raise exc.located(file, row) from None
-    return _line_bytes(lines), batch.num_rows
+    return Chunk(_line_bytes(lines), batch.num_rows)
 
 
 MIN_PART_ROWS = 1024
@@ -204,14 +209,14 @@ class _Scheduler:
         self._terminator = _terminator(opts)
         self._encoded_limit, self._decoded_limit = limit, max(1, limit // 4)
         self._encoded = self._decoded = 0  # bytes waiting: JSON for the writer, decoded for the encoders
-        self._head = self._written = 0  # the slice being written, and its next part to write
+        self._head = self._next_part = 0  # the slice being written, and the number of its next part to write
         self._cancelled = False
         self._failure: BaseException | None = None
         self._cond = threading.Condition()
 
     # ---- the threads
 
-    def work(self) -> None:
+    def run_thread(self) -> None:
         """One encoding thread: take tasks until none is left or the writer stopped."""
         try:
             while True:
@@ -235,97 +240,99 @@ class _Scheduler:
         head = self._slices[self._head]
         if self._can_decode(head) and (not head.waiting or self._decoded < self._decoded_limit):
             return self._decode_task(head)
-        if head.waiting and (self._encoded < self._encoded_limit or head.waiting[0].ordinal == self._written):
+        if head.waiting and (self._encoded < self._encoded_limit or head.waiting[0].ordinal == self._next_part):
             return self._encode_task(head)
         ahead = self._slices[self._head + 1 : self._head + self._workers]
         if self._decoded < self._decoded_limit:
-            for work in ahead:
-                if self._can_decode(work):
-                    return self._decode_task(work)
+            for slice_work in ahead:
+                if self._can_decode(slice_work):
+                    return self._decode_task(slice_work)
         if self._encoded < self._encoded_limit:
-            for work in ahead:
-                if work.waiting:
-                    return self._encode_task(work)
+            for slice_work in ahead:
+                if slice_work.waiting:
+                    return self._encode_task(slice_work)
         return None
 
     @staticmethod
-    def _can_decode(work: _SliceWork) -> bool:
-        return not work.decoding and not work.exhausted
+    def _can_decode(slice_work: _SliceWork) -> bool:
+        return not slice_work.decoding and not slice_work.exhausted
 
-    def _decode_task(self, work: _SliceWork) -> Callable[[], None]:
-        work.decoding = True
-        return lambda: self._decode(work)
+    def _decode_task(self, slice_work: _SliceWork) -> Callable[[], None]:
+        slice_work.decoding = True
+        return lambda: self._decode(slice_work)
 
-    def _encode_task(self, work: _SliceWork) -> Callable[[], None]:
-        part = work.waiting.popleft()
+    def _encode_task(self, slice_work: _SliceWork) -> Callable[[], None]:
+        part = slice_work.waiting.popleft()
         self._decoded -= part.nbytes
-        return lambda: self._encode(work, part)
+        return lambda: self._encode(slice_work, part)
 
-    def _decode(self, work: _SliceWork) -> None:
+    def _decode(self, slice_work: _SliceWork) -> None:
         try:
-            if work.batches is None:
-                work.batches = iter(read_slice(work.piece, budget=self._budget))
-            batch = next((b for b in work.batches if b.num_rows), None)
+            if slice_work.batches is None:
+                slice_work.batches = iter(read_slice(slice_work.piece, budget=self._budget))
+            batch = next((b for b in slice_work.batches if b.num_rows), None)
         except BaseException as exc:  # handed to the writer at its place in the output
             with self._cond:
-                work.errors[work.parts] = exc
-                work.decoding, work.exhausted = False, True
+                slice_work.errors[slice_work.parts] = exc
+                slice_work.decoding, slice_work.exhausted = False, True
                 self._cond.notify_all()
             return
-        parts = [] if batch is None else _row_ranges(batch, self._workers, work.row)
+        parts = [] if batch is None else _row_ranges(batch, self._workers, slice_work.row)
         nbytes = 0 if batch is None else decoded_bytes(batch) // len(parts)
         with self._cond:
             for rows, first in parts:
-                work.waiting.append(_Part(work.parts, rows, first, nbytes))
-                work.parts += 1
+                slice_work.waiting.append(_Part(slice_work.parts, rows, first, nbytes))
+                slice_work.parts += 1
                 self._decoded += nbytes
             if batch is None:
-                work.exhausted = True
+                slice_work.exhausted = True
             else:
-                work.row += batch.num_rows
-            work.decoding = False
+                slice_work.row += batch.num_rows
+            slice_work.decoding = False
             self._cond.notify_all()
 
-    def _encode(self, work: _SliceWork, part: _Part) -> None:
+    def _encode(self, slice_work: _SliceWork, part: _Part) -> None:
         try:
-            chunk = _encode_batch(part.batch, self._opts, self._terminator, _file_name(work.piece), part.first_row)
+            chunk = _encode_batch(
+                part.batch, self._opts, self._terminator, _file_name(slice_work.piece), part.first_row
+            )
         except BaseException as exc:  # handed to the writer at its place in the output
             with self._cond:
-                work.errors[part.ordinal] = exc
+                slice_work.errors[part.ordinal] = exc
                 self._cond.notify_all()
             return
         with self._cond:
-            work.chunks[part.ordinal] = chunk
-            self._encoded += chunk[0].size
+            slice_work.chunks[part.ordinal] = chunk
+            self._encoded += chunk.records.size
             self._cond.notify_all()
 
     # ---- the writer
 
     def chunks(self) -> Iterator[Chunk]:
         """Every slice's chunks in plan order; a slice's error is raised at its place."""
-        for index, work in enumerate(self._slices):
+        for index, slice_work in enumerate(self._slices):
             with self._cond:
-                self._head, self._written = index, 0
+                self._head, self._next_part = index, 0
                 self._cond.notify_all()
-            while (chunk := self._next_chunk(work)) is not None:
+            while (chunk := self._next_chunk(slice_work)) is not None:
                 yield chunk
 
-    def _next_chunk(self, work: _SliceWork) -> Chunk | None:
+    def _next_chunk(self, slice_work: _SliceWork) -> Chunk | None:
         """The head's next chunk, or None once all of it is written."""
         with self._cond:
             while True:
                 if self._failure is not None:
                     raise self._failure
-                if self._written in work.chunks:
+                if self._next_part in slice_work.chunks:
                     break
-                if self._written in work.errors:  # every part before it is written
-                    raise work.errors[self._written]
-                if work.exhausted and self._written == work.parts:
+                if self._next_part in slice_work.errors:  # every part before it is written
+                    raise slice_work.errors[self._next_part]
+                if slice_work.exhausted and self._next_part == slice_work.parts:
                     return None
                 self._cond.wait()
-            chunk = work.chunks.pop(self._written)
-            self._encoded -= chunk[0].size
-            self._written += 1
+            chunk = slice_work.chunks.pop(self._next_part)
+            self._encoded -= chunk.records.size
+            self._next_part += 1
             self._cond.notify_all()
             return chunk
 
@@ -361,7 +368,9 @@ def encode_in_order(
     # Threads of its own, not an executor's: the scheduler is the pool (and concurrent.futures
     # would be imported by every `etl convert` for nothing).
     scheduler = _Scheduler(pieces, opts, budget, workers, in_flight_bytes)
-    threads = [threading.Thread(target=scheduler.work, name=f"etl-encode_{k}", daemon=True) for k in range(workers)]
+    threads = [
+        threading.Thread(target=scheduler.run_thread, name=f"etl-encode_{k}", daemon=True) for k in range(workers)
+    ]
     for thread in threads:
         thread.start()
     try:
