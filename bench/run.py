@@ -419,6 +419,9 @@ def targets(
     return out
 
 
+# Measurements the code's design rests on: kept on every generated page (see the file).
+DESIGN_MEASUREMENTS = Path(__file__).with_name("design_measurements.md")
+
 STATIC_NOTES = """\
 - **Wall** runs from starting the process to its exit, so interpreter, JVM and import
   start-up are included (the targets say "process start included"). **CPU** is user+sys of the
@@ -584,6 +587,7 @@ def render(
         STATIC_NOTES.rstrip(),
     ]
     lines += [f"- {note}" for note in args.note]
+    lines += ["", DESIGN_MEASUREMENTS.read_text(encoding="utf-8").rstrip()]
     return "\n".join(lines) + "\n"
 
 

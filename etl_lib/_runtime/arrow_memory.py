@@ -1,12 +1,10 @@
 """Arrow's memory pool for a process that runs the local engine: jemalloc.
 
-Every page a process touches for the first time costs the kernel a fresh zeroed page, and
-on a virtual machine whose host has taken back the guest's free memory (as the bench
-machine's host does between runs) that costs about a millisecond per megabyte: up to a
-fifth of a 500k-row conversion's CPU, measured. Arrow's default pool, mimalloc, commits
-its arenas eagerly in huge pages, so each thread's decoding touches about twice the memory
-it uses: a two-thread decode of the 500k-row bench table touched 155 MB of fresh memory
-with mimalloc and 70 MB with jemalloc.
+Every page a process touches for the first time costs the kernel a fresh zeroed page, which
+is slow on a virtual machine whose host has taken back the guest's free memory. Arrow's
+default pool, mimalloc, commits its arenas eagerly in huge pages, so each thread's decoding
+touches about twice the memory it uses; jemalloc does not. The figures are in
+docs/benchmarks.md ("Measurements behind design choices").
 
 The choice is Arrow's own setting, ``ARROW_DEFAULT_MEMORY_POOL``, read once when pyarrow
 loads; it reaches every allocation of Arrow's C++ code (file reads, decompression, decoding).

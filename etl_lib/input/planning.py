@@ -142,8 +142,8 @@ def _open(uri: str, **kwargs: object) -> pq.ParquetFile:
         # A local file is read in the decoding thread, 64 KB at a time as its pages are
         # decoded. Unbuffered, Arrow reads each column chunk whole into fresh memory before
         # decoding its first page, on every thread, and the probe of the batch sizing (batches.py)
-        # read whole chunks of which it needs only the first pages. Buffered: 14% fewer
-        # page faults and 8% less wall time at 5M rows, 5% less at 500k (interleaved runs).
+        # read whole chunks of which it needs only the first pages. (Measured: docs/benchmarks.md,
+        # "Measurements behind design choices".)
         kwargs.setdefault("pre_buffer", False)
         kwargs.setdefault("buffer_size", LOCAL_READ_BYTES)
     return pq.ParquetFile(filesystem.open_input_file(path), arrow_extensions_enabled=True, **kwargs)

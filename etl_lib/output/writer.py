@@ -190,8 +190,8 @@ class _Scheduler:
 
     Why not a thread per slice: its output must wait until every slice before it is written,
     so a slice encoded beside the one being written was held whole as JSON, and written only
-    when the encoders had nothing left to do (on the 500k-row bench table, 36 MB: a tenth
-    of the run with the threads idle). Here a slice's decoder runs on one thread at a time
+    when the encoders had nothing left to do (measured in docs/benchmarks.md, "Measurements
+    behind design choices"). Here a slice's decoder runs on one thread at a time
     but its decoded batches, cut into row ranges, are encoded on every thread, so the writer
     gets the slice it is writing as fast as all the threads make it. A thread takes, in this
     order: the next batch to decode of the slice being written (the head); a part of the
