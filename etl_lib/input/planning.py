@@ -22,7 +22,13 @@ import pyarrow.parquet as pq
 from etl_lib._runtime import fs
 from etl_lib.contract.type_families import children, nesting_depth
 from etl_lib.contract.variant import variant_columns, with_variant_types, wrap_variants
-from etl_lib.errors import ConversionError, InputTooLargeError, InvalidInputError, UnsupportedTypeError
+from etl_lib.errors import (
+    ConversionError,
+    InputNotFoundError,
+    InputTooLargeError,
+    InvalidInputError,
+    UnsupportedTypeError,
+)
 from etl_lib.input.batches import DEFAULT_BATCH_ROWS, decoded_bytes, sized_batches
 from etl_lib.input.budget import Budget
 from etl_lib.input.footer import TAIL_BYTES, FooterError, footer_length, footer_shape
@@ -243,7 +249,7 @@ def open_input(uri: str, limits: Limits | None = None) -> ParquetInput:
     filesystem, path = fs.resolve(uri)
     info = filesystem.get_file_info(path)
     if info.type == pafs.FileType.NotFound:
-        raise InvalidInputError(f"{_name(uri)} does not exist", code="INPUT_NOT_FOUND")
+        raise InputNotFoundError(f"{_name(uri)} does not exist")
     entries = _list_parts(filesystem, path, uri) if info.type == pafs.FileType.Directory else [(uri, info.size or 0)]
     files: list[InputFile] = []
     schema: pa.Schema | None = None

@@ -13,6 +13,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+MASTER_ENV = "ETL_SPARK_MASTER"
+"""The Spark master the session connects to (e.g. ``spark://host:7077``); default ``local[cores]``."""
+LOG_LEVEL_ENV = "ETL_SPARK_LOG_LEVEL"
+"""Spark's log level once the session runs; default ``ERROR``."""
+
 
 def local_spark(app_name: str = "etl", *, cores: str = "*") -> SparkSession:
     from pyspark.sql import SparkSession
@@ -25,7 +30,7 @@ def local_spark(app_name: str = "etl", *, cores: str = "*") -> SparkSession:
     os.environ.setdefault("SPARK_CONF_DIR", os.path.join(os.path.dirname(__file__), "conf"))
     builder = (
         SparkSession.builder.appName(app_name)
-        .master(os.environ.get("ETL_SPARK_MASTER", f"local[{cores}]"))
+        .master(os.environ.get(MASTER_ENV, f"local[{cores}]"))
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.host", "127.0.0.1")
@@ -35,5 +40,5 @@ def local_spark(app_name: str = "etl", *, cores: str = "*") -> SparkSession:
         .config("spark.sql.execution.pyspark.udf.faulthandler.enabled", "true")
     )
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel(os.environ.get("ETL_SPARK_LOG_LEVEL", "ERROR"))
+    spark.sparkContext.setLogLevel(os.environ.get(LOG_LEVEL_ENV, "ERROR"))
     return spark
