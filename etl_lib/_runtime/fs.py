@@ -37,9 +37,15 @@ def s3_filesystem() -> pafs.S3FileSystem:
     return pafs.S3FileSystem(**kwargs)
 
 
+def absolute(uri: str) -> str:
+    """``uri`` as every process can read it: an ``s3://`` URI as it is, a local path made
+    absolute against this process's working directory (a Spark executor has its own)."""
+    return uri if is_s3(uri) else os.path.abspath(uri)
+
+
 def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
     """The filesystem holding ``uri`` and the path to use with it."""
     if is_s3(uri):
         bucket, key = split_s3(uri)
         return s3_filesystem(), f"{bucket}/{key}".rstrip("/")
-    return pafs.LocalFileSystem(), os.path.abspath(uri)
+    return pafs.LocalFileSystem(), absolute(uri)

@@ -130,6 +130,10 @@ def _problem(exc: BaseException) -> str:
 
 
 def invalid_input(uri: str, exc: BaseException) -> InvalidInputError:
+    """The error of a file ``uri`` that cannot be read: missing where it is read (a Spark
+    executor may see another filesystem than the driver that planned it), or not Parquet."""
+    if isinstance(exc, FileNotFoundError):
+        return InputNotFoundError(f"{_name(uri)} cannot be opened: {fs.absolute(uri)} does not exist")
     return InvalidInputError(f"{_name(uri)} {_problem(exc)}")
 
 
@@ -244,8 +248,13 @@ def _read_footer(part_uri: str, size: int, limits: Limits) -> tuple[InputFile, p
 
 
 def open_input(uri: str, limits: Limits | None = None) -> ParquetInput:
-    """Validate ``uri`` (file or directory of parts) by reading its footers."""
+    """Validate ``uri`` (file or directory of parts) by reading its footers.
+
+    A local path is made absolute first, so the slices it plans name files every process
+    can open, whatever its working directory (a Spark executor's is not the driver's).
+    """
     limits = limits or Limits()
+    uri = fs.absolute(uri)
     filesystem, path = fs.resolve(uri)
     info = filesystem.get_file_info(path)
     if info.type == pafs.FileType.NotFound:
