@@ -23,9 +23,19 @@ def split_s3(uri: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.lstrip("/")
 
 
+ENDPOINT_ENV = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+"""Where S3 is, as boto3 reads it: the first one set."""
+REGION_ENV = ("AWS_REGION", "AWS_DEFAULT_REGION")
+"""S3's region, as boto3 reads it: the first one set."""
+
+
+def _first_set(names: tuple[str, ...]) -> str | None:
+    return next((os.environ[name] for name in names if os.environ.get(name)), None)
+
+
 def s3_filesystem() -> pafs.S3FileSystem:
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    endpoint = _first_set(ENDPOINT_ENV)
+    region = _first_set(REGION_ENV)
     kwargs: dict[str, object] = {}
     if endpoint:
         from urllib.parse import urlparse
