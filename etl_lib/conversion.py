@@ -234,7 +234,7 @@ def convert(
                 s3_client=s3_client,
             )
         finally:
-            sink.remove_tree(staging)
+            sink.remove_tree(staging, s3_client=s3_client)
     finished = datetime.now(UTC)
     return RunReport(
         input=src,

@@ -28,6 +28,12 @@ class InvalidInputError(ConversionError):
     code = "INVALID_PARQUET"
 
 
+class InputNotFoundError(InvalidInputError):
+    """The input, or one of its files, does not exist where it is read."""
+
+    code = "INPUT_NOT_FOUND"
+
+
 class UnsupportedTypeError(ConversionError):
     """The input is valid Parquet but holds a type the JSON contract does not cover."""
 
@@ -92,6 +98,7 @@ class OutputError(ConversionError):
 
 _CONVERSION_ERRORS: tuple[type[ConversionError], ...] = (
     InvalidInputError,
+    InputNotFoundError,
     InvalidUtf8Error,
     InvalidValueError,
     UnsupportedTypeError,

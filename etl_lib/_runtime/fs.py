@@ -23,9 +23,19 @@ def split_s3(uri: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.lstrip("/")
 
 
+ENDPOINT_ENV = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+"""Where S3 is, as boto3 reads it: the first one set."""
+REGION_ENV = ("AWS_REGION", "AWS_DEFAULT_REGION")
+"""S3's region, as boto3 reads it: the first one set."""
+
+
+def _first_set(names: tuple[str, ...]) -> str | None:
+    return next((os.environ[name] for name in names if os.environ.get(name)), None)
+
+
 def s3_filesystem() -> pafs.S3FileSystem:
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    endpoint = _first_set(ENDPOINT_ENV)
+    region = _first_set(REGION_ENV)
     kwargs: dict[str, object] = {}
     if endpoint:
         from urllib.parse import urlparse
@@ -37,9 +47,15 @@ def s3_filesystem() -> pafs.S3FileSystem:
     return pafs.S3FileSystem(**kwargs)
 
 
+def absolute(uri: str) -> str:
+    """``uri`` as every process can read it: an ``s3://`` URI as it is, a local path made
+    absolute against this process's working directory (a Spark executor has its own)."""
+    return uri if is_s3(uri) else os.path.abspath(uri)
+
+
 def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
     """The filesystem holding ``uri`` and the path to use with it."""
     if is_s3(uri):
         bucket, key = split_s3(uri)
         return s3_filesystem(), f"{bucket}/{key}".rstrip("/")
-    return pafs.LocalFileSystem(), os.path.abspath(uri)
+    return pafs.LocalFileSystem(), absolute(uri)

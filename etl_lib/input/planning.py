@@ -22,7 +22,13 @@ import pyarrow.parquet as pq
 from etl_lib._runtime import fs
 from etl_lib.contract.type_families import children, nesting_depth
 from etl_lib.contract.variant import variant_columns, with_variant_types, wrap_variants
-from etl_lib.errors import ConversionError, InputTooLargeError, InvalidInputError, UnsupportedTypeError
+from etl_lib.errors import (
+    ConversionError,
+    InputNotFoundError,
+    InputTooLargeError,
+    InvalidInputError,
+    UnsupportedTypeError,
+)
 from etl_lib.input.batches import DEFAULT_BATCH_ROWS, decoded_bytes, sized_batches
 from etl_lib.input.budget import Budget
 from etl_lib.input.footer import TAIL_BYTES, FooterError, footer_length, footer_shape
@@ -124,6 +130,10 @@ def _problem(exc: BaseException) -> str:
 
 
 def invalid_input(uri: str, exc: BaseException) -> InvalidInputError:
+    """The error of a file ``uri`` that cannot be read: missing where it is read (a Spark
+    executor may see another filesystem than the driver that planned it), or not Parquet."""
+    if isinstance(exc, FileNotFoundError):
+        return InputNotFoundError(f"{_name(uri)} cannot be opened: {fs.absolute(uri)} does not exist")
     return InvalidInputError(f"{_name(uri)} {_problem(exc)}")
 
 
@@ -238,12 +248,17 @@ def _read_footer(part_uri: str, size: int, limits: Limits) -> tuple[InputFile, p
 
 
 def open_input(uri: str, limits: Limits | None = None) -> ParquetInput:
-    """Validate ``uri`` (file or directory of parts) by reading its footers."""
+    """Validate ``uri`` (file or directory of parts) by reading its footers.
+
+    A local path is made absolute first, so the slices it plans name files every process
+    can open, whatever its working directory (a Spark executor's is not the driver's).
+    """
     limits = limits or Limits()
+    uri = fs.absolute(uri)
     filesystem, path = fs.resolve(uri)
     info = filesystem.get_file_info(path)
     if info.type == pafs.FileType.NotFound:
-        raise InvalidInputError(f"{_name(uri)} does not exist", code="INPUT_NOT_FOUND")
+        raise InputNotFoundError(f"{_name(uri)} does not exist")
     entries = _list_parts(filesystem, path, uri) if info.type == pafs.FileType.Directory else [(uri, info.size or 0)]
     files: list[InputFile] = []
     schema: pa.Schema | None = None

@@ -132,22 +132,32 @@ def atomic_output(dest: str, *, s3_client: Any = None) -> Iterator[BinaryIO]:
                 size = out.tell()
             publish([piece_uri(staging, 0)], dest, sizes=[size], s3_client=s3_client)
         finally:
-            remove_tree(staging)
+            remove_tree(staging, s3_client=s3_client)
         return
     with _local_atomic(dest, _Destination) as out:
         yield out
 
 
-def remove_tree(uri: str) -> None:
-    """Best-effort removal of a staging location."""
+def remove_tree(uri: str, *, s3_client: Any = None) -> None:
+    """Best-effort removal of a staging location (on S3, with ``s3_client``)."""
     with contextlib.suppress(Exception):
         if fs.is_s3(uri):
-            filesystem, path = fs.resolve(uri)
-            filesystem.delete_dir(path)
+            _delete_s3_prefix(uri, s3_client or _s3_client())
         else:
             import shutil  # only the Spark engine's staging: a local conversion need not import it
 
             shutil.rmtree(uri, ignore_errors=True)
+
+
+def _delete_s3_prefix(uri: str, s3: Any) -> None:
+    """Delete every object under ``uri/``, and nothing else. Written out rather than Arrow's
+    ``delete_dir``, which then puts back the parent "directory" as an empty ``parent/``
+    object whenever it holds nothing else: a marker nobody asked for beside the output."""
+    bucket, key = fs.split_s3(uri)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key.rstrip("/") + "/"):
+        objects = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if objects:  # a page holds at most 1,000 keys: what one DeleteObjects takes
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
 
 
 def _s3_client() -> Any:

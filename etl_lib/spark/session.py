@@ -2,6 +2,9 @@
 
 On Glue the session comes from ``GlueContext``; everywhere else this builds one that
 needs no network: driver bound to loopback, no UI, Python workers from this interpreter.
+``ETL_SPARK_MASTER`` points it at a Spark standalone cluster on this machine instead of
+``local[cores]`` (its executors then run in their Workers' directories, with their Workers'
+environment).
 """
 
 from __future__ import annotations
@@ -10,11 +13,20 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from etl_lib._runtime import fs
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+MASTER_ENV = "ETL_SPARK_MASTER"
+"""The Spark master the session connects to (e.g. ``spark://host:7077``); default ``local[cores]``."""
+LOG_LEVEL_ENV = "ETL_SPARK_LOG_LEVEL"
+"""Spark's log level once the session runs; default ``ERROR``."""
+
 
 def local_spark(app_name: str = "etl", *, cores: str = "*") -> SparkSession:
+    """The session of this process (started on first use): ``local[cores]``, or the master
+    ``ETL_SPARK_MASTER`` names, its executors told where S3 is as this process knows it."""
     from pyspark.sql import SparkSession
 
     # Executors must run the same interpreter (and so the same etl_lib) as the driver.
@@ -25,7 +37,7 @@ def local_spark(app_name: str = "etl", *, cores: str = "*") -> SparkSession:
     os.environ.setdefault("SPARK_CONF_DIR", os.path.join(os.path.dirname(__file__), "conf"))
     builder = (
         SparkSession.builder.appName(app_name)
-        .master(os.environ.get("ETL_SPARK_MASTER", f"local[{cores}]"))
+        .master(os.environ.get(MASTER_ENV, f"local[{cores}]"))
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.host", "127.0.0.1")
@@ -34,6 +46,13 @@ def local_spark(app_name: str = "etl", *, cores: str = "*") -> SparkSession:
         .config("spark.python.worker.reuse", "true")
         .config("spark.sql.execution.pyspark.udf.faulthandler.enabled", "true")
     )
+    # The executors must read and write the S3 the driver plans and publishes on (moto, MinIO,
+    # a region): on a cluster their environment is their Worker's, not this process's.
+    # Credentials are not passed on: Spark shows its configuration (UI, event logs), and a
+    # cluster's executors have their own (an instance role, their Worker's environment).
+    for name in (*fs.ENDPOINT_ENV, *fs.REGION_ENV):
+        if os.environ.get(name):
+            builder = builder.config(f"spark.executorEnv.{name}", os.environ[name])
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel(os.environ.get("ETL_SPARK_LOG_LEVEL", "ERROR"))
+    spark.sparkContext.setLogLevel(os.environ.get(LOG_LEVEL_ENV, "ERROR"))
     return spark
