@@ -17,6 +17,7 @@ import importlib.util
 import json
 import os
 import re
+import secrets
 import shutil
 import sqlite3
 import subprocess
@@ -650,3 +651,29 @@ class ScriptLauncher(JobLauncher):
         except FileNotFoundError:
             return None
         return {str(k): str(v) for k, v in value.items()}
+
+
+SIGNING_KEY_FILE = "signing.key"
+
+
+def signing_key(data_dir: str | os.PathLike[str]) -> str:
+    """The key that signs the local presigned URLs: kept, so URLs handed out before a
+    restart stay valid; created private (0600 from its first byte, whatever the umask)
+    and whole (written aside, then linked into place: two servers starting at once on one
+    data directory agree on the first one's key)."""
+    key_file = Path(data_dir) / SIGNING_KEY_FILE
+    if not key_file.exists():
+        Path(data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = Path(data_dir) / f".{SIGNING_KEY_FILE}.{uuid.uuid4().hex}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(secrets.token_hex(32))
+                out.flush()
+                os.fsync(out.fileno())
+            # link, not rename: it never replaces a key another start published meanwhile.
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, key_file)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return key_file.read_text(encoding="utf-8").strip()

@@ -112,7 +112,9 @@ class Settings(RunSettings):
     max_spark_jobs_per_user: NonNegativeInt = Field(default=0, validation_alias=env.MAX_SPARK_JOBS_PER_USER)
     data_dir: str = Field(default=".etl-local", validation_alias=env.ETL_DATA_DIR)
     public_url: str = Field(default="http://127.0.0.1:8000", validation_alias=env.ETL_PUBLIC_URL)
-    signing_key: str = Field(default="local-development-only", validation_alias=env.ETL_SIGNING_KEY)
+    # The key of the local presigned URLs; unset, the data directory's own random key
+    # (created private on first use), never a key anyone could read in this source.
+    signing_key: str | None = Field(default=None, validation_alias=env.ETL_SIGNING_KEY)
     # How ETL_BACKEND=local starts runs: subprocess | inline | queue (etl up's workers).
     local_runner: Literal["subprocess", "inline", "queue"] = Field(
         default="subprocess", validation_alias=env.ETL_LOCAL_RUNNER
@@ -213,11 +215,12 @@ def object_store_from_spec(spec: str, *, settings: Settings | None = None) -> Ob
         from etl_lib.jobs.aws import S3ObjectStore
 
         return S3ObjectStore(_boto3_client("s3"), spec.removeprefix("s3://").strip("/"))
-    from etl_lib.jobs.local import DirectoryObjectStore, UrlSigner
+    from etl_lib.jobs.local import DirectoryObjectStore, UrlSigner, signing_key
 
     settings = settings or Settings(backend="local")
+    key = settings.signing_key or signing_key(settings.data_dir)
     return DirectoryObjectStore(
-        spec, bucket=Path(spec).name, base_url=settings.public_url, signer=UrlSigner(settings.signing_key.encode())
+        spec, bucket=Path(spec).name, base_url=settings.public_url, signer=UrlSigner(key.encode())
     )
 
 

@@ -13,12 +13,10 @@ Routes:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
 import re
-import secrets
 import shutil
 import signal
 import socket
@@ -45,10 +43,10 @@ from etl_devstack.local.http import (
     host_name,
     is_loopback,
 )
+from etl_lib.jobs.local import signing_key
 
 FRONTEND_DIST = REPO_ROOT / "frontend" / "dist"
 MAX_RUN_ATTEMPTS = 2  # a run interrupted by a stop is re-run once, then the job fails
-SIGNING_KEY_FILE = "signing.key"
 # Half-written files: atomic object writes (.NAME.tmp-*), output pieces (.NAME.parts-*),
 # uploads being received (.upload-*), the start-up probe and the key being created.
 TEMPORARY_FILE = re.compile(
@@ -70,28 +68,6 @@ def _json(status: int, body: Any) -> Response:
 
 def _error(status: int, code: str, message: str) -> Response:
     return _json(status, {"error": {"code": code, "message": message}})
-
-
-def signing_key(data_dir: Path) -> str:
-    """The key that signs the local presigned URLs: kept, so URLs handed out before a
-    restart stay valid; created private (0600 from its first byte, whatever the umask)
-    and whole (written aside, then linked into place: two servers starting at once on one
-    data directory agree on the first one's key)."""
-    key_file = data_dir / SIGNING_KEY_FILE
-    if not key_file.exists():
-        tmp = data_dir / f".{SIGNING_KEY_FILE}.{uuid.uuid4().hex}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(secrets.token_hex(32))
-                out.flush()
-                os.fsync(out.fileno())
-            # link, not rename: it never replaces a key another start published meanwhile.
-            with contextlib.suppress(FileExistsError):
-                os.link(tmp, key_file)
-        finally:
-            tmp.unlink(missing_ok=True)
-    return key_file.read_text(encoding="utf-8").strip()
 
 
 def remove_temporary_files(data_dir: Path) -> list[Path]:

@@ -343,7 +343,7 @@ def test_concurrent_creates_and_reads_each_get_their_own_answer(
 
 
 def test_the_signing_key_is_created_once_and_private(tmp_path: Path) -> None:
-    from etl_devstack.local.server import signing_key
+    from etl_lib.jobs.local import signing_key
 
     old = os.umask(0)  # a careless umask must not matter: the file is 0600 from its creation
     try:
@@ -430,3 +430,25 @@ def test_a_body_that_is_not_json_or_not_the_documented_types_is_refused_not_cras
         )
         assert loose.status_code == 422, (value, loose.text)
     assert server.api("GET", "/jobs").json()["jobs"] == []
+
+
+def test_without_a_configured_key_the_local_stores_sign_with_the_data_directorys_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No key anyone can read in the source: an unset ETL_SIGNING_KEY means the data
+    directory's private random key, the same one `etl up` hands its processes."""
+    from etl_lib.jobs.local import signing_key
+    from etl_lib.jobs.settings import Settings, object_store_from_spec
+
+    monkeypatch.delenv("ETL_SIGNING_KEY", raising=False)
+    settings = Settings(backend="local", data_dir=str(tmp_path / "data"))
+    assert settings.signing_key is None
+    store = object_store_from_spec(str(tmp_path / "data" / "inputs"), settings=settings)
+    key = signing_key(tmp_path / "data")
+    assert len(key) == 64 and key != "local-development-only"
+    assert (tmp_path / "data" / "signing.key").stat().st_mode & 0o777 == 0o600
+    url = store.presign_get("some/key", download_name="out.jsonl", expires_in=60)
+    other = object_store_from_spec(
+        str(tmp_path / "data" / "inputs"), settings=Settings(backend="local", data_dir=str(tmp_path / "other"))
+    )
+    assert url != other.presign_get("some/key", download_name="out.jsonl", expires_in=60)
