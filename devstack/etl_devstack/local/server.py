@@ -491,6 +491,9 @@ def object_created_event(bucket: str, key: str, size: int, reason: str = "PostOb
 
 def run(args: argparse.Namespace) -> int:
     """``etl up``: returns the exit status; problems at start-up are one line on stderr."""
+    # Everything the stack writes (uploads, outputs, the job store, logs, its workers' files:
+    # they inherit it) is its user's alone: files 0600, folders 0700, whatever the shell's umask.
+    os.umask(0o077)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     # Metrics are off locally (POWERTOOLS_METRICS_DISABLED); do not warn on every request.
     warnings.filterwarnings("ignore", message="No application metrics to publish")

@@ -452,3 +452,21 @@ def test_without_a_configured_key_the_local_stores_sign_with_the_data_directorys
         str(tmp_path / "data" / "inputs"), settings=Settings(backend="local", data_dir=str(tmp_path / "other"))
     )
     assert url != other.presign_get("some/key", download_name="out.jsonl", expires_in=60)
+
+
+def test_everything_the_stack_writes_is_its_users_alone(servers: Callable[..., Server], tmp_path: Path) -> None:
+    """Uploads, outputs, the job store and logs: files 0600 and folders 0700, though the
+    test's own umask lets others read."""
+    old = os.umask(0o022)
+    try:
+        data_dir = tmp_path / "data"
+        server = servers(data_dir, workers=1)
+        created = create_job(server, write_parquet(tmp_path / "sales.parquet").read_bytes())
+        assert upload(created, write_parquet(tmp_path / "sales.parquet").read_bytes()).status_code == 204
+        assert wait_finished(server, created["job"]["job_id"])["status"] == "SUCCEEDED"
+    finally:
+        os.umask(old)
+    paths = [data_dir, *data_dir.rglob("*")]
+    assert any(p.is_file() and p.suffix == ".jsonl" for p in paths), "the output is among them"
+    shared = [f"{p.relative_to(tmp_path)} {p.stat().st_mode & 0o777:o}" for p in paths if p.stat().st_mode & 0o077]
+    assert shared == []
