@@ -8,7 +8,8 @@ import type { UploadItem } from "../hooks/uploads";
 import { formatBytes } from "../lib/format";
 import type { Job } from "../lib/types";
 import { batchSummary, FINISHED_KINDS, rowState, type RowState } from "../lib/uploadRows";
-import { PARALLEL_UPLOADS, RESUME_HINT } from "../lib/uploader";
+import { RESUME_HINT } from "../lib/resumable";
+import { PARALLEL_UPLOADS } from "../lib/uploader";
 import { JobLink } from "./JobLink";
 
 /** From this many files on, the list folds into one summary line that expands. */

@@ -10,6 +10,9 @@ import type { ConvertOptions, MultipartUpload } from "./types";
 /** The localStorage key holding every interrupted multipart upload of this browser. */
 export const RESUMABLE_STORAGE_KEY = "etl.resumableUploads.v1";
 
+/** What a row says while its multipart upload can be picked up again. */
+export const RESUME_HINT = "choose the same file again to resume";
+
 export interface FileIdentity {
   name: string;
   size: number;

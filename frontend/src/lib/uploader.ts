@@ -17,6 +17,7 @@ import Uppy, { type UppyFile } from "@uppy/core";
 import { RateLimitedQueue } from "@uppy/utils";
 import { ApiError, type ApiClient } from "./api";
 import type { ConvertOptions, CreateJobResponse, Job, MultipartUpload } from "./types";
+import { RESUME_HINT } from "./resumable";
 import { sendBytes } from "./upload";
 
 /** Files uploading at once, jobs created at once, and parts of one file sent at once. */
@@ -28,8 +29,6 @@ export const PARALLEL_UPLOADS = 4;
  */
 export const UPPY_MIN_PART_BYTES = 5 * 1024 * 1024;
 
-/** The message a row shows while its multipart upload can be picked up again. */
-export const RESUME_HINT = "choose the same file again to resume";
 
 /** The base64 SHA-256 of a part's bytes, as the API asks for it (44 characters). */
 export async function sha256Base64(body: Blob): Promise<string> {
