@@ -1,10 +1,11 @@
 // What survives a page reload of a multipart upload: its job, its plan and the identity of its
-// file, in localStorage. Browsers do not keep a File across a reload without the user (Uppy's
-// Golden Retriever plugin keeps small files in IndexedDB and, past its size cap, only the file's
-// metadata, then still asks the user for the bytes; its versions for @uppy/core 5 are not in
-// this project, and for the files that go multipart, the large ones, it could not keep the bytes
-// anyway). So the app keeps only what it needs to recognise the file when the user chooses it
-// again: name, size and lastModified, the same triple browsers give a re-selected file.
+// file, in localStorage. Browsers do not keep a File across a reload without the user. Uppy's
+// Golden Retriever plugin was considered and not chosen: it keeps files in IndexedDB only when
+// small (its documentation: usually under 5 MiB, below this app's multipart threshold), and keeps
+// references to large files only through an optional Service Worker the app would have to serve,
+// which its documentation calls temporary; it also needs a version matching @uppy/core 5.2.0,
+// which was not checked. So the app keeps only what it needs to recognise the file when the user
+// chooses it again: name, size and lastModified, the same triple a browser gives a re-selected file.
 import type { ConvertOptions, MultipartUpload } from "./types";
 
 /** The localStorage key holding every interrupted multipart upload of this browser. */
