@@ -176,7 +176,8 @@ export function createUploadEngine(api: ApiClient, events: UploadEvents): Upload
     // Uppy's request limit: files (POST forms) and parts alike, so about 4 parts at a time.
     limit: PARALLEL_UPLOADS,
     shouldUseMultipart: (file: EngineFile) => file.meta.plan.method === "multipart",
-    getChunkSize: (data: { size: number }) => (data instanceof Blob ? partSizes.get(data) : undefined) ?? UPPY_MIN_PART_BYTES,
+    // Uppy hands the file's bytes (the Blob given to addFile), so the plan is found by them.
+    getChunkSize: (data: { size: number }) => partSizes.get(data as Blob) ?? UPPY_MIN_PART_BYTES,
     uploadPartBytes: sendBytes,
     getUploadParameters(file: EngineFile) {
       const { plan } = file.meta;
