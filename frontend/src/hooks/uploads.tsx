@@ -36,6 +36,7 @@ type Action =
   | { type: "update"; key: string; patch: Partial<UploadItem> }
   | { type: "dismiss"; key: string }
   | { type: "forgetJob"; jobId: string }
+  | { type: "resume"; item: UploadItem }
   | { type: "clearFinished" };
 
 export function isInFlight(item: Pick<UploadItem, "phase">): boolean {
@@ -52,6 +53,8 @@ function reducer(items: UploadItem[], action: Action): UploadItem[] {
       return items.filter((item) => item.key !== action.key);
     case "forgetJob":
       return items.filter((item) => item.jobId !== action.jobId);
+    case "resume":
+      return [action.item, ...items.filter((item) => item.jobId !== action.item.jobId)];
     case "clearFinished":
       return items.filter(isInFlight);
   }
@@ -148,14 +151,13 @@ export function UploadsProvider({ children }: { children: ReactNode }) {
     (files: File[], options: ConvertOptions) => {
       const added: UploadItem[] = [];
       for (const file of files) {
-        // The file of an interrupted (or failed) multipart upload, chosen again: resume it.
+        // The file of an interrupted (or failed) multipart upload, chosen again: resume it, in
+        // place of its old row. One already on its way in this tab is a new conversion instead.
         const saved = findResumable(identityOf(file));
-        if (saved) {
-          const key = items.find((item) => item.jobId === saved.jobId)?.key ?? `upload-${++counter}`;
+        if (saved && !items.some((item) => item.jobId === saved.jobId && isInFlight(item))) {
+          const key = `upload-${++counter}`;
           started.current.set(key, { file, options: saved.options, jobId: saved.jobId });
-          const row = { ...interruptedRow(saved), key, file, phase: "uploading" as const };
-          if (items.some((item) => item.key === key)) dispatch({ type: "update", key, patch: row });
-          else added.push(row);
+          dispatch({ type: "resume", item: { ...interruptedRow(saved), key, file, phase: "uploading" } });
           engine.current?.resume(key, file, saved);
           continue;
         }
@@ -203,6 +205,7 @@ export function UploadsProvider({ children }: { children: ReactNode }) {
       forgetJob: (jobId) => {
         // Deleted while its file was still on the way: stop sending it.
         for (const item of items) if (item.jobId === jobId && isInFlight(item)) engine.current?.cancel(item.key);
+        forgetResumable(jobId);
         dispatch({ type: "forgetJob", jobId });
       },
     }),
