@@ -14,6 +14,14 @@ const frontend = path.resolve(here, "..");
 const repo = path.resolve(frontend, "..");
 const venvBin = path.join(repo, ".venv", "bin");
 
+/**
+ * The e2e server's multipart threshold and part size: small, so that a 13 MiB file goes in three
+ * parts. 5 MiB is the smallest part the app's uploader (Uppy) cuts, and S3's.
+ */
+export const E2E_PART_BYTES = 5 * 1024 * 1024;
+/** The multipart fixture: 800,000 rows of an id and a random double, uncompressed, about 12.8 MB (three parts). */
+const BIG_ROWS = 800_000;
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -54,6 +62,19 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   // A valid file covering the JSON contract, and random bytes with a .parquet name.
   execFileSync(path.join(venvBin, "python"), ["-m", "etl_lib.demo", path.join(fixtures, "demo.parquet")], { cwd: repo, stdio: "inherit" });
   writeFileSync(path.join(fixtures, "bad.parquet"), randomBytes(4096));
+  // Above the multipart threshold: uploaded in parts (e2e/multipart.spec.ts).
+  execFileSync(
+    path.join(venvBin, "python"),
+    [
+      "-c",
+      "import sys, pyarrow as pa, pyarrow.compute as pc, pyarrow.parquet as pq; " +
+        "n = int(sys.argv[2]); " +
+        "pq.write_table(pa.table({'id': pa.array(range(n), pa.int64()), 'v': pc.random(n, initializer=7)}), sys.argv[1], compression='none', use_dictionary=False)",
+      path.join(fixtures, "big.parquet"),
+      String(BIG_ROWS),
+    ],
+    { cwd: repo, stdio: "inherit" },
+  );
   // The demo file's top-level columns, read by pyarrow: what the schema on the job page must list.
   const columns = execFileSync(
     path.join(venvBin, "python"),
@@ -67,6 +88,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const log = openSync(logFile, "w");
   const child = spawn(etl, ["up", "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir], {
     cwd: repo,
+    env: { ...process.env, MULTIPART_THRESHOLD_BYTES: String(E2E_PART_BYTES), MIN_PART_BYTES: String(E2E_PART_BYTES) },
     stdio: ["ignore", log, log],
     detached: true, // own process group, so teardown also stops the workers it starts
   });
@@ -96,6 +118,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   process.env.E2E_BASE_URL = baseUrl;
   process.env.E2E_FIXTURES = fixtures;
   process.env.E2E_DEMO_COLUMNS = columns.trim();
+  process.env.E2E_BIG_ROWS = String(BIG_ROWS);
 
   return async () => {
     for (const started of [child, moto]) {

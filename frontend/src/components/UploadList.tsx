@@ -8,6 +8,7 @@ import type { UploadItem } from "../hooks/uploads";
 import { formatBytes } from "../lib/format";
 import type { Job } from "../lib/types";
 import { batchSummary, FINISHED_KINDS, rowState, type RowState } from "../lib/uploadRows";
+import { RESUME_HINT } from "../lib/resumable";
 import { PARALLEL_UPLOADS } from "../lib/uploader";
 import { JobLink } from "./JobLink";
 
@@ -51,7 +52,7 @@ function Outcome({ item, state, job, onRetry, onDownload }: RowProps) {
       return (
         <SpaceBetween size="xxs">
           <StatusIndicator type="error">{state.kind === "failed" ? `Conversion failed: ${state.reason}` : state.reason}</StatusIndicator>
-          {item.file.name.toLowerCase().endsWith(".parquet") && (
+          {item.file?.name.toLowerCase().endsWith(".parquet") && (
             <Button variant="inline-link" ariaLabel={`Convert ${item.fileName} again`} onClick={() => onRetry(item)}>
               Convert again with the options above
             </Button>
@@ -60,6 +61,8 @@ function Outcome({ item, state, job, onRetry, onDownload }: RowProps) {
       );
     case "cancelled":
       return <StatusIndicator type="stopped">Upload cancelled</StatusIndicator>;
+    case "interrupted":
+      return <StatusIndicator type="warning">{`Upload interrupted by a reload: ${RESUME_HINT}.`}</StatusIndicator>;
     default:
       return null;
   }
@@ -85,7 +88,7 @@ function UploadRow(props: RowProps) {
           <Outcome {...props} />
         </SpaceBetween>
       )}
-      {inFlight ? (
+      {inFlight || state.kind === "interrupted" ? (
         <Button variant="normal" ariaLabel={`Cancel upload of ${item.fileName}`} onClick={() => onCancel(item.key)}>
           Cancel
         </Button>

@@ -107,6 +107,7 @@ export function UploadPanel({ onDownload }: UploadPanelProps) {
           onCancel={uploads.cancel}
           onDismiss={uploads.dismiss}
           onRetry={(item) => {
+            if (!item.file) return;
             uploads.dismiss(item.key);
             uploads.start([item.file], options);
           }}

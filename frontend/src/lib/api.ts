@@ -1,7 +1,18 @@
 // Typed client for the job API. Every call carries the ID token when auth is on,
 // and every non-2xx answer becomes an ApiError carrying the server's {"error": {code, message}}
 // so components can show the server's own wording.
-import type { CreateJobRequest as ApiCreateJobRequest, CreateJobResponse, DownloadLink, Job, JobEnvelope, JobPage, JobReport } from "./types";
+import type {
+  CreateJobRequest as ApiCreateJobRequest,
+  CreateJobResponse,
+  DownloadLink,
+  Job,
+  JobEnvelope,
+  JobPage,
+  JobReport,
+  PresignedPart,
+  UploadedPart,
+  UploadedParts,
+} from "./types";
 
 export class ApiError extends Error {
   readonly status: number;
@@ -31,6 +42,12 @@ export interface ApiClient {
   deleteJob(jobId: string): Promise<void>;
   getDownload(jobId: string): Promise<DownloadLink>;
   getReport(jobId: string): Promise<JobReport>;
+  /** A multipart upload's parts that storage holds (to resume it), by part number. */
+  listUploadParts(jobId: string): Promise<UploadedPart[]>;
+  /** The signed URL (and headers) to PUT part `partNumber`, bound to its SHA-256 (base64). */
+  signUploadPart(jobId: string, partNumber: number, checksumSha256: string): Promise<PresignedPart>;
+  /** Completes a multipart upload from the parts storage holds; the job is then queued. */
+  completeUpload(jobId: string): Promise<Job>;
 }
 
 /** Reads the API's error body; falls back to the HTTP status when the body is not ours (e.g. a proxy page). */
@@ -93,5 +110,9 @@ export function createApiClient(baseUrl: string, getToken: TokenProvider = async
     deleteJob: (jobId) => request<void>("DELETE", job(jobId)),
     getDownload: (jobId) => request<DownloadLink>("GET", `${job(jobId)}/download`),
     getReport: (jobId) => request<JobReport>("GET", `${job(jobId)}/report`),
+    listUploadParts: (jobId) => request<UploadedParts>("GET", `${job(jobId)}/upload/parts`).then((body) => body.parts),
+    signUploadPart: (jobId, partNumber, checksumSha256) =>
+      request<PresignedPart>("POST", `${job(jobId)}/upload/parts/${partNumber}`, { checksum_sha256: checksumSha256 }),
+    completeUpload: (jobId) => request<JobEnvelope>("POST", `${job(jobId)}/upload/complete`).then((envelope) => envelope.job),
   };
 }

@@ -23,6 +23,11 @@ export type PresignedPost = Schemas["PostUpload"];
 /** A file above the multipart threshold: upload it in parts (the /jobs/{job_id}/upload routes). */
 export type MultipartUpload = Schemas["MultipartUpload"];
 export type DownloadLink = Schemas["DownloadLink"];
+/** Where to PUT one part of a multipart upload, and the (signed) headers the PUT must carry. */
+export type PresignedPart = Schemas["PresignedPartView"];
+/** A part storage already holds (GET /jobs/{job_id}/upload/parts): what a resumed upload skips. */
+export type UploadedPart = Schemas["UploadedPartView"];
+export type UploadedParts = Schemas["UploadedParts"];
 
 /** Statuses that will still change by themselves: polling continues while any job has one. */
 export const ACTIVE_STATUSES: ReadonlySet<JobStatus> = new Set<JobStatus>(["PENDING", "QUEUED", "RUNNING"]);

@@ -3,7 +3,7 @@
 import type { UploadItem } from "../hooks/uploads";
 import type { Job } from "./types";
 
-export type RowKind = "creating" | "uploading" | "queued" | "converting" | "succeeded" | "failed" | "upload-failed" | "cancelled";
+export type RowKind = "creating" | "uploading" | "interrupted" | "queued" | "converting" | "succeeded" | "failed" | "upload-failed" | "cancelled";
 
 export interface RowState {
   kind: RowKind;
@@ -24,6 +24,8 @@ export function rowState(item: UploadItem, job: Job | undefined): RowState {
       return { kind: "upload-failed", percent, reason: item.error };
     case "cancelled":
       return { kind: "cancelled", percent, reason: null };
+    case "interrupted":
+      return { kind: "interrupted", percent: 0, reason: null };
     case "uploaded":
       break;
   }

@@ -1,5 +1,6 @@
 // An in-memory job API for component tests, served through msw at the network level, so
 // the real api.ts client, XMLHttpRequest upload and fetch code paths all run.
+import { createHash } from "node:crypto";
 import { http, HttpResponse, delay } from "msw";
 import type { ConvertOptions, Job, RunReport } from "../lib/types";
 import { DEFAULT_OPTIONS } from "../lib/types";
@@ -12,6 +13,18 @@ export interface RecordedUpload {
   fieldNames: string[];
   fileName: string | null;
   fileSize: number;
+}
+
+/** A part storage holds, as the fake records it. */
+export interface StoredPart {
+  size: number;
+  etag: string;
+  checksum: string;
+}
+
+/** The SHA-256 of bytes, base64: what the fake storage checks each part's header against (Node's, not the app's). */
+function sha256(bytes: ArrayBuffer): string {
+  return createHash("sha256").update(new Uint8Array(bytes)).digest("base64");
 }
 
 export function makeJob(overrides: Partial<Job> = {}): Job {
@@ -88,6 +101,24 @@ export class FakeApi {
   listDelayMs = 0;
   listsInFlightMax = 0;
   private listsInFlight = 0;
+  /** Files larger than this get a multipart plan (null: never), in parts of `partSize`. */
+  multipartAbove: number | null = null;
+  partSize = 5 * 1024 * 1024;
+  /** Multipart plans by job, and the parts storage holds. */
+  plans = new Map<string, { size: number; partSize: number; partCount: number }>();
+  parts = new Map<string, Map<number, StoredPart>>();
+  /** "<jobId> <part>" of each part PUT received, in order (refused ones included). */
+  partPuts: string[] = [];
+  /** The checksum each POST .../upload/parts/{n} asked for, by "<jobId> <part>". */
+  signedChecksums = new Map<string, string>();
+  completed: string[] = [];
+  /** Part numbers whose next PUT fails with a 500 (once each): storage having a bad moment. */
+  failPartOnce = new Set<number>();
+  /** The most part PUTs storage was receiving at once. */
+  partsInFlightMax = 0;
+  private partsInFlight = 0;
+  /** Part numbers whose PUT never answers: a tab closed mid-part. */
+  holdParts = new Set<number>();
   private seq = 0;
 
   handlers() {
@@ -118,6 +149,12 @@ export class FakeApi {
           created_at: new Date(Date.UTC(2026, 0, 1, 0, this.seq)).toISOString(),
         });
         this.jobs.unshift(job);
+        if (this.multipartAbove !== null && body.size > this.multipartAbove) {
+          const partCount = Math.ceil(body.size / this.partSize);
+          this.plans.set(job.job_id, { size: body.size, partSize: this.partSize, partCount });
+          this.parts.set(job.job_id, new Map());
+          return HttpResponse.json({ job, upload: { method: "multipart", part_size: this.partSize, part_count: partCount } }, { status: 201 });
+        }
         return HttpResponse.json(
           { job, upload: { method: "post", url: `${STORAGE}/upload`, fields: { key: `inputs/${job.job_id}`, policy: "p", "x-amz-signature": "s" } } },
           { status: 201 },
@@ -136,6 +173,7 @@ export class FakeApi {
         if (this.uploadDelayMs) await delay(this.uploadDelayMs);
         return new HttpResponse(null, { status: 204 });
       }),
+      ...this.multipartHandlers(),
       http.get(`${API}/jobs/:id`, ({ params }) => {
         this.jobRequests.push(String(params.id));
         const job = this.jobs.find((candidate) => candidate.job_id === params.id);
@@ -155,6 +193,8 @@ export class FakeApi {
         this.deleted.push(String(params.id));
         this.jobRequests.push(`DELETE ${String(params.id)}`);
         this.jobs = this.jobs.filter((job) => job.job_id !== params.id);
+        this.plans.delete(String(params.id));
+        this.parts.delete(String(params.id));
         return new HttpResponse(null, { status: 204 });
       }),
       http.get(`${API}/jobs/:id/download`, ({ params }) => {
@@ -176,6 +216,82 @@ export class FakeApi {
           status: 206,
           headers: { "Content-Range": `bytes ${match[1]}-${end - 1}/${bytes.length}` },
         });
+      }),
+    ];
+  }
+
+  private async storePart(jobId: string, n: number, request: Request): Promise<Response> {
+      if (this.failPartOnce.delete(n)) return new HttpResponse("<Error><Code>InternalError</Code><Message>try again</Message></Error>", { status: 500 });
+      const held = this.plans.get(jobId) && this.parts.get(jobId);
+      if (!held) return new HttpResponse("<Error><Code>NoSuchUpload</Code><Message>no such upload</Message></Error>", { status: 404 });
+      const bytes = await request.arrayBuffer();
+      const checksum = sha256(bytes);
+      if (request.headers.get("x-amz-checksum-sha256") !== checksum) {
+        return new HttpResponse("<Error><Code>BadDigest</Code><Message>The SHA256 you specified did not match the calculated checksum.</Message></Error>", { status: 400 });
+      }
+      const etag = `"${checksum.slice(0, 8)}-${n}"`;
+      held.set(n, { size: bytes.byteLength, etag, checksum });
+      return new HttpResponse(null, { status: 200, headers: { ETag: etag } });
+  }
+
+  /** The multipart routes, with the local stack's rules: parts bound to their SHA-256, completion checks every part. */
+  private multipartHandlers() {
+    const upload = (jobId: string) => {
+      const plan = this.plans.get(jobId);
+      const parts = this.parts.get(jobId);
+      return plan && parts ? { plan, parts } : null;
+    };
+    return [
+      http.get(`${API}/jobs/:id/upload/parts`, ({ params }) => {
+        const held = upload(String(params.id));
+        if (!held) return notFound(String(params.id));
+        const parts = [...held.parts.entries()]
+          .sort(([a], [b]) => a - b)
+          .map(([n, part]) => ({ part_number: n, size: part.size, etag: part.etag, checksum_sha256: part.checksum }));
+        return HttpResponse.json({ parts });
+      }),
+      http.post(`${API}/jobs/:id/upload/parts/:n`, async ({ params, request }) => {
+        const jobId = String(params.id);
+        const n = Number(params.n);
+        const held = upload(jobId);
+        if (!held) return notFound(jobId);
+        if (n < 1 || n > held.plan.partCount) {
+          return HttpResponse.json({ error: { code: "INVALID_PART_NUMBER", message: `part ${n} is outside 1 to ${held.plan.partCount}` } }, { status: 400 });
+        }
+        const { checksum_sha256: checksum } = (await request.json()) as { checksum_sha256: string };
+        this.signedChecksums.set(`${jobId} ${n}`, checksum);
+        return HttpResponse.json({ url: `${STORAGE}/parts/${jobId}/${n}`, headers: { "x-amz-checksum-sha256": checksum } });
+      }),
+      http.put(`${STORAGE}/parts/:id/:n`, async ({ params, request }) => {
+        const jobId = String(params.id);
+        const n = Number(params.n);
+        this.partPuts.push(`${jobId} ${n}`);
+        if (this.holdParts.has(n)) return new Promise<never>(() => undefined);
+        this.partsInFlight++;
+        this.partsInFlightMax = Math.max(this.partsInFlightMax, this.partsInFlight);
+        try {
+          return await this.storePart(jobId, n, request);
+        } finally {
+          this.partsInFlight--;
+        }
+      }),
+
+      http.post(`${API}/jobs/:id/upload/complete`, ({ params }) => {
+        const jobId = String(params.id);
+        const held = upload(jobId);
+        const job = this.jobs.find((candidate) => candidate.job_id === jobId);
+        if (!held || !job) return notFound(jobId);
+        const { size, partSize, partCount } = held.plan;
+        const missing: number[] = [];
+        for (let n = 1; n <= partCount; n++) {
+          const want = n < partCount ? partSize : size - partSize * (partCount - 1);
+          if (held.parts.get(n)?.size !== want) missing.push(n);
+        }
+        if (missing.length > 0) {
+          return HttpResponse.json({ error: { code: "UPLOAD_INCOMPLETE", message: `parts missing or of the wrong size: ${missing.join(", ")}` } }, { status: 409 });
+        }
+        this.completed.push(jobId);
+        return HttpResponse.json({ job });
       }),
     ];
   }
