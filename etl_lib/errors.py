@@ -143,6 +143,10 @@ UPLOAD_INCOMPLETE = "UPLOAD_INCOMPLETE"
 INVALID_PART_NUMBER = "INVALID_PART_NUMBER"
 
 
+# A job id in a path that no job could have (not the form new_job_id draws) (400).
+INVALID_JOB_ID = "INVALID_JOB_ID"
+
+
 # API answers about the Idempotency-Key header of POST /jobs.
 IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 IDEMPOTENCY_IN_PROGRESS = "IDEMPOTENCY_IN_PROGRESS"

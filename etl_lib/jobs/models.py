@@ -74,6 +74,10 @@ Filename = Annotated[
 ]
 
 
+JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
+"""Every job id :func:`new_job_id` draws matches it; the API refuses any other in a path (400)."""
+
+
 def new_job_id() -> str:
     return uuid.uuid4().hex
 

@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from etl_lib.jobs.settings import service, validate_at_cold_start
-from lambdas.common.api import FINISHED_JOB_RESPONSES, build_resolver, caller, ok
+from lambdas.common.api import FINISHED_JOB_RESPONSES, JobId, build_resolver, caller, ok
 from lambdas.common.models import DownloadLink
 from lambdas.common.observability import observability
 from lambdas.routes import DOWNLOAD
@@ -32,7 +32,7 @@ router = Router()
         **FINISHED_JOB_RESPONSES,
     },
 )
-def download(job_id: str) -> DownloadLink:
+def download(job_id: JobId) -> DownloadLink:
     logger.append_keys(job_id=job_id)
     link = service().download(caller(router), job_id)
     metrics.add_metric(name="Downloads", unit=MetricUnit.Count, value=1)

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from etl_lib.jobs.models import CURSOR_PATTERN
 from etl_lib.jobs.settings import service, validate_at_cold_start
-from lambdas.common.api import ERROR_RESPONSES, FINISHED_JOB_RESPONSES, build_resolver, caller, ok
+from lambdas.common.api import ERROR_RESPONSES, FINISHED_JOB_RESPONSES, JobId, build_resolver, caller, ok
 from lambdas.common.models import JobEnvelope, JobList, JobReport, JobView, RunReportView
 from lambdas.common.observability import observability
 from lambdas.routes import DELETE_JOB, GET_JOB, GET_REPORT, LIST_JOBS
@@ -49,7 +49,7 @@ def list_jobs(
     tags=["jobs"],
     responses={200: ok(JobEnvelope, "The job"), **ERROR_RESPONSES},
 )
-def get_job(job_id: str) -> JobEnvelope:
+def get_job(job_id: JobId) -> JobEnvelope:
     logger.append_keys(job_id=job_id)
     return JobEnvelope(job=JobView.of(service().get_job(caller(router), job_id)))
 
@@ -64,7 +64,7 @@ def get_job(job_id: str) -> JobEnvelope:
         **FINISHED_JOB_RESPONSES,
     },
 )
-def get_report(job_id: str) -> JobReport:
+def get_report(job_id: JobId) -> JobReport:
     logger.append_keys(job_id=job_id)
     report = service().run_report(caller(router), job_id)
     return JobReport(job_id=job_id, report=RunReportView.model_validate(report))
@@ -81,7 +81,7 @@ def get_report(job_id: str) -> JobReport:
         **ERROR_RESPONSES,
     },
 )
-def delete_job(job_id: str) -> Response[None]:
+def delete_job(job_id: JobId) -> Response[None]:
     logger.append_keys(job_id=job_id)
     service().delete_job(caller(router), job_id)
     metrics.add_metric(name="JobsDeleted", unit=MetricUnit.Count, value=1)

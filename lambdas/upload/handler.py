@@ -21,7 +21,7 @@ from etl_lib import errors
 from etl_lib.errors import IdempotentJobDeletedError
 from etl_lib.jobs.service import JobService, MultipartPlan
 from etl_lib.jobs.settings import Settings, build_idempotency_store, service, validate_at_cold_start
-from lambdas.common.api import ERROR_RESPONSES, build_resolver, caller, ok
+from lambdas.common.api import ERROR_RESPONSES, JobId, build_resolver, caller, ok
 from lambdas.common.models import (
     IDEMPOTENCY_HEADER,
     CreateJobRequest,
@@ -164,7 +164,7 @@ UPLOAD_RESPONSES: dict[int, Any] = {
     tags=["uploads"],
     responses={200: ok(UploadedParts, "The parts storage holds"), **UPLOAD_RESPONSES},
 )
-def list_parts(job_id: str) -> UploadedParts:
+def list_parts(job_id: JobId) -> UploadedParts:
     logger.append_keys(job_id=job_id)
     parts = service().upload_parts(caller(router), job_id)
     return UploadedParts(parts=[UploadedPartView.model_validate(part, from_attributes=True) for part in parts])
@@ -183,7 +183,7 @@ def list_parts(job_id: str) -> UploadedParts:
     },
 )
 def sign_part(
-    job_id: str,
+    job_id: JobId,
     part_number: Annotated[
         int, Path(description=f"From 1 to the upload's part_count (400 {errors.INVALID_PART_NUMBER} otherwise).")
     ],
@@ -209,7 +209,7 @@ def sign_part(
         },
     },
 )
-def complete_upload(job_id: str) -> JobEnvelope:
+def complete_upload(job_id: JobId) -> JobEnvelope:
     logger.append_keys(job_id=job_id)
     job = service().complete_upload(caller(router), job_id)
     logger.info("multipart upload completed")

@@ -147,6 +147,28 @@ def test_getting_a_job_returns_it_and_a_missing_one_is_404() -> None:
     assert payload["error"]["code"] == "JOB_NOT_FOUND"
 
 
+@pytest.mark.parametrize(
+    "job_id", ["x" * 2000, "0123456789ABCDEF0123456789ABCDEF", "abc", "0123456789abcdef0123456789abcde%25"]
+)
+@pytest.mark.parametrize(
+    ("handler", "method", "suffix"),
+    [
+        (status_handler, "GET", ""),
+        (status_handler, "DELETE", ""),
+        (status_handler, "GET", "/report"),
+        (download_handler, "GET", "/download"),
+        (upload_handler, "GET", "/upload/parts"),
+        (upload_handler, "POST", "/upload/complete"),
+    ],
+)
+def test_a_malformed_job_id_in_any_path_is_400_before_a_store_is_asked(
+    handler: Any, method: str, suffix: str, job_id: str
+) -> None:
+    status, payload = call(handler, api_event(method, f"/jobs/{job_id}{suffix}"))
+    assert status == 400, payload
+    assert payload["error"]["code"] == "INVALID_JOB_ID"
+
+
 def test_download_is_409_until_the_job_has_succeeded() -> None:
     job = create()["job"]
     status, payload = call(download_handler, api_event("GET", f"/jobs/{job['job_id']}/download"))

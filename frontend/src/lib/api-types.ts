@@ -508,6 +508,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The job's id (400 INVALID_JOB_ID if malformed). */
                 job_id: string;
             };
             cookie?: never;
@@ -584,6 +585,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The job's id (400 INVALID_JOB_ID if malformed). */
                 job_id: string;
                 /** @description From 1 to the upload's part_count (400 INVALID_PART_NUMBER otherwise). */
                 part_number: number;
@@ -666,6 +668,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The job's id (400 INVALID_JOB_ID if malformed). */
                 job_id: string;
             };
             cookie?: never;
@@ -742,6 +745,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The job's id (400 INVALID_JOB_ID if malformed). */
                 job_id: string;
             };
             cookie?: never;
@@ -809,6 +813,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The job's id (400 INVALID_JOB_ID if malformed). */
                 job_id: string;
             };
             cookie?: never;
@@ -883,6 +888,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The job's id (400 INVALID_JOB_ID if malformed). */
                 job_id: string;
             };
             cookie?: never;
@@ -968,6 +974,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The job's id (400 INVALID_JOB_ID if malformed). */
                 job_id: string;
             };
             cookie?: never;
