@@ -11,6 +11,7 @@ from aws_cdk.assertions import Match
 
 from infra import assets
 from infra.assets import wheel_name
+from infra.pipeline import hosting
 from tests.infra.conftest import Synth
 
 pytestmark = pytest.mark.xdist_group("infra")
@@ -639,6 +640,31 @@ def test_glue_jobs_get_glue_6_arguments_and_the_spark_ui(synth: Synth) -> None:
 
 
 # --- Hosting and monitoring ----------------------------------------------------------------
+
+
+def test_the_site_is_served_under_the_web_apps_content_security_policy_with_the_deployments_origins(
+    synth: Synth,
+) -> None:
+    """Every directive of frontend/csp.json (the policy the browser tests run under, on `etl
+    up`), plus the API, Cognito and S3 in connect-src; nothing inline, nothing evaluated."""
+    resources = synth.raw["Resources"]
+    distribution = resources[synth.logical_id(synth.stack.hosting.distribution)]["Properties"]
+    policy_ref = distribution["DistributionConfig"]["DefaultCacheBehavior"]["ResponseHeadersPolicyId"]
+    headers = resources[policy_ref["Ref"]]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    csp = headers["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    joined = json.dumps(csp)  # a Fn::Join around the API's id: compared as text
+    directives = json.loads(hosting.CSP_FILE.read_text())
+    for name, sources in directives.items():
+        if name != "$comment":
+            assert f"{name} {' '.join(sources)}" in joined
+    connect = joined[joined.index("connect-src") :].split(";")[0]
+    assert synth.logical_id(synth.stack.api.rest_api) in connect
+    assert "https://cognito-idp." in connect
+    assert "https://*.s3." in connect
+    assert "unsafe-inline" not in joined and "unsafe-eval" not in joined
+    assert headers["FrameOptions"]["FrameOption"] == "DENY"
+    assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] == 365 * 24 * 3600
+    assert headers["ContentTypeOptions"]["Override"] is True
 
 
 def test_site_is_served_through_cloudfront_with_origin_access_control(synth: Synth) -> None:

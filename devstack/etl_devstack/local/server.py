@@ -13,6 +13,7 @@ Routes:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -46,6 +47,14 @@ from etl_devstack.local.limits import ServerLimits
 from etl_lib.jobs.local import signing_key
 
 FRONTEND_DIST = REPO_ROOT / "frontend" / "dist"
+CSP_FILE = REPO_ROOT / "frontend" / "csp.json"
+
+
+def content_security_policy(policy_file: Path = CSP_FILE) -> str:
+    """The web app's policy as the header writes it. Locally the API and the files are on
+    the app's own origin, so nothing is added to ``connect-src``."""
+    directives = json.loads(policy_file.read_text(encoding="utf-8"))
+    return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives.items() if name != "$comment")
 
 
 MAX_RUN_ATTEMPTS = 2  # a run interrupted by a stop is re-run once, then the job fails
@@ -468,6 +477,15 @@ class LocalStack:
         )
 
     def static(self, request: Request) -> Response:
+        response = self._static(request)
+        response.headers["Content-Security-Policy"] = self.csp
+        return response
+
+    @functools.cached_property
+    def csp(self) -> str:
+        return content_security_policy()
+
+    def _static(self, request: Request) -> Response:
         if request.path == "/config.json":  # the web app's runtime configuration: local, no sign-in
             return _json(200, {"apiBaseUrl": "/api", "auth": None})
         root = self.frontend.resolve()
