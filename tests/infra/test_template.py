@@ -214,10 +214,16 @@ def test_user_pool_and_spa_client(synth: Synth) -> None:
         "AWS::Cognito::UserPool",
         {"Policies": {"PasswordPolicy": Match.object_like({"MinimumLength": 12, "RequireSymbols": True})}},
     )
-    synth.template.has_resource_properties(
-        "AWS::Cognito::UserPoolClient",
-        {"GenerateSecret": False, "ExplicitAuthFlows": Match.array_with(["ALLOW_USER_SRP_AUTH"])},
-    )
+    (client,) = synth.template.find_resources("AWS::Cognito::UserPoolClient").values()
+    props = client["Properties"]
+    assert props["GenerateSecret"] is False
+    # What the app uses (SRP sign-in, token refresh) and nothing else: no password flow, no
+    # OAuth grant, no callback URL (CDK's defaults add the code and implicit grants, every
+    # scope, and https://example.com).
+    assert sorted(props["ExplicitAuthFlows"]) == ["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"]
+    assert props.get("AllowedOAuthFlowsUserPoolClient") in (None, False)
+    for absent in ("AllowedOAuthFlows", "AllowedOAuthScopes", "CallbackURLs", "LogoutURLs"):
+        assert absent not in props, absent
 
 
 # --- Lambdas -------------------------------------------------------------------------------
@@ -744,3 +750,43 @@ def test_dashboard_covers_jobs_api_lambdas_and_glue(synth: Synth) -> None:
         assert f'"title":"{title}' in body, title
     for metric in ("JobsCreated", "UploadsRunning", "JobsSucceeded", "JobsFailed", "JobDurationMs", "5XXError"):
         assert metric in body, metric
+
+
+# --- IAM guards across the whole template --------------------------------------------------
+
+
+def _statements(synth: Synth, resource_type: str, document: str) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for logical_id, resource in synth.raw["Resources"].items():
+        if resource["Type"] == resource_type:
+            for statement in resource["Properties"][document]["Statement"]:
+                found.append((logical_id, statement))
+    return found
+
+
+def test_every_role_a_service_assumes_is_guarded_by_this_account_as_its_source(synth: Synth) -> None:
+    """The confused deputy: a service acting for another account cannot assume our roles.
+    CDK's own roles (Lambda service roles, the site deployment) included."""
+    trusts = [
+        (role, s)
+        for role, s in _statements(synth, "AWS::IAM::Role", "AssumeRolePolicyDocument")
+        if "Service" in s["Principal"]
+    ]
+    assert len(trusts) >= 8  # every function, Glue role and the API's logging role
+    unguarded = [
+        role
+        for role, s in trusts
+        if s.get("Condition", {}).get("StringEqualsIfExists", {}).get("aws:SourceAccount") != synth.stack.account
+    ]
+    assert unguarded == []
+
+
+def test_every_pass_role_names_the_service_the_role_may_be_passed_to(synth: Synth) -> None:
+    passing = [
+        (policy, s)
+        for policy, s in _statements(synth, "AWS::IAM::Policy", "PolicyDocument")
+        if "iam:PassRole" in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    ]
+    assert passing, "the sessions role passes itself to Glue: a PassRole must be found"
+    for policy, statement in passing:
+        assert statement.get("Condition", {}).get("StringEquals", {}).get("iam:PassedToService"), policy
