@@ -509,9 +509,12 @@ def test_glue_job(synth: Synth) -> None:
 
     args = job["DefaultArguments"]
     artifacts = synth.logical_id(synth.stack.artifacts.bucket)
-    assert args["--additional-python-modules"] == {
-        "Fn::Join": ["", ["s3://", {"Ref": artifacts}, f"/glue/wheels/{wheel_name()}"]]
-    }
+    modules = args["--additional-python-modules"]["Fn::Join"][1]
+    assert modules[:2] == ["s3://", {"Ref": artifacts}]
+    assert (
+        modules[2].startswith(f"/glue/wheels/{wheel_name()},pyarrow==") or f"/glue/wheels/{wheel_name()}," in modules[2]
+    )
+    assert args["--python-modules-installer-option"] == "--no-deps"
     table = synth.logical_id(synth.stack.jobs.table)
     input_bucket = synth.logical_id(synth.stack.storage.input_bucket)
     output_bucket = synth.logical_id(synth.stack.storage.output_bucket)
@@ -790,3 +793,40 @@ def test_every_pass_role_names_the_service_the_role_may_be_passed_to(synth: Synt
     assert passing, "the sessions role passes itself to Glue: a PassRole must be found"
     for policy, statement in passing:
         assert statement.get("Condition", {}).get("StringEquals", {}).get("iam:PassedToService"), policy
+
+
+def _installed_modules(args: dict[str, Any]) -> dict[str, str]:
+    joined = args["--additional-python-modules"]["Fn::Join"][1][-1]
+    _wheel, *pins = joined.split(",")
+    return dict(pin.split("==") for pin in pins)
+
+
+@pytest.mark.parametrize("job", ["etl", "validation"])
+def test_each_glue_job_installs_exact_pins_of_everything_it_needs_and_resolves_nothing_at_run_time(
+    synth: Synth, job: str
+) -> None:
+    """With --no-deps, whatever is not listed is not installed: every requirement of every
+    listed package (as Glue 6.0's Python reads its markers) must be listed, at constraints.txt's pin."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    construct = getattr(synth.stack, job).job
+    args = synth.raw["Resources"][synth.logical_id(construct)]["Properties"]["DefaultArguments"]
+    assert args["--python-modules-installer-option"] == "--no-deps"
+    installed = _installed_modules(args)
+    assert {"pyarrow", "pydantic", "pydantic-core", "numpy"} <= set(installed)
+    if job == "validation":
+        assert {"papermill", "ipykernel"} <= set(installed)
+    missing = []
+    for name, version in installed.items():
+        assert version == assets.pinned(name)
+        for line in metadata.requires(name) or []:
+            needed = Requirement(line)
+            if needed.marker and not needed.marker.evaluate(assets.GLUE_PYTHON_MARKERS):
+                continue
+            if re.sub(r"[-_.]+", "-", needed.name).lower() not in installed:
+                missing.append(f"{name} needs {needed}")
+            elif not needed.specifier.contains(installed[re.sub(r"[-_.]+", "-", needed.name).lower()]):
+                missing.append(f"{name} needs {needed}, not the pinned version")
+    assert missing == []
