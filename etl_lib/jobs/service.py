@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +76,12 @@ log = logging.getLogger(__name__)
 GLUE_FAILED_STATES = frozenset({"FAILED", "TIMEOUT", "STOPPED", "ERROR"})
 
 DEFAULT_RUN_LEASE_SECONDS = 120
+# Kept free before a run's ``must_end_by``: the report, the final conditional write, and the
+# removal of the attempt's files after a failure.
+RUN_FINISH_SECONDS = 30
+# A run that could not claim its job until less than this is left before ``must_end_by``
+# stops waiting: the job's holder, or the reconciler, ends it.
+MIN_RUN_SECONDS = 60
 """How long a run's claim on its job stands without renewal. The run renews it every third
 of that while it converts, so a live run keeps its job; a dead one (killed worker, crashed
 or timed-out Lambda) frees it this long after its last renewal, for a retry to take over."""
@@ -556,6 +562,7 @@ class JobService:
         engine: Engine | str | None = None,
         attempt: str | None = None,
         run_id: str | None = None,
+        must_end_by: float | None = None,
     ) -> Job | None:
         """Convert the job's input to its output, then record SUCCEEDED or FAILED.
 
@@ -569,15 +576,19 @@ class JobService:
         worker's job passes its own, see :meth:`fail_if_attempt`); ``run_id`` is the
         launcher's run (Glue's ``JOB_RUN_ID``). ``spark_factory`` is only called when the
         job's engine is Spark, so a local-engine run never starts a JVM.
+
+        ``must_end_by`` (a ``time.monotonic()`` instant) is when the caller will be killed, the
+        converter Lambda's own timeout: waiting for a claim and the conversion's deadline
+        both fit before it, leaving :data:`RUN_FINISH_SECONDS` to record the end and clean up.
         """
         attempt = attempt or new_attempt_id()
-        job = self._claim(job_id, attempt, run_id)
+        job = self._claim(job_id, attempt, run_id, must_end_by=must_end_by)
         if job is None or job.attempt != attempt or job.status is not JobStatus.RUNNING:
             return job
         with self._holding(job_id, attempt):
-            return self._convert(job, attempt, spark_factory=spark_factory, engine=engine)
+            return self._convert(job, attempt, spark_factory=spark_factory, engine=engine, must_end_by=must_end_by)
 
-    def _claim(self, job_id: str, attempt: str, run_id: str | None) -> Job | None:
+    def _claim(self, job_id: str, attempt: str, run_id: str | None, *, must_end_by: float | None) -> Job | None:
         """Claim the job for ``attempt``; the job as it is when another run keeps it.
 
         When another attempt holds a lease, wait (bounded by one lease) to see whether it
@@ -586,6 +597,8 @@ class JobService:
         invocation, takes over when the lease ends).
         """
         deadline = time.monotonic() + self.lease_seconds + 2 * self.claim_poll_seconds
+        if must_end_by is not None:  # a wait that would leave no time to convert is not worth it
+            deadline = min(deadline, must_end_by - RUN_FINISH_SECONDS - MIN_RUN_SECONDS)
         seen_lease: int | None = None
         for _ in range(1_000_000):  # bounded by the deadline; the count only guards the loop
             now = int(time.time())
@@ -635,6 +648,7 @@ class JobService:
         *,
         spark_factory: Callable[[], SparkSession] | None,
         engine: Engine | str | None,
+        must_end_by: float | None = None,
     ) -> Job | None:
         # The module, looked up at call time: importing the service stays light (no pyarrow
         # for the API Lambdas), and the conversion is the one the module holds now.
@@ -647,6 +661,10 @@ class JobService:
             size = job.input_bytes if job.input_bytes is not None else self.inputs.size(input_key(job_id))
             engine = self.route(engine, size or 0)
         mine = attempt_prefix(job_id, attempt)
+        limits = self.spark_limits if engine is Engine.SPARK else Limits()
+        if must_end_by is not None:
+            left = max(1.0, must_end_by - time.monotonic() - RUN_FINISH_SECONDS)
+            limits = replace(limits, max_run_seconds=min(limits.max_run_seconds or left, left))
         try:
             spark = spark_factory() if spark_factory is not None and engine is Engine.SPARK else None
             report = conversion.convert(
@@ -656,7 +674,7 @@ class JobService:
                 engine=engine,
                 local_max_bytes=self.small_file_threshold_bytes,
                 spark=spark,
-                limits=self.spark_limits if engine is Engine.SPARK else Limits(),
+                limits=limits,
             )
             self.outputs.put_bytes(report_key(job_id, attempt), report.to_json(indent=2).encode())
         except ConversionError as exc:

@@ -14,6 +14,7 @@ to the on-failure destination, which the events Lambda turns into a FAILED job.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
@@ -55,7 +56,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # engine="local" whatever the record says: this function has no Spark to start.
     # The run id is the one LambdaLauncher recorded (the invocation's request id, which
     # Lambda keeps across its retries); each execution still claims with its own attempt.
-    job = jobs().run(request.job_id, engine="local", run_id=f"lambda:{context.aws_request_id}")
+    # Waiting for the claim and converting both end inside this invocation's own timeout.
+    must_end_by = time.monotonic() + context.get_remaining_time_in_millis() / 1000
+    job = jobs().run(request.job_id, engine="local", run_id=f"lambda:{context.aws_request_id}", must_end_by=must_end_by)
     if job is None:
         return {"job_id": request.job_id, "status": None}
     logger.info("conversion finished", extra={"status": job.status.value, "engine": job.engine})

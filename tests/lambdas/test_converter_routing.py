@@ -185,6 +185,60 @@ def test_a_small_upload_is_converted_by_the_converter_lambda_on_the_local_engine
     assert events_handler(failure_record(job_id), FakeLambdaContext())["status"] == "SUCCEEDED"
 
 
+def test_the_converter_waits_for_its_claim_and_converts_only_within_its_own_invocation(
+    lambda_client: FakeLambdaClient,
+    aws_lambda_env: AwsResources,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Lambda kills an invocation at its timeout, mid-write: the claim wait (up to a lease)
+    and the conversion's deadline together must end before it, with time to record the end."""
+    import time
+
+    from etl_lib import conversion
+    from etl_lib.jobs.service import MIN_RUN_SECONDS, RUN_FINISH_SECONDS
+    from etl_lib.jobs.settings import service
+
+    src = write_parquet(tmp_path / "sales.parquet", rows=40)
+    held_id, held_key = create_and_upload(src.read_bytes())
+    events_handler(s3_event(held_key, src.stat().st_size, aws_lambda_env.input_bucket), FakeLambdaContext())
+    # Another execution holds the first job with a live lease: a duplicate would wait up to a
+    # lease (two minutes) to see whether it dies. With too little time left, it does not wait.
+    now = int(time.time())
+    store = service().jobs
+    assert store.claim(held_id, attempt="other", lease_until=now + 120, now=now, run_id="lambda:other") is not None
+    claims: list[str] = []
+    real_claim = store.claim
+
+    def counted_claim(job_id: str, **kw: Any) -> Any:
+        claims.append(job_id)
+        return real_claim(job_id, **kw)
+
+    monkeypatch.setattr(store, "claim", counted_claim)
+    short = FakeLambdaContext(function_name=CONVERTER)
+    short.remaining_ms = (RUN_FINISH_SECONDS + MIN_RUN_SECONDS - 5) * 1000
+    assert converter_handler({"job_id": held_id}, short)["status"] == "RUNNING"
+    assert claims == [held_id]  # one try, no waiting
+    assert get(held_id)["status"] == "RUNNING"
+
+    # A run that claims at once gets, as its deadline, what is left minus the time to finish.
+    job_id, key = create_and_upload(src.read_bytes())
+    events_handler(s3_event(key, src.stat().st_size, aws_lambda_env.input_bucket), FakeLambdaContext())
+    deadlines: list[float | None] = []
+    real_convert = conversion.convert
+
+    def observed_convert(*args: Any, **kw: Any) -> Any:
+        deadlines.append(kw["limits"].max_run_seconds)
+        return real_convert(*args, **kw)
+
+    monkeypatch.setattr(conversion, "convert", observed_convert)
+    context = FakeLambdaContext(function_name=CONVERTER)
+    context.remaining_ms = 200_000
+    assert converter_handler({"job_id": job_id}, context)["status"] == "SUCCEEDED"
+    (deadline,) = deadlines
+    assert deadline is not None and 200 - RUN_FINISH_SECONDS - 10 < deadline <= 200 - RUN_FINISH_SECONDS
+
+
 def test_a_large_upload_goes_to_glue(
     lambda_client: FakeLambdaClient, aws_lambda_env: AwsResources, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
