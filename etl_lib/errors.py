@@ -128,6 +128,8 @@ RUN_NOT_STARTED = "RUN_NOT_STARTED"
 RUN_LOST = "RUN_LOST"
 RUN_FAILED = "RUN_FAILED"
 INTERNAL_ERROR = "INTERNAL_ERROR"
+# The upload was written again after it was checked: the run would not convert what was checked.
+UPLOAD_CHANGED = "UPLOAD_CHANGED"
 # The local stack's worker process died while it held the job (its supervisor ends the job).
 WORKER_DIED = "WORKER_DIED"
 

@@ -156,6 +156,14 @@ class S3ObjectStore(ObjectStore):
                 return None
             raise
 
+    def version(self, key: str) -> str | None:
+        try:
+            return str(self.s3.head_object(Bucket=self.bucket, Key=key)["ETag"])
+        except self.s3.exceptions.ClientError as exc:
+            if exc.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
+
     def read_range(self, key: str, start: int, length: int) -> bytes:
         body = self.s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{start + length - 1}")["Body"]
         data: bytes = body.read()

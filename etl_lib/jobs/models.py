@@ -121,6 +121,9 @@ class Job(BaseModel):
     # upload by presigned POST.
     upload_id: str | None = Field(default=None, exclude=True)
     part_size: int | None = Field(default=None, exclude=True)
+    # The upload's version (ObjectStore.version) when it was checked: the run converts that
+    # object, and fails UPLOAD_CHANGED if the key was written again since.
+    input_version: str | None = Field(default=None, exclude=True)
 
     @property
     def download_name(self) -> str:
@@ -148,6 +151,7 @@ INTERNAL_FIELDS = (
     "expires_at",
     "upload_id",
     "part_size",
+    "input_version",
 )
 
 

@@ -448,8 +448,9 @@ class JobService:
             return self.fail(job.job_id, problem, input_bytes=actual)
         assert actual is not None  # _check_upload refuses a missing object
         engine = self.route(job.engine, actual)
+        changes = {"input_bytes": actual, "engine": engine, "expires_at": self._retained()}
         queued = self.jobs.transition(
-            job.job_id, JobStatus.QUEUED, {"input_bytes": actual, "engine": engine, "expires_at": self._retained()}
+            job.job_id, JobStatus.QUEUED, {**changes, "input_version": self.inputs.version(key)}
         )
         if queued is None:
             return self.jobs.get(job.job_id)  # a concurrent duplicate won the race
@@ -661,6 +662,9 @@ class JobService:
             size = job.input_bytes if job.input_bytes is not None else self.inputs.size(input_key(job_id))
             engine = self.route(engine, size or 0)
         mine = attempt_prefix(job_id, attempt)
+        changed = self._upload_changed(job)
+        if changed is not None:
+            return self.fail(job_id, changed, attempt=attempt)
         limits = self.spark_limits if engine is Engine.SPARK else Limits()
         if must_end_by is not None:
             left = max(1.0, must_end_by - time.monotonic() - RUN_FINISH_SECONDS)
@@ -691,12 +695,29 @@ class JobService:
                 attempt=attempt,
             )
             raise
+        changed = self._upload_changed(job)  # written again while it was being read?
+        if changed is not None:
+            self.outputs.delete_prefix(mine)
+            return self.fail(job_id, changed, attempt=attempt)
         finished = self._succeed(job, report, attempt)
         if finished is None:  # lost the claim, or deleted meanwhile: leave nothing of ours
             with contextlib.suppress(Exception):
                 self.outputs.delete_prefix(mine)
             return self.jobs.get(job_id)
         return finished
+
+    def _upload_changed(self, job: Job) -> JobError | None:
+        """The upload's key was written again after the upload was checked (a second POST
+        with the same form): the run must not publish what it read. Before and after the
+        conversion, since pyarrow's S3 reads cannot be pinned to an ETag themselves."""
+        if job.input_version is None:  # queued before versions were recorded
+            return None
+        if self.inputs.version(input_key(job.job_id)) == job.input_version:
+            return None
+        return JobError(
+            code=errors.UPLOAD_CHANGED,
+            message=f"{job.filename}: the uploaded file was replaced after it was checked; upload it as a new job",
+        )
 
     def _succeed(self, job: Job, report: Any, attempt: str | None) -> Job | None:
         succeeded = self.jobs.transition(

@@ -169,6 +169,33 @@ def test_a_malformed_job_id_in_any_path_is_400_before_a_store_is_asked(
     assert payload["error"]["code"] == "INVALID_JOB_ID"
 
 
+def test_an_upload_written_again_while_it_is_converted_fails_its_job_and_publishes_nothing(
+    tmp_path: Path, local_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The presigned form stays valid until it expires: a second POST with it replaces the
+    checked upload. The run must not publish a conversion of what nobody checked."""
+    from etl_lib import conversion
+
+    data = write_parquet(tmp_path / "in.parquet").read_bytes()
+    created = create(size=len(data))
+    real_convert = conversion.convert
+
+    def convert_while_the_form_is_posted_again(*args: Any, **kwargs: Any) -> Any:
+        local_upload(created["upload"]["fields"], data)  # same size, same bytes, a new object
+        return real_convert(*args, **kwargs)
+
+    monkeypatch.setattr(conversion, "convert", convert_while_the_form_is_posted_again)
+    key = local_upload(created["upload"]["fields"], data)
+    result = events_handler(s3_event(key, len(data)), FakeLambdaContext())
+    assert result["status"] == "FAILED"
+    got, payload = call(status_handler, api_event("GET", f"/jobs/{created['job']['job_id']}"))
+    assert got == 200
+    assert payload["job"]["error"]["code"] == "UPLOAD_CHANGED"
+    assert "replaced after it was checked" in payload["job"]["error"]["message"]
+    outputs = local_env / "outputs" / created["job"]["job_id"]
+    assert not outputs.exists() or not any(p.is_file() for p in outputs.rglob("*"))
+
+
 def test_download_is_409_until_the_job_has_succeeded() -> None:
     job = create()["job"]
     status, payload = call(download_handler, api_event("GET", f"/jobs/{job['job_id']}/download"))
