@@ -119,6 +119,9 @@ class JobLimits:
     # Larger uploads are multipart uploads, in parts of at least min_part_bytes.
     multipart_threshold_bytes: int = DEFAULT_MULTIPART_THRESHOLD_BYTES
     min_part_bytes: int = DEFAULT_MIN_PART_BYTES
+    # A run report larger than this (a file of thousands of columns) is served by a
+    # presigned link, not in the API's body: Lambda answers 6 MB at most.
+    report_inline_max_bytes: int = 1024**2
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,15 @@ class Download:
     url: str
     expires_at: datetime
     filename: str
+
+
+@dataclass(frozen=True)
+class ReportLink:
+    """Where a large run report can be read (see :attr:`JobLimits.report_inline_max_bytes`)."""
+
+    url: str
+    expires_at: datetime
+    size: int
 
 
 class JobService:
@@ -291,13 +303,21 @@ class JobService:
         )
         return Download(url=url, expires_at=utc_now() + timedelta(seconds=expires_in), filename=job.download_name)
 
-    def run_report(self, owner: str, job_id: str) -> dict[str, Any]:
-        """The report (etl_lib.report.RunReport as JSON) the run stored next to a SUCCEEDED job's output.
+    def run_report(self, owner: str, job_id: str) -> dict[str, Any] | ReportLink:
+        """The report (etl_lib.report.RunReport as JSON) the run stored next to a SUCCEEDED
+        job's output; above ``report_inline_max_bytes``, a short-lived link to it instead.
 
         Returned unparsed: parsing it as a RunReport would load pyarrow into the API Lambdas.
         """
         job = self._succeeded_job(owner, job_id, kept="its report", available="its report")
-        stored = self.outputs.get_bytes(report_key(job_id, job.attempt))
+        key = report_key(job_id, job.attempt)
+        size = self.outputs.size(key)
+        if size is not None and size > self.limits.report_inline_max_bytes:
+            expires_in = self.limits.download_expires_in
+            stem = job.download_name.removesuffix(job.options.file_extension)
+            url = self.outputs.presign_get(key, download_name=f"{stem}-report.json", expires_in=expires_in)
+            return ReportLink(url=url, expires_at=utc_now() + timedelta(seconds=expires_in), size=size)
+        stored = self.outputs.get_bytes(key) if size is not None else None
         if stored is None:
             raise JobNotFoundError(f"job {job_id} has no run report", code="REPORT_MISSING")
         report: dict[str, Any] = json.loads(stored)

@@ -12,6 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from etl_lib.jobs.models import CURSOR_PATTERN
+from etl_lib.jobs.service import ReportLink
 from etl_lib.jobs.settings import service, validate_at_cold_start
 from lambdas.common.api import ERROR_RESPONSES, FINISHED_JOB_RESPONSES, JobId, build_resolver, caller, ok
 from lambdas.common.models import JobEnvelope, JobList, JobReport, JobView, RunReportView
@@ -67,6 +68,8 @@ def get_job(job_id: JobId) -> JobEnvelope:
 def get_report(job_id: JobId) -> JobReport:
     logger.append_keys(job_id=job_id)
     report = service().run_report(caller(router), job_id)
+    if isinstance(report, ReportLink):
+        return JobReport(job_id=job_id, report=None, report_url=report.url, report_expires_at=report.expires_at)
     return JobReport(job_id=job_id, report=RunReportView.model_validate(report))
 
 

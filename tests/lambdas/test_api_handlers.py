@@ -228,6 +228,37 @@ def test_a_finished_jobs_report_gives_its_summary_and_the_schema_of_the_files_co
     assert not {"input", "output"} & set(report)
 
 
+def test_a_report_too_large_for_a_response_is_served_by_a_short_lived_link_to_the_same_json(tmp_path: Path) -> None:
+    """Lambda answers 6 MB at most: a report over the inline limit comes as a link."""
+    import dataclasses
+    import json
+    from urllib.parse import parse_qsl, unquote, urlparse
+
+    from etl_lib.jobs.local import DirectoryObjectStore
+    from etl_lib.jobs.settings import service
+
+    job = finished_job(tmp_path)
+    status, inline = call(status_handler, api_event("GET", f"/jobs/{job['job_id']}/report"))
+    assert status == 200 and inline["report"] is not None and inline["report_url"] is None
+    svc = service()
+    svc.limits = dataclasses.replace(svc.limits, report_inline_max_bytes=100)  # this report is larger
+    status, linked = call(status_handler, api_event("GET", f"/jobs/{job['job_id']}/report"))
+    assert status == 200, linked
+    assert linked["report"] is None and linked["report_expires_at"]
+    url = linked["report_url"]
+    assert "filename=sales-report.json" in url
+    # The link is validly signed for the stored report, the same JSON the inline answer gave.
+    outputs = svc.outputs
+    assert isinstance(outputs, DirectoryObjectStore)
+    parsed = urlparse(url)
+    key = unquote(parsed.path.split(f"/objects/{outputs.bucket}/", 1)[1])
+    assert key.startswith(f"outputs/{job['job_id']}/") and key.endswith("/report.json")
+    outputs.verify_get(key, dict(parse_qsl(parsed.query)))
+    stored = json.loads(outputs.path(key).read_bytes())
+    assert stored["json_schema"] == inline["report"]["json_schema"]
+    assert stored["rows_out"] == inline["report"]["rows_out"]
+
+
 def test_the_report_is_409_until_the_job_has_succeeded_and_404_for_another_user(tmp_path: Path) -> None:
     pending = create()["job"]
     status, payload = call(status_handler, api_event("GET", f"/jobs/{pending['job_id']}/report"))

@@ -6,7 +6,7 @@ import { useApi } from "./ApiContext";
 import type { CreateJobRequest } from "../lib/api";
 import { coalesced, pollerOf } from "../lib/polling";
 import { fetchPreview } from "../lib/preview";
-import { isActive, type Job, type JobPage } from "../lib/types";
+import { isActive, type Job, type JobPage, type RunReport } from "../lib/types";
 
 export const jobKeys = {
   all: ["jobs"] as const,
@@ -123,7 +123,14 @@ export function useReport(job: Job | undefined) {
     queryKey: jobKeys.report(job?.job_id ?? ""),
     enabled: job?.status === "SUCCEEDED",
     staleTime: Infinity, // a finished run's report never changes
-    queryFn: () => api.getReport(job!.job_id).then((body) => body.report),
+    queryFn: async (): Promise<RunReport> => {
+      const body = await api.getReport(job!.job_id);
+      if (body.report) return body.report;
+      // Too large for the API's answer: the report's JSON is read from storage by its link.
+      const response = await fetch(body.report_url!);
+      if (!response.ok) throw new Error(`the run report could not be read (HTTP ${response.status})`);
+      return (await response.json()) as RunReport;
+    },
   });
 }
 

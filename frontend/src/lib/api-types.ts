@@ -258,7 +258,18 @@ export interface components {
         JobReport: {
             /** Job Id */
             job_id: string;
-            report: components["schemas"]["RunReportView"];
+            /** @description The report; null when it is too large for this response (over 1 MiB: a file of thousands of columns), then read it from `report_url`. */
+            report: components["schemas"]["RunReportView"] | null;
+            /**
+             * Report Url
+             * @description A short-lived link to the report's JSON, when `report` is null.
+             */
+            report_url?: string | null;
+            /**
+             * Report Expires At
+             * @description When `report_url` stops working.
+             */
+            report_expires_at?: string | null;
         };
         /**
          * JobStatus
