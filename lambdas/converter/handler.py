@@ -23,11 +23,12 @@ from pydantic import BaseModel, ConfigDict
 
 from etl_lib._runtime.arrow_memory import use_jemalloc
 from etl_lib._runtime.lazy import import_pyarrow_without_numpy
+from etl_lib.jobs.metrics import service_name
 from etl_lib.jobs.service import JobService
 from etl_lib.jobs.settings import service, validate_at_cold_start
 from lambdas.common.observability import PowertoolsJobMetrics, observability
 
-logger, tracer, metrics = observability("jobs-converter")
+logger, tracer, metrics = observability(service_name("converter"))
 validate_at_cold_start()  # a misconfigured container fails its init, in one line
 # pyarrow is loaded during init, without numpy (which the local engine's native path never
 # uses, and which costs a cold start about 0.1 s more): the first job starts converting at once.

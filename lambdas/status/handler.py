@@ -11,6 +11,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from etl_lib.jobs.metrics import JOBS_DELETED, service_name
 from etl_lib.jobs.models import CURSOR_PATTERN
 from etl_lib.jobs.service import ReportLink
 from etl_lib.jobs.settings import service, validate_at_cold_start
@@ -19,7 +20,7 @@ from lambdas.common.models import JobEnvelope, JobList, JobReport, JobView, RunR
 from lambdas.common.observability import observability
 from lambdas.routes import DELETE_JOB, GET_JOB, GET_REPORT, LIST_JOBS
 
-logger, tracer, metrics = observability("jobs-status")
+logger, tracer, metrics = observability(service_name("status"))
 validate_at_cold_start()  # a misconfigured container fails its init, in one line
 # Routes are not wrapped by tracer.capture_method: Powertools reads their signatures
 # (with this module's globals) to validate and to document them; the handler is traced.
@@ -87,7 +88,7 @@ def get_report(job_id: JobId) -> JobReport:
 def delete_job(job_id: JobId) -> Response[None]:
     logger.append_keys(job_id=job_id)
     service().delete_job(caller(router), job_id)
-    metrics.add_metric(name="JobsDeleted", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=JOBS_DELETED.name, unit=MetricUnit.Count, value=1)
     return Response(status_code=204)
 
 

@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from etl_lib import errors
 from etl_lib.errors import IdempotentJobDeletedError
+from etl_lib.jobs.metrics import JOBS_CREATED, service_name
 from etl_lib.jobs.service import JobService, MultipartPlan
 from etl_lib.jobs.settings import Settings, build_idempotency_store, service, validate_at_cold_start
 from lambdas.common.api import ERROR_RESPONSES, JobId, build_resolver, caller, ok
@@ -38,7 +39,7 @@ from lambdas.common.models import (
 from lambdas.common.observability import observability
 from lambdas.routes import COMPLETE_UPLOAD, CREATE_JOB, LIST_PARTS, SIGN_PART
 
-logger, tracer, metrics = observability("jobs-upload")
+logger, tracer, metrics = observability(service_name("upload"))
 validate_at_cold_start()  # a misconfigured container fails its init, in one line
 # Routes are not wrapped by tracer.capture_method: Powertools reads their signatures
 # (with this module's globals) to validate and to document them; the handler is traced.
@@ -106,7 +107,7 @@ def _create(owner: str, request: CreateJobRequest) -> dict[str, Any]:
     logger.append_keys(job_id=job.job_id)
     multipart = isinstance(upload, MultipartPlan)
     logger.info("job created", extra={"size": request.size, "engine": request.engine, "multipart": multipart})
-    metrics.add_metric(name="JobsCreated", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=JOBS_CREATED.name, unit=MetricUnit.Count, value=1)
     if isinstance(upload, MultipartPlan):
         plan: PostUpload | MultipartUpload = MultipartUpload(
             method="multipart", part_size=upload.part_size, part_count=upload.part_count

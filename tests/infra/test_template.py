@@ -755,6 +755,27 @@ def test_dashboard_covers_jobs_api_lambdas_and_glue(synth: Synth) -> None:
         assert metric in body, metric
 
 
+def test_the_dashboard_and_alarms_read_only_series_the_code_publishes(synth: Synth) -> None:
+    """Each of our namespace's series graphed or alarmed on is in etl_lib.jobs.metrics'
+    catalogue, which the handlers are tested to publish
+    (tests/lambdas/test_converter_routing.py::test_the_handlers_publish_the_catalogues_series_and_no_other)."""
+    from etl_lib.jobs.metrics import CATALOGUE, DEFAULT_NAMESPACE, Metric
+
+    (dashboard,) = synth.resources("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"]).replace('\\"', '"')
+    graphed = {
+        Metric(name, service)
+        for name, service in re.findall(rf'\["{DEFAULT_NAMESPACE}","(\w+)"(?:,"service","([\w-]+)")?', body)
+    }
+    alarmed = {
+        Metric(a["Properties"]["MetricName"], next((d["Value"] for d in a["Properties"].get("Dimensions", [])), ""))
+        for a in synth.resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("Namespace") == DEFAULT_NAMESPACE
+    }
+    assert len(graphed) >= 5 and len(alarmed) >= 2  # the parsing found them: the check below can fail
+    assert (graphed | alarmed) <= CATALOGUE, (graphed | alarmed) - CATALOGUE
+
+
 # --- IAM guards across the whole template --------------------------------------------------
 
 

@@ -20,6 +20,18 @@ from botocore.stub import Stubber
 
 from etl_lib.jobs.aws import LambdaLauncher
 from etl_lib.jobs.local import argv_of, load_glue_script
+from etl_lib.jobs.metrics import (
+    CATALOGUE,
+    DOWNLOADS,
+    JOB_DURATION_MS,
+    JOBS_CREATED,
+    JOBS_DELETED,
+    JOBS_FAILED,
+    JOBS_SUCCEEDED,
+    UPLOADS_REJECTED,
+    UPLOADS_STARTED,
+    Metric,
+)
 from lambdas.converter.handler import handler as converter_handler
 from lambdas.download.handler import handler as download_handler
 from lambdas.events.handler import handler as events_handler
@@ -107,7 +119,7 @@ def job_end_metrics(output: str) -> dict[str, Any]:
     for doc in emf_metrics(output):
         (directive,) = doc["_aws"]["CloudWatchMetrics"]
         for metric in directive["Metrics"]:
-            if metric["Name"] in {"JobsSucceeded", "JobsFailed", "JobDurationMs"}:
+            if metric["Name"] in {m.name for m in (JOBS_SUCCEEDED, JOBS_FAILED, JOB_DURATION_MS)}:
                 assert metric["Name"] not in found, "a job's end is counted once"
                 found[metric["Name"]] = doc
     return found
@@ -346,3 +358,44 @@ def test_the_lambda_launcher_invokes_the_converter_asynchronously() -> None:
         stub.assert_no_pending_responses()
     assert run_id.startswith("lambda:")
     assert LambdaLauncher(client, CONVERTER).arguments_of(run_id) is None
+
+
+def published(output: str) -> set[Metric]:
+    """The (name, service) of every series in the EMF documents printed."""
+    found = set()
+    for doc in emf_metrics(output):
+        for directive in doc["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                found.add(Metric(metric["Name"], doc.get("service", "")))
+    return found
+
+
+def test_the_handlers_publish_the_catalogues_series_and_no_other(
+    lambda_client: FakeLambdaClient, aws_lambda_env: AwsResources, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The dashboard and alarms graph etl_lib.jobs.metrics' series (tests/infra checks that
+    end): a job's whole life through the handlers publishes each of them, named as graphed."""
+    good = write_parquet(tmp_path / "sales.parquet").read_bytes()
+    capsys.readouterr()
+    job_id, key = create_and_upload(good)
+    events_handler(s3_event(key, len(good), aws_lambda_env.input_bucket), FakeLambdaContext())
+    converter_handler({"job_id": job_id}, FakeLambdaContext(function_name=CONVERTER))
+    assert call(download_handler, api_event("GET", f"/jobs/{job_id}/download"))[0] == 200
+    assert call(status_handler, api_event("DELETE", f"/jobs/{job_id}"))[0] == 204
+    empty_id, empty_key = create_and_upload(b"PAR1")  # too small to be Parquet: rejected on arrival
+    events_handler(s3_event(empty_key, 4, aws_lambda_env.input_bucket), FakeLambdaContext())
+    assert get(empty_id)["status"] == "FAILED"
+
+    seen = published(capsys.readouterr().out)
+    assert seen <= CATALOGUE, seen - CATALOGUE
+    expected = {
+        JOBS_CREATED,
+        UPLOADS_STARTED,
+        UPLOADS_REJECTED,
+        JOBS_SUCCEEDED,
+        JOBS_FAILED,
+        JOB_DURATION_MS,
+        DOWNLOADS,
+        JOBS_DELETED,
+    }
+    assert expected <= seen, expected - seen
