@@ -23,6 +23,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from etl_lib.platform import PYTHON_VERSION
+
 REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / "build" / "infra"
 LAMBDA_SOURCE_DIR = BUILD / "lambda-source"
@@ -273,8 +275,8 @@ def pinned(package: str) -> str:
 # The environment markers of Glue 6.0's Python (CPython 3.13 on Linux x86_64), against which
 # the packages' own requirements are read.
 GLUE_PYTHON_MARKERS = {
-    "python_version": "3.13",
-    "python_full_version": "3.13.0",
+    "python_version": PYTHON_VERSION,
+    "python_full_version": f"{PYTHON_VERSION}.0",
     "implementation_name": "cpython",
     "platform_python_implementation": "CPython",
     "sys_platform": "linux",

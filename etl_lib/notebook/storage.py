@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from etl_lib._runtime import fs
+from etl_lib.jobs.env import DEFAULT_DATA_DIR
 
-LOCAL_STORE_DIR = ".etl-local"
+LOCAL_STORE_DIR = DEFAULT_DATA_DIR
 
 
 def local_store_path(uri: str, data_dir: str | os.PathLike[str]) -> Path:

@@ -17,10 +17,10 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from etl_lib.platform import GLUE_VERSION
 from infra.assets import GLUE_SCRIPT, runtime_closure, wheel_name, wheel_requirements
 from infra.pipeline.storage import OUTPUT_PREFIX, UPLOAD_PREFIX
 
-GLUE_VERSION = "6.0"
 SCRIPTS_PREFIX = "glue/scripts/"
 WHEELS_PREFIX = "glue/wheels/"
 TEMP_PREFIX = "glue/temp/"

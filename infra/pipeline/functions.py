@@ -21,10 +21,11 @@ from constructs import Construct
 
 from etl_lib.jobs import env
 from etl_lib.jobs.metrics import service_name
+from etl_lib.platform import PYTHON_VERSION
 from infra.pipeline.jobs_table import OWNER_INDEX
 from infra.pipeline.storage import OUTPUT_PREFIX, UPLOAD_PREFIX
 
-RUNTIME = lambda_.Runtime.PYTHON_3_13
+RUNTIME = lambda_.Runtime(f"python{PYTHON_VERSION}", lambda_.RuntimeFamily.PYTHON)
 
 
 @dataclass(frozen=True, kw_only=True)

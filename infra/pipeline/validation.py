@@ -10,8 +10,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from etl_lib.platform import GLUE_VERSION
 from infra.assets import NOTEBOOKS_PREFIX, VALIDATION_NOTEBOOK, VALIDATION_SCRIPT
-from infra.pipeline.etl import GLUE_VERSION, SCRIPTS_PREFIX, GlueArtifacts, glue_role, spark_job_arguments
+from infra.pipeline.etl import SCRIPTS_PREFIX, GlueArtifacts, glue_role, spark_job_arguments
 from infra.pipeline.storage import OUTPUT_PREFIX, UPLOAD_PREFIX
 
 VALIDATION_PREFIX = "validation/"

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
+from etl_lib.platform import GLUE_VERSION, PYTHON_VERSION
 from infra import assets
 from infra.assets import wheel_name
 from infra.pipeline import hosting
@@ -232,7 +233,7 @@ def test_user_pool_and_spa_client(synth: Synth) -> None:
 @pytest.mark.parametrize("name", OUR_FUNCTIONS)
 def test_functions_are_traced_python313_with_log_retention(synth: Synth, name: str) -> None:
     function = synth.raw["Resources"][function_id(synth, name)]["Properties"]
-    assert function["Runtime"] == "python3.13"
+    assert function["Runtime"] == f"python{PYTHON_VERSION}"
     assert function["Handler"] == f"lambdas.{name}.handler.handler"
     assert function["TracingConfig"] == {"Mode": "Active"}
     assert any("AWSLambdaPowertoolsPythonV3" in str(layer) for layer in function["Layers"])
@@ -490,7 +491,7 @@ def test_index_matches_the_dynamodb_adapter() -> None:
 
 def test_glue_job(synth: Synth) -> None:
     job = synth.raw["Resources"][synth.logical_id(synth.stack.etl.job)]["Properties"]
-    assert job["GlueVersion"] == "6.0"
+    assert job["GlueVersion"] == GLUE_VERSION
     assert job["Command"]["Name"] == "glueetl"
     assert "glue/scripts/parquet_to_json.py" in str(job["Command"]["ScriptLocation"])
     assert job["WorkerType"] == "G.1X"
@@ -615,7 +616,11 @@ def assert_targets_events_function(synth: Synth, rule: dict[str, Any]) -> None:
 def test_scheduled_validation_runs_the_notebook_on_glue_6(synth: Synth) -> None:
     validation = synth.stack.validation
     job = synth.raw["Resources"][synth.logical_id(validation.job)]["Properties"]
-    assert (job["GlueVersion"], job["Command"]["Name"], job["Command"]["PythonVersion"]) == ("6.0", "glueetl", "3")
+    assert (job["GlueVersion"], job["Command"]["Name"], job["Command"]["PythonVersion"]) == (
+        GLUE_VERSION,
+        "glueetl",
+        "3",
+    )
     assert "glue/scripts/validate_notebook.py" in json.dumps(job["Command"]["ScriptLocation"])
     assert job["SecurityConfiguration"]
     args = job["DefaultArguments"]

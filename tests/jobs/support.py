@@ -19,6 +19,7 @@ from etl_devstack.local.gateway import LocalLambdaContext
 from etl_lib.jobs.local import DirectoryObjectStore, SqliteJobStore, UrlSigner
 from etl_lib.jobs.ports import JobLauncher
 from etl_lib.jobs.service import JobService
+from etl_lib.platform import GLUE_VERSION
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 REGION = "us-east-1"
@@ -182,7 +183,7 @@ def aws_resources(aws_env: str, request: pytest.FixtureRequest) -> AwsResources:
         Name=res.glue_job,
         Role="arn:aws:iam::123456789012:role/glue",
         Command={"Name": "glueetl", "ScriptLocation": "s3://scripts/parquet_to_json.py", "PythonVersion": "3"},
-        GlueVersion="6.0",
+        GlueVersion=GLUE_VERSION,
     )
     return res
 

@@ -24,6 +24,7 @@ from etl_lib.notebook.storage import locate, read_job_bytes
 from etl_lib.notebook.validate_jobs import parse_since, recent
 from etl_lib.notebook.validation import ValidationError, validate_output
 from etl_lib.options import Compression, ConvertOptions, OutputFormat
+from etl_lib.platform import GLUE_VERSION
 from tests.conftest import CORPUS as conftest_corpus
 from tests.conftest import needs_corpus
 from tests.notebooks.conftest import FIXTURES, NOTEBOOKS
@@ -123,7 +124,7 @@ def test_extension_registers_no_op_magics_and_glue_names(tmp_path: Path, monkeyp
             "%glue_version 6.0\n%worker_type G.1X\n%number_of_workers 2\n%idle_timeout 30", store_history=False
         )
         shell.run_cell('%%configure\n{"--enable-auto-scaling": "true"}', store_history=False)
-        assert glue_local.SETTINGS["glue_version"] == "6.0"
+        assert glue_local.SETTINGS["glue_version"] == GLUE_VERSION
         assert glue_local.SETTINGS["number_of_workers"] == "2"
         assert "enable-auto-scaling" in glue_local.SETTINGS["configure"]
         magics = shell.magics_manager.magics

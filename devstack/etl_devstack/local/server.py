@@ -44,6 +44,7 @@ from etl_devstack.local.http import (
     is_loopback,
 )
 from etl_devstack.local.limits import ServerLimits
+from etl_lib.jobs.env import DEFAULT_DATA_DIR
 from etl_lib.jobs.local import signing_key
 
 FRONTEND_DIST = REPO_ROOT / "frontend" / "dist"
@@ -112,7 +113,7 @@ def remove_temporary_files(data_dir: Path) -> list[Path]:
 class LocalStack:
     host: str = "127.0.0.1"
     port: int = 8000
-    data_dir: Path = Path(".etl-local")
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
     workers: int = 1
     engine: str = "spark"
     frontend: Path = FRONTEND_DIST

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from etl_devstack.local.limits import ServerLimits
+from etl_lib.jobs.env import DEFAULT_DATA_DIR
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,7 +21,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--data-dir", default=".etl-local", help="jobs database and files (default: .etl-local)")
+    p.add_argument(
+        "--data-dir", default=DEFAULT_DATA_DIR, help=f"jobs database and files (default: {DEFAULT_DATA_DIR})"
+    )
     p.add_argument("--workers", type=int, default=1, help="conversion worker processes (default: 1)")
     p.add_argument(
         "--engine",

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from etl_lib.cli import EXIT_FAILED, EXIT_USAGE
+from etl_lib.jobs.env import DEFAULT_DATA_DIR
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,7 +25,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--since", default="24h", help="how far back to look, e.g. 30m, 24h, 7d (default: 24h)")
     p.add_argument("--stuck-after", default="3h", help="in-flight jobs unchanged for this long are stuck (default: 3h)")
-    p.add_argument("--data-dir", default=".etl-local", help="the local stack's data directory")
+    p.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="the local stack's data directory")
     p.add_argument("--reports", type=Path, default=Path("build/validation"), help="where notebooks and summaries go")
     p.add_argument("--kernel", default="etl-local", help="Jupyter kernel to run the notebook on")
     p.add_argument("--sample-size", type=int, default=100, help="records per job checked value by value")

@@ -29,16 +29,17 @@ from pathlib import Path
 from typing import Any
 
 from etl_devstack.sessions.guard import SECRET_ACCESS_KEY
+from etl_lib.jobs.env import DEFAULT_DATA_DIR
 from etl_lib.notebook.session_config import CONFIG_NAME
+from etl_lib.platform import GLUE_VERSION
 
-GLUE_VERSION = "6.0"
 # Stack outputs (infra/stack.py declares them with these names).
 OUTPUT_SESSION_ROLE = "GlueSessionRoleArn"
 OUTPUT_WHEEL = "GlueWheelS3Uri"
 OUTPUT_REGION = "Region"
 LOCAL_PROFILE = "etl-local-sessions"
 # Where `etl sessions` keeps its sessions and, while it runs, its URL and key.
-SESSIONS_DIR = ".etl-local/sessions"
+SESSIONS_DIR = f"{DEFAULT_DATA_DIR}/sessions"
 ENDPOINT_STATE = "endpoint.json"
 LOCAL_REGION = "us-east-1"
 # moto's default account; the local endpoint accepts any role ARN.

@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from etl_devstack.sessions.server import Endpoint, start
+from etl_lib.platform import GLUE_VERSION
 from tests.devstack.sessions.conftest import REGION, ROLE
 
 pytestmark = pytest.mark.xdist_group("glue-sessions")
@@ -31,7 +32,9 @@ def _wait(fetch: Any, done: Any, what: str, attempts: int = 600) -> Any:
 
 
 def _session(glue: Any, session_id: str, **extra: Any) -> dict[str, Any]:
-    created = glue.create_session(Id=session_id, Role=ROLE, Command=COMMAND, GlueVersion="6.0", **extra)["Session"]
+    created = glue.create_session(Id=session_id, Role=ROLE, Command=COMMAND, GlueVersion=GLUE_VERSION, **extra)[
+        "Session"
+    ]
     assert created["Id"] == session_id
     assert created["Status"] == "PROVISIONING"
     session: dict[str, Any] = _wait(

@@ -15,6 +15,7 @@ import pytest
 
 from etl_devstack.sessions.server import Endpoint
 from etl_lib.notebook.runner import NotebookFailed, run_notebook
+from etl_lib.platform import GLUE_VERSION
 from tests.devstack.sessions.conftest import REGION
 from tests.notebooks.conftest import FIXTURES, NOTEBOOKS
 
@@ -53,7 +54,7 @@ def test_each_notebook_runs_on_a_glue_session_with_its_defaults(
     session = boto3.client("glue", endpoint_url=glue_endpoint.url, region_name=REGION).get_session(
         Id=_session_of(executed)
     )["Session"]
-    assert session["GlueVersion"] == "6.0"
+    assert session["GlueVersion"] == GLUE_VERSION
     assert session["IdleTimeout"] == 30  # the notebook's %idle_timeout
     assert session["Status"] == "STOPPED", "the kernel's shutdown did not stop its session"
 
