@@ -104,6 +104,8 @@ class Job(BaseModel):
     rows_out: int | None = None
     duration_ms: int | None = None
     error: JobError | None = None
+    # The SUCCEEDED output as a table of the outputs' catalog database (JSON Lines only).
+    catalog_table: str | None = None
     run_id: str | None = Field(default=None, exclude=True)
     # The run that holds the job (see JobStore.claim): its id, and until when (epoch
     # seconds) the claim stands unless renewed. Once SUCCEEDED, ``attempt`` names the
@@ -190,7 +192,18 @@ def attempt_prefix(job_id: str, attempt: str | None) -> str:
     return f"{output_prefix(job_id)}{attempt}/" if attempt else output_prefix(job_id)
 
 
+def output_folder(job_id: str, attempt: str | None = None) -> str:
+    """The folder holding an attempt's output file and nothing else: a catalog table's
+    location (its report and any staging stay outside, so a query reads only the records)."""
+    return f"{attempt_prefix(job_id, attempt)}data/"
+
+
 def output_key(job_id: str, options: ConvertOptions, attempt: str | None = None) -> str:
+    return f"{output_folder(job_id, attempt)}output{options.file_extension}"
+
+
+def legacy_output_key(job_id: str, options: ConvertOptions, attempt: str | None = None) -> str:
+    """Where jobs that finished before outputs had a folder of their own keep them."""
     return f"{attempt_prefix(job_id, attempt)}output{options.file_extension}"
 
 
