@@ -97,6 +97,22 @@ def acknowledge_findings(stack: PipelineStack) -> None:
         [upload_keys, output_keys],
     )
 
+    # --- the outputs' catalog tables ------------------------------------------------------------
+    tables = f"Resource::{stack.catalog.resource_arns[-1]}"
+    for role, who in (
+        (functions.converter.role, "The converter registers"),
+        (etl.role, "The conversion registers"),
+        (functions.status.role, "DELETE /jobs/{job_id} drops"),
+    ):
+        assert role is not None
+        ack(
+            role,
+            "AwsSolutions-IAM5",
+            f"{who} the table of one job's output; the table name is per job attempt, in the outputs' "
+            "catalog database only.",
+            [tables],
+        )
+
     # --- Glue roles ----------------------------------------------------------------------------
     glue_common = [
         "Resource::*",

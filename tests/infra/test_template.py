@@ -343,8 +343,10 @@ def test_each_function_gets_only_its_own_actions(synth: Synth) -> None:
             "s3:AbortMultipartUpload",  # deleting a job aborts its multipart upload
             "s3:ListBucket",
             "s3:GetObject",  # the run report only
+            "glue:DeleteTable",  # the job's output table (tests/infra/test_output_catalog.py)
         },
-        "download": {"dynamodb:GetItem", "s3:GetObject"},
+        # ListBucket: a job's output under the layout before outputs had a folder is a 404.
+        "download": {"dynamodb:GetItem", "s3:GetObject", "s3:ListBucket"},
         "events": {
             "dynamodb:GetItem",
             "dynamodb:UpdateItem",
@@ -363,6 +365,9 @@ def test_each_function_gets_only_its_own_actions(synth: Synth) -> None:
             "s3:DeleteObject",
             "s3:ListBucket",
             "events:PutEvents",  # its on-failure destination (the default event bus)
+            "glue:CreateTable",  # registering its output's table, and dropping it on failure
+            "glue:GetTable",
+            "glue:DeleteTable",
         },
     }
     dlq = {"sqs:SendMessage"}
