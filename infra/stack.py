@@ -157,7 +157,7 @@ class PipelineStack(Stack):
             key=self.key,
             security_configuration=etl.security_configuration.name or "",
             schedule=config.validation_schedule,
-            lookback_hours=config.validation_lookback_hours,
+            max_jobs=config.validation_max_jobs,
             metrics_namespace=config.metrics_namespace,
         )
         validation.job.node.add_dependency(etl.security_configuration)

@@ -119,6 +119,9 @@ class Job(BaseModel):
     # upload by presigned POST.
     upload_id: str | None = Field(default=None, exclude=True)
     part_size: int | None = Field(default=None, exclude=True)
+    # When the scheduled validation last checked the SUCCEEDED output (epoch seconds): each
+    # night takes the oldest jobs without one first (etl_lib.notebook.validate_jobs).
+    validated_at: int | None = Field(default=None, exclude=True)
 
     @property
     def download_name(self) -> str:
@@ -146,6 +149,7 @@ INTERNAL_FIELDS = (
     "expires_at",
     "upload_id",
     "part_size",
+    "validated_at",
 )
 
 
@@ -209,6 +213,18 @@ def legacy_output_key(job_id: str, options: ConvertOptions, attempt: str | None 
 
 def report_key(job_id: str, attempt: str | None = None) -> str:
     return f"{attempt_prefix(job_id, attempt)}report.json"
+
+
+VALIDATION_FOLDER = "validation/"
+"""Inside a job's output folder, the scheduled validation's files about it (one folder per run)."""
+DEFAULT_VALIDATION_MAX_JOBS = 50
+"""Jobs one scheduled validation run checks at most (infra/config.py validation_max_jobs)."""
+
+
+def job_validation_prefix(job_id: str, run: str) -> str:
+    """Where one validation run keeps a job's files: inside the job's own output folder, so
+    deleting the job (or its expiry) removes them with its output."""
+    return f"{output_prefix(job_id)}{VALIDATION_FOLDER}{run}/"
 
 
 def new_attempt_id() -> str:

@@ -194,6 +194,11 @@ class JobStore(ABC):
         Returns the claimed job, or None when another attempt holds it or it has ended."""
 
     @abstractmethod
+    def mark_validated(self, job_id: str, *, at: int) -> bool:
+        """Record that the scheduled validation checked the job's output at ``at`` (epoch
+        seconds), only while it is SUCCEEDED; True when marked."""
+
+    @abstractmethod
     def renew(self, job_id: str, *, attempt: str, lease_until: int) -> bool:
         """Extend ``attempt``'s lease while it is RUNNING and still holds the job."""
 

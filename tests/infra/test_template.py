@@ -622,7 +622,7 @@ def test_scheduled_validation_runs_the_notebook_on_glue_6(synth: Synth) -> None:
     assert args["--JOBS_TABLE"] == {"Ref": synth.logical_id(synth.stack.jobs.table)}
     assert args["--OUTPUT_BUCKET"] == {"Ref": synth.logical_id(synth.stack.storage.output_bucket)}
     assert args["--INPUT_BUCKET"] == {"Ref": synth.logical_id(synth.stack.storage.input_bucket)}
-    assert (args["--LOOKBACK_HOURS"], args["--REPORTS_PREFIX"]) == ("24", "validation/")
+    assert (args["--MAX_JOBS"], args["--REPORTS_PREFIX"]) == ("50", "validation/")
     trigger = synth.raw["Resources"][synth.logical_id(validation.trigger)]["Properties"]
     assert trigger["Type"] == "SCHEDULED"
     assert trigger["Schedule"] == "cron(0 3 * * ? *)"
