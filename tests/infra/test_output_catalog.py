@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from infra.pipeline.catalog import REGISTER_ACTIONS, database_name
 from tests.infra.conftest import Synth
 from tests.infra.test_template import as_list, statements_of_role
+
+pytestmark = pytest.mark.xdist_group("infra")
 
 TABLE_ACTIONS = {"glue:CreateTable", "glue:DeleteTable", "glue:GetTable", "glue:UpdateTable", "glue:GetTables"}
 
