@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import pyarrow as pa
 
 from etl_lib._runtime.validated import NON_NEGATIVE, Validated
+from etl_lib.contract.annotations import DECIMAL_ANNOTATION
 from etl_lib.contract.reference import MAX_SAFE_INTEGER, is_iso_timestamp_type, is_uuid_type
 from etl_lib.contract.type_families import Family, family_of
 from etl_lib.contract.variant import is_json_text_type, is_variant_type
@@ -69,6 +70,9 @@ class RunReport(Validated):
     json_schema: dict[str, Any]
     # Reports written before parts were recorded have none.
     parts: tuple[InputPart, ...] = ()
+    catalog_table: str | None = None
+    """The job's output as a table of the outputs' catalog database (JSON Lines jobs of the
+    job service; None elsewhere): see docs/catalog.md."""
 
 
 def _nullable(schema: dict[str, Any], nullable: bool) -> dict[str, Any]:
@@ -113,9 +117,11 @@ def _float_schema(t: pa.DataType, opts: ConvertOptions) -> dict[str, Any]:
 
 
 def _decimal_schema(t: pa.DataType, opts: ConvertOptions) -> dict[str, Any]:
+    # The precision and scale, as an annotation: a decimal's JSON number looks like a float's.
+    annotation = {DECIMAL_ANNOTATION: {"precision": t.precision, "scale": t.scale}}
     if opts.decimal_as_string:
-        return {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"}
-    return {"type": "number"}
+        return {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$", **annotation}
+    return {"type": "number", **annotation}
 
 
 def _timestamp_schema(t: pa.DataType, opts: ConvertOptions) -> dict[str, Any]:

@@ -24,7 +24,8 @@ ARGUMENTS = ["job_id", "jobs_store", "input_store", "output_store"]
 # run-state event is matched to the run that holds the job; attempt_id lets a supervisor
 # name this execution (else the service picks a fresh one).
 # job_retention_days: how long the job it ends is kept (the deployment's JOB_RETENTION_DAYS).
-OPTIONAL_ARGUMENTS = ["metrics_namespace", "JOB_RUN_ID", "attempt_id", "job_retention_days"]
+# output_catalog: where a JSON Lines output is registered as a table (glue:DATABASE).
+OPTIONAL_ARGUMENTS = ["metrics_namespace", "JOB_RUN_ID", "attempt_id", "job_retention_days", "output_catalog"]
 # Read by pyarrow's S3 filesystem on the executors: they must reach the same endpoint
 # (moto's server, LocalStack) as the driver. Unset on Glue, so nothing is copied there.
 _EXECUTOR_ENV = (

@@ -17,6 +17,7 @@ from etl_lib.jobs.models import (
     DEFAULT_MAX_UPLOAD_BYTES,
     DEFAULT_MIN_PART_BYTES,
     DEFAULT_MULTIPART_THRESHOLD_BYTES,
+    DEFAULT_VALIDATION_MAX_JOBS,
     S3_MAX_PART_BYTES,
     S3_MIN_PART_BYTES,
 )
@@ -98,7 +99,8 @@ class InfraConfig:
     glue_job_run_queuing: bool = True
     # Scheduled validation of recent results.
     validation_schedule: str = "cron(0 3 * * ? *)"
-    validation_lookback_hours: int = 24
+    # Jobs one scheduled run validates at most: the oldest not yet validated, the rest next run.
+    validation_max_jobs: int = DEFAULT_VALIDATION_MAX_JOBS
     # Monitoring.
     metrics_namespace: str = "ParquetJsonEtl"
     alarm_emails: tuple[str, ...] = ()

@@ -97,6 +97,22 @@ def acknowledge_findings(stack: PipelineStack) -> None:
         [upload_keys, output_keys],
     )
 
+    # --- the outputs' catalog tables ------------------------------------------------------------
+    tables = f"Resource::{stack.catalog.resource_arns[-1]}"
+    for role, who in (
+        (functions.converter.role, "The converter registers"),
+        (etl.role, "The conversion registers"),
+        (functions.status.role, "DELETE /jobs/{job_id} drops"),
+    ):
+        assert role is not None
+        ack(
+            role,
+            "AwsSolutions-IAM5",
+            f"{who} the table of one job's output; the table name is per job attempt, in the outputs' "
+            "catalog database only.",
+            [tables],
+        )
+
     # --- Glue roles ----------------------------------------------------------------------------
     glue_common = [
         "Resource::*",
@@ -122,9 +138,15 @@ def acknowledge_findings(stack: PipelineStack) -> None:
     ack(
         validation.role,
         "AwsSolutions-IAM5",
-        "Reads each validated job's upload and result (keys per job) and writes one folder of executed "
-        "notebooks and summaries per run under validation/.",
-        [upload_keys, output_keys, objects(stack, output_bucket, "validation/*")],
+        "Reads each validated job's upload and result (keys per job), writes each job's executed notebook "
+        "and summary in that job's output folder (outputs/<job>/validation/, deleted with the job) and the "
+        "run's summary under validation/.",
+        [
+            upload_keys,
+            output_keys,
+            objects(stack, output_bucket, "validation/*"),
+            objects(stack, output_bucket, "outputs/*/validation/*"),
+        ],
     )
     sessions = stack.sessions.role
     ack(sessions, "AwsSolutions-IAM5", glue_reason, glue_common)

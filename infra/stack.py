@@ -12,6 +12,7 @@ from etl_devstack.sessions.config import OUTPUT_REGION, OUTPUT_SESSION_ROLE, OUT
 from infra import assets
 from infra.config import InfraConfig
 from infra.pipeline.api import Api
+from infra.pipeline.catalog import OutputCatalogDatabase
 from infra.pipeline.encryption import EncryptionKey
 from infra.pipeline.etl import EtlJob, GlueArtifacts
 from infra.pipeline.firewall import ApiFirewall
@@ -59,6 +60,7 @@ class PipelineStack(Stack):
         storage.allow_browser_origins(origins)
 
         glue_job_name = f"{config.name_prefix}-parquet-to-json"
+        catalog = OutputCatalogDatabase(self, "OutputCatalog", name_prefix=config.name_prefix)
         api_sizing = FunctionSizing(memory_mb=config.lambda_memory_mb, timeout_seconds=config.lambda_timeout_seconds)
         functions = ServiceFunctions(
             self,
@@ -69,6 +71,7 @@ class PipelineStack(Stack):
             table=jobs.table,
             idempotency_table=idempotency.table,
             glue_job_name=glue_job_name,
+            catalog_database=catalog.database_name,
             powertools_layer_arn=config.powertools_layer,
             api_sizing=api_sizing,
             converter_sizing=FunctionSizing(
@@ -139,6 +142,10 @@ class PipelineStack(Stack):
             run_queuing=config.glue_job_run_queuing,
             metrics_namespace=config.metrics_namespace,
         )
+        # The runs register their outputs' tables; DELETE /jobs/{job_id} drops the job's.
+        catalog.grant_register(functions.converter)
+        catalog.grant_register(etl.role)
+        catalog.grant_drop(functions.status)
         validation = ScheduledValidation(
             self,
             "Validation",
@@ -150,7 +157,7 @@ class PipelineStack(Stack):
             key=self.key,
             security_configuration=etl.security_configuration.name or "",
             schedule=config.validation_schedule,
-            lookback_hours=config.validation_lookback_hours,
+            max_jobs=config.validation_max_jobs,
             metrics_namespace=config.metrics_namespace,
         )
         validation.job.node.add_dependency(etl.security_configuration)
@@ -192,6 +199,7 @@ class PipelineStack(Stack):
         self.idempotency = idempotency
         self.etl, self.validation, self.hosting, self.monitoring = etl, validation, hosting, monitoring
         self.artifacts, self.sessions = artifacts, sessions
+        self.catalog = catalog
 
         self._outputs(glue_job_name)
 

@@ -416,6 +416,10 @@ class DynamoJobStore(JobStore):
             values[":attempt"] = {"S": attempt}
         return self._update(job_id, {"status": target.value, **(changes or {})}, condition, values)
 
+    def mark_validated(self, job_id: str, *, at: int) -> bool:
+        values = {":succeeded": {"S": JobStatus.SUCCEEDED.value}}
+        return self._update(job_id, {"validated_at": at}, "#status = :succeeded", values) is not None
+
     def extend_pending(self, job_id: str, *, expires_at: int) -> bool:
         # #f0/:v0 name the first value set (expires_at): only ever moved later.
         condition = "#status = :pending AND #f0 < :v0"

@@ -517,6 +517,12 @@ class SqliteJobStore(JobStore):
 
         return self._update(job_id, allowed, {**(changes or {}), "status": target.value})
 
+    def mark_validated(self, job_id: str, *, at: int) -> bool:
+        def succeeded(job: Job) -> bool:
+            return job.status is JobStatus.SUCCEEDED
+
+        return self._update(job_id, succeeded, {"validated_at": at}) is not None
+
     def extend_pending(self, job_id: str, *, expires_at: int) -> bool:
         def later(job: Job) -> bool:
             return job.status is JobStatus.PENDING and (job.expires_at or 0) < expires_at

@@ -45,6 +45,7 @@ SERVICE_DIMENSION = ("service", service_name("events"))
 # Published by the scheduled validation (no service dimension).
 VALIDATION_CHECKED = Metric("ValidationChecked", "")
 VALIDATION_FAILURES = Metric("ValidationFailures", "")
+VALIDATION_SKIPPED = Metric("ValidationSkipped", "")
 
 CATALOGUE = frozenset(
     {
@@ -57,6 +58,7 @@ CATALOGUE = frozenset(
         JOB_DURATION_MS,
         VALIDATION_CHECKED,
         VALIDATION_FAILURES,
+        VALIDATION_SKIPPED,
     }
 )
 

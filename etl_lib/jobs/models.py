@@ -108,6 +108,8 @@ class Job(BaseModel):
     rows_out: int | None = None
     duration_ms: int | None = None
     error: JobError | None = None
+    # The SUCCEEDED output as a table of the outputs' catalog database (JSON Lines only).
+    catalog_table: str | None = None
     run_id: str | None = Field(default=None, exclude=True)
     # The run that holds the job (see JobStore.claim): its id, and until when (epoch
     # seconds) the claim stands unless renewed. Once SUCCEEDED, ``attempt`` names the
@@ -124,6 +126,9 @@ class Job(BaseModel):
     # The upload's version (ObjectStore.version) when it was checked: the run converts that
     # object, and fails UPLOAD_CHANGED if the key was written again since.
     input_version: str | None = Field(default=None, exclude=True)
+    # When the scheduled validation last checked the SUCCEEDED output (epoch seconds): each
+    # night takes the oldest jobs without one first (etl_lib.notebook.validate_jobs).
+    validated_at: int | None = Field(default=None, exclude=True)
 
     @property
     def download_name(self) -> str:
@@ -152,6 +157,7 @@ INTERNAL_FIELDS = (
     "upload_id",
     "part_size",
     "input_version",
+    "validated_at",
 )
 
 
@@ -198,12 +204,35 @@ def attempt_prefix(job_id: str, attempt: str | None) -> str:
     return f"{output_prefix(job_id)}{attempt}/" if attempt else output_prefix(job_id)
 
 
+def output_folder(job_id: str, attempt: str | None = None) -> str:
+    """The folder holding an attempt's output file and nothing else: a catalog table's
+    location (its report and any staging stay outside, so a query reads only the records)."""
+    return f"{attempt_prefix(job_id, attempt)}data/"
+
+
 def output_key(job_id: str, options: ConvertOptions, attempt: str | None = None) -> str:
+    return f"{output_folder(job_id, attempt)}output{options.file_extension}"
+
+
+def legacy_output_key(job_id: str, options: ConvertOptions, attempt: str | None = None) -> str:
+    """Where jobs that finished before outputs had a folder of their own keep them."""
     return f"{attempt_prefix(job_id, attempt)}output{options.file_extension}"
 
 
 def report_key(job_id: str, attempt: str | None = None) -> str:
     return f"{attempt_prefix(job_id, attempt)}report.json"
+
+
+VALIDATION_FOLDER = "validation/"
+"""Inside a job's output folder, the scheduled validation's files about it (one folder per run)."""
+DEFAULT_VALIDATION_MAX_JOBS = 50
+"""Jobs one scheduled validation run checks at most (infra/config.py validation_max_jobs)."""
+
+
+def job_validation_prefix(job_id: str, run: str) -> str:
+    """Where one validation run keeps a job's files: inside the job's own output folder, so
+    deleting the job (or its expiry) removes them with its output."""
+    return f"{output_prefix(job_id)}{VALIDATION_FOLDER}{run}/"
 
 
 def new_attempt_id() -> str:

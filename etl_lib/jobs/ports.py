@@ -1,7 +1,8 @@
 """The interfaces the job service depends on; AWS and local adapters implement them.
 
 ``ObjectStore`` (a bucket or a directory), ``JobStore`` (job records), ``JobLauncher`` (starts
-conversion runs) and ``JobMetrics`` (reports jobs that ended); ``PresignedPost`` is the
+conversion runs), ``JobMetrics`` (reports jobs that ended) and
+``OutputCatalog`` (registers outputs as tables); ``PresignedPost`` is the
 upload form an ``ObjectStore`` signs, ``PresignedPart`` one part of a multipart upload.
 
 Keys are object keys inside one bucket (the input bucket or the output bucket); each
@@ -50,6 +51,26 @@ class UploadGoneError(Exception):
 
 class PartsRefusedError(Exception):
     """The store refused to complete an upload from these parts (S3's InvalidPart...)."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One table column: its Hive name and type, and the JSON key it reads."""
+
+    name: str
+    type: str
+    key: str
+
+
+@dataclass(frozen=True)
+class OutputTable:
+    """What is registered for one job's output."""
+
+    name: str
+    location: str
+    """The output folder (``s3://bucket/outputs/<job>/<attempt>/data/`` or a local folder)."""
+    columns: tuple[Column, ...]
+    compressed: bool
 
 
 class ObjectStore(ABC):
@@ -178,6 +199,11 @@ class JobStore(ABC):
         Returns the claimed job, or None when another attempt holds it or it has ended."""
 
     @abstractmethod
+    def mark_validated(self, job_id: str, *, at: int) -> bool:
+        """Record that the scheduled validation checked the job's output at ``at`` (epoch
+        seconds), only while it is SUCCEEDED; True when marked."""
+
+    @abstractmethod
     def renew(self, job_id: str, *, attempt: str, lease_until: int) -> bool:
         """Extend ``attempt``'s lease while it is RUNNING and still holds the job."""
 
@@ -217,3 +243,22 @@ class JobMetrics(ABC):
     @abstractmethod
     def job_ended(self, job: Job) -> None:
         """``job`` has just become SUCCEEDED or FAILED (called once per job)."""
+
+
+class OutputCatalog(ABC):
+    """Where SUCCEEDED outputs are registered as tables (the Glue Data Catalog in AWS, the
+    local stack's SQLite catalog; see :mod:`etl_lib.jobs.catalog`). ``database`` names it."""
+
+    database: str
+
+    @abstractmethod
+    def register(self, table: OutputTable) -> None:
+        """Create the table (or, registered before under this name, replace it)."""
+
+    @abstractmethod
+    def drop(self, name: str) -> bool:
+        """Delete the table; False when there is none (already gone is not an error)."""
+
+    @abstractmethod
+    def describe(self, name: str) -> dict[str, Any] | None:
+        """The table as the catalog holds it (Glue's ``Table`` shape), or None."""

@@ -44,6 +44,7 @@ from etl_lib.jobs.models import (
     attempt_prefix,
     input_key,
     job_id_from_input_key,
+    legacy_output_key,
     new_attempt_id,
     new_job_id,
     output_key,
@@ -58,6 +59,7 @@ from etl_lib.jobs.ports import (
     JobMetrics,
     JobStore,
     ObjectStore,
+    OutputCatalog,
     PartsRefusedError,
     PresignedPart,
     PresignedPost,
@@ -65,7 +67,15 @@ from etl_lib.jobs.ports import (
     UploadedPart,
     UploadGoneError,
 )
-from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES, ConvertOptions, Engine, Limits, choose_engine
+from etl_lib.options import (
+    DEFAULT_SMALL_FILE_THRESHOLD_BYTES,
+    Compression,
+    ConvertOptions,
+    Engine,
+    Limits,
+    OutputFormat,
+    choose_engine,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -170,6 +180,7 @@ class JobService:
         lease_seconds: int = DEFAULT_RUN_LEASE_SECONDS,
         spark_limits: Limits | None = None,
         claim_poll_seconds: float = 1.0,
+        catalog: OutputCatalog | None = None,
     ) -> None:
         self.jobs = jobs
         self.inputs = inputs
@@ -193,6 +204,9 @@ class JobService:
         self.spark_limits = spark_limits or Limits.for_spark()
         # How often a run that found its job claimed by another looks again (see _claim).
         self.claim_poll_seconds = claim_poll_seconds
+        # Where SUCCEEDED JSON Lines outputs are registered as tables; None: not registered
+        # (a deployment or run without a catalog database, e.g. runs started before one).
+        self.catalog = catalog
         # Epoch seconds now: what job expiry and the per-user limit are judged by (leases use
         # the real time, as every process holding one must agree on it).
         self.clock: Callable[[], float] = time.time
@@ -298,9 +312,11 @@ class JobService:
     def download(self, owner: str, job_id: str) -> Download:
         job = self._succeeded_job(owner, job_id, kept="its output", available="the output")
         expires_in = self.limits.download_expires_in
-        url = self.outputs.presign_get(
-            output_key(job_id, job.options, job.attempt), download_name=job.download_name, expires_in=expires_in
-        )
+        key = output_key(job_id, job.options, job.attempt)
+        if job.catalog_table is None and self.outputs.size(key) is None:
+            # A job that finished before outputs moved into a folder of their own.
+            key = legacy_output_key(job_id, job.options, job.attempt)
+        url = self.outputs.presign_get(key, download_name=job.download_name, expires_in=expires_in)
         return Download(url=url, expires_at=utc_now() + timedelta(seconds=expires_in), filename=job.download_name)
 
     def run_report(self, owner: str, job_id: str) -> dict[str, Any] | ReportLink:
@@ -447,6 +463,8 @@ class JobService:
             self.inputs.abort_multipart(input_key(job.job_id), job.upload_id)
         self.inputs.delete_prefix(f"inputs/{job.job_id}/")
         self.outputs.delete_prefix(output_prefix(job.job_id))
+        if job.catalog_table is not None and self.catalog is not None:
+            self.catalog.drop(job.catalog_table)
 
     # --- events: upload finished, run state changed ------------------------------------
 
@@ -681,7 +699,6 @@ class JobService:
         if engine is Engine.AUTO:  # a job queued before routing recorded its engine
             size = job.input_bytes if job.input_bytes is not None else self.inputs.size(input_key(job_id))
             engine = self.route(engine, size or 0)
-        mine = attempt_prefix(job_id, attempt)
         changed = self._upload_changed(job)
         if changed is not None:
             return self.fail(job_id, changed, attempt=attempt)
@@ -700,12 +717,13 @@ class JobService:
                 spark=spark,
                 limits=limits,
             )
+            report = self._register(job, attempt, report)
             self.outputs.put_bytes(report_key(job_id, attempt), report.to_json(indent=2).encode())
         except ConversionError as exc:
-            self.outputs.delete_prefix(mine)
+            self._discard(job_id, attempt)
             return self.fail(job_id, JobError(code=exc.code, message=f"{job.filename}: {exc.message}"), attempt=attempt)
         except Exception as exc:
-            self.outputs.delete_prefix(mine)
+            self._discard(job_id, attempt)
             log.exception("conversion crashed")
             self.fail(
                 job_id,
@@ -717,12 +735,12 @@ class JobService:
             raise
         changed = self._upload_changed(job)  # written again while it was being read?
         if changed is not None:
-            self.outputs.delete_prefix(mine)
+            self._discard(job_id, attempt)
             return self.fail(job_id, changed, attempt=attempt)
         finished = self._succeed(job, report, attempt)
         if finished is None:  # lost the claim, or deleted meanwhile: leave nothing of ours
             with contextlib.suppress(Exception):
-                self.outputs.delete_prefix(mine)
+                self._discard(job_id, attempt)
             return self.jobs.get(job_id)
         return finished
 
@@ -739,6 +757,43 @@ class JobService:
             message=f"{job.filename}: the uploaded file was replaced after it was checked; upload it as a new job",
         )
 
+    def _register(self, job: Job, attempt: str, report: Any) -> Any:
+        """Register a JSON Lines output as the attempt's own table; the report, naming it.
+
+        A catalog that refuses (an API error, a throttle) costs the table, not the job: the
+        output is whole and downloadable, so the job still succeeds, with no table named.
+        """
+        if self.catalog is None or job.options.format is not OutputFormat.JSONL:
+            return report
+        from etl_lib.jobs.catalog import hive_columns, table_name
+        from etl_lib.jobs.ports import OutputTable
+
+        # The folder's URI from the file's (a local store names files, not folders).
+        folder = self.outputs.uri(output_key(job.job_id, job.options, attempt)).rsplit("/", 1)[0] + "/"
+        try:
+            table = OutputTable(
+                name=table_name(job.job_id, attempt),
+                location=folder,
+                columns=hive_columns(report.json_schema),
+                compressed=job.options.compression is Compression.GZIP,
+            )
+            self.catalog.register(table)
+        except Exception:
+            log.exception("cannot register the output in the catalog", extra={"job_id": job.job_id})
+            return report
+        return replace(report, catalog_table=table.name)
+
+    def _discard(self, job_id: str, attempt: str) -> None:
+        """Remove what ``attempt`` made: its files and, if it registered one, its table."""
+        self.outputs.delete_prefix(attempt_prefix(job_id, attempt))
+        if self.catalog is not None:
+            from etl_lib.jobs.catalog import table_name
+
+            try:
+                self.catalog.drop(table_name(job_id, attempt))
+            except Exception:  # the run's outcome stands; the table is named in the log
+                log.exception("cannot drop the attempt's table", extra={"job_id": job_id, "attempt": attempt})
+
     def _succeed(self, job: Job, report: Any, attempt: str | None) -> Job | None:
         succeeded = self.jobs.transition(
             job.job_id,
@@ -750,6 +805,7 @@ class JobService:
                 "rows_in": report.rows_in,
                 "rows_out": report.rows_out,
                 "duration_ms": report.duration_ms,
+                "catalog_table": report.catalog_table,
                 "error": None,
                 # The output was just written: the lifecycle rule keeps it at least as long.
                 "expires_at": self._retained(),
@@ -767,7 +823,7 @@ class JobService:
         changes = {"error": error.model_dump(), "expires_at": self._retained()}
         failed = self.jobs.transition(job_id, JobStatus.FAILED, changes, attempt=attempt)
         if failed is not None:
-            self.outputs.delete_prefix(attempt_prefix(job_id, attempt))
+            self._discard(job_id, attempt)
             self._ended(failed)
         return failed
 

@@ -32,7 +32,7 @@ from etl_lib.jobs.models import (
     S3_MAX_PART_BYTES,
     S3_MIN_PART_BYTES,
 )
-from etl_lib.jobs.ports import JobLauncher, JobStore, ObjectStore
+from etl_lib.jobs.ports import JobLauncher, JobStore, ObjectStore, OutputCatalog
 from etl_lib.jobs.service import (
     DEFAULT_JOB_RETENTION_DAYS,
     DEFAULT_RUN_LEASE_SECONDS,
@@ -88,6 +88,8 @@ class Settings(RunSettings):
     idempotency_table: str = Field(default="", validation_alias=env.IDEMPOTENCY_TABLE)
     # Runs local-engine jobs in AWS; unset, the Glue job runs them too.
     converter_function_name: str = Field(default="", validation_alias=env.CONVERTER_FUNCTION_NAME)
+    # Outputs are registered as tables of this Glue database; unset, in AWS, none are.
+    catalog_database: str = Field(default="", validation_alias=env.CATALOG_DATABASE)
     # The default engine of "auto" requests: "auto" routes by size, "spark"/"local" force.
     engine: Engine = Field(default=Engine.AUTO, validation_alias=env.ETL_ENGINE)
     metrics_namespace: str = Field(default=DEFAULT_NAMESPACE, validation_alias=env.POWERTOOLS_METRICS_NAMESPACE)
@@ -164,12 +166,15 @@ class Settings(RunSettings):
                 "--jobs_store": f"sqlite:{data / 'jobs.db'}",
                 "--input_store": str(data / "objects" / self.input_bucket),
                 "--output_store": str(data / "objects" / self.output_bucket),
+                "--output_catalog": f"sqlite:{data / 'catalog.db'}",
                 **retention,
             }
+        catalog = {"--output_catalog": f"glue:{self.catalog_database}"} if self.catalog_database else {}
         return {
             "--jobs_store": f"dynamodb:{self.jobs_table}",
             "--input_store": f"s3://{self.input_bucket}",
             "--output_store": f"s3://{self.output_bucket}",
+            **catalog,
             **retention,
         }
 
@@ -257,7 +262,18 @@ def build_service(
         small_file_threshold_bytes=settings.small_file_threshold_bytes,
         run_arguments=arguments,
         lease_seconds=settings.run_lease_seconds,
+        catalog=_catalog(arguments.get("--output_catalog")),
     )
+
+
+def _catalog(spec: str | None) -> OutputCatalog | None:
+    """The outputs' catalog a run argument names (``glue:DATABASE`` or ``sqlite:PATH``);
+    None without one (no catalog database deployed, or a run started before there was)."""
+    if not spec:
+        return None
+    from etl_lib.jobs.catalog import catalog_from_spec
+
+    return catalog_from_spec(spec)
 
 
 def build_idempotency_store(settings: Settings) -> BasePersistenceLayer:
@@ -301,6 +317,7 @@ def service_for_run(arguments: Mapping[str, str]) -> JobService:
         lease_seconds=run.run_lease_seconds,
         spark_limits=_spark_limits(arguments),
         metrics=metrics,
+        catalog=_catalog(arguments.get("output_catalog")),
     )
 
 

@@ -1,12 +1,22 @@
-"""Scheduled validation: run ``03-validate-output`` over recent SUCCEEDED jobs.
+"""Scheduled validation: run ``03-validate-output`` over SUCCEEDED jobs, bounded.
 
 :func:`scheduled_validation` is the one entry point of ``etl validate`` (the local stack's
 SQLite store) and of the scheduled Glue job (``glue_jobs/validate_notebook.py`` ->
-:func:`glue_main`: DynamoDB store, S3, CloudWatch): it validates the SUCCEEDED jobs that
-finished within ``since`` and names the jobs stuck in PENDING/QUEUED/RUNNING for longer
-than ``stuck_after`` (a lost event leaves a job there). :func:`publish` copies the executed
-notebooks and summaries to S3 and sends the ``ValidationChecked`` / ``ValidationFailures``
-metrics the alarm watches.
+:func:`glue_main`: DynamoDB store, S3, CloudWatch): it validates at most ``max_jobs``
+SUCCEEDED jobs a run, those not validated yet, oldest first (each one validated is marked,
+``JobStore.mark_validated``, so the rest come the next night), and names the jobs stuck in
+PENDING/QUEUED/RUNNING for longer than ``stuck_after`` (a lost event leaves a job there).
+:func:`publish` copies each job's executed notebook and summary under that job's own output
+folder (``outputs/<job>/validation/<run>/``, so they go with the job), the run's summary under
+``validation/<run>/``, and sends the ``ValidationChecked`` / ``ValidationFailures`` metrics the
+alarm watches.
+
+Bounded: before a job's notebook runs, :func:`check_bounds` streams its output (gunzipped in
+1 MiB steps, never whole) to measure it, and opens its input with the Limits its conversion
+had (footer, nesting, decoded size); a job beyond either is ``skipped`` with the reason code,
+so the notebook, which holds an output's records in memory, only ever loads one of at most
+``max_output_bytes``. Stored messages carry positions, column names and reason codes, never a
+record's values (:mod:`etl_lib.notebook.validation`).
 
 The core below it: :func:`validate_jobs` takes job records (dicts with
 ``job_id``, ``input_uri``, ``output_uri``, ``report_uri``, ``options``), runs the
@@ -28,18 +38,25 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from etl_lib.jobs.metrics import VALIDATION_CHECKED, VALIDATION_FAILURES
+from etl_lib.errors import ConversionError
+from etl_lib.jobs.metrics import VALIDATION_CHECKED, VALIDATION_FAILURES, VALIDATION_SKIPPED
+from etl_lib.jobs.models import DEFAULT_VALIDATION_MAX_JOBS
 from etl_lib.notebook.runner import KERNEL, NotebookFailed, run_notebook
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 VALIDATION_NOTEBOOK = NOTEBOOKS_DIR / "03-validate-output.ipynb"
 _SINCE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+DEFAULT_MAX_JOBS = DEFAULT_VALIDATION_MAX_JOBS
+DEFAULT_MAX_OUTPUT_BYTES = 256 * 1024**2
+"""The largest output (decompressed JSON) whose notebook runs: it holds the records in memory."""
+STREAM_CHUNK_BYTES = 1024**2
+OUTPUT_TOO_LARGE = "OUTPUT_TOO_LARGE"
 
 
 def parse_since(text: str) -> timedelta:
@@ -75,18 +92,82 @@ def _options_json(options: Any) -> str:
     return json.dumps(options)
 
 
+class BoundExceeded(Exception):
+    """A job the validation will not load: ``code`` says why (a ConversionError code or
+    OUTPUT_TOO_LARGE); the message names sizes and limits, never data."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def output_bytes(uri: str, *, limit: int, data_dir: str | os.PathLike[str] | None = None) -> int:
+    """The size of an output as JSON (gunzipped when its name ends in ``.gz``), read as a
+    stream in steps of 1 MiB: memory stays at one step however far it inflates.
+    BoundExceeded as soon as more than ``limit`` bytes have come out."""
+    from etl_lib._runtime import fs
+    from etl_lib.notebook.storage import locate
+
+    filesystem, path = fs.resolve(locate(uri, data_dir))
+    total = 0
+    # pyarrow inflates a .gz stream as it is read ("detect": by the name, as read_job_bytes).
+    with filesystem.open_input_stream(path, compression="detect") as stream:
+        while chunk := stream.read(STREAM_CHUNK_BYTES):
+            total += len(chunk)
+            if total > limit:
+                raise BoundExceeded(
+                    OUTPUT_TOO_LARGE, f"the output is larger than {limit:,} bytes of JSON, the validation's limit"
+                )
+    return total
+
+
+def check_input(uri: str, *, engine: str, data_dir: str | os.PathLike[str] | None = None) -> None:
+    """Open the input as its conversion did, with the same Limits (the Spark engine's for a
+    Spark job): footer, nesting and decoded size; BoundExceeded with the conversion's code."""
+    from etl_lib.input.budget import Budget
+    from etl_lib.input.planning import open_input
+    from etl_lib.notebook.storage import locate
+    from etl_lib.options import Engine, Limits
+
+    limits = Limits.for_spark() if engine == Engine.SPARK else Limits()
+    source = locate(uri, data_dir)
+    try:
+        parquet = open_input(source, limits)
+        budget = Budget(limits.for_input_size(parquet.size), name=Path(source).name)
+        budget.check_input(sum(sum(f.row_group_bytes) for f in parquet.files))
+    except ConversionError as exc:
+        raise BoundExceeded(exc.code, exc.message) from None
+
+
+def check_bounds(
+    job: Mapping[str, Any], *, max_output_bytes: int, data_dir: str | os.PathLike[str] | None = None
+) -> None:
+    """BoundExceeded when the job's input or output is beyond what the validation loads."""
+    check_input(str(job["input_uri"]), engine=str(job.get("engine") or "local"), data_dir=data_dir)
+    output_bytes(str(job["output_uri"]), limit=max_output_bytes, data_dir=data_dir)
+
+
 def validate_job(
     job: Mapping[str, Any], reports_dir: str | os.PathLike[str], *,
     notebook: str | os.PathLike[str] = VALIDATION_NOTEBOOK, kernel: str = KERNEL,
     data_dir: str | os.PathLike[str] | None = None, sample_size: int = 100,
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
 ) -> dict[str, Any]:  # fmt: skip
-    """Validate one job; never raises for a failed validation (it is in the result)."""
+    """Validate one job; never raises for a failed validation (it is in the result). A job
+    beyond the bounds (:func:`check_bounds`) is ``skipped`` with a reason code, unread."""
     job_id = str(job["job_id"])
     folder = Path(reports_dir) / job_id
     summary_path = folder / "summary.json"
     executed = folder / Path(notebook).name
     if summary_path.exists():
         summary_path.unlink()  # never report a previous run's summary
+    try:
+        check_bounds(job, max_output_bytes=max_output_bytes, data_dir=data_dir)
+    except BoundExceeded as exc:
+        folder.mkdir(parents=True, exist_ok=True)
+        skipped = {"status": "skipped", "reason": exc.code, "detail": str(exc)}
+        summary_path.write_text(json.dumps(skipped, indent=2) + "\n", encoding="utf-8")
+        return {"job_id": job_id, "summary": str(summary_path), "status": "skipped", "reason": exc.code}
     parameters = {
         "input_path": str(job["input_uri"]),
         "output_path": str(job["output_uri"]),
@@ -112,17 +193,23 @@ def validate_jobs(
     jobs: Iterable[Mapping[str, Any]], reports_dir: str | os.PathLike[str], *,
     notebook: str | os.PathLike[str] = VALIDATION_NOTEBOOK, kernel: str = KERNEL,
     data_dir: str | os.PathLike[str] | None = None, sample_size: int = 100,
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES, mark: Callable[[str], object] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Validate every job; write ``reports_dir/summary.json`` and return it.
 
     ``data_dir`` is the local stack's data directory: ``s3://bucket/key`` URIs are then read
-    from its object tree. Check ``summary["failed"] + summary["errors"]`` for the exit status.
+    from its object tree. ``mark`` is called with each job's id once it has been validated
+    (whatever the outcome). Check ``summary["failed"] + summary["errors"]`` for the exit status.
     """
     started = datetime.now(UTC)
-    results = [
-        validate_job(job, reports_dir, notebook=notebook, kernel=kernel, data_dir=data_dir, sample_size=sample_size)
-        for job in jobs
-    ]
+    results = []
+    for job in jobs:
+        results.append(
+            validate_job(job, reports_dir, notebook=notebook, kernel=kernel, data_dir=data_dir,
+                         sample_size=sample_size, max_output_bytes=max_output_bytes)
+        )  # fmt: skip
+        if mark is not None:
+            mark(str(job["job_id"]))
     summary = {
         "started_at": started.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
@@ -132,6 +219,7 @@ def validate_jobs(
         "passed": sum(r["status"] == "passed" for r in results),
         "failed": sum(r["status"] == "failed" for r in results),
         "errors": sum(r["status"] == "error" for r in results),
+        "skipped": sum(r["status"] == "skipped" for r in results),
     }
     path = Path(reports_dir) / "summary.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -142,6 +230,7 @@ def validate_jobs(
 IN_FLIGHT = frozenset({"PENDING", "QUEUED", "RUNNING"})
 METRIC_CHECKED = VALIDATION_CHECKED.name
 METRIC_FAILURES = VALIDATION_FAILURES.name
+METRIC_SKIPPED = VALIDATION_SKIPPED.name
 
 
 def job_record(job: Any, input_bucket: str, output_bucket: str) -> dict[str, Any]:
@@ -155,8 +244,24 @@ def job_record(job: Any, input_bucket: str, output_bucket: str) -> dict[str, Any
         "output_uri": f"s3://{output_bucket}/{output_key(job.job_id, job.options, job.attempt)}",
         "report_uri": f"s3://{output_bucket}/{report_key(job.job_id, job.attempt)}",
         "options": job.options.to_dict(),
+        "engine": str(job.engine),
         "finished_at": job.updated_at.isoformat(),
     }
+
+
+def due(jobs: Iterable[Any], *, max_jobs: int, now: datetime, since: timedelta | None = None) -> list[Any]:
+    """The jobs one run validates: SUCCEEDED, unexpired, not validated yet (and, with
+    ``since``, finished within it), oldest first (by when they finished), at most
+    ``max_jobs``; the others wait for the next run."""
+    waiting = [
+        job
+        for job in jobs
+        if str(job.status) == "SUCCEEDED"
+        and job.validated_at is None
+        and not job.is_expired(now.timestamp())
+        and (since is None or now - _when(job.updated_at) <= since)  # type: ignore[operator]
+    ]
+    return sorted(waiting, key=lambda job: (job.updated_at, job.job_id))[:max_jobs]
 
 
 def stuck_jobs(jobs: Iterable[Any], now: datetime, after: timedelta) -> list[dict[str, str]]:
@@ -170,17 +275,19 @@ def stuck_jobs(jobs: Iterable[Any], now: datetime, after: timedelta) -> list[dic
 
 def scheduled_validation(
     jobs: Iterable[Any], reports_dir: str | os.PathLike[str], *, input_bucket: str, output_bucket: str,
-    since: timedelta, stuck_after: timedelta, notebook: str | os.PathLike[str] = VALIDATION_NOTEBOOK,
+    stuck_after: timedelta, since: timedelta | None = None, max_jobs: int = DEFAULT_MAX_JOBS,
+    mark: Callable[[str], object] | None = None, notebook: str | os.PathLike[str] = VALIDATION_NOTEBOOK,
     kernel: str = KERNEL, data_dir: str | os.PathLike[str] | None = None, sample_size: int = 100,
-    now: datetime | None = None,
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES, now: datetime | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Validate the recent SUCCEEDED ``jobs`` and find the stuck ones; ``failures`` counts both."""
+    """Validate the due SUCCEEDED ``jobs`` (:func:`due`; with ``since``, only those finished
+    within it), marking each with ``mark``, and find the stuck ones; ``failures`` counts both."""
     jobs = list(jobs)
     now = now or datetime.now(UTC)
-    succeeded = [job_record(job, input_bucket, output_bucket) for job in jobs if str(job.status) == "SUCCEEDED"]
+    chosen = due(jobs, max_jobs=max_jobs, now=now, since=since)
     summary = validate_jobs(
-        recent(succeeded, since, now), reports_dir, notebook=notebook, kernel=kernel, data_dir=data_dir,
-        sample_size=sample_size,
+        [job_record(job, input_bucket, output_bucket) for job in chosen], reports_dir, notebook=notebook,
+        kernel=kernel, data_dir=data_dir, sample_size=sample_size, max_output_bytes=max_output_bytes, mark=mark,
     )  # fmt: skip
     summary["stuck"] = stuck_jobs(jobs, now, stuck_after)
     summary["failures"] = summary["failed"] + summary["errors"] + len(summary["stuck"])
@@ -202,15 +309,22 @@ def dynamo_jobs(client: Any, table: str) -> list[Any]:
 
 
 def publish(
-    summary: Mapping[str, Any], reports_dir: str | os.PathLike[str], *, s3_prefix: str, s3: Any, cloudwatch: Any,
-    namespace: str,
+    summary: Mapping[str, Any], reports_dir: str | os.PathLike[str], *, bucket: str, run: str, s3: Any,
+    cloudwatch: Any, namespace: str, reports_prefix: str = "validation/",
 ) -> list[str]:  # fmt: skip
-    """Copy every file of ``reports_dir`` under ``s3_prefix`` (``s3://bucket/key/``) and send
-    the metrics. Returns the URIs written."""
-    bucket, _, prefix = s3_prefix[len("s3://") :].partition("/")
+    """Copy the files of ``reports_dir`` to ``bucket``: each job's under
+    :func:`job_validation_prefix`, the run's summary under ``reports_prefix/run/``; send the
+    metrics. Returns the URIs written."""
+    from etl_lib.jobs.models import job_validation_prefix
+
+    job_ids = {str(job["job_id"]) for job in summary["jobs"]}
     written = []
     for path in sorted(p for p in Path(reports_dir).rglob("*") if p.is_file()):
-        key = f"{prefix.rstrip('/')}/{path.relative_to(reports_dir).as_posix()}"
+        relative = path.relative_to(reports_dir)
+        if len(relative.parts) > 1 and relative.parts[0] in job_ids:
+            key = job_validation_prefix(relative.parts[0], run) + Path(*relative.parts[1:]).as_posix()
+        else:
+            key = f"{reports_prefix.strip('/')}/{run}/{relative.as_posix()}"
         s3.upload_file(str(path), bucket, key)
         written.append(f"s3://{bucket}/{key}")
     cloudwatch.put_metric_data(
@@ -218,6 +332,8 @@ def publish(
         MetricData=[
             {"MetricName": METRIC_CHECKED, "Value": len(summary["jobs"]), "Unit": "Count"},
             {"MetricName": METRIC_FAILURES, "Value": summary["failures"], "Unit": "Count"},
+            # Outputs beyond the bounds: not validated, and not failures either.
+            {"MetricName": METRIC_SKIPPED, "Value": summary["skipped"], "Unit": "Count"},
         ],
     )
     return written
@@ -247,7 +363,8 @@ def glue_main(argv: list[str]) -> int:
     for name in ("--JOBS_TABLE", "--INPUT_BUCKET", "--OUTPUT_BUCKET", "--METRICS_NAMESPACE"):
         parser.add_argument(name, required=True)
     parser.add_argument("--REPORTS_PREFIX", default="validation/")
-    parser.add_argument("--LOOKBACK_HOURS", type=int, default=24)
+    parser.add_argument("--MAX_JOBS", type=int, default=DEFAULT_MAX_JOBS)
+    parser.add_argument("--MAX_OUTPUT_BYTES", type=int, default=DEFAULT_MAX_OUTPUT_BYTES)
     parser.add_argument("--STUCK_AFTER_HOURS", type=int, default=3)
     parser.add_argument("--SAMPLE_SIZE", type=int, default=100)
     # Glue copies --extra-files into the script's working directory.
@@ -255,20 +372,26 @@ def glue_main(argv: list[str]) -> int:
     args, _glue_arguments = parser.parse_known_args(argv)
     notebook = Path(args.NOTEBOOK) if Path(args.NOTEBOOK).is_file() else VALIDATION_NOTEBOOK
     started = datetime.now(UTC)
+    from etl_lib.jobs.aws import DynamoJobStore
+
+    store = DynamoJobStore(boto3.client("dynamodb"), args.JOBS_TABLE)
     with tempfile.TemporaryDirectory(prefix="validation-") as work:
         ensure_kernel(Path(work) / "kernel")
         reports = Path(work) / "reports"
         summary = scheduled_validation(
             dynamo_jobs(boto3.client("dynamodb"), args.JOBS_TABLE), reports, input_bucket=args.INPUT_BUCKET,
-            output_bucket=args.OUTPUT_BUCKET, since=timedelta(hours=args.LOOKBACK_HOURS),
+            output_bucket=args.OUTPUT_BUCKET, max_jobs=args.MAX_JOBS, max_output_bytes=args.MAX_OUTPUT_BYTES,
+            mark=lambda job_id: store.mark_validated(job_id, at=int(started.timestamp())),
             stuck_after=timedelta(hours=args.STUCK_AFTER_HOURS), notebook=notebook, sample_size=args.SAMPLE_SIZE,
             now=started,
         )  # fmt: skip
-        prefix = f"s3://{args.OUTPUT_BUCKET}/{args.REPORTS_PREFIX.strip('/')}/{started.strftime('%Y%m%dT%H%M%SZ')}/"
-        publish(summary, reports, s3_prefix=prefix, s3=boto3.client("s3"), cloudwatch=boto3.client("cloudwatch"),
-                namespace=args.METRICS_NAMESPACE)  # fmt: skip
+        run = started.strftime("%Y%m%dT%H%M%SZ")
+        publish(summary, reports, bucket=args.OUTPUT_BUCKET, run=run, s3=boto3.client("s3"),
+                cloudwatch=boto3.client("cloudwatch"), namespace=args.METRICS_NAMESPACE,
+                reports_prefix=args.REPORTS_PREFIX)  # fmt: skip
     print(f"{summary['passed']} passed, {summary['failed']} failed, {summary['errors']} errors, "
-          f"{len(summary['stuck'])} stuck -> {prefix}")  # fmt: skip
+          f"{summary['skipped']} skipped, {len(summary['stuck'])} stuck -> s3://{args.OUTPUT_BUCKET}/"
+          f"{args.REPORTS_PREFIX.strip('/')}/{run}/")  # fmt: skip
     return 1 if summary["failures"] else 0
 
 

@@ -10,7 +10,9 @@
   (:mod:`etl_lib.notebook.roundtrip`, a per-value reading independent of the encoder).
 
 It writes the summary (when asked) before raising :class:`ValidationError` on any failure,
-so a scheduler always finds the summary of a failed validation.
+so a scheduler always finds the summary of a failed validation. The summary's messages name
+positions (record numbers, JSONPath locations of column names) and reason codes, never a
+record's values: they are stored (the scheduled validation keeps them with the job).
 """
 
 from __future__ import annotations
@@ -31,6 +33,38 @@ from etl_lib.options import ConvertOptions, OutputFormat
 from etl_lib.report import RunReport, json_schema
 
 MAX_REPORTED_ERRORS = 20
+
+# A round-trip difference's reason, from the wording of etl_lib.notebook.roundtrip.differences.
+_DIFFERENCE_REASONS = (
+    ("expected an object", "NOT_AN_OBJECT"),
+    ("unexpected member", "UNEXPECTED_MEMBER"),
+    ("missing member", "MISSING_MEMBER"),
+    ("expected ", "LENGTH_MISMATCH"),
+)
+
+
+def _difference_code(difference: str) -> str:
+    """``$.a.b: REASON`` for one round-trip difference, the values it quoted left out."""
+    where, _, what = difference.partition(": ")
+    reason = next((code for start, code in _DIFFERENCE_REASONS if what.startswith(start)), "VALUE_MISMATCH")
+    return f"{where}: {reason}"
+
+
+def parse_error_message(index: int) -> str:
+    """A JSON Lines record that is not JSON (the parser's message quotes the line's text)."""
+    return f"record {index}: NOT_JSON"
+
+
+def schema_error_message(index: int, error: Any) -> str:
+    """A record outside the JSON Schema: where, and which keyword failed (jsonschema's message
+    quotes the value)."""
+    where = "/".join(str(p) for p in error.absolute_path) or "(record)"
+    return f"record {index} at {where}: SCHEMA_{str(error.validator).upper()}"
+
+
+def round_trip_message(index: int, differences: list[str]) -> str:
+    """A record that does not read back as its input row: where, and how, without values."""
+    return f"record {index} does not round-trip: {'; '.join(_difference_code(d) for d in differences[:3])}"
 
 
 class ValidationError(Exception):
@@ -66,8 +100,8 @@ def parse_output(data: bytes, options: ConvertOptions) -> tuple[list[Any], list[
     if options.format is OutputFormat.JSON:
         try:
             parsed = parse_json(text) if text.strip() else []
-        except ValueError as exc:
-            return [], [f"the output is not a JSON document ({exc})"]
+        except ValueError:
+            return [], ["the output is not a JSON document: NOT_JSON"]
         if not isinstance(parsed, list):
             return [], ["a JSON output must be one array of records"]
         return parsed, []
@@ -76,9 +110,9 @@ def parse_output(data: bytes, options: ConvertOptions) -> tuple[list[Any], list[
     for index, line in enumerate(text.splitlines()):
         try:
             records.append(parse_json(line))
-        except ValueError as exc:
+        except ValueError:
             records.append(_UNPARSEABLE)
-            errors.append(f"record {index}: not JSON ({exc})")
+            errors.append(parse_error_message(index))
     return records, errors
 
 
@@ -144,8 +178,7 @@ def validate_output(
         if problems:
             invalid += 1
             if len(schema_errors) < MAX_REPORTED_ERRORS:
-                where = "/".join(str(p) for p in problems[0].absolute_path) or "(record)"
-                schema_errors.append(f"record {index} at {where}: {problems[0].message}")
+                schema_errors.append(schema_error_message(index, problems[0]))
     checks["json_schema"] = {"ok": not schema_errors, "records_checked": len(records), "invalid_records": invalid}
     errors += schema_errors
 
@@ -157,7 +190,7 @@ def validate_output(
         if diffs:
             mismatched.append(index)
             if len(errors) < MAX_REPORTED_ERRORS:
-                errors.append(f"record {index} does not round-trip: {'; '.join(diffs[:3])}")
+                errors.append(round_trip_message(index, diffs))
     checks["round_trip"] = {"ok": not mismatched, "sampled": len(sample), "mismatched": sorted(mismatched)[:100]}
 
     ok = all(check["ok"] for check in checks.values())

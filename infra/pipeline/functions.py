@@ -52,6 +52,7 @@ class ServiceFunctions(Construct):
         table: dynamodb.ITableV2,
         idempotency_table: dynamodb.ITableV2,
         glue_job_name: str,
+        catalog_database: str,
         powertools_layer_arn: str,
         api_sizing: FunctionSizing,
         converter_sizing: FunctionSizing,
@@ -80,6 +81,7 @@ class ServiceFunctions(Construct):
             env.JOBS_TABLE: table.table_name,
             env.IDEMPOTENCY_TABLE: idempotency_table.table_name,
             env.GLUE_JOB_NAME: glue_job_name,
+            env.CATALOG_DATABASE: catalog_database,
             env.MAX_UPLOAD_BYTES: str(max_upload_bytes),
             env.MULTIPART_THRESHOLD_BYTES: str(multipart_threshold_bytes),
             env.MIN_PART_BYTES: str(min_part_bytes),
@@ -168,6 +170,9 @@ class ServiceFunctions(Construct):
         # download: read the job, sign a GET of its single output object.
         _allow(self.download, ["dynamodb:GetItem"], [table_arn])
         _allow(self.download, ["s3:GetObject"], [output_bucket.arn_for_objects(f"{OUTPUT_PREFIX}*")])
+        # A job that finished before outputs had a folder of their own is found by a HEAD of
+        # the new key first: ListBucket makes its absence a 404 instead of a 403.
+        _allow(self.download, ["s3:ListBucket"], [output_bucket.bucket_arn])
         # events: check the uploaded object (HEAD + ranged GETs), move the job, start the run.
         _allow(self.events, ["dynamodb:GetItem", "dynamodb:UpdateItem"], [table_arn])
         _allow(self.events, ["s3:GetObject"], [input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")])

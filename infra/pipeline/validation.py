@@ -10,6 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from etl_lib.jobs.models import VALIDATION_FOLDER
 from etl_lib.platform import GLUE_VERSION
 from infra.assets import NOTEBOOKS_PREFIX, VALIDATION_NOTEBOOK, VALIDATION_SCRIPT
 from infra.pipeline.etl import SCRIPTS_PREFIX, GlueArtifacts, glue_role, spark_job_arguments
@@ -46,10 +47,12 @@ def allow_validation_data(
 
 class ScheduledValidation(Construct):
     """A Glue trigger (cron) starts ``validate_notebook.py``: ``03-validate-output.ipynb`` over
-    each SUCCEEDED job of the last ``lookback_hours`` (papermill, etl-local kernel on the
-    driver), stuck jobs named; the executed notebooks and a JSON summary go to
-    ``s3://<output>/validation/<run>/``, ``ValidationChecked``/``ValidationFailures`` to
-    CloudWatch (the monitoring alarm watches the latter) and the run fails on any failure.
+    at most ``max_jobs`` SUCCEEDED jobs not validated yet, oldest first (papermill, etl-local
+    kernel on the driver; each job is marked validated in the job table), stuck jobs named;
+    each job's executed notebook and summary go to ``s3://<output>/outputs/<job>/validation/<run>/``
+    (deleted with the job), the run's summary to ``s3://<output>/validation/<run>/``,
+    ``ValidationChecked``/``ValidationFailures``/``ValidationSkipped`` to CloudWatch (the
+    monitoring alarm watches failures) and the run fails on any failure.
 
     Spark (the smallest G.1X job) rather than Python shell: Python shell's newest runtime is
     3.9, and the notebook needs the project's Python 3.13 etl_lib, papermill and ipykernel.
@@ -68,13 +71,24 @@ class ScheduledValidation(Construct):
         key: kms.IKey,
         security_configuration: str,
         schedule: str,
-        lookback_hours: int,
+        max_jobs: int,
         stuck_after_hours: int = 3,
         metrics_namespace: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.role = glue_role(self, "Role", key=key, artifacts=artifacts.bucket, metrics_namespace=metrics_namespace)
         allow_validation_data(self.role, input_bucket=input_bucket, output_bucket=output_bucket, table=table)
+        # The scheduled run marks each job it validated (JobStore.mark_validated) and keeps a
+        # job's notebook and summary in that job's output folder, so they go with the job.
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[table.table_arn])
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject"],
+                resources=[output_bucket.arn_for_objects(f"{OUTPUT_PREFIX}*/{VALIDATION_FOLDER}*")],
+            )
+        )
         self.job_name = f"{name_prefix}-validate-results"
         self.job = glue.CfnJob(
             self,
@@ -103,7 +117,7 @@ class ScheduledValidation(Construct):
                 "--OUTPUT_BUCKET": output_bucket.bucket_name,
                 "--METRICS_NAMESPACE": metrics_namespace,
                 "--REPORTS_PREFIX": VALIDATION_PREFIX,
-                "--LOOKBACK_HOURS": str(lookback_hours),
+                "--MAX_JOBS": str(max_jobs),
                 "--STUCK_AFTER_HOURS": str(stuck_after_hours),
                 "--job-bookmark-option": "job-bookmark-disable",
             },

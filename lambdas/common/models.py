@@ -60,6 +60,12 @@ class JobView(BaseModel):
     rows_out: int | None
     duration_ms: int | None
     error: JobError | None
+    catalog_table: str | None = Field(
+        default=None,
+        description="A SUCCEEDED JSON Lines job's output as a table of the outputs' Glue Data Catalog "
+        "database (query it with Athena); null otherwise. See docs/catalog.md.",
+        examples=["job_0f8fad5bd9cb469fa16570867728950e_3c1d8a2b9e4f7a60"],
+    )
 
     @classmethod
     def of(cls, job: Job) -> JobView:
@@ -170,6 +176,9 @@ class RunReportView(BaseModel):
     arrow_schema: str = Field(description="The Arrow schema the input was read with.")
     json_schema: dict[str, Any] = Field(description="JSON Schema (2020-12) of one output record.")
     parts: list[ReportPart] = Field(description="The input's row groups in output order; empty for older runs.")
+    catalog_table: str | None = Field(
+        default=None, description="The output's table in the outputs' catalog database, if it was registered."
+    )
 
 
 class JobReport(BaseModel):

@@ -351,8 +351,10 @@ def test_each_function_gets_only_its_own_actions(synth: Synth) -> None:
             "s3:AbortMultipartUpload",  # deleting a job aborts its multipart upload
             "s3:ListBucket",
             "s3:GetObject",  # the run report only
+            "glue:DeleteTable",  # the job's output table (tests/infra/test_output_catalog.py)
         },
-        "download": {"dynamodb:GetItem", "s3:GetObject"},
+        # ListBucket: a job's output under the layout before outputs had a folder is a 404.
+        "download": {"dynamodb:GetItem", "s3:GetObject", "s3:ListBucket"},
         "events": {
             "dynamodb:GetItem",
             "dynamodb:UpdateItem",
@@ -371,6 +373,9 @@ def test_each_function_gets_only_its_own_actions(synth: Synth) -> None:
             "s3:DeleteObject",
             "s3:ListBucket",
             "events:PutEvents",  # its on-failure destination (the default event bus)
+            "glue:CreateTable",  # registering its output's table, and dropping it on failure
+            "glue:GetTable",
+            "glue:DeleteTable",
         },
     }
     dlq = {"sqs:SendMessage"}
@@ -632,7 +637,7 @@ def test_scheduled_validation_runs_the_notebook_on_glue_6(synth: Synth) -> None:
     assert args["--JOBS_TABLE"] == {"Ref": synth.logical_id(synth.stack.jobs.table)}
     assert args["--OUTPUT_BUCKET"] == {"Ref": synth.logical_id(synth.stack.storage.output_bucket)}
     assert args["--INPUT_BUCKET"] == {"Ref": synth.logical_id(synth.stack.storage.input_bucket)}
-    assert (args["--LOOKBACK_HOURS"], args["--REPORTS_PREFIX"]) == ("24", "validation/")
+    assert (args["--MAX_JOBS"], args["--REPORTS_PREFIX"]) == ("50", "validation/")
     trigger = synth.raw["Resources"][synth.logical_id(validation.trigger)]["Properties"]
     assert trigger["Type"] == "SCHEDULED"
     assert trigger["Schedule"] == "cron(0 3 * * ? *)"

@@ -63,7 +63,7 @@ def test_a_good_upload_is_converted_to_the_contract_output(tmp_path: Path, local
     assert done["output_bytes"] > 0
     assert done["duration_ms"] >= 0
     assert done["error"] is None
-    (output,) = (local_env / "objects" / "outputs" / "outputs" / job_id).glob("*/output.jsonl")  # one attempt
+    (output,) = (local_env / "objects" / "outputs" / "outputs" / job_id).glob("*/data/output.jsonl")  # one attempt
     assert output.read_bytes() == expected_output(src, tmp_path)
     assert call(download_handler, api_event("GET", f"/jobs/{job_id}/download"))[0] == 200
 

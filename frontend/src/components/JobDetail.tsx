@@ -3,6 +3,7 @@ import Alert from "@cloudscape-design/components/alert";
 import Box from "@cloudscape-design/components/box";
 import Button from "@cloudscape-design/components/button";
 import Container from "@cloudscape-design/components/container";
+import CopyToClipboard from "@cloudscape-design/components/copy-to-clipboard";
 import ContentLayout from "@cloudscape-design/components/content-layout";
 import Header from "@cloudscape-design/components/header";
 import KeyValuePairs from "@cloudscape-design/components/key-value-pairs";
@@ -161,6 +162,24 @@ export function JobDetail({ jobId, onDownload, onDelete }: JobDetailProps) {
                     { label: "Output size", value: formatBytes(job.output_bytes) },
                     { label: "Rows in", value: formatCount(job.rows_in) },
                     { label: "Rows out", value: formatCount(job.rows_out) },
+                    // A SUCCEEDED JSON Lines output is a table of the outputs' catalog database.
+                    ...(job.catalog_table
+                      ? [
+                          {
+                            label: "Catalog table",
+                            info: <Box variant="small">Query the output with Athena</Box>,
+                            value: (
+                              <CopyToClipboard
+                                variant="inline"
+                                textToCopy={job.catalog_table}
+                                copyButtonAriaLabel="Copy the catalog table name"
+                                copySuccessText="Table name copied"
+                                copyErrorText="The table name could not be copied"
+                              />
+                            ),
+                          },
+                        ]
+                      : []),
                   ]}
                 />
                 <SpaceBetween size="xs">

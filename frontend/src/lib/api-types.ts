@@ -313,6 +313,12 @@ export interface components {
             /** Duration Ms */
             duration_ms: number | null;
             error: components["schemas"]["JobError"] | null;
+            /**
+             * Catalog Table
+             * @description A SUCCEEDED JSON Lines job's output as a table of the outputs' Glue Data Catalog database (query it with Athena); null otherwise. See docs/catalog.md.
+             * @example job_0f8fad5bd9cb469fa16570867728950e_3c1d8a2b9e4f7a60
+             */
+            catalog_table?: string | null;
         };
         /**
          * MultipartUpload
@@ -467,6 +473,11 @@ export interface components {
              * @description The input's row groups in output order; empty for older runs.
              */
             parts: components["schemas"]["ReportPart"][];
+            /**
+             * Catalog Table
+             * @description The output's table in the outputs' catalog database, if it was registered.
+             */
+            catalog_table?: string | null;
         };
         /** UploadedPartView */
         UploadedPartView: {

@@ -40,6 +40,7 @@ function setup(route = "/") {
       rows_in: 3,
       rows_out: 3,
       duration_ms: 1500,
+      catalog_table: "job_ok_a1",
     }),
     makeJob({ job_id: "bad", filename: "bad.parquet", status: "FAILED", options: { ...DEFAULT_OPTIONS, format: "json" }, error: { code: "INVALID_PARQUET", message: "The file is not a Parquet file (no PAR1 magic)." } }),
   ];
@@ -109,6 +110,21 @@ describe("job detail", () => {
     expect(within(detail).getByText("First 3 records.")).toBeInTheDocument();
     // Only the first bytes are asked for.
     expect(api.rangeHeaders).toEqual(["bytes=0-65535"]);
+  });
+
+  it("names a JSON Lines job's catalog table, ready to copy", async () => {
+    setup("/jobs/ok");
+    const detail = await screen.findByRole("region", { name: "Job detail" });
+    expect(await within(detail).findByText("Catalog table")).toBeInTheDocument();
+    expect(within(detail).getByText("job_ok_a1")).toBeInTheDocument();
+    expect(within(detail).getByRole("button", { name: "Copy the catalog table name" })).toBeInTheDocument();
+  });
+
+  it("names no catalog table for a job that has none", async () => {
+    setup("/jobs/bad");
+    const detail = await screen.findByRole("region", { name: "Job detail" });
+    expect(await within(detail).findByText("Conversion failed")).toBeInTheDocument();
+    expect(within(detail).queryByText("Catalog table")).not.toBeInTheDocument();
   });
 
   it("shows the error message of a failed job and no download", async () => {
