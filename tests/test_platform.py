@@ -46,7 +46,7 @@ def test_the_prerequisite_check_asks_for_the_platforms_python_and_java() -> None
 
 
 def test_make_up_keeps_its_state_where_every_tool_looks_for_it() -> None:
-    from etl_lib.jobs.env import DEFAULT_DATA_DIR
+    from etl_lib.platform import DEFAULT_DATA_DIR
 
     local_mk = (REPO / "mk" / "local.mk").read_text(encoding="utf-8")
     assert re.findall(r"^UP_DATA_DIR \?= (\S+)$", local_mk, re.MULTILINE) == [DEFAULT_DATA_DIR]

@@ -40,6 +40,7 @@ from etl_lib.jobs.service import (
     JobService,
 )
 from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES, Engine, Limits
+from etl_lib.platform import DEFAULT_DATA_DIR
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
@@ -112,7 +113,7 @@ class Settings(RunSettings):
     max_active_jobs_per_user: NonNegativeInt = Field(default=0, validation_alias=env.MAX_ACTIVE_JOBS_PER_USER)
     # Of those, how many may run on Spark (Glue's slots are shared by all users); 0: no limit.
     max_spark_jobs_per_user: NonNegativeInt = Field(default=0, validation_alias=env.MAX_SPARK_JOBS_PER_USER)
-    data_dir: str = Field(default=env.DEFAULT_DATA_DIR, validation_alias=env.ETL_DATA_DIR)
+    data_dir: str = Field(default=DEFAULT_DATA_DIR, validation_alias=env.ETL_DATA_DIR)
     public_url: str = Field(default="http://127.0.0.1:8000", validation_alias=env.ETL_PUBLIC_URL)
     # The key of the local presigned URLs; unset, the data directory's own random key
     # (created private on first use), never a key anyone could read in this source.

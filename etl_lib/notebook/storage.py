@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from etl_lib._runtime import fs
-from etl_lib.jobs.env import DEFAULT_DATA_DIR
+from etl_lib.platform import DEFAULT_DATA_DIR
 
 LOCAL_STORE_DIR = DEFAULT_DATA_DIR
 

@@ -110,10 +110,13 @@ def output_bytes(uri: str, *, limit: int, data_dir: str | os.PathLike[str] | Non
 
     filesystem, path = fs.resolve(locate(uri, data_dir))
     total = 0
+    # One buffer, refilled: no allocation per step, so the peak does not depend on when the
+    # allocator hands freed steps back (under load it had held hundreds of MiB of them).
+    step = bytearray(STREAM_CHUNK_BYTES)
     # pyarrow inflates a .gz stream as it is read ("detect": by the name, as read_job_bytes).
     with filesystem.open_input_stream(path, compression="detect") as stream:
-        while chunk := stream.read(STREAM_CHUNK_BYTES):
-            total += len(chunk)
+        while count := stream.readinto(step):
+            total += count
             if total > limit:
                 raise BoundExceeded(
                     OUTPUT_TOO_LARGE, f"the output is larger than {limit:,} bytes of JSON, the validation's limit"

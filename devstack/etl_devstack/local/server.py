@@ -44,8 +44,8 @@ from etl_devstack.local.http import (
     is_loopback,
 )
 from etl_devstack.local.limits import ServerLimits
-from etl_lib.jobs.env import DEFAULT_DATA_DIR
 from etl_lib.jobs.local import signing_key
+from etl_lib.platform import DEFAULT_DATA_DIR
 
 FRONTEND_DIST = REPO_ROOT / "frontend" / "dist"
 CSP_FILE = REPO_ROOT / "frontend" / "csp.json"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from etl_devstack.local.limits import ServerLimits
-from etl_lib.jobs.env import DEFAULT_DATA_DIR
+from etl_lib.platform import DEFAULT_DATA_DIR
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

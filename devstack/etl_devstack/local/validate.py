@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from etl_lib.cli import EXIT_FAILED, EXIT_USAGE
-from etl_lib.jobs.env import DEFAULT_DATA_DIR
+from etl_lib.platform import DEFAULT_DATA_DIR
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -29,9 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from etl_devstack.sessions.guard import SECRET_ACCESS_KEY
-from etl_lib.jobs.env import DEFAULT_DATA_DIR
 from etl_lib.notebook.session_config import CONFIG_NAME
-from etl_lib.platform import GLUE_VERSION
+from etl_lib.platform import DEFAULT_DATA_DIR, GLUE_VERSION
 
 # Stack outputs (infra/stack.py declares them with these names).
 OUTPUT_SESSION_ROLE = "GlueSessionRoleArn"
