@@ -26,6 +26,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
 import signal
 import socket
@@ -264,6 +265,7 @@ class Result:
     peak_rss_bytes: int = 0
     rss_samples: int = 0
     leftovers: list[str] = field(default_factory=list)
+    load: tuple[float, float] = (0.0, 0.0)  # the machine's 1-minute load average, at the start and the end
 
     def checks(self) -> list[tuple[str, str, bool]]:
         """(check, measured, passed) of each of the run's guarantees."""
@@ -285,6 +287,7 @@ class Result:
 
 def run(src: Path, rows: int, data_dir: Path, generate_s: float | None, timeout: float) -> Result:
     result = Result(src.stat().st_size, rows, generate_s)
+    load_start = os.getloadavg()[0]
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
     log = data_dir.parent / "big-server.log"
@@ -302,6 +305,7 @@ def run(src: Path, rows: int, data_dir: Path, generate_s: float | None, timeout:
             result.download_s = time.perf_counter() - clock
     result.peak_rss_bytes, result.rss_samples = peak.bytes, peak.samples
     result.leftovers = leftovers(data_dir)
+    result.load = (load_start, os.getloadavg()[0])
     return result
 
 
@@ -316,7 +320,9 @@ def section(result: Result, when: dt.datetime) -> list[str]:
         f"--engine spark` in parts as the web app sends them ({UPLOADS_AT_ONCE} at a time, each with its SHA-256), "
         "converted by the Spark engine, and its output downloaded (streamed and counted, not stored). "
         "The RSS is the sum over the server's whole process tree (its job worker, Spark's JVM and "
-        f"Python workers), sampled every {SAMPLE_SECONDS:g} s from the server's start to the end of the download.",
+        f"Python workers), sampled every {SAMPLE_SECONDS:g} s from the server's start to the end of the download. "
+        f"The machine's load average (1 minute) was {result.load[0]:.1f} at the start and {result.load[1]:.1f} at "
+        f"the end, on {os.cpu_count()} cores: the times are this shared machine's, not the code's alone.",
         "",
         "| step | seconds | MiB/s |",
         "|---|---:|---:|",

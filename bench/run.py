@@ -505,6 +505,8 @@ def render(
         "```",
         f"{_reproduce(args):<36}# this page: 5M and 500k rows, {args.rounds} rounds",
         "make bench BENCH_ARGS=--quick       # smoke run: 200k and 50k rows, 1 round (build/bench/)",
+        "make bench-scale                    # only the Spark engine's scale section, rewritten in place",
+        "make bench-big                      # only the 6 GiB file through etl up, rewritten in place",
         ".venv/bin/python bench/run.py --help",
         "```",
         "",
