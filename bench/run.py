@@ -874,9 +874,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_scale and "spark-engine" in args.contenders.split(","):
         big_name, big_path = datasets[0]
         print(f"scale: the Spark engine on {big_name} rows, local[1] and local[2], and a 1-row file", flush=True)
+        scale_start = os.getloadavg()[0]
         scale_runs = scale.measure_scale(big_path, args.rounds_done, args.data_dir, args.timeout, args.etl_src)
+        loads = (scale_start, os.getloadavg()[0])
         when = f"{started:%Y-%m-%d %H:%M} UTC"
-        scale_lines = scale.section(scale_runs, big_path, args.rows[0], publish, PUBLISH_TARGET_S, when)
+        scale_lines = scale.section(scale_runs, big_path, args.rows[0], publish, PUBLISH_TARGET_S, when, loads)
 
     rowgroups: dict[str, Summary] = {}
     rowgroup_files: dict[str, Path] = {}

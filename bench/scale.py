@@ -197,9 +197,15 @@ def scale_targets(runs: list[ScaleRun], publish: dict[str, Any] | None, publish_
 
 
 def section(
-    runs: list[ScaleRun], src: Path, rows: int, publish: dict[str, Any] | None, publish_target_s: float, when: str
+    runs: list[ScaleRun],
+    src: Path,
+    rows: int,
+    publish: dict[str, Any] | None,
+    publish_target_s: float,
+    when: str,
+    loads: tuple[float, float],
 ) -> list[str]:
-    """The scale section of the page."""
+    """The scale section of the page; ``loads``: the 1-minute load average at its start and end."""
     lines = [
         "## The Spark engine: fixed cost, per-core cost and scaling",
         "",
@@ -209,6 +215,10 @@ def section(
         "(its default master), and of the same file with the local engine; each run a process of its own, "
         f"{max((r.round for r in runs), default=0)} interleaved rounds, medians. CPU is user+sys of the whole "
         "process tree (the driver, Spark's JVM, its Python workers).",
+        "",
+        f"The machine's load average (1 minute) was {loads[0]:.1f} at the start and {loads[1]:.1f} at the end, on "
+        f"{os.cpu_count()} cores. Above the core count a run waits for a core: its wall time then measures the "
+        "machine's queue more than the code, and its CPU time holds better (the CPU targets are the ones to read).",
         "",
         *scale_targets(runs, publish, publish_target_s),
         "",
@@ -257,13 +267,19 @@ def main(argv: list[str] | None = None) -> int:
     src = args.data_dir / f"mixed_{label(args.rows)}.parquet"
     datagen.generate(src, args.rows)
     when = f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
+    load_start = os.getloadavg()[0]
     runs = measure_scale(src, args.rounds, args.data_dir, args.timeout, args.etl_src)
     publish = None if args.no_publish else measure_publish(args)
+    loads = (load_start, os.getloadavg()[0])
     print(json.dumps(figures(runs)), flush=True)
     (args.data_dir / "results-scale.json").write_text(
-        json.dumps({"runs": [asdict(r) for r in runs], "figures": figures(runs), "publish": publish}, indent=2) + "\n"
+        json.dumps(
+            {"runs": [asdict(r) for r in runs], "figures": figures(runs), "publish": publish, "loads": loads}, indent=2
+        )
+        + "\n"
     )
-    report.replace_section(args.doc, report.SCALE, section(runs, src, args.rows, publish, PUBLISH_TARGET_S, when))
+    lines = section(runs, src, args.rows, publish, PUBLISH_TARGET_S, when, loads)
+    report.replace_section(args.doc, report.SCALE, lines)
     print(f"wrote {args.doc}")
     return 0
 
