@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -30,13 +29,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import contextlib
-
 import datagen
+import report
+import scale
 import shapes
+from measure import MB, measure
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -59,8 +57,6 @@ SHAPE_TITLES = {
 ENCODE_TARGET_MB_S = 400
 PROFILE_RUNS = 3  # profile runs per table: the one with the median encode CPU is shown
 BASELINE = "duckdb"
-POLL_SECONDS = 0.05
-MB = 1024 * 1024
 
 
 def _etl(engine: str) -> Callable[[str, str], list[str]]:
@@ -116,71 +112,6 @@ class Summary:
 
 
 # --------------------------------------------------------------------------- measuring
-
-
-def _tree(proc: psutil.Process) -> list[psutil.Process]:
-    try:
-        return [proc, *proc.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
-
-
-def _vm_hwm(pid: int) -> int:
-    """The process's peak resident set size in bytes (0 if unknown)."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
-def measure(argv: list[str], log: Path, env: dict[str, str], timeout: float) -> tuple[int, float, float, float]:
-    """Run ``argv``; return (exit code, wall s, user+sys CPU s, peak RSS MB) of its process tree.
-
-    Peak RSS is the larger of the sampled sum of RSS over the tree (every 50 ms) and the
-    largest per-process high-water mark (VmHWM, read at the same samples). Not wait4's
-    ru_maxrss: Linux carries the pre-exec high-water mark over exec, so a child spawned
-    from this (larger) Python process would report at least this process's size. CPU is
-    the larger of wait4's (the process and the children it waited for) and the sum of the
-    last sampled CPU times of every process seen in the tree (covers a JVM nobody waits for).
-    """
-    with log.open("wb") as out:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True)
-        handle = psutil.Process(proc.pid)
-        peak_tree = hwm = 0
-        cpu_seen: dict[tuple[int, float], float] = {}
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() - start > timeout:
-                os.killpg(proc.pid, signal.SIGKILL)
-                _, status, usage = os.wait4(proc.pid, 0)
-                break
-            total = 0
-            for p in _tree(handle):
-                try:
-                    with p.oneshot():
-                        total += p.memory_info().rss
-                        hwm = max(hwm, _vm_hwm(p.pid))
-                        times = p.cpu_times()
-                        cpu_seen[(p.pid, p.create_time())] = times.user + times.system
-                except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-                    continue
-            peak_tree = max(peak_tree, total)
-            time.sleep(POLL_SECONDS)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    # Anything the contender left running in its session (a JVM) is not ours to keep.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    cpu = max(usage.ru_utime + usage.ru_stime, sum(cpu_seen.values()))
-    peak = max(peak_tree, hwm) / MB
-    return proc.returncode, wall, cpu, peak
 
 
 def _shown(path: Path) -> str:
@@ -574,6 +505,8 @@ def render(
         "```",
         f"{_reproduce(args):<36}# this page: 5M and 500k rows, {args.rounds} rounds",
         "make bench BENCH_ARGS=--quick       # smoke run: 200k and 50k rows, 1 round (build/bench/)",
+        "make bench-scale                    # only the Spark engine's scale section, rewritten in place",
+        "make bench-big                      # only the 6 GiB file through etl up, rewritten in place",
         ".venv/bin/python bench/run.py --help",
         "```",
         "",
@@ -784,6 +717,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-profile", action="store_true", help="skip the read/encode/write CPU profile")
     p.add_argument("--no-publish", action="store_true", help="skip the S3 publish of many pieces (bench/publish.py)")
     p.add_argument(
+        "--no-scale",
+        action="store_true",
+        help="skip the Spark engine's scale section (bench/scale.py; `make bench-scale` runs it alone)",
+    )
+    p.add_argument(
         "--publish-pieces",
         type=int,
         default=PUBLISH_PIECES,
@@ -932,6 +870,15 @@ def main(argv: list[str] | None = None) -> int:
     profiles = [] if args.no_profile else profile_all(datasets, shape_sets, args)
     startup = measure_startup(args)
     publish = None if args.no_publish else measure_publish(args)
+    scale_lines = None
+    if not args.no_scale and "spark-engine" in args.contenders.split(","):
+        big_name, big_path = datasets[0]
+        print(f"scale: the Spark engine on {big_name} rows, local[1] and local[2], and a 1-row file", flush=True)
+        scale_start = os.getloadavg()[0]
+        scale_runs = scale.measure_scale(big_path, args.rounds_done, args.data_dir, args.timeout, args.etl_src)
+        loads = (scale_start, os.getloadavg()[0])
+        when = f"{started:%Y-%m-%d %H:%M} UTC"
+        scale_lines = scale.section(scale_runs, big_path, args.rows[0], publish, PUBLISH_TARGET_S, when, loads)
 
     rowgroups: dict[str, Summary] = {}
     rowgroup_files: dict[str, Path] = {}
@@ -971,6 +918,9 @@ def main(argv: list[str] | None = None) -> int:
         startup,
         publish,
     )
+    # The sections measured by benchmarks of their own are kept from the page this one replaces.
+    old = args.doc.read_text(encoding="utf-8") if args.doc.exists() else ""
+    doc = report.carry_over(doc, old, {report.SCALE: scale_lines, report.BIG: None})
     args.doc.parent.mkdir(parents=True, exist_ok=True)
     args.doc.write_text(doc, encoding="utf-8")
     args.results.parent.mkdir(parents=True, exist_ok=True)

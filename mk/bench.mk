@@ -10,3 +10,11 @@ bench: $(STAMP) ## time etl convert against DuckDB/polars/Spark, write docs/benc
 .PHONY: test-bench
 test-bench: $(STAMP) ## only the bench harness test (a tiny run, no timing assertions)
 	$(BIN)/pytest tests/bench
+
+.PHONY: bench-scale
+bench-scale: $(STAMP) ## only the Spark engine's scale section of docs/benchmarks.md: fixed cost, local[1] vs local[2], per core (~10 min)
+	$(PY) bench/scale.py $(BENCH_ARGS)
+
+.PHONY: bench-big
+bench-big: $(STAMP) ## a generated 6 GiB Parquet file through etl up (multipart upload, Spark, download); its section of docs/benchmarks.md (~10+ min, ~30 GB of disk)
+	$(PY) bench/big.py $(BENCH_ARGS)

@@ -22,11 +22,27 @@ MASTER_ENV = "ETL_SPARK_MASTER"
 """The Spark master the session connects to (e.g. ``spark://host:7077``); default ``local[cores]``."""
 LOG_LEVEL_ENV = "ETL_SPARK_LOG_LEVEL"
 """Spark's log level once the session runs; default ``ERROR``."""
+LEAN_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+"""The JVMs' options when the JVM only carries the work (:func:`local_spark`, ``lean_jvm``).
+
+The conversion's JVM moves a few rows a slice (the slices, the pieces' summaries) between
+Python processes: it runs little code, and no loop long enough to repay C2's compilations. Its
+C2 compiler threads were half of a 1-row conversion's CPU; compiling with C1 only, and one
+collector thread, more than halves the JVM's CPU (docs/benchmarks.md, "Measurements behind
+design choices")."""
+DAEMON_MODULE = "etl_lib.spark.daemon"
+"""The executors' Python daemon (``spark.python.daemon.module``): pyspark's, started lighter."""
 
 
-def local_spark(app_name: str = "etl", *, cores: str = "*") -> SparkSession:
+def local_spark(app_name: str = "etl", *, cores: str = "*", lean_jvm: bool = True) -> SparkSession:
     """The session of this process (started on first use): ``local[cores]``, or the master
-    ``ETL_SPARK_MASTER`` names, its executors told where S3 is as this process knows it."""
+    ``ETL_SPARK_MASTER`` names, its executors told where S3 is as this process knows it.
+
+    Its executors' Python workers start from :mod:`etl_lib.spark.daemon`. With ``lean_jvm``
+    (the default: the conversion, where Python does the work) its JVMs run with
+    :data:`LEAN_JVM_OPTIONS`; pass ``False`` for a session whose work runs in the JVM (Spark's
+    own readers and writers), which C2 speeds up. Only the first session of a process chooses.
+    """
     from pyspark.sql import SparkSession
 
     # Executors must run the same interpreter (and so the same etl_lib) as the driver.
@@ -45,7 +61,12 @@ def local_spark(app_name: str = "etl", *, cores: str = "*") -> SparkSession:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.python.worker.reuse", "true")
         .config("spark.sql.execution.pyspark.udf.faulthandler.enabled", "true")
+        .config("spark.python.daemon.module", DAEMON_MODULE)
     )
+    if lean_jvm:
+        builder = builder.config("spark.driver.extraJavaOptions", LEAN_JVM_OPTIONS).config(
+            "spark.executor.extraJavaOptions", LEAN_JVM_OPTIONS
+        )
     # The executors must read and write the S3 the driver plans and publishes on (moto, MinIO,
     # a region): on a cluster their environment is their Worker's, not this process's.
     # Credentials are not passed on: Spark shows its configuration (UI, event logs), and a
