@@ -96,6 +96,12 @@ def acknowledge_findings(stack: PipelineStack) -> None:
         "Reads one upload and writes that job's result; keys are per job.",
         [upload_keys, output_keys],
     )
+    ack(
+        stack.reconciler.function.role,  # type: ignore[arg-type]
+        "AwsSolutions-IAM5",
+        "Removes a dead run's files under its job's outputs/ folder; keys are per job.",
+        [output_keys],
+    )
 
     # --- Glue roles ----------------------------------------------------------------------------
     glue_common = [

@@ -19,6 +19,7 @@ from infra.pipeline.functions import FunctionSizing, ServiceFunctions
 from infra.pipeline.hosting import Hosting
 from infra.pipeline.jobs_table import IdempotencyTable, JobsTable
 from infra.pipeline.monitoring import Monitoring
+from infra.pipeline.reconciler import JobReconciler
 from infra.pipeline.sessions import GlueSessionRole
 from infra.pipeline.storage import Storage
 from infra.pipeline.validation import ScheduledValidation
@@ -138,6 +139,14 @@ class PipelineStack(Stack):
             max_concurrent_runs=config.glue_max_concurrent_runs,
             run_queuing=config.glue_job_run_queuing,
             metrics_namespace=config.metrics_namespace,
+        )
+        self.reconciler = JobReconciler(
+            self,
+            "Reconciler",
+            functions=functions,
+            table=jobs.table,
+            output_bucket=storage.output_bucket,
+            glue_job_name=glue_job_name,
         )
         validation = ScheduledValidation(
             self,

@@ -369,7 +369,15 @@ class DynamoJobStore(JobStore):
         those attributes; ``condition_values`` are already typed); the new item, or None."""
         values = {**values, "updated_at": utc_now().isoformat()}
         names = {f"#f{i}": name for i, name in enumerate(values)}
-        names.update({"#status": "status", "#attempt": "attempt", "#lease": "lease_expires_at"})
+        names.update(
+            {
+                "#status": "status",
+                "#attempt": "attempt",
+                "#lease": "lease_expires_at",
+                "#queued": "queued_at",
+                "#relaunches": "relaunches",
+            }
+        )
         used = {k: v for k, v in names.items() if k.startswith("#f") or k in condition}
         attribute_values = {f":v{i}": _serializer.serialize(value) for i, value in enumerate(values.values())}
         attribute_values.update(condition_values)
@@ -388,9 +396,9 @@ class DynamoJobStore(JobStore):
         return self._job(response["Attributes"])
 
     @staticmethod
-    def _status_in(statuses: frozenset[JobStatus]) -> tuple[str, dict[str, Any]]:
+    def _status_in(statuses: frozenset[JobStatus], prefix: str = ":s") -> tuple[str, dict[str, Any]]:
         ordered = sorted(statuses)
-        values = {f":s{i}": {"S": s.value} for i, s in enumerate(ordered)}
+        values = {f"{prefix}{i}": {"S": s.value} for i, s in enumerate(ordered)}
         return f"#status IN ({', '.join(values)})", values
 
     def transition(
@@ -400,11 +408,19 @@ class DynamoJobStore(JobStore):
         changes: Mapping[str, Any] | None = None,
         *,
         attempt: str | None = None,
+        lapsed_by: int | None = None,
+        unclaimed_by: int | None = None,
     ) -> Job | None:
         condition, values = self._status_in(state.allowed_sources(target))
         if attempt is not None:
             condition += " AND #attempt = :attempt"
             values[":attempt"] = {"S": attempt}
+        if lapsed_by is not None:
+            condition += " AND (attribute_not_exists(#lease) OR #lease <= :lapsed)"
+            values[":lapsed"] = {"N": str(lapsed_by)}
+        if unclaimed_by is not None:
+            condition += " AND attribute_not_exists(#attempt) AND (attribute_not_exists(#queued) OR #queued <= :queued)"
+            values[":queued"] = {"N": str(unclaimed_by)}
         return self._update(job_id, {"status": target.value, **(changes or {})}, condition, values)
 
     def extend_pending(self, job_id: str, *, expires_at: int) -> bool:
@@ -429,12 +445,31 @@ class DynamoJobStore(JobStore):
             changes["run_id"] = run_id
         return self._update(job_id, changes, condition, values)
 
+    def relaunch(self, job_id: str, *, relaunches: int, queued_by: int, now: int) -> Job | None:
+        condition = "#status = :queued_status AND (attribute_not_exists(#queued) OR #queued <= :queued_by)"
+        # A job stored before relaunches were counted has no such attribute: 0 relaunches.
+        counted = "#relaunches = :relaunches"
+        condition += f" AND (attribute_not_exists(#relaunches) OR {counted})" if relaunches == 0 else f" AND {counted}"
+        values = {
+            ":queued_status": {"S": JobStatus.QUEUED.value},
+            ":queued_by": {"N": str(queued_by)},
+            ":relaunches": {"N": str(relaunches)},
+        }
+        return self._update(job_id, {"relaunches": relaunches + 1, "queued_at": now}, condition, values)
+
     def renew(self, job_id: str, *, attempt: str, lease_until: int) -> bool:
         condition = "#status = :running AND #attempt = :attempt"
         values = {":running": {"S": JobStatus.RUNNING.value}, ":attempt": {"S": attempt}}
         return self._update(job_id, {"lease_expires_at": lease_until}, condition, values) is not None
 
-    def delete(self, job_id: str, *, unless: frozenset[JobStatus] = frozenset(), expired_by: int | None = None) -> bool:
+    def delete(
+        self,
+        job_id: str,
+        *,
+        unless: frozenset[JobStatus] = frozenset(),
+        expired_by: int | None = None,
+        leased_after: int | None = None,
+    ) -> bool:
         condition = "attribute_exists(job_id)"
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
@@ -446,6 +481,12 @@ class DynamoJobStore(JobStore):
             condition += " AND #expires <= :expired_by"
             names["#expires"] = "expires_at"
             values[":expired_by"] = {"N": str(expired_by)}
+        if leased_after is not None:
+            # A missing lease compares false: an unclaimed job holds no live run.
+            active, active_values = self._status_in(state.ACTIVE, prefix=":a")
+            condition += f" AND NOT ({active} AND #lease > :leased_after)"
+            names.update({"#status": "status", "#lease": "lease_expires_at"})
+            values.update({**active_values, ":leased_after": {"N": str(leased_after)}})
         request: dict[str, Any] = {
             "TableName": self.table,
             "Key": {"job_id": {"S": job_id}},
@@ -528,6 +569,14 @@ class GlueJobLauncher(JobLauncher):
         except self.glue.exceptions.EntityNotFoundException:
             return None
         return dict(run.get("Arguments", {}))
+
+    def run_state(self, run_id: str) -> str | None:
+        try:
+            run = self.glue.get_job_run(JobName=self.job_name, RunId=run_id)["JobRun"]
+        except self.glue.exceptions.EntityNotFoundException:
+            return None
+        state_: str | None = run.get("JobRunState")
+        return state_
 
 
 class LambdaLauncher(JobLauncher):

@@ -13,6 +13,12 @@ from etl_lib.jobs.models import Job, JobStatus
 JOBS_SUCCEEDED = "JobsSucceeded"
 JOBS_FAILED = "JobsFailed"
 JOB_DURATION_MS = "JobDurationMs"
+# Published by the reconciler (etl_lib.jobs.reconcile) for each pass: jobs it relaunched,
+# and jobs it ended FAILED (stuck: never started, never claimed, or their run's lease lapsed).
+# Under the reconciler Lambda's own service dimension (its POWERTOOLS_SERVICE_NAME).
+RECONCILER_SERVICE = "jobs-reconciler"
+JOBS_RELAUNCHED = "JobsRelaunched"
+JOBS_RECONCILED_FAILED = "JobsFailedByReconciler"
 SERVICE_DIMENSION = ("service", "jobs-events")
 DEFAULT_NAMESPACE = "ParquetJsonEtl"
 
@@ -24,3 +30,9 @@ def job_end_values(job: Job) -> list[tuple[str, str, float]]:
     if job.duration_ms is not None:  # the conversion's time (a rejected upload has none)
         values.append((JOB_DURATION_MS, "Milliseconds", job.duration_ms))
     return values
+
+
+def reconciled_values(relaunched: int, failed: int) -> list[tuple[str, str, float]]:
+    """(metric name, CloudWatch unit, value) for one reconciler pass (zeros included, so the
+    dashboard's graphs show that the reconciler ran)."""
+    return [(JOBS_RELAUNCHED, "Count", relaunched), (JOBS_RECONCILED_FAILED, "Count", failed)]

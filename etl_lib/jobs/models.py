@@ -121,6 +121,10 @@ class Job(BaseModel):
     # upload by presigned POST.
     upload_id: str | None = Field(default=None, exclude=True)
     part_size: int | None = Field(default=None, exclude=True)
+    # When the job was queued (or last relaunched by the reconciler), epoch seconds, and how
+    # many times the reconciler relaunched it (see etl_lib.jobs.reconcile).
+    queued_at: int | None = Field(default=None, exclude=True)
+    relaunches: int = Field(default=0, exclude=True)
 
     @property
     def download_name(self) -> str:
@@ -148,6 +152,8 @@ INTERNAL_FIELDS = (
     "expires_at",
     "upload_id",
     "part_size",
+    "queued_at",
+    "relaunches",
 )
 
 

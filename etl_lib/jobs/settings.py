@@ -33,6 +33,12 @@ from etl_lib.jobs.models import (
     S3_MIN_PART_BYTES,
 )
 from etl_lib.jobs.ports import JobLauncher, JobStore, ObjectStore
+from etl_lib.jobs.reconcile import (
+    DEFAULT_MAX_RELAUNCHES,
+    DEFAULT_RELAUNCH_AFTER_SECONDS,
+    DEFAULT_START_TIMEOUT_SECONDS,
+    ReconcilePolicy,
+)
 from etl_lib.jobs.service import (
     DEFAULT_JOB_RETENTION_DAYS,
     DEFAULT_RUN_LEASE_SECONDS,
@@ -115,6 +121,16 @@ class Settings(RunSettings):
     # The key of the local presigned URLs; unset, the data directory's own random key
     # (created private on first use), never a key anyone could read in this source.
     signing_key: str | None = Field(default=None, validation_alias=env.ETL_SIGNING_KEY)
+    # When the reconciler relaunches or fails a job no live run holds (etl_lib.jobs.reconcile).
+    reconcile_relaunch_after_seconds: PositiveInt = Field(
+        default=DEFAULT_RELAUNCH_AFTER_SECONDS, validation_alias=env.RECONCILE_RELAUNCH_AFTER_SECONDS
+    )
+    reconcile_max_relaunches: NonNegativeInt = Field(
+        default=DEFAULT_MAX_RELAUNCHES, validation_alias=env.RECONCILE_MAX_RELAUNCHES
+    )
+    reconcile_start_timeout_seconds: PositiveInt = Field(
+        default=DEFAULT_START_TIMEOUT_SECONDS, validation_alias=env.RECONCILE_START_TIMEOUT_SECONDS
+    )
     # How ETL_BACKEND=local starts runs: subprocess | inline | queue (etl up's workers).
     local_runner: Literal["subprocess", "inline", "queue"] = Field(
         default="subprocess", validation_alias=env.ETL_LOCAL_RUNNER
@@ -151,6 +167,14 @@ class Settings(RunSettings):
             max_spark_jobs_per_user=self.max_spark_jobs_per_user,
             multipart_threshold_bytes=self.multipart_threshold_bytes,
             min_part_bytes=self.min_part_bytes,
+        )
+
+    @property
+    def reconcile_policy(self) -> ReconcilePolicy:
+        return ReconcilePolicy(
+            relaunch_after=self.reconcile_relaunch_after_seconds,
+            max_relaunches=self.reconcile_max_relaunches,
+            start_timeout=self.reconcile_start_timeout_seconds,
         )
 
     # Run arguments: how a Glue run (or the local runner) finds the same stores.

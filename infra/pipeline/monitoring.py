@@ -15,6 +15,8 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from etl_lib.jobs import metrics
+
 # Metrics the Lambdas emit with Powertools (namespace POWERTOOLS_METRICS_NAMESPACE, dimension
 # service=POWERTOOLS_SERVICE_NAME): (name, service). Documented in docs/deploy.md.
 JOBS_CREATED = ("JobsCreated", "jobs-upload")
@@ -23,6 +25,9 @@ UPLOADS_REJECTED = ("UploadsFailed", "jobs-events")
 JOBS_SUCCEEDED = ("JobsSucceeded", "jobs-events")
 JOBS_FAILED = ("JobsFailed", "jobs-events")
 JOB_DURATION = ("JobDurationMs", "jobs-events")
+# Published by the reconciler Lambda, each pass (names from etl_lib.jobs.metrics).
+JOBS_RELAUNCHED = (metrics.JOBS_RELAUNCHED, metrics.RECONCILER_SERVICE)
+JOBS_RECONCILED_FAILED = (metrics.JOBS_RECONCILED_FAILED, metrics.RECONCILER_SERVICE)
 # Published by the scheduled validation job (no service dimension).
 VALIDATION_FAILURES = ("ValidationFailures", "")
 FIVE_MINUTES = Duration.minutes(5)
@@ -130,6 +135,11 @@ class Monitoring(Construct):
                     custom(JOBS_FAILED),
                     custom(UPLOADS_REJECTED),
                 ],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Stuck jobs reconciled",
+                left=[custom(JOBS_RELAUNCHED), custom(JOBS_RECONCILED_FAILED)],
                 width=12,
             ),
             cw.GraphWidget(
