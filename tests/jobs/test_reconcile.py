@@ -33,10 +33,37 @@ POLICY = ReconcilePolicy(relaunch_after=300, max_relaunches=2, start_timeout=720
 MARKER_WAIT_SECONDS = 120  # a bound on a child's start-up, not a measured time
 
 
+class DyingLauncher(RecordingLauncher):
+    """StartJobRun during which the reconciler's own process dies (SystemExit stands for it)."""
+
+    def start(self, arguments: Any) -> str:
+        super().start(arguments)
+        raise SystemExit("killed inside StartJobRun")
+
+
 def uploaded_job(service: JobService, data: bytes) -> Job:
     """A PENDING job whose input is stored, its upload event not yet handled."""
     job, _ = service.create_job("alice", filename="sales.parquet", size=len(data), options=ConvertOptions())
     service.inputs.put_bytes(input_key(job.job_id), data)
+    return job
+
+
+def started_job(service: JobService, tmp_path: Path) -> Job:
+    """A job whose upload event was handled: QUEUED, then RUNNING once its run was recorded."""
+    data = write_parquet(tmp_path / "sales.parquet").read_bytes()
+    job = uploaded_job(service, data)
+    started = service.on_object_created(input_key(job.job_id), len(data))
+    assert started is not None
+    return started
+
+
+def queued_by_a_dying_process(service: JobService, tmp_path: Path) -> Job:
+    """A job whose upload event's handler died inside StartJobRun: QUEUED, no run."""
+    service.launcher = DyingLauncher()
+    data = write_parquet(tmp_path / "sales.parquet").read_bytes()
+    job = uploaded_job(service, data)
+    with pytest.raises(SystemExit):
+        service.on_object_created(input_key(job.job_id), len(data))
     return job
 
 
@@ -105,23 +132,11 @@ def test_a_job_whose_events_process_was_killed_before_start_job_run_is_relaunche
     assert finished.status is JobStatus.SUCCEEDED, finished.error
 
 
-class DyingLauncher(RecordingLauncher):
-    """StartJobRun during which the reconciler's own process dies (SystemExit stands for it)."""
-
-    def start(self, arguments: Any) -> str:
-        super().start(arguments)
-        raise SystemExit("killed inside StartJobRun")
-
-
 def test_a_job_relaunched_the_most_times_without_a_run_fails_run_not_started(
     make_service: Callable[[], JobService], tmp_path: Path
 ) -> None:
     service = make_service()
-    service.launcher = DyingLauncher()
-    data = write_parquet(tmp_path / "sales.parquet").read_bytes()
-    job = uploaded_job(service, data)
-    with pytest.raises(SystemExit):
-        service.on_object_created(input_key(job.job_id), len(data))
+    job = queued_by_a_dying_process(service, tmp_path)
     now = int(time.time())
     for relaunch in range(1, POLICY.max_relaunches + 1):
         now += POLICY.relaunch_after
@@ -146,15 +161,11 @@ def test_reconcilers_racing_over_a_stuck_queued_job_relaunch_it_once(
     make_service: Callable[[], JobService], tmp_path: Path
 ) -> None:
     service = make_service()
-    service.launcher = DyingLauncher()
-    data = write_parquet(tmp_path / "sales.parquet").read_bytes()
-    job = uploaded_job(service, data)
-    with pytest.raises(SystemExit):
-        service.on_object_created(input_key(job.job_id), len(data))
+    job = queued_by_a_dying_process(service, tmp_path)
     service.launcher = RecordingLauncher()
     later = int(time.time()) + POLICY.relaunch_after
     results = together(4, lambda: reconcile(service, POLICY, now=later))
-    assert sum(len(r.relaunched) for r in results) == 1
+    assert [job_id for r in results for job_id in r.relaunched] == [job.job_id]
     assert len(launched(service)) == 1
 
 
@@ -163,10 +174,7 @@ def test_a_run_killed_mid_conversion_with_its_state_event_lost_fails_and_its_fil
 ) -> None:
     service = make_service()
     service.lease_seconds = 3
-    data = write_parquet(tmp_path / "sales.parquet").read_bytes()
-    job = uploaded_job(service, data)
-    running = service.on_object_created(input_key(job.job_id), len(data))
-    assert running is not None
+    job = running = started_job(service, tmp_path)
     assert running.status is JobStatus.RUNNING
     killed_at_marker(service, tmp_path, "run", job.job_id, "dead-attempt")
     dead = service.jobs.get(job.job_id)
@@ -196,9 +204,7 @@ def test_a_live_run_that_renews_while_reconcilers_race_it_is_never_touched(
     """Each reconciler reads the job while its lease looks lapsed (a stalled heartbeat); the
     holder renews before the reconciler writes: the write's condition refuses."""
     service = make_service()
-    data = write_parquet(tmp_path / "sales.parquet").read_bytes()
-    job = uploaded_job(service, data)
-    assert service.on_object_created(input_key(job.job_id), len(data)) is not None
+    job = started_job(service, tmp_path)
     long_ago = int(time.time()) - 3600
     assert service.jobs.claim(job.job_id, attempt="live", lease_until=long_ago, now=long_ago) is not None
     service.outputs.put_bytes(f"{attempt_prefix(job.job_id, 'live')}staging/piece-0", b"{")
@@ -223,10 +229,7 @@ def test_a_run_recorded_but_never_claiming_its_job_fails_after_the_start_timeout
     make_service: Callable[[], JobService], tmp_path: Path
 ) -> None:
     service = make_service()
-    data = write_parquet(tmp_path / "sales.parquet").read_bytes()
-    job = uploaded_job(service, data)
-    running = service.on_object_created(input_key(job.job_id), len(data))
-    assert running is not None
+    job = running = started_job(service, tmp_path)
     assert running.queued_at is not None
     assert (running.status, running.attempt) == (JobStatus.RUNNING, None)
     assert reconcile(service, POLICY, now=running.queued_at + POLICY.start_timeout - 1) == Reconciled()
@@ -244,9 +247,7 @@ def test_delete_refuses_a_job_a_live_run_holds_and_allows_one_whose_lease_lapsed
     make_service: Callable[[], JobService], tmp_path: Path
 ) -> None:
     service = make_service()
-    data = write_parquet(tmp_path / "sales.parquet").read_bytes()
-    job = uploaded_job(service, data)
-    assert service.on_object_created(input_key(job.job_id), len(data)) is not None
+    job = started_job(service, tmp_path)
     now = int(time.time())
     assert service.jobs.claim(job.job_id, attempt="a1", lease_until=now + 60, now=now) is not None
     with pytest.raises(JobConflictError):
@@ -262,10 +263,7 @@ def test_delete_refuses_a_job_a_live_run_holds_and_allows_one_whose_lease_lapsed
 
 def test_delete_allows_a_job_no_run_has_claimed(make_service: Callable[[], JobService], tmp_path: Path) -> None:
     service = make_service()
-    data = write_parquet(tmp_path / "sales.parquet").read_bytes()
-    job = uploaded_job(service, data)
-    running = service.on_object_created(input_key(job.job_id), len(data))
-    assert running is not None
+    job = running = started_job(service, tmp_path)
     assert running.status is JobStatus.RUNNING
     service.delete_job("alice", job.job_id)
     assert service.jobs.get(job.job_id) is None
