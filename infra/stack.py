@@ -20,6 +20,7 @@ from infra.pipeline.hosting import Hosting
 from infra.pipeline.jobs_table import IdempotencyTable, JobsTable
 from infra.pipeline.monitoring import Monitoring
 from infra.pipeline.reconciler import JobReconciler
+from infra.pipeline.run_role import JobRunRole
 from infra.pipeline.sessions import GlueSessionRole
 from infra.pipeline.storage import Storage
 from infra.pipeline.validation import ScheduledValidation
@@ -147,6 +148,16 @@ class PipelineStack(Stack):
             table=jobs.table,
             output_bucket=storage.output_bucket,
             glue_job_name=glue_job_name,
+        )
+        self.run_role = JobRunRole(
+            self,
+            "RunRole",
+            input_bucket=storage.input_bucket,
+            output_bucket=storage.output_bucket,
+            table=jobs.table,
+            converter=functions.converter,
+            glue_role=etl.role,
+            glue_job=etl.job,
         )
         validation = ScheduledValidation(
             self,

@@ -622,3 +622,83 @@ class CloudWatchJobMetrics(JobMetrics):
                 for metric, unit, amount in job_end_values(job)
             ],
         )
+
+
+# --- Credentials scoped to one job ---------------------------------------------------------
+# A run parses an untrusted file: it works with credentials that reach that job's objects and
+# record only. The process's own role may only assume the run role (plus logs and traces);
+# the run role may reach every job; the session policy passed with AssumeRole cuts the
+# session down to one job (a session's permissions are the intersection of both).
+
+RUN_SESSION_SECONDS = 3600
+"""How long a run's scoped credentials last: the most a role assumed by a role may have (role
+chaining), above the converter's 900 s and the Glue job's 60-minute timeout."""
+CREDENTIAL_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+"""Where boto3 and pyarrow's S3 filesystem (driver and executors) read credentials first."""
+
+
+def job_session_policy(
+    job_id: str, *, input_bucket: str, output_bucket: str, table_arn: str, partition: str = "aws"
+) -> dict[str, Any]:
+    """The session policy of a run of ``job_id``: its upload (read), its outputs folder (read,
+    write, delete, multipart: staging and publication), listing only under those two folders,
+    and its own item in the jobs table (``dynamodb:LeadingKeys``)."""
+    s3 = f"arn:{partition}:s3:::"
+    job_input, job_outputs = f"inputs/{job_id}/", f"outputs/{job_id}/"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadTheJobsUpload",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"{s3}{input_bucket}/{job_input}*"],
+            },
+            {
+                "Sid": "WriteTheJobsOutputs",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                "Resource": [f"{s3}{output_bucket}/{job_outputs}*"],
+            },
+            {
+                "Sid": "ListOnlyTheJobsFolders",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": [f"{s3}{input_bucket}", f"{s3}{output_bucket}"],
+                "Condition": {"StringLike": {"s3:prefix": [f"{job_input}*", f"{job_outputs}*"]}},
+            },
+            {
+                "Sid": "TheJobsRecordOnly",
+                "Effect": "Allow",
+                "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+                "Resource": [table_arn],
+                "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [job_id]}},
+            },
+        ],
+    }
+
+
+def assume_for_job(
+    sts: Any, role_arn: str, job_id: str, *, input_bucket: str, output_bucket: str, table: str, region: str
+) -> dict[str, str]:
+    """Credentials of ``role_arn`` scoped to ``job_id`` by :func:`job_session_policy`, as the
+    environment variables that carry them (:data:`CREDENTIAL_ENV`). ``sts`` is a client with
+    the process's own credentials (the only ones allowed to assume the role)."""
+    _, partition, _, _, account, _ = role_arn.split(":", 5)
+    table_arn = f"arn:{partition}:dynamodb:{region}:{account}:table/{table}"
+    policy = job_session_policy(
+        job_id, input_bucket=input_bucket, output_bucket=output_bucket, table_arn=table_arn, partition=partition
+    )
+    credentials = sts.assume_role(
+        RoleArn=role_arn,
+        RoleSessionName=f"job-{job_id}"[:64],
+        Policy=json.dumps(policy, separators=(",", ":")),
+        DurationSeconds=RUN_SESSION_SECONDS,
+    )["Credentials"]
+    return dict(
+        zip(
+            CREDENTIAL_ENV,
+            (credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"]),
+            strict=True,
+        )
+    )

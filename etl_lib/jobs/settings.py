@@ -13,9 +13,10 @@ for its local twin under ``ETL_DATA_DIR``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 
@@ -94,6 +95,8 @@ class Settings(RunSettings):
     idempotency_table: str = Field(default="", validation_alias=env.IDEMPOTENCY_TABLE)
     # Runs local-engine jobs in AWS; unset, the Glue job runs them too.
     converter_function_name: str = Field(default="", validation_alias=env.CONVERTER_FUNCTION_NAME)
+    # The run role the converter assumes for each job, scoped to it; unset: no scoping.
+    run_role_arn: str = Field(default="", validation_alias=env.RUN_ROLE_ARN)
     # The default engine of "auto" requests: "auto" routes by size, "spark"/"local" force.
     engine: Engine = Field(default=Engine.AUTO, validation_alias=env.ETL_ENGINE)
     metrics_namespace: str = Field(default=DEFAULT_NAMESPACE, validation_alias=env.POWERTOOLS_METRICS_NAMESPACE)
@@ -215,10 +218,59 @@ def metrics_namespace(environ: Mapping[str, str] | None = None) -> str:
     return source.get(env.POWERTOOLS_METRICS_NAMESPACE) or DEFAULT_NAMESPACE
 
 
-def _boto3_client(name: Literal["dynamodb", "s3", "glue", "lambda", "cloudwatch"]) -> Any:
+def _boto3_client(name: Literal["dynamodb", "s3", "glue", "lambda", "cloudwatch", "sts"]) -> Any:
     import boto3
 
     return boto3.client(name)  # honours AWS_ENDPOINT_URL (moto's server in tests)
+
+
+@functools.cache
+def _own_sts() -> Any:
+    """STS with this process's own credentials, created once, before any job's scoped
+    credentials replace them in the environment."""
+    return _boto3_client("sts")
+
+
+def _scoped_credentials(
+    role_arn: str, job_id: str, *, input_bucket: str, output_bucket: str, table: str
+) -> dict[str, str]:
+    from etl_lib.jobs.aws import assume_for_job
+
+    sts = _own_sts()
+    return assume_for_job(
+        sts,
+        role_arn,
+        job_id,
+        input_bucket=input_bucket,
+        output_bucket=output_bucket,
+        table=table,
+        region=sts.meta.region_name,
+    )
+
+
+def _use_credentials(values: Mapping[str, str]) -> Callable[[], None]:
+    """Make ``values`` this process's AWS credentials; returns what puts the old ones back.
+
+    In the environment (pyarrow's S3 filesystem reads them there, and the Glue job passes
+    its environment to the executors) and in a fresh boto3 default session: boto3 keeps the
+    credentials its default session resolved first, so clients made afterwards would
+    otherwise still use the old ones."""
+    import boto3
+
+    saved_env = {name: os.environ.get(name) for name in values}
+    saved_session = boto3.DEFAULT_SESSION
+    os.environ.update(values)
+    boto3.DEFAULT_SESSION = None
+
+    def restore() -> None:
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        boto3.DEFAULT_SESSION = saved_session
+
+    return restore
 
 
 def jobs_store_from_spec(spec: str) -> JobStore:
@@ -302,6 +354,30 @@ def service() -> JobService:
     return build_service(Settings.from_env())
 
 
+@contextlib.contextmanager
+def service_for_job(job_id: str) -> Iterator[JobService]:
+    """The service one run of ``job_id`` works with (the converter Lambda). With
+    ``RUN_ROLE_ARN`` set (in AWS), a service built in the block's credentials, which reach
+    only that job's objects and record (see :func:`etl_lib.jobs.aws.job_session_policy`);
+    otherwise :func:`service`."""
+    settings = Settings.from_env()
+    if settings.backend != "aws" or not settings.run_role_arn:
+        yield service()
+        return
+    scoped = _scoped_credentials(
+        settings.run_role_arn,
+        job_id,
+        input_bucket=settings.input_bucket,
+        output_bucket=settings.output_bucket,
+        table=settings.jobs_table,
+    )
+    restore = _use_credentials(scoped)
+    try:
+        yield build_service(settings)
+    finally:
+        restore()
+
+
 def service_for_run(arguments: Mapping[str, str]) -> JobService:
     """The service a Glue run needs, from its arguments (names without the ``--``).
 
@@ -316,6 +392,17 @@ def service_for_run(arguments: Mapping[str, str]) -> JobService:
     # The threshold is only used for a job queued before it recorded its engine; a Glue run
     # has none of our variables (the defaults), the local stack's workers share the server's.
     run = RunSettings.from_env()
+    if arguments.get("run_role_arn"):
+        # From here on this process (and the executors it passes its environment to) works
+        # with credentials that reach this job only; the metrics client keeps the job role's.
+        scoped = _scoped_credentials(
+            arguments["run_role_arn"],
+            arguments["job_id"],
+            input_bucket=arguments["input_store"].removeprefix("s3://").strip("/"),
+            output_bucket=arguments["output_store"].removeprefix("s3://").strip("/"),
+            table=arguments["jobs_store"].removeprefix("dynamodb:"),
+        )
+        _use_credentials(scoped)  # for the rest of the run: this process is the run
     return JobService(
         jobs=jobs_store_from_spec(arguments["jobs_store"]),
         inputs=object_store_from_spec(arguments["input_store"]),

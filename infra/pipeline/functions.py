@@ -181,15 +181,8 @@ class ServiceFunctions(Construct):
             [stack.format_arn(service="glue", resource="job", resource_name=glue_job_name)],
         )
         _allow(self.events, ["lambda:InvokeFunction"], [self.converter.function_arn])
-        # converter: read the upload, write the result (multipart), update the job.
-        _allow(self.converter, ["dynamodb:GetItem", "dynamodb:UpdateItem"], [table_arn])
-        _allow(self.converter, ["s3:ListBucket"], [input_bucket.bucket_arn, output_bucket.bucket_arn])
-        _allow(self.converter, ["s3:GetObject"], [input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")])
-        _allow(
-            self.converter,
-            ["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"],
-            [output_bucket.arn_for_objects(f"{OUTPUT_PREFIX}*")],
-        )
+        # converter: no data permission of its own; each run assumes the run role scoped to
+        # its job (infra/pipeline/run_role.py), which grants it.
 
     @property
     def all(self) -> dict[str, lambda_.Function]:

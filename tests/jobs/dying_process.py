@@ -101,7 +101,7 @@ def main(argv: list[str]) -> None:
         time.sleep(HANG_SECONDS)
         raise AssertionError("should have been killed")
 
-    conversion.convert = hang  # type: ignore[assignment]
+    conversion.convert = hang
     service.run(job_id, attempt=attempt)
 
 
