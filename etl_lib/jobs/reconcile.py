@@ -11,8 +11,10 @@ event may be lost (left in a dead-letter queue). Three kinds of job then stick:
   :attr:`ReconcilePolicy.max_relaunches` times, then FAILED with ``RUN_NOT_STARTED``.
 * **RUNNING, never claimed.** A run was recorded but never claimed the job. If the launcher
   knows the run has ended (Glue's GetJobRun), the job fails as that run's lost state event
-  would have failed it (``RUN_FAILED``...); a run still unclaimed
-  :attr:`ReconcilePolicy.start_timeout` after the job was queued fails it with ``RUN_LOST``.
+  would have failed it (``RUN_FAILED``...); a run it reports alive (waiting for a slot,
+  starting) is left to its own timeout; a run it cannot tell about (an asynchronous Lambda
+  invocation) still unclaimed :attr:`ReconcilePolicy.start_timeout` after the job was queued
+  fails the job with ``RUN_LOST``.
 * **RUNNING, lease lapsed.** A run claimed the job, then died with its state event lost: its
   lease lapsed :attr:`ReconcilePolicy.lease_grace` ago or more (time for a Lambda retry,
   which waits out the lease, to take over). FAILED with ``RUN_LOST``, and the dead attempt's
@@ -43,8 +45,9 @@ DEFAULT_RELAUNCH_AFTER_SECONDS = 300
 events Lambda takes between its QUEUED write and StartJobRun (its timeout is 29 s)."""
 DEFAULT_MAX_RELAUNCHES = 2
 DEFAULT_START_TIMEOUT_SECONDS = 2 * 3600
-"""A run recorded but not claiming its job this long after the job was queued is lost: above
-a Glue run's wait for a free slot (job run queuing) and the Glue job's 60-minute timeout."""
+"""A run recorded but not claiming its job this long after the job was queued is lost, when
+its launcher cannot tell whether it is alive (the converter's asynchronous invocation, which
+Lambda retries for at most its event age and then reports to the on-failure destination)."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,8 @@ def _unclaimed(service: JobService, policy: ReconcilePolicy, job: Job, now: int,
         if service.fail_unclaimed(job.job_id, error, queued_by=now) is not None:
             done.failed_run_ended.append(job.job_id)
         return
+    if run_state is not None:
+        return  # the launcher says the run is alive (starting, waiting for a slot): its timeout ends it
     queued_by = now - policy.start_timeout
     if (job.queued_at or 0) > queued_by:
         return

@@ -268,3 +268,34 @@ def test_delete_allows_a_job_no_run_has_claimed(make_service: Callable[[], JobSe
     service.delete_job("alice", job.job_id)
     assert service.jobs.get(job.job_id) is None
     assert service.run(job.job_id) is None  # its run, starting late, finds nothing to do
+
+
+class ReportingLauncher(RecordingLauncher):
+    """A launcher that can tell a run's state, as Glue's GetJobRun does."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__()
+        self.state = state
+
+    def run_state(self, run_id: str) -> str | None:
+        return self.state
+
+
+@pytest.mark.parametrize(("run_state", "code"), [("RUNNING", None), ("WAITING", None), ("FAILED", "RUN_FAILED")])
+def test_a_run_the_launcher_can_tell_about_is_judged_by_its_state_not_the_start_timeout(
+    make_service: Callable[[], JobService], tmp_path: Path, run_state: str, code: str | None
+) -> None:
+    service = make_service()
+    service.launcher = ReportingLauncher(run_state)
+    job = started_job(service, tmp_path)
+    assert job.queued_at is not None
+    done = reconcile(service, POLICY, now=job.queued_at + 10 * POLICY.start_timeout)
+    after = service.jobs.get(job.job_id)
+    assert after is not None
+    if code is None:  # alive (waiting for a slot, starting): its own timeout will end it
+        assert done == Reconciled()
+        assert after.status is JobStatus.RUNNING
+    else:
+        assert done.failed_run_ended == [job.job_id]
+        assert after.error is not None
+        assert (after.status, after.error.code) == (JobStatus.FAILED, code)
