@@ -25,9 +25,19 @@ ARGUMENTS = ["job_id", "jobs_store", "input_store", "output_store"]
 # name this execution (else the service picks a fresh one).
 # job_retention_days: how long the job it ends is kept (the deployment's JOB_RETENTION_DAYS).
 # output_catalog: where a JSON Lines output is registered as a table (glue:DATABASE).
-OPTIONAL_ARGUMENTS = ["metrics_namespace", "JOB_RUN_ID", "attempt_id", "job_retention_days", "output_catalog"]
+# run_role_arn: the role the run assumes with a session policy scoped to its job (a default
+# argument of the Glue job in AWS; etl_lib.jobs.settings.service_for_run).
+OPTIONAL_ARGUMENTS = [
+    "metrics_namespace",
+    "JOB_RUN_ID",
+    "attempt_id",
+    "job_retention_days",
+    "output_catalog",
+    "run_role_arn",
+]
 # Read by pyarrow's S3 filesystem on the executors: they must reach the same endpoint
-# (moto's server, LocalStack) as the driver. Unset on Glue, so nothing is copied there.
+# (moto's server, LocalStack) as the driver, with the same credentials: on Glue, the run's
+# credentials scoped to its job (the executors' own, the job role's, may only assume).
 _EXECUTOR_ENV = (
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_S3",
@@ -83,8 +93,10 @@ def main(argv: Sequence[str] | None = None, *, spark_factory: Callable[[], Any] 
 
     def spark() -> Any:
         session = spark_factory() if spark_factory is not None else glue_or_local_spark()
-        if os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3"):
-            # Python functions created from now on carry this environment to the executors.
+        endpoint = os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3")
+        if endpoint or args.get("run_role_arn"):
+            # Python functions created from now on carry this environment to the executors
+            # (not Spark's configuration, which the Spark UI and event logs show).
             for name in _EXECUTOR_ENV:
                 if name in os.environ:
                     session.sparkContext.environment[name] = os.environ[name]

@@ -91,10 +91,17 @@ def acknowledge_findings(stack: PipelineStack) -> None:
         [upload_keys, output_keys],
     )
     ack(
-        functions.converter.role,  # type: ignore[arg-type]
+        stack.run_role.role,
         "AwsSolutions-IAM5",
-        "Reads one upload and writes that job's result; keys are per job.",
+        "The run role reaches every job's upload and outputs; each run's session policy cuts it "
+        "down to one job's (etl_lib.jobs.aws.job_session_policy).",
         [upload_keys, output_keys],
+    )
+    ack(
+        stack.reconciler.function.role,  # type: ignore[arg-type]
+        "AwsSolutions-IAM5",
+        "Removes a dead run's files under its job's outputs/ folder; keys are per job.",
+        [output_keys],
     )
 
     # --- the outputs' catalog tables ------------------------------------------------------------
@@ -128,12 +135,6 @@ def acknowledge_findings(stack: PipelineStack) -> None:
         "resource-level permissions and is limited by a namespace condition."
     )
     ack(etl.role, "AwsSolutions-IAM5", glue_reason, glue_common)
-    ack(
-        etl.role,
-        "AwsSolutions-IAM5",
-        "The conversion reads any upload and writes a job-scoped prefix chosen per run.",
-        [upload_keys, output_keys],
-    )
     ack(validation.role, "AwsSolutions-IAM5", glue_reason, glue_common)
     ack(
         validation.role,

@@ -20,6 +20,8 @@ from infra.pipeline.functions import FunctionSizing, ServiceFunctions
 from infra.pipeline.hosting import Hosting
 from infra.pipeline.jobs_table import IdempotencyTable, JobsTable
 from infra.pipeline.monitoring import Monitoring
+from infra.pipeline.reconciler import JobReconciler
+from infra.pipeline.run_role import JobRunRole
 from infra.pipeline.sessions import GlueSessionRole
 from infra.pipeline.storage import Storage
 from infra.pipeline.validation import ScheduledValidation
@@ -142,10 +144,29 @@ class PipelineStack(Stack):
             run_queuing=config.glue_job_run_queuing,
             metrics_namespace=config.metrics_namespace,
         )
-        # The runs register their outputs' tables; DELETE /jobs/{job_id} drops the job's.
-        catalog.grant_register(functions.converter)
-        catalog.grant_register(etl.role)
+        self.reconciler = JobReconciler(
+            self,
+            "Reconciler",
+            functions=functions,
+            table=jobs.table,
+            output_bucket=storage.output_bucket,
+            glue_job_name=glue_job_name,
+        )
+        self.run_role = JobRunRole(
+            self,
+            "RunRole",
+            input_bucket=storage.input_bucket,
+            output_bucket=storage.output_bucket,
+            table=jobs.table,
+            converter=functions.converter,
+            glue_role=etl.role,
+            glue_job=etl.job,
+        )
+        # The runs (in their job-scoped sessions of the run role) register their outputs'
+        # tables; DELETE /jobs/{job_id} and the reconciler (ending a dead attempt) drop them.
+        catalog.grant_register(self.run_role.role)
         catalog.grant_drop(functions.status)
+        catalog.grant_drop(self.reconciler.function)
         validation = ScheduledValidation(
             self,
             "Validation",

@@ -378,7 +378,15 @@ class DynamoJobStore(JobStore):
         those attributes; ``condition_values`` are already typed); the new item, or None."""
         values = {**values, "updated_at": utc_now().isoformat()}
         names = {f"#f{i}": name for i, name in enumerate(values)}
-        names.update({"#status": "status", "#attempt": "attempt", "#lease": "lease_expires_at"})
+        names.update(
+            {
+                "#status": "status",
+                "#attempt": "attempt",
+                "#lease": "lease_expires_at",
+                "#queued": "queued_at",
+                "#relaunches": "relaunches",
+            }
+        )
         used = {k: v for k, v in names.items() if k.startswith("#f") or k in condition}
         attribute_values = {f":v{i}": _serializer.serialize(value) for i, value in enumerate(values.values())}
         attribute_values.update(condition_values)
@@ -397,9 +405,9 @@ class DynamoJobStore(JobStore):
         return self._job(response["Attributes"])
 
     @staticmethod
-    def _status_in(statuses: frozenset[JobStatus]) -> tuple[str, dict[str, Any]]:
+    def _status_in(statuses: frozenset[JobStatus], prefix: str = ":s") -> tuple[str, dict[str, Any]]:
         ordered = sorted(statuses)
-        values = {f":s{i}": {"S": s.value} for i, s in enumerate(ordered)}
+        values = {f"{prefix}{i}": {"S": s.value} for i, s in enumerate(ordered)}
         return f"#status IN ({', '.join(values)})", values
 
     def transition(
@@ -409,11 +417,19 @@ class DynamoJobStore(JobStore):
         changes: Mapping[str, Any] | None = None,
         *,
         attempt: str | None = None,
+        lapsed_by: int | None = None,
+        unclaimed_by: int | None = None,
     ) -> Job | None:
         condition, values = self._status_in(state.allowed_sources(target))
         if attempt is not None:
             condition += " AND #attempt = :attempt"
             values[":attempt"] = {"S": attempt}
+        if lapsed_by is not None:
+            condition += " AND (attribute_not_exists(#lease) OR #lease <= :lapsed)"
+            values[":lapsed"] = {"N": str(lapsed_by)}
+        if unclaimed_by is not None:
+            condition += " AND attribute_not_exists(#attempt) AND (attribute_not_exists(#queued) OR #queued <= :queued)"
+            values[":queued"] = {"N": str(unclaimed_by)}
         return self._update(job_id, {"status": target.value, **(changes or {})}, condition, values)
 
     def mark_validated(self, job_id: str, *, at: int) -> bool:
@@ -442,12 +458,31 @@ class DynamoJobStore(JobStore):
             changes["run_id"] = run_id
         return self._update(job_id, changes, condition, values)
 
+    def relaunch(self, job_id: str, *, relaunches: int, queued_by: int, now: int) -> Job | None:
+        condition = "#status = :queued_status AND (attribute_not_exists(#queued) OR #queued <= :queued_by)"
+        # A job stored before relaunches were counted has no such attribute: 0 relaunches.
+        counted = "#relaunches = :relaunches"
+        condition += f" AND (attribute_not_exists(#relaunches) OR {counted})" if relaunches == 0 else f" AND {counted}"
+        values = {
+            ":queued_status": {"S": JobStatus.QUEUED.value},
+            ":queued_by": {"N": str(queued_by)},
+            ":relaunches": {"N": str(relaunches)},
+        }
+        return self._update(job_id, {"relaunches": relaunches + 1, "queued_at": now}, condition, values)
+
     def renew(self, job_id: str, *, attempt: str, lease_until: int) -> bool:
         condition = "#status = :running AND #attempt = :attempt"
         values = {":running": {"S": JobStatus.RUNNING.value}, ":attempt": {"S": attempt}}
         return self._update(job_id, {"lease_expires_at": lease_until}, condition, values) is not None
 
-    def delete(self, job_id: str, *, unless: frozenset[JobStatus] = frozenset(), expired_by: int | None = None) -> bool:
+    def delete(
+        self,
+        job_id: str,
+        *,
+        unless: frozenset[JobStatus] = frozenset(),
+        expired_by: int | None = None,
+        leased_after: int | None = None,
+    ) -> bool:
         condition = "attribute_exists(job_id)"
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
@@ -459,6 +494,12 @@ class DynamoJobStore(JobStore):
             condition += " AND #expires <= :expired_by"
             names["#expires"] = "expires_at"
             values[":expired_by"] = {"N": str(expired_by)}
+        if leased_after is not None:
+            # A missing lease compares false: an unclaimed job holds no live run.
+            active, active_values = self._status_in(state.ACTIVE, prefix=":a")
+            condition += f" AND NOT ({active} AND #lease > :leased_after)"
+            names.update({"#status": "status", "#lease": "lease_expires_at"})
+            values.update({**active_values, ":leased_after": {"N": str(leased_after)}})
         request: dict[str, Any] = {
             "TableName": self.table,
             "Key": {"job_id": {"S": job_id}},
@@ -542,6 +583,14 @@ class GlueJobLauncher(JobLauncher):
             return None
         return dict(run.get("Arguments", {}))
 
+    def run_state(self, run_id: str) -> str | None:
+        try:
+            run = self.glue.get_job_run(JobName=self.job_name, RunId=run_id)["JobRun"]
+        except self.glue.exceptions.EntityNotFoundException:
+            return None
+        state_: str | None = run.get("JobRunState")
+        return state_
+
 
 class LambdaLauncher(JobLauncher):
     """Starts a local-engine run: an asynchronous invocation of the converter Lambda.
@@ -586,3 +635,123 @@ class CloudWatchJobMetrics(JobMetrics):
                 for metric, unit, amount in job_end_values(job)
             ],
         )
+
+
+# --- Credentials scoped to one job ---------------------------------------------------------
+# A run parses an untrusted file: it works with credentials that reach that job's objects and
+# record only. The process's own role may only assume the run role (plus logs and traces);
+# the run role may reach every job; the session policy passed with AssumeRole cuts the
+# session down to one job (a session's permissions are the intersection of both).
+
+RUN_SESSION_SECONDS = 3600
+"""How long a run's scoped credentials last: the most a role assumed by a role may have (role
+chaining), above the converter's 900 s and the Glue job's 60-minute timeout."""
+CREDENTIAL_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+"""Where boto3 and pyarrow's S3 filesystem (driver and executors) read credentials first."""
+
+
+def job_session_policy(
+    job_id: str,
+    *,
+    input_bucket: str,
+    output_bucket: str,
+    table_arn: str,
+    partition: str = "aws",
+    catalog_database: str = "",
+) -> dict[str, Any]:
+    """The session policy of a run of ``job_id``: its upload (read), its outputs folder (read,
+    write, delete, multipart: staging and publication), listing only under those two folders,
+    its own item in the jobs table (``dynamodb:LeadingKeys``), and, when outputs are
+    registered (``catalog_database``), its own attempts' tables in that database."""
+    s3 = f"arn:{partition}:s3:::"
+    job_input, job_outputs = f"inputs/{job_id}/", f"outputs/{job_id}/"
+    tables = []
+    if catalog_database:
+        from etl_lib.jobs.catalog import REGISTER_ACTIONS, table_name
+
+        # The table's ARN from the table's own name rule: job_<job>_<attempt>, any attempt.
+        glue = table_arn.split(":dynamodb:", 1)[1].split(":table/", 1)[0]  # region:account
+        glue_arn = f"arn:{partition}:glue:{glue}:"
+        tables = [
+            {
+                "Sid": "TheJobsTablesOnly",
+                "Effect": "Allow",
+                "Action": list(REGISTER_ACTIONS),
+                "Resource": [
+                    f"{glue_arn}catalog",
+                    f"{glue_arn}database/{catalog_database}",
+                    f"{glue_arn}table/{catalog_database}/{table_name(job_id, '')}*",
+                ],
+            }
+        ]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadTheJobsUpload",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"{s3}{input_bucket}/{job_input}*"],
+            },
+            {
+                "Sid": "WriteTheJobsOutputs",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                "Resource": [f"{s3}{output_bucket}/{job_outputs}*"],
+            },
+            {
+                "Sid": "ListOnlyTheJobsFolders",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": [f"{s3}{input_bucket}", f"{s3}{output_bucket}"],
+                "Condition": {"StringLike": {"s3:prefix": [f"{job_input}*", f"{job_outputs}*"]}},
+            },
+            {
+                "Sid": "TheJobsRecordOnly",
+                "Effect": "Allow",
+                "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+                "Resource": [table_arn],
+                "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [job_id]}},
+            },
+            *tables,
+        ],
+    }
+
+
+def assume_for_job(
+    sts: Any,
+    role_arn: str,
+    job_id: str,
+    *,
+    input_bucket: str,
+    output_bucket: str,
+    table: str,
+    region: str,
+    catalog_database: str = "",
+) -> dict[str, str]:
+    """Credentials of ``role_arn`` scoped to ``job_id`` by :func:`job_session_policy`, as the
+    environment variables that carry them (:data:`CREDENTIAL_ENV`). ``sts`` is a client with
+    the process's own credentials (the only ones allowed to assume the role)."""
+    _, partition, _, _, account, _ = role_arn.split(":", 5)
+    table_arn = f"arn:{partition}:dynamodb:{region}:{account}:table/{table}"
+    policy = job_session_policy(
+        job_id,
+        input_bucket=input_bucket,
+        output_bucket=output_bucket,
+        table_arn=table_arn,
+        partition=partition,
+        catalog_database=catalog_database,
+    )
+    credentials = sts.assume_role(
+        RoleArn=role_arn,
+        RoleSessionName=f"job-{job_id}"[:64],
+        Policy=json.dumps(policy, separators=(",", ":")),
+        DurationSeconds=RUN_SESSION_SECONDS,
+    )["Credentials"]
+    return dict(
+        zip(
+            CREDENTIAL_ENV,
+            (credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"]),
+            strict=True,
+        )
+    )

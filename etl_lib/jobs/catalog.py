@@ -34,6 +34,10 @@ HIVE_MAX_DECIMAL_PRECISION = 38
 GLUE_MAX_TYPE_LENGTH = 131_072
 """Glue's longest column type string; a longer nested type is registered as ``string``."""
 TABLE_PREFIX = "job_"
+# What GlueOutputCatalog calls: a run registers (and on failure drops) its attempt's table;
+# deleting a job drops its tables. The stack and a run's session policy grant exactly these.
+REGISTER_ACTIONS = ("glue:CreateTable", "glue:DeleteTable", "glue:GetTable")
+DROP_ACTIONS = ("glue:DeleteTable",)
 
 # A Hive column or struct field name that needs no quoting or mapping.
 _PLAIN_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")

@@ -509,11 +509,18 @@ class SqliteJobStore(JobStore):
         changes: Mapping[str, Any] | None = None,
         *,
         attempt: str | None = None,
+        lapsed_by: int | None = None,
+        unclaimed_by: int | None = None,
     ) -> Job | None:
         sources = state.allowed_sources(target)
 
         def allowed(job: Job) -> bool:
-            return job.status in sources and (attempt is None or job.attempt == attempt)
+            return (
+                job.status in sources
+                and (attempt is None or job.attempt == attempt)
+                and (lapsed_by is None or (job.lease_expires_at or 0) <= lapsed_by)
+                and (unclaimed_by is None or (job.attempt is None and (job.queued_at or 0) <= unclaimed_by))
+            )
 
         return self._update(job_id, allowed, {**(changes or {}), "status": target.value})
 
@@ -545,13 +552,26 @@ class SqliteJobStore(JobStore):
             changes["run_id"] = run_id
         return self._update(job_id, free, changes)
 
+    def relaunch(self, job_id: str, *, relaunches: int, queued_by: int, now: int) -> Job | None:
+        def stale(job: Job) -> bool:
+            return job.status is JobStatus.QUEUED and job.relaunches == relaunches and (job.queued_at or 0) <= queued_by
+
+        return self._update(job_id, stale, {"relaunches": relaunches + 1, "queued_at": now})
+
     def renew(self, job_id: str, *, attempt: str, lease_until: int) -> bool:
         def held(job: Job) -> bool:
             return job.status is JobStatus.RUNNING and job.attempt == attempt
 
         return self._update(job_id, held, {"lease_expires_at": lease_until}) is not None
 
-    def delete(self, job_id: str, *, unless: frozenset[JobStatus] = frozenset(), expired_by: int | None = None) -> bool:
+    def delete(
+        self,
+        job_id: str,
+        *,
+        unless: frozenset[JobStatus] = frozenset(),
+        expired_by: int | None = None,
+        leased_after: int | None = None,
+    ) -> bool:
         blocked = sorted(s.value for s in unless) or [""]
         marks = ", ".join("?" for _ in blocked)
         query = f"DELETE FROM jobs WHERE job_id = ? AND status NOT IN ({marks})"
@@ -559,6 +579,13 @@ class SqliteJobStore(JobStore):
         if expired_by is not None:
             query += " AND json_extract(data, '$.expires_at') <= ?"
             params.append(expired_by)
+        if leased_after is not None:
+            active = sorted(s.value for s in state.ACTIVE)
+            query += (
+                f" AND NOT (status IN ({', '.join('?' for _ in active)})"
+                " AND COALESCE(json_extract(data, '$.lease_expires_at'), 0) > ?)"
+            )
+            params.extend([*active, leased_after])
         with self._connect() as db:
             cursor = db.execute(query, params)
         return cursor.rowcount == 1

@@ -42,6 +42,13 @@ JOBS_SUCCEEDED = Metric("JobsSucceeded", service_name("events"))
 JOBS_FAILED = Metric("JobsFailed", service_name("events"))
 JOB_DURATION_MS = Metric("JobDurationMs", service_name("events"))
 SERVICE_DIMENSION = ("service", service_name("events"))
+# Published by the reconciler (etl_lib.jobs.reconcile) for each pass: jobs it relaunched,
+# and jobs it ended FAILED (stuck: never started, never claimed, or their run's lease lapsed).
+RECONCILER_SERVICE = service_name("reconciler")
+RECONCILED_RELAUNCHED = Metric("JobsRelaunched", RECONCILER_SERVICE)
+RECONCILED_FAILED = Metric("JobsFailedByReconciler", RECONCILER_SERVICE)
+JOBS_RELAUNCHED = RECONCILED_RELAUNCHED.name
+JOBS_RECONCILED_FAILED = RECONCILED_FAILED.name
 # Published by the scheduled validation (no service dimension).
 VALIDATION_CHECKED = Metric("ValidationChecked", "")
 VALIDATION_FAILURES = Metric("ValidationFailures", "")
@@ -56,6 +63,8 @@ CATALOGUE = frozenset(
         JOBS_SUCCEEDED,
         JOBS_FAILED,
         JOB_DURATION_MS,
+        RECONCILED_RELAUNCHED,
+        RECONCILED_FAILED,
         VALIDATION_CHECKED,
         VALIDATION_FAILURES,
         VALIDATION_SKIPPED,
@@ -70,3 +79,9 @@ def job_end_values(job: Job) -> list[tuple[str, str, float]]:
     if job.duration_ms is not None:  # the conversion's time (a rejected upload has none)
         values.append((JOB_DURATION_MS.name, "Milliseconds", job.duration_ms))
     return values
+
+
+def reconciled_values(relaunched: int, failed: int) -> list[tuple[str, str, float]]:
+    """(metric name, CloudWatch unit, value) for one reconciler pass (zeros included, so the
+    dashboard's graphs show that the reconciler ran)."""
+    return [(JOBS_RELAUNCHED, "Count", relaunched), (JOBS_RECONCILED_FAILED, "Count", failed)]

@@ -129,6 +129,10 @@ class Job(BaseModel):
     # When the scheduled validation last checked the SUCCEEDED output (epoch seconds): each
     # night takes the oldest jobs without one first (etl_lib.notebook.validate_jobs).
     validated_at: int | None = Field(default=None, exclude=True)
+    # When the job was queued (or last relaunched by the reconciler), epoch seconds, and how
+    # many times the reconciler relaunched it (see etl_lib.jobs.reconcile).
+    queued_at: int | None = Field(default=None, exclude=True)
+    relaunches: int = Field(default=0, exclude=True)
 
     @property
     def download_name(self) -> str:
@@ -158,6 +162,8 @@ INTERNAL_FIELDS = (
     "part_size",
     "input_version",
     "validated_at",
+    "queued_at",
+    "relaunches",
 )
 
 

@@ -179,11 +179,16 @@ class JobStore(ABC):
         changes: Mapping[str, Any] | None = None,
         *,
         attempt: str | None = None,
+        lapsed_by: int | None = None,
+        unclaimed_by: int | None = None,
     ) -> Job | None:
         """Move the job to ``target`` (and set ``changes``) only if the state machine allows
         it from its current status and, when ``attempt`` is given, only if that attempt still
-        holds the job; atomically. Returns the updated job, or None when the job does not
-        exist or a condition does not hold."""
+        holds the job; atomically. With ``lapsed_by`` (and ``attempt``), only if that
+        attempt's lease ended at or before it (so a run that renewed is never touched); with
+        ``unclaimed_by``, only if no attempt holds the job and it was queued (``queued_at``,
+        a job without one counting as queued long ago) at or before it. Returns the updated
+        job, or None when the job does not exist or a condition does not hold."""
 
     @abstractmethod
     def extend_pending(self, job_id: str, *, expires_at: int) -> bool:
@@ -204,13 +209,30 @@ class JobStore(ABC):
         seconds), only while it is SUCCEEDED; True when marked."""
 
     @abstractmethod
+    def relaunch(self, job_id: str, *, relaunches: int, queued_by: int, now: int) -> Job | None:
+        """Count one more relaunch of a QUEUED job, atomically: only while it is QUEUED, has
+        been relaunched ``relaunches`` times and was queued at or before ``queued_by`` (a job
+        without ``queued_at`` counting as queued long ago). It is then relaunched
+        ``relaunches + 1`` times and queued at ``now``. None when a condition does not hold
+        (another reconciler relaunched it, or a run moved it on)."""
+
+    @abstractmethod
     def renew(self, job_id: str, *, attempt: str, lease_until: int) -> bool:
         """Extend ``attempt``'s lease while it is RUNNING and still holds the job."""
 
     @abstractmethod
-    def delete(self, job_id: str, *, unless: frozenset[JobStatus] = frozenset(), expired_by: int | None = None) -> bool:
+    def delete(
+        self,
+        job_id: str,
+        *,
+        unless: frozenset[JobStatus] = frozenset(),
+        expired_by: int | None = None,
+        leased_after: int | None = None,
+    ) -> bool:
         """Delete the record unless its status is in ``unless`` (and, with ``expired_by``,
-        only if its ``expires_at`` is at or before that time). True when deleted."""
+        only if its ``expires_at`` is at or before that time; with ``leased_after``, only
+        unless it is QUEUED or RUNNING with a lease ending after that time: a live run
+        holds it). True when deleted."""
 
     @abstractmethod
     def count_active(self, owner: str, *, now: int) -> int:
@@ -235,6 +257,12 @@ class JobLauncher(ABC):
     @abstractmethod
     def arguments_of(self, run_id: str) -> dict[str, str] | None:
         """The arguments a run was started with (how a run's state change finds its job)."""
+
+    def run_state(self, run_id: str) -> str | None:
+        """The run's state as Glue names it (RUNNING, FAILED...), or None where the launcher
+        cannot tell (an asynchronous Lambda invocation): how the reconciler recovers a run's
+        lost state event."""
+        return None
 
 
 class JobMetrics(ABC):

@@ -98,6 +98,15 @@ class RunQueue:
             row = db.execute("SELECT arguments FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return {str(k): str(v) for k, v in json.loads(row[0]).items()} if row else None
 
+    def state_of(self, run_id: str) -> str | None:
+        """The run's state as Glue names it: RUNNING while queued or claimed, then
+        SUCCEEDED or FAILED; None for an unknown run."""
+        with self._connect() as db:
+            row = db.execute("SELECT state FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            return None
+        return "RUNNING" if row[0] in {"queued", "running"} else str(row[0])
+
     def interrupted(self) -> list[Run]:
         """Runs a worker had claimed when the server stopped."""
         with self._connect() as db:
@@ -141,3 +150,6 @@ class QueueLauncher(JobLauncher):
 
     def arguments_of(self, run_id: str) -> dict[str, str] | None:
         return self.queue.arguments_of(run_id)
+
+    def run_state(self, run_id: str) -> str | None:
+        return self.queue.state_of(run_id)

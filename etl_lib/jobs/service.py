@@ -447,9 +447,14 @@ class JobService:
         return "the upload is incomplete: " + "; ".join(problems)
 
     def delete_job(self, owner: str, job_id: str) -> None:
+        """Delete the job and its files, unless a live run holds it (409 JOB_ACTIVE).
+
+        A job no run holds may go whatever its status: one whose run never claimed it (that
+        run, if it ever starts, finds no job and does nothing), or whose holder's lease has
+        lapsed (a dead run; were it only stalled, its final write fails for want of the
+        job and it removes its own files)."""
         job = self.get_job(owner, job_id)
-        # A queued or running conversion would write its output after we removed it.
-        if not self.jobs.delete(job_id, unless=state.ACTIVE):
+        if not self.jobs.delete(job_id, leased_after=int(time.time())):
             if self.jobs.get(job_id) is None:
                 raise JobNotFoundError(f"no job {job_id}")
             raise JobConflictError(
@@ -488,7 +493,10 @@ class JobService:
         engine = self.route(job.engine, actual)
         changes = {"input_bytes": actual, "engine": engine, "expires_at": self._retained()}
         queued = self.jobs.transition(
-            job.job_id, JobStatus.QUEUED, {**changes, "input_version": self.inputs.version(key)}
+            job.job_id,
+            JobStatus.QUEUED,
+            # queued_at: from when the reconciler judges that no run was started.
+            {**changes, "input_version": self.inputs.version(key), "queued_at": int(time.time())},
         )
         if queued is None:
             return self.jobs.get(job.job_id)  # a concurrent duplicate won the race
@@ -815,16 +823,38 @@ class JobService:
         self._ended(succeeded)
         return succeeded
 
-    def fail_if_attempt(self, job_id: str, attempt: str, error: JobError) -> Job | None:
-        """End the job FAILED with ``error`` only if ``attempt`` still holds it, and remove
-        that attempt's files. For a supervisor whose worker died mid-run (``WORKER_DIED``):
-        if another attempt took the job over meanwhile, or it has ended, nothing changes.
-        Returns the failed job, or None when the condition did not hold."""
+    def fail_if_attempt(
+        self, job_id: str, attempt: str, error: JobError, *, lapsed_by: int | None = None
+    ) -> Job | None:
+        """End the job FAILED with ``error`` only if ``attempt`` still holds it (with
+        ``lapsed_by``, only if its lease ended at or before that time too), and remove that
+        attempt's files. For a supervisor whose worker died mid-run (``WORKER_DIED``), or
+        the reconciler ending a run that stopped renewing its lease: if another attempt took
+        the job over meanwhile, renewed, or it has ended, nothing changes. Returns the
+        failed job, or None when the condition did not hold."""
         changes = {"error": error.model_dump(), "expires_at": self._retained()}
-        failed = self.jobs.transition(job_id, JobStatus.FAILED, changes, attempt=attempt)
+        failed = self.jobs.transition(job_id, JobStatus.FAILED, changes, attempt=attempt, lapsed_by=lapsed_by)
         if failed is not None:
             self._discard(job_id, attempt)
             self._ended(failed)
+        return failed
+
+    def relaunch(self, job: Job, *, queued_by: int, now: int) -> Job | None:
+        """Start another run of a QUEUED job no run was started for (the process that queued
+        it died before starting one), if it is still so: counted by one conditional write,
+        so of reconcilers racing exactly one starts a run. None when another one did, or a
+        run moved the job on; otherwise the job as the start left it."""
+        relaunched = self.jobs.relaunch(job.job_id, relaunches=job.relaunches, queued_by=queued_by, now=now)
+        return None if relaunched is None else self._start_run(relaunched)
+
+    def fail_unclaimed(self, job_id: str, error: JobError, *, queued_by: int) -> Job | None:
+        """End the job FAILED with ``error`` only if no run has claimed it and it was queued
+        at or before ``queued_by``: a run that never started, or never reached the job. A
+        run that claims it afterwards finds it ended and does nothing. None when the
+        condition did not hold."""
+        changes = {"error": error.model_dump(), "expires_at": self._retained()}
+        failed = self.jobs.transition(job_id, JobStatus.FAILED, changes, unclaimed_by=queued_by)
+        self._ended(failed)
         return failed
 
     def fail(self, job_id: str, error: JobError, *, attempt: str | None = None, **changes: Any) -> Job | None:

@@ -13,9 +13,10 @@ for its local twin under ``ETL_DATA_DIR``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 
@@ -33,6 +34,12 @@ from etl_lib.jobs.models import (
     S3_MIN_PART_BYTES,
 )
 from etl_lib.jobs.ports import JobLauncher, JobStore, ObjectStore, OutputCatalog
+from etl_lib.jobs.reconcile import (
+    DEFAULT_MAX_RELAUNCHES,
+    DEFAULT_RELAUNCH_AFTER_SECONDS,
+    DEFAULT_START_TIMEOUT_SECONDS,
+    ReconcilePolicy,
+)
 from etl_lib.jobs.service import (
     DEFAULT_JOB_RETENTION_DAYS,
     DEFAULT_RUN_LEASE_SECONDS,
@@ -91,6 +98,8 @@ class Settings(RunSettings):
     converter_function_name: str = Field(default="", validation_alias=env.CONVERTER_FUNCTION_NAME)
     # Outputs are registered as tables of this Glue database; unset, in AWS, none are.
     catalog_database: str = Field(default="", validation_alias=env.CATALOG_DATABASE)
+    # The run role the converter assumes for each job, scoped to it; unset: no scoping.
+    run_role_arn: str = Field(default="", validation_alias=env.RUN_ROLE_ARN)
     # The default engine of "auto" requests: "auto" routes by size, "spark"/"local" force.
     engine: Engine = Field(default=Engine.AUTO, validation_alias=env.ETL_ENGINE)
     metrics_namespace: str = Field(default=DEFAULT_NAMESPACE, validation_alias=env.POWERTOOLS_METRICS_NAMESPACE)
@@ -118,6 +127,16 @@ class Settings(RunSettings):
     # The key of the local presigned URLs; unset, the data directory's own random key
     # (created private on first use), never a key anyone could read in this source.
     signing_key: str | None = Field(default=None, validation_alias=env.ETL_SIGNING_KEY)
+    # When the reconciler relaunches or fails a job no live run holds (etl_lib.jobs.reconcile).
+    reconcile_relaunch_after_seconds: PositiveInt = Field(
+        default=DEFAULT_RELAUNCH_AFTER_SECONDS, validation_alias=env.RECONCILE_RELAUNCH_AFTER_SECONDS
+    )
+    reconcile_max_relaunches: NonNegativeInt = Field(
+        default=DEFAULT_MAX_RELAUNCHES, validation_alias=env.RECONCILE_MAX_RELAUNCHES
+    )
+    reconcile_start_timeout_seconds: PositiveInt = Field(
+        default=DEFAULT_START_TIMEOUT_SECONDS, validation_alias=env.RECONCILE_START_TIMEOUT_SECONDS
+    )
     # How ETL_BACKEND=local starts runs: subprocess | inline | queue (etl up's workers).
     local_runner: Literal["subprocess", "inline", "queue"] = Field(
         default="subprocess", validation_alias=env.ETL_LOCAL_RUNNER
@@ -154,6 +173,14 @@ class Settings(RunSettings):
             max_spark_jobs_per_user=self.max_spark_jobs_per_user,
             multipart_threshold_bytes=self.multipart_threshold_bytes,
             min_part_bytes=self.min_part_bytes,
+        )
+
+    @property
+    def reconcile_policy(self) -> ReconcilePolicy:
+        return ReconcilePolicy(
+            relaunch_after=self.reconcile_relaunch_after_seconds,
+            max_relaunches=self.reconcile_max_relaunches,
+            start_timeout=self.reconcile_start_timeout_seconds,
         )
 
     # Run arguments: how a Glue run (or the local runner) finds the same stores.
@@ -197,10 +224,60 @@ def metrics_namespace(environ: Mapping[str, str] | None = None) -> str:
     return source.get(env.POWERTOOLS_METRICS_NAMESPACE) or DEFAULT_NAMESPACE
 
 
-def _boto3_client(name: Literal["dynamodb", "s3", "glue", "lambda", "cloudwatch"]) -> Any:
+def _boto3_client(name: Literal["dynamodb", "s3", "glue", "lambda", "cloudwatch", "sts"]) -> Any:
     import boto3
 
     return boto3.client(name)  # honours AWS_ENDPOINT_URL (moto's server in tests)
+
+
+@functools.cache
+def _own_sts() -> Any:
+    """STS with this process's own credentials, created once, before any job's scoped
+    credentials replace them in the environment."""
+    return _boto3_client("sts")
+
+
+def _scoped_credentials(
+    role_arn: str, job_id: str, *, input_bucket: str, output_bucket: str, table: str, catalog_database: str
+) -> dict[str, str]:
+    from etl_lib.jobs.aws import assume_for_job
+
+    sts = _own_sts()
+    return assume_for_job(
+        sts,
+        role_arn,
+        job_id,
+        input_bucket=input_bucket,
+        output_bucket=output_bucket,
+        table=table,
+        region=sts.meta.region_name,
+        catalog_database=catalog_database,
+    )
+
+
+def _use_credentials(values: Mapping[str, str]) -> Callable[[], None]:
+    """Make ``values`` this process's AWS credentials; returns what puts the old ones back.
+
+    In the environment (pyarrow's S3 filesystem reads them there, and the Glue job passes
+    its environment to the executors) and in a fresh boto3 default session: boto3 keeps the
+    credentials its default session resolved first, so clients made afterwards would
+    otherwise still use the old ones."""
+    import boto3
+
+    saved_env = {name: os.environ.get(name) for name in values}
+    saved_session = boto3.DEFAULT_SESSION
+    os.environ.update(values)
+    boto3.DEFAULT_SESSION = None
+
+    def restore() -> None:
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        boto3.DEFAULT_SESSION = saved_session
+
+    return restore
 
 
 def jobs_store_from_spec(spec: str) -> JobStore:
@@ -295,6 +372,31 @@ def service() -> JobService:
     return build_service(Settings.from_env())
 
 
+@contextlib.contextmanager
+def service_for_job(job_id: str) -> Iterator[JobService]:
+    """The service one run of ``job_id`` works with (the converter Lambda). With
+    ``RUN_ROLE_ARN`` set (in AWS), a service built in the block's credentials, which reach
+    only that job's objects and record (see :func:`etl_lib.jobs.aws.job_session_policy`);
+    otherwise :func:`service`."""
+    settings = Settings.from_env()
+    if settings.backend != "aws" or not settings.run_role_arn:
+        yield service()
+        return
+    scoped = _scoped_credentials(
+        settings.run_role_arn,
+        job_id,
+        input_bucket=settings.input_bucket,
+        output_bucket=settings.output_bucket,
+        table=settings.jobs_table,
+        catalog_database=settings.catalog_database,
+    )
+    restore = _use_credentials(scoped)
+    try:
+        yield build_service(settings)
+    finally:
+        restore()
+
+
 def service_for_run(arguments: Mapping[str, str]) -> JobService:
     """The service a Glue run needs, from its arguments (names without the ``--``).
 
@@ -309,6 +411,18 @@ def service_for_run(arguments: Mapping[str, str]) -> JobService:
     # The threshold is only used for a job queued before it recorded its engine; a Glue run
     # has none of our variables (the defaults), the local stack's workers share the server's.
     run = RunSettings.from_env()
+    if arguments.get("run_role_arn"):
+        # From here on this process (and the executors it passes its environment to) works
+        # with credentials that reach this job only; the metrics client keeps the job role's.
+        scoped = _scoped_credentials(
+            arguments["run_role_arn"],
+            arguments["job_id"],
+            input_bucket=arguments["input_store"].removeprefix("s3://").strip("/"),
+            output_bucket=arguments["output_store"].removeprefix("s3://").strip("/"),
+            table=arguments["jobs_store"].removeprefix("dynamodb:"),
+            catalog_database=arguments.get("output_catalog", "").removeprefix("glue:"),
+        )
+        _use_credentials(scoped)  # for the rest of the run: this process is the run
     return JobService(
         jobs=jobs_store_from_spec(arguments["jobs_store"]),
         inputs=object_store_from_spec(arguments["input_store"]),

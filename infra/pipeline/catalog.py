@@ -13,8 +13,7 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-REGISTER_ACTIONS = ("glue:CreateTable", "glue:DeleteTable", "glue:GetTable")
-DROP_ACTIONS = ("glue:DeleteTable",)
+from etl_lib.jobs.catalog import DROP_ACTIONS, REGISTER_ACTIONS
 
 
 def database_name(name_prefix: str) -> str:

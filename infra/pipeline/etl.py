@@ -19,7 +19,7 @@ from constructs import Construct
 
 from etl_lib.platform import GLUE_VERSION
 from infra.assets import GLUE_SCRIPT, runtime_closure, wheel_name, wheel_requirements
-from infra.pipeline.storage import OUTPUT_PREFIX, UPLOAD_PREFIX
+from infra.pipeline.storage import UPLOAD_PREFIX
 
 SCRIPTS_PREFIX = "glue/scripts/"
 WHEELS_PREFIX = "glue/wheels/"
@@ -165,25 +165,8 @@ class EtlJob(Construct):
             artifacts=artifacts.bucket,
             metrics_namespace=metrics_namespace,
         )
-        # The conversion reads one upload and writes job-scoped output (Spark writes temporary
-        # parts, lists and renames them, hence List/Delete on the output bucket).
-        self.role.add_to_policy(
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")])
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                resources=[output_bucket.arn_for_objects(f"{OUTPUT_PREFIX}*")],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"], resources=[output_bucket.bucket_arn, input_bucket.bucket_arn]
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(actions=["dynamodb:GetItem", "dynamodb:UpdateItem"], resources=[table.table_arn])
-        )
+        # No data permission: each run assumes the run role scoped to its job
+        # (infra/pipeline/run_role.py, which passes --run_role_arn).
 
         self.job = glue.CfnJob(
             self,

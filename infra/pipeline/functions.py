@@ -1,4 +1,5 @@
-"""The five Python Lambdas: upload, status, download (API), events and converter (asynchronous).
+"""The five Python Lambdas: upload, status, download (API), events and converter (asynchronous),
+and the shared asset others are added on (:meth:`ServiceFunctions.add_function`).
 
 Every function gets only the actions and resources its handler uses: the grants
 are written out statement by statement instead of the broad ``grant_read_write`` helpers.
@@ -70,6 +71,7 @@ class ServiceFunctions(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._removal_policy = removal_policy
+        self._added: dict[str, lambda_.Function] = {}
         self._log_retention = log_retention
         # One asset for every function: the handlers share etl_lib, so it is uploaded once.
         self._code = lambda_.Code.from_asset(str(code_dir))
@@ -186,15 +188,8 @@ class ServiceFunctions(Construct):
             [stack.format_arn(service="glue", resource="job", resource_name=glue_job_name)],
         )
         _allow(self.events, ["lambda:InvokeFunction"], [self.converter.function_arn])
-        # converter: read the upload, write the result (multipart), update the job.
-        _allow(self.converter, ["dynamodb:GetItem", "dynamodb:UpdateItem"], [table_arn])
-        _allow(self.converter, ["s3:ListBucket"], [input_bucket.bucket_arn, output_bucket.bucket_arn])
-        _allow(self.converter, ["s3:GetObject"], [input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")])
-        _allow(
-            self.converter,
-            ["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"],
-            [output_bucket.arn_for_objects(f"{OUTPUT_PREFIX}*")],
-        )
+        # converter: no data permission of its own; each run assumes the run role scoped to
+        # its job (infra/pipeline/run_role.py), which grants it.
 
     @property
     def all(self) -> dict[str, lambda_.Function]:
@@ -204,7 +199,17 @@ class ServiceFunctions(Construct):
             "download": self.download,
             "events": self.events,
             "converter": self.converter,
+            **self._added,
         }
+
+    def add_function(
+        self, construct_id: str, name: str, *, sizing: FunctionSizing, description: str, extra_env: dict[str, str]
+    ) -> lambda_.Function:
+        """Another function of lambdas/<name>/ on the shared asset, layer and environment,
+        with no grant: the construct that adds it grants what it uses (the reconciler)."""
+        function = self._function(construct_id, name, sizing=sizing, description=description, extra_env=extra_env)
+        self._added[name] = function
+        return function
 
     def _function(
         self,

@@ -21,6 +21,8 @@ from etl_lib.jobs.metrics import (
     JOBS_CREATED,
     JOBS_FAILED,
     JOBS_SUCCEEDED,
+    RECONCILED_FAILED,
+    RECONCILED_RELAUNCHED,
     UPLOADS_REJECTED,
     UPLOADS_STARTED,
     VALIDATION_FAILURES,
@@ -132,6 +134,11 @@ class Monitoring(Construct):
                     custom(JOBS_FAILED),
                     custom(UPLOADS_REJECTED),
                 ],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Stuck jobs reconciled",
+                left=[custom(RECONCILED_RELAUNCHED), custom(RECONCILED_FAILED)],
                 width=12,
             ),
             cw.GraphWidget(

@@ -24,8 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from etl_lib._runtime.arrow_memory import use_jemalloc
 from etl_lib._runtime.lazy import import_pyarrow_without_numpy
 from etl_lib.jobs.metrics import service_name
-from etl_lib.jobs.service import JobService
-from etl_lib.jobs.settings import service, validate_at_cold_start
+from etl_lib.jobs.settings import service_for_job, validate_at_cold_start
 from lambdas.common.observability import PowertoolsJobMetrics, observability
 
 logger, tracer, metrics = observability(service_name("converter"))
@@ -43,11 +42,6 @@ class ConvertRequest(BaseModel):
     job_id: str
 
 
-def jobs() -> JobService:
-    """The container's service, publishing JobsSucceeded/JobsFailed for the jobs it ends."""
-    return service().observed_by(PowertoolsJobMetrics())
-
-
 @logger.inject_lambda_context(correlation_id_path="job_id")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -59,7 +53,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Lambda keeps across its retries); each execution still claims with its own attempt.
     # Waiting for the claim and converting both end inside this invocation's own timeout.
     must_end_by = time.monotonic() + context.get_remaining_time_in_millis() / 1000
-    job = jobs().run(request.job_id, engine="local", run_id=f"lambda:{context.aws_request_id}", must_end_by=must_end_by)
+    # Credentials scoped to this job (RUN_ROLE_ARN): the file parsed here is untrusted, and
+    # this function's own role may only assume the run role.
+    with service_for_job(request.job_id) as scoped:
+        job = scoped.observed_by(PowertoolsJobMetrics()).run(
+            request.job_id, engine="local", run_id=f"lambda:{context.aws_request_id}", must_end_by=must_end_by
+        )
     if job is None:
         return {"job_id": request.job_id, "status": None}
     logger.info("conversion finished", extra={"status": job.status.value, "engine": job.engine})

@@ -268,6 +268,7 @@ class LocalStack:
             worker_main, count=self.workers, env=env, on_death=self.worker_died, logger=self.logger
         )
         self._supervisor.every(self.sweep_interval, self.sweep_expired)
+        self._supervisor.every(self.sweep_interval, self.reconcile)
         self._supervisor.start()
 
     def worker_died(self, slot: str, pid: int, exitcode: int | None) -> None:
@@ -311,6 +312,16 @@ class LocalStack:
         swept = service().sweep_expired()
         if swept:
             self.logger.info("expired jobs removed", extra={"count": swept})
+
+    def reconcile(self) -> None:
+        """Relaunch or fail jobs no live run holds (in AWS, the scheduled reconciler Lambda
+        runs the same pass)."""
+        from etl_lib.jobs.reconcile import reconcile
+        from etl_lib.jobs.settings import Settings, service
+
+        done = reconcile(service(), Settings.from_env().reconcile_policy)
+        if done.relaunched or done.failed:
+            self.logger.warning("stuck jobs reconciled", extra={"relaunched": done.relaunched, "failed": done.failed})
 
     def serve(self) -> None:
         assert self._server is not None

@@ -1,0 +1,154 @@
+"""The reconciler: ends or restarts jobs that no live run will ever move on.
+
+Events are delivered at least once, but a process may die between two of its writes, and an
+event may be lost (left in a dead-letter queue). Three kinds of job then stick:
+
+* **QUEUED, no run.** The events Lambda queued the job, then died before StartJobRun (or the
+  converter's Invoke) returned. A job is QUEUED exactly while no run has been recorded for it
+  (recording the run moves it to RUNNING, and so does a run's claim), so "no run" is: status
+  QUEUED, and ``queued_at`` older than :attr:`ReconcilePolicy.relaunch_after`. Such a job is
+  relaunched (a conditional write counts the relaunch, then a run is started) at most
+  :attr:`ReconcilePolicy.max_relaunches` times, then FAILED with ``RUN_NOT_STARTED``.
+* **RUNNING, never claimed.** A run was recorded but never claimed the job. If the launcher
+  knows the run has ended (Glue's GetJobRun), the job fails as that run's lost state event
+  would have failed it (``RUN_FAILED``...); a run it reports alive (waiting for a slot,
+  starting) is left to its own timeout; a run it cannot tell about (an asynchronous Lambda
+  invocation) still unclaimed :attr:`ReconcilePolicy.start_timeout` after the job was queued
+  fails the job with ``RUN_LOST``.
+* **RUNNING, lease lapsed.** A run claimed the job, then died with its state event lost: its
+  lease lapsed :attr:`ReconcilePolicy.lease_grace` ago or more (time for a Lambda retry,
+  which waits out the lease, to take over). FAILED with ``RUN_LOST``, and the dead attempt's
+  files removed.
+
+Every change is one conditional write that re-checks, atomically, what the decision was made
+on (the attempt and its lapsed lease; no claim and the queued time; the relaunch count), so
+a live run that renewed its lease or claimed the job meanwhile is never touched, and
+reconcilers racing each other change a job once. The same function runs in AWS (the
+scheduled reconciler Lambda) and in the local stack (its periodic sweep).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from etl_lib import errors
+from etl_lib.jobs import state
+from etl_lib.jobs.models import Job, JobError, JobStatus
+from etl_lib.jobs.service import GLUE_FAILED_STATES, JobService
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RELAUNCH_AFTER_SECONDS = 300
+"""A QUEUED job with no run this long after it was queued is relaunched: far longer than the
+events Lambda takes between its QUEUED write and StartJobRun (its timeout is 29 s)."""
+DEFAULT_MAX_RELAUNCHES = 2
+DEFAULT_START_TIMEOUT_SECONDS = 2 * 3600
+"""A run recorded but not claiming its job this long after the job was queued is lost, when
+its launcher cannot tell whether it is alive (the converter's asynchronous invocation, which
+Lambda retries for at most its event age and then reports to the on-failure destination)."""
+
+
+@dataclass(frozen=True)
+class ReconcilePolicy:
+    """When a job counts as stuck (see the module's docstring); seconds."""
+
+    relaunch_after: int = DEFAULT_RELAUNCH_AFTER_SECONDS
+    max_relaunches: int = DEFAULT_MAX_RELAUNCHES
+    start_timeout: int = DEFAULT_START_TIMEOUT_SECONDS
+    # How long after a lease lapsed its job is failed; the service's lease length by default.
+    lease_grace: int | None = None
+
+
+@dataclass
+class Reconciled:
+    """What one pass changed: job ids by outcome."""
+
+    relaunched: list[str] = field(default_factory=list)
+    # Ended FAILED: never started, never claimed, or holder dead (lease lapsed).
+    failed_unstarted: list[str] = field(default_factory=list)
+    failed_unclaimed: list[str] = field(default_factory=list)
+    failed_lapsed: list[str] = field(default_factory=list)
+    # Ended FAILED because the launcher says its run ended before claiming it.
+    failed_run_ended: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        """How many jobs this pass ended FAILED itself."""
+        lists = (self.failed_unstarted, self.failed_unclaimed, self.failed_run_ended, self.failed_lapsed)
+        return sum(len(ids) for ids in lists)
+
+
+def reconcile(
+    service: JobService, policy: ReconcilePolicy | None = None, *, now: int | None = None, limit: int = 1000
+) -> Reconciled:
+    """One pass over up to ``limit`` QUEUED and RUNNING jobs, judged at ``now`` (epoch
+    seconds, the real time by default: leases are judged by it)."""
+    policy = policy or ReconcilePolicy()
+    now = int(time.time()) if now is None else now
+    done = Reconciled()
+    for job_id in service.jobs.ids_in(state.ACTIVE)[:limit]:
+        job = service.jobs.get(job_id)
+        if job is None or job.status not in state.ACTIVE:
+            continue
+        try:
+            _reconcile_one(service, policy, job, now, done)
+        except Exception:  # one job's store error must not stop the others
+            log.exception("cannot reconcile a job", extra={"job_id": job_id})
+    return done
+
+
+def _reconcile_one(service: JobService, policy: ReconcilePolicy, job: Job, now: int, done: Reconciled) -> None:
+    if job.status is JobStatus.QUEUED:
+        _queued(service, policy, job, now, done)
+    elif job.attempt is None:
+        _unclaimed(service, policy, job, now, done)
+    else:
+        grace = service.lease_seconds if policy.lease_grace is None else policy.lease_grace
+        lapsed_by = now - grace
+        if job.lease_expires_at is None or job.lease_expires_at > lapsed_by:
+            return  # its holder renews (or may still be taken over by a retry)
+        error = JobError(
+            code=errors.RUN_LOST,
+            message="the conversion run stopped without reporting a result (it no longer renews its claim); try again",
+        )
+        if service.fail_if_attempt(job.job_id, job.attempt, error, lapsed_by=lapsed_by) is not None:
+            log.warning("job failed: its run's lease lapsed", extra={"job_id": job.job_id, "attempt": job.attempt})
+            done.failed_lapsed.append(job.job_id)
+
+
+def _queued(service: JobService, policy: ReconcilePolicy, job: Job, now: int, done: Reconciled) -> None:
+    queued_by = now - policy.relaunch_after
+    if (job.queued_at or 0) > queued_by:
+        return
+    if job.relaunches < policy.max_relaunches:
+        if service.relaunch(job, queued_by=queued_by, now=now) is not None:
+            log.warning("job relaunched: no run was started", extra={"job_id": job.job_id})
+            done.relaunched.append(job.job_id)
+        return
+    tries = f"{job.relaunches} relaunch{'es' * (job.relaunches != 1)}"
+    error = JobError(code=errors.RUN_NOT_STARTED, message=f"no conversion run could be started (after {tries})")
+    if service.fail_unclaimed(job.job_id, error, queued_by=queued_by) is not None:
+        done.failed_unstarted.append(job.job_id)
+
+
+def _unclaimed(service: JobService, policy: ReconcilePolicy, job: Job, now: int, done: Reconciled) -> None:
+    """A RUNNING job whose recorded run has not claimed it."""
+    launcher = service.launcher
+    run_state = launcher.run_state(job.run_id) if launcher is not None and job.run_id else None
+    if run_state in GLUE_FAILED_STATES or run_state == "SUCCEEDED":
+        # The run ended without claiming the job, and its state event never came: fail the
+        # job now, still only while no run holds it (another run may have claimed it since).
+        error = JobError(code=f"RUN_{run_state}", message=f"the conversion run ended {run_state} before it started")
+        if service.fail_unclaimed(job.job_id, error, queued_by=now) is not None:
+            done.failed_run_ended.append(job.job_id)
+        return
+    if run_state is not None:
+        return  # the launcher says the run is alive (starting, waiting for a slot): its timeout ends it
+    queued_by = now - policy.start_timeout
+    if (job.queued_at or 0) > queued_by:
+        return
+    error = JobError(code=errors.RUN_LOST, message="the conversion run never started; try again")
+    if service.fail_unclaimed(job.job_id, error, queued_by=queued_by) is not None:
+        done.failed_unclaimed.append(job.job_id)
