@@ -107,9 +107,9 @@ def acknowledge_findings(stack: PipelineStack) -> None:
     # --- the outputs' catalog tables ------------------------------------------------------------
     tables = f"Resource::{stack.catalog.resource_arns[-1]}"
     for role, who in (
-        (functions.converter.role, "The converter registers"),
-        (etl.role, "The conversion registers"),
+        (stack.run_role.role, "A run (in its job-scoped session) registers"),
         (functions.status.role, "DELETE /jobs/{job_id} drops"),
+        (stack.reconciler.function.role, "The reconciler, ending a dead attempt, drops"),
     ):
         assert role is not None
         ack(

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from infra.pipeline.catalog import REGISTER_ACTIONS, database_name
+from etl_lib.jobs.catalog import REGISTER_ACTIONS
+from infra.pipeline.catalog import database_name
 from tests.infra.conftest import Synth
 from tests.infra.test_template import as_list, statements_of_role
 
@@ -61,8 +62,10 @@ def test_the_stack_creates_the_outputs_database(synth: Synth) -> None:
 
 
 def test_the_registering_runs_get_exactly_create_delete_and_get_table_on_that_database(synth: Synth) -> None:
+    """Runs register in their job-scoped sessions of the run role (whose session policy cuts
+    the grant down to the job's own tables: tests/jobs/test_scoped_credentials.py)."""
     stack = synth.stack
-    for role in (stack.functions.converter.role, stack.etl.role):
+    for role in (stack.run_role.role,):
         (statement,) = _table_statements(synth, role)
         assert sorted(as_list(statement["Action"])) == sorted(REGISTER_ACTIONS)
         assert statement["Effect"] == "Allow"
@@ -71,10 +74,11 @@ def test_the_registering_runs_get_exactly_create_delete_and_get_table_on_that_da
 
 def test_delete_gets_delete_table_only_and_no_other_role_any_table_action(synth: Synth) -> None:
     stack = synth.stack
-    (statement,) = _table_statements(synth, stack.functions.status.role)
-    assert as_list(statement["Action"]) == ["glue:DeleteTable"]
-    assert _resources(statement) == _arns(synth)
-    granted = (stack.functions.converter.role, stack.etl.role, stack.functions.status.role)
+    for dropping in (stack.functions.status.role, stack.reconciler.function.role):
+        (statement,) = _table_statements(synth, dropping)
+        assert as_list(statement["Action"]) == ["glue:DeleteTable"]
+        assert _resources(statement) == _arns(synth)
+    granted = (stack.run_role.role, stack.functions.status.role, stack.reconciler.function.role)
     allowed = {synth.logical_id(role) for role in granted}
     for logical_id in synth.resources("AWS::IAM::Role"):
         if logical_id not in allowed:

@@ -70,6 +70,11 @@ def test_the_run_role_reaches_the_jobs_objects_and_records_and_nothing_else(synt
         "s3:ListBucket",
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
+        # Its runs' output tables (tests/infra/test_output_catalog.py), cut to the job's own by
+        # each session policy (tests/jobs/test_scoped_credentials.py).
+        "glue:CreateTable",
+        "glue:GetTable",
+        "glue:DeleteTable",
     }
     assert len(actions["s3:GetObject"]) == 2
     assert any(input_bucket in r and "/inputs/*" in r for r in actions["s3:GetObject"])

@@ -368,9 +368,6 @@ def test_each_function_gets_only_its_own_actions(synth: Synth) -> None:
             # Its runs' data permissions are the run role's, scoped to each job per run.
             "sts:AssumeRole",
             "events:PutEvents",  # its on-failure destination (the default event bus)
-            "glue:CreateTable",  # registering its output's table, and dropping it on failure
-            "glue:GetTable",
-            "glue:DeleteTable",
         },
     }
     dlq = {"sqs:SendMessage"}

@@ -95,12 +95,15 @@ def _gzip_bomb(path: Path, inflated: int) -> Path:
     return path
 
 
+# The peak from VmHWM, this process's own memory's high-water mark: ru_maxrss would carry the
+# pytest worker's (Linux keeps it across the fork and exec that started this process).
 CHILD = """
-import json, resource, sys
+import json, re, sys
+from pathlib import Path
 from etl_lib.notebook.validate_jobs import validate_job
 job = json.loads(sys.argv[1])
 result = validate_job(job, sys.argv[2])
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+peak = int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1)) * 1024
 print(json.dumps({"result": result, "peak_rss": peak}))
 """
 
