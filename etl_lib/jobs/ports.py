@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from etl_lib.jobs.models import Job, JobPage, JobStatus
+from etl_lib.jobs.sizing import ExecutionClass
 
 
 @dataclass(frozen=True)
@@ -194,12 +195,35 @@ class JobStore(ABC):
         """Ids of the jobs in these statuses (restart recovery and supervision)."""
 
 
+@dataclass(frozen=True)
+class RunUsage:
+    """What an ended run was charged for, as the service that ran it reports it."""
+
+    dpu_seconds: float
+    source: str  # etl_lib.report.RunCost.source
+    execution_class: ExecutionClass
+    worker_type: str | None
+    workers: int | None
+
+
 class JobLauncher(ABC):
     """Starts the conversion run (Glue or the converter Lambda in AWS, the local runner locally)."""
 
     @abstractmethod
-    def start(self, arguments: Mapping[str, str]) -> str:
-        """Start a run of the job script with ``arguments`` (``--name``: value); returns the run id."""
+    def start(
+        self,
+        arguments: Mapping[str, str],
+        *,
+        input_bytes: int = 0,
+        execution_class: ExecutionClass = ExecutionClass.STANDARD,
+    ) -> str:
+        """Start a run of the job script with ``arguments`` (``--name``: value) over an input of
+        ``input_bytes`` (what a launcher that sizes its runs sizes it by); returns the run id."""
+
+    def usage(self, run_id: str) -> RunUsage | None:
+        """What the ended run ``run_id`` was charged for; None where the launcher cannot say
+        (the local runners cost nothing, the converter Lambda measures its own)."""
+        return None
 
     @abstractmethod
     def arguments_of(self, run_id: str) -> dict[str, str] | None:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from etl_lib.jobs.local import create_sqlite, sqlite_connection
 from etl_lib.jobs.ports import JobLauncher
+from etl_lib.jobs.sizing import ExecutionClass
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -136,7 +137,13 @@ class QueueLauncher(JobLauncher):
     def __init__(self, queue: RunQueue) -> None:
         self.queue = queue
 
-    def start(self, arguments: Mapping[str, str]) -> str:
+    def start(
+        self,
+        arguments: Mapping[str, str],
+        *,
+        input_bytes: int = 0,
+        execution_class: ExecutionClass = ExecutionClass.STANDARD,
+    ) -> str:
         return self.queue.enqueue(arguments)
 
     def arguments_of(self, run_id: str) -> dict[str, str] | None:

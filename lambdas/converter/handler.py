@@ -14,6 +14,7 @@ to the on-failure destination, which the events Lambda turns into a FAILED job.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from etl_lib._runtime.arrow_memory import use_jemalloc
 from etl_lib._runtime.lazy import import_pyarrow_without_numpy
+from etl_lib.jobs.models import JobStatus, new_attempt_id
 from etl_lib.jobs.service import JobService
 from etl_lib.jobs.settings import service, validate_at_cold_start
 from lambdas.common.observability import PowertoolsJobMetrics, observability
@@ -50,13 +52,21 @@ def jobs() -> JobService:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    started = time.monotonic()
     request = parse(event=event, model=ConvertRequest)
     logger.append_keys(job_id=request.job_id)
     # engine="local" whatever the record says: this function has no Spark to start.
     # The run id is the one LambdaLauncher recorded (the invocation's request id, which
     # Lambda keeps across its retries); each execution still claims with its own attempt.
-    job = jobs().run(request.job_id, engine="local", run_id=f"lambda:{context.aws_request_id}")
+    attempt = new_attempt_id()
+    service = jobs()
+    job = service.run(request.job_id, engine="local", attempt=attempt, run_id=f"lambda:{context.aws_request_id}")
     if job is None:
         return {"job_id": request.job_id, "status": None}
+    if job.status is JobStatus.SUCCEEDED and job.attempt == attempt:
+        # This invocation published the output: its cost is its memory for its duration so
+        # far (Lambda bills the handler's duration; the few milliseconds left are not counted).
+        duration_ms = (time.monotonic() - started) * 1000
+        service.record_lambda_cost(job, memory_mb=int(context.memory_limit_in_mb), duration_ms=duration_ms)
     logger.info("conversion finished", extra={"status": job.status.value, "engine": job.engine})
     return {"job_id": job.job_id, "status": job.status.value, "engine": job.engine}

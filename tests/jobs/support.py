@@ -258,9 +258,12 @@ class RecordingLauncher(JobLauncher):
 
     def __init__(self) -> None:
         self.started: list[dict[str, str]] = []
+        # What each run was sized by (input_bytes, execution_class).
+        self.sized: list[dict[str, Any]] = []
 
-    def start(self, arguments: Any) -> str:
+    def start(self, arguments: Any, **sizing: Any) -> str:
         self.started.append(dict(arguments))
+        self.sized.append(sizing)
         return f"run-{len(self.started)}"
 
     def arguments_of(self, run_id: str) -> dict[str, str] | None:
