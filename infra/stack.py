@@ -19,6 +19,7 @@ from infra.pipeline.functions import FunctionSizing, ServiceFunctions
 from infra.pipeline.hosting import Hosting
 from infra.pipeline.jobs_table import IdempotencyTable, JobsTable
 from infra.pipeline.monitoring import Monitoring
+from infra.pipeline.network import Network
 from infra.pipeline.sessions import GlueSessionRole
 from infra.pipeline.storage import Storage
 from infra.pipeline.validation import ScheduledValidation
@@ -58,6 +59,19 @@ class PipelineStack(Stack):
         origins = [hosting.url, *config.extra_allowed_origins]
         storage.allow_browser_origins(origins)
 
+        self.network = (
+            Network(
+                self,
+                "Network",
+                name_prefix=config.name_prefix,
+                cidr=config.vpc_cidr,
+                availability_zones=config.availability_zones,
+                log_retention=log_retention,
+            )
+            if config.vpc
+            else None
+        )
+
         glue_job_name = f"{config.name_prefix}-parquet-to-json"
         api_sizing = FunctionSizing(memory_mb=config.lambda_memory_mb, timeout_seconds=config.lambda_timeout_seconds)
         functions = ServiceFunctions(
@@ -87,6 +101,9 @@ class PipelineStack(Stack):
             metrics_namespace=config.metrics_namespace,
             allowed_origins=origins,
             removal_policy=removal,
+            glue_sizing=config.glue_sizing,
+            prices=config.prices,
+            network=self.network,
         )
         api = Api(
             self,
@@ -131,13 +148,14 @@ class PipelineStack(Stack):
             events_function=functions.events,
             converter_function=functions.converter,
             key=self.key,
-            worker_type=config.glue_worker_type,
+            worker_type=config.glue_worker_types[0],
             number_of_workers=config.glue_number_of_workers,
             timeout_minutes=config.glue_timeout_minutes,
             max_retries=config.glue_max_retries,
             max_concurrent_runs=config.glue_max_concurrent_runs,
             run_queuing=config.glue_job_run_queuing,
             metrics_namespace=config.metrics_namespace,
+            network=self.network,
         )
         validation = ScheduledValidation(
             self,
