@@ -29,6 +29,7 @@ from etl_lib.jobs.ports import (
     PresignedPart,
     PresignedPost,
     Quota,
+    RunSpec,
     RunUsage,
     UploadedPart,
     UploadGoneError,
@@ -528,14 +529,9 @@ class GlueJobLauncher(JobLauncher):
         self.job_name = job_name
         self.sizing = sizing or GlueSizing()
 
-    def start(
-        self,
-        arguments: Mapping[str, str],
-        *,
-        input_bytes: int = 0,
-        execution_class: ExecutionClass = ExecutionClass.STANDARD,
-    ) -> str:
-        capacity = run_capacity(input_bytes, self.sizing, execution_class)
+    def start(self, arguments: Mapping[str, str], spec: RunSpec | None = None) -> str:
+        spec = spec or RunSpec()
+        capacity = run_capacity(spec.input_bytes, self.sizing, spec.execution_class)
         run_id: str = self.glue.start_job_run(
             JobName=self.job_name,
             Arguments=dict(arguments),
@@ -589,13 +585,7 @@ class LambdaLauncher(JobLauncher):
         self.lambda_ = client
         self.function_name = function_name
 
-    def start(
-        self,
-        arguments: Mapping[str, str],
-        *,
-        input_bytes: int = 0,
-        execution_class: ExecutionClass = ExecutionClass.STANDARD,
-    ) -> str:
+    def start(self, arguments: Mapping[str, str], spec: RunSpec | None = None) -> str:
         # The converter runs in the same deployment as this service: it builds the stores
         # from its own environment, so the job id is all it needs.
         payload = {"job_id": arguments["--job_id"]}

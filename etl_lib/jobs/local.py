@@ -40,10 +40,10 @@ from etl_lib.jobs.ports import (
     PresignedPart,
     PresignedPost,
     Quota,
+    RunSpec,
     UploadedPart,
     UploadGoneError,
 )
-from etl_lib.jobs.sizing import ExecutionClass
 
 GLUE_SCRIPT = Path(__file__).resolve().parents[2] / "glue_jobs" / "parquet_to_json.py"
 
@@ -633,13 +633,7 @@ class ScriptLauncher(JobLauncher):
         self.script = script
         self.exit_codes: dict[str, int] = {}
 
-    def start(
-        self,
-        arguments: Mapping[str, str],
-        *,
-        input_bytes: int = 0,
-        execution_class: ExecutionClass = ExecutionClass.STANDARD,
-    ) -> str:
+    def start(self, arguments: Mapping[str, str], spec: RunSpec | None = None) -> str:
         run_id = f"lr_{uuid.uuid4().hex}"
         args = {**arguments, "--JOB_RUN_ID": run_id}
         (self.runs_dir / f"{run_id}.json").write_text(json.dumps(args), encoding="utf-8")

@@ -196,6 +196,14 @@ class JobStore(ABC):
 
 
 @dataclass(frozen=True)
+class RunSpec:
+    """What a run is sized by: its input's size, and the Glue execution class its job asked for."""
+
+    input_bytes: int = 0
+    execution_class: ExecutionClass = ExecutionClass.STANDARD
+
+
+@dataclass(frozen=True)
 class RunUsage:
     """What an ended run was charged for, as the service that ran it reports it."""
 
@@ -210,15 +218,9 @@ class JobLauncher(ABC):
     """Starts the conversion run (Glue or the converter Lambda in AWS, the local runner locally)."""
 
     @abstractmethod
-    def start(
-        self,
-        arguments: Mapping[str, str],
-        *,
-        input_bytes: int = 0,
-        execution_class: ExecutionClass = ExecutionClass.STANDARD,
-    ) -> str:
-        """Start a run of the job script with ``arguments`` (``--name``: value) over an input of
-        ``input_bytes`` (what a launcher that sizes its runs sizes it by); returns the run id."""
+    def start(self, arguments: Mapping[str, str], spec: RunSpec | None = None) -> str:
+        """Start a run of the job script with ``arguments`` (``--name``: value); a launcher that
+        sizes its runs sizes it by ``spec``. Returns the run id."""
 
     def usage(self, run_id: str) -> RunUsage | None:
         """What the ended run ``run_id`` was charged for; None where the launcher cannot say

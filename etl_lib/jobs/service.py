@@ -62,6 +62,7 @@ from etl_lib.jobs.ports import (
     PresignedPart,
     PresignedPost,
     Quota,
+    RunSpec,
     UploadedPart,
     UploadGoneError,
 )
@@ -500,8 +501,7 @@ class JobService:
         try:
             run_id = launcher.start(
                 {"--job_id": job.job_id, **self.run_arguments},
-                input_bytes=job.input_bytes or 0,
-                execution_class=job.execution_class,
+                RunSpec(input_bytes=job.input_bytes or 0, execution_class=job.execution_class),
             )
         except Exception as exc:
             log.exception("cannot start the conversion run")

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import os
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.infra.conftest import Synth, infra_context
+from tests.infra.conftest import Synth, infra_context, synthesize
 from tests.infra.test_cfn_lint import assert_cfn_lint_clean
+
+# Aliased: under their own names pytest would collect them here a second time.
+from tests.infra.test_nag import test_no_other_synth_warnings_or_errors as assert_no_other_findings
+from tests.infra.test_nag import test_no_unacknowledged_errors as assert_no_nag_errors
+from tests.infra.test_nag import test_no_unacknowledged_warnings as assert_no_nag_warnings
 from tests.infra.test_template import OUR_FUNCTIONS, as_list, function_id, statements_of_role
 
 pytestmark = pytest.mark.xdist_group("infra")
@@ -22,30 +23,8 @@ INTERFACE_SERVICES = {"glue", "sts", "logs", "monitoring", "xray", "lambda", "km
 
 @pytest.fixture(scope="module")
 def vpc_synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
-    """The app synthesized offline with etl:vpc=true (as tests/infra/conftest.py's default one)."""
-    outdir = tmp_path_factory.mktemp("cdk.out.vpc")
-    with pytest.MonkeyPatch.context() as env:
-        for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-            env.delenv(name, raising=False)
-        env.setenv("AWS_EC2_METADATA_DISABLED", "true")
-        env.setenv("CDK_DISABLE_VERSION_CHECK", "1")
-        os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-        from aws_cdk.assertions import Template
-
-        from infra.app import build_app
-
-        started = time.perf_counter()
-        app, stack = build_app(infra_context(**{"etl:vpc": "true"}), outdir=str(outdir))
-        assembly = app.synth()
-        template_path = Path(assembly.get_stack_by_name(stack.stack_name).template_full_path)
-        yield Synth(
-            stack=stack,
-            template=Template.from_stack(stack),
-            raw=json.loads(template_path.read_text(encoding="utf-8")),
-            template_path=template_path,
-            outdir=outdir,
-            seconds=time.perf_counter() - started,
-        )
+    """The app synthesized offline with etl:vpc=true (beside conftest.py's default one)."""
+    yield from synthesize(infra_context(**{"etl:vpc": "true"}), tmp_path_factory.mktemp("cdk.out.vpc"))
 
 
 def service_of(endpoint: dict[str, Any]) -> str:
@@ -150,15 +129,9 @@ def test_the_glue_job_runs_through_a_network_connection_with_a_self_referencing_
 
 
 def test_the_vpc_mode_synthesizes_cdk_nag_clean(vpc_synth: Synth) -> None:
-    from aws_cdk.assertions import Annotations, Match
-
-    annotations = Annotations.from_stack(vpc_synth.stack)
-    findings = [
-        f"{m.id}: {str(m.entry.data)[:160]}"
-        for kind in ("find_error", "find_warning")
-        for m in getattr(annotations, kind)("*", Match.any_value())
-    ]
-    assert findings == []
+    assert_no_nag_errors(vpc_synth)
+    assert_no_nag_warnings(vpc_synth)
+    assert_no_other_findings(vpc_synth)
 
 
 def test_the_vpc_mode_template_passes_cfn_lint(vpc_synth: Synth) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from etl_lib.jobs.models import input_key
+from etl_lib.jobs.ports import RunSpec
 from etl_lib.jobs.sizing import (
     GLUE_MIN_WORKERS,
     SPARK_BYTES_PER_CORE_SECOND,
@@ -16,6 +20,8 @@ from etl_lib.jobs.sizing import (
     lambda_gb_seconds,
     run_capacity,
 )
+from etl_lib.options import ConvertOptions
+from tests.jobs.support import RecordingLauncher, sqlite_service, write_parquet
 
 GB = 10**9
 SIZING = GlueSizing(worker_types=("G.1X", "G.2X"), min_workers=2, max_workers=10, target_seconds=300)
@@ -92,3 +98,21 @@ def test_flex_runs_are_priced_at_the_flex_rate() -> None:
     assert prices.per_dpu_second(ExecutionClass.STANDARD) == pytest.approx(0.44 / 3600)
     assert prices.per_dpu_second(ExecutionClass.FLEX) == pytest.approx(0.29 / 3600)
     assert ExecutionClass.FLEX.glue_name == "FLEX"
+
+
+def test_the_service_starts_each_run_with_the_uploaded_size_and_the_class_its_job_asked_for(tmp_path: Path) -> None:
+    service = sqlite_service(tmp_path)
+    data = write_parquet(tmp_path / "in.parquet", rows=5).read_bytes()
+    for execution_class in (ExecutionClass.FLEX, ExecutionClass.STANDARD):
+        job, _ = service.create_job(
+            "alice", filename="in.parquet", size=len(data), options=ConvertOptions(), execution_class=execution_class
+        )
+        assert job.execution_class is execution_class
+        service.inputs.put_bytes(input_key(job.job_id), data)
+        service.on_object_created(input_key(job.job_id), len(data))
+    launcher = service.launcher
+    assert isinstance(launcher, RecordingLauncher)
+    assert launcher.sized == [
+        RunSpec(input_bytes=len(data), execution_class=ExecutionClass.FLEX),
+        RunSpec(input_bytes=len(data), execution_class=ExecutionClass.STANDARD),
+    ]

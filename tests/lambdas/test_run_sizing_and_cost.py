@@ -16,36 +16,26 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
 from botocore.stub import Stubber
 
 from etl_lib.jobs.aws import GlueJobLauncher
+from etl_lib.jobs.ports import RunSpec
 from etl_lib.jobs.sizing import ExecutionClass, GlueSizing, run_capacity
 from lambdas.converter.handler import handler as converter_handler
 from lambdas.events.handler import handler as events_handler
 from lambdas.status.handler import handler as status_handler
-from lambdas.upload.handler import handler as upload_handler
 from tests.jobs.support import (
     AwsResources,
     FakeLambdaContext,
     api_event,
     call,
+    create_and_upload_on_aws,
     glue_event,
     s3_event,
     write_parquet,
 )
 
 GB = 10**9
-
-
-def create_and_upload(data: bytes, **request: Any) -> tuple[dict[str, Any], str]:
-    body = {"filename": "sales.parquet", "size": len(data), **request}
-    status, created = call(upload_handler, api_event("POST", "/jobs", body=body))
-    assert status == 201, created
-    upload = created["upload"]
-    response = requests.post(upload["url"], data=upload["fields"], files={"file": ("sales.parquet", data)}, timeout=30)
-    assert response.status_code in {200, 201, 204}, response.text
-    return created["job"], upload["fields"]["key"]
 
 
 def report_of(job_id: str) -> dict[str, Any]:
@@ -70,8 +60,8 @@ def test_start_job_run_asks_for_the_workers_the_input_needs_and_moto_records_the
     sizing = GlueSizing(max_workers=20)
     launcher = GlueJobLauncher(glue, aws_resources.glue_job, sizing)
 
-    small = launcher.start({"--job_id": "a"}, input_bytes=100 * 2**20)
-    large = launcher.start({"--job_id": "b"}, input_bytes=100 * GB, execution_class=ExecutionClass.FLEX)
+    small = launcher.start({"--job_id": "a"}, RunSpec(input_bytes=100 * 2**20))
+    large = launcher.start({"--job_id": "b"}, RunSpec(input_bytes=100 * GB, execution_class=ExecutionClass.FLEX))
 
     assert [(p["WorkerType"], p["NumberOfWorkers"], p["ExecutionClass"]) for p in sent] == [
         ("G.1X", 2, "STANDARD"),
@@ -86,7 +76,7 @@ def test_start_job_run_asks_for_the_workers_the_input_needs_and_moto_records_the
 
 def test_without_dpu_seconds_the_charge_is_execution_time_times_workers(aws_resources: AwsResources) -> None:
     launcher = GlueJobLauncher(boto3.client("glue"), aws_resources.glue_job, GlueSizing())
-    run_id = launcher.start({"--job_id": "a"}, input_bytes=20 * GB)
+    run_id = launcher.start({"--job_id": "a"}, RunSpec(input_bytes=20 * GB))
     run = boto3.client("glue").get_job_run(JobName=aws_resources.glue_job, RunId=run_id)["JobRun"]
     assert "DPUSeconds" not in run  # moto's answer
 
@@ -133,7 +123,7 @@ def test_a_glue_runs_charge_and_estimated_cost_land_in_its_report_once_the_run_h
     monkeypatch.setenv("GLUE_DPU_HOUR_USD", "0.36")
     service.cache_clear()
     src = write_parquet(tmp_path / "sales.parquet", rows=50)
-    job, key = create_and_upload(src.read_bytes(), execution_class="flex")
+    job, key = create_and_upload_on_aws(src.read_bytes(), execution_class="flex")
     assert job["execution_class"] == "flex"
     events_handler(s3_event(key, src.stat().st_size, aws_lambda_env.input_bucket), FakeLambdaContext())
     (run,) = boto3.client("glue").get_job_runs(JobName=aws_lambda_env.glue_job)["JobRuns"]
@@ -186,7 +176,7 @@ def test_the_converter_lambda_records_its_gb_seconds_in_the_report_of_the_job_it
     monkeypatch.setenv("CONVERTER_FUNCTION_NAME", "converter")
     settings.service.cache_clear()
     src = write_parquet(tmp_path / "sales.parquet", rows=50)
-    job, key = create_and_upload(src.read_bytes())
+    job, key = create_and_upload_on_aws(src.read_bytes())
     events_handler(s3_event(key, src.stat().st_size, aws_lambda_env.input_bucket), FakeLambdaContext())
     context = FakeLambdaContext()
 
