@@ -128,6 +128,8 @@ RUN_NOT_STARTED = "RUN_NOT_STARTED"
 RUN_LOST = "RUN_LOST"
 RUN_FAILED = "RUN_FAILED"
 INTERNAL_ERROR = "INTERNAL_ERROR"
+# The upload was written again after it was checked: the run would not convert what was checked.
+UPLOAD_CHANGED = "UPLOAD_CHANGED"
 # The local stack's worker process died while it held the job (its supervisor ends the job).
 WORKER_DIED = "WORKER_DIED"
 
@@ -141,6 +143,10 @@ UPLOAD_CLOSED = "UPLOAD_CLOSED"
 UPLOAD_INCOMPLETE = "UPLOAD_INCOMPLETE"
 # A part number outside 1..part_count of the job's upload plan (400).
 INVALID_PART_NUMBER = "INVALID_PART_NUMBER"
+
+
+# A job id in a path that no job could have (not the form new_job_id draws) (400).
+INVALID_JOB_ID = "INVALID_JOB_ID"
 
 
 # API answers about the Idempotency-Key header of POST /jobs.

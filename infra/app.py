@@ -19,6 +19,7 @@ from cdk_nag import AwsSolutionsChecks
 from infra.config import InfraConfig
 from infra.nag import acknowledge_findings
 from infra.stack import PipelineStack
+from infra.trust import ServiceTrustGuard
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,6 +38,7 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
     )
     # cdk-nag: the AwsSolutions pack over the whole app, and the findings accepted (infra/nag.py).
     acknowledge_findings(stack)
+    Aspects.of(app).add(ServiceTrustGuard())
     Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
     return app, stack
 

@@ -257,10 +257,59 @@ if __name__ == "__main__":
         raise SystemExit(f"the Lambda bundle is {size_mb:.0f} MB: too close to Lambda's {LAMBDA_UNZIPPED_LIMIT_MB} MB")
 
 
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def pinned(package: str) -> str:
     """The version constraints.txt pins for ``package`` (what a Glue job pip-installs)."""
     for line in CONSTRAINTS.read_text(encoding="utf-8").splitlines():
         name, _, version = line.partition("==")
-        if name.strip().lower() == package.lower() and version:
+        if _normalized(name.strip()) == _normalized(package) and version:
             return version.split(";")[0].strip()
     raise KeyError(f"{package} is not pinned in {CONSTRAINTS.name}")
+
+
+# The environment markers of Glue 6.0's Python (CPython 3.13 on Linux x86_64), against which
+# the packages' own requirements are read.
+GLUE_PYTHON_MARKERS = {
+    "python_version": "3.13",
+    "python_full_version": "3.13.0",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "platform_machine": "x86_64",
+    "os_name": "posix",
+    "extra": "",
+}
+
+
+def runtime_closure(*roots: str) -> dict[str, str]:
+    """``roots`` (requirement strings) and every package they need on Glue, transitively,
+    each at the version constraints.txt pins: what a Glue job installs with ``--no-deps``,
+    so no run ever resolves a range against PyPI. Read from the installed packages'
+    metadata (``make install`` installs exactly the pins)."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    found: dict[str, str] = {}
+    todo = [Requirement(root) for root in roots]
+    while todo:
+        requirement = todo.pop()
+        name = _normalized(requirement.name)
+        if name in found:
+            continue
+        found[name] = pinned(name)
+        for line in metadata.requires(requirement.name) or []:
+            needed = Requirement(line)
+            if needed.marker is None or needed.marker.evaluate(GLUE_PYTHON_MARKERS):
+                todo.append(needed)
+    return dict(sorted(found.items()))
+
+
+def wheel_requirements() -> list[str]:
+    """The library's own runtime requirements (no extras), from pyproject.toml."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return list(project["dependencies"])

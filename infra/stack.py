@@ -183,7 +183,11 @@ class PipelineStack(Stack):
             metrics_namespace=config.metrics_namespace,
         )
 
-        hosting.publish(site_dir=assets.site_dir(), runtime_config=self._web_app_config(api))
+        hosting.publish(
+            site_dir=assets.site_dir(),
+            runtime_config=self._web_app_config(api),
+            connect_src=self._web_app_origins(api),
+        )
 
         monitoring = Monitoring(
             self,
@@ -226,6 +230,18 @@ class PipelineStack(Stack):
                 "selfSignUp": self.config.self_sign_up,
             },
         }
+
+    def _web_app_origins(self, api: Api) -> list[str]:
+        """What the web app's pages connect to besides their own origin: the API, Cognito, and
+        S3 for uploads and previews. S3 by wildcard: naming the buckets would be a cycle in
+        the template (their CORS rules name the site's distribution, which would name them)."""
+        suffix = self.url_suffix
+        return [
+            f"https://{api.rest_api.rest_api_id}.execute-api.{self.region}.{suffix}",
+            f"https://cognito-idp.{self.region}.{suffix}",
+            f"https://*.s3.{self.region}.{suffix}",
+            f"https://*.s3.{suffix}",
+        ]
 
     def _outputs(self, glue_job_name: str) -> None:
         CfnOutput(self, "ApiUrl", value=self.api.url)

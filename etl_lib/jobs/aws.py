@@ -151,13 +151,22 @@ class S3ObjectStore(ObjectStore):
         )
         return url
 
-    def size(self, key: str) -> int | None:
+    def _head(self, key: str) -> dict[str, Any] | None:
         try:
-            return int(self.s3.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
+            head: dict[str, Any] = self.s3.head_object(Bucket=self.bucket, Key=key)
+            return head
         except self.s3.exceptions.ClientError as exc:
             if exc.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
                 return None
             raise
+
+    def size(self, key: str) -> int | None:
+        head = self._head(key)
+        return None if head is None else int(head["ContentLength"])
+
+    def version(self, key: str) -> str | None:
+        head = self._head(key)
+        return None if head is None else str(head["ETag"])
 
     def read_range(self, key: str, start: int, length: int) -> bytes:
         body = self.s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{start + length - 1}")["Body"]

@@ -317,6 +317,14 @@ class DirectoryObjectStore(ObjectStore):
         except FileNotFoundError:
             return None
 
+    def version(self, key: str) -> str | None:
+        # Objects are replaced by a rename (put_bytes, uploads): a new inode and mtime.
+        try:
+            stat = self.path(key).stat()
+        except FileNotFoundError:
+            return None
+        return f"{stat.st_ino}-{stat.st_mtime_ns}-{stat.st_size}"
+
     def read_range(self, key: str, start: int, length: int) -> bytes:
         with self.path(key).open("rb") as handle:
             handle.seek(start)

@@ -75,6 +75,10 @@ Filename = Annotated[
 ]
 
 
+JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
+"""Every job id :func:`new_job_id` draws matches it; the API refuses any other in a path (400)."""
+
+
 def new_job_id() -> str:
     return uuid.uuid4().hex
 
@@ -121,6 +125,9 @@ class Job(BaseModel):
     # upload by presigned POST.
     upload_id: str | None = Field(default=None, exclude=True)
     part_size: int | None = Field(default=None, exclude=True)
+    # The upload's version (ObjectStore.version) when it was checked: the run converts that
+    # object, and fails UPLOAD_CHANGED if the key was written again since.
+    input_version: str | None = Field(default=None, exclude=True)
 
     @property
     def download_name(self) -> str:
@@ -148,6 +155,7 @@ INTERNAL_FIELDS = (
     "expires_at",
     "upload_id",
     "part_size",
+    "input_version",
 )
 
 

@@ -103,6 +103,11 @@ class ObjectStore(ABC):
         """The object's size, or None when there is no such object."""
 
     @abstractmethod
+    def version(self, key: str) -> str | None:
+        """A token that changes whenever the object is replaced (S3's ETag), or None when
+        there is no such object: a run checks that it read the upload that was checked."""
+
+    @abstractmethod
     def read_range(self, key: str, start: int, length: int) -> bytes:
         """``length`` bytes from offset ``start``."""
 

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +78,12 @@ log = logging.getLogger(__name__)
 GLUE_FAILED_STATES = frozenset({"FAILED", "TIMEOUT", "STOPPED", "ERROR"})
 
 DEFAULT_RUN_LEASE_SECONDS = 120
+# Kept free before a run's ``must_end_by``: the report, the final conditional write, and the
+# removal of the attempt's files after a failure.
+RUN_FINISH_SECONDS = 30
+# A run that could not claim its job until less than this is left before ``must_end_by``
+# stops waiting: the job's holder, or the reconciler, ends it.
+MIN_RUN_SECONDS = 60
 """How long a run's claim on its job stands without renewal. The run renews it every third
 of that while it converts, so a live run keeps its job; a dead one (killed worker, crashed
 or timed-out Lambda) frees it this long after its last renewal, for a retry to take over."""
@@ -115,6 +121,9 @@ class JobLimits:
     # Larger uploads are multipart uploads, in parts of at least min_part_bytes.
     multipart_threshold_bytes: int = DEFAULT_MULTIPART_THRESHOLD_BYTES
     min_part_bytes: int = DEFAULT_MIN_PART_BYTES
+    # A run report larger than this (a file of thousands of columns) is served by a
+    # presigned link, not in the API's body: Lambda answers 6 MB at most.
+    report_inline_max_bytes: int = 1024**2
 
 
 @dataclass(frozen=True)
@@ -135,6 +144,15 @@ class Download:
     url: str
     expires_at: datetime
     filename: str
+
+
+@dataclass(frozen=True)
+class ReportLink:
+    """Where a large run report can be read (see :attr:`JobLimits.report_inline_max_bytes`)."""
+
+    url: str
+    expires_at: datetime
+    size: int
 
 
 class JobService:
@@ -298,13 +316,21 @@ class JobService:
         )
         return Download(url=url, expires_at=utc_now() + timedelta(seconds=expires_in), filename=job.download_name)
 
-    def run_report(self, owner: str, job_id: str) -> dict[str, Any]:
-        """The report (etl_lib.report.RunReport as JSON) the run stored next to a SUCCEEDED job's output.
+    def run_report(self, owner: str, job_id: str) -> dict[str, Any] | ReportLink:
+        """The report (etl_lib.report.RunReport as JSON) the run stored next to a SUCCEEDED
+        job's output; above ``report_inline_max_bytes``, a short-lived link to it instead.
 
         Returned unparsed: parsing it as a RunReport would load pyarrow into the API Lambdas.
         """
         job = self._succeeded_job(owner, job_id, kept="its report", available="its report")
-        stored = self.outputs.get_bytes(report_key(job_id, job.attempt))
+        key = report_key(job_id, job.attempt)
+        size = self.outputs.size(key)
+        if size is not None and size > self.limits.report_inline_max_bytes:
+            expires_in = self.limits.download_expires_in
+            stem = job.download_name.removesuffix(job.options.file_extension)
+            url = self.outputs.presign_get(key, download_name=f"{stem}-report.json", expires_in=expires_in)
+            return ReportLink(url=url, expires_at=utc_now() + timedelta(seconds=expires_in), size=size)
+        stored = self.outputs.get_bytes(key) if size is not None else None
         if stored is None:
             raise JobNotFoundError(f"job {job_id} has no run report", code="REPORT_MISSING")
         report: dict[str, Any] = json.loads(stored)
@@ -455,8 +481,9 @@ class JobService:
             return self.fail(job.job_id, problem, input_bytes=actual)
         assert actual is not None  # _check_upload refuses a missing object
         engine = self.route(job.engine, actual)
+        changes = {"input_bytes": actual, "engine": engine, "expires_at": self._retained()}
         queued = self.jobs.transition(
-            job.job_id, JobStatus.QUEUED, {"input_bytes": actual, "engine": engine, "expires_at": self._retained()}
+            job.job_id, JobStatus.QUEUED, {**changes, "input_version": self.inputs.version(key)}
         )
         if queued is None:
             return self.jobs.get(job.job_id)  # a concurrent duplicate won the race
@@ -635,6 +662,7 @@ class JobService:
         engine: Engine | str | None = None,
         attempt: str | None = None,
         run_id: str | None = None,
+        must_end_by: float | None = None,
     ) -> Job | None:
         """Convert the job's input to its output, then record SUCCEEDED or FAILED.
 
@@ -648,15 +676,19 @@ class JobService:
         worker's job passes its own, see :meth:`fail_if_attempt`); ``run_id`` is the
         launcher's run (Glue's ``JOB_RUN_ID``). ``spark_factory`` is only called when the
         job's engine is Spark, so a local-engine run never starts a JVM.
+
+        ``must_end_by`` (a ``time.monotonic()`` instant) is when the caller will be killed, the
+        converter Lambda's own timeout: waiting for a claim and the conversion's deadline
+        both fit before it, leaving :data:`RUN_FINISH_SECONDS` to record the end and clean up.
         """
         attempt = attempt or new_attempt_id()
-        job = self._claim(job_id, attempt, run_id)
+        job = self._claim(job_id, attempt, run_id, must_end_by=must_end_by)
         if job is None or job.attempt != attempt or job.status is not JobStatus.RUNNING:
             return job
         with self._holding(job_id, attempt):
-            return self._convert(job, attempt, spark_factory=spark_factory, engine=engine)
+            return self._convert(job, attempt, spark_factory=spark_factory, engine=engine, must_end_by=must_end_by)
 
-    def _claim(self, job_id: str, attempt: str, run_id: str | None) -> Job | None:
+    def _claim(self, job_id: str, attempt: str, run_id: str | None, *, must_end_by: float | None) -> Job | None:
         """Claim the job for ``attempt``; the job as it is when another run keeps it.
 
         When another attempt holds a lease, wait (bounded by one lease) to see whether it
@@ -665,6 +697,8 @@ class JobService:
         invocation, takes over when the lease ends).
         """
         deadline = time.monotonic() + self.lease_seconds + 2 * self.claim_poll_seconds
+        if must_end_by is not None:  # a wait that would leave no time to convert is not worth it
+            deadline = min(deadline, must_end_by - RUN_FINISH_SECONDS - MIN_RUN_SECONDS)
         seen_lease: int | None = None
         for _ in range(1_000_000):  # bounded by the deadline; the count only guards the loop
             now = int(time.time())
@@ -714,6 +748,7 @@ class JobService:
         *,
         spark_factory: Callable[[], SparkSession] | None,
         engine: Engine | str | None,
+        must_end_by: float | None = None,
     ) -> Job | None:
         # The module, looked up at call time: importing the service stays light (no pyarrow
         # for the API Lambdas), and the conversion is the one the module holds now.
@@ -726,6 +761,13 @@ class JobService:
             size = job.input_bytes if job.input_bytes is not None else self.inputs.size(input_key(job_id))
             engine = self.route(engine, size or 0)
         mine = attempt_prefix(job_id, attempt)
+        changed = self._upload_changed(job)
+        if changed is not None:
+            return self.fail(job_id, changed, attempt=attempt)
+        limits = self.spark_limits if engine is Engine.SPARK else Limits()
+        if must_end_by is not None:
+            left = max(1.0, must_end_by - time.monotonic() - RUN_FINISH_SECONDS)
+            limits = replace(limits, max_run_seconds=min(limits.max_run_seconds or left, left))
         try:
             spark = spark_factory() if spark_factory is not None and engine is Engine.SPARK else None
             report = conversion.convert(
@@ -735,7 +777,7 @@ class JobService:
                 engine=engine,
                 local_max_bytes=self.small_file_threshold_bytes,
                 spark=spark,
-                limits=self.spark_limits if engine is Engine.SPARK else Limits(),
+                limits=limits,
             )
             self.outputs.put_bytes(report_key(job_id, attempt), report.to_json(indent=2).encode())
         except ConversionError as exc:
@@ -752,12 +794,29 @@ class JobService:
                 attempt=attempt,
             )
             raise
+        changed = self._upload_changed(job)  # written again while it was being read?
+        if changed is not None:
+            self.outputs.delete_prefix(mine)
+            return self.fail(job_id, changed, attempt=attempt)
         finished = self._succeed(job, report, attempt)
         if finished is None:  # lost the claim, or deleted meanwhile: leave nothing of ours
             with contextlib.suppress(Exception):
                 self.outputs.delete_prefix(mine)
             return self.jobs.get(job_id)
         return finished
+
+    def _upload_changed(self, job: Job) -> JobError | None:
+        """The upload's key was written again after the upload was checked (a second POST
+        with the same form): the run must not publish what it read. Before and after the
+        conversion, since pyarrow's S3 reads cannot be pinned to an ETag themselves."""
+        if job.input_version is None:  # queued before versions were recorded
+            return None
+        if self.inputs.version(input_key(job.job_id)) == job.input_version:
+            return None
+        return JobError(
+            code=errors.UPLOAD_CHANGED,
+            message=f"{job.filename}: the uploaded file was replaced after it was checked; upload it as a new job",
+        )
 
     def _succeed(self, job: Job, report: Any, attempt: str | None) -> Job | None:
         succeeded = self.jobs.transition(

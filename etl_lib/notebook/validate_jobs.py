@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from etl_lib.jobs.metrics import VALIDATION_CHECKED, VALIDATION_FAILURES
 from etl_lib.notebook.runner import KERNEL, NotebookFailed, run_notebook
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
@@ -139,8 +140,8 @@ def validate_jobs(
 
 
 IN_FLIGHT = frozenset({"PENDING", "QUEUED", "RUNNING"})
-METRIC_CHECKED = "ValidationChecked"
-METRIC_FAILURES = "ValidationFailures"
+METRIC_CHECKED = VALIDATION_CHECKED.name
+METRIC_FAILURES = VALIDATION_FAILURES.name
 
 
 def job_record(job: Any, input_bucket: str, output_bucket: str) -> dict[str, Any]:

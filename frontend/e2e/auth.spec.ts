@@ -19,6 +19,10 @@ import { cognito } from "./moto";
 import { expectAccessible, shot } from "./support";
 
 const baseUrl = () => process.env.E2E_BASE_URL!;
+
+// These tests serve the app an AWS-mode config whose Cognito is moto's server, an origin the
+// local stack's policy does not list (a deployment's lists its own Cognito endpoint).
+test.use({ bypassCSP: true });
 const endpoint = () => process.env.E2E_COGNITO_ENDPOINT!;
 const userPoolId = () => process.env.E2E_USER_POOL_ID!;
 const clientId = () => process.env.E2E_USER_POOL_CLIENT_ID!;

@@ -4,7 +4,16 @@ import { expect, test, type Page } from "@playwright/test";
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import path from "node:path";
-import { expectAccessible, shot } from "./support";
+import { expectAccessible, shot, watchCsp } from "./support";
+
+// Every page under the web app's Content-Security-Policy, with no violation.
+let cspViolations: string[] = [];
+test.beforeEach(({ page }) => {
+  cspViolations = watchCsp(page);
+});
+test.afterEach(() => {
+  expect(cspViolations, "Content-Security-Policy violations").toEqual([]);
+});
 
 const baseUrl = () => process.env.E2E_BASE_URL!;
 const fixture = (name: string) => path.join(process.env.E2E_FIXTURES!, name);
@@ -25,7 +34,8 @@ test("upload, follow, preview, download; a corrupt file fails with its message",
   });
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
 
-  await page.goto(baseUrl());
+  const home = await page.goto(baseUrl());
+  expect(home?.headers()["content-security-policy"]).toContain("default-src 'self'");
   await expect(page.getByRole("heading", { name: "Parquet to JSON", level: 1 })).toBeVisible();
   await expect(page.getByRole("table", { name: "Jobs" }).getByText("No jobs yet")).toBeVisible();
   await shot(page, "01-home");

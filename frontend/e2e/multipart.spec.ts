@@ -4,7 +4,17 @@
 import { expect, test, type Page, type Request } from "@playwright/test";
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { watchCsp } from "./support";
 import { RESUMABLE_STORAGE_KEY, RESUME_HINT } from "../src/lib/resumable";
+
+// Every page under the web app's Content-Security-Policy, with no violation.
+let cspViolations: string[] = [];
+test.beforeEach(({ page }) => {
+  cspViolations = watchCsp(page);
+});
+test.afterEach(() => {
+  expect(cspViolations, "Content-Security-Policy violations").toEqual([]);
+});
 
 const baseUrl = () => process.env.E2E_BASE_URL!;
 const big = () => path.join(process.env.E2E_FIXTURES!, "big.parquet");

@@ -19,3 +19,15 @@ export async function expectAccessible(page: Page, screen: string) {
   // The check must have looked at something: a page with no rules run would pass vacuously.
   expect(results.passes.length, `axe ran no passing rules on the ${screen} screen`).toBeGreaterThan(10);
 }
+
+/**
+ * The page's Content-Security-Policy violations, as Chromium reports each on the console. The local
+ * stack sends the policy CloudFront sends (frontend/csp.json), so a violation here is one in AWS.
+ */
+export function watchCsp(page: Page): string[] {
+  const violations: string[] = [];
+  page.on("console", (message) => {
+    if (message.text().includes("Content Security Policy")) violations.push(message.text());
+  });
+  return violations;
+}

@@ -124,10 +124,14 @@ class Api(Construct):
             ),
             removal_policy=removal_policy,
         )
-        # A public SPA client: no secret; SRP so the password never leaves the browser.
+        # A public SPA client: no secret; SRP so the password never leaves the browser. The app
+        # signs in through the Cognito API (Amplify's Authenticator), never the hosted UI, so
+        # OAuth is off: CDK's defaults would enable the code and implicit grants for every
+        # scope, with https://example.com as their callback URL.
         self.user_pool_client = self.user_pool.add_client(
             "WebClient",
             generate_secret=False,
+            disable_o_auth=True,
             auth_flows=cognito.AuthFlow(user_srp=True),
             prevent_user_existence_errors=True,
             access_token_validity=Duration.hours(1),

@@ -17,7 +17,7 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.assets import GLUE_SCRIPT, wheel_name
+from infra.assets import GLUE_SCRIPT, runtime_closure, wheel_name, wheel_requirements
 from infra.pipeline.network import Network
 from infra.pipeline.storage import OUTPUT_PREFIX, UPLOAD_PREFIX
 
@@ -90,6 +90,16 @@ class GlueArtifacts(Construct):
     def wheel_url(self) -> str:
         """The etl_lib wheel the Glue job runs (and Glue interactive sessions install)."""
         return self.url(WHEELS_PREFIX + wheel_name())
+
+    def python_modules(self, *extra: str) -> dict[str, str]:
+        """A Glue job's arguments installing the wheel, ``extra`` packages, and all they need
+        at the exact versions constraints.txt pins, with ``--no-deps``: every run installs the
+        same packages, none resolved from PyPI's latest at run time."""
+        pins = runtime_closure(*wheel_requirements(), *extra)
+        return {
+            "--additional-python-modules": ",".join([self.wheel_url(), *(f"{n}=={v}" for n, v in pins.items())]),
+            "--python-modules-installer-option": "--no-deps",
+        }
 
 
 def spark_job_arguments(artifacts: GlueArtifacts) -> dict[str, str]:
@@ -207,8 +217,7 @@ class EtlJob(Construct):
             default_arguments={
                 **spark_job_arguments(artifacts),
                 "--enable-auto-scaling": "true",
-                "--additional-python-modules": artifacts.wheel_url(),
-                "--python-modules-installer-option": "--upgrade-strategy only-if-needed",
+                **artifacts.python_modules(),
                 # The stores (glue_jobs/parquet_to_json.py); the events Lambda passes the same
                 # values and --job_id with each run (etl_lib.jobs.settings.run_arguments).
                 "--jobs_store": f"dynamodb:{table.table_name}",

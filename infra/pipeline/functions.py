@@ -20,6 +20,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from etl_lib.jobs import env
+from etl_lib.jobs.metrics import service_name
 from etl_lib.jobs.sizing import GlueSizing, Prices
 from infra.pipeline.jobs_table import OWNER_INDEX
 from infra.pipeline.network import Network
@@ -256,7 +257,7 @@ class ServiceFunctions(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             layers=[self._layer],
             log_group=log_group,
-            environment={**self._env, **(extra_env or {}), env.POWERTOOLS_SERVICE_NAME: f"jobs-{name}"},
+            environment={**self._env, **(extra_env or {}), env.POWERTOOLS_SERVICE_NAME: service_name(name)},
             dead_letter_queue=dlq,
             retry_attempts=2 if asynchronous else None,
             on_failure=on_failure,

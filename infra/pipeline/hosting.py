@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,15 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
 RUNTIME_CONFIG = "config.json"
+CSP_FILE = Path(__file__).resolve().parents[2] / "frontend" / "csp.json"
+
+
+def content_security_policy(connect_src: Sequence[str], policy_file: Path = CSP_FILE) -> str:
+    """The web app's policy (``frontend/csp.json``, which ``etl up`` sends too), with the
+    deployment's API, sign-in and file origins added to ``connect-src``."""
+    directives = {k: v for k, v in json.loads(policy_file.read_text(encoding="utf-8")).items() if k != "$comment"}
+    directives["connect-src"] = [*directives["connect-src"], *connect_src]
+    return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives.items())
 
 
 class Hosting(Construct):
@@ -63,7 +74,6 @@ class Hosting(Construct):
                 origin=origins.S3BucketOrigin.with_origin_access_control(self.bucket),
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
                 cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
-                response_headers_policy=cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
             ),
             # Client-side routes (/jobs/123) are served the app shell.
             error_responses=[
@@ -86,8 +96,12 @@ class Hosting(Construct):
     def url(self) -> str:
         return f"https://{self.distribution.distribution_domain_name}"
 
-    def publish(self, *, site_dir: Path, runtime_config: dict[str, Any]) -> s3deploy.BucketDeployment:
-        """Upload the built app plus a ``config.json`` generated from the stack's outputs."""
+    def publish(
+        self, *, site_dir: Path, runtime_config: dict[str, Any], connect_src: Sequence[str]
+    ) -> s3deploy.BucketDeployment:
+        """Upload the built app plus a ``config.json`` generated from the stack's outputs, and
+        serve it under its Content-Security-Policy, which may connect to ``connect_src``."""
+        self._secure_headers(connect_src)
         return s3deploy.BucketDeployment(
             self,
             "Publish",
@@ -99,4 +113,33 @@ class Hosting(Construct):
             distribution=self.distribution,
             distribution_paths=["/index.html", f"/{RUNTIME_CONFIG}"],
             memory_limit=256,
+        )
+
+    def _secure_headers(self, connect_src: Sequence[str]) -> None:
+        """The managed SecurityHeadersPolicy's headers plus the app's CSP. Attached here, once
+        the API exists, rather than in the constructor: its origin is in ``connect-src``."""
+        policy = cloudfront.ResponseHeadersPolicy(
+            self,
+            "SecurityHeaders",
+            comment="Parquet to JSON web app: security headers and Content-Security-Policy",
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
+                    content_security_policy=content_security_policy(connect_src), override=True
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                frame_options=cloudfront.ResponseHeadersFrameOptions(
+                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True
+                ),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN, override=True
+                ),
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=Duration.days(365), include_subdomains=True, override=True
+                ),
+            ),
+        )
+        distribution = self.distribution.node.default_child
+        assert isinstance(distribution, cloudfront.CfnDistribution)
+        distribution.add_property_override(
+            "DistributionConfig.DefaultCacheBehavior.ResponseHeadersPolicyId", policy.response_headers_policy_id
         )

@@ -15,16 +15,18 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-# Metrics the Lambdas emit with Powertools (namespace POWERTOOLS_METRICS_NAMESPACE, dimension
-# service=POWERTOOLS_SERVICE_NAME): (name, service). Documented in docs/deploy.md.
-JOBS_CREATED = ("JobsCreated", "jobs-upload")
-JOBS_STARTED = ("UploadsRunning", "jobs-events")
-UPLOADS_REJECTED = ("UploadsFailed", "jobs-events")
-JOBS_SUCCEEDED = ("JobsSucceeded", "jobs-events")
-JOBS_FAILED = ("JobsFailed", "jobs-events")
-JOB_DURATION = ("JobDurationMs", "jobs-events")
-# Published by the scheduled validation job (no service dimension).
-VALIDATION_FAILURES = ("ValidationFailures", "")
+# The series the code publishes (etl_lib.jobs.metrics, the one catalogue): documented in docs/deploy.md.
+from etl_lib.jobs.metrics import (
+    JOB_DURATION_MS,
+    JOBS_CREATED,
+    JOBS_FAILED,
+    JOBS_SUCCEEDED,
+    UPLOADS_REJECTED,
+    UPLOADS_STARTED,
+    VALIDATION_FAILURES,
+    Metric,
+)
+
 FIVE_MINUTES = Duration.minutes(5)
 
 
@@ -49,7 +51,7 @@ class Monitoring(Construct):
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
         action = cw_actions.SnsAction(self.topic)
 
-        def custom(metric: tuple[str, str], statistic: str = "Sum") -> cw.Metric:
+        def custom(metric: Metric, statistic: str = "Sum") -> cw.Metric:
             name, service = metric
             return cw.Metric(
                 namespace=metrics_namespace,
@@ -125,7 +127,7 @@ class Monitoring(Construct):
                 title="Jobs",
                 left=[
                     custom(JOBS_CREATED),
-                    custom(JOBS_STARTED),
+                    custom(UPLOADS_STARTED),
                     custom(JOBS_SUCCEEDED),
                     custom(JOBS_FAILED),
                     custom(UPLOADS_REJECTED),
@@ -134,7 +136,11 @@ class Monitoring(Construct):
             ),
             cw.GraphWidget(
                 title="Job duration (ms)",
-                left=[custom(JOB_DURATION, "Average"), custom(JOB_DURATION, "p90"), custom(JOB_DURATION, "Maximum")],
+                left=[
+                    custom(JOB_DURATION_MS, "Average"),
+                    custom(JOB_DURATION_MS, "p90"),
+                    custom(JOB_DURATION_MS, "Maximum"),
+                ],
                 width=12,
             ),
         )

@@ -36,5 +36,12 @@ class GlueSessionRole(Construct):
         super().__init__(scope, construct_id)
         self.role = glue_role(self, "Role", key=key, artifacts=artifacts.bucket, metrics_namespace=metrics_namespace)
         allow_validation_data(self.role, input_bucket=input_bucket, output_bucket=output_bucket, table=table)
-        self.role.add_to_policy(iam.PolicyStatement(actions=["iam:PassRole"], resources=[self.role.role_arn]))
+        # A session passes its own role to Glue (CreateSession), and to nothing else.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "glue.amazonaws.com"}},
+            )
+        )
         self.wheel_url = artifacts.wheel_url()

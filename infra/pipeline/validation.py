@@ -10,7 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.assets import NOTEBOOKS_PREFIX, VALIDATION_NOTEBOOK, VALIDATION_SCRIPT, pinned
+from infra.assets import NOTEBOOKS_PREFIX, VALIDATION_NOTEBOOK, VALIDATION_SCRIPT
 from infra.pipeline.etl import GLUE_VERSION, SCRIPTS_PREFIX, GlueArtifacts, glue_role, spark_job_arguments
 from infra.pipeline.storage import OUTPUT_PREFIX, UPLOAD_PREFIX
 
@@ -75,7 +75,6 @@ class ScheduledValidation(Construct):
         self.role = glue_role(self, "Role", key=key, artifacts=artifacts.bucket, metrics_namespace=metrics_namespace)
         allow_validation_data(self.role, input_bucket=input_bucket, output_bucket=output_bucket, table=table)
         self.job_name = f"{name_prefix}-validate-results"
-        modules = [artifacts.wheel_url(), *(f"{name}=={pinned(name)}" for name in NOTEBOOK_MODULES)]
         self.job = glue.CfnJob(
             self,
             "Job",
@@ -95,8 +94,7 @@ class ScheduledValidation(Construct):
             security_configuration=security_configuration,
             default_arguments={
                 **spark_job_arguments(artifacts),
-                "--additional-python-modules": ",".join(modules),
-                "--python-modules-installer-option": "--upgrade-strategy only-if-needed",
+                **artifacts.python_modules(*NOTEBOOK_MODULES),
                 # Copied into the script's working directory, where the script looks for it.
                 "--extra-files": artifacts.url(NOTEBOOKS_PREFIX + VALIDATION_NOTEBOOK.name),
                 "--JOBS_TABLE": table.table_name,

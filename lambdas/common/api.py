@@ -7,7 +7,7 @@ anything unexpected ``500`` with no internals.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -27,8 +28,15 @@ from pydantic import BaseModel
 
 from etl_lib import errors
 from etl_lib.errors import JobServiceError, UnauthorizedError
+from etl_lib.jobs.models import JOB_ID_PATTERN
 from etl_lib.jobs.settings import allowed_origins
 from lambdas.common.models import IDEMPOTENCY_HEADER, ErrorResponse
+
+JobId = Annotated[
+    str, Path(pattern=JOB_ID_PATTERN, description=f"The job's id (400 {errors.INVALID_JOB_ID} if malformed).")
+]
+"""A ``{job_id}`` path parameter: checked before any store is asked, so no id reaches one
+that could make it fail (a DynamoDB key over its size limit is a 500, not a 404)."""
 
 # Documented on every route; the OpenAPI document lists them.
 ERROR_RESPONSES: dict[int, Any] = {
@@ -137,10 +145,12 @@ def build_resolver(*routers: Router, logger: Logger) -> APIGatewayRestResolver:
 
     @app.exception_handler(RequestValidationError)
     def invalid(exc: RequestValidationError) -> Response[Any]:
-        errors = exc.errors()
-        if any(e.get("type") == "json_invalid" for e in errors):
+        problems = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in problems):
             return error(400, "MALFORMED_JSON", "the request body is not valid JSON")
-        return error(422, "INVALID_REQUEST", _field_errors(errors))
+        if any(tuple(e.get("loc", ()))[:2] == ("path", "job_id") for e in problems):
+            return error(400, errors.INVALID_JOB_ID, "the job id in the path is malformed: no job has such an id")
+        return error(422, "INVALID_REQUEST", _field_errors(problems))
 
     @app.not_found
     def no_route(exc: NotFoundError) -> Response[Any]:

@@ -208,7 +208,14 @@ class RunReportView(BaseModel):
 
 class JobReport(BaseModel):
     job_id: str
-    report: RunReportView
+    report: RunReportView | None = Field(
+        description="The report; null when it is too large for this response (over 1 MiB: a file of "
+        "thousands of columns), then read it from `report_url`."
+    )
+    report_url: str | None = Field(
+        default=None, description="A short-lived link to the report's JSON, when `report` is null."
+    )
+    report_expires_at: datetime | None = Field(default=None, description="When `report_url` stops working.")
 
 
 class ErrorDetail(BaseModel):

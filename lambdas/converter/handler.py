@@ -23,12 +23,13 @@ from pydantic import BaseModel, ConfigDict
 
 from etl_lib._runtime.arrow_memory import use_jemalloc
 from etl_lib._runtime.lazy import import_pyarrow_without_numpy
+from etl_lib.jobs.metrics import service_name
 from etl_lib.jobs.models import JobStatus, new_attempt_id
 from etl_lib.jobs.service import JobService
 from etl_lib.jobs.settings import service, validate_at_cold_start
 from lambdas.common.observability import PowertoolsJobMetrics, observability
 
-logger, tracer, metrics = observability("jobs-converter")
+logger, tracer, metrics = observability(service_name("converter"))
 validate_at_cold_start()  # a misconfigured container fails its init, in one line
 # pyarrow is loaded during init, without numpy (which the local engine's native path never
 # uses, and which costs a cold start about 0.1 s more): the first job starts converting at once.
@@ -58,9 +59,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # engine="local" whatever the record says: this function has no Spark to start.
     # The run id is the one LambdaLauncher recorded (the invocation's request id, which
     # Lambda keeps across its retries); each execution still claims with its own attempt.
+    # Waiting for the claim and converting both end inside this invocation's own timeout.
+    must_end_by = time.monotonic() + context.get_remaining_time_in_millis() / 1000
     attempt = new_attempt_id()
     service = jobs()
-    job = service.run(request.job_id, engine="local", attempt=attempt, run_id=f"lambda:{context.aws_request_id}")
+    job = service.run(
+        request.job_id,
+        engine="local",
+        attempt=attempt,
+        run_id=f"lambda:{context.aws_request_id}",
+        must_end_by=must_end_by,
+    )
     if job is None:
         return {"job_id": request.job_id, "status": None}
     if job.status is JobStatus.SUCCEEDED and job.attempt == attempt:

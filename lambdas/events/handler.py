@@ -16,11 +16,12 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
+from etl_lib.jobs.metrics import UPLOADS_BY_STATUS, service_name
 from etl_lib.jobs.service import JobService
 from etl_lib.jobs.settings import service, validate_at_cold_start
 from lambdas.common.observability import PowertoolsJobMetrics, observability
 
-logger, tracer, metrics = observability("jobs-events")
+logger, tracer, metrics = observability(service_name("events"))
 validate_at_cold_start()  # a misconfigured container fails its init, in one line
 # Longest error text kept from a failed invocation (a stack trace belongs in the logs).
 MAX_REASON = 300
@@ -116,7 +117,7 @@ def on_object_created(event: ObjectCreatedEvent) -> dict[str, Any]:
         return {"job_id": None, "status": None}
     logger.append_keys(job_id=job.job_id)
     logger.info("upload handled", extra={"status": job.status.value})
-    metrics.add_metric(name=f"Uploads{job.status.value.title()}", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=UPLOADS_BY_STATUS[job.status].name, unit=MetricUnit.Count, value=1)
     return {"job_id": job.job_id, "status": job.status.value}
 
 

@@ -11,14 +11,16 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from etl_lib.jobs.metrics import JOBS_DELETED, service_name
 from etl_lib.jobs.models import CURSOR_PATTERN
+from etl_lib.jobs.service import ReportLink
 from etl_lib.jobs.settings import service, validate_at_cold_start
-from lambdas.common.api import ERROR_RESPONSES, FINISHED_JOB_RESPONSES, build_resolver, caller, ok
+from lambdas.common.api import ERROR_RESPONSES, FINISHED_JOB_RESPONSES, JobId, build_resolver, caller, ok
 from lambdas.common.models import JobEnvelope, JobList, JobReport, JobView, RunReportView
 from lambdas.common.observability import observability
 from lambdas.routes import DELETE_JOB, GET_JOB, GET_REPORT, LIST_JOBS
 
-logger, tracer, metrics = observability("jobs-status")
+logger, tracer, metrics = observability(service_name("status"))
 validate_at_cold_start()  # a misconfigured container fails its init, in one line
 # Routes are not wrapped by tracer.capture_method: Powertools reads their signatures
 # (with this module's globals) to validate and to document them; the handler is traced.
@@ -49,7 +51,7 @@ def list_jobs(
     tags=["jobs"],
     responses={200: ok(JobEnvelope, "The job"), **ERROR_RESPONSES},
 )
-def get_job(job_id: str) -> JobEnvelope:
+def get_job(job_id: JobId) -> JobEnvelope:
     logger.append_keys(job_id=job_id)
     return JobEnvelope(job=JobView.of(service().get_job(caller(router), job_id)))
 
@@ -64,9 +66,11 @@ def get_job(job_id: str) -> JobEnvelope:
         **FINISHED_JOB_RESPONSES,
     },
 )
-def get_report(job_id: str) -> JobReport:
+def get_report(job_id: JobId) -> JobReport:
     logger.append_keys(job_id=job_id)
     report = service().run_report(caller(router), job_id)
+    if isinstance(report, ReportLink):
+        return JobReport(job_id=job_id, report=None, report_url=report.url, report_expires_at=report.expires_at)
     return JobReport(job_id=job_id, report=RunReportView.model_validate(report))
 
 
@@ -81,10 +85,10 @@ def get_report(job_id: str) -> JobReport:
         **ERROR_RESPONSES,
     },
 )
-def delete_job(job_id: str) -> Response[None]:
+def delete_job(job_id: JobId) -> Response[None]:
     logger.append_keys(job_id=job_id)
     service().delete_job(caller(router), job_id)
-    metrics.add_metric(name="JobsDeleted", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=JOBS_DELETED.name, unit=MetricUnit.Count, value=1)
     return Response(status_code=204)
 
 
@@ -92,7 +96,7 @@ app = build_resolver(router, logger=logger)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # responses hold presigned URLs and job data
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -19,9 +19,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from etl_lib import errors
 from etl_lib.errors import IdempotentJobDeletedError
+from etl_lib.jobs.metrics import JOBS_CREATED, service_name
 from etl_lib.jobs.service import JobService, MultipartPlan
 from etl_lib.jobs.settings import Settings, build_idempotency_store, service, validate_at_cold_start
-from lambdas.common.api import ERROR_RESPONSES, build_resolver, caller, ok
+from lambdas.common.api import ERROR_RESPONSES, JobId, build_resolver, caller, ok
 from lambdas.common.models import (
     IDEMPOTENCY_HEADER,
     CreateJobRequest,
@@ -38,7 +39,7 @@ from lambdas.common.models import (
 from lambdas.common.observability import observability
 from lambdas.routes import COMPLETE_UPLOAD, CREATE_JOB, LIST_PARTS, SIGN_PART
 
-logger, tracer, metrics = observability("jobs-upload")
+logger, tracer, metrics = observability(service_name("upload"))
 validate_at_cold_start()  # a misconfigured container fails its init, in one line
 # Routes are not wrapped by tracer.capture_method: Powertools reads their signatures
 # (with this module's globals) to validate and to document them; the handler is traced.
@@ -111,7 +112,7 @@ def _create(owner: str, request: CreateJobRequest) -> dict[str, Any]:
     logger.append_keys(job_id=job.job_id)
     multipart = isinstance(upload, MultipartPlan)
     logger.info("job created", extra={"size": request.size, "engine": request.engine, "multipart": multipart})
-    metrics.add_metric(name="JobsCreated", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=JOBS_CREATED.name, unit=MetricUnit.Count, value=1)
     if isinstance(upload, MultipartPlan):
         plan: PostUpload | MultipartUpload = MultipartUpload(
             method="multipart", part_size=upload.part_size, part_count=upload.part_count
@@ -169,7 +170,7 @@ UPLOAD_RESPONSES: dict[int, Any] = {
     tags=["uploads"],
     responses={200: ok(UploadedParts, "The parts storage holds"), **UPLOAD_RESPONSES},
 )
-def list_parts(job_id: str) -> UploadedParts:
+def list_parts(job_id: JobId) -> UploadedParts:
     logger.append_keys(job_id=job_id)
     parts = service().upload_parts(caller(router), job_id)
     return UploadedParts(parts=[UploadedPartView.model_validate(part, from_attributes=True) for part in parts])
@@ -188,7 +189,7 @@ def list_parts(job_id: str) -> UploadedParts:
     },
 )
 def sign_part(
-    job_id: str,
+    job_id: JobId,
     part_number: Annotated[
         int, Path(description=f"From 1 to the upload's part_count (400 {errors.INVALID_PART_NUMBER} otherwise).")
     ],
@@ -214,7 +215,7 @@ def sign_part(
         },
     },
 )
-def complete_upload(job_id: str) -> JobEnvelope:
+def complete_upload(job_id: JobId) -> JobEnvelope:
     logger.append_keys(job_id=job_id)
     job = service().complete_upload(caller(router), job_id)
     logger.info("multipart upload completed")
@@ -225,7 +226,7 @@ app = build_resolver(router, logger=logger)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # responses hold presigned URLs and job data
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -11,6 +11,7 @@ from aws_cdk.assertions import Match
 
 from infra import assets
 from infra.assets import wheel_name
+from infra.pipeline import hosting
 from tests.infra.conftest import Synth
 
 pytestmark = pytest.mark.xdist_group("infra")
@@ -213,10 +214,16 @@ def test_user_pool_and_spa_client(synth: Synth) -> None:
         "AWS::Cognito::UserPool",
         {"Policies": {"PasswordPolicy": Match.object_like({"MinimumLength": 12, "RequireSymbols": True})}},
     )
-    synth.template.has_resource_properties(
-        "AWS::Cognito::UserPoolClient",
-        {"GenerateSecret": False, "ExplicitAuthFlows": Match.array_with(["ALLOW_USER_SRP_AUTH"])},
-    )
+    (client,) = synth.template.find_resources("AWS::Cognito::UserPoolClient").values()
+    props = client["Properties"]
+    assert props["GenerateSecret"] is False
+    # What the app uses (SRP sign-in, token refresh) and nothing else: no password flow, no
+    # OAuth grant, no callback URL (CDK's defaults add the code and implicit grants, every
+    # scope, and https://example.com).
+    assert sorted(props["ExplicitAuthFlows"]) == ["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"]
+    assert props.get("AllowedOAuthFlowsUserPoolClient") in (None, False)
+    for absent in ("AllowedOAuthFlows", "AllowedOAuthScopes", "CallbackURLs", "LogoutURLs"):
+        assert absent not in props, absent
 
 
 # --- Lambdas -------------------------------------------------------------------------------
@@ -508,9 +515,12 @@ def test_glue_job(synth: Synth) -> None:
 
     args = job["DefaultArguments"]
     artifacts = synth.logical_id(synth.stack.artifacts.bucket)
-    assert args["--additional-python-modules"] == {
-        "Fn::Join": ["", ["s3://", {"Ref": artifacts}, f"/glue/wheels/{wheel_name()}"]]
-    }
+    modules = args["--additional-python-modules"]["Fn::Join"][1]
+    assert modules[:2] == ["s3://", {"Ref": artifacts}]
+    assert (
+        modules[2].startswith(f"/glue/wheels/{wheel_name()},pyarrow==") or f"/glue/wheels/{wheel_name()}," in modules[2]
+    )
+    assert args["--python-modules-installer-option"] == "--no-deps"
     table = synth.logical_id(synth.stack.jobs.table)
     input_bucket = synth.logical_id(synth.stack.storage.input_bucket)
     output_bucket = synth.logical_id(synth.stack.storage.output_bucket)
@@ -661,6 +671,31 @@ def test_glue_jobs_get_glue_6_arguments_and_the_spark_ui(synth: Synth) -> None:
 # --- Hosting and monitoring ----------------------------------------------------------------
 
 
+def test_the_site_is_served_under_the_web_apps_content_security_policy_with_the_deployments_origins(
+    synth: Synth,
+) -> None:
+    """Every directive of frontend/csp.json (the policy the browser tests run under, on `etl
+    up`), plus the API, Cognito and S3 in connect-src; nothing inline, nothing evaluated."""
+    resources = synth.raw["Resources"]
+    distribution = resources[synth.logical_id(synth.stack.hosting.distribution)]["Properties"]
+    policy_ref = distribution["DistributionConfig"]["DefaultCacheBehavior"]["ResponseHeadersPolicyId"]
+    headers = resources[policy_ref["Ref"]]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    csp = headers["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    joined = json.dumps(csp)  # a Fn::Join around the API's id: compared as text
+    directives = json.loads(hosting.CSP_FILE.read_text())
+    for name, sources in directives.items():
+        if name != "$comment":
+            assert f"{name} {' '.join(sources)}" in joined
+    connect = joined[joined.index("connect-src") :].split(";")[0]
+    assert synth.logical_id(synth.stack.api.rest_api) in connect
+    assert "https://cognito-idp." in connect
+    assert "https://*.s3." in connect
+    assert "unsafe-inline" not in joined and "unsafe-eval" not in joined
+    assert headers["FrameOptions"]["FrameOption"] == "DENY"
+    assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] == 365 * 24 * 3600
+    assert headers["ContentTypeOptions"]["Override"] is True
+
+
 def test_site_is_served_through_cloudfront_with_origin_access_control(synth: Synth) -> None:
     synth.template.resource_count_is("AWS::CloudFront::OriginAccessControl", 1)
     synth.template.has_resource_properties(
@@ -738,3 +773,101 @@ def test_dashboard_covers_jobs_api_lambdas_and_glue(synth: Synth) -> None:
         assert f'"title":"{title}' in body, title
     for metric in ("JobsCreated", "UploadsRunning", "JobsSucceeded", "JobsFailed", "JobDurationMs", "5XXError"):
         assert metric in body, metric
+
+
+def test_the_dashboard_and_alarms_read_only_series_the_code_publishes(synth: Synth) -> None:
+    """Each of our namespace's series graphed or alarmed on is in etl_lib.jobs.metrics'
+    catalogue, which the handlers are tested to publish
+    (tests/lambdas/test_converter_routing.py::test_the_handlers_publish_the_catalogues_series_and_no_other)."""
+    from etl_lib.jobs.metrics import CATALOGUE, DEFAULT_NAMESPACE, Metric
+
+    (dashboard,) = synth.resources("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"]).replace('\\"', '"')
+    graphed = {
+        Metric(name, service)
+        for name, service in re.findall(rf'\["{DEFAULT_NAMESPACE}","(\w+)"(?:,"service","([\w-]+)")?', body)
+    }
+    alarmed = {
+        Metric(a["Properties"]["MetricName"], next((d["Value"] for d in a["Properties"].get("Dimensions", [])), ""))
+        for a in synth.resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("Namespace") == DEFAULT_NAMESPACE
+    }
+    assert len(graphed) >= 5 and len(alarmed) >= 2  # the parsing found them: the check below can fail
+    assert (graphed | alarmed) <= CATALOGUE, (graphed | alarmed) - CATALOGUE
+
+
+# --- IAM guards across the whole template --------------------------------------------------
+
+
+def _statements(synth: Synth, resource_type: str, document: str) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for logical_id, resource in synth.raw["Resources"].items():
+        if resource["Type"] == resource_type:
+            for statement in resource["Properties"][document]["Statement"]:
+                found.append((logical_id, statement))
+    return found
+
+
+def test_every_role_a_service_assumes_is_guarded_by_this_account_as_its_source(synth: Synth) -> None:
+    """The confused deputy: a service acting for another account cannot assume our roles.
+    CDK's own roles (Lambda service roles, the site deployment) included."""
+    trusts = [
+        (role, s)
+        for role, s in _statements(synth, "AWS::IAM::Role", "AssumeRolePolicyDocument")
+        if "Service" in s["Principal"]
+    ]
+    assert len(trusts) >= 8  # every function, Glue role and the API's logging role
+    unguarded = [
+        role
+        for role, s in trusts
+        if s.get("Condition", {}).get("StringEqualsIfExists", {}).get("aws:SourceAccount") != synth.stack.account
+    ]
+    assert unguarded == []
+
+
+def test_every_pass_role_names_the_service_the_role_may_be_passed_to(synth: Synth) -> None:
+    passing = [
+        (policy, s)
+        for policy, s in _statements(synth, "AWS::IAM::Policy", "PolicyDocument")
+        if "iam:PassRole" in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    ]
+    assert passing, "the sessions role passes itself to Glue: a PassRole must be found"
+    for policy, statement in passing:
+        assert statement.get("Condition", {}).get("StringEquals", {}).get("iam:PassedToService"), policy
+
+
+def _installed_modules(args: dict[str, Any]) -> dict[str, str]:
+    joined = args["--additional-python-modules"]["Fn::Join"][1][-1]
+    _wheel, *pins = joined.split(",")
+    return dict(pin.split("==") for pin in pins)
+
+
+@pytest.mark.parametrize("job", ["etl", "validation"])
+def test_each_glue_job_installs_exact_pins_of_everything_it_needs_and_resolves_nothing_at_run_time(
+    synth: Synth, job: str
+) -> None:
+    """With --no-deps, whatever is not listed is not installed: every requirement of every
+    listed package (as Glue 6.0's Python reads its markers) must be listed, at constraints.txt's pin."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    construct = getattr(synth.stack, job).job
+    args = synth.raw["Resources"][synth.logical_id(construct)]["Properties"]["DefaultArguments"]
+    assert args["--python-modules-installer-option"] == "--no-deps"
+    installed = _installed_modules(args)
+    assert {"pyarrow", "pydantic", "pydantic-core", "numpy"} <= set(installed)
+    if job == "validation":
+        assert {"papermill", "ipykernel"} <= set(installed)
+    missing = []
+    for name, version in installed.items():
+        assert version == assets.pinned(name)
+        for line in metadata.requires(name) or []:
+            needed = Requirement(line)
+            if needed.marker and not needed.marker.evaluate(assets.GLUE_PYTHON_MARKERS):
+                continue
+            if re.sub(r"[-_.]+", "-", needed.name).lower() not in installed:
+                missing.append(f"{name} needs {needed}")
+            elif not needed.specifier.contains(installed[re.sub(r"[-_.]+", "-", needed.name).lower()]):
+                missing.append(f"{name} needs {needed}, not the pinned version")
+    assert missing == []

@@ -36,6 +36,16 @@ def test_put_get_size_and_ranges(objects: ObjectStore) -> None:
 def test_missing_objects_have_no_size_and_no_bytes(objects: ObjectStore) -> None:
     assert objects.size("nope/x") is None
     assert objects.get_bytes("nope/x") is None
+    assert objects.version("nope/x") is None
+
+
+def test_an_objects_version_holds_until_it_is_written_again_even_with_the_same_size(objects: ObjectStore) -> None:
+    objects.put_bytes("inputs/j/input.parquet", b"PAR1-first--PAR1")
+    first = objects.version("inputs/j/input.parquet")
+    assert first is not None
+    assert objects.version("inputs/j/input.parquet") == first
+    objects.put_bytes("inputs/j/input.parquet", b"PAR1-second-PAR1")
+    assert objects.version("inputs/j/input.parquet") not in (None, first)
 
 
 def test_delete_prefix_removes_only_that_prefix(objects: ObjectStore) -> None:

@@ -147,6 +147,55 @@ def test_getting_a_job_returns_it_and_a_missing_one_is_404() -> None:
     assert payload["error"]["code"] == "JOB_NOT_FOUND"
 
 
+@pytest.mark.parametrize(
+    "job_id", ["x" * 2000, "0123456789ABCDEF0123456789ABCDEF", "abc", "0123456789abcdef0123456789abcde%25"]
+)
+@pytest.mark.parametrize(
+    ("handler", "method", "suffix"),
+    [
+        (status_handler, "GET", ""),
+        (status_handler, "DELETE", ""),
+        (status_handler, "GET", "/report"),
+        (download_handler, "GET", "/download"),
+        (upload_handler, "GET", "/upload/parts"),
+        (upload_handler, "POST", "/upload/complete"),
+    ],
+)
+def test_a_malformed_job_id_in_any_path_is_400_before_a_store_is_asked(
+    handler: Any, method: str, suffix: str, job_id: str
+) -> None:
+    status, payload = call(handler, api_event(method, f"/jobs/{job_id}{suffix}"))
+    assert status == 400, payload
+    assert payload["error"]["code"] == "INVALID_JOB_ID"
+
+
+def test_an_upload_written_again_while_it_is_converted_fails_its_job_and_publishes_nothing(
+    tmp_path: Path, local_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The presigned form stays valid until it expires: a second POST with it replaces the
+    checked upload. The run must not publish a conversion of what nobody checked."""
+    from etl_lib import conversion
+
+    data = write_parquet(tmp_path / "in.parquet").read_bytes()
+    created = create(size=len(data))
+    real_convert = conversion.convert
+
+    def convert_while_the_form_is_posted_again(*args: Any, **kwargs: Any) -> Any:
+        local_upload(created["upload"]["fields"], data)  # same size, same bytes, a new object
+        return real_convert(*args, **kwargs)
+
+    monkeypatch.setattr(conversion, "convert", convert_while_the_form_is_posted_again)
+    key = local_upload(created["upload"]["fields"], data)
+    result = events_handler(s3_event(key, len(data)), FakeLambdaContext())
+    assert result["status"] == "FAILED"
+    got, payload = call(status_handler, api_event("GET", f"/jobs/{created['job']['job_id']}"))
+    assert got == 200
+    assert payload["job"]["error"]["code"] == "UPLOAD_CHANGED"
+    assert "replaced after it was checked" in payload["job"]["error"]["message"]
+    outputs = local_env / "outputs" / created["job"]["job_id"]
+    assert not outputs.exists() or not any(p.is_file() for p in outputs.rglob("*"))
+
+
 def test_download_is_409_until_the_job_has_succeeded() -> None:
     job = create()["job"]
     status, payload = call(download_handler, api_event("GET", f"/jobs/{job['job_id']}/download"))
@@ -177,6 +226,37 @@ def test_a_finished_jobs_report_gives_its_summary_and_the_schema_of_the_files_co
     assert all(part["bytes"] > 0 and part["file"] == "input.parquet" for part in report["parts"])
     # Storage paths stay server-side.
     assert not {"input", "output"} & set(report)
+
+
+def test_a_report_too_large_for_a_response_is_served_by_a_short_lived_link_to_the_same_json(tmp_path: Path) -> None:
+    """Lambda answers 6 MB at most: a report over the inline limit comes as a link."""
+    import dataclasses
+    import json
+    from urllib.parse import parse_qsl, unquote, urlparse
+
+    from etl_lib.jobs.local import DirectoryObjectStore
+    from etl_lib.jobs.settings import service
+
+    job = finished_job(tmp_path)
+    status, inline = call(status_handler, api_event("GET", f"/jobs/{job['job_id']}/report"))
+    assert status == 200 and inline["report"] is not None and inline["report_url"] is None
+    svc = service()
+    svc.limits = dataclasses.replace(svc.limits, report_inline_max_bytes=100)  # this report is larger
+    status, linked = call(status_handler, api_event("GET", f"/jobs/{job['job_id']}/report"))
+    assert status == 200, linked
+    assert linked["report"] is None and linked["report_expires_at"]
+    url = linked["report_url"]
+    assert "filename=sales-report.json" in url
+    # The link is validly signed for the stored report, the same JSON the inline answer gave.
+    outputs = svc.outputs
+    assert isinstance(outputs, DirectoryObjectStore)
+    parsed = urlparse(url)
+    key = unquote(parsed.path.split(f"/objects/{outputs.bucket}/", 1)[1])
+    assert key.startswith(f"outputs/{job['job_id']}/") and key.endswith("/report.json")
+    outputs.verify_get(key, dict(parse_qsl(parsed.query)))
+    stored = json.loads(outputs.path(key).read_bytes())
+    assert stored["json_schema"] == inline["report"]["json_schema"]
+    assert stored["rows_out"] == inline["report"]["rows_out"]
 
 
 def test_the_report_is_409_until_the_job_has_succeeded_and_404_for_another_user(tmp_path: Path) -> None:

@@ -20,6 +20,18 @@ from botocore.stub import Stubber
 
 from etl_lib.jobs.aws import LambdaLauncher
 from etl_lib.jobs.local import argv_of, load_glue_script
+from etl_lib.jobs.metrics import (
+    CATALOGUE,
+    DOWNLOADS,
+    JOB_DURATION_MS,
+    JOBS_CREATED,
+    JOBS_DELETED,
+    JOBS_FAILED,
+    JOBS_SUCCEEDED,
+    UPLOADS_REJECTED,
+    UPLOADS_STARTED,
+    Metric,
+)
 from lambdas.converter.handler import handler as converter_handler
 from lambdas.download.handler import handler as download_handler
 from lambdas.events.handler import handler as events_handler
@@ -107,7 +119,7 @@ def job_end_metrics(output: str) -> dict[str, Any]:
     for doc in emf_metrics(output):
         (directive,) = doc["_aws"]["CloudWatchMetrics"]
         for metric in directive["Metrics"]:
-            if metric["Name"] in {"JobsSucceeded", "JobsFailed", "JobDurationMs"}:
+            if metric["Name"] in {m.name for m in (JOBS_SUCCEEDED, JOBS_FAILED, JOB_DURATION_MS)}:
                 assert metric["Name"] not in found, "a job's end is counted once"
                 found[metric["Name"]] = doc
     return found
@@ -183,6 +195,60 @@ def test_a_small_upload_is_converted_by_the_converter_lambda_on_the_local_engine
     assert get(job_id) == job
     # A late failure record for a finished job is ignored.
     assert events_handler(failure_record(job_id), FakeLambdaContext())["status"] == "SUCCEEDED"
+
+
+def test_the_converter_waits_for_its_claim_and_converts_only_within_its_own_invocation(
+    lambda_client: FakeLambdaClient,
+    aws_lambda_env: AwsResources,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Lambda kills an invocation at its timeout, mid-write: the claim wait (up to a lease)
+    and the conversion's deadline together must end before it, with time to record the end."""
+    import time
+
+    from etl_lib import conversion
+    from etl_lib.jobs.service import MIN_RUN_SECONDS, RUN_FINISH_SECONDS
+    from etl_lib.jobs.settings import service
+
+    src = write_parquet(tmp_path / "sales.parquet", rows=40)
+    held_id, held_key = create_and_upload(src.read_bytes())
+    events_handler(s3_event(held_key, src.stat().st_size, aws_lambda_env.input_bucket), FakeLambdaContext())
+    # Another execution holds the first job with a live lease: a duplicate would wait up to a
+    # lease (two minutes) to see whether it dies. With too little time left, it does not wait.
+    now = int(time.time())
+    store = service().jobs
+    assert store.claim(held_id, attempt="other", lease_until=now + 120, now=now, run_id="lambda:other") is not None
+    claims: list[str] = []
+    real_claim = store.claim
+
+    def counted_claim(job_id: str, **kw: Any) -> Any:
+        claims.append(job_id)
+        return real_claim(job_id, **kw)
+
+    monkeypatch.setattr(store, "claim", counted_claim)
+    short = FakeLambdaContext(function_name=CONVERTER)
+    short.remaining_ms = (RUN_FINISH_SECONDS + MIN_RUN_SECONDS - 5) * 1000
+    assert converter_handler({"job_id": held_id}, short)["status"] == "RUNNING"
+    assert claims == [held_id]  # one try, no waiting
+    assert get(held_id)["status"] == "RUNNING"
+
+    # A run that claims at once gets, as its deadline, what is left minus the time to finish.
+    job_id, key = create_and_upload(src.read_bytes())
+    events_handler(s3_event(key, src.stat().st_size, aws_lambda_env.input_bucket), FakeLambdaContext())
+    deadlines: list[float | None] = []
+    real_convert = conversion.convert
+
+    def observed_convert(*args: Any, **kw: Any) -> Any:
+        deadlines.append(kw["limits"].max_run_seconds)
+        return real_convert(*args, **kw)
+
+    monkeypatch.setattr(conversion, "convert", observed_convert)
+    context = FakeLambdaContext(function_name=CONVERTER)
+    context.remaining_ms = 200_000
+    assert converter_handler({"job_id": job_id}, context)["status"] == "SUCCEEDED"
+    (deadline,) = deadlines
+    assert deadline is not None and 200 - RUN_FINISH_SECONDS - 10 < deadline <= 200 - RUN_FINISH_SECONDS
 
 
 def test_a_large_upload_goes_to_glue(
@@ -292,3 +358,44 @@ def test_the_lambda_launcher_invokes_the_converter_asynchronously() -> None:
         stub.assert_no_pending_responses()
     assert run_id.startswith("lambda:")
     assert LambdaLauncher(client, CONVERTER).arguments_of(run_id) is None
+
+
+def published(output: str) -> set[Metric]:
+    """The (name, service) of every series in the EMF documents printed."""
+    found = set()
+    for doc in emf_metrics(output):
+        for directive in doc["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                found.add(Metric(metric["Name"], doc.get("service", "")))
+    return found
+
+
+def test_the_handlers_publish_the_catalogues_series_and_no_other(
+    lambda_client: FakeLambdaClient, aws_lambda_env: AwsResources, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The dashboard and alarms graph etl_lib.jobs.metrics' series (tests/infra checks that
+    end): a job's whole life through the handlers publishes each of them, named as graphed."""
+    good = write_parquet(tmp_path / "sales.parquet").read_bytes()
+    capsys.readouterr()
+    job_id, key = create_and_upload(good)
+    events_handler(s3_event(key, len(good), aws_lambda_env.input_bucket), FakeLambdaContext())
+    converter_handler({"job_id": job_id}, FakeLambdaContext(function_name=CONVERTER))
+    assert call(download_handler, api_event("GET", f"/jobs/{job_id}/download"))[0] == 200
+    assert call(status_handler, api_event("DELETE", f"/jobs/{job_id}"))[0] == 204
+    empty_id, empty_key = create_and_upload(b"PAR1")  # too small to be Parquet: rejected on arrival
+    events_handler(s3_event(empty_key, 4, aws_lambda_env.input_bucket), FakeLambdaContext())
+    assert get(empty_id)["status"] == "FAILED"
+
+    seen = published(capsys.readouterr().out)
+    assert seen <= CATALOGUE, seen - CATALOGUE
+    expected = {
+        JOBS_CREATED,
+        UPLOADS_STARTED,
+        UPLOADS_REJECTED,
+        JOBS_SUCCEEDED,
+        JOBS_FAILED,
+        JOB_DURATION_MS,
+        DOWNLOADS,
+        JOBS_DELETED,
+    }
+    assert expected <= seen, expected - seen

@@ -34,9 +34,10 @@ class LocalLambdaContext:
     aws_request_id: str = ""
     log_group_name: str = "local"
     log_stream_name: str = "local"
+    remaining_ms: int = 900_000  # the converter's timeout: the most any invocation has
 
     def get_remaining_time_in_millis(self) -> int:
-        return 900_000
+        return self.remaining_ms
 
 
 def handlers() -> list[tuple[str, re.Pattern[str], str, str]]:

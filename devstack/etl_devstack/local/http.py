@@ -1,10 +1,12 @@
 """The HTTP layer of ``etl up``: bounded reads, the ``Host`` allow-list, the limits.
 
 Werkzeug's development server has no request timeout of its own: a client that sends its
-request head a byte at a time holds a thread for ever. :class:`BoundedRequestHandler`
-reads through :class:`DeadlineReader`, which gives every request head one deadline (not
-a per-read timeout, which a trickling client resets with each byte) and every later read
-an idle timeout.
+request a byte at a time holds a thread for ever, and it starts a thread for every
+connection. :class:`BoundedRequestHandler` reads through :class:`DeadlineReader`, which
+gives every request head one deadline and every body one deadline by its length (not a
+per-read timeout, which a trickling client resets with each byte), and every read an idle
+timeout; :class:`BoundedThreadedServer` serves at most a fixed number of connections at
+once and answers the next ones 503 at once.
 """
 
 from __future__ import annotations
@@ -12,35 +14,17 @@ from __future__ import annotations
 import io
 import ipaddress
 import socket
+import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
-from werkzeug.serving import WSGIRequestHandler
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+
+from etl_devstack.local.limits import ServerLimits
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
-
-
-@dataclass(frozen=True)
-class ServerLimits:
-    """What one request may cost the local server. Defaults are documented in docs/reliability.md."""
-
-    # The whole request head (request line and headers) must arrive within this; each
-    # later read of the body (and each write of a response) may wait this long.
-    request_timeout: float = 30.0
-    # JSON bodies of the API: API Gateway's own cap is 10 MB; ours are a few hundred bytes.
-    max_api_body_bytes: int = 1024**2
-    # The form fields of an upload (key, policy, signature...), all together; the file is
-    # streamed to disk and bounded by its signed policy instead.
-    max_form_field_bytes: int = 64 * 1024
-    max_form_parts: int = 16
-    # What a form adds around the file: boundaries, part headers, the fields.
-    form_overhead_bytes: int = 128 * 1024
-    # What is read and thrown away after an upload was refused part way, so that the
-    # client sees the refusal; past it the connection is closed.
-    drain_bytes: int = 256 * 1024
 
 
 class DeadlineReader(io.RawIOBase):
@@ -51,6 +35,7 @@ class DeadlineReader(io.RawIOBase):
         self.idle_timeout = idle_timeout
         self.deadline: float | None = None
         self.budget: int | None = None  # bytes left to read before reporting the end
+        self.expired = False  # the deadline passed: the request was cut off
 
     def readable(self) -> bool:
         return True
@@ -65,9 +50,15 @@ class DeadlineReader(io.RawIOBase):
         if self.deadline is not None:
             timeout = min(timeout, self.deadline - time.monotonic())
             if timeout <= 0:
-                raise TimeoutError("the request head did not arrive in time")
+                self.expired = True
+                raise TimeoutError("the request did not arrive in time")
         self.sock.settimeout(timeout)
-        count = self.sock.recv_into(view)
+        try:
+            count = self.sock.recv_into(view)
+        except TimeoutError:
+            # Waited until the deadline rather than for the idle timeout: cut off by it.
+            self.expired = self.deadline is not None and timeout < self.idle_timeout
+            raise
         if self.budget is not None:
             self.budget -= count
         return count
@@ -89,23 +80,28 @@ class ShortReads(io.BufferedReader):
 
 
 class BoundedRequestHandler(WSGIRequestHandler):
-    request_timeout: float = ServerLimits.request_timeout
+    limits: ServerLimits = ServerLimits()
 
     def setup(self) -> None:
         super().setup()
-        self.reader = DeadlineReader(self.connection, self.request_timeout)
+        self.reader = DeadlineReader(self.connection, self.limits.request_timeout)
         self.rfile = ShortReads(self.reader)
 
     def handle_one_request(self) -> None:
         # The deadline covers waiting for the request line too: an idle keep-alive
         # connection is closed after it.
-        self.reader.deadline = time.monotonic() + self.request_timeout
+        self.reader.deadline = time.monotonic() + self.limits.request_timeout
         self.reader.budget = None
+        self.reader.expired = False
         super().handle_one_request()
 
     def parse_request(self) -> bool:
         parsed = super().parse_request()
-        self.reader.deadline = None
+        # The body's own deadline, by its declared length (a body of unknown length, sent
+        # chunked, gets the time of an empty one: only small API bodies come that way).
+        declared = self.headers.get("Content-Length", "0") if parsed else "0"
+        length = int(declared) if declared.isdigit() else 0
+        self.reader.deadline = time.monotonic() + self.limits.body_deadline(length)
         return parsed
 
     def make_environ(self) -> dict[str, Any]:
@@ -118,7 +114,52 @@ class BoundedRequestHandler(WSGIRequestHandler):
 
 
 def handler_class(limits: ServerLimits) -> type[BoundedRequestHandler]:
-    return type("LocalRequestHandler", (BoundedRequestHandler,), {"request_timeout": limits.request_timeout})
+    return type("LocalRequestHandler", (BoundedRequestHandler,), {"limits": limits})
+
+
+_BUSY_BODY = b'{"error": {"code": "SERVER_BUSY", "message": "too many connections at once; retry shortly"}}'
+BUSY_RESPONSE = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_BUSY_BODY), _BUSY_BODY)
+)
+
+
+class BoundedThreadedServer(ThreadedWSGIServer):
+    """Werkzeug's threaded server with at most ``max_connections`` threads.
+
+    Over the limit a connection is answered 503 from the accepting thread (a few bytes into
+    an empty socket buffer, with a short timeout) and closed, rather than queued: a client
+    holding every slot cannot make other clients wait unseen. Hand-written because
+    Werkzeug's server has no such bound and ``socketserver`` offers no pool.
+    """
+
+    max_connections: int = ServerLimits.max_connections
+
+    def __init__(self, *args: Any, max_connections: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_connections = max_connections
+        self._slots = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            try:
+                request.settimeout(1.0)
+                request.sendall(BUSY_RESPONSE)
+            except OSError:
+                pass  # the client is gone or not reading: closing is all that is left
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 def is_loopback(host: str) -> bool:

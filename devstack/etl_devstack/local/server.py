@@ -13,6 +13,7 @@ Routes:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -29,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from werkzeug.exceptions import HTTPException
-from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
 
@@ -37,15 +37,26 @@ from etl_devstack.local import REPO_ROOT, import_lambdas
 from etl_devstack.local.http import (
     READER_KEY,
     WILDCARD_HOSTS,
-    ServerLimits,
+    BoundedThreadedServer,
     allowed_hosts,
     handler_class,
     host_name,
     is_loopback,
 )
+from etl_devstack.local.limits import ServerLimits
 from etl_lib.jobs.local import signing_key
 
 FRONTEND_DIST = REPO_ROOT / "frontend" / "dist"
+CSP_FILE = REPO_ROOT / "frontend" / "csp.json"
+
+
+def content_security_policy(policy_file: Path = CSP_FILE) -> str:
+    """The web app's policy as the header writes it. Locally the API and the files are on
+    the app's own origin, so nothing is added to ``connect-src``."""
+    directives = json.loads(policy_file.read_text(encoding="utf-8"))
+    return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives.items() if name != "$comment")
+
+
 MAX_RUN_ATTEMPTS = 2  # a run interrupted by a stop is re-run once, then the job fails
 # Half-written files: atomic object writes (.NAME.tmp-*), output pieces (.NAME.parts-*),
 # uploads being received (.upload-*), the start-up probe and the key being created.
@@ -68,6 +79,19 @@ def _json(status: int, body: Any) -> Response:
 
 def _error(status: int, code: str, message: str) -> Response:
     return _json(status, {"error": {"code": code, "message": message}})
+
+
+def _refusal(exc: HTTPException, reader: Any) -> Response:
+    """Werkzeug's refusals as API errors. It reports a body that stopped arriving (its
+    deadline passed in the reader) as a 400 "client disconnected": that is a 408."""
+    if reader is not None and reader.expired:
+        return _error(408, "REQUEST_TIMEOUT", "the request did not arrive in time")
+    code = exc.code or 400
+    return _error(code, "REQUEST_TOO_LARGE" if code == 413 else "BAD_REQUEST", exc.description or "")
+
+
+def _has_body(request: Request) -> bool:
+    return bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
 
 
 def remove_temporary_files(data_dir: Path) -> list[Path]:
@@ -95,7 +119,7 @@ class LocalStack:
     extra_hosts: tuple[str, ...] = ()
     limits: ServerLimits = field(default_factory=ServerLimits)
     sweep_interval: float = SWEEP_INTERVAL_SECONDS
-    _server: BaseWSGIServer | None = None
+    _server: BoundedThreadedServer | None = None
     _supervisor: Any = None
     _listener: socket.socket | None = None
     _hosts: frozenset[str] = frozenset()
@@ -123,13 +147,13 @@ class LocalStack:
             raise StartupError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from exc
         listener.set_inheritable(True)
         self._listener = listener
-        self._server = make_server(
+        self._server = BoundedThreadedServer(
             self.host,
             self.port,
             self,
-            threaded=True,
-            request_handler=handler_class(self.limits),
+            handler_class(self.limits),
             fd=listener.fileno(),
+            max_connections=self.limits.max_connections,
         )
         self.port = int(listener.getsockname()[1])
         self._hosts = allowed_hosts(self.host, self.extra_hosts)
@@ -305,8 +329,7 @@ class LocalStack:
         try:
             response = self.check_host(request) or self.dispatch(request)
         except HTTPException as exc:  # werkzeug's own refusals: a body over the limit...
-            code = exc.code or 400
-            response = _error(code, "REQUEST_TOO_LARGE" if code == 413 else "BAD_REQUEST", exc.description or "")
+            response = _refusal(exc, environ.get(READER_KEY))
         except Exception:
             self.logger.exception("request failed", extra={"method": request.method, "path": request.path})
             response = _error(500, "INTERNAL_ERROR", "internal error; see the server log")
@@ -319,6 +342,12 @@ class LocalStack:
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1),
             },
         )
+        reader = environ.get(READER_KEY)
+        if response.status_code >= 400 and _has_body(request) and reader is not None:
+            # A refused body may be unread: read a little more of what the client is still
+            # sending, so that it sees this answer, then close (Werkzeug closes every
+            # connection after its response, but would first drain up to 10 GB).
+            reader.stop_after(self.limits.drain_bytes)
         return response(environ, start_response)
 
     def check_host(self, request: Request) -> Response | None:
@@ -395,12 +424,7 @@ class LocalStack:
             return _error(404, "NO_SUCH_BUCKET", f"no bucket {bucket}")
         try:
             key, size = receive(request, inputs, self.limits, service().limits.max_upload_bytes)
-        except UploadRefused as exc:
-            # Read a little more of what the client is still sending, so it sees this
-            # answer, then close: a refused body is never read to its end.
-            reader = request.environ.get(READER_KEY)
-            if reader is not None:
-                reader.stop_after(self.limits.drain_bytes)
+        except UploadRefused as exc:  # the rest of the body is not read (see __call__)
             return _error(exc.status, exc.code, exc.message)
         self.events(object_created_event(bucket, key, size))
         return Response(status=204)
@@ -415,10 +439,7 @@ class LocalStack:
             return _error(404, "NoSuchBucket", f"no bucket {bucket}")
         try:
             part = receive_part(request, inputs, key)
-        except UploadRefused as exc:
-            reader = request.environ.get(READER_KEY)
-            if reader is not None:
-                reader.stop_after(self.limits.drain_bytes)
+        except UploadRefused as exc:  # the rest of the body is not read (see __call__)
             return _error(exc.status, exc.code, exc.message)
         response = Response(status=200)
         response.headers["ETag"] = part.etag
@@ -456,6 +477,15 @@ class LocalStack:
         )
 
     def static(self, request: Request) -> Response:
+        response = self._static(request)
+        response.headers["Content-Security-Policy"] = self.csp
+        return response
+
+    @functools.cached_property
+    def csp(self) -> str:
+        return content_security_policy()
+
+    def _static(self, request: Request) -> Response:
         if request.path == "/config.json":  # the web app's runtime configuration: local, no sign-in
             return _json(200, {"apiBaseUrl": "/api", "auth": None})
         root = self.frontend.resolve()
@@ -504,7 +534,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         engine=args.engine,
         extra_hosts=tuple(args.allowed_host or ()),
-        limits=ServerLimits(request_timeout=args.request_timeout),
+        limits=ServerLimits(request_timeout=args.request_timeout, max_connections=args.max_connections),
     )
     try:
         stack.prepare()

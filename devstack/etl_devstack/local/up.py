@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from etl_devstack.local.limits import ServerLimits
+
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = commands.add_parser(
@@ -37,9 +39,16 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--request-timeout",
         type=float,
-        default=30.0,
+        default=ServerLimits.request_timeout,
         metavar="SECONDS",
         help="time allowed for a request's head, and for each read of its body (default: 30)",
+    )
+    p.add_argument(
+        "--max-connections",
+        type=int,
+        default=ServerLimits.max_connections,
+        metavar="N",
+        help=f"connections served at once; more are answered 503 (default: {ServerLimits.max_connections})",
     )
     p.add_argument("--verbose", action="store_true", help="show stack traces of failures")
 

@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import NEED_DATA, Data, Event, Field, File, MultipartDecoder
 
-from etl_devstack.local.http import ServerLimits
+from etl_devstack.local.limits import ServerLimits
 
 UPLOAD_TEMP_PREFIX = ".upload-"
 _CHUNK = 64 * 1024

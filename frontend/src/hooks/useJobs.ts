@@ -138,7 +138,14 @@ export function useReport(job: Job | undefined) {
     // only shortly after the job ended (a local run is never charged), it is asked for again.
     staleTime: Infinity,
     refetchInterval: (query) => costPollMs(job, query.state.data, Date.now()),
-    queryFn: () => api.getReport(job!.job_id).then((body) => body.report),
+    queryFn: async (): Promise<RunReport> => {
+      const body = await api.getReport(job!.job_id);
+      if (body.report) return body.report;
+      // Too large for the API's answer: the report's JSON is read from storage by its link.
+      const response = await fetch(body.report_url!);
+      if (!response.ok) throw new Error(`the run report could not be read (HTTP ${response.status})`);
+      return (await response.json()) as RunReport;
+    },
   });
 }
 

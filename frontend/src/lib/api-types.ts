@@ -271,7 +271,18 @@ export interface components {
         JobReport: {
             /** Job Id */
             job_id: string;
-            report: components["schemas"]["RunReportView"];
+            /** @description The report; null when it is too large for this response (over 1 MiB: a file of thousands of columns), then read it from `report_url`. */
+            report: components["schemas"]["RunReportView"] | null;
+            /**
+             * Report Url
+             * @description A short-lived link to the report's JSON, when `report` is null.
+             */
+            report_url?: string | null;
+            /**
+             * Report Expires At
+             * @description When `report_url` stops working.
+             */
+            report_expires_at?: string | null;
         };
         /**
          * JobStatus
@@ -584,6 +595,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The job's id (400 INVALID_JOB_ID if malformed). */
                 job_id: string;
             };
             cookie?: never;
@@ -660,6 +672,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The job's id (400 INVALID_JOB_ID if malformed). */
                 job_id: string;
                 /** @description From 1 to the upload's part_count (400 INVALID_PART_NUMBER otherwise). */
                 part_number: number;
@@ -742,6 +755,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The job's id (400 INVALID_JOB_ID if malformed). */
                 job_id: string;
             };
             cookie?: never;
@@ -818,6 +832,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The job's id (400 INVALID_JOB_ID if malformed). */
                 job_id: string;
             };
             cookie?: never;
@@ -885,6 +900,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The job's id (400 INVALID_JOB_ID if malformed). */
                 job_id: string;
             };
             cookie?: never;
@@ -959,6 +975,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The job's id (400 INVALID_JOB_ID if malformed). */
                 job_id: string;
             };
             cookie?: never;
@@ -1044,6 +1061,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The job's id (400 INVALID_JOB_ID if malformed). */
                 job_id: string;
             };
             cookie?: never;

@@ -85,6 +85,8 @@ export class FakeApi {
   jobs: Job[] = [];
   outputs = new Map<string, Uint8Array | string>();
   reports = new Map<string, RunReport>();
+  /** Jobs whose report the API serves by link, as it does for one too large for its body. */
+  linkedReports = new Set<string>();
   reportRequests: string[] = [];
   /** GET /jobs/{id} and DELETE /jobs/{id} requests, in order ("DELETE <id>" for the latter). */
   jobRequests: string[] = [];
@@ -189,7 +191,14 @@ export class FakeApi {
         if (job.status !== "SUCCEEDED") return notFinished(job);
         const report = this.reports.get(jobId);
         if (!report) return HttpResponse.json({ error: { code: "REPORT_MISSING", message: `job ${jobId} has no run report` } }, { status: 404 });
+        if (this.linkedReports.has(jobId)) {
+          return HttpResponse.json({ job_id: jobId, report: null, report_url: `${STORAGE}/reports/${jobId}`, report_expires_at: "2026-01-02T04:00:00Z" });
+        }
         return HttpResponse.json({ job_id: jobId, report });
+      }),
+      http.get(`${STORAGE}/reports/:id`, ({ params }) => {
+        const report = this.reports.get(String(params.id));
+        return report ? HttpResponse.json(report) : new HttpResponse(null, { status: 403 });
       }),
       http.delete(`${API}/jobs/:id`, ({ params }) => {
         this.deleted.push(String(params.id));

@@ -246,6 +246,102 @@ def test_a_client_sending_its_request_too_slowly_is_disconnected(
     assert server.api("GET", "/jobs").status_code == 200  # and still serves everyone else
 
 
+def _read_until_closed(sock: socket.socket) -> bytes:
+    received = b""
+    for _ in range(10_000):  # bounded by the socket timeout and the server closing
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        received += chunk
+    return received
+
+
+def test_a_client_sending_its_body_too_slowly_is_cut_off_by_the_bodys_deadline(
+    servers: Callable[..., Server], tmp_path: Path
+) -> None:
+    """A byte every half second never trips the 2 s idle timeout; the body's deadline (its
+    length at the minimum rate, plus the request timeout) does."""
+    server = servers(tmp_path / "data", workers=0, args=["--request-timeout", "2"])
+    head = (
+        f"POST /api/jobs HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: application/json\r\n"
+        "Content-Length: 1000\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=SOCKET_TIMEOUT) as sock:
+        sock.sendall(head)
+        answer = b""
+        for _ in range(200):  # bounded: 200 bytes at most, one every 0.5 s (the body needs 1000)
+            try:
+                sock.sendall(b" ")
+            except OSError:
+                break
+            sock.settimeout(0.5)
+            try:
+                answer = sock.recv(65536)
+                break
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+        else:
+            pytest.fail("the server kept reading a trickling body")
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert server.api("GET", "/jobs").status_code == 200
+
+
+def test_after_refusing_an_api_body_the_server_reads_no_more_than_a_little_of_it_and_closes(
+    servers: Callable[..., Server], tmp_path: Path
+) -> None:
+    """Werkzeug alone drains a refused body for up to 10 GB; a client streaming one would
+    hold the thread. The rest of the body is never parsed as a request either."""
+    server = servers(tmp_path / "data", workers=0)
+    declared = 256 * 1024**2
+    smuggled = f"DELETE /api/jobs/{'0' * 32} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode()
+    head = (
+        f"POST /api/jobs HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {declared}\r\n\r\n"
+    ).encode()
+    chunk = b" " * 65536
+    sent = 0
+    with socket.create_connection(("127.0.0.1", server.port), timeout=SOCKET_TIMEOUT) as sock:
+        sock.sendall(head + smuggled)
+        try:
+            while sent < declared:  # bounded by the declared length
+                sock.sendall(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass  # the server closed the connection on a client still sending: what is checked
+        received = _read_until_closed(sock)
+    assert sent < declared // 4, f"the server read {sent:,} bytes of a refused body"
+    assert received.startswith(b"HTTP/1.1 413"), received[:200]
+    assert received.count(b"HTTP/1.1 ") == 1, received  # the smuggled DELETE was never answered: never run
+
+
+def test_connections_over_the_limit_are_answered_503_at_once_and_served_again_once_one_ends(
+    servers: Callable[..., Server], tmp_path: Path
+) -> None:
+    server = servers(tmp_path / "data", workers=0, args=["--max-connections", "2"])
+    idle = [socket.create_connection(("127.0.0.1", server.port), timeout=SOCKET_TIMEOUT) for _ in range(2)]
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=SOCKET_TIMEOUT) as third:
+            third.sendall(f"GET /api/jobs HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode())
+            busy = _read_until_closed(third)
+        assert busy.startswith(b"HTTP/1.1 503"), busy[:200]
+        assert b'"SERVER_BUSY"' in busy
+    finally:
+        for sock in idle:
+            sock.close()
+    for _ in range(100):  # bounded: the idle connections' threads see the close and end
+        status = server.api("GET", "/jobs").status_code
+        if status == 200:
+            break
+        assert status == 503
+        threading.Event().wait(0.1)
+    assert status == 200
+
+
 @pytest.mark.parametrize(
     ("host", "status"),
     [("evil.example", 421), ("127.0.0.1.evil.example", 421), ("localhost.", 421), ("", 400)],

@@ -60,6 +60,18 @@ function setup(route = "/") {
 }
 
 describe("job detail", () => {
+  it("reads a report too large for the API's answer from its link", async () => {
+    const api = setup();
+    api.linkedReports.add("ok");
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole("link", { name: "Details of sales.parquet" }));
+    const detail = await screen.findByRole("region", { name: "Job detail" });
+    const tree = await within(detail).findByRole("tree", { name: "Output schema" });
+    expect(within(tree).getByText("name")).toBeInTheDocument();
+    expect(within(detail).getAllByLabelText("Rows per row group").length).toBeGreaterThan(0);
+    expect(api.reportRequests).toEqual(["ok"]);
+  });
+
   it("shows stats, options, schema and a preview of the first records", async () => {
     const api = setup();
     const user = userEvent.setup();
