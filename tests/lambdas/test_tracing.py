@@ -42,7 +42,7 @@ print(json.dumps(bodies))
 
 def _datagrams(listener: socket.socket) -> list[str]:
     listener.settimeout(2.0)  # the SDK sends as each subsegment ends, before the child exits
-    caught = []
+    caught: list[str] = []
     while True:
         try:
             data, _ = listener.recvfrom(65536)
