@@ -22,6 +22,7 @@ from etl_lib.contract.annotations import DECIMAL_ANNOTATION
 from etl_lib.contract.reference import MAX_SAFE_INTEGER, is_iso_timestamp_type, is_uuid_type
 from etl_lib.contract.type_families import Family, family_of
 from etl_lib.contract.variant import is_json_text_type, is_variant_type
+from etl_lib.jobs.sizing import RunCost
 from etl_lib.options import ConvertOptions
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -73,6 +74,9 @@ class RunReport(Validated):
     catalog_table: str | None = None
     """The job's output as a table of the outputs' catalog database (JSON Lines jobs of the
     job service; None elsewhere): see docs/catalog.md."""
+    # Added to the stored report once the job's run has ended (JobService.record_cost);
+    # none for a conversion outside the job service.
+    cost: RunCost | None = None
 
 
 def _nullable(schema: dict[str, Any], nullable: bool) -> dict[str, Any]:

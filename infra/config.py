@@ -22,6 +22,17 @@ from etl_lib.jobs.models import (
     S3_MIN_PART_BYTES,
 )
 from etl_lib.jobs.service import DEFAULT_JOB_RETENTION_DAYS
+from etl_lib.jobs.sizing import (
+    DEFAULT_GLUE_DPU_HOUR_USD,
+    DEFAULT_GLUE_FLEX_DPU_HOUR_USD,
+    DEFAULT_LAMBDA_GB_SECOND_USD,
+    DEFAULT_MAX_WORKERS,
+    DEFAULT_TARGET_SECONDS,
+    DEFAULT_WORKER_TYPES,
+    GLUE_MIN_WORKERS,
+    GlueSizing,
+    Prices,
+)
 from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES
 
 # The context key prefix: every setting is `etl:<key>` so it cannot collide with CDK's own flags.
@@ -88,8 +99,6 @@ class InfraConfig:
     # made it, else the source-only asset. "source": always source-only (tests, CI).
     lambda_bundle: str = "auto"
     # Glue.
-    glue_worker_type: str = "G.1X"
-    glue_number_of_workers: int = 2
     glue_timeout_minutes: int = 60
     glue_max_retries: int = 0
     glue_max_concurrent_runs: int = 10
@@ -97,6 +106,25 @@ class InfraConfig:
     # quotas) WAITs for a slot instead of failing at once (the job would end RUN_NOT_STARTED).
     # Glue queues only runs of jobs without retries, hence glue_max_retries must be 0.
     glue_job_run_queuing: bool = True
+    # Glue sizing by data (etl_lib/jobs/sizing.py, docs/scaling.md). The job runs with Glue Auto
+    # Scaling; each run is started with the worker type and count its input's size needs, within
+    # these bounds: types tried smallest first, at least glue_min_workers, at most
+    # glue_number_of_workers (the job definition's NumberOfWorkers: every run's ceiling), enough
+    # workers to convert in glue_target_seconds at the measured per-core throughput.
+    glue_worker_types: tuple[str, ...] = DEFAULT_WORKER_TYPES
+    glue_min_workers: int = GLUE_MIN_WORKERS
+    glue_number_of_workers: int = DEFAULT_MAX_WORKERS
+    glue_target_seconds: int = DEFAULT_TARGET_SECONDS
+    # The prices (USD) each run's report estimates its cost at: check them for the region.
+    glue_dpu_hour_usd: float = DEFAULT_GLUE_DPU_HOUR_USD
+    glue_flex_dpu_hour_usd: float = DEFAULT_GLUE_FLEX_DPU_HOUR_USD
+    lambda_gb_second_usd: float = DEFAULT_LAMBDA_GB_SECOND_USD
+    # VPC isolation: the Lambdas and the Glue job in private isolated subnets of a VPC of their
+    # own (infra/pipeline/network.py), reaching AWS through VPC endpoints only. Off: no VPC.
+    vpc: bool = False
+    vpc_cidr: str = "10.42.0.0/16"
+    # Its two Availability Zones; empty: the region's "a" and "b" (named, so synth looks nothing up).
+    vpc_availability_zones: tuple[str, ...] = ()
     # Scheduled validation of recent results.
     validation_schedule: str = "cron(0 3 * * ? *)"
     # Jobs one scheduled run validates at most: the oldest not yet validated, the rest next run.
@@ -141,6 +169,43 @@ class InfraConfig:
             )
         if self.small_file_threshold_bytes > self.max_upload_bytes:
             raise ValueError("etl:smallFileThresholdBytes must not exceed etl:maxUploadBytes")
+        self._check_sizing_and_network()
+
+    def _check_sizing_and_network(self) -> None:
+        _ = self.glue_sizing, self.prices  # bad bounds, worker types or prices fail the synth here
+        if self.vpc_availability_zones and len(self.vpc_availability_zones) != 2:
+            raise ValueError("etl:vpcAvailabilityZones must name two Availability Zones")
+
+    @property
+    def glue_sizing(self) -> GlueSizing:
+        """The bounds each Glue run is sized within (the events Lambda reads them)."""
+        try:
+            return GlueSizing(
+                worker_types=self.glue_worker_types,
+                min_workers=self.glue_min_workers,
+                max_workers=self.glue_number_of_workers,
+                target_seconds=self.glue_target_seconds,
+            )
+        except ValueError as exc:
+            raise ValueError(
+                f"etl:glueWorkerTypes/glueMinWorkers/glueNumberOfWorkers/glueTargetSeconds: {exc}"
+            ) from None
+
+    @property
+    def prices(self) -> Prices:
+        if min(self.glue_dpu_hour_usd, self.glue_flex_dpu_hour_usd, self.lambda_gb_second_usd) < 0:
+            raise ValueError(
+                "etl:glueDpuHourUsd, etl:glueFlexDpuHourUsd and etl:lambdaGbSecondUsd must not be negative"
+            )
+        return Prices(
+            glue_dpu_hour=self.glue_dpu_hour_usd,
+            glue_flex_dpu_hour=self.glue_flex_dpu_hour_usd,
+            lambda_gb_second=self.lambda_gb_second_usd,
+        )
+
+    @property
+    def availability_zones(self) -> tuple[str, ...]:
+        return self.vpc_availability_zones or (f"{self.region}a", f"{self.region}b")
 
     @property
     def powertools_layer(self) -> str:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from infra.stack import PipelineStack
 
 BASIC_EXECUTION = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+VPC_ACCESS = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
 API_GATEWAY_LOGS = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 XRAY = "X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level permissions (Tracing.ACTIVE)."
 RUNTIME = (
@@ -87,8 +88,9 @@ def acknowledge_findings(stack: PipelineStack) -> None:
     ack(
         functions.events.role,  # type: ignore[arg-type]
         "AwsSolutions-IAM5",
-        "Reads the head and tail of each new upload (PAR1 check) and a lost run's report; keys are per job.",
-        [upload_keys, output_keys],
+        "Reads the head and tail of each new upload (PAR1 check) and a lost run's report, and adds an "
+        "ended Glue run's cost to its report (report.json objects only); keys are per job.",
+        [upload_keys, output_keys, objects(stack, output_bucket, "outputs/*/report.json")],
     )
     ack(
         stack.run_role.role,
@@ -162,6 +164,9 @@ def acknowledge_findings(stack: PipelineStack) -> None:
         "AwsSolutions-SQS3",
         "This queue is itself the dead-letter queue of the EventBridge rule targets.",
     )
+
+    if stack.network is not None:
+        _acknowledge_network(stack)
 
     # --- API and Cognito -----------------------------------------------------------------------
     api = stack.api
@@ -241,3 +246,25 @@ def acknowledge_findings(stack: PipelineStack) -> None:
                     ),
                 ],
             )
+
+
+def _acknowledge_network(stack: PipelineStack) -> None:
+    """VPC mode (etl:vpc=true): the functions' and the Glue job's network permissions."""
+    interfaces = stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
+    for function in stack.functions.all.values():
+        assert function.role is not None
+        ack(
+            function.role,
+            "AwsSolutions-IAM4",
+            "AWSLambdaVPCAccessExecutionRole only lets Lambda create and remove the function's network "
+            "interfaces in the VPC; CDK attaches it to functions placed in a VPC.",
+            [VPC_ACCESS],
+        )
+    ack(
+        stack.etl.role,
+        "AwsSolutions-IAM5",
+        "A Glue run in the VPC creates, tags and removes its workers' network interfaces (their ids are not "
+        "known in advance; tagging limited to Glue's own tag key) and reads the subnets, route tables, security "
+        "groups and endpoints it joins: EC2's Describe calls and CreateNetworkInterface take no narrower resource.",
+        ["Resource::*", f"Resource::{interfaces}"],
+    )

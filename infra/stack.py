@@ -20,6 +20,7 @@ from infra.pipeline.functions import FunctionSizing, ServiceFunctions
 from infra.pipeline.hosting import Hosting
 from infra.pipeline.jobs_table import IdempotencyTable, JobsTable
 from infra.pipeline.monitoring import Monitoring
+from infra.pipeline.network import Network
 from infra.pipeline.reconciler import JobReconciler
 from infra.pipeline.run_role import JobRunRole
 from infra.pipeline.sessions import GlueSessionRole
@@ -61,6 +62,19 @@ class PipelineStack(Stack):
         origins = [hosting.url, *config.extra_allowed_origins]
         storage.allow_browser_origins(origins)
 
+        self.network = (
+            Network(
+                self,
+                "Network",
+                name_prefix=config.name_prefix,
+                cidr=config.vpc_cidr,
+                availability_zones=config.availability_zones,
+                log_retention=log_retention,
+            )
+            if config.vpc
+            else None
+        )
+
         glue_job_name = f"{config.name_prefix}-parquet-to-json"
         catalog = OutputCatalogDatabase(self, "OutputCatalog", name_prefix=config.name_prefix)
         api_sizing = FunctionSizing(memory_mb=config.lambda_memory_mb, timeout_seconds=config.lambda_timeout_seconds)
@@ -92,6 +106,9 @@ class PipelineStack(Stack):
             metrics_namespace=config.metrics_namespace,
             allowed_origins=origins,
             removal_policy=removal,
+            glue_sizing=config.glue_sizing,
+            prices=config.prices,
+            network=self.network,
         )
         api = Api(
             self,
@@ -136,13 +153,14 @@ class PipelineStack(Stack):
             events_function=functions.events,
             converter_function=functions.converter,
             key=self.key,
-            worker_type=config.glue_worker_type,
+            worker_type=config.glue_worker_types[0],
             number_of_workers=config.glue_number_of_workers,
             timeout_minutes=config.glue_timeout_minutes,
             max_retries=config.glue_max_retries,
             max_concurrent_runs=config.glue_max_concurrent_runs,
             run_queuing=config.glue_job_run_queuing,
             metrics_namespace=config.metrics_namespace,
+            network=self.network,
         )
         self.reconciler = JobReconciler(
             self,

@@ -99,13 +99,14 @@ def test_limits_take_none_for_unlimited_and_seconds_as_integers() -> None:
 
 def test_a_report_written_by_the_earlier_pydantic_model_reads_back_and_writes_the_same_json() -> None:
     # The committed fixture was written by RunReport when it was a pydantic model (before a
-    # report had parts or a catalog table): the same keys in the same order, the same datetime format.
+    # report had parts, a catalog table or a cost): the same keys in the same order, the same datetime format.
     written = FIXTURE_REPORT.read_text(encoding="utf-8")
     report = RunReport.from_json(written)
-    assert report.parts == ()
+    assert (report.parts, report.cost) == ((), None)
     again = json.loads(report.to_json(indent=2))
     assert again.pop("parts") == []
     assert again.pop("catalog_table") is None  # registered in no catalog: the field came later
+    assert again.pop("cost") is None
     assert json.dumps(again, indent=2, ensure_ascii=False) + "\n" == written
 
 

@@ -29,9 +29,12 @@ from etl_lib.jobs.ports import (
     PresignedPart,
     PresignedPost,
     Quota,
+    RunSpec,
+    RunUsage,
     UploadedPart,
     UploadGoneError,
 )
+from etl_lib.jobs.sizing import ExecutionClass, GlueSizing, glue_dpu_seconds, run_capacity
 
 # S3's answers to a CompleteMultipartUpload whose parts do not fit (changed, too small...).
 # ListParts pages to read at most (1,000 parts a page, S3's maximum of 10,000 parts).
@@ -568,20 +571,60 @@ class DynamoJobStore(JobStore):
 
 
 class GlueJobLauncher(JobLauncher):
-    def __init__(self, client: Any, job_name: str) -> None:
+    """Starts runs of the Glue job, each sized by its input (:func:`run_capacity`).
+
+    The job runs with Glue Auto Scaling (``--enable-auto-scaling``, a default argument of the
+    job): a run's ``NumberOfWorkers`` is the most it may scale out to, and Glue releases the
+    workers it does not need, charging for the DPU-seconds used.
+    """
+
+    def __init__(self, client: Any, job_name: str, sizing: GlueSizing | None = None) -> None:
         self.glue = client
         self.job_name = job_name
+        self.sizing = sizing or GlueSizing()
 
-    def start(self, arguments: Mapping[str, str]) -> str:
-        run_id: str = self.glue.start_job_run(JobName=self.job_name, Arguments=dict(arguments))["JobRunId"]
+    def start(self, arguments: Mapping[str, str], spec: RunSpec | None = None) -> str:
+        spec = spec or RunSpec()
+        capacity = run_capacity(spec.input_bytes, self.sizing, spec.execution_class)
+        run_id: str = self.glue.start_job_run(
+            JobName=self.job_name,
+            Arguments=dict(arguments),
+            WorkerType=capacity.worker_type,
+            NumberOfWorkers=capacity.workers,
+            ExecutionClass=capacity.execution_class.glue_name,
+        )["JobRunId"]
         return run_id
 
-    def arguments_of(self, run_id: str) -> dict[str, str] | None:
+    def _run(self, run_id: str) -> Any:
         try:
-            run = self.glue.get_job_run(JobName=self.job_name, RunId=run_id)["JobRun"]
+            return self.glue.get_job_run(JobName=self.job_name, RunId=run_id)["JobRun"]
         except self.glue.exceptions.EntityNotFoundException:
             return None
-        return dict(run.get("Arguments", {}))
+
+    def arguments_of(self, run_id: str) -> dict[str, str] | None:
+        run = self._run(run_id)
+        return None if run is None else dict(run.get("Arguments", {}))
+
+    def usage(self, run_id: str) -> RunUsage | None:
+        """GetJobRun's account of an ended run: ``DPUSeconds`` where Glue gives it (Auto
+        Scaling and Flex runs), else ``ExecutionTime`` times the run's workers."""
+        run = self._run(run_id)
+        if run is None:
+            return None
+        units, source = glue_dpu_seconds(
+            dpu_seconds=run.get("DPUSeconds"),
+            execution_seconds=int(run.get("ExecutionTime", 0)),
+            worker_type=run.get("WorkerType"),
+            workers=run.get("NumberOfWorkers"),
+        )
+        glue_class = str(run.get("ExecutionClass") or ExecutionClass.STANDARD.glue_name)
+        return RunUsage(
+            dpu_seconds=units,
+            source=source,
+            execution_class=ExecutionClass(glue_class.lower()),
+            worker_type=run.get("WorkerType"),
+            workers=run.get("NumberOfWorkers"),
+        )
 
     def run_state(self, run_id: str) -> str | None:
         try:
@@ -604,7 +647,7 @@ class LambdaLauncher(JobLauncher):
         self.lambda_ = client
         self.function_name = function_name
 
-    def start(self, arguments: Mapping[str, str]) -> str:
+    def start(self, arguments: Mapping[str, str], spec: RunSpec | None = None) -> str:
         # The converter runs in the same deployment as this service: it builds the stores
         # from its own environment, so the job id is all it needs.
         payload = {"job_id": arguments["--job_id"]}

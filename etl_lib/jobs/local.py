@@ -40,6 +40,7 @@ from etl_lib.jobs.ports import (
     PresignedPart,
     PresignedPost,
     Quota,
+    RunSpec,
     UploadedPart,
     UploadGoneError,
 )
@@ -673,7 +674,7 @@ class ScriptLauncher(JobLauncher):
         self.script = script
         self.exit_codes: dict[str, int] = {}
 
-    def start(self, arguments: Mapping[str, str]) -> str:
+    def start(self, arguments: Mapping[str, str], spec: RunSpec | None = None) -> str:
         run_id = f"lr_{uuid.uuid4().hex}"
         args = {**arguments, "--JOB_RUN_ID": run_id}
         (self.runs_dir / f"{run_id}.json").write_text(json.dumps(args), encoding="utf-8")

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from etl_lib.jobs.sizing import ExecutionClass
 from etl_lib.options import ConvertOptions, Engine
 
 MIB = 1024**2
@@ -99,6 +100,9 @@ class Job(BaseModel):
     # Until the upload is accepted, the engine asked for (auto or a forced one); from QUEUED
     # on, the one chosen; once SUCCEEDED, the one that ran.
     engine: Engine = Engine.AUTO
+    # Glue's execution class for a Spark run (flex: cheaper, may start later); jobs stored
+    # before it existed are standard.
+    execution_class: ExecutionClass = ExecutionClass.STANDARD
     created_at: datetime
     updated_at: datetime
     declared_bytes: int = Field(exclude=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from etl_lib.jobs.models import Job, JobPage, JobStatus
+from etl_lib.jobs.sizing import ExecutionClass
 
 
 @dataclass(frozen=True)
@@ -247,12 +248,37 @@ class JobStore(ABC):
         """Ids of the jobs in these statuses (restart recovery and supervision)."""
 
 
+@dataclass(frozen=True)
+class RunSpec:
+    """What a run is sized by: its input's size, and the Glue execution class its job asked for."""
+
+    input_bytes: int = 0
+    execution_class: ExecutionClass = ExecutionClass.STANDARD
+
+
+@dataclass(frozen=True)
+class RunUsage:
+    """What an ended run was charged for, as the service that ran it reports it."""
+
+    dpu_seconds: float
+    source: str  # etl_lib.report.RunCost.source
+    execution_class: ExecutionClass
+    worker_type: str | None
+    workers: int | None
+
+
 class JobLauncher(ABC):
     """Starts the conversion run (Glue or the converter Lambda in AWS, the local runner locally)."""
 
     @abstractmethod
-    def start(self, arguments: Mapping[str, str]) -> str:
-        """Start a run of the job script with ``arguments`` (``--name``: value); returns the run id."""
+    def start(self, arguments: Mapping[str, str], spec: RunSpec | None = None) -> str:
+        """Start a run of the job script with ``arguments`` (``--name``: value); a launcher that
+        sizes its runs sizes it by ``spec``. Returns the run id."""
+
+    def usage(self, run_id: str) -> RunUsage | None:
+        """What the ended run ``run_id`` was charged for; None where the launcher cannot say
+        (the local runners cost nothing, the converter Lambda measures its own)."""
+        return None
 
     @abstractmethod
     def arguments_of(self, run_id: str) -> dict[str, str] | None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from etl_lib.jobs.local import create_sqlite, sqlite_connection
-from etl_lib.jobs.ports import JobLauncher
+from etl_lib.jobs.ports import JobLauncher, RunSpec
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -145,7 +145,7 @@ class QueueLauncher(JobLauncher):
     def __init__(self, queue: RunQueue) -> None:
         self.queue = queue
 
-    def start(self, arguments: Mapping[str, str]) -> str:
+    def start(self, arguments: Mapping[str, str], spec: RunSpec | None = None) -> str:
         return self.queue.enqueue(arguments)
 
     def arguments_of(self, run_id: str) -> dict[str, str] | None:

@@ -64,9 +64,11 @@ from etl_lib.jobs.ports import (
     PresignedPart,
     PresignedPost,
     Quota,
+    RunSpec,
     UploadedPart,
     UploadGoneError,
 )
+from etl_lib.jobs.sizing import ExecutionClass, Prices, RunCost, lambda_gb_seconds
 from etl_lib.options import (
     DEFAULT_SMALL_FILE_THRESHOLD_BYTES,
     Compression,
@@ -181,6 +183,7 @@ class JobService:
         spark_limits: Limits | None = None,
         claim_poll_seconds: float = 1.0,
         catalog: OutputCatalog | None = None,
+        prices: Prices | None = None,
     ) -> None:
         self.jobs = jobs
         self.inputs = inputs
@@ -207,6 +210,8 @@ class JobService:
         # Where SUCCEEDED JSON Lines outputs are registered as tables; None: not registered
         # (a deployment or run without a catalog database, e.g. runs started before one).
         self.catalog = catalog
+        # What a run's estimated cost is computed at (record_cost).
+        self.prices = prices or Prices()
         # Epoch seconds now: what job expiry and the per-user limit are judged by (leases use
         # the real time, as every process holding one must agree on it).
         self.clock: Callable[[], float] = time.time
@@ -220,7 +225,14 @@ class JobService:
     # --- API: create, read, download, delete -------------------------------------------
 
     def create_job(
-        self, owner: str, *, filename: str, size: int, options: ConvertOptions, engine: Engine | str = Engine.AUTO
+        self,
+        owner: str,
+        *,
+        filename: str,
+        size: int,
+        options: ConvertOptions,
+        engine: Engine | str = Engine.AUTO,
+        execution_class: ExecutionClass | str = ExecutionClass.STANDARD,
     ) -> tuple[Job, PresignedPost | MultipartPlan]:
         """A PENDING job and how to upload its file: a presigned POST up to the multipart
         threshold, above it a multipart upload the store has started (its plan)."""
@@ -243,6 +255,7 @@ class JobService:
             # Until the upload is accepted this is the engine asked for ("auto" or a
             # forced one); from QUEUED on, the one chosen; once SUCCEEDED, the one that ran.
             engine=self.engine if engine == Engine.AUTO else Engine(engine),
+            execution_class=ExecutionClass(execution_class),
             created_at=now,
             updated_at=now,
             declared_bytes=size,
@@ -539,7 +552,10 @@ class JobService:
         if launcher is None:
             raise RuntimeError("this service has no job launcher")
         try:
-            run_id = launcher.start({"--job_id": job.job_id, **self.run_arguments})
+            run_id = launcher.start(
+                {"--job_id": job.job_id, **self.run_arguments},
+                RunSpec(input_bytes=job.input_bytes or 0, execution_class=job.execution_class),
+            )
         except Exception as exc:
             log.exception("cannot start the conversion run")
             return self.fail(
@@ -560,6 +576,8 @@ class JobService:
         arguments = self.launcher.arguments_of(run_id) if self.launcher else None
         job_id = (arguments or {}).get("--job_id")
         job = self.jobs.get(job_id) if job_id else None
+        if job is not None and job.status is JobStatus.SUCCEEDED and run_state == "SUCCEEDED":
+            return self._record_glue_cost(job, run_id)
         if job is None or state.is_terminal(job.status):
             return job
         if job.run_id is not None and job.run_id != run_id:
@@ -578,7 +596,8 @@ class JobService:
             if report is not None:
                 from etl_lib.report import RunReport
 
-                return self._succeed(job, RunReport.from_json(report), job.attempt)
+                recovered = self._succeed(job, RunReport.from_json(report), job.attempt)
+                return self._record_glue_cost(recovered, run_id) if recovered is not None else None
             if job.lease_expires_at is not None and job.lease_expires_at > time.time():
                 return job  # its holder is alive (a duplicate run ended): it will report
             return self.fail(
@@ -587,6 +606,66 @@ class JobService:
                 attempt=job.attempt,
             )
         return job
+
+    # --- what a run cost -------------------------------------------------------------------
+
+    def _record_glue_cost(self, job: Job, run_id: str) -> Job:
+        """Add the Glue run's charge to the report of the job it published (only that run's:
+        a duplicate run's end changes nothing)."""
+        if job.run_id != run_id or self.launcher is None:
+            return job
+        usage = self.launcher.usage(run_id)
+        if usage is None:
+            return job
+        price = self.prices.per_dpu_second(usage.execution_class)
+        self.record_cost(
+            job,
+            RunCost(
+                service="glue",
+                units=usage.dpu_seconds,
+                unit="DPU-second",
+                source=usage.source,
+                price_per_unit_usd=price,
+                estimated_usd=usage.dpu_seconds * price,
+                execution_class=usage.execution_class.glue_name,
+                worker_type=usage.worker_type,
+                workers=usage.workers,
+            ),
+        )
+        return job
+
+    def record_lambda_cost(self, job: Job, *, memory_mb: int, duration_ms: float) -> None:
+        """Add the converter Lambda's charge for ``job``'s run (``memory_mb`` for
+        ``duration_ms``) to its report."""
+        units = lambda_gb_seconds(memory_mb, duration_ms)
+        price = self.prices.lambda_gb_second
+        self.record_cost(
+            job,
+            RunCost(
+                service="lambda",
+                units=units,
+                unit="GB-second",
+                source="memory x duration",
+                price_per_unit_usd=price,
+                estimated_usd=units * price,
+                memory_mb=memory_mb,
+            ),
+        )
+
+    def record_cost(self, job: Job, cost: RunCost) -> None:
+        """Write ``cost`` into the SUCCEEDED job's stored report (its ``cost``). The report is
+        edited as JSON, unparsed, as run_report reads it: pyarrow stays out of the events
+        Lambda. Never fails the job: a cost that cannot be recorded is logged."""
+        key = report_key(job.job_id, job.attempt)
+        try:
+            stored = self.outputs.get_bytes(key)
+            if stored is None:
+                return
+            report = json.loads(stored)
+            report["cost"] = cost.to_dict()
+            self.outputs.put_bytes(key, json.dumps(report, indent=2).encode())
+        except Exception:
+            log.exception("cannot record the run's cost", extra={"job_id": job.job_id})
 
     def on_run_lost(self, job_id: str, reason: str) -> Job | None:
         """A local-engine run (the converter Lambda) crashed or timed out on every attempt.

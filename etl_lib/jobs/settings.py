@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 
-from pydantic import Field, NonNegativeInt, PositiveInt, ValidationError, model_validator
+from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveInt, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from etl_lib.errors import SettingsError
@@ -45,6 +45,17 @@ from etl_lib.jobs.service import (
     DEFAULT_RUN_LEASE_SECONDS,
     JobLimits,
     JobService,
+)
+from etl_lib.jobs.sizing import (
+    DEFAULT_GLUE_DPU_HOUR_USD,
+    DEFAULT_GLUE_FLEX_DPU_HOUR_USD,
+    DEFAULT_LAMBDA_GB_SECOND_USD,
+    DEFAULT_MAX_WORKERS,
+    DEFAULT_TARGET_SECONDS,
+    DEFAULT_WORKER_TYPES,
+    GLUE_MIN_WORKERS,
+    GlueSizing,
+    Prices,
 )
 from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES, Engine, Limits
 from etl_lib.platform import DEFAULT_DATA_DIR
@@ -142,8 +153,28 @@ class Settings(RunSettings):
         default="subprocess", validation_alias=env.ETL_LOCAL_RUNNER
     )
 
+    # Each Glue run's workers, from its input's size (etl_lib.jobs.sizing.run_capacity):
+    # worker types smallest first (comma-separated), bounds, and the target conversion time.
+    glue_worker_types: str = Field(default=",".join(DEFAULT_WORKER_TYPES), validation_alias=env.GLUE_WORKER_TYPES)
+    glue_min_workers: int = Field(default=GLUE_MIN_WORKERS, ge=GLUE_MIN_WORKERS, validation_alias=env.GLUE_MIN_WORKERS)
+    glue_max_workers: int = Field(
+        default=DEFAULT_MAX_WORKERS, ge=GLUE_MIN_WORKERS, validation_alias=env.GLUE_MAX_WORKERS
+    )
+    glue_target_seconds: PositiveInt = Field(default=DEFAULT_TARGET_SECONDS, validation_alias=env.GLUE_TARGET_SECONDS)
+    # The prices (USD) a run's estimated cost is computed at (its report's cost).
+    glue_dpu_hour_usd: NonNegativeFloat = Field(
+        default=DEFAULT_GLUE_DPU_HOUR_USD, validation_alias=env.GLUE_DPU_HOUR_USD
+    )
+    glue_flex_dpu_hour_usd: NonNegativeFloat = Field(
+        default=DEFAULT_GLUE_FLEX_DPU_HOUR_USD, validation_alias=env.GLUE_FLEX_DPU_HOUR_USD
+    )
+    lambda_gb_second_usd: NonNegativeFloat = Field(
+        default=DEFAULT_LAMBDA_GB_SECOND_USD, validation_alias=env.LAMBDA_GB_SECOND_USD
+    )
+
     @model_validator(mode="after")
     def _complete(self) -> Self:
+        _ = self.glue_sizing  # bad bounds or an unknown worker type are refused at start-up
         if self.backend == "local":
             # The local buckets are directories; their names only appear in URLs.
             object.__setattr__(self, "input_bucket", self.input_bucket or "inputs")
@@ -161,6 +192,24 @@ class Settings(RunSettings):
         if missing:
             raise ValueError(f"missing environment variables: {', '.join(missing)}")
         return self
+
+    @property
+    def glue_sizing(self) -> GlueSizing:
+        """The bounds each Glue run is sized within."""
+        return GlueSizing(
+            worker_types=tuple(t.strip() for t in self.glue_worker_types.split(",") if t.strip()),
+            min_workers=self.glue_min_workers,
+            max_workers=self.glue_max_workers,
+            target_seconds=self.glue_target_seconds,
+        )
+
+    @property
+    def prices(self) -> Prices:
+        return Prices(
+            glue_dpu_hour=self.glue_dpu_hour_usd,
+            glue_flex_dpu_hour=self.glue_flex_dpu_hour_usd,
+            lambda_gb_second=self.lambda_gb_second_usd,
+        )
 
     @property
     def limits(self) -> JobLimits:
@@ -316,7 +365,7 @@ def build_service(
         if settings.backend == "aws":
             from etl_lib.jobs.aws import GlueJobLauncher, LambdaLauncher
 
-            launcher = GlueJobLauncher(_boto3_client("glue"), settings.glue_job_name)
+            launcher = GlueJobLauncher(_boto3_client("glue"), settings.glue_job_name, settings.glue_sizing)
             if settings.converter_function_name:
                 local_launcher = LambdaLauncher(_boto3_client("lambda"), settings.converter_function_name)
         elif settings.local_runner == "queue":
@@ -341,6 +390,7 @@ def build_service(
         run_arguments=arguments,
         lease_seconds=settings.run_lease_seconds,
         catalog=_catalog(arguments.get("--output_catalog")),
+        prices=settings.prices,
     )
 
 

@@ -19,6 +19,7 @@ from constructs import Construct
 
 from etl_lib.platform import GLUE_VERSION
 from infra.assets import GLUE_SCRIPT, runtime_closure, wheel_name, wheel_requirements
+from infra.pipeline.network import Network
 from infra.pipeline.storage import UPLOAD_PREFIX
 
 SCRIPTS_PREFIX = "glue/scripts/"
@@ -138,6 +139,7 @@ class EtlJob(Construct):
         max_concurrent_runs: int,
         run_queuing: bool,
         metrics_namespace: str,
+        network: Network | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -180,6 +182,9 @@ class EtlJob(Construct):
                 python_version="3",
                 script_location=artifacts.url(SCRIPTS_PREFIX + GLUE_SCRIPT.name),
             ),
+            # The smallest worker type, and the most workers any run may have: each run is
+            # started with the type and count its input needs (etl_lib.jobs.sizing), and Glue
+            # Auto Scaling releases the workers it does not use.
             worker_type=worker_type,
             number_of_workers=number_of_workers,
             timeout=timeout_minutes,
@@ -188,8 +193,13 @@ class EtlJob(Construct):
             # Beyond max_concurrent_runs a run waits (WAITING) for a slot instead of failing.
             job_run_queuing_enabled=run_queuing,
             security_configuration=self.security_configuration.name,
+            # With etl:vpc=true the workers run in the isolated VPC (infra/pipeline/network.py).
+            connections=(
+                glue.CfnJob.ConnectionsListProperty(connections=[network.glue_connection_name]) if network else None
+            ),
             default_arguments={
                 **spark_job_arguments(artifacts),
+                "--enable-auto-scaling": "true",
                 **artifacts.python_modules(),
                 # The stores (glue_jobs/parquet_to_json.py); the events Lambda passes the same
                 # values and --job_id with each run (etl_lib.jobs.settings.run_arguments).
@@ -207,6 +217,9 @@ class EtlJob(Construct):
             },
         )
         self.job.node.add_dependency(artifacts.deployment)
+        if network is not None:
+            network.allow_glue(self.role)
+            self.job.node.add_dependency(network.glue_connection)
         # Runs must not start before the role's policy exists (the Role itself is already a GetAtt).
         self.job.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
         self.job_arn = stack.format_arn(service="glue", resource="job", resource_name=job_name)

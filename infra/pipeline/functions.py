@@ -22,8 +22,10 @@ from constructs import Construct
 
 from etl_lib.jobs import env
 from etl_lib.jobs.metrics import service_name
+from etl_lib.jobs.sizing import GlueSizing, Prices
 from etl_lib.platform import PYTHON_VERSION
 from infra.pipeline.jobs_table import OWNER_INDEX
+from infra.pipeline.network import Network
 from infra.pipeline.storage import OUTPUT_PREFIX, UPLOAD_PREFIX
 
 RUNTIME = lambda_.Runtime(f"python{PYTHON_VERSION}", lambda_.RuntimeFamily.PYTHON)
@@ -68,10 +70,14 @@ class ServiceFunctions(Construct):
         metrics_namespace: str,
         allowed_origins: list[str],
         removal_policy: RemovalPolicy,
+        glue_sizing: GlueSizing,
+        prices: Prices,
+        network: Network | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._removal_policy = removal_policy
         self._added: dict[str, lambda_.Function] = {}
+        self._network = network
         self._log_retention = log_retention
         # One asset for every function: the handlers share etl_lib, so it is uploaded once.
         self._code = lambda_.Code.from_asset(str(code_dir))
@@ -95,6 +101,14 @@ class ServiceFunctions(Construct):
             env.ALLOWED_ORIGINS: ",".join(allowed_origins),
             env.POWERTOOLS_METRICS_NAMESPACE: metrics_namespace,
             env.POWERTOOLS_LOG_LEVEL: "INFO",
+            # How the events Lambda sizes each Glue run, and the prices run reports use.
+            env.GLUE_WORKER_TYPES: ",".join(glue_sizing.worker_types),
+            env.GLUE_MIN_WORKERS: str(glue_sizing.min_workers),
+            env.GLUE_MAX_WORKERS: str(glue_sizing.max_workers),
+            env.GLUE_TARGET_SECONDS: str(glue_sizing.target_seconds),
+            env.GLUE_DPU_HOUR_USD: repr(prices.glue_dpu_hour),
+            env.GLUE_FLEX_DPU_HOUR_USD: repr(prices.glue_flex_dpu_hour),
+            env.LAMBDA_GB_SECOND_USD: repr(prices.lambda_gb_second),
         }
         stack = Stack.of(self)
         table_arn = table.table_arn
@@ -178,8 +192,10 @@ class ServiceFunctions(Construct):
         # events: check the uploaded object (HEAD + ranged GETs), move the job, start the run.
         _allow(self.events, ["dynamodb:GetItem", "dynamodb:UpdateItem"], [table_arn])
         _allow(self.events, ["s3:GetObject"], [input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")])
-        # A run that ended SUCCEEDED without marking its job is recovered from its report.
+        # A run that ended SUCCEEDED without marking its job is recovered from its report; an
+        # ended Glue run's cost (GetJobRun) is added to it.
         _allow(self.events, ["s3:GetObject"], [output_bucket.arn_for_objects(f"{OUTPUT_PREFIX}*")])
+        _allow(self.events, ["s3:PutObject"], [output_bucket.arn_for_objects(f"{OUTPUT_PREFIX}*/report.json")])
         # ListBucket makes a missing key a 404 (handled) instead of a 403 (an error).
         _allow(self.events, ["s3:ListBucket"], [input_bucket.bucket_arn, output_bucket.bucket_arn])
         _allow(
@@ -256,6 +272,10 @@ class ServiceFunctions(Construct):
             dead_letter_queue=dlq,
             retry_attempts=2 if asynchronous else None,
             on_failure=on_failure,
+            # With etl:vpc=true, in the isolated subnets (infra/pipeline/network.py).
+            vpc=self._network.vpc if self._network else None,
+            vpc_subnets=self._network.subnets if self._network else None,
+            security_groups=[self._network.functions_security_group] if self._network else None,
         )
 
 

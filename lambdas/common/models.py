@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from etl_lib.jobs.models import DEFAULT_MAX_UPLOAD_BYTES, MIB, Filename, Job, JobError, JobStatus
+from etl_lib.jobs.sizing import ExecutionClass
 from etl_lib.options import ConvertOptions, Engine
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -38,6 +39,12 @@ class CreateJobRequest(BaseModel):
         description="auto: small files on the fast single-machine engine, large ones on Spark (Glue); "
         "spark: always Spark.",
     )
+    execution_class: ExecutionClass = Field(
+        default=ExecutionClass.STANDARD,
+        description="For a job that runs on Spark (Glue): standard starts at once; flex, for jobs that are not "
+        "urgent, runs on Glue's spare capacity at a lower price and may start later or take longer. Ignored by "
+        "the single-machine engine.",
+    )
 
 
 class JobView(BaseModel):
@@ -52,6 +59,7 @@ class JobView(BaseModel):
         "(local or spark), which is the one that ran.",
         examples=["local"],
     )
+    execution_class: ExecutionClass = Field(description="The Glue execution class asked for (standard, flex).")
     created_at: datetime
     updated_at: datetime
     input_bytes: int | None
@@ -161,6 +169,27 @@ class ReportPart(BaseModel):
     )
 
 
+class RunCostView(BaseModel):
+    """What the run was charged for, and its cost at the deployment's prices (etl_lib.jobs.sizing.RunCost)."""
+
+    service: Literal["glue", "lambda"] = Field(description="glue: the Spark run; lambda: the converter function.")
+    units: float = Field(description="DPU-seconds (glue) or GB-seconds (lambda) charged.", examples=[1234.5])
+    unit: Literal["DPU-second", "GB-second"]
+    source: str = Field(
+        description="Where units come from: Glue's DPUSeconds, ExecutionTime x workers (a run without Auto "
+        "Scaling's account), or memory x duration (the converter's handler, rounded up to the millisecond).",
+        examples=["DPUSeconds"],
+    )
+    price_per_unit_usd: float = Field(description="The deployment's configured price of one unit, in USD.")
+    estimated_usd: float = Field(description="units x price_per_unit_usd: an estimate, not an invoice.")
+    execution_class: str | None = Field(default=None, description="Glue's execution class (STANDARD, FLEX).")
+    worker_type: str | None = Field(default=None, examples=["G.1X"])
+    workers: int | None = Field(
+        default=None, description="Workers the run was started with (its Auto Scaling ceiling)."
+    )
+    memory_mb: int | None = Field(default=None, description="The converter function's memory.")
+
+
 class RunReportView(BaseModel):
     """The summary of a SUCCEEDED job's run (etl_lib.report.RunReport without storage paths)."""
 
@@ -178,6 +207,11 @@ class RunReportView(BaseModel):
     parts: list[ReportPart] = Field(description="The input's row groups in output order; empty for older runs.")
     catalog_table: str | None = Field(
         default=None, description="The output's table in the outputs' catalog database, if it was registered."
+    )
+    cost: RunCostView | None = Field(
+        default=None,
+        description="What the run was charged for and its estimated cost; null until the run's end has been "
+        "accounted (a Glue run's, moments after the job SUCCEEDED) and for runs that cost nothing (the local stack).",
     )
 
 

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from etl_lib._runtime.arrow_memory import use_jemalloc
 from etl_lib._runtime.lazy import import_pyarrow_without_numpy
 from etl_lib.jobs.metrics import service_name
+from etl_lib.jobs.models import JobStatus, new_attempt_id
 from etl_lib.jobs.settings import service_for_job, validate_at_cold_start
 from lambdas.common.observability import PowertoolsJobMetrics, observability
 
@@ -46,6 +47,7 @@ class ConvertRequest(BaseModel):
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    started = time.monotonic()
     request = parse(event=event, model=ConvertRequest)
     logger.append_keys(job_id=request.job_id)
     # engine="local" whatever the record says: this function has no Spark to start.
@@ -53,12 +55,23 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Lambda keeps across its retries); each execution still claims with its own attempt.
     # Waiting for the claim and converting both end inside this invocation's own timeout.
     must_end_by = time.monotonic() + context.get_remaining_time_in_millis() / 1000
+    attempt = new_attempt_id()
     # Credentials scoped to this job (RUN_ROLE_ARN): the file parsed here is untrusted, and
     # this function's own role may only assume the run role.
     with service_for_job(request.job_id) as scoped:
-        job = scoped.observed_by(PowertoolsJobMetrics()).run(
-            request.job_id, engine="local", run_id=f"lambda:{context.aws_request_id}", must_end_by=must_end_by
+        service = scoped.observed_by(PowertoolsJobMetrics())
+        job = service.run(
+            request.job_id,
+            engine="local",
+            attempt=attempt,
+            run_id=f"lambda:{context.aws_request_id}",
+            must_end_by=must_end_by,
         )
+        if job is not None and job.status is JobStatus.SUCCEEDED and job.attempt == attempt:
+            # This invocation published the output: its cost is its memory for its duration so
+            # far (Lambda bills the handler's duration; the few milliseconds left are not counted).
+            duration_ms = (time.monotonic() - started) * 1000
+            service.record_lambda_cost(job, memory_mb=int(context.memory_limit_in_mb), duration_ms=duration_ms)
     if job is None:
         return {"job_id": request.job_id, "status": None}
     logger.info("conversion finished", extra={"status": job.status.value, "engine": job.engine})

@@ -102,7 +102,12 @@ def create(owner: str, request: CreateJobRequest, idempotency_key: str | None) -
 
 def _create(owner: str, request: CreateJobRequest) -> dict[str, Any]:
     job, upload = service().create_job(
-        owner, filename=request.filename, size=request.size, options=request.options, engine=request.engine
+        owner,
+        filename=request.filename,
+        size=request.size,
+        options=request.options,
+        engine=request.engine,
+        execution_class=request.execution_class,
     )
     logger.append_keys(job_id=job.job_id)
     multipart = isinstance(upload, MultipartPlan)

@@ -51,7 +51,11 @@ class Synth:
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
-    outdir = tmp_path_factory.mktemp("cdk.out")
+    yield from synthesize(infra_context(), tmp_path_factory.mktemp("cdk.out"))
+
+
+def synthesize(context: dict[str, Any], outdir: Path) -> Iterator[Synth]:
+    """The app synthesized offline with ``context`` into ``outdir`` (a fixture's body)."""
     with pytest.MonkeyPatch.context() as env:
         # Make any accidental AWS call fail fast instead of searching for credentials.
         for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
@@ -63,7 +67,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
         from infra.app import build_app
 
         started = time.perf_counter()
-        app, stack = build_app(infra_context(), outdir=str(outdir))
+        app, stack = build_app(context, outdir=str(outdir))
         assembly = app.synth()
         seconds = time.perf_counter() - started
         template_path = Path(assembly.get_stack_by_name(stack.stack_name).template_full_path)

@@ -25,8 +25,10 @@ def test_context_values_override_defaults_and_command_line_strings_are_coerced()
         context={
             "etl:account": "222222222222",
             "etl:region": "us-east-1",
-            "etl:glueNumberOfWorkers": "10",  # -c etl:glueNumberOfWorkers=10 arrives as a string
-            "etl:glueWorkerType": "G.2X",
+            "etl:glueNumberOfWorkers": "12",  # -c etl:glueNumberOfWorkers=12 arrives as a string
+            "etl:glueWorkerTypes": '["G.2X"]',
+            "etl:glueDpuHourUsd": "0.5",
+            "etl:vpc": "true",
             "etl:apiThrottleRate": "5.5",
             "etl:extraAllowedOrigins": '["http://localhost:5173"]',
             "etl:alarmEmails": ["ops@example.com"],
@@ -37,8 +39,12 @@ def test_context_values_override_defaults_and_command_line_strings_are_coerced()
     config = InfraConfig.from_node(app.node)
     assert config.account == "222222222222"
     assert config.region == "us-east-1"
-    assert config.glue_number_of_workers == 10
-    assert config.glue_worker_type == "G.2X"
+    assert config.glue_number_of_workers == 12
+    assert config.glue_worker_types == ("G.2X",)
+    assert config.glue_sizing.max_workers == 12
+    assert config.prices.glue_dpu_hour == 0.5
+    assert config.vpc is True
+    assert config.availability_zones == ("us-east-1a", "us-east-1b")
     assert config.api_throttle_rate == 5.5
     assert config.extra_allowed_origins == ("http://localhost:5173",)
     assert config.alarm_emails == ("ops@example.com",)
@@ -100,3 +106,20 @@ def test_the_stack_defaults_are_the_runtimes() -> None:
     assert config.small_file_threshold_bytes == DEFAULT_SMALL_FILE_THRESHOLD_BYTES
     assert config.max_upload_bytes == DEFAULT_MAX_UPLOAD_BYTES
     assert config.output_retention_days == DEFAULT_JOB_RETENTION_DAYS
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"etl:glueWorkerTypes": '["G.9X"]'}, "worker types must be some of"),
+        ({"etl:glueNumberOfWorkers": "1"}, "glueNumberOfWorkers"),
+        ({"etl:glueMinWorkers": "6", "etl:glueNumberOfWorkers": "4"}, "minimum"),
+        ({"etl:glueFlexDpuHourUsd": "-1"}, "must not be negative"),
+        ({"etl:vpcAvailabilityZones": '["eu-west-1a"]'}, "two Availability Zones"),
+    ],
+)
+def test_sizing_prices_and_vpc_settings_glue_or_ec2_would_refuse_fail_the_synth_in_one_line(
+    context: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        InfraConfig.from_node(App(context=context).node)

@@ -359,6 +359,7 @@ def test_each_function_gets_only_its_own_actions(synth: Synth) -> None:
             "dynamodb:GetItem",
             "dynamodb:UpdateItem",
             "s3:GetObject",
+            "s3:PutObject",  # an ended Glue run's cost, into its report.json only
             "glue:StartJobRun",
             "glue:GetJobRun",
             "lambda:InvokeFunction",
@@ -491,8 +492,13 @@ def test_glue_job(synth: Synth) -> None:
     assert job["GlueVersion"] == GLUE_VERSION
     assert job["Command"]["Name"] == "glueetl"
     assert "glue/scripts/parquet_to_json.py" in str(job["Command"]["ScriptLocation"])
+    # Glue Auto Scaling: the job's NumberOfWorkers is the ceiling of every run, each started
+    # with the workers its input needs (etl_lib.jobs.sizing).
     assert job["WorkerType"] == "G.1X"
-    assert job["NumberOfWorkers"] == 2
+    assert job["NumberOfWorkers"] == synth.stack.config.glue_number_of_workers == 10
+    assert job["DefaultArguments"]["--enable-auto-scaling"] == "true"
+    # Without etl:vpc=true, no connection: the job runs in Glue's own network.
+    assert "Connections" not in job
     assert job["Timeout"] == 60
     assert job["MaxRetries"] == 0
     # Over MaxConcurrentRuns a run waits for a slot instead of failing RUN_NOT_STARTED.
@@ -525,6 +531,20 @@ def test_glue_job(synth: Synth) -> None:
     assert int(args["--max_run_seconds"]) == timeout_seconds - 300
     # The run publishes its end metrics where the dashboard and the role's condition expect.
     assert args["--metrics_namespace"] == "ParquetJsonEtl"
+
+
+@pytest.mark.parametrize("name", ["events", "converter"])
+def test_the_functions_size_and_price_runs_with_the_deployments_settings(synth: Synth, name: str) -> None:
+    """The events Lambda sizes each Glue run, and both price the runs they account, with exactly
+    infra/config.py's bounds and prices, read back by the runtime's settings."""
+    from etl_lib.jobs.settings import Settings
+
+    env = synth.raw["Resources"][function_id(synth, name)]["Properties"]["Environment"]["Variables"]
+    plain = {k: v for k, v in env.items() if isinstance(v, str)}
+    names = {"INPUT_BUCKET": "i", "OUTPUT_BUCKET": "o", "JOBS_TABLE": "t", "IDEMPOTENCY_TABLE": "k"}
+    settings = Settings.from_env({**plain, **names})
+    assert settings.glue_sizing == synth.stack.config.glue_sizing
+    assert settings.prices == synth.stack.config.prices
 
 
 def test_glue_job_arguments_are_the_scripts_arguments() -> None:

@@ -226,6 +226,22 @@ def call(handler: Any, event: dict[str, Any]) -> tuple[int, Any]:
     return response["statusCode"], (json.loads(body) if body else None)
 
 
+def create_and_upload_on_aws(data: bytes, **request: Any) -> tuple[dict[str, Any], str]:
+    """POST /jobs through the upload Lambda with ``request``'s fields, then the presigned POST
+    of ``data`` to moto's S3; the job as created and its input key."""
+    import requests
+
+    from lambdas.upload.handler import handler as upload_handler
+
+    body = {"filename": "sales.parquet", "size": len(data), **request}
+    status, created = call(upload_handler, api_event("POST", "/jobs", body=body))
+    assert status == 201, created
+    upload = created["upload"]
+    response = requests.post(upload["url"], data=upload["fields"], files={"file": ("sales.parquet", data)}, timeout=30)
+    assert response.status_code in {200, 201, 204}, response.text
+    return created["job"], upload["fields"]["key"]
+
+
 def local_upload(fields: dict[str, str], data: bytes) -> str:
     """What the local server does with a presigned form upload (over HTTP)."""
     import io
@@ -259,9 +275,12 @@ class RecordingLauncher(JobLauncher):
 
     def __init__(self) -> None:
         self.started: list[dict[str, str]] = []
+        # What each run was sized by (a RunSpec).
+        self.sized: list[Any] = []
 
-    def start(self, arguments: Any) -> str:
+    def start(self, arguments: Any, spec: Any = None) -> str:
         self.started.append(dict(arguments))
+        self.sized.append(spec)
         return f"run-{len(self.started)}"
 
     def arguments_of(self, run_id: str) -> dict[str, str] | None:

@@ -18,12 +18,12 @@ from etl_lib.options import ConvertOptions
 from lambdas.download.handler import handler as download_handler
 from lambdas.events.handler import handler as events_handler
 from lambdas.status.handler import handler as status_handler
-from lambdas.upload.handler import handler as upload_handler
 from tests.jobs.support import (
     AwsResources,
     FakeLambdaContext,
     api_event,
     call,
+    create_and_upload_on_aws,
     expected_output,
     glue_event,
     s3_event,
@@ -37,13 +37,7 @@ if TYPE_CHECKING:
 def create_and_upload(
     data: bytes, options: dict[str, Any] | None = None, engine: str = "auto"
 ) -> tuple[dict[str, Any], str]:
-    body = {"filename": "sales.parquet", "size": len(data), "options": options or {}, "engine": engine}
-    status, created = call(upload_handler, api_event("POST", "/jobs", body=body))
-    assert status == 201, created
-    upload = created["upload"]
-    response = requests.post(upload["url"], data=upload["fields"], files={"file": ("sales.parquet", data)}, timeout=30)
-    assert response.status_code in {200, 201, 204}, response.text
-    return created["job"], upload["fields"]["key"]
+    return create_and_upload_on_aws(data, options=options or {}, engine=engine)
 
 
 def only_run(resources: AwsResources) -> JobRunTypeDef:

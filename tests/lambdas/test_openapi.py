@@ -33,14 +33,15 @@ def test_the_document_is_openapi_3_1_and_covers_every_route() -> None:
 
 
 def test_the_report_view_exposes_only_fields_the_run_report_has_with_the_same_types() -> None:
-    from etl_lib.report import InputPart, RunReport
-    from lambdas.common.models import ReportPart, RunReportView
+    from etl_lib.report import InputPart, RunCost, RunReport
+    from lambdas.common.models import ReportPart, RunCostView, RunReportView
 
-    for view, source in ((RunReportView, RunReport), (ReportPart, InputPart)):
+    for view, source in ((RunReportView, RunReport), (ReportPart, InputPart), (RunCostView, RunCost)):
         # The report types are dataclasses: their resolved field types, constraints left out
         # (the view states none), as pydantic's ``annotation`` gives a model's.
         source_types = typing.get_type_hints(source)
         for name, field in view.model_fields.items():
             assert name in source_types, f"{view.__name__}.{name} is not in {source.__name__}"
-            if name != "parts":  # a list of ReportPart for a tuple of InputPart, compared above
+            # A list of ReportPart for a tuple of InputPart, a RunCostView for a RunCost: compared above.
+            if name not in {"parts", "cost"}:
                 assert field.annotation == source_types[name], f"{view.__name__}.{name}"

@@ -15,6 +15,7 @@ import { ApiError } from "../lib/api";
 import { convertAgainState } from "../lib/convertAgain";
 import { formatBytes, formatCount, formatDateTime, formatDuration } from "../lib/format";
 import type { ConvertOptions, Job } from "../lib/types";
+import { CostSummary } from "./CostSummary";
 import { PreviewView } from "./PreviewView";
 import { RunChart } from "./RunChart";
 import { SchemaTree } from "./SchemaTree";
@@ -66,6 +67,15 @@ function ReportSections({ job }: { job: Job }) {
       </Container>
       <Container header={<Header variant="h2" description="Rows and uncompressed bytes per row group of the input.">Run</Header>}>
         {body((data) => <RunChart report={data} />, "The run summary")}
+      </Container>
+      <Container
+        header={
+          <Header variant="h2" description="What the run was charged for, at this deployment's configured prices: an estimate, not an invoice.">
+            Cost
+          </Header>
+        }
+      >
+        {body((data) => <CostSummary cost={data.cost} />, "The cost")}
       </Container>
     </>
   );
@@ -162,6 +172,7 @@ export function JobDetail({ jobId, onDownload, onDelete }: JobDetailProps) {
                     { label: "Output size", value: formatBytes(job.output_bytes) },
                     { label: "Rows in", value: formatCount(job.rows_in) },
                     { label: "Rows out", value: formatCount(job.rows_out) },
+                    { label: "Urgency", value: job.execution_class === "flex" ? "Not urgent (Glue Flex)" : "Standard" },
                     // A SUCCEEDED JSON Lines output is a table of the outputs' catalog database.
                     ...(job.catalog_table
                       ? [

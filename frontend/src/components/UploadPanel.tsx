@@ -6,14 +6,16 @@ import Container from "@cloudscape-design/components/container";
 import ExpandableSection from "@cloudscape-design/components/expandable-section";
 import FileDropzone from "@cloudscape-design/components/file-dropzone";
 import FileInput from "@cloudscape-design/components/file-input";
+import FormField from "@cloudscape-design/components/form-field";
 import Header from "@cloudscape-design/components/header";
 import SpaceBetween from "@cloudscape-design/components/space-between";
+import Toggle from "@cloudscape-design/components/toggle";
 import { useLocation, useNavigate } from "react-router";
 import { useJobs } from "../hooks/useJobs";
 import { useNarrow } from "../hooks/useMediaQuery";
 import { isInFlight, useUploads } from "../hooks/uploads";
 import { readConvertAgain } from "../lib/convertAgain";
-import { DEFAULT_OPTIONS, type ConvertOptions, type Job } from "../lib/types";
+import { DEFAULT_OPTIONS, type ConvertOptions, type ExecutionClass, type Job } from "../lib/types";
 import { PAGE_SIZE } from "./JobsTable";
 import { OptionsForm } from "./OptionsForm";
 import { UploadList } from "./UploadList";
@@ -27,6 +29,7 @@ export function UploadPanel({ onDownload }: UploadPanelProps) {
   const navigate = useNavigate();
   const again = readConvertAgain(location.state);
   const [options, setOptions] = useState<ConvertOptions>(again?.options ?? DEFAULT_OPTIONS);
+  const [executionClass, setExecutionClass] = useState<ExecutionClass>("standard");
   const narrow = useNarrow();
   // On a phone the options fold away so "Choose files" is on the first screen; they open by
   // themselves when a failed job is to be converted again with other options.
@@ -48,7 +51,7 @@ export function UploadPanel({ onDownload }: UploadPanelProps) {
   const doneWithAgain = () => navigate(".", { replace: true, state: null });
   const addFiles = (files: File[]) => {
     if (files.length === 0) return;
-    uploads.start(files, options);
+    uploads.start(files, options, executionClass);
     if (again) doneWithAgain();
   };
   const heldFile = again ? uploads.fileOf(again.jobId) : null;
@@ -90,7 +93,21 @@ export function UploadPanel({ onDownload }: UploadPanelProps) {
           expanded={optionsOpen ?? !narrow}
           onChange={({ detail }) => setOptionsOpen(detail.expanded)}
         >
-          <OptionsForm value={options} onChange={setOptions} />
+          <SpaceBetween size="l">
+            <OptionsForm value={options} onChange={setOptions} />
+            <FormField
+              label="Urgency"
+              description="Large files are converted on Spark (AWS Glue); small ones at once, whatever is chosen here."
+            >
+              <Toggle
+                checked={executionClass === "flex"}
+                onChange={({ detail }) => setExecutionClass(detail.checked ? "flex" : "standard")}
+                description="Glue runs it on spare capacity at a lower price; it may start later and take longer."
+              >
+                Not urgent (Glue Flex)
+              </Toggle>
+            </FormField>
+          </SpaceBetween>
         </ExpandableSection>
         <FileDropzone onChange={({ detail }) => addFiles(detail.value)}>
           <SpaceBetween size="xs" alignItems="center">
@@ -109,7 +126,7 @@ export function UploadPanel({ onDownload }: UploadPanelProps) {
           onRetry={(item) => {
             if (!item.file) return;
             uploads.dismiss(item.key);
-            uploads.start([item.file], options);
+            uploads.start([item.file], options, executionClass);
           }}
           onDownload={onDownload}
         />

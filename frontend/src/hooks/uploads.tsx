@@ -8,7 +8,7 @@ import { createContext, useCallback, useContext, useEffect, useMemo, useReducer,
 import { useQueryClient } from "@tanstack/react-query";
 import { createUploadEngine, type UploadEngine } from "../lib/uploader";
 import { findResumable, forgetResumable, identityOf, loadResumable, saveResumable, type ResumableUpload } from "../lib/resumable";
-import type { ConvertOptions } from "../lib/types";
+import type { ConvertOptions, ExecutionClass } from "../lib/types";
 import { useApi } from "./ApiContext";
 import { refreshJobs } from "./useJobs";
 
@@ -66,8 +66,9 @@ export function isParquetFile(name: string): boolean {
 
 export interface Uploads {
   items: UploadItem[];
-  /** Each file becomes a job converted with `options`, uploaded in parallel. */
-  start(files: File[], options: ConvertOptions): void;
+  /** Each file becomes a job converted with `options` (on Glue's `executionClass` when given),
+   * uploaded in parallel. */
+  start(files: File[], options: ConvertOptions, executionClass?: ExecutionClass): void;
   cancel(key: string): void;
   dismiss(key: string): void;
   clearFinished(): void;
@@ -148,7 +149,7 @@ export function UploadsProvider({ children }: { children: ReactNode }) {
   }, [inFlight]);
 
   const start = useCallback(
-    (files: File[], options: ConvertOptions) => {
+    (files: File[], options: ConvertOptions, executionClass?: ExecutionClass) => {
       const added: UploadItem[] = [];
       for (const file of files) {
         // The file of an interrupted (or failed) multipart upload, chosen again: resume it, in
@@ -168,7 +169,7 @@ export function UploadsProvider({ children }: { children: ReactNode }) {
         }
         added.push({ ...base, phase: "creating", error: null });
         started.current.set(base.key, { file, options, jobId: null });
-        engine.current?.add(base.key, file, options);
+        engine.current?.add(base.key, file, options, executionClass);
       }
       dispatch({ type: "add", items: added });
     },

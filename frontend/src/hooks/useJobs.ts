@@ -117,12 +117,27 @@ export function useDownload() {
 }
 
 /** The run report (summary, output schema, input parts) of a SUCCEEDED job. */
+/** How long after a job ended its report may still gain the run's cost (a Glue run's is
+ * accounted when Glue reports the run's end, moments after the job SUCCEEDED). */
+export const COST_WAIT_MS = 2 * 60_000;
+export const COST_POLL_MS = 5_000;
+
+/** How often to ask again for a finished job's report (false: not again): while it has no
+ * cost, and only within COST_WAIT_MS of the job's end (a local run is never charged). */
+export function costPollMs(job: Pick<Job, "updated_at"> | undefined, report: RunReport | undefined, now: number): number | false {
+  const ended = job ? Date.parse(job.updated_at) : NaN;
+  return report?.cost == null && now - ended < COST_WAIT_MS ? COST_POLL_MS : false;
+}
+
 export function useReport(job: Job | undefined) {
   const api = useApi();
   return useQuery({
     queryKey: jobKeys.report(job?.job_id ?? ""),
     enabled: job?.status === "SUCCEEDED",
-    staleTime: Infinity, // a finished run's report never changes
+    // A finished run's report changes once at most: when its cost is added. Until then, and
+    // only shortly after the job ended (a local run is never charged), it is asked for again.
+    staleTime: Infinity,
+    refetchInterval: (query) => costPollMs(job, query.state.data, Date.now()),
     queryFn: async (): Promise<RunReport> => {
       const body = await api.getReport(job!.job_id);
       if (body.report) return body.report;

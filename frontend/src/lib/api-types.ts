@@ -185,6 +185,11 @@ export interface components {
              * @enum {string}
              */
             engine: "auto" | "spark";
+            /**
+             * @description For a job that runs on Spark (Glue): standard starts at once; flex, for jobs that are not urgent, runs on Glue's spare capacity at a lower price and may start later or take longer. Ignored by the single-machine engine.
+             * @default standard
+             */
+            execution_class: components["schemas"]["ExecutionClass"];
         };
         /** CreateJobResponse */
         CreateJobResponse: {
@@ -222,6 +227,14 @@ export interface components {
         ErrorResponse: {
             error: components["schemas"]["ErrorDetail"];
         };
+        /**
+         * ExecutionClass
+         * @description How urgently a job's Glue run is wanted. ``flex`` runs on spare capacity, cheaper, and
+         *     may start later and take longer (Glue's FLEX execution class); ``standard`` is Glue's
+         *     default. A job the local engine converts (the converter Lambda) ignores it.
+         * @enum {string}
+         */
+        ExecutionClass: "standard" | "flex";
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -292,6 +305,8 @@ export interface components {
              * @example local
              */
             engine: components["schemas"]["Engine"];
+            /** @description The Glue execution class asked for (standard, flex). */
+            execution_class: components["schemas"]["ExecutionClass"];
             /**
              * Created At
              * Format: date-time
@@ -421,6 +436,65 @@ export interface components {
             bytes: number;
         };
         /**
+         * RunCostView
+         * @description What the run was charged for, and its cost at the deployment's prices (etl_lib.jobs.sizing.RunCost).
+         */
+        RunCostView: {
+            /**
+             * Service
+             * @description glue: the Spark run; lambda: the converter function.
+             * @enum {string}
+             */
+            service: "glue" | "lambda";
+            /**
+             * Units
+             * @description DPU-seconds (glue) or GB-seconds (lambda) charged.
+             * @example 1234.5
+             */
+            units: number;
+            /**
+             * Unit
+             * @enum {string}
+             */
+            unit: "DPU-second" | "GB-second";
+            /**
+             * Source
+             * @description Where units come from: Glue's DPUSeconds, ExecutionTime x workers (a run without Auto Scaling's account), or memory x duration (the converter's handler, rounded up to the millisecond).
+             * @example DPUSeconds
+             */
+            source: string;
+            /**
+             * Price Per Unit Usd
+             * @description The deployment's configured price of one unit, in USD.
+             */
+            price_per_unit_usd: number;
+            /**
+             * Estimated Usd
+             * @description units x price_per_unit_usd: an estimate, not an invoice.
+             */
+            estimated_usd: number;
+            /**
+             * Execution Class
+             * @description Glue's execution class (STANDARD, FLEX).
+             */
+            execution_class?: string | null;
+            /**
+             * Worker Type
+             * @example G.1X
+             */
+            worker_type?: string | null;
+            /**
+             * Workers
+             * @description Workers the run was started with (its Auto Scaling ceiling).
+             */
+            workers?: number | null;
+            /**
+             * Memory Mb
+             * @description The converter function's memory.
+             */
+            memory_mb?: number | null;
+        };
+        /**
          * RunReportView
          * @description The summary of a SUCCEEDED job's run (etl_lib.report.RunReport without storage paths).
          */
@@ -478,6 +552,8 @@ export interface components {
              * @description The output's table in the outputs' catalog database, if it was registered.
              */
             catalog_table?: string | null;
+            /** @description What the run was charged for and its estimated cost; null until the run's end has been accounted (a Glue run's, moments after the job SUCCEEDED) and for runs that cost nothing (the local stack). */
+            cost?: components["schemas"]["RunCostView"] | null;
         };
         /** UploadedPartView */
         UploadedPartView: {

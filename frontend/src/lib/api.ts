@@ -31,8 +31,10 @@ export const IDEMPOTENCY_HEADER = "Idempotency-Key";
 
 export type TokenProvider = () => Promise<string | null>;
 
-/** What the app sends: the engine is left to the API's default ("auto"). */
-export type CreateJobRequest = Pick<ApiCreateJobRequest, "filename" | "size" | "options">;
+/** What the app sends: the engine is left to the API's default ("auto"); the execution class
+ * is sent when the user chose one. */
+export type CreateJobRequest = Pick<ApiCreateJobRequest, "filename" | "size" | "options"> &
+  Partial<Pick<ApiCreateJobRequest, "execution_class">>;
 
 export interface ApiClient {
   listJobs(params: { limit: number; nextToken: string | null }): Promise<JobPage>;

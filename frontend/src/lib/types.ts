@@ -16,6 +16,10 @@ export type JobEnvelope = Schemas["JobEnvelope"];
 export type JobReport = Schemas["JobReport"];
 export type RunReport = Schemas["RunReportView"];
 export type ReportPart = Schemas["ReportPart"];
+/** What a run was charged for and its estimated cost (null until the run's end is accounted). */
+export type RunCost = Schemas["RunCostView"];
+/** Glue's execution class a job asks for: "flex" for jobs that are not urgent. */
+export type ExecutionClass = Schemas["ExecutionClass"];
 export type CreateJobRequest = Schemas["CreateJobRequest"];
 export type CreateJobResponse = Schemas["CreateJobResponse"];
 /** A presigned POST: send every field first, then the file, as multipart/form-data. */

@@ -16,7 +16,7 @@ import AwsS3 from "@uppy/aws-s3";
 import Uppy, { type UppyFile } from "@uppy/core";
 import { RateLimitedQueue } from "@uppy/utils";
 import { ApiError, type ApiClient } from "./api";
-import type { ConvertOptions, CreateJobResponse, Job, MultipartUpload } from "./types";
+import type { ConvertOptions, CreateJobResponse, ExecutionClass, Job, MultipartUpload } from "./types";
 import { RESUME_HINT } from "./resumable";
 import { sendBytes } from "./upload";
 
@@ -72,8 +72,9 @@ export interface UploadEvents {
 }
 
 export interface UploadEngine {
-  /** Creates the file's job and uploads the file; progress and outcome come as events. */
-  add(key: string, file: File, options: ConvertOptions): void;
+  /** Creates the file's job (with Glue's `executionClass` when given) and uploads the file;
+   * progress and outcome come as events. */
+  add(key: string, file: File, options: ConvertOptions, executionClass?: ExecutionClass): void;
   /** Sends the parts of a multipart upload that storage does not hold yet, then completes it. */
   resume(key: string, file: File, upload: { jobId: string; plan: Pick<MultipartUpload, "part_size" | "part_count">; options: ConvertOptions }): void;
   /** Stops the upload and deletes its job (which would otherwise wait for its file forever). */
@@ -142,14 +143,18 @@ export function createUploadEngine(api: ApiClient, events: UploadEvents): Upload
     uppy.upload().catch(() => undefined);
   }
 
-  const createJob = creating.wrapPromiseFunction((file: File, options: ConvertOptions, idempotencyKey: string) =>
-    api.createJob({ filename: file.name, size: file.size, options }, idempotencyKey),
+  const createJob = creating.wrapPromiseFunction(
+    (file: File, options: ConvertOptions, idempotencyKey: string, executionClass: ExecutionClass | undefined) =>
+      api.createJob(
+        { filename: file.name, size: file.size, options, ...(executionClass ? { execution_class: executionClass } : {}) },
+        idempotencyKey,
+      ),
   );
 
-  async function createAndEnqueue(key: string, file: File, options: ConvertOptions) {
+  async function createAndEnqueue(key: string, file: File, options: ConvertOptions, executionClass?: ExecutionClass) {
     const idempotencyKey = crypto.randomUUID();
     try {
-      const created = await createJob(file, options, idempotencyKey);
+      const created = await createJob(file, options, idempotencyKey, executionClass);
       if (ended.has(key)) {
         // Cancelled while the job was being created: nobody will upload its file.
         deleteJob(created.job.job_id);
@@ -226,9 +231,9 @@ export function createUploadEngine(api: ApiClient, events: UploadEvents): Upload
   });
 
   return {
-    add(key, file, options) {
+    add(key, file, options, executionClass) {
       ended.delete(key);
-      void createAndEnqueue(key, file, options);
+      void createAndEnqueue(key, file, options, executionClass);
     },
     resume(key, file, { jobId, plan, options }) {
       ended.delete(key);

@@ -2,7 +2,7 @@
 // the real api.ts client, XMLHttpRequest upload and fetch code paths all run.
 import { createHash } from "node:crypto";
 import { http, HttpResponse, delay } from "msw";
-import type { ConvertOptions, Job, RunReport } from "../lib/types";
+import type { ConvertOptions, ExecutionClass, Job, RunReport } from "../lib/types";
 import { DEFAULT_OPTIONS } from "../lib/types";
 
 export const API = "http://localhost/api";
@@ -35,6 +35,7 @@ export function makeJob(overrides: Partial<Job> = {}): Job {
     filename: "data.parquet",
     options: { ...DEFAULT_OPTIONS },
     engine: "auto",
+    execution_class: "standard",
     created_at: "2026-01-02T03:04:05Z",
     updated_at: "2026-01-02T03:04:05Z",
     input_bytes: null,
@@ -90,7 +91,7 @@ export class FakeApi {
   /** GET /jobs/{id} and DELETE /jobs/{id} requests, in order ("DELETE <id>" for the latter). */
   jobRequests: string[] = [];
   uploads: RecordedUpload[] = [];
-  createRequests: { filename: string; size: number; options: ConvertOptions }[] = [];
+  createRequests: { filename: string; size: number; options: ConvertOptions; execution_class?: ExecutionClass }[] = [];
   /** The Idempotency-Key header of each POST /jobs, in order (null when none was sent). */
   idempotencyKeys: (string | null)[] = [];
   listRequests: URLSearchParams[] = [];
@@ -140,7 +141,7 @@ export class FakeApi {
         return HttpResponse.json({ jobs: page, next_token: next });
       }),
       http.post(`${API}/jobs`, async ({ request }) => {
-        const body = (await request.json()) as { filename: string; size: number; options: ConvertOptions };
+        const body = (await request.json()) as { filename: string; size: number; options: ConvertOptions; execution_class?: ExecutionClass };
         this.createRequests.push(body);
         this.idempotencyKeys.push(request.headers.get("Idempotency-Key"));
         this.seq++;
@@ -148,6 +149,7 @@ export class FakeApi {
           job_id: `job-${this.seq}`,
           filename: body.filename,
           options: body.options,
+          execution_class: body.execution_class ?? "standard",
           created_at: new Date(Date.UTC(2026, 0, 1, 0, this.seq)).toISOString(),
         });
         this.jobs.unshift(job);

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.devstack.local.stack import ROOT, Server, converted, create_and_upload, wait_finished
+from tests.devstack.local.stack import ROOT, Server, converted, create_and_upload, upload, wait_finished
 from tests.jobs.support import free_port, write_parquet
 
 
@@ -38,6 +38,26 @@ def test_the_full_flow_over_http_survives_a_restart(servers: Callable[..., Serve
     assert requests.get(link["url"], timeout=30).content == first.content  # the old link still works
     fresh = again.api("GET", f"/jobs/{job_id}/download").json()
     assert requests.get(fresh["url"], timeout=30).content == first.content
+
+
+def test_etl_up_accepts_a_flex_job_and_converts_it_at_no_cost(servers: Callable[..., Server], tmp_path: Path) -> None:
+    """Flex (Glue's execution class for jobs that are not urgent) is a request field the local
+    stack takes as AWS does: kept on the job, converted the same way, and nothing is charged."""
+    server = servers(tmp_path / "data")
+    data = write_parquet(tmp_path / "sales.parquet", rows=20).read_bytes()
+    body = {"filename": "sales.parquet", "size": len(data), "execution_class": "flex"}
+    created = server.api("POST", "/jobs", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["job"]["execution_class"] == "flex"
+    assert upload(created.json(), data).status_code == 204
+    job = wait_finished(server, created.json()["job"]["job_id"])
+    assert (job["status"], job["execution_class"]) == ("SUCCEEDED", "flex")
+    assert server.api("GET", f"/jobs/{job['job_id']}/report").json()["report"]["cost"] is None
+
+    refused = server.api("POST", "/jobs", json={**body, "execution_class": "urgent"})
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "INVALID_REQUEST"
+    assert "execution_class" in refused.json()["error"]["message"]
 
 
 def test_tampered_and_expired_urls_are_refused(servers: Callable[..., Server], tmp_path: Path) -> None:
