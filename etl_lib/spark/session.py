@@ -24,9 +24,10 @@ LOG_LEVEL_ENV = "ETL_SPARK_LOG_LEVEL"
 """Spark's log level once the session runs; default ``ERROR``."""
 
 
-def local_spark(app_name: str = "etl", *, cores: str = "*") -> SparkSession:
+def local_spark(app_name: str = "etl", *, cores: str = "*", ui: bool = False) -> SparkSession:
     """The session of this process (started on first use): ``local[cores]``, or the master
-    ``ETL_SPARK_MASTER`` names, its executors told where S3 is as this process knows it."""
+    ``ETL_SPARK_MASTER`` names, its executors told where S3 is as this process knows it.
+    ``ui``: serve the Spark UI on a free port of 127.0.0.1 (``sparkContext.uiWebUrl``)."""
     from pyspark.sql import SparkSession
 
     # Executors must run the same interpreter (and so the same etl_lib) as the driver.
@@ -38,7 +39,8 @@ def local_spark(app_name: str = "etl", *, cores: str = "*") -> SparkSession:
     builder = (
         SparkSession.builder.appName(app_name)
         .master(os.environ.get(MASTER_ENV, f"local[{cores}]"))
-        .config("spark.ui.enabled", "false")
+        .config("spark.ui.enabled", "true" if ui else "false")
+        .config("spark.ui.port", "0")  # any free port: several sessions run side by side
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
