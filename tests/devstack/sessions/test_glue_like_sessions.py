@@ -34,6 +34,11 @@ def _bucket(endpoint: Endpoint, tmp_path: Path) -> tuple[Any, str]:
     return s3, bucket
 
 
+def _session_notebook(tmp_path: Path, *cells: str) -> Path:
+    """A Glue notebook of ``cells`` after the cell that applies the session config."""
+    return _notebook(tmp_path, "%load_ext etl_lib.notebook.session_config", *cells)
+
+
 def _parquet(table: pa.Table) -> bytes:
     sink = io.BytesIO()
     pq.write_table(table, sink)
@@ -57,7 +62,7 @@ def test_plain_spark_reads_and_writes_s3_and_serves_its_ui_on_a_session(
         "import urllib.request\nui = spark.sparkContext.uiWebUrl\n"
         "print('ui', urllib.request.urlopen(ui + '/jobs/').status, ui)",
     ]
-    source = _notebook(tmp_path, "%load_ext etl_lib.notebook.session_config", *cells)
+    source = _session_notebook(tmp_path, *cells)
     executed = run_notebook(source, tmp_path / "out.ipynb", kernel=glue_kernel)
 
     text = "\n".join(_texts(executed))
@@ -76,11 +81,8 @@ def test_plain_spark_reads_and_writes_s3_and_serves_its_ui_on_a_session(
 def test_a_failing_cell_keeps_its_printed_output_and_shows_its_traceback(
     glue_kernel: str, glue_endpoint: Endpoint, tmp_path: Path
 ) -> None:
-    source = _notebook(
-        tmp_path,
-        "%load_ext etl_lib.notebook.session_config",
-        "def ratio(a, b):\n    return a / b\n\nprint('computed so far: 41')\nratio(1, 0)",
-    )
+    code = "def ratio(a, b):\n    return a / b\n\nprint('computed so far: 41')\nratio(1, 0)"
+    source = _session_notebook(tmp_path, code)
     with pytest.raises(NotebookFailed) as failed:
         run_notebook(source, tmp_path / "out.ipynb", kernel=glue_kernel)
 
@@ -97,11 +99,8 @@ def test_a_failing_cell_keeps_its_printed_output_and_shows_its_traceback(
 def test_matplot_shows_the_figure_as_a_png_on_a_session(
     glue_kernel: str, glue_endpoint: Endpoint, tmp_path: Path
 ) -> None:
-    source = _notebook(
-        tmp_path,
-        "%load_ext etl_lib.notebook.session_config",
-        "import matplotlib.pyplot as plt\nprint('plotting')\nplt.plot([1, 2, 3])\n%matplot plt",
-    )
+    plot = "import matplotlib.pyplot as plt\nprint('plotting')\nplt.plot([1, 2, 3])\n%matplot plt"
+    source = _session_notebook(tmp_path, plot)
     executed = run_notebook(source, tmp_path / "out.ipynb", kernel=glue_kernel)
 
     outputs = executed.cells[-1].outputs
@@ -141,9 +140,8 @@ def test_glue_context_reads_a_partitioned_catalog_table_on_a_session(
             TableName="sales",
             PartitionInput={"Values": [cat, str(catnum)], "StorageDescriptor": storage(f"s3://{bucket}/{folder}")},
         )
-    source = _notebook(
+    source = _session_notebook(
         tmp_path,
-        "%load_ext etl_lib.notebook.session_config",
         f'dyf = glueContext.create_dynamic_frame.from_catalog(database="{database}", table_name="sales")\n'
         "df = dyf.toDF()\nprint('dtypes', df.dtypes)\n"
         "print('rows', dyf.count(), sorted(tuple(r) for r in df.collect()))",
