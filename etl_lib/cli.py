@@ -121,7 +121,7 @@ _COMMANDS: dict[str, Callable[[argparse._SubParsersAction[argparse.ArgumentParse
 
 COMMANDS_GROUP = "etl_lib.commands"
 """The entry-point group of the commands other distributions add: the developer stack
-(devstack/) adds ``up``, ``validate``, ``sessions`` and ``session-config``. An entry point's
+(devstack/) adds ``up``, ``validate``, ``sessions``, ``session-config`` and ``notebook``. An entry point's
 name is its command's; it names an object with ``add_parser(commands)``, which adds a
 subparser of that name, and ``run(args) -> int``, which runs the command."""
 

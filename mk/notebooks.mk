@@ -43,3 +43,7 @@ session-config: $(STAMP) ## write .glue-session.json for glue_pyspark: from $(CD
 .PHONY: test-sessions
 test-sessions: $(STAMP) ## only the Glue sessions tests (local endpoint, glue_pyspark kernel)
 	$(BIN)/pytest tests/devstack/sessions
+
+.PHONY: notebook-run
+notebook-run: install-glue-kernels ## run NOTEBOOK into OUT headless (etl notebook run; KERNEL=..., PARAMS="-p name value ..."): fails on any cell error
+	$(BIN)/etl notebook run $(NOTEBOOK) $(or $(OUT),build/notebooks/$(notdir $(NOTEBOOK))) $(if $(KERNEL),-k $(KERNEL)) $(PARAMS)

@@ -167,7 +167,7 @@ def test_a_command_builds_only_its_own_parser_and_help_lists_them_all() -> None:
         (commands,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         return list(commands.choices)
 
-    everything = ["convert", "session-config", "sessions", "up", "validate"]
+    everything = ["convert", "notebook", "session-config", "sessions", "up", "validate"]
     assert names(build_parser(["convert", "in.parquet", "out.jsonl"])) == ["convert"]
     assert names(build_parser(["sessions", "--port", "9"])) == ["sessions"]
     assert names(build_parser([])) == names(build_parser(["--help"])) == names(build_parser(["bogus"])) == everything
@@ -178,7 +178,7 @@ def test_a_command_builds_only_its_own_parser_and_help_lists_them_all() -> None:
 def test_the_developer_stack_adds_its_commands_and_without_it_etl_has_convert_only(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for command in ("up", "validate", "sessions", "session-config"):
+    for command in ("up", "validate", "sessions", "session-config", "notebook"):
         with pytest.raises(SystemExit) as exited:
             main([command, "--help"])
         assert exited.value.code == 0

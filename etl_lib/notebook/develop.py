@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from etl_lib.notebook.storage import read_job_text
+from etl_lib.notebook.storage import read_job_text, write_job_text
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -23,6 +23,12 @@ def collect_lines(lines: DataFrame, limit: int | None = None) -> list[str]:
     slices in order and ``collect`` keeps partition order)."""
     frame = lines if limit is None else lines.limit(limit)
     return [row["line"] for row in frame.select("line").collect()]
+
+
+def write_lines(lines: list[str], path: str | os.PathLike[str]) -> None:
+    """Write the records as JSON Lines (each line ends with a newline, as the conversion
+    writes them) to a local path or ``s3://``."""
+    write_job_text(path, "".join(line + "\n" for line in lines))
 
 
 def pretty(line: str) -> str:

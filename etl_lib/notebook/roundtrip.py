@@ -170,6 +170,15 @@ def expected_record(batch: pa.RecordBatch, row: int, opts: ConvertOptions) -> di
     return expected_object([(name, batch.column(i)[row]) for i, name in enumerate(batch.schema.names)], opts)
 
 
+def _shown(value: Any) -> str:
+    """A value as a reason shows it: numbers as their JSON text, the rest as ``repr``."""
+    if isinstance(value, FloatValue):
+        return repr(value.value)
+    if isinstance(value, Decimal):
+        return str(value)
+    return repr(value)
+
+
 def differences(actual: Any, wanted: Any, path: str = "$") -> list[str]:
     """Where a parsed record differs from the expected one (JSONPath-like locations)."""
     if isinstance(wanted, dict):
@@ -189,5 +198,6 @@ def differences(actual: Any, wanted: Any, path: str = "$") -> list[str]:
             d for i, (a, w) in enumerate(zip(actual, wanted, strict=True)) for d in differences(a, w, f"{path}[{i}]")
         ]
     if isinstance(wanted, bool) or isinstance(actual, bool):
-        return [] if type(actual) is type(wanted) and actual == wanted else [f"{path}: {actual!r} != {wanted!r}"]
-    return [] if wanted == actual else [f"{path}: {actual!r} != {wanted!r}"]
+        same = type(actual) is type(wanted) and actual == wanted
+        return [] if same else [f"{path}: {_shown(actual)} != {_shown(wanted)}"]
+    return [] if wanted == actual else [f"{path}: {_shown(actual)} != {_shown(wanted)}"]

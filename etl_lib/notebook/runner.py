@@ -33,22 +33,44 @@ _GLUE_KERNEL_FAILURE = re.compile(
 
 @dataclass(frozen=True)
 class CellError:
+    """One error output: the cell's index in the executed notebook, the output's kind, its
+    text and the cell's source."""
+
     cell: int
     kind: str
     text: str
+    source: str = ""
+
+    @property
+    def message(self) -> str:
+        """The line that says what went wrong: the Glue kernel's own failure line, else the
+        last ``XxxError: ...`` line, else the last line."""
+        for pattern in (_GLUE_KERNEL_FAILURE, _ERROR_LINE):
+            found = [m.start() for m in pattern.finditer(self.text)]
+            if found:
+                start = found[0] if pattern is _GLUE_KERNEL_FAILURE else found[-1]
+                return self.text[start:].splitlines()[0].strip()[:300]
+        lines = self.text.strip().splitlines()
+        return lines[-1][:300] if lines else self.kind
+
+    @property
+    def source_line(self) -> str:
+        """The cell's first line that is code (not blank, not a comment)."""
+        lines = [line for line in self.source.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+        return lines[0].strip()[:200] if lines else ""
 
 
 @dataclass
 class NotebookFailed(Exception):
+    """A run that errored: every error output found (``errors``), or papermill's ``cause``."""
+
     notebook: str
     errors: list[CellError] = field(default_factory=list)
     cause: str = ""
 
     def __str__(self) -> str:
         first = self.errors[0] if self.errors else None
-        where = (
-            f"cell {first.cell} ({first.kind}): {first.text.strip().splitlines()[-1][:300]}" if first else self.cause
-        )
+        where = f"cell {first.cell} `{first.source_line}`: {first.message}" if first else self.cause
         return f"{self.notebook} failed: {where}"
 
 
@@ -67,7 +89,7 @@ def find_errors(nb: nbformat.NotebookNode) -> list[CellError]:
         for output in cell.get("outputs", []):
             kind = output.get("output_type")
             if kind == "error":
-                found.append(CellError(index, "error", f"{output.get('ename')}: {output.get('evalue')}"))
+                found.append(CellError(index, "error", f"{output.get('ename')}: {output.get('evalue')}", cell.source))
                 continue
             if kind == "stream":
                 text = _text(output.get("text"))
@@ -76,7 +98,7 @@ def find_errors(nb: nbformat.NotebookNode) -> list[CellError]:
             else:
                 continue
             if _TRACEBACK in text or _ERROR_LINE.search(text) or _GLUE_KERNEL_FAILURE.search(text):
-                found.append(CellError(index, f"{kind}:{output.get('name', '')}".rstrip(":"), text))
+                found.append(CellError(index, f"{kind}:{output.get('name', '')}".rstrip(":"), text, cell.source))
     return found
 
 

@@ -34,7 +34,7 @@ DAEMON_MODULE = "etl_lib.spark.daemon"
 """The executors' Python daemon (``spark.python.daemon.module``): pyspark's, started lighter."""
 
 
-def local_spark(app_name: str = "etl", *, cores: str = "*", lean_jvm: bool = True) -> SparkSession:
+def local_spark(app_name: str = "etl", *, cores: str = "*", lean_jvm: bool = True, ui: bool = False) -> SparkSession:
     """The session of this process (started on first use): ``local[cores]``, or the master
     ``ETL_SPARK_MASTER`` names, its executors told where S3 is as this process knows it.
 
@@ -42,6 +42,7 @@ def local_spark(app_name: str = "etl", *, cores: str = "*", lean_jvm: bool = Tru
     (the default: the conversion, where Python does the work) its JVMs run with
     :data:`LEAN_JVM_OPTIONS`; pass ``False`` for a session whose work runs in the JVM (Spark's
     own readers and writers), which C2 speeds up. Only the first session of a process chooses.
+    ``ui``: serve the Spark UI on a free port of 127.0.0.1 (``sparkContext.uiWebUrl``).
     """
     from pyspark.sql import SparkSession
 
@@ -54,7 +55,8 @@ def local_spark(app_name: str = "etl", *, cores: str = "*", lean_jvm: bool = Tru
     builder = (
         SparkSession.builder.appName(app_name)
         .master(os.environ.get(MASTER_ENV, f"local[{cores}]"))
-        .config("spark.ui.enabled", "false")
+        .config("spark.ui.enabled", "true" if ui else "false")
+        .config("spark.ui.port", "0")  # any free port: several sessions run side by side
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")

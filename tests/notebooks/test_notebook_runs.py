@@ -55,7 +55,8 @@ def test_papermill_cli_injects_parameters_into_glue_notebook(etl_kernel: str, tm
     assert "ValidationError" in result.stderr
     data = json.loads(summary.read_text())
     assert data["status"] == "failed"
-    assert data["checks"]["round_trip"] == {"ok": False, "sampled": 120, "mismatched": [5]}
+    assert data["checks"]["round_trip"] == {"ok": False, "checked": 120, "records": 120, "sampled": False,
+                                            "mismatched": [5]}  # fmt: skip
     assert data["checks"]["row_counts"]["ok"]
     assert data["checks"]["json_schema"]["ok"]
     injected = [c for c in nbformat.read(tmp_path / "out.ipynb", as_version=4).cells

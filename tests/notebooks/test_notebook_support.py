@@ -18,7 +18,7 @@ import pytest
 
 from etl_lib.conversion import convert
 from etl_lib.demo import contract_table
-from etl_lib.notebook import glue_local, kernel
+from etl_lib.notebook import glue_local, kernel, validation
 from etl_lib.notebook.runner import find_errors
 from etl_lib.notebook.storage import locate, read_job_bytes
 from etl_lib.notebook.validate_jobs import parse_since, recent
@@ -201,7 +201,7 @@ def test_contract_edge_cases_round_trip_under_every_option(options: ConvertOptio
     src, dest, report = _converted(tmp_path, options)
     summary = validate_output(src, dest, report, options.to_json(), summary_path=tmp_path / "s.json")
     assert summary["status"] == "passed"
-    assert summary["checks"]["round_trip"]["sampled"] == 3
+    assert summary["checks"]["round_trip"]["checked"] == 3
     assert json.loads((tmp_path / "s.json").read_text()) == summary
 
 
@@ -211,7 +211,7 @@ def _fixture_run(tmp_path: Path, edit: Any) -> dict[str, Any]:
     out.write_text("".join(edit(lines)), encoding="utf-8")
     with pytest.raises(ValidationError) as failed:
         validate_output(str(FIXTURES / "sample.parquet"), str(out), str(FIXTURES / "sample.report.json"),
-                        sample_size=200, summary_path=tmp_path / "summary.json")  # fmt: skip
+                        summary_path=tmp_path / "summary.json")  # fmt: skip
     assert json.loads((tmp_path / "summary.json").read_text()) == failed.value.summary
     return failed.value.summary
 
@@ -256,8 +256,36 @@ def test_options_must_match_the_report() -> None:
 
 def test_golden_fixture_passes_in_full() -> None:
     summary = validate_output(str(FIXTURES / "sample.parquet"), str(FIXTURES / "sample.golden.jsonl"),
-                              str(FIXTURES / "sample.report.json"), "{}", sample_size=1000)  # fmt: skip
-    assert summary["checks"]["round_trip"] == {"ok": True, "sampled": 120, "mismatched": []}
+                              str(FIXTURES / "sample.report.json"), "{}")  # fmt: skip
+    assert summary["checks"]["round_trip"] == {"ok": True, "checked": 120, "records": 120, "sampled": False,
+                                               "mismatched": []}  # fmt: skip
+    assert summary["notes"] == []
+
+
+def test_one_wrong_value_in_record_2_of_120_fails_with_its_reason(tmp_path: Path) -> None:
+    wanted = json.loads((FIXTURES / "sample.golden.jsonl").read_text(encoding="utf-8").splitlines()[2])["quantity"]
+    summary = _fixture_run(tmp_path, lambda lines: _set(lines, 2, "quantity", wanted + 1))
+    assert summary["checks"]["round_trip"] == {"ok": False, "checked": 120, "records": 120, "sampled": False,
+                                               "mismatched": [2]}  # fmt: skip
+    assert summary["errors"] == [f"record 2 does not round-trip: $.quantity: {wanted + 1} != {wanted}"]
+
+
+def test_above_the_full_check_size_a_sample_is_compared_and_the_summary_says_so(tmp_path: Path) -> None:
+    summary = validate_output(str(FIXTURES / "sample.parquet"), str(FIXTURES / "sample.golden.jsonl"),
+                              str(FIXTURES / "sample.report.json"), sample_size=50)  # fmt: skip
+    assert summary["checks"]["round_trip"] == {"ok": True, "checked": 50, "records": 120, "sampled": True,
+                                               "mismatched": []}  # fmt: skip
+    assert summary["notes"] == ["sampled 50 of 120 records (above 50 records only a sample is compared)"]
+
+
+def test_every_record_is_compared_with_the_re_encoded_input_not_only_the_independent_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the records the per-value reading checks, re-encoding alone still finds a wrong value."""
+    monkeypatch.setattr(validation, "INDEPENDENT_CHECKS", 0)
+    summary = _fixture_run(tmp_path, lambda lines: _set(lines, 119, "category", "books!"))
+    assert summary["checks"]["round_trip"]["mismatched"] == [119]
+    assert summary["errors"][0].startswith("record 119 does not round-trip: $.category: ")
 
 
 # --- runner and scheduling helpers --------------------------------------------------------

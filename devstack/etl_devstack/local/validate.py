@@ -9,8 +9,10 @@ SQLite job store and object tree of ``etl up``'s ``--data-dir``.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from etl_lib.cli import EXIT_FAILED, EXIT_USAGE
 from etl_lib.platform import DEFAULT_DATA_DIR
@@ -28,8 +30,29 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="the local stack's data directory")
     p.add_argument("--reports", type=Path, default=Path("build/validation"), help="where notebooks and summaries go")
     p.add_argument("--kernel", default="etl-local", help="Jupyter kernel to run the notebook on")
-    p.add_argument("--sample-size", type=int, default=100, help="records per job checked value by value")
+    p.add_argument(
+        "--sample-size",
+        type=int,
+        default=0,
+        help="compare every record of outputs up to this many records, a sample of this many above "
+        "(default 0: etl_lib.notebook.validation.FULL_CHECK_MAX_RECORDS)",
+    )
     p.add_argument("--verbose", action="store_true", help="show stack traces of failures")
+
+
+def _print_failures(summary: dict[str, Any]) -> None:
+    """Each failed job with every reason its validation gave (from its summary), each error'd
+    job with the notebook's error, and each stuck job."""
+    for job in summary["jobs"]:
+        if job["status"] == "passed":
+            continue
+        path = Path(job["summary"])
+        reasons = json.loads(path.read_text(encoding="utf-8"))["errors"] if path.is_file() else []
+        print(f"job {job['job_id']}: {job['status']}", file=sys.stderr)
+        for reason in reasons or [job.get("error", "")]:
+            print(f"  {reason}", file=sys.stderr)
+    for job in summary["stuck"]:
+        print(f"job {job['job_id']}: stuck in {job['status']} since {job['updated_at']}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         jobs, args.reports, input_bucket=settings.input_bucket, output_bucket=settings.output_bucket, since=since,
         stuck_after=stuck_after, kernel=args.kernel, data_dir=settings.data_dir, sample_size=args.sample_size,
     )  # fmt: skip
+    _print_failures(summary)
     print(
         f"{summary['passed']} passed, {summary['failed']} failed, {summary['errors']} errors, "
         f"{len(summary['stuck'])} stuck -> {args.reports}",

@@ -18,15 +18,29 @@ Statements run like Glue's (Livy) Python REPL: in one namespace that predefines 
 ``sc`` and ``glueContext``; what they print and the ``repr`` of a final expression is
 ``Data.TextPlain`` with ``Status: ok``; an exception is ``Status: error`` with ``ErrorName``,
 ``ErrorValue`` and ``Traceback``. SIGINT (CancelStatement) interrupts the running statement.
+
+The unchanged kernel shows a failed statement as one line, ``ErrorName: ErrorValue``, and
+nothing else (the traceback goes into the execute reply, which no front end nor papermill
+displays). So ``ErrorValue`` here is the exception's message followed by what the
+statement printed before it failed and the traceback: the cell keeps its output and shows
+where it failed. A last line ``%matplot NAME`` (Livy's magic, as Glue's help describes it)
+renders ``NAME.gcf()`` as PNG: ``Data`` is then ``{"MimeType": "image/png", "Result":
+<base64>, "StdOut": <printed text>}``, the inline shape the kernel's ``display_result``
+publishes as ``image/png``.
+
+Spark (started on first use) serves its UI on a free port of 127.0.0.1; its address is
+written to the session log (``session.log`` in the session's folder) as ``Spark UI: URL``.
 """
 
 from __future__ import annotations
 
 import ast
+import base64
 import contextlib
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -124,7 +138,11 @@ def provision(request: dict[str, Any], session_dir: Path) -> dict[str, Any]:
 
     from etl_lib.notebook.glue_local import Lazy, LocalGlueContext, spark_factory
 
-    spark = Lazy(spark_factory(f"glue-session-{request['Id']}"), "local SparkSession")
+    def started(session: Any) -> None:
+        print(f"Spark UI: {session.sparkContext.uiWebUrl}", file=sys.__stderr__, flush=True)
+
+    build = spark_factory(f"glue-session-{request['Id']}", ui=True, on_start=started, s3_mirror=session_dir / "s3")
+    spark = Lazy(build, "local SparkSession")
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
     namespace.update(spark=spark, sc=Lazy(lambda: spark.sparkContext, "local SparkContext"))
     namespace["glueContext"] = LocalGlueContext(spark)
@@ -139,11 +157,40 @@ def _user_traceback(exc: BaseException) -> list[str]:
     return traceback.format_exception(type(exc), exc, tb)
 
 
+_MATPLOT = re.compile(r"^%matplot\s+([A-Za-z_]\w*)\s*$")
+
+
+def _split_matplot(code: str) -> tuple[str, str | None]:
+    """The statement without a last ``%matplot NAME`` line, and NAME."""
+    lines = code.rstrip().splitlines()
+    match = _MATPLOT.match(lines[-1].strip()) if lines else None
+    return ("\n".join(lines[:-1]), match.group(1)) if match else (code, None)
+
+
+def _png(namespace: dict[str, Any], name: str) -> str:
+    """``NAME.gcf()`` as base64 PNG (Livy's ``%matplot``), then closed."""
+    if name not in namespace:
+        raise NameError(f"name '{name}' is not defined")
+    figure = namespace[name].gcf()
+    data = io.BytesIO()
+    figure.savefig(data, format="png")
+    namespace[name].close(figure)
+    return base64.b64encode(data.getvalue()).decode("ascii")
+
+
+def _error_value(exc: BaseException, printed: str) -> str:
+    """The message, then the statement's printed output and traceback (see the module's doc)."""
+    parts = [str(exc), printed.rstrip("\n"), "".join(_user_traceback(exc)).rstrip("\n")]
+    return "\n".join(part for part in parts if part)
+
+
 def run_statement(code: str, namespace: dict[str, Any], count: int) -> tuple[str, dict[str, Any]]:
     """Execute one statement; (state, StatementOutput)."""
     global _running
     captured = io.StringIO()
+    image = None
     try:
+        code, plot = _split_matplot(code)
         tree = ast.parse(code, "<stdin>", "exec")
         last = tree.body[-1] if tree.body and isinstance(tree.body[-1], ast.Expr) else None
         if last is not None:
@@ -155,6 +202,8 @@ def run_statement(code: str, namespace: dict[str, Any], count: int) -> tuple[str
                 value = eval(compile(ast.Expression(last.value), "<stdin>", "eval"), namespace)
                 if value is not None:
                     print(repr(value))
+            if plot is not None:
+                image = _png(namespace, plot)
     except KeyboardInterrupt:
         return "CANCELLED", {"ExecutionCount": count, "Status": "error", "ErrorName": "KeyboardInterrupt",
                              "ErrorValue": "the statement was cancelled", "Traceback": []}  # fmt: skip
@@ -163,11 +212,14 @@ def run_statement(code: str, namespace: dict[str, Any], count: int) -> tuple[str
             "ExecutionCount": count,
             "Status": "error",
             "ErrorName": type(exc).__name__,
-            "ErrorValue": str(exc),
+            "ErrorValue": _error_value(exc, captured.getvalue()),
             "Traceback": _user_traceback(exc),
         }
     finally:
         _running = False
+    if image is not None:
+        data = {"MimeType": "image/png", "Result": image, "StdOut": captured.getvalue()}
+        return "AVAILABLE", {"ExecutionCount": count, "Status": "ok", "Data": data}
     return "AVAILABLE", {"ExecutionCount": count, "Status": "ok", "Data": {"TextPlain": captured.getvalue()}}
 
 

@@ -68,10 +68,11 @@ def test_statements_share_a_namespace_and_answer_in_glues_output_shape(glue: Any
     failed = _run(glue, "shapes", "def f():\n    return 1 / 0\nf()")
     assert failed["State"] == "AVAILABLE"
     output = failed["Output"]
+    # The kernel shows only "ErrorName: ErrorValue": the value carries the traceback too.
     assert (output["Status"], output["ErrorName"], output["ErrorValue"]) == (
         "error",
         "ZeroDivisionError",
-        "division by zero",
+        "division by zero\n" + "".join(output["Traceback"]).rstrip("\n"),
     )
     assert output["Traceback"][0] == "Traceback (most recent call last):\n"
     assert output["Traceback"][-1] == "ZeroDivisionError: division by zero\n"
