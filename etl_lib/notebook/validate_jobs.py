@@ -153,7 +153,7 @@ def check_bounds(
 def validate_job(
     job: Mapping[str, Any], reports_dir: str | os.PathLike[str], *,
     notebook: str | os.PathLike[str] = VALIDATION_NOTEBOOK, kernel: str = KERNEL,
-    data_dir: str | os.PathLike[str] | None = None, sample_size: int = 100,
+    data_dir: str | os.PathLike[str] | None = None, sample_size: int = 0,
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
 ) -> dict[str, Any]:  # fmt: skip
     """Validate one job; never raises for a failed validation (it is in the result). A job
@@ -195,7 +195,7 @@ def validate_job(
 def validate_jobs(
     jobs: Iterable[Mapping[str, Any]], reports_dir: str | os.PathLike[str], *,
     notebook: str | os.PathLike[str] = VALIDATION_NOTEBOOK, kernel: str = KERNEL,
-    data_dir: str | os.PathLike[str] | None = None, sample_size: int = 100,
+    data_dir: str | os.PathLike[str] | None = None, sample_size: int = 0,
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES, mark: Callable[[str], object] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Validate every job; write ``reports_dir/summary.json`` and return it.
@@ -280,7 +280,7 @@ def scheduled_validation(
     jobs: Iterable[Any], reports_dir: str | os.PathLike[str], *, input_bucket: str, output_bucket: str,
     stuck_after: timedelta, since: timedelta | None = None, max_jobs: int = DEFAULT_MAX_JOBS,
     mark: Callable[[str], object] | None = None, notebook: str | os.PathLike[str] = VALIDATION_NOTEBOOK,
-    kernel: str = KERNEL, data_dir: str | os.PathLike[str] | None = None, sample_size: int = 100,
+    kernel: str = KERNEL, data_dir: str | os.PathLike[str] | None = None, sample_size: int = 0,
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES, now: datetime | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Validate the due SUCCEEDED ``jobs`` (:func:`due`; with ``since``, only those finished
@@ -369,7 +369,7 @@ def glue_main(argv: list[str]) -> int:
     parser.add_argument("--MAX_JOBS", type=int, default=DEFAULT_MAX_JOBS)
     parser.add_argument("--MAX_OUTPUT_BYTES", type=int, default=DEFAULT_MAX_OUTPUT_BYTES)
     parser.add_argument("--STUCK_AFTER_HOURS", type=int, default=3)
-    parser.add_argument("--SAMPLE_SIZE", type=int, default=100)
+    parser.add_argument("--SAMPLE_SIZE", type=int, default=0)  # 0: every record (a sample only above a million)
     # Glue copies --extra-files into the script's working directory.
     parser.add_argument("--NOTEBOOK", default=VALIDATION_NOTEBOOK.name)
     args, _glue_arguments = parser.parse_known_args(argv)
