@@ -19,7 +19,7 @@ from types import ModuleType
 import pyarrow as pa
 
 from etl_lib._runtime.lazy import DEBUG, INFO, WARNING, log
-from etl_lib.options import ConvertOptions
+from etl_lib.options import ConvertOptions, GeometryFormat
 
 ENCODER_ENV = "ETL_ENCODER"
 """Environment variable choosing the encoder: ``native`` (the default: the native encoder
@@ -72,6 +72,7 @@ def _flags(module: ModuleType, opts: ConvertOptions) -> int:
         | (module.BIGINT_AS_STRING if opts.bigint_as_string else 0)
         | (module.DECIMAL_AS_STRING if opts.decimal_as_string else 0)
         | (module.NAN_AS_STRING if opts.nan_as_string else 0)
+        | (module.GEOMETRY_WKB if opts.geometry is GeometryFormat.WKB else 0)
     )
 
 
@@ -123,15 +124,22 @@ def release_buffers() -> int:
     return 0 if module is None else int(module.trim())
 
 
-def _variants_as_json(batch: pa.RecordBatch, opts: ConvertOptions) -> pa.RecordBatch:
-    """``batch`` with its top-level shredded VARIANT columns rendered as JSON text (by
-    etl_lib.contract.variant), which the kernel writes verbatim. The kernel decodes
-    unshredded ones itself; a shredded one nested deeper sends the batch to the reference."""
-    from etl_lib.contract import variant  # imports the reference, which imports this module
+def _prepared(batch: pa.RecordBatch, opts: ConvertOptions) -> pa.RecordBatch:
+    """``batch`` with the columns the kernel does not render itself as JSON text, which it
+    writes verbatim: top-level shredded VARIANT columns (by etl_lib.contract.variant; the
+    kernel decodes unshredded ones, and a shredded one nested deeper sends the batch to the
+    reference), and geometry columns under ``--geometry wkt`` (by etl_lib.contract.geo; the
+    kernel writes GeoJSON and WKB)."""
+    from etl_lib.contract import geo, variant  # they import the reference, which imports this module
 
     for i, field in enumerate(batch.schema):
+        text: pa.Array | None = None
         if variant.is_variant_type(field.type) and field.type.storage_type.get_field_index("typed_value") >= 0:
             text = variant.to_json(batch.column(i), opts, field.name)
+        elif geo.is_geometry_type(field.type) and opts.geometry is GeometryFormat.WKT:
+            wkt = geo.to_text(batch.column(i), opts, field.name)
+            text = pa.ExtensionArray.from_storage(variant.JsonTextType(), wkt)
+        if text is not None:
             batch = batch.set_column(i, field.with_type(text.type), text)
     return batch
 
@@ -146,7 +154,7 @@ def encode_lines(batch: pa.RecordBatch | pa.Table, opts: ConvertOptions, termina
         if batch.num_columns == 0:
             return None
         batch = pa.RecordBatch.from_arrays([c.combine_chunks() for c in batch.columns], schema=batch.schema)
-    batch = _variants_as_json(batch, opts)
+    batch = _prepared(batch, opts)
     return _run(module, batch, module.MODE_LINES, opts, terminator.encode("utf-8"))
 
 

@@ -20,6 +20,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from etl_lib._runtime import fs
+from etl_lib.contract.geo import geometry_columns, with_geometry_types, wrap_geometries
 from etl_lib.contract.type_families import children, nesting_depth
 from etl_lib.contract.variant import variant_columns, with_variant_types, wrap_variants
 from etl_lib.errors import (
@@ -239,6 +240,7 @@ def _read_footer(part_uri: str, size: int, limits: Limits) -> tuple[InputFile, p
         # pyarrow reads a VARIANT group as a plain struct: only the Parquet (or Spark) schema says so.
         variants = variant_columns(parquet_schema, schema)
         schema = with_variant_types(schema, variants)
+        schema = with_geometry_types(schema, geometry_columns(parquet_schema, schema, meta.metadata or {}))
     except ConversionError:
         raise
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for bad files
@@ -296,6 +298,8 @@ class _Reader:
             for i, field in enumerate(self.pf.schema_arrow)
             if pa.types.is_struct(field.type) and field.type.num_fields == 0
         ]
+        # GEOMETRY, GEOGRAPHY and GeoParquet WKB columns, found again from this part's footer.
+        self.geometries = geometry_columns(str(self.pf.schema), self.pf.schema_arrow, self.pf.metadata.metadata or {})
 
     def _with_empty_groups(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         for i, field in self.empty_groups:
@@ -312,6 +316,8 @@ class _Reader:
                     batch = self._with_empty_groups(batch)
                 if self.piece.variant:
                     batch = wrap_variants(batch, self.piece.variant)
+                if self.geometries:
+                    batch = wrap_geometries(batch, self.geometries)
                 self.budget.check_time()
                 self.budget.charge_input(decoded_bytes(batch))
                 yield batch
