@@ -287,3 +287,16 @@ def test_the_geometry_option_takes_only_its_three_forms() -> None:
 def test_to_text_is_what_the_encoders_write_per_value() -> None:
     texts = to_text(_geometries([_point(1, 2), None]), WKT, "g").to_pylist()
     assert texts == ['"POINT (1 2)"', None]
+
+
+@needs_geospatial
+@pytest.mark.parametrize("options", [ConvertOptions(), WKT, WKB], ids=lambda o: o.geometry.value)
+def test_the_notebooks_validation_passes_a_geometry_conversion(options: ConvertOptions, tmp_path: Path) -> None:
+    from etl_lib.notebook.validation import validate_output
+
+    src = CORPUS / "data/geospatial/geospatial.parquet"
+    dest, report_path = tmp_path / "out.jsonl", tmp_path / "report.json"
+    report = convert(str(src), str(dest), options, engine="local")
+    report_path.write_text(report.to_json())
+    summary = validate_output(str(src), str(dest), str(report_path), sample_size=1000)
+    assert summary["errors"] == []
