@@ -23,7 +23,14 @@ from etl_lib._runtime import fs
 from etl_lib.contract.geo import geometry_columns, with_geometry_types, wrap_geometries
 from etl_lib.contract.time_of_day import utc_time_columns, wrap_negative_times
 from etl_lib.contract.type_families import children, nesting_depth
-from etl_lib.contract.variant import variant_columns, with_variant_types, wrap_variants
+from etl_lib.contract.variant import (
+    nested_variant_names,
+    variant_columns,
+    with_nested_variants,
+    with_variant_types,
+    wrap_nested_variants,
+    wrap_variants,
+)
 from etl_lib.errors import (
     ConversionError,
     InputNotFoundError,
@@ -253,6 +260,9 @@ def _read_footer(part_uri: str, size: int, limits: Limits) -> tuple[InputFile, p
         # pyarrow reads a VARIANT group as a plain struct: only the Parquet (or Spark) schema says so.
         variants = variant_columns(parquet_schema, schema)
         schema = with_variant_types(schema, variants)
+        nested = nested_variant_names(parquet_schema)
+        if nested:
+            schema = pa.schema([f.with_type(with_nested_variants(f.type, nested)) for f in schema], schema.metadata)
         schema = with_geometry_types(schema, geometry_columns(parquet_schema, schema, meta.metadata or {}))
     except ConversionError:
         raise
@@ -313,6 +323,7 @@ class _Reader:
         parquet_schema = str(self.pf.schema)
         self.geometries = geometry_columns(parquet_schema, self.pf.schema_arrow, self.pf.metadata.metadata or {})
         self.utc_times = utc_time_columns(parquet_schema)
+        self.nested_variants = nested_variant_names(parquet_schema)
 
     def _with_empty_groups(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         for i, field in self.empty_groups:
@@ -330,6 +341,8 @@ class _Reader:
                     batch = wrap_variants(batch, self.piece.variant)
                 if self.geometries:
                     batch = wrap_geometries(batch, self.geometries)
+                if self.nested_variants:
+                    batch = wrap_nested_variants(batch, self.nested_variants)
                 if self.utc_times:
                     batch = wrap_negative_times(batch, self.utc_times)
                 self.budget.check_time()
