@@ -5,7 +5,6 @@ the geometry column's WKB is what shapely reads."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -13,18 +12,12 @@ import pyarrow.parquet as pq
 import shapely
 
 from etl_lib.conversion import convert
+from tests.bench.test_bench_harness import _bench_run_module
 from tests.conftest import read_records
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _shapes() -> ModuleType:
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        import shapes
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
-    return shapes
+    return _bench_run_module().shapes  # run.py imports bench/shapes.py
 
 
 def test_the_variant_shape_converts_to_the_documents_it_encodes(tmp_path: Path) -> None:

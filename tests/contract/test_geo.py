@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import struct
 from pathlib import Path
 from typing import Any
@@ -300,3 +301,47 @@ def test_the_notebooks_validation_passes_a_geometry_conversion(options: ConvertO
     report_path.write_text(report.to_json())
     summary = validate_output(str(src), str(dest), str(report_path), sample_size=1000)
     assert summary["errors"] == []
+
+
+def _both_encoders(values: list[bytes]) -> tuple[list[str | None] | None, list[str | None] | None]:
+    """Each encoder's text for ``values`` one by one (None where it refuses the value)."""
+    native_texts: list[str | None] = []
+    reference_texts: list[str | None] = []
+    for value in values:
+        arr = _geometries([value])
+        fast = native.encode_values(arr, ConvertOptions())
+        native_texts.append(None if fast is None else fast.to_pylist()[0])
+        try:
+            reference_texts.append(to_text(arr, ConvertOptions(), "g").to_pylist()[0])
+        except InvalidValueError:
+            reference_texts.append(None)
+    return native_texts, reference_texts
+
+
+def test_every_truncation_and_corruption_is_refused_or_read_alike_by_both_encoders() -> None:
+    # A collection of every type, big-endian Z children included: cut at every length, and
+    # with bytes overwritten at random (seeded), the two parsers must agree value by value.
+    children = [
+        shapely.to_wkb(shapely.from_wkt(w), byte_order=order)
+        for w, order in [
+            ("POINT Z (1 2 3)", 0),
+            ("LINESTRING (0 0, 1 1)", 1),
+            ("POLYGON ((0 0, 1 0, 1 1, 0 0))", 0),
+            ("MULTIPOINT (1 2, 3 4)", 1),
+            ("MULTILINESTRING ((0 0, 1 1), (2 2, 3 3))", 1),
+            ("MULTIPOLYGON (((0 0, 1 0, 1 1, 0 0)))", 0),
+            ("POINT EMPTY", 1),
+        ]
+    ]
+    whole = _collection([*children, _collection([_point(5, 6)])])
+    values = [whole[:length] for length in range(len(whole) + 1)]
+    rng = random.Random(20261206)
+    for _ in range(400):
+        corrupted = bytearray(whole)
+        for _ in range(rng.randint(1, 4)):
+            corrupted[rng.randrange(len(corrupted))] = rng.randrange(256)
+        values.append(bytes(corrupted))
+    native_texts, reference_texts = _both_encoders(values)
+    assert native_texts == reference_texts
+    assert native_texts[len(whole)] is not None  # the whole value is read
+    assert sum(t is None for t in native_texts) > len(whole)  # every cut is refused, and more
