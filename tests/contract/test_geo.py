@@ -303,7 +303,7 @@ def test_the_notebooks_validation_passes_a_geometry_conversion(options: ConvertO
     assert summary["errors"] == []
 
 
-def _both_encoders(values: list[bytes]) -> tuple[list[str | None] | None, list[str | None] | None]:
+def _both_encoders(values: list[bytes]) -> tuple[list[str | None], list[str | None]]:
     """Each encoder's text for ``values`` one by one (None where it refuses the value)."""
     native_texts: list[str | None] = []
     reference_texts: list[str | None] = []
