@@ -15,7 +15,7 @@ plain binary column, so, as for VARIANT:
 No library parses WKB for pyarrow 25 without a geometry engine (shapely needs GEOS, which
 the Glue job does not ship), and the parser must be bounded for hostile input, hence the
 hand-written one below: the reference. The native encoder (``_native/encoder.c``) writes
-GeoJSON from the same rules, checked against this module byte for byte.
+GeoJSON, WKT and WKB from the same rules, checked against this module byte for byte.
 
 Rules (docs/json-contract.md): types 1-7 (Point ... GeometryCollection), ISO (``1000 * dims +
 type``) or EWKB flags; X and Y, Z when present; M is dropped from GeoJSON (it has no
@@ -324,8 +324,13 @@ class _Writer:
 
     # WKT
 
+    def _wkt_number(self, value: float) -> str:
+        if math.isfinite(value):
+            return self.float_text(value, single=False)
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
     def _wkt_point(self, point: tuple[float, ...]) -> str:
-        return " ".join("NaN" if math.isnan(v) else self.float_text(v, single=False) for v in point)
+        return " ".join(map(self._wkt_number, point))
 
     def _wkt_body(self, g: _Geometry) -> str:
         if not g.parts:

@@ -73,6 +73,7 @@ def _flags(module: ModuleType, opts: ConvertOptions) -> int:
         | (module.DECIMAL_AS_STRING if opts.decimal_as_string else 0)
         | (module.NAN_AS_STRING if opts.nan_as_string else 0)
         | (module.GEOMETRY_WKB if opts.geometry is GeometryFormat.WKB else 0)
+        | (module.GEOMETRY_WKT if opts.geometry is GeometryFormat.WKT else 0)
     )
 
 
@@ -125,21 +126,14 @@ def release_buffers() -> int:
 
 
 def _prepared(batch: pa.RecordBatch, opts: ConvertOptions) -> pa.RecordBatch:
-    """``batch`` with the columns the kernel does not render itself as JSON text, which it
-    writes verbatim: top-level shredded VARIANT columns (by etl_lib.contract.variant; the
-    kernel decodes unshredded ones, and a shredded one nested deeper sends the batch to the
-    reference), and geometry columns under ``--geometry wkt`` (by etl_lib.contract.geo; the
-    kernel writes GeoJSON and WKB)."""
-    from etl_lib.contract import geo, variant  # they import the reference, which imports this module
+    """``batch`` with its top-level shredded VARIANT columns rendered as JSON text (by
+    etl_lib.contract.variant), which the kernel writes verbatim. The kernel decodes
+    unshredded ones itself; a shredded one nested deeper sends the batch to the reference."""
+    from etl_lib.contract import variant  # imports the reference, which imports this module
 
     for i, field in enumerate(batch.schema):
-        text: pa.Array | None = None
         if variant.is_variant_type(field.type) and field.type.storage_type.get_field_index("typed_value") >= 0:
             text = variant.to_json(batch.column(i), opts, field.name)
-        elif geo.is_geometry_type(field.type) and opts.geometry is GeometryFormat.WKT:
-            wkt = geo.to_text(batch.column(i), opts, field.name)
-            text = pa.ExtensionArray.from_storage(variant.JsonTextType(), wkt)
-        if text is not None:
             batch = batch.set_column(i, field.with_type(text.type), text)
     return batch
 

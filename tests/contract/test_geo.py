@@ -303,16 +303,16 @@ def test_the_notebooks_validation_passes_a_geometry_conversion(options: ConvertO
     assert summary["errors"] == []
 
 
-def _both_encoders(values: list[bytes]) -> tuple[list[str | None], list[str | None]]:
+def _both_encoders(values: list[bytes], options: ConvertOptions) -> tuple[list[str | None], list[str | None]]:
     """Each encoder's text for ``values`` one by one (None where it refuses the value)."""
     native_texts: list[str | None] = []
     reference_texts: list[str | None] = []
     for value in values:
         arr = _geometries([value])
-        fast = native.encode_values(arr, ConvertOptions())
+        fast = native.encode_values(arr, options)
         native_texts.append(None if fast is None else fast.to_pylist()[0])
         try:
-            reference_texts.append(to_text(arr, ConvertOptions(), "g").to_pylist()[0])
+            reference_texts.append(to_text(arr, options, "g").to_pylist()[0])
         except InvalidValueError:
             reference_texts.append(None)
     return native_texts, reference_texts
@@ -341,7 +341,15 @@ def test_every_truncation_and_corruption_is_refused_or_read_alike_by_both_encode
         for _ in range(rng.randint(1, 4)):
             corrupted[rng.randrange(len(corrupted))] = rng.randrange(256)
         values.append(bytes(corrupted))
-    native_texts, reference_texts = _both_encoders(values)
-    assert native_texts == reference_texts
-    assert native_texts[len(whole)] is not None  # the whole value is read
-    assert sum(t is None for t in native_texts) > len(whole)  # every cut is refused, and more
+    for options in (ConvertOptions(), WKT, WKB):
+        native_texts, reference_texts = _both_encoders(values, options)
+        assert native_texts == reference_texts
+        assert native_texts[len(whole)] is not None  # the whole value is read
+        assert sum(t is None for t in native_texts) > len(whole)  # every cut is refused, and more
+
+
+@pytest.mark.usefixtures("encoder")
+def test_non_finite_coordinates_are_spelled_out_in_wkt_and_follow_the_float_rule_in_geojson() -> None:
+    wkb = struct.pack("<BIIdddd", 1, 2, 2, float("inf"), float("-inf"), float("nan"), 1.0)
+    assert _lines([wkb], WKT) == ['{"g":"LINESTRING (Infinity -Infinity, NaN 1)"}\n']
+    assert _lines([wkb]) == ['{"g":{"type":"LineString","coordinates":[[null,null],[null,1]]}}\n']

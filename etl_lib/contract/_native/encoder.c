@@ -56,7 +56,8 @@ struct ArrowArray {
 
 /* ---- Options, modes, errors --------------------------------------------------------- */
 
-enum { F_DROP_NULLS = 1, F_BIGINT_AS_STRING = 2, F_DECIMAL_AS_STRING = 4, F_NAN_AS_STRING = 8, F_GEOMETRY_WKB = 16 };
+enum { F_DROP_NULLS = 1, F_BIGINT_AS_STRING = 2, F_DECIMAL_AS_STRING = 4, F_NAN_AS_STRING = 8, F_GEOMETRY_WKB = 16,
+       F_GEOMETRY_WKT = 32 };
 enum { MODE_LINES = 0, MODE_VALUES = 1 };
 enum { ERR_NONE = 0, ERR_UNSUPPORTED, ERR_NOMEM, ERR_INVALID_UTF8, ERR_INVALID_TIME, ERR_NEED_FLOAT16, ERR_INVALID_VARIANT,
        ERR_INVALID_GEOMETRY };
@@ -976,6 +977,86 @@ static int write_geojson(Ctx *c, const uint8_t *b, size_t len) {
     return put_char(c, '}');
 }
 
+/* WKT (--geometry wkt) as a JSON string: every dimension, M included; non-finite numbers
+   as NaN, Infinity, -Infinity; empty geometries as EMPTY. Nothing in it needs escaping. */
+
+static const char *const WKT_NAMES[8] = {
+    NULL, "POINT", "LINESTRING", "POLYGON", "MULTIPOINT", "MULTILINESTRING", "MULTIPOLYGON", "GEOMETRYCOLLECTION",
+};
+
+static int write_wkt_number(Ctx *c, double v) {
+    if (isnan(v)) return put(c, "NaN", 3);
+    if (isinf(v)) return v > 0 ? put(c, "Infinity", 8) : put(c, "-Infinity", 9);
+    return write_f64(c, v);
+}
+
+static int write_wkt_point(Ctx *c, const uint8_t *p, const WkbHeader *h) {
+    for (int k = 0; k < h->dims; ++k) {
+        if ((k && !put_char(c, ' ')) || !write_wkt_number(c, wkb_f64(p + 8 * k, h->little))) return 0;
+    }
+    return 1;
+}
+
+static int write_wkt_tag(Ctx *c, const WkbHeader *h) {
+    static const char *const DIMS[4] = {"", " Z", " M", " ZM"};
+    const int has_m = h->dims - 2 - h->has_z;
+    const char *dims = DIMS[h->has_z + 2 * has_m];
+    return put(c, WKT_NAMES[h->base], strlen(WKT_NAMES[h->base])) && put(c, dims, strlen(dims)) && put_char(c, ' ');
+}
+
+/* "(x y, x y)" of a count of points read here; `empty_word`: EMPTY when there are none. */
+static int write_wkt_points(Ctx *c, Wkb *w, const WkbHeader *h, int empty_word) {
+    uint32_t n;
+    const size_t stride = 8 * (size_t)h->dims;
+    if (!wkb_count(c, w, h->little, stride, &n)) return 0;
+    if (n == 0 && empty_word) return put(c, "EMPTY", 5);
+    if (!put_char(c, '(')) return 0;
+    for (uint32_t k = 0; k < n; ++k) {
+        if ((k && !put(c, ", ", 2)) || !write_wkt_point(c, w->b + w->at + k * stride, h)) return 0;
+    }
+    w->at += n * stride;
+    return put_char(c, ')');
+}
+
+static int write_wkt_body(Ctx *c, Wkb *w, const WkbHeader *h, int depth) {
+    static const int CHILD[8] = {0, 0, 0, 0, 1, 2, 3, 0};
+    if (h->base == 1) {
+        const size_t size = 8 * (size_t)h->dims;
+        if (w->len - w->at < size) return bad_geometry(c);
+        const uint8_t *p = w->b + w->at;
+        w->at += size;
+        int empty = 1;
+        for (int k = 0; k < h->dims && empty; ++k) empty = isnan(wkb_f64(p + 8 * k, h->little));
+        return empty ? put(c, "EMPTY", 5) : put_char(c, '(') && write_wkt_point(c, p, h) && put_char(c, ')');
+    }
+    if (h->base == 2) return write_wkt_points(c, w, h, 1);
+    uint32_t n;
+    if (!wkb_count(c, w, h->little, h->base == 3 ? 4 : 5, &n)) return 0;
+    if (n == 0) return put(c, "EMPTY", 5);
+    if (!put_char(c, '(')) return 0;
+    for (uint32_t k = 0; k < n; ++k) {
+        if (k && !put(c, ", ", 2)) return 0;
+        if (h->base == 3) {
+            if (!write_wkt_points(c, w, h, 0)) return 0;
+            continue;
+        }
+        WkbHeader child;
+        if (!wkb_header(c, w, &child, depth + 1, CHILD[h->base])) return 0;
+        if (h->base == 7 && !write_wkt_tag(c, &child)) return 0;
+        if (!write_wkt_body(c, w, &child, depth + 1)) return 0;
+    }
+    return put_char(c, ')');
+}
+
+static int write_wkt(Ctx *c, const uint8_t *b, size_t len) {
+    Wkb w = {b, len, 0};
+    WkbHeader h;
+    if (!put_char(c, '"') || !wkb_header(c, &w, &h, 0, 0) || !write_wkt_tag(c, &h) || !write_wkt_body(c, &w, &h, 0))
+        return 0;
+    if (w.at != w.len) return bad_geometry(c); /* bytes after the geometry */
+    return put_char(c, '"');
+}
+
 /* ---- VARIANT -------------------------------------------------------------------------- */
 
 /* An unshredded VARIANT (Parquet's VariantEncoding.md): the same text as
@@ -1379,11 +1460,13 @@ static int w_variant(Ctx *c, const Node *n, int64_t i) {
     return variant_meta(c, &m, meta_bytes, meta_len) && write_variant_value(c, &m, bytes, len, 0, 0);
 }
 
-/* A WKB geometry column (etl.geometry): GeoJSON, or with --geometry wkb its bytes in
-   base64 once they parse (the GeoJSON written to check them is taken back). */
+/* A WKB geometry column (etl.geometry): GeoJSON, WKT with --geometry wkt, or with
+   --geometry wkb its bytes in base64 once they parse (the GeoJSON written to check them is
+   taken back). */
 static int w_geometry(Ctx *c, const Node *n, int64_t i) {
     size_t len;
     const uint8_t *bytes = var_bytes(n, i, &len);
+    if (c->flags & F_GEOMETRY_WKT) return write_wkt(c, bytes, len);
     const size_t start = c->out.len;
     if (!write_geojson(c, bytes, len)) return 0;
     if (!(c->flags & F_GEOMETRY_WKB)) return 1;
@@ -1992,7 +2075,8 @@ PyMODINIT_FUNC PyInit_encoder(void) {
         PyModule_AddIntConstant(m, "BIGINT_AS_STRING", F_BIGINT_AS_STRING) < 0 ||
         PyModule_AddIntConstant(m, "DECIMAL_AS_STRING", F_DECIMAL_AS_STRING) < 0 ||
         PyModule_AddIntConstant(m, "NAN_AS_STRING", F_NAN_AS_STRING) < 0 ||
-        PyModule_AddIntConstant(m, "GEOMETRY_WKB", F_GEOMETRY_WKB) < 0) {
+        PyModule_AddIntConstant(m, "GEOMETRY_WKB", F_GEOMETRY_WKB) < 0 ||
+        PyModule_AddIntConstant(m, "GEOMETRY_WKT", F_GEOMETRY_WKT) < 0) {
         Py_DECREF(m);
         return NULL;
     }
