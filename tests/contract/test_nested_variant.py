@@ -16,9 +16,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from etl_lib.contract import native
+from etl_lib.contract.reference import encode_lines
 from etl_lib.conversion import convert
 from etl_lib.errors import InvalidValueError
-from etl_lib.input.planning import open_input
+from etl_lib.input.planning import open_input, read_slice
 from etl_lib.options import ConvertOptions
 from etl_lib.report import json_schema
 from tests.conftest import Converter
@@ -142,3 +143,16 @@ def test_spark_nested_parse_json_reads_back_as_the_original_json(spark_nested: P
         assert record["s"] == {"v": original, "n": record["id"]}
         assert record["l"] == [original, [1]]
         assert record["m"] == {"k": original}
+
+
+def test_the_native_encoder_takes_batches_with_nested_shredded_variants_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = _nested_file(tmp_path / "nested.parquet", [INT8_7, None, None], pa.array([None, 42, 5], pa.int32()))
+    (batch,) = [b for piece in open_input(str(src)).plan() for b in read_slice(piece)]
+    monkeypatch.setenv(native.ENCODER_ENV, native.NATIVE)
+    fast = native.encode_lines(batch, ConvertOptions(), "\n")
+    assert fast is not None  # not handed to the reference path
+    monkeypatch.setenv(native.ENCODER_ENV, native.REFERENCE)
+    assert fast.to_pylist() == encode_lines(batch, ConvertOptions()).to_pylist()
+    assert fast.to_pylist()[1] == '{"id":1,"s":{"v":42},"l":[42],"m":{"k1":42}}\n'
