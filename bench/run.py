@@ -31,6 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import datagen
+import logical_shapes
 import report
 import scale
 import shapes
@@ -45,7 +46,7 @@ PUBLISH_PIECES, PUBLISH_LATENCY_MS, PUBLISH_TARGET_S = 20_000, 20, 30
 """The publish benchmark (bench/publish.py): this many pieces, this latency a call, this limit."""
 # The other table shapes (bench/shapes.py), sized from the largest mixed table, and run by
 # the local engine and DuckDB only: rows = mixed rows / divisor.
-SHAPE_DIVISORS = {"binary": 5, "wide": 100, "nested": 10}
+SHAPE_DIVISORS = {"binary": 5, "wide": 100, "nested": 10, **dict.fromkeys(logical_shapes.SHAPES, 10)}
 DEFAULT_ROUNDS = 3
 """Rounds per contender of a full run (``--rounds`` changes it)."""
 SHAPE_CONTENDERS = ("local", "duckdb")
@@ -53,6 +54,7 @@ SHAPE_TITLES = {
     "binary": "binary and UUID columns",
     "wide": f"a wide table ({shapes.WIDE_COLUMNS} columns)",
     "nested": "a deeply nested table",
+    **logical_shapes.TITLES,
 }
 ENCODE_TARGET_MB_S = 400
 PROFILE_RUNS = 3  # profile runs per table: the one with the median encode CPU is shown
@@ -312,7 +314,7 @@ def targets(
     )
     if small:
         out.append(_check(f"local engine, {small} rows: wall ≤ 0.5× DuckDB", ratio("local", "duckdb", small), 0.5, "×"))
-    for shape in ("binary", "wide"):
+    for shape in ("binary", "wide", *logical_shapes.SHAPES):
         dataset = next((name for name in shape_names if name.startswith(shape)), None)
         if dataset:
             out.append(
@@ -337,6 +339,7 @@ def targets(
             "n/a" if rate is None else ("PASS" if rate >= ENCODE_TARGET_MB_S else "FAIL"),
         )
     )
+    out += logical_shapes.encode_targets(profiles, shape_names, Target)
     out.append(
         _check(
             f"S3 publish of {(publish or {}).get('pieces', PUBLISH_PIECES):,} pieces at {PUBLISH_LATENCY_MS} ms a call "
@@ -371,6 +374,10 @@ STATIC_NOTES = """\
   (invalid JSON) and timestamps in its own text form; polars writes decimals as strings;
   plain Spark drops null fields, cuts timestamps to milliseconds and writes a directory of
   part files (no merge into one file). Their output sizes differ accordingly.
+  On the `variant` and `geometry` shapes DuckDB writes a VARIANT stored as Spark 4.0 does
+  as its struct of two blobs (escaped bytes, not the JSON value) and GeoParquet geometry as
+  WKT, not GeoJSON (its spatial extension, which has `ST_AsGeoJSON`, cannot be installed
+  offline).
 - Plain Spark uses `etl_lib.spark.session.local_spark`, the configuration of
   `etl convert --engine spark` (`local[*]`, which is `local[2]` here).
 - MB is 2^20 bytes throughout. `etl convert` runs from the working tree (an editable install):

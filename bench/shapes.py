@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import logical_shapes
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -113,6 +114,7 @@ SHAPES: dict[str, Callable[[np.random.Generator, int], pa.Table]] = {
     "binary": binary_block,
     "wide": wide_block,
     "nested": nested_block,
+    **logical_shapes.SHAPES,  # variant, geometry
 }
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NoReturn, Protocol
 from etl_lib._runtime.arrow_memory import use_jemalloc
 from etl_lib._runtime.lazy import collector_paused, import_pyarrow_without_numpy
 from etl_lib.errors import ConversionError
-from etl_lib.options import Compression, ConvertOptions, Engine, Limits, OutputFormat
+from etl_lib.options import Compression, ConvertOptions, Engine, GeometryFormat, Limits, OutputFormat
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
@@ -47,6 +47,13 @@ def _add_convert(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--bigint-as-string", action="store_true", help="write integers beyond +-(2^53-1) as strings")
     p.add_argument("--decimal-as-string", action="store_true", help="write decimals as strings")
     p.add_argument("--nan-as-string", action="store_true", help='write NaN/Infinity as "NaN", "Infinity", "-Infinity"')
+    p.add_argument(
+        "--geometry",
+        choices=[g.value for g in GeometryFormat],
+        default=GeometryFormat.GEOJSON.value,
+        help="GEOMETRY/GEOGRAPHY/GeoParquet columns as geojson (RFC 7946 geometry objects, default), "
+        "wkt or wkb (base64)",
+    )
     p.add_argument(
         "--engine",
         choices=["auto", "spark", "local"],
@@ -226,6 +233,7 @@ def _convert(args: argparse.Namespace) -> int:
         bigint_as_string=args.bigint_as_string,
         decimal_as_string=args.decimal_as_string,
         nan_as_string=args.nan_as_string,
+        geometry=args.geometry,
     )
     progress = _TtyProgress()
     spark = None

@@ -65,6 +65,15 @@ class Compression(StrEnum):
     GZIP = "gzip"
 
 
+class GeometryFormat(StrEnum):
+    """How GEOMETRY, GEOGRAPHY and GeoParquet WKB columns are written (docs/json-contract.md):
+    RFC 7946 GeoJSON geometry objects, well-known text, or the WKB itself in base64."""
+
+    GEOJSON = "geojson"
+    WKT = "wkt"
+    WKB = "wkb"
+
+
 _FLAGS = ("drop_nulls", "bigint_as_string", "decimal_as_string", "nan_as_string")
 
 
@@ -82,12 +91,13 @@ class ConvertOptions(Validated):
     bigint_as_string: Annotated[bool, STRICT] = False
     decimal_as_string: Annotated[bool, STRICT] = False
     nan_as_string: Annotated[bool, STRICT] = False
+    geometry: GeometryFormat = GeometryFormat.GEOJSON
 
     def __post_init__(self) -> None:
         # Direct construction (the CLI, library users) takes what the API takes: an enum or
         # its value for the format and the compression, and only True or False for a flag.
         # pydantic calls this too, after its own validation, which then leaves nothing to do.
-        for name, kind in (("format", OutputFormat), ("compression", Compression)):
+        for name, kind in (("format", OutputFormat), ("compression", Compression), ("geometry", GeometryFormat)):
             value = getattr(self, name)
             if not isinstance(value, kind):
                 if value not in [k.value for k in kind]:

@@ -19,6 +19,8 @@ import pyarrow as pa
 
 from etl_lib._runtime.validated import NON_NEGATIVE, Validated
 from etl_lib.contract.annotations import DECIMAL_ANNOTATION
+from etl_lib.contract.geo import is_geometry_type
+from etl_lib.contract.geo import json_schema as geometry_schema
 from etl_lib.contract.reference import MAX_SAFE_INTEGER, is_iso_timestamp_type, is_uuid_type
 from etl_lib.contract.type_families import Family, family_of
 from etl_lib.contract.variant import is_json_text_type, is_variant_type
@@ -111,6 +113,8 @@ def _extension_schema(t: pa.DataType, opts: ConvertOptions) -> dict[str, Any]:
         return {"type": "string", "format": "date-time"}
     if is_variant_type(t) or is_json_text_type(t):
         return {"description": "any JSON value (a VARIANT)"}  # no constraint: any JSON value
+    if is_geometry_type(t):
+        return geometry_schema(t, opts)
     return value_schema(t.storage_type, opts)
 
 

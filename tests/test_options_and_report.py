@@ -70,7 +70,7 @@ def test_pydantic_reads_options_from_their_json_values() -> None:
     options = ConvertOptions.from_dict(data)
     assert options == ConvertOptions(format=OutputFormat.JSON, compression=Compression.GZIP, drop_nulls=True)
     assert ConvertOptions.from_json(options.to_json()) == options
-    assert options.to_dict() == {**data, "bigint_as_string": False, "decimal_as_string": False}
+    assert options.to_dict() == {**data, "bigint_as_string": False, "decimal_as_string": False, "geometry": "geojson"}
 
 
 @pytest.mark.parametrize(
@@ -107,6 +107,7 @@ def test_a_report_written_by_the_earlier_pydantic_model_reads_back_and_writes_th
     assert again.pop("parts") == []
     assert again.pop("catalog_table") is None  # registered in no catalog: the field came later
     assert again.pop("cost") is None
+    assert again["options"].pop("geometry") == "geojson"  # added since: an older report reads as the default
     assert json.dumps(again, indent=2, ensure_ascii=False) + "\n" == written
 
 

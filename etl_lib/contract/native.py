@@ -15,11 +15,19 @@ from __future__ import annotations
 import functools
 import os
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from etl_lib._runtime.lazy import DEBUG, INFO, WARNING, log
-from etl_lib.options import ConvertOptions
+from etl_lib._runtime.lazy import DEBUG, INFO, WARNING, lazy_module, log
+from etl_lib.contract.type_families import children
+from etl_lib.errors import BadValueError, UnsupportedTypeError
+from etl_lib.options import ConvertOptions, GeometryFormat
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+else:  # only batches holding shredded variants need it
+    pc = lazy_module("pyarrow.compute")
 
 ENCODER_ENV = "ETL_ENCODER"
 """Environment variable choosing the encoder: ``native`` (the default: the native encoder
@@ -72,6 +80,8 @@ def _flags(module: ModuleType, opts: ConvertOptions) -> int:
         | (module.BIGINT_AS_STRING if opts.bigint_as_string else 0)
         | (module.DECIMAL_AS_STRING if opts.decimal_as_string else 0)
         | (module.NAN_AS_STRING if opts.nan_as_string else 0)
+        | (module.GEOMETRY_WKB if opts.geometry is GeometryFormat.WKB else 0)
+        | (module.GEOMETRY_WKT if opts.geometry is GeometryFormat.WKT else 0)
     )
 
 
@@ -123,15 +133,58 @@ def release_buffers() -> int:
     return 0 if module is None else int(module.trim())
 
 
-def _variants_as_json(batch: pa.RecordBatch, opts: ConvertOptions) -> pa.RecordBatch:
-    """``batch`` with its top-level shredded VARIANT columns rendered as JSON text (by
-    etl_lib.contract.variant), which the kernel writes verbatim. The kernel decodes
-    unshredded ones itself; a shredded one nested deeper sends the batch to the reference."""
+def _is_shredded(t: pa.DataType) -> bool:
     from etl_lib.contract import variant  # imports the reference, which imports this module
 
+    return variant.is_variant_type(t) and t.storage_type.get_field_index("typed_value") >= 0
+
+
+def _has_shredded(t: pa.DataType) -> bool:
+    try:
+        kids = children(t)
+    except UnsupportedTypeError:
+        return False  # a type no rule covers: the kernel declines it, the reference refuses it
+    return _is_shredded(t) or any(_has_shredded(child.type) for child in kids)
+
+
+def _shredded_as_json(arr: pa.Array, opts: ConvertOptions, path: str) -> pa.Array:
+    """``arr`` with every shredded VARIANT in it, at any depth of structs, lists and maps,
+    rendered as JSON text (by etl_lib.contract.variant), which the kernel writes verbatim."""
+    from etl_lib.contract import variant  # imports the reference, which imports this module
+
+    t = arr.type
+    if _is_shredded(t):
+        return variant.to_json(arr, opts, path)
+    if not _has_shredded(t):
+        return arr
+    mask = pc.is_null(arr) if arr.null_count else None
+    if pa.types.is_struct(t):
+        kids = [_shredded_as_json(kid, opts, f"{path}.{f.name}") for f, kid in zip(t, arr.flatten(), strict=True)]
+        fields = [f.with_type(kid.type) for f, kid in zip(t, kids, strict=True)]
+        return pa.StructArray.from_arrays(kids, fields=fields, mask=mask)
+    if pa.types.is_map(t):
+        items = _shredded_as_json(arr.items, opts, path + ".value")
+        return pa.MapArray.from_arrays(arr.offsets, arr.keys, items, mask=mask)
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        values = _shredded_as_json(arr.values, opts, path + "[]")
+        return type(arr).from_arrays(arr.offsets, values, mask=mask)
+    raise _Declined  # a list view or a fixed-size list holding one: the reference takes it
+
+
+class _Declined(Exception):
+    """The batch goes to the reference path."""
+
+
+def _prepared(batch: pa.RecordBatch, opts: ConvertOptions) -> pa.RecordBatch | None:
+    """``batch`` with its shredded VARIANT values rendered as JSON text (the kernel decodes
+    unshredded ones itself), or None when the reference path must take it: a refused
+    variant (the reference then names the row of its record), or a shape not rebuilt here."""
     for i, field in enumerate(batch.schema):
-        if variant.is_variant_type(field.type) and field.type.storage_type.get_field_index("typed_value") >= 0:
-            text = variant.to_json(batch.column(i), opts, field.name)
+        if _has_shredded(field.type):
+            try:
+                text = _shredded_as_json(batch.column(i), opts, field.name)
+            except (BadValueError, _Declined):
+                return None
             batch = batch.set_column(i, field.with_type(text.type), text)
     return batch
 
@@ -146,8 +199,10 @@ def encode_lines(batch: pa.RecordBatch | pa.Table, opts: ConvertOptions, termina
         if batch.num_columns == 0:
             return None
         batch = pa.RecordBatch.from_arrays([c.combine_chunks() for c in batch.columns], schema=batch.schema)
-    batch = _variants_as_json(batch, opts)
-    return _run(module, batch, module.MODE_LINES, opts, terminator.encode("utf-8"))
+    prepared = _prepared(batch, opts)
+    if prepared is None:
+        return None
+    return _run(module, prepared, module.MODE_LINES, opts, terminator.encode("utf-8"))
 
 
 def encode_values(arr: pa.Array | pa.ChunkedArray, opts: ConvertOptions) -> pa.Array | None:

@@ -452,7 +452,7 @@ def is_iso_timestamp_type(t: pa.DataType) -> bool:
 
 
 def _encode_extension(arr: pa.Array, opts: ConvertOptions) -> pa.Array:
-    from etl_lib.contract import variant  # it renders with this module's rules: imported when used
+    from etl_lib.contract import geo, variant  # they render with this module's rules: imported when used
 
     if is_uuid_type(arr.type):
         return _encode_uuid(arr.storage)
@@ -462,6 +462,8 @@ def _encode_extension(arr: pa.Array, opts: ConvertOptions) -> pa.Array:
         return arr.storage  # already this contract's JSON text
     if variant.is_variant_type(arr.type):
         return variant.to_json(arr, opts, "(variant)").storage
+    if geo.is_geometry_type(arr.type):
+        return geo.to_text(arr, opts, "(geometry)")
     # Other extensions (JSON, geometry WKB, opaque...) are written as their storage.
     return encode_array(arr.storage, opts)
 
@@ -562,9 +564,9 @@ def _find_nested(arr: pa.Array, path: str) -> tuple[BadValueError, int] | None:
 
 def find_bad_value(arr: pa.Array, path: str) -> BadValueError | None:
     """The first value of ``arr`` the contract refuses (invalid UTF-8, a TIME outside 0-24 h,
-    a malformed variant),
+    a malformed variant, WKB that is not a geometry),
     as an error naming the column ``path`` and its row in ``arr``; None if there is none."""
-    from etl_lib.contract import variant  # it renders with this module's rules: imported when used
+    from etl_lib.contract import geo, variant  # they render with this module's rules: imported when used
 
     family = family_of(arr.type)
     if family is Family.STRING:
@@ -577,6 +579,8 @@ def find_bad_value(arr: pa.Array, path: str) -> BadValueError | None:
         return None if bad is None else InvalidValueError.at(bad[1], column=path, row=bad[0])
     if family is Family.EXTENSION and variant.is_variant_type(arr.type):
         return variant.find_bad_variant(arr, ConvertOptions(), path)
+    if family is Family.EXTENSION and geo.is_geometry_type(arr.type):
+        return geo.find_bad_geometry(arr, path)
     if family is Family.EXTENSION and not (is_uuid_type(arr.type) or is_iso_timestamp_type(arr.type)):
         return find_bad_value(arr.storage, path)
     if family is Family.DICTIONARY:

@@ -150,6 +150,55 @@ def with_variant_types(schema: pa.Schema, names: tuple[str, ...]) -> pa.Schema:
     return schema
 
 
+# A VARIANT group nested in a group, a list or a map: indented deeper than the top level.
+_NESTED_VARIANT = re.compile(
+    r"^ {4,}(?:required|optional|repeated) group field_id=-?\d+ (.*) \(Variant(?:\(\d*\))?\) \{$"
+)
+
+
+def nested_variant_names(parquet_schema: str) -> frozenset[str]:
+    """Names of the groups below the top level that the Parquet schema (pyarrow's text of
+    it) annotates as VARIANT (a struct field's name, ``element`` in a list, ``value`` in a map)."""
+    return frozenset(m.group(1) for m in map(_NESTED_VARIANT.match, parquet_schema.splitlines()) if m)
+
+
+def with_nested_variants(t: pa.DataType, names: frozenset[str]) -> pa.DataType:
+    """``t`` with the structs below it that are named in ``names`` and have a variant's
+    shape typed as :class:`VariantType`, in structs, lists and maps at any depth. Recursion
+    is bounded by the nesting limit the input checks apply first."""
+    if not names or is_variant_type(t):
+        return t
+    family = family_of(t)
+    if family is Family.STRUCT:
+        fields = [_nested_variant_field(f, names) for f in t]
+        return t if all(a.equals(b) for a, b in zip(fields, t, strict=True)) else pa.struct(fields)
+    if family is Family.MAP:
+        item = _nested_variant_field(t.item_field, names)
+        return t if item.equals(t.item_field) else pa.map_(t.key_field, item, t.keys_sorted)
+    if family is Family.LIST and (pa.types.is_list(t) or pa.types.is_large_list(t)):
+        value = _nested_variant_field(t.value_field, names)
+        if value.equals(t.value_field):
+            return t
+        return pa.large_list(value) if pa.types.is_large_list(t) else pa.list_(value)
+    return t
+
+
+def _nested_variant_field(field: pa.Field, names: frozenset[str]) -> pa.Field:
+    if field.name in names and _has_variant_shape(field.type):
+        return field.with_type(VariantType(field.type))
+    return field.with_type(with_nested_variants(field.type, names))
+
+
+def wrap_nested_variants(batch: pa.RecordBatch, names: frozenset[str]) -> pa.RecordBatch:
+    """``batch`` with the variants nested in its columns typed as :class:`VariantType`
+    (an Arrow cast from a storage type to its extension type keeps the buffers)."""
+    for i, field in enumerate(batch.schema):
+        typed = with_nested_variants(field.type, names)
+        if not typed.equals(field.type):
+            batch = batch.set_column(i, field.with_type(typed), batch.column(i).cast(typed))
+    return batch
+
+
 def wrap_variants(batch: pa.RecordBatch, names: tuple[str, ...]) -> pa.RecordBatch:
     """``batch`` with the columns ``names`` as :class:`VariantType` arrays."""
     for name in names:

@@ -20,8 +20,17 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from etl_lib._runtime import fs
+from etl_lib.contract.geo import geometry_columns, with_geometry_types, wrap_geometries
+from etl_lib.contract.time_of_day import utc_time_columns, wrap_negative_times
 from etl_lib.contract.type_families import children, nesting_depth
-from etl_lib.contract.variant import variant_columns, with_variant_types, wrap_variants
+from etl_lib.contract.variant import (
+    nested_variant_names,
+    variant_columns,
+    with_nested_variants,
+    with_variant_types,
+    wrap_nested_variants,
+    wrap_variants,
+)
 from etl_lib.errors import (
     ConversionError,
     InputNotFoundError,
@@ -180,13 +189,25 @@ def _check_schema(uri: str, schema: pa.Schema, limits: Limits) -> None:
                 f"{_name(uri)}: column {field.name} is nested {depth} levels deep; "
                 f"the limit is {limits.max_nesting_depth}"
             )
-        # Arrow reads an empty group (a struct with no fields) only at the top level.
+        # Arrow reads an empty group (a struct with no fields) only where no leaf is beside
+        # it: at the top level, or in groups that hold only empty groups.
         for child in children(field.type):
-            if _has_empty_struct(child.type):
+            if _has_empty_struct(child.type) and not _leafless(field.type):
                 raise UnsupportedTypeError(
                     f"{_name(uri)}: column {field.name} holds a group with no fields inside another group; "
                     "only top-level empty groups are supported"
                 )
+
+
+def _leafless(t: pa.DataType) -> bool:
+    """A struct with no leaf below it: empty, or holding only such structs."""
+    return pa.types.is_struct(t) and all(_leafless(child.type) for child in t)
+
+
+def _present_everywhere(t: pa.DataType, rows: int) -> pa.Array:
+    """A :func:`_leafless` struct array of ``rows`` values, none null (nothing stored says otherwise)."""
+    kids = [_present_everywhere(child.type, rows) for child in t]
+    return pa.StructArray.from_buffers(t, rows, [None], null_count=0, children=kids)
 
 
 def _has_empty_struct(t: pa.DataType) -> bool:
@@ -239,6 +260,10 @@ def _read_footer(part_uri: str, size: int, limits: Limits) -> tuple[InputFile, p
         # pyarrow reads a VARIANT group as a plain struct: only the Parquet (or Spark) schema says so.
         variants = variant_columns(parquet_schema, schema)
         schema = with_variant_types(schema, variants)
+        nested = nested_variant_names(parquet_schema)
+        if nested:
+            schema = pa.schema([f.with_type(with_nested_variants(f.type, nested)) for f in schema], schema.metadata)
+        schema = with_geometry_types(schema, geometry_columns(parquet_schema, schema, meta.metadata or {}))
     except ConversionError:
         raise
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for bad files
@@ -289,19 +314,21 @@ class _Reader:
         int96 = list(self.piece.int96)
         self.int96 = int96
         self.seconds = _open(self.piece.uri, coerce_int96_timestamp_unit="s") if int96 else None
-        # Arrow leaves a top-level empty group (a struct with no fields, hence no column
-        # chunk and no stored nulls) out of the batches: it is put back, present in every row.
-        self.empty_groups = [
-            (i, field)
-            for i, field in enumerate(self.pf.schema_arrow)
-            if pa.types.is_struct(field.type) and field.type.num_fields == 0
-        ]
+        # Arrow leaves a top-level group with no leaf below it (an empty group, or groups
+        # holding only empty groups, at any depth: no column chunk, hence no stored nulls)
+        # out of the batches: it is put back, present in every row.
+        self.empty_groups = [(i, field) for i, field in enumerate(self.pf.schema_arrow) if _leafless(field.type)]
+        # GEOMETRY, GEOGRAPHY and GeoParquet WKB columns, and TIME columns adjusted to UTC
+        # (negative ones wrap around midnight), found again from this part's footer.
+        parquet_schema = str(self.pf.schema)
+        self.geometries = geometry_columns(parquet_schema, self.pf.schema_arrow, self.pf.metadata.metadata or {})
+        self.utc_times = utc_time_columns(parquet_schema)
+        self.nested_variants = nested_variant_names(parquet_schema)
 
     def _with_empty_groups(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         for i, field in self.empty_groups:
             if batch.num_columns <= i or batch.schema.field(i).name != field.name:
-                empty = pa.StructArray.from_buffers(field.type, batch.num_rows, [None], null_count=0)
-                batch = batch.add_column(i, field, empty)
+                batch = batch.add_column(i, field, _present_everywhere(field.type, batch.num_rows))
         return batch
 
     def batches(self) -> Iterator[pa.RecordBatch]:
@@ -312,6 +339,12 @@ class _Reader:
                     batch = self._with_empty_groups(batch)
                 if self.piece.variant:
                     batch = wrap_variants(batch, self.piece.variant)
+                if self.geometries:
+                    batch = wrap_geometries(batch, self.geometries)
+                if self.nested_variants:
+                    batch = wrap_nested_variants(batch, self.nested_variants)
+                if self.utc_times:
+                    batch = wrap_negative_times(batch, self.utc_times)
                 self.budget.check_time()
                 self.budget.charge_input(decoded_bytes(batch))
                 yield batch

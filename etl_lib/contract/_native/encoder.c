@@ -17,6 +17,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,9 +56,11 @@ struct ArrowArray {
 
 /* ---- Options, modes, errors --------------------------------------------------------- */
 
-enum { F_DROP_NULLS = 1, F_BIGINT_AS_STRING = 2, F_DECIMAL_AS_STRING = 4, F_NAN_AS_STRING = 8 };
+enum { F_DROP_NULLS = 1, F_BIGINT_AS_STRING = 2, F_DECIMAL_AS_STRING = 4, F_NAN_AS_STRING = 8, F_GEOMETRY_WKB = 16,
+       F_GEOMETRY_WKT = 32 };
 enum { MODE_LINES = 0, MODE_VALUES = 1 };
-enum { ERR_NONE = 0, ERR_UNSUPPORTED, ERR_NOMEM, ERR_INVALID_UTF8, ERR_INVALID_TIME, ERR_NEED_FLOAT16, ERR_INVALID_VARIANT };
+enum { ERR_NONE = 0, ERR_UNSUPPORTED, ERR_NOMEM, ERR_INVALID_UTF8, ERR_INVALID_TIME, ERR_NEED_FLOAT16, ERR_INVALID_VARIANT,
+       ERR_INVALID_GEOMETRY };
 
 /* ---- Column tree -------------------------------------------------------------------- */
 
@@ -821,6 +824,239 @@ static int write_time(Ctx *c, int64_t value, int unit) {
     return 1;
 }
 
+/* ---- GEOMETRY / GEOGRAPHY (WKB) ------------------------------------------------------- */
+
+/* WKB as an RFC 7946 GeoJSON geometry object: the same text as etl_lib/contract/geo.py,
+   which stays the reference (and writes WKT). The parser is bounded: every count is
+   checked against the bytes left before it is used, and collections recurse at most
+   GEO_MAX_DEPTH levels (geo.MAX_DEPTH). Anything it refuses - truncated, trailing bytes,
+   an unknown type, a Multi* holding another type - raises ERR_INVALID_GEOMETRY and hands
+   the batch to the reference path, which refuses it with the column and the row. */
+
+#define GEO_MAX_DEPTH 32
+#define EWKB_Z 0x80000000u
+#define EWKB_M 0x40000000u
+#define EWKB_SRID 0x20000000u
+
+static const char *const GEO_TYPES[8] = {
+    NULL, "{\"type\":\"Point\",", "{\"type\":\"LineString\",", "{\"type\":\"Polygon\",",
+    "{\"type\":\"MultiPoint\",", "{\"type\":\"MultiLineString\",", "{\"type\":\"MultiPolygon\",",
+    "{\"type\":\"GeometryCollection\",",
+};
+
+typedef struct {
+    const uint8_t *b;
+    size_t len, at;
+} Wkb;
+
+typedef struct {
+    int little, base, has_z, dims;
+} WkbHeader;
+
+static int bad_geometry(Ctx *c) {
+    c->error = ERR_INVALID_GEOMETRY;
+    return 0;
+}
+
+static inline uint32_t wkb_u32(const uint8_t *p, int little) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return little ? v : __builtin_bswap32(v);
+}
+
+static inline double wkb_f64(const uint8_t *p, int little) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    if (!little) v = __builtin_bswap64(v);
+    double d;
+    memcpy(&d, &v, 8);
+    return d;
+}
+
+static int wkb_header(Ctx *c, Wkb *w, WkbHeader *h, int depth, int expect) {
+    if (depth > GEO_MAX_DEPTH || w->len - w->at < 5 || w->b[w->at] > 1) return bad_geometry(c);
+    h->little = w->b[w->at];
+    const uint32_t raw = wkb_u32(w->b + w->at + 1, h->little);
+    w->at += 5;
+    if (raw & EWKB_SRID) {
+        if (w->len - w->at < 4) return bad_geometry(c);
+        w->at += 4;
+    }
+    const uint32_t code = raw & 0x0FFFFFFFu, dim = code / 1000;
+    h->base = (int)(code % 1000);
+    if (h->base < 1 || h->base > 7 || dim > 3 || (expect && h->base != expect)) return bad_geometry(c);
+    h->has_z = (raw & EWKB_Z) || dim == 1 || dim == 3;
+    h->dims = 2 + h->has_z + ((raw & EWKB_M) || dim == 2 || dim == 3);
+    return 1;
+}
+
+static int wkb_count(Ctx *c, Wkb *w, int little, size_t least, uint32_t *count) {
+    if (w->len - w->at < 4) return bad_geometry(c);
+    *count = wkb_u32(w->b + w->at, little);
+    w->at += 4;
+    if (*count > (w->len - w->at) / least) return bad_geometry(c);
+    return 1;
+}
+
+/* One position: [x,y] or [x,y,z]; M, when present, is skipped (GeoJSON has no measure). */
+static int write_position(Ctx *c, const uint8_t *p, const WkbHeader *h) {
+    if (!put_char(c, '[') || !write_f64(c, wkb_f64(p, h->little)) || !put_char(c, ',') ||
+        !write_f64(c, wkb_f64(p + 8, h->little)))
+        return 0;
+    if (h->has_z && !(put_char(c, ',') && write_f64(c, wkb_f64(p + 16, h->little)))) return 0;
+    return put_char(c, ']');
+}
+
+static int write_positions(Ctx *c, Wkb *w, const WkbHeader *h) {
+    uint32_t n;
+    const size_t stride = 8 * (size_t)h->dims;
+    if (!wkb_count(c, w, h->little, stride, &n) || !put_char(c, '[')) return 0;
+    for (uint32_t k = 0; k < n; ++k) {
+        if ((k && !put_char(c, ',')) || !write_position(c, w->b + w->at + k * stride, h)) return 0;
+    }
+    w->at += n * stride;
+    return put_char(c, ']');
+}
+
+static int write_geo_coordinates(Ctx *c, Wkb *w, const WkbHeader *h, int depth);
+
+static int write_geo_children(Ctx *c, Wkb *w, const WkbHeader *h, int depth) {
+    static const int CHILD[8] = {0, 0, 0, 0, 1, 2, 3, 0};
+    uint32_t n;
+    if (!wkb_count(c, w, h->little, 5, &n) || !put_char(c, '[')) return 0;
+    for (uint32_t k = 0; k < n; ++k) {
+        WkbHeader child;
+        if (k && !put_char(c, ',')) return 0;
+        if (!wkb_header(c, w, &child, depth + 1, CHILD[h->base])) return 0;
+        if (h->base == 7) {
+            if (!put(c, GEO_TYPES[child.base], strlen(GEO_TYPES[child.base]))) return 0;
+            if (child.base == 7) {
+                if (!put(c, "\"geometries\":", 13) || !write_geo_children(c, w, &child, depth + 1)) return 0;
+            } else if (!put(c, "\"coordinates\":", 14) || !write_geo_coordinates(c, w, &child, depth + 1)) {
+                return 0;
+            }
+            if (!put_char(c, '}')) return 0;
+        } else if (!write_geo_coordinates(c, w, &child, depth + 1)) {
+            return 0;
+        }
+    }
+    return put_char(c, ']');
+}
+
+/* The "coordinates" of a geometry whose header `h` was just read (not a collection). */
+static int write_geo_coordinates(Ctx *c, Wkb *w, const WkbHeader *h, int depth) {
+    if (h->base == 1) {
+        const size_t size = 8 * (size_t)h->dims;
+        if (w->len - w->at < size) return bad_geometry(c);
+        const uint8_t *p = w->b + w->at;
+        w->at += size;
+        int empty = 1; /* POINT EMPTY: every coordinate NaN */
+        for (int k = 0; k < h->dims && empty; ++k) empty = isnan(wkb_f64(p + 8 * k, h->little));
+        return empty ? put(c, "[]", 2) : write_position(c, p, h);
+    }
+    if (h->base == 2) return write_positions(c, w, h);
+    if (h->base == 3) {
+        uint32_t rings;
+        if (!wkb_count(c, w, h->little, 4, &rings) || !put_char(c, '[')) return 0;
+        for (uint32_t k = 0; k < rings; ++k) {
+            if ((k && !put_char(c, ',')) || !write_positions(c, w, h)) return 0;
+        }
+        return put_char(c, ']');
+    }
+    return write_geo_children(c, w, h, depth);
+}
+
+static int write_geojson(Ctx *c, const uint8_t *b, size_t len) {
+    Wkb w = {b, len, 0};
+    WkbHeader h;
+    if (!wkb_header(c, &w, &h, 0, 0) || !put(c, GEO_TYPES[h.base], strlen(GEO_TYPES[h.base]))) return 0;
+    const int ok = h.base == 7 ? put(c, "\"geometries\":", 13) && write_geo_children(c, &w, &h, 0)
+                               : put(c, "\"coordinates\":", 14) && write_geo_coordinates(c, &w, &h, 0);
+    if (!ok) return 0;
+    if (w.at != w.len) return bad_geometry(c); /* bytes after the geometry */
+    return put_char(c, '}');
+}
+
+/* WKT (--geometry wkt) as a JSON string: every dimension, M included; non-finite numbers
+   as NaN, Infinity, -Infinity; empty geometries as EMPTY. Nothing in it needs escaping. */
+
+static const char *const WKT_NAMES[8] = {
+    NULL, "POINT", "LINESTRING", "POLYGON", "MULTIPOINT", "MULTILINESTRING", "MULTIPOLYGON", "GEOMETRYCOLLECTION",
+};
+
+static int write_wkt_number(Ctx *c, double v) {
+    if (isnan(v)) return put(c, "NaN", 3);
+    if (isinf(v)) return v > 0 ? put(c, "Infinity", 8) : put(c, "-Infinity", 9);
+    return write_f64(c, v);
+}
+
+static int write_wkt_point(Ctx *c, const uint8_t *p, const WkbHeader *h) {
+    for (int k = 0; k < h->dims; ++k) {
+        if ((k && !put_char(c, ' ')) || !write_wkt_number(c, wkb_f64(p + 8 * k, h->little))) return 0;
+    }
+    return 1;
+}
+
+static int write_wkt_tag(Ctx *c, const WkbHeader *h) {
+    static const char *const DIMS[4] = {"", " Z", " M", " ZM"};
+    const int has_m = h->dims - 2 - h->has_z;
+    const char *dims = DIMS[h->has_z + 2 * has_m];
+    return put(c, WKT_NAMES[h->base], strlen(WKT_NAMES[h->base])) && put(c, dims, strlen(dims)) && put_char(c, ' ');
+}
+
+/* "(x y, x y)" of a count of points read here; `empty_word`: EMPTY when there are none. */
+static int write_wkt_points(Ctx *c, Wkb *w, const WkbHeader *h, int empty_word) {
+    uint32_t n;
+    const size_t stride = 8 * (size_t)h->dims;
+    if (!wkb_count(c, w, h->little, stride, &n)) return 0;
+    if (n == 0 && empty_word) return put(c, "EMPTY", 5);
+    if (!put_char(c, '(')) return 0;
+    for (uint32_t k = 0; k < n; ++k) {
+        if ((k && !put(c, ", ", 2)) || !write_wkt_point(c, w->b + w->at + k * stride, h)) return 0;
+    }
+    w->at += n * stride;
+    return put_char(c, ')');
+}
+
+static int write_wkt_body(Ctx *c, Wkb *w, const WkbHeader *h, int depth) {
+    static const int CHILD[8] = {0, 0, 0, 0, 1, 2, 3, 0};
+    if (h->base == 1) {
+        const size_t size = 8 * (size_t)h->dims;
+        if (w->len - w->at < size) return bad_geometry(c);
+        const uint8_t *p = w->b + w->at;
+        w->at += size;
+        int empty = 1;
+        for (int k = 0; k < h->dims && empty; ++k) empty = isnan(wkb_f64(p + 8 * k, h->little));
+        return empty ? put(c, "EMPTY", 5) : put_char(c, '(') && write_wkt_point(c, p, h) && put_char(c, ')');
+    }
+    if (h->base == 2) return write_wkt_points(c, w, h, 1);
+    uint32_t n;
+    if (!wkb_count(c, w, h->little, h->base == 3 ? 4 : 5, &n)) return 0;
+    if (n == 0) return put(c, "EMPTY", 5);
+    if (!put_char(c, '(')) return 0;
+    for (uint32_t k = 0; k < n; ++k) {
+        if (k && !put(c, ", ", 2)) return 0;
+        if (h->base == 3) {
+            if (!write_wkt_points(c, w, h, 0)) return 0;
+            continue;
+        }
+        WkbHeader child;
+        if (!wkb_header(c, w, &child, depth + 1, CHILD[h->base])) return 0;
+        if (h->base == 7 && !write_wkt_tag(c, &child)) return 0;
+        if (!write_wkt_body(c, w, &child, depth + 1)) return 0;
+    }
+    return put_char(c, ')');
+}
+
+static int write_wkt(Ctx *c, const uint8_t *b, size_t len) {
+    Wkb w = {b, len, 0};
+    WkbHeader h;
+    if (!put_char(c, '"') || !wkb_header(c, &w, &h, 0, 0) || !write_wkt_tag(c, &h) || !write_wkt_body(c, &w, &h, 0))
+        return 0;
+    if (w.at != w.len) return bad_geometry(c); /* bytes after the geometry */
+    return put_char(c, '"');
+}
+
 /* ---- VARIANT -------------------------------------------------------------------------- */
 
 /* An unshredded VARIANT (Parquet's VariantEncoding.md): the same text as
@@ -1224,6 +1460,20 @@ static int w_variant(Ctx *c, const Node *n, int64_t i) {
     return variant_meta(c, &m, meta_bytes, meta_len) && write_variant_value(c, &m, bytes, len, 0, 0);
 }
 
+/* A WKB geometry column (etl.geometry): GeoJSON, WKT with --geometry wkt, or with
+   --geometry wkb its bytes in base64 once they parse (the GeoJSON written to check them is
+   taken back). */
+static int w_geometry(Ctx *c, const Node *n, int64_t i) {
+    size_t len;
+    const uint8_t *bytes = var_bytes(n, i, &len);
+    if (c->flags & F_GEOMETRY_WKT) return write_wkt(c, bytes, len);
+    const size_t start = c->out.len;
+    if (!write_geojson(c, bytes, len)) return 0;
+    if (!(c->flags & F_GEOMETRY_WKB)) return 1;
+    c->out.len = start;
+    return write_base64(c, bytes, len);
+}
+
 #undef VALUE
 
 /* Indexed by Kind (the designated initialisers keep the two in step). */
@@ -1475,7 +1725,7 @@ static Node *build(const struct ArrowSchema *s, const struct ArrowArray *a, int 
     n->offset = a->offset;
     int32_t ext_len = 0;
     const char *ext = metadata_value(s->metadata, "ARROW:extension:name", &ext_len);
-    int err, is_variant = 0;
+    int err, is_variant = 0, is_geometry = 0;
     if (s->dictionary) {
         n->kind = K_DICT;
         err = index_kind(n, s->format);
@@ -1507,7 +1757,10 @@ static Node *build(const struct ArrowSchema *s, const struct ArrowArray *a, int 
                 n->kind = K_RAW_JSON;
             } else if (ext_len == 11 && !memcmp(ext, "etl.variant", 11)) {
                 is_variant = 1; /* checked once its children are built */
-            } /* other extensions (JSON, WKB geometry, opaque...) are their storage */
+            } else if (ext_len == 12 && !memcmp(ext, "etl.geometry", 12)) {
+                if (n->kind != K_BINARY && n->kind != K_LARGE_BINARY && n->kind != K_BINARY_VIEW) err = ERR_UNSUPPORTED;
+                is_geometry = 1;
+            } /* other extensions (JSON, opaque...) are their storage */
         }
         if (err == ERR_NONE) err = take_buffers(n, a);
         if (err == ERR_NONE && n->kind >= K_LIST && n->kind <= K_STRUCT) {
@@ -1534,7 +1787,7 @@ static Node *build(const struct ArrowSchema *s, const struct ArrowArray *a, int 
     }
     n->indirect_nulls = n->kind == K_NULL || n->kind == K_DICT;
     n->may_null = n->validity != NULL || n->indirect_nulls;
-    n->write = WRITERS[n->kind];
+    n->write = is_geometry ? w_geometry : WRITERS[n->kind];
     return n;
 fail:
     free_node(n);
@@ -1713,6 +1966,7 @@ static const char *ERROR_NAMES[] = {
     [ERR_INVALID_TIME] = "invalid_time",
     [ERR_NEED_FLOAT16] = "need_float16",
     [ERR_INVALID_VARIANT] = "invalid_variant",
+    [ERR_INVALID_GEOMETRY] = "invalid_geometry",
 };
 
 static size_t bytes_per_row_hint = 64;
@@ -1820,7 +2074,9 @@ PyMODINIT_FUNC PyInit_encoder(void) {
         PyModule_AddIntConstant(m, "DROP_NULLS", F_DROP_NULLS) < 0 ||
         PyModule_AddIntConstant(m, "BIGINT_AS_STRING", F_BIGINT_AS_STRING) < 0 ||
         PyModule_AddIntConstant(m, "DECIMAL_AS_STRING", F_DECIMAL_AS_STRING) < 0 ||
-        PyModule_AddIntConstant(m, "NAN_AS_STRING", F_NAN_AS_STRING) < 0) {
+        PyModule_AddIntConstant(m, "NAN_AS_STRING", F_NAN_AS_STRING) < 0 ||
+        PyModule_AddIntConstant(m, "GEOMETRY_WKB", F_GEOMETRY_WKB) < 0 ||
+        PyModule_AddIntConstant(m, "GEOMETRY_WKT", F_GEOMETRY_WKT) < 0) {
         Py_DECREF(m);
         return NULL;
     }

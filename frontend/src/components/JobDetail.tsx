@@ -14,7 +14,7 @@ import { useJob, useReport } from "../hooks/useJobs";
 import { ApiError } from "../lib/api";
 import { convertAgainState } from "../lib/convertAgain";
 import { formatBytes, formatCount, formatDateTime, formatDuration } from "../lib/format";
-import type { ConvertOptions, Job } from "../lib/types";
+import type { ConvertOptions, GeometryFormat, Job } from "../lib/types";
 import { CostSummary } from "./CostSummary";
 import { PreviewView } from "./PreviewView";
 import { RunChart } from "./RunChart";
@@ -28,6 +28,7 @@ export interface JobDetailProps {
 }
 
 const yesNo = (value: boolean) => (value ? "Yes" : "No");
+const GEOMETRY_LABELS: Record<GeometryFormat, string> = { geojson: "GeoJSON", wkt: "WKT", wkb: "WKB (base64)" };
 
 function optionPairs(options: ConvertOptions) {
   return [
@@ -37,6 +38,7 @@ function optionPairs(options: ConvertOptions) {
     { label: "Big integers as strings", value: yesNo(options.bigint_as_string) },
     { label: "Decimals as strings", value: yesNo(options.decimal_as_string) },
     { label: "NaN as strings", value: yesNo(options.nan_as_string) },
+    { label: "Geometry", value: GEOMETRY_LABELS[options.geometry] },
   ];
 }
 

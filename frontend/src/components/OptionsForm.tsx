@@ -4,7 +4,7 @@ import FormField from "@cloudscape-design/components/form-field";
 import RadioGroup from "@cloudscape-design/components/radio-group";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import Toggle from "@cloudscape-design/components/toggle";
-import type { ConvertOptions, OutputFormat } from "../lib/types";
+import type { ConvertOptions, GeometryFormat, OutputFormat } from "../lib/types";
 
 type BooleanOption = "drop_nulls" | "bigint_as_string" | "decimal_as_string" | "nan_as_string";
 
@@ -45,6 +45,18 @@ export function OptionsForm({ value, onChange }: OptionsFormProps) {
           <Toggle checked={value.compression === "gzip"} onChange={({ detail }) => set("compression", detail.checked ? "gzip" : "none")}>
             Compress the output with gzip
           </Toggle>
+        </FormField>
+        <FormField label="Geometry columns" description="GEOMETRY, GEOGRAPHY and GeoParquet columns.">
+          <RadioGroup
+            ariaLabel="Geometry columns"
+            value={value.geometry}
+            onChange={({ detail }) => set("geometry", detail.value as GeometryFormat)}
+            items={[
+              { value: "geojson", label: "GeoJSON geometry objects" },
+              { value: "wkt", label: "Well-known text (WKT)" },
+              { value: "wkb", label: "Well-known binary (WKB) in base64" },
+            ]}
+          />
         </FormField>
       </SpaceBetween>
       <FormField label="Value encoding">

@@ -163,6 +163,8 @@ export interface components {
              * @default false
              */
             nan_as_string: boolean;
+            /** @default geojson */
+            geometry: components["schemas"]["GeometryFormat"];
         };
         /** CreateJobRequest */
         CreateJobRequest: {
@@ -235,6 +237,13 @@ export interface components {
          * @enum {string}
          */
         ExecutionClass: "standard" | "flex";
+        /**
+         * GeometryFormat
+         * @description How GEOMETRY, GEOGRAPHY and GeoParquet WKB columns are written (docs/json-contract.md):
+         *     RFC 7946 GeoJSON geometry objects, well-known text, or the WKB itself in base64.
+         * @enum {string}
+         */
+        GeometryFormat: "geojson" | "wkt" | "wkb";
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */

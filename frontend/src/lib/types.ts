@@ -11,6 +11,7 @@ export type JobError = Schemas["JobError"];
 export type ConvertOptions = Schemas["ConvertOptions"];
 export type OutputFormat = Schemas["OutputFormat"];
 export type Compression = Schemas["Compression"];
+export type GeometryFormat = Schemas["GeometryFormat"];
 export type JobPage = Schemas["JobList"];
 export type JobEnvelope = Schemas["JobEnvelope"];
 export type JobReport = Schemas["JobReport"];
@@ -44,6 +45,7 @@ export const DEFAULT_OPTIONS: ConvertOptions = {
   bigint_as_string: false,
   decimal_as_string: false,
   nan_as_string: false,
+  geometry: "geojson",
 };
 
 export function isActive(job: Pick<Job, "status">): boolean {

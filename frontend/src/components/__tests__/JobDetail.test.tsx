@@ -34,7 +34,7 @@ function setup(route = "/") {
       job_id: "ok",
       filename: "sales.parquet",
       status: "SUCCEEDED",
-      options: { format: "jsonl", compression: "none", drop_nulls: true, bigint_as_string: false, decimal_as_string: true, nan_as_string: false },
+      options: { format: "jsonl", compression: "none", drop_nulls: true, bigint_as_string: false, decimal_as_string: true, nan_as_string: false, geometry: "wkt" },
       input_bytes: 2048,
       output_bytes: 4096,
       rows_in: 3,
@@ -85,6 +85,7 @@ describe("job detail", () => {
     expect(within(detail).getByText("4 KiB")).toBeInTheDocument(); // output
     expect(within(detail).getByText("1.5 s")).toBeInTheDocument();
     expect(within(detail).getByText("JSON Lines")).toBeInTheDocument();
+    expect(within(detail).getByText("WKT")).toBeInTheDocument(); // the geometry option
 
     // The schema is the API's (GET /jobs/{id}/report), shown as a tree whose nested fields expand.
     const tree = await within(detail).findByRole("tree", { name: "Output schema" });

@@ -23,6 +23,7 @@ describe("conversion options", () => {
     expect(screen.getByRole("radio", { name: /JSON Lines/ })).toBeChecked();
     expect(screen.getByRole("radio", { name: /JSON array/ })).not.toBeChecked();
     expect(screen.getByRole("checkbox", { name: /Compress the output with gzip/ })).not.toBeChecked();
+    expect(screen.getByRole("radio", { name: /GeoJSON geometry objects/ })).toBeChecked();
     for (const name of [/Drop null fields/, /Big integers as strings/, /Decimals as strings/, /NaN and Infinity as strings/]) {
       expect(screen.getByRole("checkbox", { name })).not.toBeChecked();
     }
@@ -41,6 +42,7 @@ describe("conversion options", () => {
     await user.keyboard(" ");
     await user.click(screen.getByRole("checkbox", { name: /Big integers as strings/ }));
     await user.click(screen.getByRole("checkbox", { name: /NaN and Infinity as strings/ }));
+    await user.click(screen.getByRole("radio", { name: /Well-known text/ }));
 
     expect(screen.getByRole("radio", { name: /JSON array/ })).toBeChecked();
     expect(screen.getByRole("checkbox", { name: /Drop null fields/ })).toBeChecked();
@@ -54,6 +56,7 @@ describe("conversion options", () => {
       bigint_as_string: true,
       decimal_as_string: false,
       nan_as_string: true,
+      geometry: "wkt",
     });
   });
 });
