@@ -9,7 +9,8 @@ Spark's partition inference types it (``PartitioningUtils.inferPartitionColumnVa
 - each value, on its own: ``int``, else ``long``, else a whole number as a ``decimal(p, 0)``
   (p up to 38; ``1e3`` too, a ``BigDecimal`` of scale 0 or below), else ``double`` (Java's
   number syntax, ``NaN`` and ``Infinity`` included), else a timestamp
-  (``yyyy-MM-dd HH:mm:ss[.fraction]``, in UTC, the Glue session's time zone), else a date (``yyyy-MM-dd``), else a string; ``__HIVE_DEFAULT_PARTITION__`` is null;
+  (``yyyy-MM-dd HH:mm:ss[.fraction]``, in UTC, the Glue session's time zone), else a date
+  (``yyyy-MM-dd``), else a string; ``__HIVE_DEFAULT_PARTITION__`` is null;
 - a column's values together: the widest of their types as Spark widens them (``int`` <
   ``long`` < ``decimal``; ``int`` and ``double`` make ``double``; ``date`` and ``timestamp``
   make ``timestamp``), and a string for any other mix (``long`` with ``double`` included),

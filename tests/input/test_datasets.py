@@ -76,42 +76,72 @@ def test_hive_folders_become_columns_after_the_files_own(tmp_path: Path) -> None
     assert "catnum" in json.dumps(report.json_schema)
 
 
-@pytest.mark.parametrize(
-    ("values", "arrow_type", "typed"),
-    [
-        (["1", "-2", "007"], pa.int32(), [1, -2, 7]),
-        (["1", "2147483648"], pa.int64(), [1, 2147483648]),
-        (["1", "99999999999999999999"], pa.decimal128(20, 0), [decimal.Decimal(1), decimal.Decimal(10**20 - 1)]),
-        (["1.5", "2"], pa.float64(), [1.5, 2.0]),
-        (["2147483648", "1.5"], pa.string(), ["2147483648", "1.5"]),
-        (["2024-01-01", "2024-12-31"], pa.date32(), [dt.date(2024, 1, 1), dt.date(2024, 12, 31)]),
-        (
-            ["2024-01-01 10:00:00", "2024-01-01%2010%3A00%3A00.5"],
-            pa.timestamp("us", tz="UTC"),
-            [dt.datetime(2024, 1, 1, 10, tzinfo=dt.UTC), dt.datetime(2024, 1, 1, 10, 0, 0, 500000, tzinfo=dt.UTC)],
-        ),
-        (["abc", "01"], pa.string(), ["abc", "01"]),
-        (["abc", "1.50"], pa.string(), ["abc", "1.50"]),
-        (["1e3", "2"], pa.decimal128(10, 0), [decimal.Decimal(1000), decimal.Decimal(2)]),
-        (
-            ["2024-01-01", "2024-01-01%2010%3A00%3A00"],
-            pa.timestamp("us", tz="UTC"),
-            [dt.datetime(2024, 1, 1, tzinfo=dt.UTC), dt.datetime(2024, 1, 1, 10, tzinfo=dt.UTC)],
-        ),
-        (["NaN", "Infinity", " 5", "1.5d"], pa.float64(), [NAN, float("inf"), 5.0, 1.5]),
-        (["1", "2024-01-01"], pa.string(), ["1", "2024-01-01"]),
-        (["2024-1-1", "2024-13-45", "2024-01-01T10:0"], pa.string(), ["2024-1-1", "2024-13-45", "2024-01-01T10:0"]),
-        (["__HIVE_DEFAULT_PARTITION__", "3"], pa.int32(), [None, 3]),
-        (["__HIVE_DEFAULT_PARTITION__"], pa.null(), [None]),
-        (["a%2Fb", "c"], pa.string(), ["a/b", "c"]),
-    ],
-)
+PARTITION_CASES: list[tuple[list[str], pa.DataType, list[Any]]] = [
+    (["1", "-2", "007"], pa.int32(), [1, -2, 7]),
+    (["1", "2147483648"], pa.int64(), [1, 2147483648]),
+    (["1", "99999999999999999999"], pa.decimal128(20, 0), [decimal.Decimal(1), decimal.Decimal(10**20 - 1)]),
+    (["1.5", "2"], pa.float64(), [1.5, 2.0]),
+    (["2147483648", "1.5"], pa.string(), ["2147483648", "1.5"]),
+    (["2024-01-01", "2024-12-31"], pa.date32(), [dt.date(2024, 1, 1), dt.date(2024, 12, 31)]),
+    (
+        ["2024-01-01 10:00:00", "2024-01-01%2010%3A00%3A00.5"],
+        pa.timestamp("us", tz="UTC"),
+        [dt.datetime(2024, 1, 1, 10, tzinfo=dt.UTC), dt.datetime(2024, 1, 1, 10, 0, 0, 500000, tzinfo=dt.UTC)],
+    ),
+    (["abc", "01"], pa.string(), ["abc", "01"]),
+    (["abc", "1.50"], pa.string(), ["abc", "1.50"]),
+    (["1e3", "2"], pa.decimal128(10, 0), [decimal.Decimal(1000), decimal.Decimal(2)]),
+    (
+        ["2024-01-01", "2024-01-01%2010%3A00%3A00"],
+        pa.timestamp("us", tz="UTC"),
+        [dt.datetime(2024, 1, 1, tzinfo=dt.UTC), dt.datetime(2024, 1, 1, 10, tzinfo=dt.UTC)],
+    ),
+    (["NaN", "Infinity", " 5", "1.5d"], pa.float64(), [NAN, float("inf"), 5.0, 1.5]),
+    (["1", "2024-01-01"], pa.string(), ["1", "2024-01-01"]),
+    (["2024-1-1", "2024-13-45", "2024-01-01T10:0"], pa.string(), ["2024-1-1", "2024-13-45", "2024-01-01T10:0"]),
+    (["__HIVE_DEFAULT_PARTITION__", "3"], pa.int32(), [None, 3]),
+    (["__HIVE_DEFAULT_PARTITION__"], pa.null(), [None]),
+    (["a%2Fb", "c"], pa.string(), ["a/b", "c"]),
+]
+"""Folder values, the type Spark gives their column, and each value as that type holds it."""
+
+
+@pytest.mark.parametrize(("values", "arrow_type", "typed"), PARTITION_CASES)
 def test_partition_values_are_typed_as_spark_types_them(
     values: list[str], arrow_type: pa.DataType, typed: list[Any]
 ) -> None:
     schema, rows = infer_partitions(["k"], [[v] for v in values])
     assert schema.field("k").type == arrow_type
     assert [row[0] for row in rows] == typed
+
+
+SPARK_TYPES = {
+    "int": pa.int32(),
+    "bigint": pa.int64(),
+    "double": pa.float64(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+    "string": pa.string(),
+    "void": pa.null(),
+}
+
+
+def _from_spark(value: Any) -> Any:
+    """A value Spark collected (a naive datetime in the session's zone, UTC) as ours are."""
+    return value.replace(tzinfo=dt.UTC) if isinstance(value, dt.datetime) else value
+
+
+def test_spark_reads_each_partition_folder_as_the_dataset_types_it(spark: Any, tmp_path: Path) -> None:
+    for case, (values, arrow_type, typed) in enumerate(PARTITION_CASES):
+        root = tmp_path / f"case{case}"
+        for i, value in enumerate(values):
+            _write(root / f"k={value}" / "p.parquet", pa.table({"x": [i]}))
+        frame = spark.read.parquet(str(root))
+        spark_type = frame.schema["k"].dataType.simpleString()
+        expected = pa.decimal128(*map(int, spark_type[8:-1].split(","))) if spark_type.startswith("decimal") else None
+        assert (expected or SPARK_TYPES[spark_type]) == arrow_type, values
+        assert [_from_spark(row["k"]) for row in frame.orderBy("x").collect()] == typed, values
+        assert open_input(str(root)).schema.field("k").type == arrow_type
 
 
 def test_files_with_different_columns_are_united_with_nulls_where_a_file_lacks_one(
