@@ -50,6 +50,7 @@ def _duckdb(root: Path, where: str = "") -> list[dict[str, Any]]:
         f"hive_partitioning = true, filename = true, file_row_number = true) {where} "
         "ORDER BY filename, file_row_number"
     )
+    assert relation is not None
     return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
 
 
