@@ -186,6 +186,20 @@ class UnauthorizedError(JobServiceError):
     code = "UNAUTHORIZED"
 
 
+class ForbiddenError(JobServiceError):
+    """The caller may not do this: converting a source in place is for data engineers (the
+    Cognito group :data:`etl_lib.jobs.models.ENGINEERS_GROUP`)."""
+
+    status = 403
+    code = "FORBIDDEN"
+
+
+class SourceNotAllowedError(ForbiddenError):
+    """A source outside the deployment's allow-list of buckets and catalog databases."""
+
+    code = "SOURCE_NOT_ALLOWED"
+
+
 class JobNotFoundError(JobServiceError):
     status = 404
     code = "JOB_NOT_FOUND"

@@ -20,8 +20,7 @@ import pyarrow as pa
 from etl_lib._runtime import fs
 from etl_lib.errors import InputNotFoundError, InvalidInputError, UnsupportedTypeError
 from etl_lib.input.dataset import HIVE_DEFAULT_PARTITION, Dataset, DatasetFile, PartitionValue, list_files
-
-SCHEME = "glue://"
+from etl_lib.input.sources import split_table
 
 _HIVE_TYPES: dict[str, pa.DataType] = {
     "tinyint": pa.int8(),
@@ -38,19 +37,6 @@ _HIVE_TYPES: dict[str, pa.DataType] = {
     "timestamp": pa.timestamp("us", tz="UTC"),
 }
 _PARAMETERIZED = re.compile(r"(decimal|varchar|char)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?")
-
-
-def is_catalog(uri: str) -> bool:
-    """Whether ``uri`` names a catalog table (``glue://DATABASE/TABLE``)."""
-    return uri.startswith(SCHEME)
-
-
-def split_table(uri: str) -> tuple[str, str]:
-    """``glue://DATABASE/TABLE`` -> (database, table); anything else is refused in one line."""
-    database, _, table = uri[len(SCHEME) :].strip("/").partition("/")
-    if not database or not table or "/" in table:
-        raise InvalidInputError(f"{uri} is not a catalog table: write glue://DATABASE/TABLE")
-    return database, table
 
 
 def arrow_type(hive_type: str) -> pa.DataType:

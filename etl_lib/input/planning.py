@@ -34,10 +34,11 @@ from etl_lib.errors import (
 )
 from etl_lib.input.batches import DEFAULT_BATCH_ROWS, decoded_bytes, sized_batches
 from etl_lib.input.budget import Budget
-from etl_lib.input.catalog import catalog_dataset, is_catalog
+from etl_lib.input.catalog import catalog_dataset
 from etl_lib.input.dataset import Dataset, PartitionValue, hive_dataset, single_file, union_schema
 from etl_lib.input.footer import TAIL_BYTES, FooterError, footer_length, footer_shape
 from etl_lib.input.int96 import int96_columns, merge_int96, with_int96_as_utc
+from etl_lib.input.sources import is_catalog
 from etl_lib.options import BATCH_BYTES, PARQUET_LEVELS_PER_NESTING, Limits
 
 DEFAULT_SLICE_BYTES = 64 * 1024 * 1024

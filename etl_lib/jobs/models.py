@@ -74,6 +74,11 @@ Filename = Annotated[
 ]
 
 
+ENGINEERS_GROUP = "engineers"
+"""The Cognito group whose members may convert a dataset or catalog table in place
+(``cognito:groups``): the stack creates it, the API checks it."""
+
+
 def new_job_id() -> str:
     return uuid.uuid4().hex
 
@@ -117,6 +122,10 @@ class Job(BaseModel):
     # upload by presigned POST.
     upload_id: str | None = Field(default=None, exclude=True)
     part_size: int | None = Field(default=None, exclude=True)
+    # A data engineer's job reads its input where it is, not from an upload: an s3:// prefix
+    # or a glue://DATABASE/TABLE, and for a table the GetPartitions expression of its partitions.
+    source: str | None = None
+    partition_filter: str | None = None
 
     @property
     def download_name(self) -> str:

@@ -110,6 +110,10 @@ class Settings(RunSettings):
     max_active_jobs_per_user: NonNegativeInt = Field(default=0, validation_alias=env.MAX_ACTIVE_JOBS_PER_USER)
     # Of those, how many may run on Spark (Glue's slots are shared by all users); 0: no limit.
     max_spark_jobs_per_user: NonNegativeInt = Field(default=0, validation_alias=env.MAX_SPARK_JOBS_PER_USER)
+    # The allow-list of data engineers' sources (infra/config.py source_buckets, source_databases),
+    # comma-separated names; empty: none.
+    source_buckets: str = Field(default="", validation_alias=env.SOURCE_BUCKETS)
+    source_databases: str = Field(default="", validation_alias=env.SOURCE_DATABASES)
     data_dir: str = Field(default=".etl-local", validation_alias=env.ETL_DATA_DIR)
     public_url: str = Field(default="http://127.0.0.1:8000", validation_alias=env.ETL_PUBLIC_URL)
     # The key of the local presigned URLs; unset, the data directory's own random key
@@ -151,6 +155,8 @@ class Settings(RunSettings):
             max_spark_jobs_per_user=self.max_spark_jobs_per_user,
             multipart_threshold_bytes=self.multipart_threshold_bytes,
             min_part_bytes=self.min_part_bytes,
+            source_buckets=_names(self.source_buckets),
+            source_databases=_names(self.source_databases),
         )
 
     # Run arguments: how a Glue run (or the local runner) finds the same stores.
@@ -172,6 +178,11 @@ class Settings(RunSettings):
             "--output_store": f"s3://{self.output_bucket}",
             **retention,
         }
+
+
+def _names(text: str) -> frozenset[str]:
+    """A comma-separated list of names (an allow-list variable), blanks ignored."""
+    return frozenset(name.strip() for name in text.split(",") if name.strip())
 
 
 def allowed_origins(environ: Mapping[str, str] | None = None) -> list[str]:

@@ -40,6 +40,33 @@ class CreateJobRequest(BaseModel):
     )
 
 
+class CreateSourceJobRequest(BaseModel):
+    """A data engineer's job: a dataset or catalog table converted where it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(
+        min_length=1,
+        max_length=2048,
+        pattern=r"^(s3://[^/\s]+(/\S*)?|glue://[^/\s]+/[^/\s]+)$",
+        description="An s3://bucket/prefix/ (a dataset, read recursively, its key=value folders as columns) "
+        "or glue://DATABASE/TABLE (a Glue Data Catalog table), in the deployment's allow-list of buckets "
+        "and databases (403 SOURCE_NOT_ALLOWED otherwise).",
+        examples=["glue://lake/sales", "s3://lake-bucket/sales/"],
+    )
+    partition_filter: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2048,
+        description="For a glue:// table: the partitions to read, a GetPartitions expression.",
+        examples=["year = '2024' AND region = 'eu'"],
+    )
+    options: ConvertOptions = Field(default_factory=ConvertOptions)
+    engine: Literal[Engine.AUTO, Engine.SPARK] = Field(
+        default=Engine.AUTO, description="Either way the job runs on Spark (Glue), whose role reads the sources."
+    )
+
+
 class JobView(BaseModel):
     """A job as clients see it."""
 
@@ -60,6 +87,10 @@ class JobView(BaseModel):
     rows_out: int | None
     duration_ms: int | None
     error: JobError | None
+    source: str | None = Field(
+        default=None,
+        description="A data engineer's job: the s3:// prefix or glue:// table it reads; null for an upload.",
+    )
 
     @classmethod
     def of(cls, job: Job) -> JobView:

@@ -18,14 +18,16 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from etl_lib import errors
-from etl_lib.errors import IdempotentJobDeletedError
+from etl_lib.errors import ForbiddenError, IdempotentJobDeletedError
+from etl_lib.jobs.models import ENGINEERS_GROUP
 from etl_lib.jobs.service import JobService, MultipartPlan
 from etl_lib.jobs.settings import Settings, build_idempotency_store, service, validate_at_cold_start
-from lambdas.common.api import ERROR_RESPONSES, build_resolver, caller, ok
+from lambdas.common.api import ERROR_RESPONSES, build_resolver, caller, caller_groups, ok
 from lambdas.common.models import (
     IDEMPOTENCY_HEADER,
     CreateJobRequest,
     CreateJobResponse,
+    CreateSourceJobRequest,
     JobEnvelope,
     JobView,
     MultipartUpload,
@@ -36,7 +38,7 @@ from lambdas.common.models import (
     UploadedPartView,
 )
 from lambdas.common.observability import observability
-from lambdas.routes import COMPLETE_UPLOAD, CREATE_JOB, LIST_PARTS, SIGN_PART
+from lambdas.routes import COMPLETE_UPLOAD, CREATE_JOB, CREATE_SOURCE_JOB, LIST_PARTS, SIGN_PART
 
 logger, tracer, metrics = observability("jobs-upload")
 validate_at_cold_start()  # a misconfigured container fails its init, in one line
@@ -144,6 +146,41 @@ def _idempotent(jobs: JobService) -> tuple[IdempotencyConfig, Callable[..., dict
         return _create(call["owner"], CreateJobRequest.model_validate(call["request"]))
 
     return config, create_once
+
+
+@router.route(
+    CREATE_SOURCE_JOB.rule,
+    method=CREATE_SOURCE_JOB.method,
+    status_code=201,
+    summary="Convert a dataset (s3:// prefix) or a catalog table (glue://) in place; data engineers only",
+    tags=["jobs"],
+    responses={
+        201: ok(JobEnvelope, "Created, its run started (no upload)"),
+        403: ERROR_RESPONSES[400]
+        | {
+            "description": f"The caller is not in the {ENGINEERS_GROUP} group (FORBIDDEN), or the source is not "
+            "in the deployment's allow-list (SOURCE_NOT_ALLOWED)"
+        },
+        429: ERROR_RESPONSES[400]
+        | {"description": "Too many unfinished jobs (TOO_MANY_ACTIVE_JOBS), or on Spark (TOO_MANY_SPARK_JOBS)"},
+        **ERROR_RESPONSES,
+    },
+)
+def create_source_job(request: CreateSourceJobRequest) -> Response[JobEnvelope]:
+    owner = caller(router)
+    if ENGINEERS_GROUP not in caller_groups(router):
+        raise ForbiddenError(f"converting a dataset or catalog table in place is for the {ENGINEERS_GROUP} group")
+    job = service().create_source_job(
+        owner,
+        source=request.source,
+        options=request.options,
+        partition_filter=request.partition_filter,
+        engine=request.engine,
+    )
+    logger.append_keys(job_id=job.job_id)
+    logger.info("source job created", extra={"source": request.source})
+    metrics.add_metric(name="JobsCreated", unit=MetricUnit.Count, value=1)
+    return Response(status_code=201, content_type="application/json", body=JobEnvelope(job=JobView.of(job)))
 
 
 # The multipart upload's routes: 409 when the job's upload is not multipart or is over.

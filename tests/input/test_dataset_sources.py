@@ -17,10 +17,13 @@ from typing import Any
 
 import boto3
 import duckdb
+import pyarrow as pa
 import pytest
 
 from etl_lib.cli import main
 from etl_lib.conversion import convert
+from etl_lib.input.planning import read_slice
+from etl_lib.notebook.explore import describe
 from tests.contract_oracle import parse_json
 
 CATS = ("fred", "jim", "sheila")
@@ -159,6 +162,10 @@ def test_a_catalog_table_converts_like_the_folder_and_a_partition_filter_reads_o
     args = ["convert", "--engine", "local", f"glue://{database}/{table}", str(fred)]
     assert main([*args, "--partition-filter", "cat = 'fred'"]) == 0
     assert _records(fred) == _duckdb(layout, "WHERE cat = 'fred'")
+    # The notebooks' helper reads the same table.
+    jim = describe(f"glue://{database}/{table}", partition_filter="cat = 'jim' AND catnum > 1")
+    assert jim.rows == len(_duckdb(layout, "WHERE cat = 'jim' AND catnum > 1")) > 0
+    assert pa.Table.from_batches(b for s in jim.plan() for b in read_slice(s)).column("catnum").to_pylist()[0] > 1
 
 
 @pytest.mark.parametrize("missing", ["table", "database"])
