@@ -20,6 +20,7 @@ from infra.pipeline.hosting import Hosting
 from infra.pipeline.jobs_table import IdempotencyTable, JobsTable
 from infra.pipeline.monitoring import Monitoring
 from infra.pipeline.sessions import GlueSessionRole
+from infra.pipeline.sources import EngineerSources
 from infra.pipeline.storage import Storage
 from infra.pipeline.validation import ScheduledValidation
 
@@ -138,6 +139,15 @@ class PipelineStack(Stack):
             max_concurrent_runs=config.glue_max_concurrent_runs,
             run_queuing=config.glue_job_run_queuing,
             metrics_namespace=config.metrics_namespace,
+        )
+        self.engineer_sources = EngineerSources(
+            self,
+            "EngineerSources",
+            user_pool=api.user_pool,
+            glue_role=etl.role,
+            upload_function=functions.upload,
+            buckets=config.source_buckets,
+            databases=config.source_databases,
         )
         validation = ScheduledValidation(
             self,
