@@ -54,11 +54,10 @@ class CreateSourceJobRequest(BaseModel):
         "and databases (403 SOURCE_NOT_ALLOWED otherwise).",
         examples=["glue://lake/sales", "s3://lake-bucket/sales/"],
     )
-    partition_filter: str | None = Field(
-        default=None,
-        min_length=1,
+    partition_filter: str = Field(
+        default="",
         max_length=2048,
-        description="For a glue:// table: the partitions to read, a GetPartitions expression.",
+        description="For a glue:// table: the partitions to read, a GetPartitions expression; empty: every one.",
         examples=["year = '2024' AND region = 'eu'"],
     )
     options: ConvertOptions = Field(default_factory=ConvertOptions)

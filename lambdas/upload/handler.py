@@ -174,7 +174,7 @@ def create_source_job(request: CreateSourceJobRequest) -> Response[JobEnvelope]:
         owner,
         source=request.source,
         options=request.options,
-        partition_filter=request.partition_filter,
+        partition_filter=request.partition_filter or None,
         engine=request.engine,
     )
     logger.append_keys(job_id=job.job_id)

@@ -223,10 +223,11 @@ export interface components {
             source: string;
             /**
              * Partition Filter
-             * @description For a glue:// table: the partitions to read, a GetPartitions expression.
+             * @description For a glue:// table: the partitions to read, a GetPartitions expression; empty: every one.
+             * @default
              * @example year = '2024' AND region = 'eu'
              */
-            partition_filter?: string | null;
+            partition_filter: string;
             options?: components["schemas"]["ConvertOptions"];
             /**
              * Engine
