@@ -46,6 +46,11 @@ validate_at_cold_start()  # a misconfigured container fails its init, in one lin
 # (with this module's globals) to validate and to document them; the handler is traced.
 router = Router()
 
+# Creating a job, from an upload or a source: refused over the caller's unfinished jobs.
+TOO_MANY_JOBS = ERROR_RESPONSES[400] | {
+    "description": "Too many unfinished jobs (TOO_MANY_ACTIVE_JOBS), or on Spark (TOO_MANY_SPARK_JOBS)"
+}
+
 
 @router.route(
     CREATE_JOB.rule,
@@ -67,8 +72,7 @@ router = Router()
         },
         413: ERROR_RESPONSES[400] | {"description": "File too large"},
         415: ERROR_RESPONSES[400] | {"description": "The body is not JSON"},
-        429: ERROR_RESPONSES[400]
-        | {"description": "Too many unfinished jobs (TOO_MANY_ACTIVE_JOBS), or on Spark (TOO_MANY_SPARK_JOBS)"},
+        429: TOO_MANY_JOBS,
         **ERROR_RESPONSES,
     },
 )
@@ -161,8 +165,7 @@ def _idempotent(jobs: JobService) -> tuple[IdempotencyConfig, Callable[..., dict
             "description": f"The caller is not in the {ENGINEERS_GROUP} group (FORBIDDEN), or the source is not "
             "in the deployment's allow-list (SOURCE_NOT_ALLOWED)"
         },
-        429: ERROR_RESPONSES[400]
-        | {"description": "Too many unfinished jobs (TOO_MANY_ACTIVE_JOBS), or on Spark (TOO_MANY_SPARK_JOBS)"},
+        429: TOO_MANY_JOBS,
         **ERROR_RESPONSES,
     },
 )

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aws_cdk.assertions import Annotations, Match
 
 from etl_lib.jobs import env
 from etl_lib.jobs.models import ENGINEERS_GROUP
 from infra.pipeline.functions import handler_path
 from tests.infra.conftest import Synth, synthesize
+from tests.infra.test_nag import every_warning_or_error
 
 pytestmark = pytest.mark.xdist_group("infra")
 
@@ -88,13 +88,7 @@ def test_the_api_gets_the_allow_list(with_sources: Synth) -> None:
 
 
 def test_the_sources_synthesize_cdk_nag_clean(with_sources: Synth) -> None:
-    annotations = Annotations.from_stack(with_sources.stack)
-    found = [
-        f"{m.id}: {str(m.entry.data)[:200]}"
-        for kind in ("find_error", "find_warning")
-        for m in getattr(annotations, kind)("*", Match.any_value())
-    ]
-    assert found == []
+    assert every_warning_or_error(with_sources) == []
 
 
 def test_a_malformed_allow_list_entry_is_refused() -> None:
