@@ -200,3 +200,30 @@ def test_a_dataset_converts_with_every_option_and_keeps_its_partition_columns(
         root, ConvertOptions(format=OutputFormat.JSON, compression=Compression.GZIP, drop_nulls=True)
     )
     assert records == [{"v": 1, "year": 2024}, {"year": 2024}, {"v": 3, "year": 2025}]
+
+
+def test_partition_values_of_every_inferred_type_are_written_as_the_same_columns_in_a_file_would_be(
+    tmp_path: Path, run_convert: Converter
+) -> None:
+    folders = (
+        "d=2024-01-31/t=2024-01-31%2010%3A00%3A00.25/big=99999999999999999999/x=1.5/s=a%2Fb"
+        "/z=__HIVE_DEFAULT_PARTITION__"
+    )
+    _write(tmp_path / "sales" / folders / "p.parquet", pa.table({"n": [1, 2]}))
+    records, _ = run_convert(tmp_path / "sales")
+    # The same values as a file's own columns, of the types the folders were given.
+    typed = pa.table(
+        {
+            "n": [1, 2],
+            "d": pa.array([dt.date(2024, 1, 31)] * 2, pa.date32()),
+            "t": pa.array([dt.datetime(2024, 1, 31, 10, 0, 0, 250000, tzinfo=dt.UTC)] * 2, pa.timestamp("us", "UTC")),
+            "big": pa.array([decimal.Decimal(10**20 - 1)] * 2, pa.decimal128(20, 0)),
+            "x": pa.array([1.5] * 2, pa.float64()),
+            "s": pa.array(["a/b"] * 2, pa.string()),
+            "z": pa.nulls(2, pa.null()),
+        }
+    )
+    pq.write_table(typed, tmp_path / "typed.parquet")
+    expected, _ = run_convert(tmp_path / "typed.parquet", dest=tmp_path / "typed.jsonl")
+    assert records == expected
+    assert open_input(str(tmp_path / "sales")).schema.equals(typed.schema)
