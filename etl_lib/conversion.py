@@ -89,6 +89,13 @@ def _write_spark(
     )
 
 
+def _part_name(parquet: ParquetInput, uri: str) -> str:
+    """How the report names a file of the input: its path below a dataset's root (partition
+    folders name files of the same name apart), else its name."""
+    root = parquet.uri.rstrip("/") + "/"
+    return uri[len(root) :] if uri.startswith(root) else posixpath.basename(uri)
+
+
 def _check_rows(src: str, total_rows: int, rows_out: int) -> None:
     # Every row is accounted for, or the run fails: a reader that silently returns fewer
     # rows than the footer declares means a corrupt input.
@@ -263,5 +270,5 @@ def convert(
         parquet_schema=parquet.parquet_schema,
         arrow_schema=str(parquet.schema),
         json_schema=json_schema(parquet.schema, options),
-        parts=input_parts((posixpath.basename(f.uri), f.row_group_rows, f.row_group_bytes) for f in parquet.files),
+        parts=input_parts((_part_name(parquet, f.uri), f.row_group_rows, f.row_group_bytes) for f in parquet.files),
     )

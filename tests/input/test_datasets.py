@@ -74,6 +74,10 @@ def test_hive_folders_become_columns_after_the_files_own(tmp_path: Path) -> None
     # The run report's schemas hold the partition columns, typed.
     assert report.arrow_schema.splitlines()[-2:] == ["cat: string", "catnum: int32"]
     assert "catnum" in json.dumps(report.json_schema)
+    assert [part.file for part in report.parts][:2] == [
+        "cat=__HIVE_DEFAULT_PARTITION__/catnum=3/part-0.parquet",
+        "cat=fred/catnum=1/part-0.parquet",
+    ]
 
 
 PARTITION_CASES: list[tuple[list[str], pa.DataType, list[Any]]] = [
