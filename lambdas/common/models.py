@@ -40,6 +40,13 @@ class CreateJobRequest(BaseModel):
     )
 
 
+_NAME_CHAR = r"[^/\u0000-\u0020\u007f-\u009f]"
+SOURCE_PATTERN = rf"^(s3://{_NAME_CHAR}+(/[^\u0000-\u0020\u007f-\u009f]*)?|glue://{_NAME_CHAR}+/{_NAME_CHAR}+)$"
+"""An s3:// prefix or a glue:// table, without control characters or spaces. Written with
+explicit ranges, not ``\\s``: pydantic's (Rust) and Python's regexes count U+0085 as a space,
+clients' and fuzzers' (ECMA) do not, so the same text would pass one and fail the other."""
+
+
 class CreateSourceJobRequest(BaseModel):
     """A data engineer's job: a dataset or catalog table converted where it is."""
 
@@ -48,7 +55,7 @@ class CreateSourceJobRequest(BaseModel):
     source: str = Field(
         min_length=1,
         max_length=2048,
-        pattern=r"^(s3://[^/\s]+(/\S*)?|glue://[^/\s]+/[^/\s]+)$",
+        pattern=SOURCE_PATTERN,
         description="An s3://bucket/prefix/ (a dataset, read recursively, its key=value folders as columns) "
         "or glue://DATABASE/TABLE (a Glue Data Catalog table), in the deployment's allow-list of buckets "
         "and databases (403 SOURCE_NOT_ALLOWED otherwise).",
