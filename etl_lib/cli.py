@@ -30,9 +30,10 @@ EXIT_USAGE = 2
 def _add_convert(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = commands.add_parser(
         "convert",
-        help="convert a Parquet file (or directory of parts) to one JSON file",
-        description="Convert SRC (a Parquet file or a directory of part files, local or s3://) "
-        "to the single JSON file DEST, following docs/json-contract.md.",
+        help="convert a Parquet file, dataset or catalog table to one JSON file",
+        description="Convert SRC (a Parquet file, a dataset folder read recursively with its key=value "
+        "folders as columns, local or s3://, or a Glue Data Catalog table glue://DATABASE/TABLE) "
+        "to the single JSON file DEST, following docs/json-contract.md and docs/datasets.md.",
     )
     p.add_argument("src")
     p.add_argument("dest")
@@ -60,6 +61,12 @@ def _add_convert(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default="auto",
         help="auto (default): in this process for inputs up to 64 MiB (the small-file threshold), Spark above; "
         "spark: local Spark, as on Glue; local: in this process, no JVM",
+    )
+    p.add_argument(
+        "--partition-filter",
+        metavar="EXPR",
+        help="for a glue:// table: read only the partitions this GetPartitions expression selects, "
+        "e.g. \"year = '2024' AND region = 'eu'\"",
     )
     p.add_argument("--report", type=Path, help="write the run report (JSON) to this path")
     _add_limits(p)
@@ -250,7 +257,14 @@ def _convert(args: argparse.Namespace) -> int:
             max_run_seconds=args.max_run_seconds,
         )
         report = convert(
-            args.src, args.dest, options, engine=args.engine, spark=spark, progress=progress, limits=limits
+            args.src,
+            args.dest,
+            options,
+            engine=args.engine,
+            spark=spark,
+            progress=progress,
+            limits=limits,
+            partition_filter=args.partition_filter,
         )
     finally:
         stop.set()

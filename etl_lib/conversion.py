@@ -89,6 +89,13 @@ def _write_spark(
     )
 
 
+def _part_name(parquet: ParquetInput, uri: str) -> str:
+    """How the report names a file of the input: its path below a dataset's root (partition
+    folders name files of the same name apart), else its name."""
+    root = parquet.uri.rstrip("/") + "/"
+    return uri[len(root) :] if uri.startswith(root) else posixpath.basename(uri)
+
+
 def _check_rows(src: str, total_rows: int, rows_out: int) -> None:
     # Every row is accounted for, or the run fails: a reader that silently returns fewer
     # rows than the footer declares means a corrupt input.
@@ -110,6 +117,8 @@ def convert(
     progress: Progress | None = None,
     s3_client: Any = None,
     limits: Limits | None = None,
+    partition_filter: str | None = None,
+    glue_client: Any = None,
 ) -> RunReport:
     """Convert the Parquet input ``src`` to the single JSON file ``dest``.
 
@@ -120,7 +129,11 @@ def convert(
     ----------
     src : str
         The Parquet input: a local path or an ``s3://bucket/key`` URI of one file, or of a
-        directory (prefix) of part files that share one schema.
+        dataset: a folder (prefix) read recursively, skipping names that start with ``_`` or
+        ``.``, its ``key=value`` folders read as columns after the files' own (typed as Spark
+        types them), the files' columns united (null where a file lacks one); or a Glue Data
+        Catalog table, ``glue://DATABASE/TABLE``, read through the Glue API with its partition
+        columns typed as the catalog declares them. See docs/datasets.md.
     dest : str
         The one output file: a local path (its directory must exist) or ``s3://bucket/key``.
     options : ConvertOptions, optional
@@ -146,6 +159,11 @@ def convert(
         run time, and on the footer and nesting depth. The byte limits are bounded as well by
         the input's size (``Limits.max_expansion``). Default: ``Limits()``, sized for the
         converter Lambda; ``Limits.unlimited()`` lifts the byte, expansion and time limits.
+    partition_filter : str, optional
+        For a ``glue://`` table: the partitions to read, as a ``GetPartitions`` expression
+        (``"year = '2024' AND region = 'eu'"``). Default: every partition.
+    glue_client : boto3 Glue client, optional
+        The client that reads a ``glue://`` table. Default: ``boto3.client("glue")``.
 
     Returns
     -------
@@ -156,8 +174,9 @@ def convert(
     Raises
     ------
     InvalidInputError
-        ``src`` is missing (code ``INPUT_NOT_FOUND``) or is not readable Parquet: empty,
-        truncated, corrupt, encrypted, or parts with different schemas (``INVALID_PARQUET``);
+        ``src`` is missing, or is a catalog table that does not exist (code ``INPUT_NOT_FOUND``),
+        or is not readable Parquet: empty, truncated, corrupt, encrypted (``INVALID_PARQUET``);
+        or files of a dataset type one column differently (``SCHEMA_CONFLICT``);
         or it holds a value the contract refuses: a string that is not UTF-8
         (``INVALID_UTF8``), a TIME outside 0-24 h (``INVALID_VALUE``).
     UnsupportedTypeError
@@ -196,7 +215,7 @@ def convert(
     started, clock = datetime.now(UTC), time.perf_counter()
     sink.check_destination(dest)
     budget = Budget(limits, name=posixpath.basename(src.rstrip("/")) or src)
-    parquet: ParquetInput = open_input(src, limits)
+    parquet: ParquetInput = open_input(src, limits, partition_filter=partition_filter, glue=glue_client)
     # The limits on decoded and written bytes tighten to what the input's size warrants, so
     # a small file that decodes to gigabytes stops at about a gigabyte (Limits.max_expansion).
     budget.limits = limits.for_input_size(parquet.size)
@@ -251,5 +270,5 @@ def convert(
         parquet_schema=parquet.parquet_schema,
         arrow_schema=str(parquet.schema),
         json_schema=json_schema(parquet.schema, options),
-        parts=input_parts((posixpath.basename(f.uri), f.row_group_rows, f.row_group_bytes) for f in parquet.files),
+        parts=input_parts((_part_name(parquet, f.uri), f.row_group_rows, f.row_group_bytes) for f in parquet.files),
     )

@@ -34,6 +34,13 @@ class InputNotFoundError(InvalidInputError):
     code = "INPUT_NOT_FOUND"
 
 
+class SchemaConflictError(InvalidInputError):
+    """The files of a dataset disagree: a column typed differently by two files (both named),
+    or files under different partition folders."""
+
+    code = "SCHEMA_CONFLICT"
+
+
 class UnsupportedTypeError(ConversionError):
     """The input is valid Parquet but holds a type the JSON contract does not cover."""
 
@@ -99,6 +106,7 @@ class OutputError(ConversionError):
 _CONVERSION_ERRORS: tuple[type[ConversionError], ...] = (
     InvalidInputError,
     InputNotFoundError,
+    SchemaConflictError,
     InvalidUtf8Error,
     InvalidValueError,
     UnsupportedTypeError,
@@ -182,6 +190,20 @@ class InvalidCursorError(JobServiceError):
 class UnauthorizedError(JobServiceError):
     status = 401
     code = "UNAUTHORIZED"
+
+
+class ForbiddenError(JobServiceError):
+    """The caller may not do this: converting a source in place is for data engineers (the
+    Cognito group :data:`etl_lib.jobs.models.ENGINEERS_GROUP`)."""
+
+    status = 403
+    code = "FORBIDDEN"
+
+
+class SourceNotAllowedError(ForbiddenError):
+    """A source outside the deployment's allow-list of buckets and catalog databases."""
+
+    code = "SOURCE_NOT_ALLOWED"
 
 
 class JobNotFoundError(JobServiceError):

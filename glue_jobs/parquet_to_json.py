@@ -27,6 +27,8 @@ ARGUMENTS = ["job_id", "jobs_store", "input_store", "output_store"]
 # output_catalog: where a JSON Lines output is registered as a table (glue:DATABASE).
 # run_role_arn: the role the run assumes with a session policy scoped to its job (a default
 # argument of the Glue job in AWS; etl_lib.jobs.settings.service_for_run).
+# source_buckets, source_databases: the allow-list of data engineers' sources, which the run's
+# scoped session may read (default arguments, set with the allow-list: infra/pipeline/sources.py).
 OPTIONAL_ARGUMENTS = [
     "metrics_namespace",
     "JOB_RUN_ID",
@@ -34,6 +36,8 @@ OPTIONAL_ARGUMENTS = [
     "job_retention_days",
     "output_catalog",
     "run_role_arn",
+    "source_buckets",
+    "source_databases",
 ]
 # Read by pyarrow's S3 filesystem on the executors: they must reach the same endpoint
 # (moto's server, LocalStack) as the driver, with the same credentials: on Glue, the run's

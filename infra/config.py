@@ -8,6 +8,7 @@ default that synthesizes a working (dev-sized) stack.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -34,6 +35,11 @@ from etl_lib.jobs.sizing import (
     Prices,
 )
 from etl_lib.options import DEFAULT_SMALL_FILE_THRESHOLD_BYTES
+
+# S3's bucket names, and the Glue database names the allow-list takes (no wildcards: each
+# name is granted as it is).
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_DATABASE = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 # The context key prefix: every setting is `etl:<key>` so it cannot collide with CDK's own flags.
 PREFIX = "etl:"
@@ -83,6 +89,10 @@ class InfraConfig:
     # Browser origins allowed besides the CloudFront distribution (e.g. a local Vite dev server).
     extra_allowed_origins: tuple[str, ...] = ()
     cognito_mfa: str = "OPTIONAL"  # OFF | OPTIONAL | REQUIRED
+    # Data engineers' sources (POST /jobs/source, the Cognito group "engineers"): the S3 buckets
+    # and Glue catalog databases they may convert in place; the Glue role may read exactly these.
+    source_buckets: tuple[str, ...] = ()
+    source_databases: tuple[str, ...] = ()
     # Lambdas.
     lambda_memory_mb: int = 512
     lambda_timeout_seconds: int = 29
@@ -170,6 +180,7 @@ class InfraConfig:
         if self.small_file_threshold_bytes > self.max_upload_bytes:
             raise ValueError("etl:smallFileThresholdBytes must not exceed etl:maxUploadBytes")
         self._check_sizing_and_network()
+        self._check_sources()
 
     def _check_sizing_and_network(self) -> None:
         _ = self.glue_sizing, self.prices  # bad bounds, worker types or prices fail the synth here
@@ -206,6 +217,15 @@ class InfraConfig:
     @property
     def availability_zones(self) -> tuple[str, ...]:
         return self.vpc_availability_zones or (f"{self.region}a", f"{self.region}b")
+
+    def _check_sources(self) -> None:
+        """Each allow-listed source is one name (it is granted as written: no wildcards)."""
+        for bucket in self.source_buckets:
+            if not _BUCKET.fullmatch(bucket):
+                raise ValueError(f"etl:sourceBuckets: {bucket!r} is not an S3 bucket name")
+        for database in self.source_databases:
+            if not _DATABASE.fullmatch(database):
+                raise ValueError(f"etl:sourceDatabases: {database!r} is not a Glue database name")
 
     @property
     def powertools_layer(self) -> str:

@@ -137,6 +137,18 @@ def acknowledge_findings(stack: PipelineStack) -> None:
         "resource-level permissions and is limited by a namespace condition."
     )
     ack(etl.role, "AwsSolutions-IAM5", glue_reason, glue_common)
+    sources = stack.engineer_sources.policy
+    if sources is not None:
+        ack(
+            sources,
+            "AwsSolutions-IAM5",
+            "Data engineers convert any dataset of the allow-listed buckets and any table of the allow-listed "
+            "catalog databases (etl:sourceBuckets, etl:sourceDatabases): their objects and tables, by name.",
+            [
+                RegexAppliesTo(regex=r"/^Resource::arn:[^:]+:s3:::[a-z0-9.-]+\/\*$/"),
+                RegexAppliesTo(regex=r"/^Resource::arn:[^:]+:glue:[^:]+:[^:]+:table\/[\w-]+\/\*$/"),
+            ],
+        )
     ack(validation.role, "AwsSolutions-IAM5", glue_reason, glue_common)
     ack(
         validation.role,

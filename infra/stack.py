@@ -24,6 +24,7 @@ from infra.pipeline.network import Network
 from infra.pipeline.reconciler import JobReconciler
 from infra.pipeline.run_role import JobRunRole
 from infra.pipeline.sessions import GlueSessionRole
+from infra.pipeline.sources import EngineerSources
 from infra.pipeline.storage import Storage
 from infra.pipeline.validation import ScheduledValidation
 
@@ -185,6 +186,16 @@ class PipelineStack(Stack):
         catalog.grant_register(self.run_role.role)
         catalog.grant_drop(functions.status)
         catalog.grant_drop(self.reconciler.function)
+        self.engineer_sources = EngineerSources(
+            self,
+            "EngineerSources",
+            user_pool=api.user_pool,
+            glue_role=self.run_role.role,
+            glue_job=etl.job,
+            upload_function=functions.upload,
+            buckets=config.source_buckets,
+            databases=config.source_databases,
+        )
         validation = ScheduledValidation(
             self,
             "Validation",

@@ -41,6 +41,8 @@ class Route:
 
 
 CREATE_JOB = Route("POST", "/jobs", "upload", body="CreateJobRequest")
+# A data engineer's job on a dataset or catalog table read in place (no upload).
+CREATE_SOURCE_JOB = Route("POST", "/jobs/source", "upload", body="CreateSourceJobRequest")
 LIST_JOBS = Route("GET", "/jobs", "status", query=("limit", "next_token"))
 GET_JOB = Route("GET", "/jobs/{job_id}", "status")
 DELETE_JOB = Route("DELETE", "/jobs/{job_id}", "status")
@@ -54,6 +56,7 @@ COMPLETE_UPLOAD = Route("POST", "/jobs/{job_id}/upload/complete", "upload")
 
 ROUTES: tuple[Route, ...] = (
     CREATE_JOB,
+    CREATE_SOURCE_JOB,
     LIST_JOBS,
     GET_JOB,
     DELETE_JOB,

@@ -1,6 +1,8 @@
 """Reading Parquet inputs: validation, work planning and slice decoding.
 
-An input is one Parquet file or a directory of part files. :func:`open_input` reads only
+An input is one Parquet file, a dataset (a folder or ``s3://`` prefix read recursively, its
+``key=value`` folders as columns: :mod:`etl_lib.input.dataset`) or a Glue Data Catalog table
+(``glue://DATABASE/TABLE``: :mod:`etl_lib.input.catalog`). :func:`open_input` reads only
 footers (cheap, on the driver) and turns every way a file can be unreadable into an
 :class:`~etl_lib.errors.InvalidInputError` naming the file. :meth:`ParquetInput.plan`
 cuts the row groups into ordered :class:`Slice` work units; :func:`read_slice` decodes
@@ -13,7 +15,8 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -40,8 +43,11 @@ from etl_lib.errors import (
 )
 from etl_lib.input.batches import DEFAULT_BATCH_ROWS, decoded_bytes, sized_batches
 from etl_lib.input.budget import Budget
+from etl_lib.input.catalog import catalog_dataset
+from etl_lib.input.dataset import Dataset, PartitionValue, hive_dataset, single_file, union_schema
 from etl_lib.input.footer import TAIL_BYTES, FooterError, footer_length, footer_shape
 from etl_lib.input.int96 import int96_columns, merge_int96, with_int96_as_utc
+from etl_lib.input.sources import is_catalog
 from etl_lib.options import BATCH_BYTES, PARQUET_LEVELS_PER_NESTING, Limits
 
 DEFAULT_SLICE_BYTES = 64 * 1024 * 1024
@@ -56,6 +62,10 @@ class InputFile:
     row_group_bytes: tuple[int, ...]
     int96: tuple[str, ...] = ()
     variant: tuple[str, ...] = ()
+    template: bytes = b""
+    """When the file's columns are not the input's (a dataset's partition columns, a column
+    other files have): one row of the input's schema in Arrow's IPC stream format, holding
+    this file's partition values and nulls; empty when the file's columns are the input's."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,7 @@ class Slice:
     int96: tuple[str, ...] = ()  # top-level columns holding INT96, decoded exactly by read_slice
     first_row: int = 0  # index in its file of the slice's first row (for error messages)
     variant: tuple[str, ...] = ()  # top-level VARIANT columns, typed as such by read_slice
+    template: bytes = b""  # the file's InputFile.template: read_slice gives its batches the input's columns
 
 
 @dataclass(frozen=True)
@@ -77,7 +88,10 @@ class ParquetInput:
     uri: str
     files: tuple[InputFile, ...]
     schema: pa.Schema
+    """The input's columns: every file's (in order of first appearance), then the partition columns."""
     parquet_schema: str
+    """The first file's Parquet schema."""
+    partition_columns: tuple[str, ...] = ()
 
     @property
     def rows(self) -> int:
@@ -112,7 +126,7 @@ class ParquetInput:
             if current:
                 groups.append((f, tuple(current), rows, first))
         return [
-            Slice(seq, f.uri, rgs, rows, seq == len(groups) - 1, f.int96, first, f.variant)
+            Slice(seq, f.uri, rgs, rows, seq == len(groups) - 1, f.int96, first, f.variant, f.template)
             for seq, (f, rgs, rows, first) in enumerate(groups)
         ]
 
@@ -166,18 +180,6 @@ def _open(uri: str, **kwargs: object) -> pq.ParquetFile:
         kwargs.setdefault("pre_buffer", False)
         kwargs.setdefault("buffer_size", LOCAL_READ_BYTES)
     return pq.ParquetFile(filesystem.open_input_file(path), arrow_extensions_enabled=True, **kwargs)
-
-
-def _list_parts(filesystem: pafs.FileSystem, path: str, uri: str) -> list[tuple[str, int]]:
-    infos = filesystem.get_file_info(pafs.FileSelector(path, recursive=False))
-    parts = sorted(
-        (info for info in infos if info.type == pafs.FileType.File and not info.base_name.startswith(("_", "."))),
-        key=lambda info: info.base_name,
-    )
-    if not parts:
-        raise InvalidInputError(f"{_name(uri)} is a directory with no Parquet part files")
-    base = uri.rstrip("/")
-    return [(f"{base}/{info.base_name}", info.size or 0) for info in parts]
 
 
 def _check_schema(uri: str, schema: pa.Schema, limits: Limits) -> None:
@@ -272,32 +274,68 @@ def _read_footer(part_uri: str, size: int, limits: Limits) -> tuple[InputFile, p
     return InputFile(part_uri, size, sum(rg_rows), rg_rows, rg_bytes, int96, variants), schema, parquet_schema
 
 
-def open_input(uri: str, limits: Limits | None = None) -> ParquetInput:
-    """Validate ``uri`` (file or directory of parts) by reading its footers.
-
-    A local path is made absolute first, so the slices it plans name files every process
-    can open, whatever its working directory (a Spark executor's is not the driver's).
-    """
-    limits = limits or Limits()
-    uri = fs.absolute(uri)
+def _dataset(uri: str, partition_filter: str | None, glue: Any) -> Dataset:
+    """The files ``uri`` names: a catalog table's, a folder's (recursively), or one file."""
+    if is_catalog(uri):
+        return catalog_dataset(uri, partition_filter=partition_filter, glue=glue)
+    if partition_filter:
+        raise InvalidInputError(f"{_name(uri)}: a partition filter applies to glue:// catalog tables only")
     filesystem, path = fs.resolve(uri)
     info = filesystem.get_file_info(path)
     if info.type == pafs.FileType.NotFound:
         raise InputNotFoundError(f"{_name(uri)} does not exist")
-    entries = _list_parts(filesystem, path, uri) if info.type == pafs.FileType.Directory else [(uri, info.size or 0)]
-    files: list[InputFile] = []
-    schema: pa.Schema | None = None
-    parquet_schema = ""
-    for part_uri, size in entries:
-        part, part_schema, part_parquet_schema = _read_footer(part_uri, size, limits)
-        if schema is None:
-            _check_schema(part_uri, part_schema, limits)
-            schema, parquet_schema = part_schema, part_parquet_schema
-        elif not part_schema.equals(schema, check_metadata=False):
-            raise InvalidInputError(f"{_name(part_uri)} has a different schema from {_name(entries[0][0])}")
-        files.append(part)
-    assert schema is not None
-    return ParquetInput(uri, tuple(files), schema, parquet_schema)
+    if info.type != pafs.FileType.Directory:
+        return single_file(uri, info.size or 0)
+    dataset = hive_dataset(filesystem, path, uri)
+    if not dataset.files:
+        raise InvalidInputError(f"{_name(uri)} is a directory with no Parquet part files")
+    return dataset
+
+
+def _null_column(t: pa.DataType, rows: int) -> pa.Array:
+    if isinstance(t, pa.BaseExtensionType):
+        return pa.ExtensionArray.from_storage(t, pa.nulls(rows, t.storage_type))
+    return pa.nulls(rows, t)
+
+
+def _template(schema: pa.Schema, file_schema: pa.Schema, partition: tuple[PartitionValue, ...]) -> bytes:
+    """A file's :attr:`InputFile.template`: empty when its columns are the input's."""
+    partitions = len(partition)
+    if not partitions and file_schema.names == schema.names and file_schema.types == schema.types:
+        return b""
+    own = len(schema) - partitions
+    columns = [_null_column(field.type, 1) for field in schema][:own]
+    columns += [pa.array([value], field.type) for value, field in zip(partition, list(schema)[own:], strict=True)]
+    out = pa.BufferOutputStream()
+    with pa.ipc.new_stream(out, schema) as writer:
+        writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
+    return bytes(out.getvalue().to_pybytes())
+
+
+def open_input(
+    uri: str, limits: Limits | None = None, *, partition_filter: str | None = None, glue: Any = None
+) -> ParquetInput:
+    """Validate ``uri`` by reading its footers: one Parquet file, a dataset (a folder or
+    ``s3://`` prefix, read recursively) or a catalog table (``glue://DATABASE/TABLE``, its
+    partitions filtered by the ``GetPartitions`` expression ``partition_filter``, read with
+    the boto3 Glue client ``glue``, by default a new one).
+
+    A local path is made absolute first, so the slices it plans name files every process
+    can open, whatever its working directory (a Spark executor's is not the driver's).
+    Each file's footer is checked against ``limits`` before it is parsed.
+    """
+    limits = limits or Limits()
+    uri = uri if is_catalog(uri) else fs.absolute(uri)
+    dataset = _dataset(uri, partition_filter, glue)
+    read = [_read_footer(f.uri, f.size, limits) for f in dataset.files]
+    for f, (_, part_schema, _) in zip(dataset.files, read, strict=True):
+        _check_schema(f.uri, part_schema, limits)
+    schema = union_schema(((part.uri, part_schema) for part, part_schema, _ in read), dataset)
+    files = tuple(
+        replace(part, template=_template(schema, part_schema, f.partition))
+        for (part, part_schema, _), f in zip(read, dataset.files, strict=True)
+    )
+    return ParquetInput(uri, files, schema, read[0][2], tuple(dataset.partition_schema.names))
 
 
 @dataclass
@@ -314,6 +352,9 @@ class _Reader:
         int96 = list(self.piece.int96)
         self.int96 = int96
         self.seconds = _open(self.piece.uri, coerce_int96_timestamp_unit="s") if int96 else None
+        # A dataset's file whose columns are not the dataset's: the one-row template of the
+        # dataset's columns (its partition values, nulls for the columns this file lacks).
+        self.template = pa.ipc.open_stream(self.piece.template).read_next_batch() if self.piece.template else None
         # Arrow leaves a top-level group with no leaf below it (an empty group, or groups
         # holding only empty groups, at any depth: no column chunk, hence no stored nulls)
         # out of the batches: it is put back, present in every row.
@@ -345,9 +386,30 @@ class _Reader:
                     batch = wrap_nested_variants(batch, self.nested_variants)
                 if self.utc_times:
                     batch = wrap_negative_times(batch, self.utc_times)
+                if self.template is not None:
+                    batch = self._conformed(batch)
                 self.budget.check_time()
                 self.budget.charge_input(decoded_bytes(batch))
                 yield batch
+
+    def _conformed(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """``batch`` with the input's columns: the file's own, nulls for the columns it lacks,
+        its partition values repeated."""
+        assert self.template is not None
+        columns: list[pa.Array] = []
+        fields: list[pa.Field] = []
+        for i, field in enumerate(self.template.schema):
+            own = batch.schema.get_field_index(field.name)
+            if own >= 0:
+                columns.append(batch.column(own))
+                fields.append(batch.schema.field(own))
+                continue
+            value = self.template.column(i)
+            columns.append(
+                _null_column(field.type, batch.num_rows) if value.null_count else pa.repeat(value[0], batch.num_rows)
+            )
+            fields.append(field)
+        return pa.RecordBatch.from_arrays(columns, schema=pa.schema(fields))
 
     def _with_int96(self, rg: int, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         if self.seconds is None:

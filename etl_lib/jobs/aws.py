@@ -701,11 +701,14 @@ def job_session_policy(
     table_arn: str,
     partition: str = "aws",
     catalog_database: str = "",
+    source_buckets: tuple[str, ...] = (),
+    source_databases: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """The session policy of a run of ``job_id``: its upload (read), its outputs folder (read,
     write, delete, multipart: staging and publication), listing only under those two folders,
     its own item in the jobs table (``dynamodb:LeadingKeys``), and, when outputs are
-    registered (``catalog_database``), its own attempts' tables in that database."""
+    registered (``catalog_database``), its own attempts' tables in that database; and the
+    deployment's allow-listed sources, read only (a data engineer's job reads one in place)."""
     s3 = f"arn:{partition}:s3:::"
     job_input, job_outputs = f"inputs/{job_id}/", f"outputs/{job_id}/"
     tables = []
@@ -757,8 +760,41 @@ def job_session_policy(
                 "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [job_id]}},
             },
             *tables,
+            *_source_statements(partition, table_arn, source_buckets, source_databases),
         ],
     }
+
+
+def _source_statements(
+    partition: str, table_arn: str, buckets: tuple[str, ...], databases: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """Reads of the allow-listed sources (what infra/pipeline/sources.py grants the run role)."""
+    statements: list[dict[str, Any]] = []
+    if buckets:
+        s3 = f"arn:{partition}:s3:::"
+        statements.append(
+            {
+                "Sid": "ReadTheAllowedSources",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:ListBucket"],
+                "Resource": [arn for b in sorted(buckets) for arn in (f"{s3}{b}", f"{s3}{b}/*")],
+            }
+        )
+    if databases:
+        region_account = table_arn.split(":dynamodb:", 1)[1].split(":table/", 1)[0]
+        glue = f"arn:{partition}:glue:{region_account}:"
+        resources = [f"{glue}catalog"]
+        for database in sorted(databases):
+            resources += [f"{glue}database/{database}", f"{glue}table/{database}/*"]
+        statements.append(
+            {
+                "Sid": "ReadTheAllowedTables",
+                "Effect": "Allow",
+                "Action": ["glue:GetTable", "glue:GetPartitions"],
+                "Resource": resources,
+            }
+        )
+    return statements
 
 
 def assume_for_job(
@@ -771,6 +807,8 @@ def assume_for_job(
     table: str,
     region: str,
     catalog_database: str = "",
+    source_buckets: tuple[str, ...] = (),
+    source_databases: tuple[str, ...] = (),
 ) -> dict[str, str]:
     """Credentials of ``role_arn`` scoped to ``job_id`` by :func:`job_session_policy`, as the
     environment variables that carry them (:data:`CREDENTIAL_ENV`). ``sts`` is a client with
@@ -784,6 +822,8 @@ def assume_for_job(
         table_arn=table_arn,
         partition=partition,
         catalog_database=catalog_database,
+        source_buckets=source_buckets,
+        source_databases=source_databases,
     )
     credentials = sts.assume_role(
         RoleArn=role_arn,

@@ -78,6 +78,10 @@ Filename = Annotated[
 JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
 """Every job id :func:`new_job_id` draws matches it; the API refuses any other in a path (400)."""
 
+ENGINEERS_GROUP = "engineers"
+"""The Cognito group whose members may convert a dataset or catalog table in place
+(``cognito:groups``): the stack creates it, the API checks it."""
+
 
 def new_job_id() -> str:
     return uuid.uuid4().hex
@@ -137,6 +141,10 @@ class Job(BaseModel):
     # many times the reconciler relaunched it (see etl_lib.jobs.reconcile).
     queued_at: int | None = Field(default=None, exclude=True)
     relaunches: int = Field(default=0, exclude=True)
+    # A data engineer's job reads its input where it is, not from an upload: an s3:// prefix
+    # or a glue://DATABASE/TABLE, and for a table the GetPartitions expression of its partitions.
+    source: str | None = None
+    partition_filter: str | None = None
 
     @property
     def download_name(self) -> str:

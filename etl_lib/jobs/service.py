@@ -26,10 +26,12 @@ from etl_lib.errors import (
     JobExpiredError,
     JobNotFoundError,
     JobServiceError,
+    SourceNotAllowedError,
     TooManyActiveJobsError,
     TooManySparkJobsError,
     UploadTooLargeError,
 )
+from etl_lib.input.sources import is_catalog, s3_bucket, source_name, split_table
 from etl_lib.jobs import state
 from etl_lib.jobs.models import (
     DEFAULT_MAX_UPLOAD_BYTES,
@@ -134,6 +136,10 @@ class JobLimits:
     # A run report larger than this (a file of thousands of columns) is served by a
     # presigned link, not in the API's body: Lambda answers 6 MB at most.
     report_inline_max_bytes: int = 1024**2
+    # Where data engineers' jobs may read in place (create_source_job): S3 buckets and Glue
+    # catalog databases, the deployment's allow-list; none by default.
+    source_buckets: frozenset[str] = frozenset()
+    source_databases: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -276,6 +282,61 @@ class JobService:
             return job, MultipartPlan(part_size=part_size, part_count=part_count)
         upload = self.inputs.presign_post(input_key(job_id), max_bytes=size, expires_in=self.limits.upload_expires_in)
         return job, upload
+
+    def create_source_job(
+        self,
+        owner: str,
+        *,
+        source: str,
+        options: ConvertOptions,
+        partition_filter: str | None = None,
+        engine: Engine | str = Engine.AUTO,
+    ) -> Job:
+        """A job that converts a dataset where it is, an ``s3://`` prefix or a
+        ``glue://DATABASE/TABLE`` of the allow-list, its run started at once (no upload).
+
+        It runs on Spark (the Glue job, whose role the deployment grants the allow-list):
+        the input's size is only known once the run lists it. The caller must be a data
+        engineer; the API checks that before calling.
+        """
+        if engine not in REQUESTABLE_ENGINES:
+            raise JobServiceError(f"engine must be one of {', '.join(sorted(REQUESTABLE_ENGINES))}, not {engine!r}")
+        self._check_source(source, partition_filter)
+        now = utc_now()
+        job = Job(
+            job_id=new_job_id(),
+            owner=owner,
+            status=JobStatus.QUEUED,
+            filename=source_name(source),
+            options=options,
+            engine=Engine.SPARK,
+            created_at=now,
+            updated_at=now,
+            declared_bytes=0,
+            expires_at=self._retained(),
+            source=source,
+            partition_filter=partition_filter,
+        )
+        self._create_within_limit(job)
+        return self._start_run(job) or job
+
+    def _check_source(self, source: str, partition_filter: str | None) -> None:
+        """Refuse a source outside the allow-list (403), or a malformed one (400)."""
+        if is_catalog(source):
+            try:
+                database, _ = split_table(source)
+            except ConversionError as exc:
+                raise JobServiceError(exc.message) from None
+            if database not in self.limits.source_databases:
+                raise SourceNotAllowedError(f"the catalog database {database} is not one this deployment reads")
+            return
+        bucket = s3_bucket(source)
+        if bucket is None:
+            raise JobServiceError(f"{source} is neither an s3://bucket/prefix nor a glue://DATABASE/TABLE")
+        if partition_filter:
+            raise JobServiceError("a partition filter applies to glue:// catalog tables only")
+        if bucket not in self.limits.source_buckets:
+            raise SourceNotAllowedError(f"the bucket {bucket} is not one this deployment reads")
 
     def _create_within_limit(self, job: Job) -> None:
         """Store the job unless its owner has the most unfinished jobs one user may have.
@@ -796,13 +857,14 @@ class JobService:
         try:
             spark = spark_factory() if spark_factory is not None and engine is Engine.SPARK else None
             report = conversion.convert(
-                self.inputs.uri(input_key(job_id)),
+                job.source or self.inputs.uri(input_key(job_id)),
                 self.outputs.uri_for_write(dest_key),
                 job.options,
                 engine=engine,
                 local_max_bytes=self.small_file_threshold_bytes,
                 spark=spark,
                 limits=limits,
+                partition_filter=job.partition_filter,
             )
             report = self._register(job, attempt, report)
             self.outputs.put_bytes(report_key(job_id, attempt), report.to_json(indent=2).encode())

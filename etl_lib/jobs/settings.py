@@ -133,6 +133,10 @@ class Settings(RunSettings):
     max_active_jobs_per_user: NonNegativeInt = Field(default=0, validation_alias=env.MAX_ACTIVE_JOBS_PER_USER)
     # Of those, how many may run on Spark (Glue's slots are shared by all users); 0: no limit.
     max_spark_jobs_per_user: NonNegativeInt = Field(default=0, validation_alias=env.MAX_SPARK_JOBS_PER_USER)
+    # The allow-list of data engineers' sources (infra/config.py source_buckets, source_databases),
+    # comma-separated names; empty: none.
+    source_buckets: str = Field(default="", validation_alias=env.SOURCE_BUCKETS)
+    source_databases: str = Field(default="", validation_alias=env.SOURCE_DATABASES)
     data_dir: str = Field(default=DEFAULT_DATA_DIR, validation_alias=env.ETL_DATA_DIR)
     public_url: str = Field(default="http://127.0.0.1:8000", validation_alias=env.ETL_PUBLIC_URL)
     # The key of the local presigned URLs; unset, the data directory's own random key
@@ -222,6 +226,8 @@ class Settings(RunSettings):
             max_spark_jobs_per_user=self.max_spark_jobs_per_user,
             multipart_threshold_bytes=self.multipart_threshold_bytes,
             min_part_bytes=self.min_part_bytes,
+            source_buckets=_names(self.source_buckets),
+            source_databases=_names(self.source_databases),
         )
 
     @property
@@ -256,6 +262,11 @@ class Settings(RunSettings):
         }
 
 
+def _names(text: str) -> frozenset[str]:
+    """A comma-separated list of names (an allow-list variable), blanks ignored."""
+    return frozenset(name.strip() for name in text.split(",") if name.strip())
+
+
 def allowed_origins(environ: Mapping[str, str] | None = None) -> list[str]:
     """Web app origins allowed to call the API (``ALLOWED_ORIGINS``, comma-separated).
 
@@ -287,7 +298,15 @@ def _own_sts() -> Any:
 
 
 def _scoped_credentials(
-    role_arn: str, job_id: str, *, input_bucket: str, output_bucket: str, table: str, catalog_database: str
+    role_arn: str,
+    job_id: str,
+    *,
+    input_bucket: str,
+    output_bucket: str,
+    table: str,
+    catalog_database: str,
+    source_buckets: str = "",
+    source_databases: str = "",
 ) -> dict[str, str]:
     from etl_lib.jobs.aws import assume_for_job
 
@@ -301,6 +320,8 @@ def _scoped_credentials(
         table=table,
         region=sts.meta.region_name,
         catalog_database=catalog_database,
+        source_buckets=tuple(sorted(_names(source_buckets))),
+        source_databases=tuple(sorted(_names(source_databases))),
     )
 
 
@@ -471,6 +492,9 @@ def service_for_run(arguments: Mapping[str, str]) -> JobService:
             output_bucket=arguments["output_store"].removeprefix("s3://").strip("/"),
             table=arguments["jobs_store"].removeprefix("dynamodb:"),
             catalog_database=arguments.get("output_catalog", "").removeprefix("glue:"),
+            # The deployment's allow-list (the job's default arguments): a source job reads one.
+            source_buckets=arguments.get("source_buckets", ""),
+            source_databases=arguments.get("source_databases", ""),
         )
         _use_credentials(scoped)  # for the rest of the run: this process is the run
     return JobService(

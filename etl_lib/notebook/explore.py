@@ -76,5 +76,8 @@ def numeric_values(table: pa.Table, column: str) -> list[float]:
     return [v for v in values.to_pylist() if v is not None and v == v and abs(v) != float("inf")]
 
 
-def describe(uri: str) -> ParquetInput:
-    return open_input(uri)
+def describe(uri: str, *, partition_filter: str | None = None) -> ParquetInput:
+    """The input ``uri`` (a file, a dataset folder or prefix, or a ``glue://DATABASE/TABLE``
+    catalog table, its partitions filtered by the ``GetPartitions`` expression
+    ``partition_filter``), its footers read."""
+    return open_input(uri, partition_filter=partition_filter)

@@ -28,7 +28,7 @@ Transformation = Callable[["DataFrame"], "DataFrame"]
 
 SLICE_DDL = (
     "seq long, uri string, row_groups array<int>, rows long, is_last boolean, int96 array<string>, first_row long,"
-    " variant array<string>"
+    " variant array<string>, template binary"
 )
 LINES_DDL = "seq long, line string"
 PIECES_DDL = (
@@ -39,7 +39,8 @@ PIECES_DDL = (
 def slices_frame(spark: SparkSession, plan: list[Slice]) -> DataFrame:
     """One row and one partition per slice, partitions in output order."""
     rows = [
-        (s.seq, s.uri, list(s.row_groups), s.rows, s.is_last, list(s.int96), s.first_row, list(s.variant)) for s in plan
+        (s.seq, s.uri, list(s.row_groups), s.rows, s.is_last, list(s.int96), s.first_row, list(s.variant), s.template)
+        for s in plan
     ]
     rdd = spark.sparkContext.parallelize(rows, numSlices=max(1, len(rows)))
     return spark.createDataFrame(rdd, SLICE_DDL)
@@ -57,6 +58,7 @@ def _slices(batches: Iterable[pa.RecordBatch]) -> Iterator[Slice]:
                 tuple(row["int96"]),
                 row["first_row"],
                 tuple(row["variant"]),
+                row["template"],
             )
 
 

@@ -89,6 +89,18 @@ def caller(app: APIGatewayRestResolver | Router) -> str:
     return str(sub)
 
 
+def caller_groups(app: APIGatewayRestResolver | Router) -> frozenset[str]:
+    """The Cognito groups of the caller (the ``cognito:groups`` claim). API Gateway hands
+    the claim on as text, ``[engineers admins]`` or ``engineers,admins``: both are read."""
+    event = app.current_event
+    assert isinstance(event, APIGatewayProxyEvent)
+    authorizer = event.request_context.authorizer
+    claims = (authorizer.claims if authorizer else None) or {}
+    raw = claims.get("cognito:groups") or ""
+    names = raw if isinstance(raw, list) else str(raw).strip("[]").replace(",", " ").split()
+    return frozenset(str(name) for name in names)
+
+
 def cors_config() -> CORSConfig | None:
     """CORS headers on every response (errors included) when the web app is on another origin."""
     origins = allowed_origins()

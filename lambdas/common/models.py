@@ -47,6 +47,39 @@ class CreateJobRequest(BaseModel):
     )
 
 
+_NAME_CHAR = r"[^/\u0000-\u0020\u007f-\u009f]"
+SOURCE_PATTERN = rf"^(s3://{_NAME_CHAR}+(/[^\u0000-\u0020\u007f-\u009f]*)?|glue://{_NAME_CHAR}+/{_NAME_CHAR}+)$"
+"""An s3:// prefix or a glue:// table, without control characters or spaces. Written with
+explicit ranges, not ``\\s``: pydantic's (Rust) and Python's regexes count U+0085 as a space,
+clients' and fuzzers' (ECMA) do not, so the same text would pass one and fail the other."""
+
+
+class CreateSourceJobRequest(BaseModel):
+    """A data engineer's job: a dataset or catalog table converted where it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(
+        min_length=1,
+        max_length=2048,
+        pattern=SOURCE_PATTERN,
+        description="An s3://bucket/prefix/ (a dataset, read recursively, its key=value folders as columns) "
+        "or glue://DATABASE/TABLE (a Glue Data Catalog table), in the deployment's allow-list of buckets "
+        "and databases (403 SOURCE_NOT_ALLOWED otherwise).",
+        examples=["glue://lake/sales", "s3://lake-bucket/sales/"],
+    )
+    partition_filter: str = Field(
+        default="",
+        max_length=2048,
+        description="For a glue:// table: the partitions to read, a GetPartitions expression; empty: every one.",
+        examples=["year = '2024' AND region = 'eu'"],
+    )
+    options: ConvertOptions = Field(default_factory=ConvertOptions)
+    engine: Literal[Engine.AUTO, Engine.SPARK] = Field(
+        default=Engine.AUTO, description="Either way the job runs on Spark (Glue), whose role reads the sources."
+    )
+
+
 class JobView(BaseModel):
     """A job as clients see it."""
 
@@ -73,6 +106,10 @@ class JobView(BaseModel):
         description="A SUCCEEDED JSON Lines job's output as a table of the outputs' Glue Data Catalog "
         "database (query it with Athena); null otherwise. See docs/catalog.md.",
         examples=["job_0f8fad5bd9cb469fa16570867728950e_3c1d8a2b9e4f7a60"],
+    )
+    source: str | None = Field(
+        default=None,
+        description="A data engineer's job: the s3:// prefix or glue:// table it reads; null for an upload.",
     )
 
     @classmethod

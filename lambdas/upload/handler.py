@@ -18,15 +18,17 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from etl_lib import errors
-from etl_lib.errors import IdempotentJobDeletedError
+from etl_lib.errors import ForbiddenError, IdempotentJobDeletedError
 from etl_lib.jobs.metrics import JOBS_CREATED, service_name
+from etl_lib.jobs.models import ENGINEERS_GROUP
 from etl_lib.jobs.service import JobService, MultipartPlan
 from etl_lib.jobs.settings import Settings, build_idempotency_store, service, validate_at_cold_start
-from lambdas.common.api import ERROR_RESPONSES, JobId, build_resolver, caller, ok
+from lambdas.common.api import ERROR_RESPONSES, JobId, build_resolver, caller, caller_groups, ok
 from lambdas.common.models import (
     IDEMPOTENCY_HEADER,
     CreateJobRequest,
     CreateJobResponse,
+    CreateSourceJobRequest,
     JobEnvelope,
     JobView,
     MultipartUpload,
@@ -37,13 +39,18 @@ from lambdas.common.models import (
     UploadedPartView,
 )
 from lambdas.common.observability import observability
-from lambdas.routes import COMPLETE_UPLOAD, CREATE_JOB, LIST_PARTS, SIGN_PART
+from lambdas.routes import COMPLETE_UPLOAD, CREATE_JOB, CREATE_SOURCE_JOB, LIST_PARTS, SIGN_PART
 
 logger, tracer, metrics = observability(service_name("upload"))
 validate_at_cold_start()  # a misconfigured container fails its init, in one line
 # Routes are not wrapped by tracer.capture_method: Powertools reads their signatures
 # (with this module's globals) to validate and to document them; the handler is traced.
 router = Router()
+
+# Creating a job, from an upload or a source: refused over the caller's unfinished jobs.
+TOO_MANY_JOBS = ERROR_RESPONSES[400] | {
+    "description": "Too many unfinished jobs (TOO_MANY_ACTIVE_JOBS), or on Spark (TOO_MANY_SPARK_JOBS)"
+}
 
 
 @router.route(
@@ -66,8 +73,7 @@ router = Router()
         },
         413: ERROR_RESPONSES[400] | {"description": "File too large"},
         415: ERROR_RESPONSES[400] | {"description": "The body is not JSON"},
-        429: ERROR_RESPONSES[400]
-        | {"description": "Too many unfinished jobs (TOO_MANY_ACTIVE_JOBS), or on Spark (TOO_MANY_SPARK_JOBS)"},
+        429: TOO_MANY_JOBS,
         **ERROR_RESPONSES,
     },
 )
@@ -150,6 +156,40 @@ def _idempotent(jobs: JobService) -> tuple[IdempotencyConfig, Callable[..., dict
         return _create(call["owner"], CreateJobRequest.model_validate(call["request"]))
 
     return config, create_once
+
+
+@router.route(
+    CREATE_SOURCE_JOB.rule,
+    method=CREATE_SOURCE_JOB.method,
+    status_code=201,
+    summary="Convert a dataset (s3:// prefix) or a catalog table (glue://) in place; data engineers only",
+    tags=["jobs"],
+    responses={
+        201: ok(JobEnvelope, "Created, its run started (no upload)"),
+        403: ERROR_RESPONSES[400]
+        | {
+            "description": f"The caller is not in the {ENGINEERS_GROUP} group (FORBIDDEN), or the source is not "
+            "in the deployment's allow-list (SOURCE_NOT_ALLOWED)"
+        },
+        429: TOO_MANY_JOBS,
+        **ERROR_RESPONSES,
+    },
+)
+def create_source_job(request: CreateSourceJobRequest) -> Response[JobEnvelope]:
+    owner = caller(router)
+    if ENGINEERS_GROUP not in caller_groups(router):
+        raise ForbiddenError(f"converting a dataset or catalog table in place is for the {ENGINEERS_GROUP} group")
+    job = service().create_source_job(
+        owner,
+        source=request.source,
+        options=request.options,
+        partition_filter=request.partition_filter or None,
+        engine=request.engine,
+    )
+    logger.append_keys(job_id=job.job_id)
+    logger.info("source job created", extra={"source": request.source})
+    metrics.add_metric(name="JobsCreated", unit=MetricUnit.Count, value=1)
+    return Response(status_code=201, content_type="application/json", body=JobEnvelope(job=JobView.of(job)))
 
 
 # The multipart upload's routes: 409 when the job's upload is not multipart or is over.

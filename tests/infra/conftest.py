@@ -49,13 +49,8 @@ class Synth:
         return str(self.stack.get_logical_id(element))
 
 
-@pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
-    yield from synthesize(infra_context(), tmp_path_factory.mktemp("cdk.out"))
-
-
-def synthesize(context: dict[str, Any], outdir: Path) -> Iterator[Synth]:
-    """The app synthesized offline with ``context`` into ``outdir`` (a fixture's body)."""
+def synthesize(outdir: Path, **context: Any) -> Iterator[Synth]:
+    """Synthesize the app offline into ``outdir``, with ``context`` over cdk.json's."""
     with pytest.MonkeyPatch.context() as env:
         # Make any accidental AWS call fail fast instead of searching for credentials.
         for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
@@ -67,7 +62,7 @@ def synthesize(context: dict[str, Any], outdir: Path) -> Iterator[Synth]:
         from infra.app import build_app
 
         started = time.perf_counter()
-        app, stack = build_app(context, outdir=str(outdir))
+        app, stack = build_app(infra_context(**context), outdir=str(outdir))
         assembly = app.synth()
         seconds = time.perf_counter() - started
         template_path = Path(assembly.get_stack_by_name(stack.stack_name).template_full_path)
@@ -79,3 +74,8 @@ def synthesize(context: dict[str, Any], outdir: Path) -> Iterator[Synth]:
             outdir=outdir,
             seconds=seconds,
         )
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
+    yield from synthesize(tmp_path_factory.mktemp("cdk.out"))

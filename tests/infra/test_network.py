@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.conftest import Synth, infra_context, synthesize
+from tests.infra.conftest import Synth, synthesize
 from tests.infra.test_cfn_lint import assert_cfn_lint_clean
 
 # Aliased: under their own names pytest would collect them here a second time.
@@ -24,7 +24,7 @@ INTERFACE_SERVICES = {"glue", "sts", "logs", "monitoring", "xray", "lambda", "km
 @pytest.fixture(scope="module")
 def vpc_synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
     """The app synthesized offline with etl:vpc=true (beside conftest.py's default one)."""
-    yield from synthesize(infra_context(**{"etl:vpc": "true"}), tmp_path_factory.mktemp("cdk.out.vpc"))
+    yield from synthesize(tmp_path_factory.mktemp("cdk.out.vpc"), **{"etl:vpc": "true"})
 
 
 def service_of(endpoint: dict[str, Any]) -> str:

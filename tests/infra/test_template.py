@@ -65,6 +65,7 @@ def test_every_route_exists(synth: Synth) -> None:
         routes.add(f"{props['HttpMethod']} /{'/'.join(parts)}")
     assert routes == {
         "POST /jobs",
+        "POST /jobs/source",
         "GET /jobs",
         "GET /jobs/{job_id}",
         "GET /jobs/{job_id}/download",
@@ -115,7 +116,7 @@ def test_cognito_authorizer_on_every_method_but_preflight(synth: Synth) -> None:
     methods = synth.resources("AWS::ApiGateway::Method").values()
     preflight = [m for m in methods if m["Properties"]["HttpMethod"] == "OPTIONS"]
     secured = [m for m in methods if m["Properties"]["HttpMethod"] != "OPTIONS"]
-    assert len(secured) == 9
+    assert len(secured) == 10
     assert preflight, "CORS preflight methods exist"
     for method in secured:
         assert method["Properties"]["AuthorizationType"] == "COGNITO_USER_POOLS"
@@ -154,14 +155,18 @@ def test_browsers_may_send_the_idempotency_key_header(synth: Synth) -> None:
 def test_the_api_gateway_request_model_is_the_handlers_pydantic_model(synth: Synth) -> None:
     """Generated, not hand-written: engine values, the name limit and the name rule agree."""
     from infra.pipeline.api import draft4
-    from lambdas.common.models import CreateJobRequest, PartUploadRequest
+    from lambdas.common.models import CreateJobRequest, CreateSourceJobRequest, PartUploadRequest
 
-    # One model per request body, by its fields: POST /jobs's and a part's checksum.
+    # One model per request body, by its fields: POST /jobs's, POST /jobs/source's and a part's checksum.
     models = {
         tuple(m["Properties"]["Schema"]["required"]): m["Properties"]["Schema"]
         for m in synth.resources("AWS::ApiGateway::Model").values()
     }
-    assert set(models) == {("filename", "size"), ("checksum_sha256",)}
+    assert set(models) == {("filename", "size"), ("checksum_sha256",), ("source",)}
+    assert models[("source",)] == {
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        **draft4(CreateSourceJobRequest.model_json_schema()),
+    }
     part_schema = models[("checksum_sha256",)]
     assert part_schema == {
         "$schema": "http://json-schema.org/draft-04/schema#",

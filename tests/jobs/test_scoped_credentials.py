@@ -296,3 +296,34 @@ def test_the_glue_job_driver_and_executors_work_with_credentials_assumed_for_its
     assert credentials_seen[0]["env"] == scoped  # the driver
     assert {n: session.sparkContext.environment.get(n) for n in CREDENTIAL_ENV} == scoped  # the executors
     assert seconds_left(assumed) > RUN_SESSION_SECONDS - 60
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "permitted"),
+    [
+        ("s3:GetObject", "arn:aws:s3:::lake/sales/cat=a/part-0.parquet", True),
+        ("s3:ListBucket", "arn:aws:s3:::lake", True),
+        ("s3:PutObject", "arn:aws:s3:::lake/sales/x.parquet", False),
+        ("s3:GetObject", "arn:aws:s3:::elsewhere/x.parquet", False),
+        ("glue:GetPartitions", f"arn:aws:glue:us-east-1:{ACCOUNT}:table/lakehouse/sales", True),
+        ("glue:GetTable", f"arn:aws:glue:us-east-1:{ACCOUNT}:table/private/sales", False),
+        ("glue:UpdateTable", f"arn:aws:glue:us-east-1:{ACCOUNT}:table/lakehouse/sales", False),
+    ],
+)
+def test_a_runs_session_may_read_the_allow_listed_sources_and_nothing_else_of_them(
+    action: str, resource: str, permitted: bool
+) -> None:
+    """A data engineer's job reads its dataset or table in place, in its job's session."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    policy = job_session_policy(
+        JOB,
+        input_bucket="in",
+        output_bucket="out",
+        table_arn=TABLE_ARN,
+        source_buckets=("lake",),
+        source_databases=("lakehouse",),
+    )
+    assert len(json.dumps(policy, separators=(",", ":"))) < 2048
+    result = IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
+    assert (result == PermissionResult.PERMITTED) is permitted

@@ -21,6 +21,7 @@ def test_the_document_is_openapi_3_1_and_covers_every_route() -> None:
     assert {(path, method) for path, ops in spec["paths"].items() for method in ops} == {
         ("/jobs", "get"),
         ("/jobs", "post"),
+        ("/jobs/source", "post"),
         ("/jobs/{job_id}", "get"),
         ("/jobs/{job_id}", "delete"),
         ("/jobs/{job_id}/download", "get"),

@@ -142,17 +142,21 @@ class ApiGateway:
     def __call__(self, request: Request, path: str) -> Response | None:
         """The handler's response for ``path`` (the part after ``/api``); 405 for a method
         the path does not have; None: no such path."""
+        matches = [(m, p.fullmatch(path), r, n) for m, p, r, n in self.routes if p.fullmatch(path)]
+        # As in API Gateway, a literal path segment wins over a path parameter: /jobs/source is
+        # its own resource, never /jobs/{job_id} with job_id "source".
+        fewest = min((resource.count("{") for _, _, resource, _ in matches), default=0)
         allowed = []
-        for method, pattern, resource, name in self.routes:
-            match = pattern.fullmatch(path)
+        for method, match, resource, name in matches:
+            if resource.count("{") != fewest:
+                continue
             if match and method == request.method:
                 event = to_event(request, path, resource, match.groupdict() or None)
                 context = LocalLambdaContext(
                     function_name=f"jobs-{name}", aws_request_id=event["requestContext"]["requestId"]
                 )
                 return to_response(self.call(name, event, context))
-            if match:
-                allowed.append(method)
+            allowed.append(method)
         if allowed:
             body = {"error": {"code": "METHOD_NOT_ALLOWED", "message": f"{request.method} is not allowed on {path}"}}
             response = Response(json.dumps(body), status=405, content_type="application/json")

@@ -125,6 +125,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/jobs/source": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Convert a dataset (s3:// prefix) or a catalog table (glue://) in place; data engineers only */
+        post: operations["create_source_job_jobs_source_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -198,6 +215,34 @@ export interface components {
             job: components["schemas"]["JobView"];
             /** Upload */
             upload: components["schemas"]["PostUpload"] | components["schemas"]["MultipartUpload"];
+        };
+        /**
+         * CreateSourceJobRequest
+         * @description A data engineer's job: a dataset or catalog table converted where it is.
+         */
+        CreateSourceJobRequest: {
+            /**
+             * Source
+             * @description An s3://bucket/prefix/ (a dataset, read recursively, its key=value folders as columns) or glue://DATABASE/TABLE (a Glue Data Catalog table), in the deployment's allow-list of buckets and databases (403 SOURCE_NOT_ALLOWED otherwise).
+             * @example glue://lake/sales
+             * @example s3://lake-bucket/sales/
+             */
+            source: string;
+            /**
+             * Partition Filter
+             * @description For a glue:// table: the partitions to read, a GetPartitions expression; empty: every one.
+             * @default
+             * @example year = '2024' AND region = 'eu'
+             */
+            partition_filter: string;
+            options?: components["schemas"]["ConvertOptions"];
+            /**
+             * Engine
+             * @description Either way the job runs on Spark (Glue), whose role reads the sources.
+             * @default auto
+             * @enum {string}
+             */
+            engine: "auto" | "spark";
         };
         /** DownloadLink */
         DownloadLink: {
@@ -343,6 +388,11 @@ export interface components {
              * @example job_0f8fad5bd9cb469fa16570867728950e_3c1d8a2b9e4f7a60
              */
             catalog_table?: string | null;
+            /**
+             * Source
+             * @description A data engineer's job: the s3:// prefix or glue:// table it reads; null for an upload.
+             */
+            source?: string | null;
         };
         /**
          * MultipartUpload
@@ -1304,6 +1354,93 @@ export interface operations {
             };
             /** @description The body is not JSON */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many unfinished jobs (TOO_MANY_ACTIVE_JOBS), or on Spark (TOO_MANY_SPARK_JOBS) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_source_job_jobs_source_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateSourceJobRequest"];
+            };
+        };
+        responses: {
+            /** @description Created, its run started (no upload) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobEnvelope"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No caller identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller is not in the engineers group (FORBIDDEN), or the source is not in the deployment's allow-list (SOURCE_NOT_ALLOWED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such job */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
