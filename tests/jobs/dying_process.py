@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from etl_lib.jobs.models import attempt_prefix
-from etl_lib.jobs.ports import JobLauncher
+from etl_lib.jobs.ports import JobLauncher, RunSpec
 from etl_lib.jobs.service import JobService
 
 HANG_SECONDS = 600  # far longer than any test waits: the test kills it first
@@ -76,7 +76,7 @@ class HangingLauncher(JobLauncher):
     def __init__(self, marker: Path) -> None:
         self.marker = marker
 
-    def start(self, arguments: Mapping[str, str]) -> str:
+    def start(self, arguments: Mapping[str, str], spec: RunSpec | None = None) -> str:
         self.marker.write_text("in StartJobRun")
         time.sleep(HANG_SECONDS)
         raise AssertionError("should have been killed")

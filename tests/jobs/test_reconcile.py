@@ -36,8 +36,8 @@ MARKER_WAIT_SECONDS = 120  # a bound on a child's start-up, not a measured time
 class DyingLauncher(RecordingLauncher):
     """StartJobRun during which the reconciler's own process dies (SystemExit stands for it)."""
 
-    def start(self, arguments: Any) -> str:
-        super().start(arguments)
+    def start(self, arguments: Any, spec: Any = None) -> str:
+        super().start(arguments, spec)
         raise SystemExit("killed inside StartJobRun")
 
 
