@@ -42,7 +42,8 @@ def _source_statements(synth: Synth) -> list[tuple[str, list[str]]]:
     policy = synth.stack.engineer_sources.policy
     assert policy is not None
     props = synth.raw["Resources"][synth.logical_id(policy)]["Properties"]
-    assert props["Roles"] == [{"Ref": synth.logical_id(synth.stack.etl.role)}]
+    # The run role: each run reads them in its job-scoped session (etl_lib.jobs.aws.job_session_policy).
+    assert props["Roles"] == [{"Ref": synth.logical_id(synth.stack.run_role.role)}]
     found = []
     for statement in props["PolicyDocument"]["Statement"]:
         assert statement["Effect"] == "Allow"
@@ -60,7 +61,7 @@ def test_the_engineers_group_exists_and_the_api_reads_no_sources_by_default(synt
     assert not any("glue:GetPartitions" in json.dumps(p) for p in synth.resources("AWS::IAM::Policy").values())
 
 
-def test_the_glue_role_may_read_exactly_the_allow_listed_buckets_and_databases(with_sources: Synth) -> None:
+def test_the_run_role_may_read_exactly_the_allow_listed_buckets_and_databases(with_sources: Synth) -> None:
     config = with_sources.stack.config
     glue = f"arn:aws:glue:{config.region}:{config.account}:"
     tables = sorted(
@@ -98,3 +99,9 @@ def test_a_malformed_allow_list_entry_is_refused() -> None:
         InfraConfig(source_buckets=("Not_A_Bucket",))
     with pytest.raises(ValueError, match=r"etl:sourceDatabases: 'db/\*' is not a Glue database name"):
         InfraConfig(source_databases=("db/*",))
+
+
+def test_each_glue_run_gets_the_allow_list_for_its_scoped_session(with_sources: Synth) -> None:
+    job = with_sources.raw["Resources"][with_sources.logical_id(with_sources.stack.etl.job)]["Properties"]
+    assert job["DefaultArguments"]["--source_buckets"] == ",".join(BUCKETS)
+    assert job["DefaultArguments"]["--source_databases"] == ",".join(DATABASES)

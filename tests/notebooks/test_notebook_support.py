@@ -267,7 +267,7 @@ def test_one_wrong_value_in_record_2_of_120_fails_with_its_reason(tmp_path: Path
     summary = _fixture_run(tmp_path, lambda lines: _set(lines, 2, "quantity", wanted + 1))
     assert summary["checks"]["round_trip"] == {"ok": False, "checked": 120, "records": 120, "sampled": False,
                                                "mismatched": [2]}  # fmt: skip
-    assert summary["errors"] == [f"record 2 does not round-trip: $.quantity: {wanted + 1} != {wanted}"]
+    assert summary["errors"] == ["record 2 does not round-trip: $.quantity: VALUE_MISMATCH"]  # no values kept
 
 
 def test_above_the_full_check_size_a_sample_is_compared_and_the_summary_says_so(tmp_path: Path) -> None:

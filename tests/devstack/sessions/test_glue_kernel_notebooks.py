@@ -154,8 +154,8 @@ def test_both_kernels_give_the_same_validation_of_an_s3_job(
     assert summaries[glue_kernel]["checks"]["round_trip"] == {
         "ok": False, "checked": 120, "records": 120, "sampled": False, "mismatched": [2]
     }  # fmt: skip
-    wanted = json.loads((FIXTURES / "sample.golden.jsonl").read_text(encoding="utf-8").splitlines()[2])["quantity"]
-    assert summaries[glue_kernel]["errors"] == [f"record 2 does not round-trip: $.quantity: {wanted + 1} != {wanted}"]
+    # By position and reason: a summary keeps no record's values.
+    assert summaries[glue_kernel]["errors"] == ["record 2 does not round-trip: $.quantity: VALUE_MISMATCH"]
     assert summaries[glue_kernel]["input"] == s3_job["input_path"]
 
 
