@@ -28,7 +28,7 @@ Transformation = Callable[["DataFrame"], "DataFrame"]
 
 SLICE_DDL = (
     "seq long, uri string, row_groups array<int>, rows long, is_last boolean, int96 array<string>, first_row long,"
-    " variant array<string>, template binary"
+    " variant array<string>, template binary, parquet_schema string"
 )
 LINES_DDL = "seq long, line string"
 PIECES_DDL = (
@@ -39,7 +39,18 @@ PIECES_DDL = (
 def slices_frame(spark: SparkSession, plan: list[Slice]) -> DataFrame:
     """One row and one partition per slice, partitions in output order."""
     rows = [
-        (s.seq, s.uri, list(s.row_groups), s.rows, s.is_last, list(s.int96), s.first_row, list(s.variant), s.template)
+        (
+            s.seq,
+            s.uri,
+            list(s.row_groups),
+            s.rows,
+            s.is_last,
+            list(s.int96),
+            s.first_row,
+            list(s.variant),
+            s.template,
+            s.parquet_schema,
+        )
         for s in plan
     ]
     rdd = spark.sparkContext.parallelize(rows, numSlices=max(1, len(rows)))
@@ -59,6 +70,7 @@ def _slices(batches: Iterable[pa.RecordBatch]) -> Iterator[Slice]:
                 row["first_row"],
                 tuple(row["variant"]),
                 row["template"],
+                row["parquet_schema"],
             )
 
 
