@@ -31,6 +31,14 @@ TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/jobs"
 ACCOUNT = "123456789012"
 
 
+def permits(policy: dict[str, Any], action: str, resource: str) -> bool:
+    """moto's policy evaluator on ``policy`` (within AssumeRole's 2,048 packed characters)."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    assert len(json.dumps(policy, separators=(",", ":"))) < 2048
+    return bool(IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource) == PermissionResult.PERMITTED)
+
+
 def test_a_runs_session_policy_is_exactly_its_jobs_objects_and_record() -> None:
     policy = job_session_policy(JOB, input_bucket="in", output_bucket="out", table_arn=TABLE_ARN)
     assert policy == {
@@ -87,11 +95,8 @@ def test_moto_s_policy_evaluator_lets_a_run_reach_its_own_objects_only(
 ) -> None:
     """moto's evaluator (what its IAM enforcement would apply) ignores conditions; the
     LeadingKeys and prefix conditions are held by the exact document above."""
-    from moto.iam.access_control import IAMPolicy, PermissionResult
-
-    document = json.dumps(job_session_policy(JOB, input_bucket="in", output_bucket="out", table_arn=TABLE_ARN))
-    result = IAMPolicy(document).is_action_permitted(action, resource)
-    assert (result == PermissionResult.PERMITTED) is permitted
+    policy = job_session_policy(JOB, input_bucket="in", output_bucket="out", table_arn=TABLE_ARN)
+    assert permits(policy, action, resource) is permitted
 
 
 @pytest.mark.parametrize(
@@ -108,14 +113,10 @@ def test_moto_s_policy_evaluator_lets_a_run_reach_its_own_objects_only(
 def test_with_outputs_registered_a_run_may_register_and_drop_its_own_jobs_tables_only(
     action: str, resource: str, permitted: bool
 ) -> None:
-    from moto.iam.access_control import IAMPolicy, PermissionResult
-
     policy = job_session_policy(
         JOB, input_bucket="in", output_bucket="out", table_arn=TABLE_ARN, catalog_database="outputs_db"
     )
-    assert len(json.dumps(policy, separators=(",", ":"))) < 2048
-    result = IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
-    assert (result == PermissionResult.PERMITTED) is permitted
+    assert permits(policy, action, resource) is permitted
 
 
 @pytest.fixture
@@ -314,8 +315,6 @@ def test_a_runs_session_may_read_the_allow_listed_sources_and_nothing_else_of_th
     action: str, resource: str, permitted: bool
 ) -> None:
     """A data engineer's job reads its dataset or table in place, in its job's session."""
-    from moto.iam.access_control import IAMPolicy, PermissionResult
-
     policy = job_session_policy(
         JOB,
         input_bucket="in",
@@ -324,6 +323,4 @@ def test_a_runs_session_may_read_the_allow_listed_sources_and_nothing_else_of_th
         source_buckets=("lake",),
         source_databases=("lakehouse",),
     )
-    assert len(json.dumps(policy, separators=(",", ":"))) < 2048
-    result = IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
-    assert (result == PermissionResult.PERMITTED) is permitted
+    assert permits(policy, action, resource) is permitted
