@@ -228,11 +228,11 @@ def convert(
             spark = local_spark()
         parallelism = spark.sparkContext.defaultParallelism
     # Spark: slices of ~64 MiB spread over the executors; local: slices of whole row groups
-    # for the thread pool, at least two per thread.
+    # for the thread pool, at least two per thread. Either way in whole waves of the workers.
     if engine is Engine.SPARK:
-        plan = parquet.plan(min_slices=2 * parallelism)
+        plan = parquet.plan(min_slices=2 * parallelism, workers=parallelism)
     else:
-        plan = parquet.plan(target_bytes=LOCAL_SLICE_BYTES, min_slices=2 * LOCAL_WORKERS)
+        plan = parquet.plan(target_bytes=LOCAL_SLICE_BYTES, min_slices=2 * LOCAL_WORKERS, workers=LOCAL_WORKERS)
     total_rows = sum(p.rows for p in plan)
     if not plan:
         output_bytes = sink.write_bytes(dest, empty_output(options), s3_client=s3_client)
@@ -251,6 +251,7 @@ def convert(
                 dest,
                 sizes=[r.stored_bytes for r in results],
                 s3_client=s3_client,
+                consume=True,
             )
         finally:
             sink.remove_tree(staging, s3_client=s3_client)

@@ -107,28 +107,52 @@ class ParquetInput:
     def size(self) -> int:
         return sum(f.size for f in self.files)
 
-    def plan(self, *, target_bytes: int = DEFAULT_SLICE_BYTES, min_slices: int = 1) -> list[Slice]:
-        """Ordered slices of about ``target_bytes`` of uncompressed data (each row group's
-        ``total_byte_size`` as its footer declares it), at least ``min_slices`` when there are
-        enough row groups. Empty row groups are skipped."""
+    def plan(self, *, target_bytes: int = DEFAULT_SLICE_BYTES, min_slices: int = 1, workers: int = 1) -> list[Slice]:
+        """Ordered slices of at most about ``target_bytes`` of uncompressed data each (a row
+        group's ``total_byte_size`` as its footer declares it), at least ``min_slices`` when
+        there are enough row groups, and as even as whole row groups allow. Empty row groups
+        are skipped; a slice never spans two files.
+
+        The number of slices aimed at is a multiple of ``workers``, the slices that run at
+        once: the run ends in whole waves. Cut greedily (close a slice once it reaches the
+        target), 6 slices and a seventh a third that size kept one of two cores idle for a
+        third of a wave at the end of a 5M-row run; cut at even boundaries, 8 slices run as
+        four full waves.
+
+        Example::
+
+            >>> import pyarrow as pa, pyarrow.parquet as pq, tempfile, os
+            >>> path = os.path.join(tempfile.mkdtemp(), "t.parquet")
+            >>> pq.write_table(pa.table({"x": list(range(1000))}), path, row_group_size=100)
+            >>> [s.rows for s in open_input(path).plan(target_bytes=1, min_slices=1)][:3]
+            [100, 100, 100]
+            >>> [s.rows for s in open_input(path).plan(min_slices=4, workers=2)]
+            [200, 300, 200, 300]
+        """
         total = max(1, sum(sum(f.row_group_bytes) for f in self.files))
-        target = max(1, min(target_bytes, total // max(1, min_slices)))
+        count = max(1, min_slices, -(-total // max(1, target_bytes)))
+        count = -(-count // max(1, workers)) * max(1, workers)
+        bound = total / count
         groups: list[tuple[InputFile, tuple[int, ...], int, int]] = []
+        before = 0  # bytes of the row groups before this one, over every file
         for f in self.files:
             current: list[int] = []
-            rows = size = first = seen = 0
+            rows = first = seen = 0
+            which = -1
             for index, (rg_rows, rg_bytes) in enumerate(zip(f.row_group_rows, f.row_group_bytes, strict=True)):
                 seen += rg_rows
+                # Each row group goes to the slice its middle byte falls in.
+                slot = min(count - 1, int((before + rg_bytes / 2) // bound))
+                before += rg_bytes
                 if rg_rows == 0:
                     continue
+                if current and slot != which:
+                    groups.append((f, tuple(current), rows, first))
+                    current, rows = [], 0
                 if not current:
-                    first = seen - rg_rows
+                    first, which = seen - rg_rows, slot
                 current.append(index)
                 rows += rg_rows
-                size += rg_bytes
-                if size >= target:
-                    groups.append((f, tuple(current), rows, first))
-                    current, rows, size = [], 0, 0
             if current:
                 groups.append((f, tuple(current), rows, first))
         return [

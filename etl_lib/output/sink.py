@@ -178,6 +178,7 @@ def publish(
     sizes: Sequence[int] | None = None,
     prefix: bytes = b"",
     s3_client: Any = None,
+    consume: bool = False,
 ) -> int:
     """Concatenate ``prefix`` and ``pieces`` (in order) into ``dest``, atomically.
 
@@ -185,13 +186,19 @@ def publish(
     needs them (:mod:`etl_lib.output.s3_publish` plans its parts from them instead of asking
     S3 for each piece's size), a local one copies the pieces at their places in parallel with
     them (a piece of another size fails the publish). Returns the size of ``dest``.
+
+    ``consume`` removes each local piece as soon as it is copied, for staged pieces nobody
+    reads again: their pages, still dirty in the page cache, are then dropped rather than
+    written to the disk beside the output's (which the final sync waits for), and the
+    removals run on the copy threads instead of one after another once the output is synced.
+    S3 pieces are left for the caller's one batched delete of their prefix.
     """
     try:
         if fs.is_s3(dest):
             return _publish_s3(pieces, sizes, dest, prefix, s3_client or _s3_client())
         if sizes is not None and len(pieces) > 1:
-            return _publish_local_parallel(pieces, sizes, dest, prefix)
-        return _publish_local(pieces, dest, prefix)
+            return _publish_local_parallel(pieces, sizes, dest, prefix, consume=consume)
+        return _publish_local(pieces, dest, prefix, consume=consume)
     except OutputError:
         raise
     except Exception as exc:
@@ -218,19 +225,22 @@ def _append(src: BinaryIO, out: BinaryIO) -> None:
         shutil.copyfileobj(src, out, 8 * 1024 * 1024)
 
 
-def _publish_local(pieces: Sequence[str], dest: str, prefix: bytes) -> int:
+def _publish_local(pieces: Sequence[str], dest: str, prefix: bytes, *, consume: bool = False) -> int:
     check_destination(dest)
     with _local_atomic(dest) as out:
         out.write(prefix)
         for piece in pieces:
             with open(piece, "rb") as src:
                 _append(src, out)
+            if consume:
+                os.unlink(piece)
     return os.path.getsize(dest)
 
 
-def _copy_at(piece: str, size: int, out: int, offset: int) -> None:
+def _copy_at(piece: str, size: int, out: int, offset: int, *, consume: bool = False) -> None:
     """Copy the file ``piece``, of ``size`` bytes as its writer counted them, into the file
-    descriptor ``out`` at ``offset``: in the kernel (copy_file_range) where possible."""
+    descriptor ``out`` at ``offset``: in the kernel (copy_file_range) where possible. With
+    ``consume``, remove ``piece`` once copied."""
     with open(piece, "rb") as src:
         actual = os.fstat(src.fileno()).st_size
         if actual != size:
@@ -247,9 +257,13 @@ def _copy_at(piece: str, size: int, out: int, offset: int) -> None:
         while done < size:
             chunk = os.pread(src.fileno(), min(size - done, 8 * 1024 * 1024), done)
             done += os.pwrite(out, chunk, offset + done)
+    if consume:
+        os.unlink(piece)
 
 
-def _publish_local_parallel(pieces: Sequence[str], sizes: Sequence[int], dest: str, prefix: bytes) -> int:
+def _publish_local_parallel(
+    pieces: Sequence[str], sizes: Sequence[int], dest: str, prefix: bytes, *, consume: bool = False
+) -> int:
     """:func:`_publish_local` with each piece copied at its place, known from the sizes its
     writer counted, on a thread per core. The copies are the kernel's and release the GIL:
     one thread left the driver copying the whole output alone after the executors, the
@@ -264,7 +278,7 @@ def _publish_local_parallel(pieces: Sequence[str], sizes: Sequence[int], dest: s
         out.flush()
         fd = out.fileno()
         with ThreadPoolExecutor(min(len(pieces), os.cpu_count() or 1)) as pool:
-            list(pool.map(lambda i: _copy_at(pieces[i], sizes[i], fd, offsets[i]), range(len(pieces))))
+            list(pool.map(lambda i: _copy_at(pieces[i], sizes[i], fd, offsets[i], consume=consume), range(len(pieces))))
     return os.path.getsize(dest)
 
 
