@@ -33,17 +33,21 @@ import psutil
 from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import s3_stub
 import slow_s3
+
+SERVERS = {"stub": s3_stub, "moto": slow_s3}
+"""Where the calls go: bench/s3_stub.py (the figure against the target), or moto's server."""
 
 BUCKET = "bench-publish"
 MIN_PART = 1024
 
 
-def measure(pieces: int, latency_ms: float) -> dict[str, Any]:
+def measure(pieces: int, latency_ms: float, server_name: str = "stub") -> dict[str, Any]:
     from etl_lib.output.parts import PartLimits
     from etl_lib.output.s3_publish import PUBLISH_CALLS, publish_s3
 
-    with slow_s3.running(min_part_bytes=MIN_PART) as server:
+    with SERVERS[server_name].running(min_part_bytes=MIN_PART) as server:
         endpoint = server.endpoint
         s3 = boto3.client(
             "s3",
@@ -81,6 +85,7 @@ def measure(pieces: int, latency_ms: float) -> dict[str, Any]:
         body = s3.get_object(Bucket=BUCKET, Key="out.jsonl")["Body"].read()
         identical = body == b"".join(bytes([i % 251]) * size for i, size in enumerate(sizes))
     return {
+        "server": server_name,
         "pieces": pieces,
         "latency_ms": latency_ms,
         "threads": PUBLISH_CALLS,
@@ -97,8 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pieces", type=int, default=20_000)
     parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--server", choices=sorted(SERVERS), default="stub")
     args = parser.parse_args(argv)
-    print(json.dumps(measure(args.pieces, args.latency_ms)), flush=True)
+    print(json.dumps(measure(args.pieces, args.latency_ms, args.server)), flush=True)
     return 0
 
 

@@ -203,3 +203,41 @@ def test_thousands_of_pieces_at_a_latency_per_call_publish_within_the_part_limit
     assert _parts_of(s3, "publish-slow", "out.jsonl") <= 100
     assert len(calls.named("CompleteMultipartUpload")) > 1  # merged objects were made...
     assert _keys(s3, "publish-slow") == {"out.jsonl", *(uri.split("/", 3)[3] for uri in uris)}  # ...and deleted
+
+
+class InFlight:
+    """The most S3 calls a client had outstanding at once (botocore's before/after-call events)."""
+
+    def __init__(self, s3: Any) -> None:
+        import threading
+
+        self.now = self.most = 0
+        self._lock = threading.Lock()
+        s3.meta.events.register("before-call.s3.*", self._start)
+        s3.meta.events.register("after-call.s3.*", self._end)
+
+    def _start(self, **_: Any) -> None:
+        with self._lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+
+    def _end(self, **_: Any) -> None:
+        with self._lock:
+            self.now -= 1
+
+
+@pytest.mark.slow
+def test_a_publish_never_has_more_calls_in_flight_than_its_pool_whichever_thread_makes_them(
+    slow_s3: Any, aws_env: str
+) -> None:
+    s3 = _client(slow_s3.endpoint)
+    s3.create_bucket(Bucket="publish-bound")
+    # Copies (pieces of at least the minimum part) and parts gathered by ranged reads from
+    # small pieces, in one publish: the copies run on the parts' threads, the reads on others.
+    sizes = [2048, 100, 200, 300, 2048, 2048, 50, 60, 2048, 70, 2048, 2048, 10] * 4
+    uris, expected = _stage(s3, "publish-bound", sizes)
+    slow_s3.set_latency(20)
+    flight = InFlight(s3)
+    publish_s3(uris, sizes, "s3://publish-bound/out.jsonl", s3, limits=PartLimits(min_part=1024), calls=4)
+    assert s3.get_object(Bucket="publish-bound", Key="out.jsonl")["Body"].read() == expected
+    assert 2 <= flight.most <= 4, f"{flight.most} calls at once"
