@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from etl_lib._runtime import fs
 from etl_lib.contract import native
 from etl_lib.errors import InvalidInputError, error_from_code
 from etl_lib.input.budget import Budget
@@ -87,6 +88,20 @@ def _write_spark(
         (PieceResult(r["seq"], r["rows"], r["bytes"], r["input_bytes"], r["stored_bytes"]) for r in rows),
         key=lambda p: p.seq,
     )
+
+
+def _assemble_spark(
+    spark: SparkSession, plan: list[Slice], options: ConvertOptions, staging: str, budget: Budget, src: str, dest: str
+) -> tuple[int, int]:
+    """The Spark engine's run to a local ``dest``: the pieces copied into it as they complete,
+    while the job runs (:mod:`etl_lib.output.assembly`). Returns (rows, bytes) written."""
+    from etl_lib.output.assembly import assembling, run_while
+
+    with assembling([sink.piece_uri(staging, s.seq) for s in plan], dest) as assembly:
+        results = run_while(lambda: _write_spark(spark, plan, options, staging, budget), assembly.collect)
+        rows_out = sum(r.rows for r in results)
+        _check_rows(src, sum(s.rows for s in plan), rows_out)
+        return rows_out, assembly.finish([r.stored_bytes for r in results])
 
 
 def _part_name(parquet: ParquetInput, uri: str) -> str:
@@ -243,16 +258,18 @@ def convert(
         assert spark is not None
         staging = sink.staging_uri(dest)
         try:
-            results = _write_spark(spark, plan, options, staging, budget)
-            rows_out = sum(r.rows for r in results)
-            _check_rows(src, total_rows, rows_out)
-            output_bytes = sink.publish(
-                [sink.piece_uri(staging, r.seq) for r in results],
-                dest,
-                sizes=[r.stored_bytes for r in results],
-                s3_client=s3_client,
-                consume=True,
-            )
+            if fs.is_s3(dest):
+                results = _write_spark(spark, plan, options, staging, budget)
+                rows_out = sum(r.rows for r in results)
+                _check_rows(src, total_rows, rows_out)
+                output_bytes = sink.publish(
+                    [sink.piece_uri(staging, r.seq) for r in results],
+                    dest,
+                    sizes=[r.stored_bytes for r in results],
+                    s3_client=s3_client,
+                )
+            else:
+                rows_out, output_bytes = _assemble_spark(spark, plan, options, staging, budget, src, dest)
         finally:
             sink.remove_tree(staging, s3_client=s3_client)
     finished = datetime.now(UTC)

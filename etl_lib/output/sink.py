@@ -59,9 +59,18 @@ def open_piece(uri: str) -> Iterator[BinaryIO]:
         with filesystem.open_output_stream(path) as stream:
             yield stream
     else:
+        # Written under a name of its own and renamed when closed: a piece that exists under
+        # its name is complete (etl_lib.output.assembly copies pieces as they appear).
         os.makedirs(os.path.dirname(uri), exist_ok=True)
-        with open(uri, "wb") as handle:
-            yield handle
+        partial = f"{uri}.partial-{uuid.uuid4().hex[:12]}"
+        try:
+            with open(partial, "wb") as handle:
+                yield handle
+            os.replace(partial, uri)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(partial)
+            raise
 
 
 class _Destination(DirectFile):
@@ -100,7 +109,7 @@ def _synced_file(tmp: str, dest: str) -> Iterator[BinaryIO]:
 
 
 @contextlib.contextmanager
-def _local_atomic(
+def local_atomic(
     dest: str, opener: Callable[[str, str], contextlib.AbstractContextManager[Any]] = _synced_file
 ) -> Iterator[BinaryIO]:
     """A hidden temporary file beside ``dest``, opened by ``opener`` (which syncs it), renamed
@@ -135,7 +144,7 @@ def atomic_output(dest: str, *, s3_client: Any = None) -> Iterator[BinaryIO]:
         finally:
             remove_tree(staging, s3_client=s3_client)
         return
-    with _local_atomic(dest, _Destination) as out:
+    with local_atomic(dest, _Destination) as out:
         yield out
 
 
@@ -178,7 +187,6 @@ def publish(
     sizes: Sequence[int] | None = None,
     prefix: bytes = b"",
     s3_client: Any = None,
-    consume: bool = False,
 ) -> int:
     """Concatenate ``prefix`` and ``pieces`` (in order) into ``dest``, atomically.
 
@@ -186,19 +194,13 @@ def publish(
     needs them (:mod:`etl_lib.output.s3_publish` plans its parts from them instead of asking
     S3 for each piece's size), a local one copies the pieces at their places in parallel with
     them (a piece of another size fails the publish). Returns the size of ``dest``.
-
-    ``consume`` removes each local piece as soon as it is copied, for staged pieces nobody
-    reads again: their pages, still dirty in the page cache, are then dropped rather than
-    written to the disk beside the output's (which the final sync waits for), and the
-    removals run on the copy threads instead of one after another once the output is synced.
-    S3 pieces are left for the caller's one batched delete of their prefix.
     """
     try:
         if fs.is_s3(dest):
             return _publish_s3(pieces, sizes, dest, prefix, s3_client or _s3_client())
         if sizes is not None and len(pieces) > 1:
-            return _publish_local_parallel(pieces, sizes, dest, prefix, consume=consume)
-        return _publish_local(pieces, dest, prefix, consume=consume)
+            return _publish_local_parallel(pieces, sizes, dest, prefix)
+        return _publish_local(pieces, dest, prefix)
     except OutputError:
         raise
     except Exception as exc:
@@ -225,22 +227,23 @@ def _append(src: BinaryIO, out: BinaryIO) -> None:
         shutil.copyfileobj(src, out, 8 * 1024 * 1024)
 
 
-def _publish_local(pieces: Sequence[str], dest: str, prefix: bytes, *, consume: bool = False) -> int:
+def _publish_local(pieces: Sequence[str], dest: str, prefix: bytes) -> int:
     check_destination(dest)
-    with _local_atomic(dest) as out:
+    with local_atomic(dest) as out:
         out.write(prefix)
         for piece in pieces:
             with open(piece, "rb") as src:
                 _append(src, out)
-            if consume:
-                os.unlink(piece)
     return os.path.getsize(dest)
 
 
-def _copy_at(piece: str, size: int, out: int, offset: int, *, consume: bool = False) -> None:
+def copy_at(piece: str, size: int, out: int, offset: int, *, consume: bool = False) -> None:
     """Copy the file ``piece``, of ``size`` bytes as its writer counted them, into the file
-    descriptor ``out`` at ``offset``: in the kernel (copy_file_range) where possible. With
-    ``consume``, remove ``piece`` once copied."""
+    descriptor ``out`` at ``offset``: in the kernel (copy_file_range) where possible.
+
+    ``consume`` removes ``piece`` once copied, for a staged piece nobody reads again: its
+    pages, still dirty in the page cache, are then dropped rather than written to the disk
+    beside the output's, and the removal runs on the copying thread."""
     with open(piece, "rb") as src:
         actual = os.fstat(src.fileno()).st_size
         if actual != size:
@@ -261,9 +264,7 @@ def _copy_at(piece: str, size: int, out: int, offset: int, *, consume: bool = Fa
         os.unlink(piece)
 
 
-def _publish_local_parallel(
-    pieces: Sequence[str], sizes: Sequence[int], dest: str, prefix: bytes, *, consume: bool = False
-) -> int:
+def _publish_local_parallel(pieces: Sequence[str], sizes: Sequence[int], dest: str, prefix: bytes) -> int:
     """:func:`_publish_local` with each piece copied at its place, known from the sizes its
     writer counted, on a thread per core. The copies are the kernel's and release the GIL:
     one thread left the driver copying the whole output alone after the executors, the
@@ -273,12 +274,12 @@ def _publish_local_parallel(
 
     check_destination(dest)
     offsets = list(itertools.accumulate(sizes[:-1], initial=len(prefix)))
-    with _local_atomic(dest) as out:
+    with local_atomic(dest) as out:
         out.write(prefix)
         out.flush()
         fd = out.fileno()
         with ThreadPoolExecutor(min(len(pieces), os.cpu_count() or 1)) as pool:
-            list(pool.map(lambda i: _copy_at(pieces[i], sizes[i], fd, offsets[i], consume=consume), range(len(pieces))))
+            list(pool.map(lambda i: copy_at(pieces[i], sizes[i], fd, offsets[i]), range(len(pieces))))
     return os.path.getsize(dest)
 
 

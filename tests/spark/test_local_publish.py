@@ -47,23 +47,3 @@ def test_a_piece_of_another_size_than_its_writer_counted_publishes_nothing(tmp_p
         sink.publish(pieces, str(dest), sizes=[100, 201, 300])
     assert dest.read_bytes() == b"the previous output\n", "the destination is untouched"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl")] == []
-
-
-@pytest.mark.parametrize("with_sizes", [True, False], ids=["in parallel", "serially"])
-def test_consumed_pieces_are_removed_as_they_are_copied_and_the_output_is_the_same(
-    tmp_path: Path, with_sizes: bool
-) -> None:
-    sizes = [5, 0, 3 * 1024 * 1024 + 1, 17]
-    pieces = _pieces(tmp_path, sizes)
-    expected = b"".join(Path(p).read_bytes() for p in pieces)
-    dest = tmp_path / "out.jsonl"
-    sink.publish(pieces, str(dest), sizes=sizes if with_sizes else None, consume=True)
-    assert dest.read_bytes() == expected
-    assert [p for p in pieces if Path(p).exists()] == []
-
-
-def test_pieces_not_consumed_are_kept(tmp_path: Path) -> None:
-    sizes = [5, 7]
-    pieces = _pieces(tmp_path, sizes)
-    sink.publish(pieces, str(tmp_path / "out.jsonl"), sizes=sizes)
-    assert all(Path(p).exists() for p in pieces)
