@@ -7,6 +7,7 @@ default that synthesizes a working (dev-sized) stack.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass, field, fields
@@ -238,12 +239,24 @@ class InfraConfig:
 
     @classmethod
     def from_node(cls, node: Node) -> InfraConfig:
+        """The settings ``node``'s context gives (``etl:`` keys), over the defaults. A key that
+        names no setting (a typo, or one renamed since) fails the synth rather than be ignored
+        while the deployment runs with the default."""
+        known = cls.context_keys()
+        unknown = sorted(key for key in node.get_all_context() if key.startswith(PREFIX) and key not in known)
+        if unknown:
+            raise ValueError("; ".join(_unknown_setting(key, known) for key in unknown))
         values: dict[str, Any] = {}
-        for key, name in cls.context_keys().items():
+        for key, name in known.items():
             raw = node.try_get_context(key)
             if raw is not None:
                 values[name] = _coerce(cls, name, raw)
         return cls(**values)
+
+
+def _unknown_setting(key: str, known: dict[str, str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    return f"{key} is not a setting" + (f"; did you mean {close[0]}?" if close else " (see infra/config.py)")
 
 
 def _camel(snake: str) -> str:

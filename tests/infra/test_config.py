@@ -123,3 +123,38 @@ def test_sizing_prices_and_vpc_settings_glue_or_ec2_would_refuse_fail_the_synth_
 ) -> None:
     with pytest.raises(ValueError, match=message):
         InfraConfig.from_node(App(context=context).node)
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("etl:glueWorkerType", r"etl:glueWorkerType is not a setting; did you mean etl:glueWorkerTypes\?"),
+        ("etl:noSuchThingAtAll", r"etl:noSuchThingAtAll is not a setting \(see infra/config.py\)"),
+    ],
+)
+def test_a_context_key_that_names_no_setting_fails_the_synth_in_one_line(key: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        InfraConfig.from_node(App(context={key: "G.1X"}).node)
+
+
+def test_context_keys_of_cdk_itself_are_not_settings_and_pass() -> None:
+    context = {"@aws-cdk/core:enablePartitionLiterals": True, "etl:glueNumberOfWorkers": 4}
+    assert InfraConfig.from_node(App(context=context).node).glue_number_of_workers == 4
+
+
+def test_every_setting_the_docs_name_exists() -> None:
+    """A renamed setting would otherwise live on in the docs, and fail a deployment that
+    follows them (a key that names no setting fails the synth)."""
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    texts = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    placeholders = {"etl:key", "etl:camelCase"}
+    named = {
+        (path.name, key)
+        for path in texts
+        for key in re.findall(r"etl:[A-Za-z]+", path.read_text(encoding="utf-8"))
+        if key not in placeholders
+    }
+    assert named, "the docs name settings"
+    assert sorted((doc, key) for doc, key in named if key not in InfraConfig.context_keys()) == []
