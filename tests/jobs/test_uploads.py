@@ -1,34 +1,22 @@
-"""The job service on the local adapters: concurrency and the subprocess script runner."""
+"""An upload's arrival (etl_lib.jobs.uploads): checked, routed to an engine by its size, its
+run started once however often it is announced; and what keeps a multipart upload's parts
+from being the whole file."""
 
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from etl_lib.jobs.local import DirectoryObjectStore, ScriptLauncher, SqliteJobStore, UrlSigner
-from etl_lib.jobs.models import JobStatus, input_key
+from etl_lib.jobs.local import ScriptLauncher
+from etl_lib.jobs.models import Job, JobStatus, input_key
+from etl_lib.jobs.ports import UploadedPart
 from etl_lib.jobs.runs import QueueLauncher, RunQueue
-from etl_lib.jobs.service import JobLimits, JobService
 from etl_lib.jobs.settings import Settings
+from etl_lib.jobs.uploads import parts_problem
 from etl_lib.options import ConvertOptions, Engine
-from tests.jobs.support import write_parquet
-
-
-def local_service(data: Path, launcher: object) -> JobService:
-    settings = Settings(backend="local", data_dir=str(data), input_bucket="inputs", output_bucket="outputs")
-    signer = UrlSigner(b"k")
-    return JobService(
-        jobs=SqliteJobStore(data / "jobs.db"),
-        inputs=DirectoryObjectStore(data / "objects" / "inputs", bucket="inputs", signer=signer),
-        outputs=DirectoryObjectStore(data / "objects" / "outputs", bucket="outputs", signer=signer),
-        launcher=launcher,  # type: ignore[arg-type]
-        limits=JobLimits(),
-        engine="local",
-        run_arguments=settings.run_arguments(),
-    )
+from tests.jobs.support import local_service, sqlite_service, write_parquet
 
 
 def test_concurrent_duplicate_upload_events_start_exactly_one_run(tmp_path: Path) -> None:
@@ -53,63 +41,6 @@ def test_concurrent_duplicate_upload_events_start_exactly_one_run(tmp_path: Path
     assert stored is not None
     assert stored.status is JobStatus.RUNNING
     assert stored.run_id is not None
-
-
-def test_the_subprocess_runner_runs_the_glue_script_to_success(tmp_path: Path) -> None:
-    service = local_service(tmp_path, ScriptLauncher(tmp_path / "runs", mode="subprocess"))
-    data = write_parquet(tmp_path / "in.parquet", rows=12).read_bytes()
-    job, _ = service.create_job("alice", filename="in.parquet", size=len(data), options=ConvertOptions())
-    service.inputs.put_bytes(input_key(job.job_id), data)
-    service.on_object_created(input_key(job.job_id), len(data))
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        current = service.jobs.get(job.job_id)
-        assert current is not None
-        if current.status in {JobStatus.SUCCEEDED, JobStatus.FAILED}:
-            break
-        time.sleep(0.2)
-    logs = "".join(p.read_text() for p in (tmp_path / "runs").glob("*.log"))
-    assert current is not None
-    assert current.status is JobStatus.SUCCEEDED, logs
-    assert current.rows_out == 12
-
-
-def test_an_unknown_launcher_mode_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="mode"):
-        ScriptLauncher(tmp_path, mode="threads")
-
-
-def test_settings_require_the_aws_names_and_positive_numbers() -> None:
-    with pytest.raises(ValueError, match="INPUT_BUCKET, OUTPUT_BUCKET, JOBS_TABLE, IDEMPOTENCY_TABLE"):
-        Settings.from_env({})
-    with pytest.raises(ValueError, match="MAX_UPLOAD_BYTES: Input should be greater than 0"):
-        Settings.from_env({"ETL_BACKEND": "local", "MAX_UPLOAD_BYTES": "0"})
-    with pytest.raises(ValueError, match="ETL_BACKEND"):
-        Settings.from_env({"ETL_BACKEND": "azure"})
-    settings = Settings.from_env(
-        {"INPUT_BUCKET": "i", "OUTPUT_BUCKET": "o", "JOBS_TABLE": "t", "IDEMPOTENCY_TABLE": "k"}
-    )
-    assert settings.max_upload_bytes == 1024**4
-    assert (settings.multipart_threshold_bytes, settings.min_part_bytes) == (100 * 1024**2, 16 * 1024**2)
-    # S3 refuses parts under 5 MiB (but the last): a deployment cannot plan smaller ones.
-    with pytest.raises(ValueError, match="MIN_PART_BYTES must be at least 5242880"):
-        Settings.from_env(
-            {
-                "INPUT_BUCKET": "i",
-                "OUTPUT_BUCKET": "o",
-                "JOBS_TABLE": "t",
-                "IDEMPOTENCY_TABLE": "k",
-                "MIN_PART_BYTES": "1024",
-            }
-        )
-    # The local stack's store has no such minimum (its tests upload small parts).
-    assert Settings.from_env({"ETL_BACKEND": "local", "MIN_PART_BYTES": "1024"}).min_part_bytes == 1024
-    assert settings.run_arguments() == {
-        "--jobs_store": "dynamodb:t",
-        "--input_store": "s3://i",
-        "--output_store": "s3://o",
-        "--job_retention_days": "30",
-    }
 
 
 def test_the_local_stack_routes_by_the_small_file_threshold(tmp_path: Path) -> None:
@@ -159,8 +90,37 @@ def test_an_auto_job_runs_in_process_on_the_local_engine_and_records_it(tmp_path
     assert (done.status, done.engine, done.rows_out) == (JobStatus.SUCCEEDED, "local", 6)
 
 
-def test_settings_refuse_an_unknown_engine() -> None:
-    with pytest.raises(ValueError, match="ETL_ENGINE"):
-        Settings.from_env({"ETL_BACKEND": "local", "ETL_ENGINE": "duckdb"})
-    with pytest.raises(ValueError, match="SMALL_FILE_THRESHOLD_BYTES"):
-        Settings.from_env({"ETL_BACKEND": "local", "SMALL_FILE_THRESHOLD_BYTES": "big"})
+def multipart_job(tmp_path: Path, size: int, part_size: int) -> Job:
+    """A stored job as a multipart upload plans it: ``size`` bytes in parts of ``part_size``."""
+    job, _ = sqlite_service(tmp_path).create_job("alice", filename="big.parquet", size=size, options=ConvertOptions())
+    return job.model_copy(update={"part_size": part_size, "upload_id": "u-1"})
+
+
+def parts(*sizes: tuple[int, int]) -> list[UploadedPart]:
+    return [UploadedPart(part_number=n, size=size, etag=f"e{n}", checksum_sha256=None) for n, size in sizes]
+
+
+def test_parts_numbered_one_to_the_last_each_of_its_planned_size_are_the_whole_file(tmp_path: Path) -> None:
+    job = multipart_job(tmp_path, size=25, part_size=10)
+    assert parts_problem(job, parts((1, 10), (2, 10), (3, 5))) is None
+
+
+@pytest.mark.parametrize(
+    ("held", "problem"),
+    [
+        (((1, 10), (3, 5)), "the upload is incomplete: part 2 of 3 missing"),
+        ((), "the upload is incomplete: parts 1, 2, 3 of 3 missing"),
+        (((1, 10), (2, 9), (3, 5)), "the upload is incomplete: part 2 has 9 bytes, not 10"),
+        (((1, 10), (2, 10), (3, 5), (4, 1)), "the upload is incomplete: part 4 is beyond the last part (3)"),
+        (((1, 10), (2, 10), (3, 10)), "the upload is incomplete: part 3 has 10 bytes, not 5"),
+    ],
+)
+def test_what_keeps_the_parts_from_being_the_file_is_named_in_one_line(
+    tmp_path: Path, held: tuple[tuple[int, int], ...], problem: str
+) -> None:
+    assert parts_problem(multipart_job(tmp_path, size=25, part_size=10), parts(*held)) == problem
+
+
+def test_a_refusal_names_five_missing_parts_at_most_and_counts_the_others(tmp_path: Path) -> None:
+    job = multipart_job(tmp_path, size=80, part_size=10)
+    assert parts_problem(job, parts((8, 10))) == "the upload is incomplete: parts 1, 2, 3, 4, 5 and 2 more of 8 missing"
