@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, overload
 
 from etl_lib.errors import JobConflictError, JobNotFoundError, JobServiceError, UploadTooLargeError
 from etl_lib.jobs import endings, sweep
@@ -68,7 +68,13 @@ class _Shared[T]:
     def __set_name__(self, owner: type[Any], name: str) -> None:
         self.name = name
 
-    def __get__(self, service: JobService, owner: type[Any] | None = None) -> T:
+    @overload
+    def __get__(self, service: None, owner: type[Any] | None = None) -> _Shared[T]: ...
+    @overload
+    def __get__(self, service: JobService, owner: type[Any] | None = None) -> T: ...
+    def __get__(self, service: JobService | None, owner: type[Any] | None = None) -> T | _Shared[T]:
+        if service is None:  # read on the class (inspect, help): the descriptor itself
+            return self
         value: T = getattr(service.context, self.name)
         return value
 

@@ -78,3 +78,9 @@ def test_an_observed_service_reports_the_jobs_it_ends_and_the_original_does_not(
     # Each is configured on its own from then on, as a copy is.
     observed.lease_seconds = 5
     assert service.lease_seconds != 5
+
+
+def test_a_setting_read_on_the_class_is_its_descriptor_not_an_error() -> None:
+    """What help() and doctest finders do: read the class's attributes without a service."""
+    assert "create_job" not in vars(JobService)  # bound per service, from its part
+    assert vars(JobService)["clock"] is JobService.clock
