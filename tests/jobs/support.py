@@ -18,7 +18,8 @@ import pytest
 from etl_devstack.local.gateway import LocalLambdaContext
 from etl_lib.jobs.local import DirectoryObjectStore, SqliteJobStore, UrlSigner
 from etl_lib.jobs.ports import JobLauncher
-from etl_lib.jobs.service import JobService
+from etl_lib.jobs.service import JobLimits, JobService
+from etl_lib.jobs.settings import Settings
 from etl_lib.platform import GLUE_VERSION
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
@@ -297,6 +298,21 @@ def sqlite_service(root: Path) -> JobService:
         launcher=RecordingLauncher(),
         engine="local",
         claim_poll_seconds=0.05,
+    )
+
+
+def local_service(data: Path, launcher: JobLauncher) -> JobService:
+    """A service on the local stores in ``data``, starting its runs with ``launcher``."""
+    settings = Settings(backend="local", data_dir=str(data), input_bucket="inputs", output_bucket="outputs")
+    signer = UrlSigner(b"k")
+    return JobService(
+        jobs=SqliteJobStore(data / "jobs.db"),
+        inputs=DirectoryObjectStore(data / "objects" / "inputs", bucket="inputs", signer=signer),
+        outputs=DirectoryObjectStore(data / "objects" / "outputs", bucket="outputs", signer=signer),
+        launcher=launcher,
+        limits=JobLimits(),
+        engine="local",
+        run_arguments=settings.run_arguments(),
     )
 
 

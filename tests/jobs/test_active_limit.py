@@ -100,7 +100,7 @@ def test_a_job_that_moves_on_keeps_its_place_until_it_ends(make_service: Callabl
     jobs = [create(service, owner) for _ in range(LIMIT)]
     job = jobs[0]
     assert isinstance(job, Job)
-    queued = service.jobs.transition(job.job_id, JobStatus.QUEUED, {"expires_at": service._retained()})
+    queued = service.jobs.transition(job.job_id, JobStatus.QUEUED, {"expires_at": service.context.retained()})
     assert queued is not None
     assert isinstance(create(service, owner), TooManyActiveJobsError)
     assert service.jobs.transition(job.job_id, JobStatus.FAILED) is not None

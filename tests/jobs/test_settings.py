@@ -112,3 +112,43 @@ def test_a_run_keeps_its_job_as_long_as_the_deployment_says(monkeypatch: pytest.
     assert service_for_run({**arguments, "job_retention_days": "7"}).limits.job_retention_seconds == 7 * 86_400
     with pytest.raises(SettingsError, match="job_retention_days"):
         service_for_run({**arguments, "job_retention_days": "seven"})
+
+
+def test_settings_require_the_aws_names_and_positive_numbers() -> None:
+    with pytest.raises(ValueError, match="INPUT_BUCKET, OUTPUT_BUCKET, JOBS_TABLE, IDEMPOTENCY_TABLE"):
+        Settings.from_env({})
+    with pytest.raises(ValueError, match="MAX_UPLOAD_BYTES: Input should be greater than 0"):
+        Settings.from_env({"ETL_BACKEND": "local", "MAX_UPLOAD_BYTES": "0"})
+    with pytest.raises(ValueError, match="ETL_BACKEND"):
+        Settings.from_env({"ETL_BACKEND": "azure"})
+    settings = Settings.from_env(
+        {"INPUT_BUCKET": "i", "OUTPUT_BUCKET": "o", "JOBS_TABLE": "t", "IDEMPOTENCY_TABLE": "k"}
+    )
+    assert settings.max_upload_bytes == 1024**4
+    assert (settings.multipart_threshold_bytes, settings.min_part_bytes) == (100 * 1024**2, 16 * 1024**2)
+    # S3 refuses parts under 5 MiB (but the last): a deployment cannot plan smaller ones.
+    with pytest.raises(ValueError, match="MIN_PART_BYTES must be at least 5242880"):
+        Settings.from_env(
+            {
+                "INPUT_BUCKET": "i",
+                "OUTPUT_BUCKET": "o",
+                "JOBS_TABLE": "t",
+                "IDEMPOTENCY_TABLE": "k",
+                "MIN_PART_BYTES": "1024",
+            }
+        )
+    # The local stack's store has no such minimum (its tests upload small parts).
+    assert Settings.from_env({"ETL_BACKEND": "local", "MIN_PART_BYTES": "1024"}).min_part_bytes == 1024
+    assert settings.run_arguments() == {
+        "--jobs_store": "dynamodb:t",
+        "--input_store": "s3://i",
+        "--output_store": "s3://o",
+        "--job_retention_days": "30",
+    }
+
+
+def test_settings_refuse_an_unknown_engine() -> None:
+    with pytest.raises(ValueError, match="ETL_ENGINE"):
+        Settings.from_env({"ETL_BACKEND": "local", "ETL_ENGINE": "duckdb"})
+    with pytest.raises(ValueError, match="SMALL_FILE_THRESHOLD_BYTES"):
+        Settings.from_env({"ETL_BACKEND": "local", "SMALL_FILE_THRESHOLD_BYTES": "big"})

@@ -1,10 +1,11 @@
 """The local stack (``etl up``): the whole product on one machine.
 
-``server`` serves the API (the very same Lambda handlers behind an API Gateway event
-adapter, ``gateway``), signed upload/download URLs for the local object store and the
-built web app; ``worker`` is the processes that run the Glue job script with a warm Spark
-session on the durable run queue (:mod:`etl_lib.jobs.runs`, where the job service's local
-backend queues each run).
+``server`` composes the WSGI app (``app``: the API, the very same Lambda handlers behind an
+API Gateway event adapter, ``gateway``; signed upload/download URLs for the local object
+store; the built web app) with the process lifecycle (``lifecycle``: the workers under their
+``supervisor``, the periodic sweeps, recovery after a stop); ``worker`` is the processes
+that run the Glue job script with a warm Spark session on the durable run queue
+(:mod:`etl_lib.jobs.runs`, where the job service's local backend queues each run).
 """
 
 from __future__ import annotations

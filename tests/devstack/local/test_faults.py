@@ -119,7 +119,8 @@ def test_a_worker_dying_at_every_start_is_restarted_with_a_growing_delay_and_hea
 
     from aws_lambda_powertools import Logger
 
-    from etl_devstack.local.server import LocalStack
+    from etl_devstack.local.app import health_response
+    from etl_devstack.local.lifecycle import Lifecycle
     from etl_devstack.local.supervisor import Supervisor
     from tests.devstack.local.stack import crash_at_start
 
@@ -131,14 +132,18 @@ def test_a_worker_dying_at_every_start_is_restarted_with_a_growing_delay_and_hea
         on_death=lambda slot, pid, code: died.append((slot, code)),
         logger=Logger(service="test-supervisor"),
     )
-    stack = LocalStack(data_dir=tmp_path, workers=1, engine="local")
-    stack._supervisor = supervisor
+
+    def no_event(event: dict[str, Any]) -> dict[str, Any]:
+        raise AssertionError(f"the health check sends no event, not {event}")
+
+    lifecycle = Lifecycle(data_dir=tmp_path, workers=1, engine="local", events=no_event, logger=None)
+    lifecycle.supervisor = supervisor
     supervisor.start()
     try:
         # The third quick death in a row waits 2**3 s before the next start.
         wait_for(lambda: supervisor.restarts() >= 3, "three deaths")
         assert supervisor.alive() == 0
-        response = stack.health()
+        response = health_response(lifecycle.health())
         assert response.status_code == 503
         health = json.loads(response.get_data())
         assert (health["status"], health["workers"], health["workers_expected"]) == ("degraded", 0, 1)

@@ -14,7 +14,7 @@ from etl_lib.jobs.local import ScriptLauncher
 from etl_lib.jobs.models import JobStatus, input_key, output_key
 from etl_lib.notebook.runner import run_notebook
 from etl_lib.options import ConvertOptions, Engine
-from tests.jobs.test_service_local import local_service
+from tests.jobs.support import local_service
 from tests.notebooks.conftest import FIXTURES, NOTEBOOKS
 
 pytestmark = [pytest.mark.xdist_group("glue-sessions"), pytest.mark.timeout(900)]

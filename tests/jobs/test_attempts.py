@@ -1,4 +1,5 @@
-"""Exactly-once effects under at-least-once delivery: a run claims its job (attempt + lease,
+"""The run itself (etl_lib.jobs.attempts, its claim and lease in etl_lib.jobs.claims).
+Exactly-once effects under at-least-once delivery: a run claims its job (attempt + lease,
 a conditional write in both stores); only the claim holder converts and publishes; a run
 that loses the claim touches nothing. Run against SQLite and DynamoDB (moto's server)."""
 
