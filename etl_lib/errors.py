@@ -218,8 +218,9 @@ ERROR_CODES: dict[ErrorCode, CodeInfo] = {
     ),
     ErrorCode.BAD_SETTINGS: CodeInfo(
         Surface.NONE,
-        "the deployment's configuration (environment variables, run arguments) is missing or malformed; "
-        "the process does not start, so no answer or record carries it",
+        "SettingsError's: the deployment's configuration (environment variables, run arguments) is "
+        "malformed; the Lambda or the run stops before it serves anything (a run's job then fails as "
+        "its run ended), so no answer or record carries this code",
     ),
     ErrorCode.BAD_REQUEST: CodeInfo(
         _A, "a request the job service refuses, or a body the local server cannot read (400)"
