@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from etl_lib._runtime import fs
-from etl_lib.errors import InputNotFoundError, InvalidInputError, UnsupportedTypeError
+from etl_lib.errors import GlueErrorCode, InputNotFoundError, InvalidInputError, UnsupportedTypeError
 from etl_lib.input.dataset import HIVE_DEFAULT_PARTITION, Dataset, DatasetFile, PartitionValue, list_files
 from etl_lib.input.sources import split_table
 
@@ -86,7 +86,7 @@ def _client(glue: Any) -> Any:
 def _refused(uri: str, exc: Exception) -> Exception:
     """A Glue error as one line: a missing database or table is ``INPUT_NOT_FOUND``."""
     code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-    if code == "EntityNotFoundException":
+    if code == GlueErrorCode.ENTITY_NOT_FOUND:
         return InputNotFoundError(f"{uri} does not exist in the Glue Data Catalog")
     message = getattr(exc, "response", {}).get("Error", {}).get("Message", "") or str(exc)
     reason = f"{code or type(exc).__name__}: {message}"

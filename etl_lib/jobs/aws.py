@@ -17,6 +17,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from etl_lib.errors import S3ErrorCode
 from etl_lib.jobs import state
 from etl_lib.jobs.metrics import SERVICE_DIMENSION, job_end_values
 from etl_lib.jobs.models import Job, JobPage, JobStatus, decode_cursor, encode_cursor, job_id_of, sort_key, utc_now
@@ -39,7 +40,15 @@ from etl_lib.jobs.sizing import ExecutionClass, GlueSizing, glue_dpu_seconds, ru
 # S3's answers to a CompleteMultipartUpload whose parts do not fit (changed, too small...).
 # ListParts pages to read at most (1,000 parts a page, S3's maximum of 10,000 parts).
 S3_MAX_PART_PAGES = 11
-_PARTS_REFUSED = frozenset({"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "InvalidRequest", "BadDigest"})
+_PARTS_REFUSED = frozenset(
+    {
+        S3ErrorCode.INVALID_PART,
+        S3ErrorCode.INVALID_PART_ORDER,
+        S3ErrorCode.ENTITY_TOO_SMALL,
+        S3ErrorCode.INVALID_REQUEST,
+        S3ErrorCode.BAD_DIGEST,
+    }
+)
 CHECKSUM_HEADER = "x-amz-checksum-sha256"
 
 
@@ -102,7 +111,7 @@ class S3ObjectStore(ObjectStore):
             return method(Bucket=self.bucket, **params)
         except self.s3.exceptions.ClientError as exc:
             code = exc.response["Error"]["Code"]
-            if code in {"NoSuchUpload", "404"}:
+            if code in {S3ErrorCode.NO_SUCH_UPLOAD, "404"}:
                 raise UploadGoneError(f"no upload {params.get('UploadId')}") from exc
             if code in _PARTS_REFUSED:
                 raise PartsRefusedError(f"{code}: {exc.response['Error'].get('Message', '')}") from exc

@@ -6,10 +6,11 @@ import re
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from etl_lib.errors import ErrorCode, Surface, codes_on
 from etl_lib.jobs.sizing import ExecutionClass
 from etl_lib.options import ConvertOptions, Engine
 
@@ -37,10 +38,22 @@ class JobStatus(StrEnum):
     FAILED = "FAILED"
 
 
+def error_code_field(surface: Surface, description: str, **kwargs: Any) -> Any:
+    """A code field whose JSON schema (and so the OpenAPI document) enumerates the catalogue's
+    codes that reach a user through ``surface``. It stays ``str`` when read: a stored record
+    is read back whatever it holds, and the tests hold what may be written."""
+    schema: dict[str, Any] = {"enum": [code.value for code in codes_on(surface)]}
+    return Field(description=description, json_schema_extra=schema, **kwargs)
+
+
 class JobError(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    code: str = Field(examples=["INVALID_PARQUET"])
+    code: str = error_code_field(
+        Surface.CONVERSION | Surface.JOB,
+        "Why the job failed: a conversion's code, or a reason outside the conversion.",
+        examples=[ErrorCode.INVALID_PARQUET.value],
+    )
     message: str = Field(examples=["data.parquet: not a Parquet file (no PAR1 magic at the end)"])
 
 

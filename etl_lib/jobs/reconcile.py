@@ -33,7 +33,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from etl_lib import errors
+from etl_lib.errors import ErrorCode, run_ended_code
 from etl_lib.jobs import state
 from etl_lib.jobs.models import Job, JobError, JobStatus
 from etl_lib.jobs.service import GLUE_FAILED_STATES, JobService
@@ -110,7 +110,7 @@ def _reconcile_one(service: JobService, policy: ReconcilePolicy, job: Job, now: 
         if job.lease_expires_at is None or job.lease_expires_at > lapsed_by:
             return  # its holder renews (or may still be taken over by a retry)
         error = JobError(
-            code=errors.RUN_LOST,
+            code=ErrorCode.RUN_LOST,
             message="the conversion run stopped without reporting a result (it no longer renews its claim); try again",
         )
         if service.fail_if_attempt(job.job_id, job.attempt, error, lapsed_by=lapsed_by) is not None:
@@ -128,7 +128,7 @@ def _queued(service: JobService, policy: ReconcilePolicy, job: Job, now: int, do
             done.relaunched.append(job.job_id)
         return
     tries = f"{job.relaunches} relaunch{'es' * (job.relaunches != 1)}"
-    error = JobError(code=errors.RUN_NOT_STARTED, message=f"no conversion run could be started (after {tries})")
+    error = JobError(code=ErrorCode.RUN_NOT_STARTED, message=f"no conversion run could be started (after {tries})")
     if service.fail_unclaimed(job.job_id, error, queued_by=queued_by) is not None:
         done.failed_unstarted.append(job.job_id)
 
@@ -140,7 +140,9 @@ def _unclaimed(service: JobService, policy: ReconcilePolicy, job: Job, now: int,
     if run_state in GLUE_FAILED_STATES or run_state == "SUCCEEDED":
         # The run ended without claiming the job, and its state event never came: fail the
         # job now, still only while no run holds it (another run may have claimed it since).
-        error = JobError(code=f"RUN_{run_state}", message=f"the conversion run ended {run_state} before it started")
+        error = JobError(
+            code=run_ended_code(run_state), message=f"the conversion run ended {run_state} before it started"
+        )
         if service.fail_unclaimed(job.job_id, error, queued_by=now) is not None:
             done.failed_run_ended.append(job.job_id)
         return
@@ -149,6 +151,6 @@ def _unclaimed(service: JobService, policy: ReconcilePolicy, job: Job, now: int,
     queued_by = now - policy.start_timeout
     if (job.queued_at or 0) > queued_by:
         return
-    error = JobError(code=errors.RUN_LOST, message="the conversion run never started; try again")
+    error = JobError(code=ErrorCode.RUN_LOST, message="the conversion run never started; try again")
     if service.fail_unclaimed(job.job_id, error, queued_by=queued_by) is not None:
         done.failed_unclaimed.append(job.job_id)

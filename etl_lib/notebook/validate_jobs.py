@@ -43,7 +43,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from etl_lib.errors import ConversionError
+from etl_lib.errors import ConversionError, ErrorCode
 from etl_lib.jobs.metrics import VALIDATION_CHECKED, VALIDATION_FAILURES, VALIDATION_SKIPPED
 from etl_lib.jobs.models import DEFAULT_VALIDATION_MAX_JOBS
 from etl_lib.notebook.runner import KERNEL, NotebookFailed, run_notebook
@@ -56,7 +56,6 @@ DEFAULT_MAX_JOBS = DEFAULT_VALIDATION_MAX_JOBS
 DEFAULT_MAX_OUTPUT_BYTES = 256 * 1024**2
 """The largest output (decompressed JSON) whose notebook runs: it holds the records in memory."""
 STREAM_CHUNK_BYTES = 1024**2
-OUTPUT_TOO_LARGE = "OUTPUT_TOO_LARGE"
 
 
 def parse_since(text: str) -> timedelta:
@@ -119,7 +118,8 @@ def output_bytes(uri: str, *, limit: int, data_dir: str | os.PathLike[str] | Non
             total += count
             if total > limit:
                 raise BoundExceeded(
-                    OUTPUT_TOO_LARGE, f"the output is larger than {limit:,} bytes of JSON, the validation's limit"
+                    ErrorCode.OUTPUT_TOO_LARGE,
+                    f"the output is larger than {limit:,} bytes of JSON, the validation's limit",
                 )
     return total
 

@@ -26,14 +26,13 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from pydantic import BaseModel
 
-from etl_lib import errors
-from etl_lib.errors import JobServiceError, UnauthorizedError
+from etl_lib.errors import ErrorCode, JobServiceError, UnauthorizedError
 from etl_lib.jobs.models import JOB_ID_PATTERN
 from etl_lib.jobs.settings import allowed_origins
 from lambdas.common.models import IDEMPOTENCY_HEADER, ErrorResponse
 
 JobId = Annotated[
-    str, Path(pattern=JOB_ID_PATTERN, description=f"The job's id (400 {errors.INVALID_JOB_ID} if malformed).")
+    str, Path(pattern=JOB_ID_PATTERN, description=f"The job's id (400 {ErrorCode.INVALID_JOB_ID} if malformed).")
 ]
 """A ``{job_id}`` path parameter: checked before any store is asked, so no id reaches one
 that could make it fail (a DynamoDB key over its size limit is a 500, not a 404)."""
@@ -124,7 +123,9 @@ def build_resolver(*routers: Router, logger: Logger) -> APIGatewayRestResolver:
         return error(exc.status, exc.code, exc.message)
 
     def unsupported_media_type() -> Response[Any]:
-        return error(415, "UNSUPPORTED_MEDIA_TYPE", "the request body must be JSON (Content-Type: application/json)")
+        return error(
+            415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, "the request body must be JSON (Content-Type: application/json)"
+        )
 
     @app.exception_handler(RequestUnsupportedContentType)
     def not_json(exc: RequestUnsupportedContentType) -> Response[Any]:
@@ -143,7 +144,7 @@ def build_resolver(*routers: Router, logger: Logger) -> APIGatewayRestResolver:
     def key_reused(exc: IdempotencyValidationError) -> Response[Any]:
         return error(
             422,
-            errors.IDEMPOTENCY_KEY_REUSED,
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
             "this Idempotency-Key was already used for another request; use a new key per request",
         )
 
@@ -151,7 +152,7 @@ def build_resolver(*routers: Router, logger: Logger) -> APIGatewayRestResolver:
     def key_in_progress(exc: IdempotencyAlreadyInProgressError) -> Response[Any]:
         return error(
             409,
-            errors.IDEMPOTENCY_IN_PROGRESS,
+            ErrorCode.IDEMPOTENCY_IN_PROGRESS,
             "a request with this Idempotency-Key is still being handled; retry in a moment",
         )
 
@@ -159,18 +160,18 @@ def build_resolver(*routers: Router, logger: Logger) -> APIGatewayRestResolver:
     def invalid(exc: RequestValidationError) -> Response[Any]:
         problems = exc.errors()
         if any(e.get("type") == "json_invalid" for e in problems):
-            return error(400, "MALFORMED_JSON", "the request body is not valid JSON")
+            return error(400, ErrorCode.MALFORMED_JSON, "the request body is not valid JSON")
         if any(tuple(e.get("loc", ()))[:2] == ("path", "job_id") for e in problems):
-            return error(400, errors.INVALID_JOB_ID, "the job id in the path is malformed: no job has such an id")
-        return error(422, "INVALID_REQUEST", _field_errors(problems))
+            return error(400, ErrorCode.INVALID_JOB_ID, "the job id in the path is malformed: no job has such an id")
+        return error(422, ErrorCode.INVALID_REQUEST, _field_errors(problems))
 
     @app.not_found
     def no_route(exc: NotFoundError) -> Response[Any]:
-        return error(404, "NOT_FOUND", f"no route {app.current_event.http_method} {app.current_event.path}")
+        return error(404, ErrorCode.NOT_FOUND, f"no route {app.current_event.http_method} {app.current_event.path}")
 
     @app.exception_handler(Exception)
     def crashed(exc: Exception) -> Response[Any]:
         logger.exception("unhandled error")
-        return error(500, "INTERNAL_ERROR", "internal error; the request id is in the logs")
+        return error(500, ErrorCode.INTERNAL_ERROR, "internal error; the request id is in the logs")
 
     return app

@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from etl_lib.jobs.models import DEFAULT_MAX_UPLOAD_BYTES, MIB, Filename, Job, JobError, JobStatus
+from etl_lib.errors import Surface
+from etl_lib.jobs.models import DEFAULT_MAX_UPLOAD_BYTES, MIB, Filename, Job, JobError, JobStatus, error_code_field
 from etl_lib.jobs.sizing import ExecutionClass
 from etl_lib.options import ConvertOptions, Engine
 
@@ -265,7 +266,7 @@ class JobReport(BaseModel):
 
 
 class ErrorDetail(BaseModel):
-    code: str
+    code: str = error_code_field(Surface.API, "What went wrong, for a client to switch on.")
     message: str
 
 

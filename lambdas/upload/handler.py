@@ -17,8 +17,7 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from etl_lib import errors
-from etl_lib.errors import ForbiddenError, IdempotentJobDeletedError
+from etl_lib.errors import ErrorCode, ForbiddenError, IdempotentJobDeletedError
 from etl_lib.jobs.metrics import JOBS_CREATED, service_name
 from etl_lib.jobs.models import ENGINEERS_GROUP
 from etl_lib.jobs.service import JobService, MultipartPlan
@@ -196,8 +195,8 @@ def create_source_job(request: CreateSourceJobRequest) -> Response[JobEnvelope]:
 UPLOAD_RESPONSES: dict[int, Any] = {
     409: ERROR_RESPONSES[400]
     | {
-        "description": f"The job's upload is not multipart ({errors.UPLOAD_NOT_MULTIPART}) "
-        f"or is over ({errors.UPLOAD_CLOSED})"
+        "description": f"The job's upload is not multipart ({ErrorCode.UPLOAD_NOT_MULTIPART}) "
+        f"or is over ({ErrorCode.UPLOAD_CLOSED})"
     },
     **ERROR_RESPONSES,
 }
@@ -225,13 +224,13 @@ def list_parts(job_id: JobId) -> UploadedParts:
         200: ok(PresignedPartView, "PUT the part's bytes to the URL, with the headers"),
         **UPLOAD_RESPONSES,
         400: ERROR_RESPONSES[400]
-        | {"description": f"Malformed request, or no such part ({errors.INVALID_PART_NUMBER})"},
+        | {"description": f"Malformed request, or no such part ({ErrorCode.INVALID_PART_NUMBER})"},
     },
 )
 def sign_part(
     job_id: JobId,
     part_number: Annotated[
-        int, Path(description=f"From 1 to the upload's part_count (400 {errors.INVALID_PART_NUMBER} otherwise).")
+        int, Path(description=f"From 1 to the upload's part_count (400 {ErrorCode.INVALID_PART_NUMBER} otherwise).")
     ],
     request: PartUploadRequest,
 ) -> PresignedPartView:
@@ -250,8 +249,8 @@ def sign_part(
         **UPLOAD_RESPONSES,
         409: ERROR_RESPONSES[400]
         | {
-            "description": f"Parts are missing or of the wrong size ({errors.UPLOAD_INCOMPLETE}, naming them), "
-            f"or the upload is not multipart ({errors.UPLOAD_NOT_MULTIPART}) or is over ({errors.UPLOAD_CLOSED})"
+            "description": f"Parts are missing or of the wrong size ({ErrorCode.UPLOAD_INCOMPLETE}, naming them), "
+            f"or the upload is not multipart ({ErrorCode.UPLOAD_NOT_MULTIPART}) or is over ({ErrorCode.UPLOAD_CLOSED})"
         },
     },
 )

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from etl_lib.errors import WORKER_DIED
+from etl_lib.errors import ErrorCode
 from etl_lib.jobs.local import DirectoryObjectStore
 from etl_lib.jobs.models import Job, JobError, JobStatus, input_key, output_key
 from etl_lib.jobs.service import JobService
@@ -123,7 +123,7 @@ def test_a_supervisor_fails_a_dead_workers_job_only_if_that_attempt_still_holds_
     now = int(time.time())
     assert service.jobs.claim(job.job_id, attempt="a1", lease_until=now + 60, now=now) is not None
     service.outputs.put_bytes(output_key(job.job_id, job.options, "a1") + ".part", b"half")
-    died = JobError(code=WORKER_DIED, message="the worker converting this job died")
+    died = JobError(code=ErrorCode.WORKER_DIED, message="the worker converting this job died")
     assert service.fail_if_attempt(job.job_id, "someone-else", died) is None
     assert service.jobs.get(job.job_id).status is JobStatus.RUNNING  # type: ignore[union-attr]
     failed = service.fail_if_attempt(job.job_id, "a1", died)

@@ -19,8 +19,7 @@ from typing import Any
 
 import pytest
 
-from etl_lib import errors
-from etl_lib.errors import JobConflictError
+from etl_lib.errors import ErrorCode, JobConflictError
 from etl_lib.jobs.models import Job, JobStatus, attempt_prefix, input_key
 from etl_lib.jobs.reconcile import Reconciled, ReconcilePolicy, reconcile
 from etl_lib.jobs.service import JobService
@@ -152,7 +151,7 @@ def test_a_job_relaunched_the_most_times_without_a_run_fails_run_not_started(
     assert failed is not None
     assert failed.status is JobStatus.FAILED
     assert failed.error is not None
-    assert failed.error.code == errors.RUN_NOT_STARTED
+    assert failed.error.code == ErrorCode.RUN_NOT_STARTED
     assert failed.error.message == "no conversion run could be started (after 2 relaunches)"
     assert len(launched(service)) == 1 + POLICY.max_relaunches
 
@@ -192,7 +191,7 @@ def test_a_run_killed_mid_conversion_with_its_state_event_lost_fails_and_its_fil
     assert failed is not None
     assert failed.status is JobStatus.FAILED
     assert failed.error is not None
-    assert failed.error.code == errors.RUN_LOST
+    assert failed.error.code == ErrorCode.RUN_LOST
     assert object_keys(service, staging) == []
     # A late retry finds it ended, and converts nothing.
     assert service.run(job.job_id) == failed
@@ -240,7 +239,7 @@ def test_a_run_recorded_but_never_claiming_its_job_fails_after_the_start_timeout
     assert late is not None
     assert late.status is JobStatus.FAILED
     assert late.error is not None
-    assert late.error.code == errors.RUN_LOST
+    assert late.error.code == ErrorCode.RUN_LOST
 
 
 def test_delete_refuses_a_job_a_live_run_holds_and_allows_one_whose_lease_lapsed(

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from etl_lib import errors
+from etl_lib.errors import ErrorCode
 from etl_lib.jobs.metrics import JOBS_RECONCILED_FAILED, JOBS_RELAUNCHED, RECONCILER_SERVICE
 from etl_lib.jobs.models import Job, JobStatus, attempt_prefix, input_key
 from etl_lib.options import ConvertOptions
@@ -83,7 +83,7 @@ def test_a_scheduled_pass_relaunches_the_stuck_fails_the_dead_and_counts_them(
     failed = jobs.get(dead.job_id)
     assert failed is not None
     assert failed.error is not None
-    assert (failed.status, failed.error.code) == (JobStatus.FAILED, errors.RUN_LOST)
+    assert (failed.status, failed.error.code) == (JobStatus.FAILED, ErrorCode.RUN_LOST)
     listed = boto3.client("s3").list_objects_v2(Bucket=metrics_on.output_bucket, Prefix=f"outputs/{dead.job_id}/")
     assert listed.get("KeyCount", 0) == 0
     assert jobs.get(fresh.job_id).status is JobStatus.QUEUED  # type: ignore[union-attr]

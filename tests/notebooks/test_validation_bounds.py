@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
+from etl_lib.errors import ErrorCode
 from etl_lib.jobs.local import SqliteJobStore
 from etl_lib.jobs.models import Job, JobStatus, input_key, output_key, report_key
 from etl_lib.notebook.validate_jobs import (
-    OUTPUT_TOO_LARGE,
     BoundExceeded,
     check_input,
     output_bytes,
@@ -75,7 +75,7 @@ def test_a_flood_of_jobs_is_validated_a_capped_number_a_night_oldest_first_each_
             max_output_bytes=1_000, mark=partial(store.mark_validated, at=int(now.timestamp())),
         )  # fmt: skip
         nights.append([job["job_id"] for job in summary["jobs"]])
-        assert {job["reason"] for job in summary["jobs"]} <= {OUTPUT_TOO_LARGE}
+        assert {job["reason"] for job in summary["jobs"]} <= {ErrorCode.OUTPUT_TOO_LARGE}
         assert summary["skipped"] == len(summary["jobs"])
 
     assert [len(night) for night in nights] == [25, 25, 25, 25, 20, 0]
@@ -121,11 +121,11 @@ def test_an_output_that_inflates_to_a_gigabyte_is_measured_as_a_stream_and_skipp
     )  # fmt: skip
     reported: dict[str, Any] = json.loads(ran.stdout.strip().splitlines()[-1])
     assert reported["result"]["status"] == "skipped"
-    assert reported["result"]["reason"] == OUTPUT_TOO_LARGE
+    assert reported["result"]["reason"] == ErrorCode.OUTPUT_TOO_LARGE
     # Whole, the JSON alone would be a GiB; streamed, the process stays at its imports' size.
     assert reported["peak_rss"] < 400 * MIB, reported["peak_rss"]
     stored = json.loads((tmp_path / "reports" / "bomb" / "summary.json").read_text())
-    assert stored["reason"] == OUTPUT_TOO_LARGE
+    assert stored["reason"] == ErrorCode.OUTPUT_TOO_LARGE
     assert not (tmp_path / "reports" / "bomb" / "03-validate-output.ipynb").exists(), "the notebook ran"
 
 

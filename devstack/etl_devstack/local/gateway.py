@@ -19,6 +19,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
 from etl_devstack.local import import_lambdas
+from etl_lib.errors import ErrorCode
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -158,7 +159,9 @@ class ApiGateway:
                 return to_response(self.call(name, event, context))
             allowed.append(method)
         if allowed:
-            body = {"error": {"code": "METHOD_NOT_ALLOWED", "message": f"{request.method} is not allowed on {path}"}}
+            body = {
+                "error": {"code": ErrorCode.METHOD_NOT_ALLOWED, "message": f"{request.method} is not allowed on {path}"}
+            }
             response = Response(json.dumps(body), status=405, content_type="application/json")
             response.headers["Allow"] = ", ".join(sorted(set(allowed)))
             return response

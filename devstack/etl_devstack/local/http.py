@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import ipaddress
+import json
 import socket
 import threading
 import time
@@ -22,6 +23,7 @@ from typing import Any
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 from etl_devstack.local.limits import ServerLimits
+from etl_lib.errors import ErrorCode
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
@@ -117,7 +119,10 @@ def handler_class(limits: ServerLimits) -> type[BoundedRequestHandler]:
     return type("LocalRequestHandler", (BoundedRequestHandler,), {"limits": limits})
 
 
-_BUSY_BODY = b'{"error": {"code": "SERVER_BUSY", "message": "too many connections at once; retry shortly"}}'
+# Written once at import: the accepting thread sends these bytes as they are, without the app.
+_BUSY_BODY = json.dumps(
+    {"error": {"code": ErrorCode.SERVER_BUSY, "message": "too many connections at once; retry shortly"}}
+).encode()
 BUSY_RESPONSE = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
     b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_BUSY_BODY), _BUSY_BODY)

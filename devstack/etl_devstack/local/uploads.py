@@ -23,6 +23,7 @@ from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import NEED_DATA, Data, Event, Field, File, MultipartDecoder
 
 from etl_devstack.local.limits import ServerLimits
+from etl_lib.errors import ErrorCode, S3ErrorCode
 
 UPLOAD_TEMP_PREFIX = ".upload-"
 _CHUNK = 64 * 1024
@@ -33,7 +34,7 @@ _TAIL_SLACK = 64
 class UploadRefused(Exception):
     """An upload answered with ``status``/``code``; ``message`` is for the client."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: ErrorCode | S3ErrorCode, message: str) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -63,13 +64,13 @@ def _field(events: Iterator[Event], name: str, budget: int) -> tuple[str, int]:
             break
         value += event.data
         if len(value) > budget:
-            raise UploadRefused(413, "FORM_TOO_LARGE", "the form's fields are too large")
+            raise UploadRefused(413, ErrorCode.FORM_TOO_LARGE, "the form's fields are too large")
         if not event.more_data:
             break
     try:
         return value.decode(), budget - len(value)
     except UnicodeDecodeError as exc:
-        raise UploadRefused(400, "BAD_FORM", f"the form field {name} is not UTF-8 text") from exc
+        raise UploadRefused(400, ErrorCode.BAD_FORM, f"the form field {name} is not UTF-8 text") from exc
 
 
 def _save(events: Iterator[Event], tmp: Path, allowed: int) -> int:
@@ -83,7 +84,7 @@ def _save(events: Iterator[Event], tmp: Path, allowed: int) -> int:
             size += len(event.data)
             if size > allowed:
                 raise UploadRefused(
-                    403, "ACCESS_DENIED", f"the upload is larger than the {allowed} bytes its policy allows"
+                    403, ErrorCode.ACCESS_DENIED, f"the upload is larger than the {allowed} bytes its policy allows"
                 )
             out.write(event.data)
             if not event.more_data:
@@ -105,24 +106,24 @@ def receive_part(request: Any, inputs: Any, key: str) -> Any:
     try:
         upload_id, part_number = inputs.verify_part(key, request.args, checksum)
     except SignatureError as exc:
-        raise UploadRefused(403, "SignatureDoesNotMatch", str(exc)) from exc
+        raise UploadRefused(403, S3ErrorCode.SIGNATURE_DOES_NOT_MATCH, str(exc)) from exc
     except ValueError as exc:  # a key that is not one
-        raise UploadRefused(400, "InvalidKey", str(exc)) from exc
+        raise UploadRefused(400, S3ErrorCode.INVALID_KEY, str(exc)) from exc
     length = request.content_length
     if length is None:
-        raise UploadRefused(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
+        raise UploadRefused(411, S3ErrorCode.MISSING_CONTENT_LENGTH, "You must provide the Content-Length HTTP header.")
     if length > S3_MAX_PART_BYTES:
-        raise UploadRefused(400, "EntityTooLarge", f"a part holds at most {S3_MAX_PART_BYTES} bytes")
+        raise UploadRefused(400, S3ErrorCode.ENTITY_TOO_LARGE, f"a part holds at most {S3_MAX_PART_BYTES} bytes")
     try:
         return inputs.put_part(key, upload_id, part_number, request.stream, length=length, checksum_sha256=checksum)
     except BadDigestError as exc:
-        raise UploadRefused(400, "BadDigest", str(exc)) from exc
+        raise UploadRefused(400, S3ErrorCode.BAD_DIGEST, str(exc)) from exc
     except UploadGoneError as exc:
-        raise UploadRefused(404, "NoSuchUpload", "The specified upload does not exist.") from exc
+        raise UploadRefused(404, S3ErrorCode.NO_SUCH_UPLOAD, "The specified upload does not exist.") from exc
     except (EOFError, ConnectionError) as exc:
-        raise UploadRefused(400, "IncompleteBody", "the part ended before its Content-Length") from exc
+        raise UploadRefused(400, S3ErrorCode.INCOMPLETE_BODY, "the part ended before its Content-Length") from exc
     except TimeoutError as exc:
-        raise UploadRefused(408, "RequestTimeout", "the upload stalled; try again") from exc
+        raise UploadRefused(408, S3ErrorCode.REQUEST_TIMEOUT, "the upload stalled; try again") from exc
 
 
 def receive(request: Any, inputs: Any, limits: ServerLimits, max_upload_bytes: int) -> tuple[str, int]:
@@ -136,10 +137,12 @@ def receive(request: Any, inputs: Any, limits: ServerLimits, max_upload_bytes: i
     mimetype, options = parse_options_header(request.headers.get("Content-Type", ""))
     boundary = options.get("boundary", "")
     if mimetype != "multipart/form-data" or not boundary:
-        raise UploadRefused(400, "BAD_FORM", "the upload must be a multipart/form-data form")
+        raise UploadRefused(400, ErrorCode.BAD_FORM, "the upload must be a multipart/form-data form")
     declared = request.content_length
     if declared is not None and declared > max_upload_bytes + limits.form_overhead_bytes:
-        raise UploadRefused(413, "REQUEST_TOO_LARGE", f"the upload is over the limit of {max_upload_bytes:,} bytes")
+        raise UploadRefused(
+            413, ErrorCode.REQUEST_TOO_LARGE, f"the upload is over the limit of {max_upload_bytes:,} bytes"
+        )
     request.max_content_length = max_upload_bytes + limits.form_overhead_bytes
     # The decoder's buffer holds at most one chunk read and what is left of the previous
     # one; the fields' total is bounded by ``_field``.
@@ -158,7 +161,7 @@ def receive(request: Any, inputs: Any, limits: ServerLimits, max_upload_bytes: i
                 before_data = counter.read - len(decoder.buffer)
                 if declared is not None and declared - before_data > allowed + len(boundary) + _TAIL_SLACK:
                     raise UploadRefused(
-                        403, "ACCESS_DENIED", f"the upload is larger than the {allowed} bytes its policy allows"
+                        403, ErrorCode.ACCESS_DENIED, f"the upload is larger than the {allowed} bytes its policy allows"
                     )
                 size = _save(events, tmp, allowed)
                 key = inputs.verify_post(fields, size)
@@ -166,18 +169,18 @@ def receive(request: Any, inputs: Any, limits: ServerLimits, max_upload_bytes: i
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, target)
                 return key, size
-        raise UploadRefused(400, "MISSING_FILE", "the form has no file field")
+        raise UploadRefused(400, ErrorCode.MISSING_FILE, "the form has no file field")
     except SignatureError as exc:
-        raise UploadRefused(403, "ACCESS_DENIED", str(exc)) from exc
+        raise UploadRefused(403, ErrorCode.ACCESS_DENIED, str(exc)) from exc
     except HTTPException as exc:  # werkzeug: body over the limit, client gone, too many parts
-        code = "REQUEST_TOO_LARGE" if exc.code == 413 else "BAD_FORM"
+        code = ErrorCode.REQUEST_TOO_LARGE if exc.code == 413 else ErrorCode.BAD_FORM
         raise UploadRefused(exc.code or 400, code, exc.description or "the form is malformed") from exc
     except TimeoutError as exc:
-        raise UploadRefused(408, "REQUEST_TIMEOUT", "the upload stalled; try again") from exc
+        raise UploadRefused(408, ErrorCode.REQUEST_TIMEOUT, "the upload stalled; try again") from exc
     except ConnectionError as exc:
-        raise UploadRefused(400, "CLIENT_GONE", "the client closed the connection during the upload") from exc
+        raise UploadRefused(400, ErrorCode.CLIENT_GONE, "the client closed the connection during the upload") from exc
     except ValueError as exc:  # the multipart parser: a truncated or malformed body
-        raise UploadRefused(400, "BAD_FORM", f"the form is malformed: {exc}") from exc
+        raise UploadRefused(400, ErrorCode.BAD_FORM, f"the form is malformed: {exc}") from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

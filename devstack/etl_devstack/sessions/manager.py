@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from etl_lib.errors import GlueApiError
+from etl_lib.errors import GlueApiError, GlueErrorCode
 
 WORKER = Path(__file__).with_name("worker.py")
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
@@ -140,17 +140,19 @@ class SessionManager:
     def create_session(self, request: dict[str, Any]) -> dict[str, Any]:
         session_id = request.get("Id")
         if not isinstance(session_id, str) or not SESSION_ID.match(session_id):
-            raise GlueApiError("InvalidInputException", "Session Id must be 1 to 255 characters")
+            raise GlueApiError(GlueErrorCode.INVALID_INPUT, "Session Id must be 1 to 255 characters")
         if not ROLE_ARN.match(str(request.get("Role", ""))):
-            raise GlueApiError("InvalidInputException", f"Role must be an IAM role ARN, not {request.get('Role')!r}")
+            raise GlueApiError(
+                GlueErrorCode.INVALID_INPUT, f"Role must be an IAM role ARN, not {request.get('Role')!r}"
+            )
         if not isinstance(request.get("Command"), dict) or request["Command"].get("Name") not in {
             "glueetl",
             "gluestreaming",
         }:
-            raise GlueApiError("InvalidInputException", "Command.Name must be glueetl or gluestreaming")
+            raise GlueApiError(GlueErrorCode.INVALID_INPUT, "Command.Name must be glueetl or gluestreaming")
         with self._lock:
             if session_id in self._sessions:
-                raise GlueApiError("AlreadyExistsException", f"Session {session_id} already exists")
+                raise GlueApiError(GlueErrorCode.ALREADY_EXISTS, f"Session {session_id} already exists")
             folder = self.work_dir / re.sub(r"[^\w.-]", "_", session_id)
             folder.mkdir(parents=True, exist_ok=True)
             session = Session(request=request, folder=folder)
@@ -185,7 +187,7 @@ class SessionManager:
         session = self._get(request.get("Id"))
         with session.lock:
             if session.status not in LIVE:
-                raise GlueApiError("IllegalSessionStateException", f"Session is in {session.status} status")
+                raise GlueApiError(GlueErrorCode.ILLEGAL_SESSION_STATE, f"Session is in {session.status} status")
         self._end(session, "STOPPED")
         return {"Id": session.id}
 
@@ -200,10 +202,10 @@ class SessionManager:
         session = self._get(request.get("SessionId"))
         code = request.get("Code")
         if not isinstance(code, str):
-            raise GlueApiError("InvalidInputException", "Code is required")
+            raise GlueApiError(GlueErrorCode.INVALID_INPUT, "Code is required")
         with session.lock:
             if session.status != "READY":
-                raise GlueApiError("InvalidInputException", f"Session {session.id} is in {session.status} status")
+                raise GlueApiError(GlueErrorCode.INVALID_INPUT, f"Session {session.id} is in {session.status} status")
             statement = Statement(id=len(session.statements), code=code)
             session.statements.append(statement)
             session.last_active = time.monotonic()
@@ -234,14 +236,16 @@ class SessionManager:
         with self._lock:
             session = self._sessions.get(str(session_id))
         if session is None:
-            raise GlueApiError("EntityNotFoundException", f"Session {session_id} not found")
+            raise GlueApiError(GlueErrorCode.ENTITY_NOT_FOUND, f"Session {session_id} not found")
         return session
 
     def _statement(self, request: dict[str, Any]) -> Statement:
         session = self._get(request.get("SessionId"))
         statement_id = request.get("Id")
         if not isinstance(statement_id, int) or not 0 <= statement_id < len(session.statements):
-            raise GlueApiError("EntityNotFoundException", f"Statement {statement_id} not found in session {session.id}")
+            raise GlueApiError(
+                GlueErrorCode.ENTITY_NOT_FOUND, f"Statement {statement_id} not found in session {session.id}"
+            )
         return session.statements[statement_id]
 
     def _dispatch(self, session: Session) -> None:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from etl_devstack.sessions.config import ENDPOINT_STATE, SESSIONS_DIR, remove_endpoint_state, write_endpoint_state
 from etl_devstack.sessions.guard import SECRET_ACCESS_KEY, Guard, client_host, url_host
-from etl_lib.errors import GlueApiError
+from etl_lib.errors import GlueApiError, GlueErrorCode
 
 if TYPE_CHECKING:  # imported where sessions start: `etl` builds its parser from this module
     from etl_devstack.sessions.manager import SessionManager
@@ -104,7 +104,7 @@ class SessionsApp:
         try:
             request = json.loads(raw or b"{}")
             if not isinstance(request, dict):
-                raise GlueApiError("InvalidInputException", "the request body must be a JSON object")
+                raise GlueApiError(GlueErrorCode.INVALID_INPUT, "the request body must be a JSON object")
             status, body = "200 OK", self.operations[operation](request)
         except json.JSONDecodeError:
             status, body = "400 Bad Request", {"__type": "SerializationException", "message": "invalid JSON body"}

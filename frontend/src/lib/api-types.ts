@@ -265,8 +265,12 @@ export interface components {
         Engine: "auto" | "spark" | "local";
         /** ErrorDetail */
         ErrorDetail: {
-            /** Code */
-            code: string;
+            /**
+             * Code
+             * @description What went wrong, for a client to switch on.
+             * @enum {string}
+             */
+            code: "FILE_TOO_LARGE" | "INTERNAL_ERROR" | "BAD_REQUEST" | "MALFORMED_JSON" | "INVALID_REQUEST" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_JOB_ID" | "BAD_CURSOR" | "NOT_FOUND" | "UNAUTHORIZED" | "FORBIDDEN" | "SOURCE_NOT_ALLOWED" | "JOB_NOT_FOUND" | "REPORT_MISSING" | "JOB_NOT_FINISHED" | "JOB_ACTIVE" | "JOB_CONFLICT" | "JOB_EXPIRED" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_IN_PROGRESS" | "IDEMPOTENT_JOB_DELETED" | "UPLOAD_NOT_MULTIPART" | "UPLOAD_CLOSED" | "UPLOAD_INCOMPLETE" | "INVALID_PART_NUMBER" | "TOO_MANY_ACTIVE_JOBS" | "TOO_MANY_SPARK_JOBS" | "REQUEST_TIMEOUT" | "REQUEST_TOO_LARGE" | "METHOD_NOT_ALLOWED" | "MISSING_HOST" | "BAD_HOST" | "MISDIRECTED_REQUEST" | "SERVER_BUSY";
             /** Message */
             message: string;
         };
@@ -302,9 +306,11 @@ export interface components {
         JobError: {
             /**
              * Code
+             * @description Why the job failed: a conversion's code, or a reason outside the conversion.
              * @example INVALID_PARQUET
+             * @enum {string}
              */
-            code: string;
+            code: "INVALID_PARQUET" | "INPUT_NOT_FOUND" | "SCHEMA_CONFLICT" | "INVALID_UTF8" | "INVALID_VALUE" | "UNSUPPORTED_TYPE" | "INPUT_TOO_LARGE" | "OUTPUT_TOO_LARGE" | "TIMED_OUT" | "OUTPUT_FAILED" | "UPLOAD_MISSING" | "EMPTY_FILE" | "FILE_TOO_LARGE" | "SIZE_MISMATCH" | "UPLOAD_CHANGED" | "RUN_NOT_STARTED" | "RUN_LOST" | "RUN_FAILED" | "RUN_TIMEOUT" | "RUN_STOPPED" | "RUN_ERROR" | "RUN_SUCCEEDED" | "WORKER_DIED" | "INTERNAL_ERROR";
             /**
              * Message
              * @example data.parquet: not a Parquet file (no PAR1 magic at the end)

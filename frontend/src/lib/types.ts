@@ -8,6 +8,8 @@ type Schemas = components["schemas"];
 export type Job = Schemas["JobView"];
 export type JobStatus = Schemas["JobStatus"];
 export type JobError = Schemas["JobError"];
+/** A code the API answers an error with: the API's codes of ErrorCode (etl_lib/errors.py). */
+export type ApiErrorCode = Schemas["ErrorDetail"]["code"];
 export type ConvertOptions = Schemas["ConvertOptions"];
 export type OutputFormat = Schemas["OutputFormat"];
 export type Compression = Schemas["Compression"];

@@ -16,7 +16,7 @@ import AwsS3 from "@uppy/aws-s3";
 import Uppy, { type UppyFile } from "@uppy/core";
 import { RateLimitedQueue } from "@uppy/utils";
 import { ApiError, type ApiClient } from "./api";
-import type { ConvertOptions, CreateJobResponse, ExecutionClass, Job, MultipartUpload } from "./types";
+import type { ApiErrorCode, ConvertOptions, CreateJobResponse, ExecutionClass, Job, MultipartUpload } from "./types";
 import { RESUME_HINT } from "./resumable";
 import { sendBytes } from "./upload";
 
@@ -28,6 +28,9 @@ export const PARALLEL_UPLOADS = 4;
  * a plan with smaller parts (a local stack's test setting) would be cut differently from it.
  */
 export const UPPY_MIN_PART_BYTES = 5 * 1024 * 1024;
+
+/** The API's answer once a job's upload is over (completed, aborted, expired): no resuming it. */
+const UPLOAD_CLOSED: ApiErrorCode = "UPLOAD_CLOSED";
 
 
 /** The base64 SHA-256 of a part's bytes, as the API asks for it (44 characters). */
@@ -226,7 +229,7 @@ export function createUploadEngine(api: ApiClient, events: UploadEvents): Upload
     if (!key || !file) return;
     forget(key);
     const message = describeUploadError(file.name ?? "the file", error);
-    const resumable = file.meta.plan.method === "multipart" && !(error instanceof ApiError && (error.status === 404 || error.code === "UPLOAD_CLOSED"));
+    const resumable = file.meta.plan.method === "multipart" && !(error instanceof ApiError && (error.status === 404 || error.code === UPLOAD_CLOSED));
     events.failed(key, resumable ? `${message} (${RESUME_HINT})` : message, resumable);
   });
 
