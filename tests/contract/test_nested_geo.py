@@ -233,6 +233,18 @@ def test_invalid_nested_wkb_is_refused_naming_its_path_and_row(
     assert not dest.exists()
 
 
+@pytest.mark.parametrize("options", [ConvertOptions(), WKT, WKB], ids=lambda o: o.geometry.value)
+def test_the_notebooks_validation_passes_nested_geometries_map_keys_included(
+    options: ConvertOptions, tmp_path: Path
+) -> None:
+    from etl_lib.notebook.validation import validate_output
+
+    src = _nested_file(tmp_path / "nested.parquet", WKBS)
+    dest, report_path = tmp_path / "out.jsonl", tmp_path / "report.json"
+    report_path.write_text(convert(str(src), str(dest), options, engine="local").to_json())
+    assert validate_output(str(src), str(dest), str(report_path), sample_size=1000)["errors"] == []
+
+
 def test_geoparquet_metadata_names_top_level_columns_only(tmp_path: Path) -> None:
     # GeoParquet declares columns by name; a dotted name is a top-level column's name, never a path.
     geo = {"version": "1.1.0", "primary_column": "s.g", "columns": {"s.g": {"encoding": "WKB"}}}
