@@ -178,13 +178,6 @@ def geometry_columns(
     return tuple(column for leaf, column in sorted(found.items()) if leaf in storage and _is_wkb_storage(storage[leaf]))
 
 
-def _geometry_field(field: pa.Field, geo_type: GeometryType) -> pa.Field:
-    # A geoarrow extension name kept in the field's metadata would stand for the type once
-    # the batch crosses the C data interface: it is left out.
-    kept = {k: v for k, v in (field.metadata or {}).items() if not k.startswith(b"ARROW:extension:")}
-    return field.with_type(geo_type).with_metadata(kept)
-
-
 def _geometry_at(columns: tuple[GeoColumn, ...]) -> Callable[[int, pa.DataType], pa.DataType | None]:
     by_leaf = {column.leaf: column for column in columns}
 
@@ -200,17 +193,7 @@ def _geometry_at(columns: tuple[GeoColumn, ...]) -> Callable[[int, pa.DataType],
 def with_geometry_types(schema: pa.Schema, columns: tuple[GeoColumn, ...]) -> pa.Schema:
     """``schema`` with the leaves ``columns`` (:func:`geometry_columns`) typed as
     :class:`GeometryType`, at any depth."""
-    if not columns:
-        return schema
-    typed = with_leaf_types(schema, _geometry_at(columns))
-    # A top-level one keeps its field's metadata, but not a geoarrow extension name.
-    return pa.schema(
-        [
-            _geometry_field(old, new.type) if is_geometry_type(new.type) and not is_geometry_type(old.type) else new
-            for old, new in zip(schema, typed, strict=True)
-        ],
-        typed.metadata,
-    )
+    return with_leaf_types(schema, _geometry_at(columns)) if columns else schema
 
 
 def wrap_geometries(batch: pa.RecordBatch, columns: tuple[GeoColumn, ...]) -> pa.RecordBatch:

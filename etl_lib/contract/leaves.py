@@ -117,11 +117,23 @@ def _opaque(t: pa.DataType) -> bool:
     )
 
 
+def retyped(field: pa.Field, t: pa.DataType) -> pa.Field:
+    """``field`` typed ``t``. A field newly typed as an extension drops the extension name
+    and metadata its own metadata may hold (a ``geoarrow.wkb`` a file's stored Arrow schema
+    names, say): once the batch crosses the C data interface, they would stand for the type."""
+    if t.equals(field.type):
+        return field
+    if not isinstance(t, pa.BaseExtensionType) or not field.metadata:
+        return field.with_type(t)
+    kept = {k: v for k, v in field.metadata.items() if not k.startswith(b"ARROW:extension:")}
+    return field.with_type(t).with_metadata(kept)
+
+
 def _field_types(fields: list[pa.Field], first: int, at: TypeAt) -> tuple[list[pa.Field], int]:
     out, k = [], first
     for f in fields:
         t, k = _leaf_type(f.type, k, at)
-        out.append(f.with_type(t))
+        out.append(retyped(f, t))
     return out, k
 
 
@@ -160,7 +172,7 @@ def with_leaf_types(schema: pa.Schema, at: TypeAt) -> pa.Schema:
     fields, k = [], 0
     for field in schema:
         t, k = _leaf_type(field.type, k, at)
-        fields.append(field if t.equals(field.type) else field.with_type(t))
+        fields.append(retyped(field, t))
     return pa.schema(fields, schema.metadata)
 
 
@@ -204,7 +216,7 @@ def _changed_struct(arr: pa.Array, kids: list[pa.Field], first: int, at: ArrayAt
         values.append(child if value is None else value)
     if not changed:
         return None, k
-    fields = [f.with_type(v.type) for f, v in zip(kids, values, strict=True)]
+    fields = [retyped(f, v.type) for f, v in zip(kids, values, strict=True)]
     mask = pc.is_null(arr) if arr.null_count else None
     return pa.StructArray.from_arrays(values, fields=fields, mask=mask), k
 

@@ -104,9 +104,10 @@ def _nested_table(wkbs: list[bytes], edges: str | None = None) -> pa.Table:
     )
 
 
-def _nested_file(path: Path, wkbs: list[bytes], edges: str | None = None) -> Path:
-    """:func:`_nested_table` written by pyarrow, which annotates the geometry leaves."""
-    pq.write_table(_nested_table(wkbs, edges), path, store_schema=False)
+def _nested_file(path: Path, wkbs: list[bytes], edges: str | None = None, *, store_schema: bool = False) -> Path:
+    """:func:`_nested_table` written by pyarrow, which annotates the geometry leaves (and,
+    with ``store_schema``, also stores the Arrow schema, naming ``geoarrow.wkb`` per field)."""
+    pq.write_table(_nested_table(wkbs, edges), path, store_schema=store_schema)
     printed = str(pq.ParquetFile(path).schema)
     assert printed.count("(Geography(" if edges else "(Geometry(") == 6  # s.g, s.missing, l, mk, mv, deep
     return path
@@ -146,6 +147,15 @@ def test_every_geometry_kind_nested_in_every_container_is_geojson_equal_to_shape
         ((key, value),) = record["mk"].items()  # a map key is a string: the geometry's JSON text
         assert (_numbers(json.loads(key)), value) == (expected, record["id"])
     assert records[-1] == {"id": len(WKBS), "s": None, "l": None, "mk": {}, "mv": None, "deep": None}
+
+
+def test_a_file_storing_its_arrow_schema_reads_as_one_that_does_not(tmp_path: Path, run_convert: Converter) -> None:
+    # pyarrow's default: the stored schema names geoarrow.wkb in each geometry field's metadata.
+    stored = _nested_file(tmp_path / "stored.parquet", WKBS, store_schema=True)
+    assert b"ARROW:schema" in (pq.ParquetFile(stored).metadata.metadata or {})
+    records, _ = run_convert(stored)
+    assert records == run_convert(_nested_file(tmp_path / "plain.parquet", WKBS))[0]
+    assert records[0]["l"][1] == {"type": "Point", "coordinates": [30, 10]}
 
 
 def test_nested_geometries_follow_the_wkt_and_wkb_options(tmp_path: Path, run_convert: Converter) -> None:
