@@ -12,7 +12,6 @@ import base64
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -29,6 +28,7 @@ from etl_lib.input.planning import open_input, read_slice
 from etl_lib.options import ConvertOptions, GeometryFormat
 from etl_lib.report import json_schema
 from tests.conftest import Converter
+from tests.contract.shapely_oracle import as_floats, shapely_geojson
 from tests.parquet_footer import FILE_SCHEMA, SCHEMA_NAME, field, read_footer, write_footer
 
 WKT = ConvertOptions(geometry=GeometryFormat.WKT)
@@ -113,39 +113,19 @@ def _nested_file(path: Path, wkbs: list[bytes], edges: str | None = None, *, sto
     return path
 
 
-def _shapely_geojson(wkb: bytes | None) -> Any:
-    """shapely's GeoJSON of one WKB value (RFC 7946's empty polygon is ``[]``, GEOS writes ``[[]]``)."""
-    if wkb is None:
-        return None
-    geometry = shapely.from_wkb(wkb)
-    mapped = json.loads(shapely.to_geojson(geometry))
-    if geometry.geom_type == "Polygon" and geometry.is_empty:
-        mapped["coordinates"] = []
-    return mapped
-
-
-def _numbers(value: Any) -> Any:
-    """A parsed record's numbers (Decimal, as the test reader parses them) as floats."""
-    if isinstance(value, dict):
-        return {k: _numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_numbers(v) for v in value]
-    return value if value is None or isinstance(value, str) else float(value)
-
-
 def test_every_geometry_kind_nested_in_every_container_is_geojson_equal_to_shapelys_reading(
     tmp_path: Path, run_convert: Converter
 ) -> None:
     records, report = run_convert(_nested_file(tmp_path / "nested.parquet", WKBS))
     assert report.rows_out == len(WKBS) + 1
     for record, wkb in zip(records, WKBS, strict=False):
-        expected = _shapely_geojson(wkb)
-        assert _numbers(record["s"]) == {"g": expected, "missing": None}
-        assert _numbers(record["l"]) == [None, expected]
-        assert _numbers(record["mv"]) == {"null": None, "v": expected}
-        assert _numbers(record["deep"]) == [{"m": {"k": [expected]}}]
+        expected = shapely_geojson(wkb)
+        assert as_floats(record["s"]) == {"g": expected, "missing": None}
+        assert as_floats(record["l"]) == [None, expected]
+        assert as_floats(record["mv"]) == {"null": None, "v": expected}
+        assert as_floats(record["deep"]) == [{"m": {"k": [expected]}}]
         ((key, value),) = record["mk"].items()  # a map key is a string: the geometry's JSON text
-        assert (_numbers(json.loads(key)), value) == (expected, record["id"])
+        assert (as_floats(json.loads(key)), value) == (expected, record["id"])
     assert records[-1] == {"id": len(WKBS), "s": None, "l": None, "mk": {}, "mv": None, "deep": None}
 
 
