@@ -130,7 +130,8 @@ def _geoparquet_columns(schema: pa.Schema, metadata: dict[bytes, bytes]) -> list
         found = []
         for name, spec in declared.items():
             i = schema.get_field_index(name)
-            if i >= 0 and str(spec.get("encoding", "")).upper() == "WKB":
+            # The column itself must be the WKB leaf: a group's first leaf is not it.
+            if i >= 0 and _is_wkb_storage(schema.field(i).type) and str(spec.get("encoding", "")).upper() == "WKB":
                 edges = spec.get("edges", "planar")
                 kind = "GEOGRAPHY" if edges == "spherical" else "GEOMETRY"
                 leaf = sum(leaf_count(field.type) for field in list(schema)[:i])

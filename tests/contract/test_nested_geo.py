@@ -237,7 +237,8 @@ def test_the_notebooks_validation_passes_nested_geometries_map_keys_included(
 
 def test_geoparquet_metadata_names_top_level_columns_only(tmp_path: Path) -> None:
     # GeoParquet declares columns by name; a dotted name is a top-level column's name, never a path.
-    geo = {"version": "1.1.0", "primary_column": "s.g", "columns": {"s.g": {"encoding": "WKB"}}}
+    # Nor is a group it names: its first leaf is not the column.
+    geo = {"version": "1.1.0", "primary_column": "s", "columns": {"s.g": {"encoding": "WKB"}, "s": {"encoding": "WKB"}}}
     table = pa.table({"s": pa.array([{"g": WKBS[0]}], pa.struct([("g", pa.binary())]))})
     src = tmp_path / "geoparquet.parquet"
     pq.write_table(table.replace_schema_metadata({"geo": json.dumps(geo)}), src)
