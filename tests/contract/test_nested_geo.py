@@ -53,23 +53,26 @@ WKBS = [shapely.to_wkb(shapely.from_wkt(w), flavor="iso") for w in KINDS]
 
 
 class _GeoArrowWkb(pa.ExtensionType):
-    """pyarrow writes a column of this type as GEOMETRY, or GEOGRAPHY with spherical edges.
-    Never registered: reading the files back must not depend on it."""
+    """pyarrow writes a column of this type as GEOMETRY, or GEOGRAPHY with spherical edges,
+    with ``crs`` (a string) as its CRS. Never registered: reading the files back must not
+    depend on it."""
 
-    def __init__(self, edges: str | None = None) -> None:
-        self.edges = edges
+    def __init__(self, edges: str | None = None, crs: str | None = None) -> None:
+        self.edges, self.crs = edges, crs
         super().__init__(pa.binary(), "geoarrow.wkb")
 
     def __arrow_ext_serialize__(self) -> bytes:
-        return json.dumps({"edges": self.edges} if self.edges else {}).encode()
+        params = {"edges": self.edges, "crs": self.crs}
+        return json.dumps({k: v for k, v in params.items() if v}).encode()
 
     @classmethod
     def __arrow_ext_deserialize__(cls, storage_type: pa.DataType, serialized: bytes) -> _GeoArrowWkb:
-        return cls(json.loads(serialized).get("edges"))
+        params = json.loads(serialized)
+        return cls(params.get("edges"), params.get("crs"))
 
 
-def _geo(values: Sequence[bytes | None], edges: str | None = None) -> pa.Array:
-    return pa.ExtensionArray.from_storage(_GeoArrowWkb(edges), pa.array(values, pa.binary()))
+def _geo(values: Sequence[bytes | None], edges: str | None = None, crs: str | None = None) -> pa.Array:
+    return pa.ExtensionArray.from_storage(_GeoArrowWkb(edges, crs), pa.array(values, pa.binary()))
 
 
 def _nested_table(wkbs: list[bytes], edges: str | None = None) -> pa.Table:
@@ -258,6 +261,24 @@ def test_printed_leaves_match_arrow_leaves_in_order_for_every_container(tmp_path
     names = ["id", "g", "missing", "element", "key", "value", "key", "value", "key", "element"]
     assert [text.split(" ")[0] for text in leaves] == names
     assert leaf_count(pa.struct([])) == 0 and leaf_count(pa.map_(pa.string(), pa.struct([("a", pa.int8())]))) == 2
+
+
+def test_a_crs_written_over_several_lines_and_a_name_holding_a_line_break_are_read(tmp_path: Path) -> None:
+    crs = json.dumps(
+        {"type": "GeographicCRS", "name": "WGS 84\n(lat/lon)", "id": {"authority": "EPSG", "code": 4326}}, indent=2
+    )
+    table = pa.table(
+        {"to\np": _geo([WKBS[0]], crs=crs), "s": pa.StructArray.from_arrays([_geo([WKBS[0]], crs=crs)], names=["g;"])}
+    )
+    src = tmp_path / "lines.parquet"
+    pq.write_table(table, src, store_schema=False)
+    assert "(Geometry(crs={\n" in str(pq.ParquetFile(src).schema)
+    dest = tmp_path / "out.jsonl"
+    report = convert(str(src), str(dest), ConvertOptions(), engine="local")
+    point = {"type": "Point", "coordinates": [30, 10]}
+    assert json.loads(dest.read_text()) == {"to\np": point, "s": {"g;": point}}
+    nested = report.json_schema["properties"]["s"]["properties"]["g;"]
+    assert nested["x-crs"] == json.loads(crs)
 
 
 def test_a_name_holding_a_line_that_looks_like_a_node_matches_no_leaf(tmp_path: Path) -> None:
