@@ -7,7 +7,12 @@
 DuckDB, the baseline, reads the variant as a struct of two blobs and the geometry as a blob
 (its spatial extension cannot be installed offline), so it writes their bytes, not their JSON
 values: docs/benchmarks.md says so beside the figures. ``encode_rate`` measures the encode
-step alone, per core, on these shapes (``python bench/logical_shapes.py SHAPE PATH``).
+step alone, per core, on these shapes (``python bench/logical_shapes.py PATH``).
+
+``nested_geometry_block`` (not one of ``make bench``'s shapes) holds the geometry shape's
+values as GEOMETRY leaves in a struct and a list, to compare the nested path with the
+top-level one: ``python bench/logical_shapes.py PATH --write nested_geometry --rows N``
+writes it, then measures it.
 
 No library writes the Variant binary encoding from Python (pyarrow has no Variant type), so
 ``_Variant`` below encodes documents itself, in the layouts Parquet's VariantEncoding.md gives.
@@ -15,14 +20,15 @@ No library writes the Variant binary encoding from Python (pyarrow has no Varian
 
 from __future__ import annotations
 
+import argparse
 import json
 import struct
-import sys
 import time
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 _WORDS = ["alpha", "bravo", "charlie", "delta", 'q"uote', "naïve", "line\nbreak", "日本", "😀", ""]
 _SPARK_SCHEMA_KEY = b"org.apache.spark.sql.parquet.row.metadata"
@@ -127,6 +133,36 @@ def geometry_block(rng: np.random.Generator, n: int) -> pa.Table:
     return table.replace_schema_metadata({"geo": json.dumps(geo)})
 
 
+class _GeoArrowWkb(pa.ExtensionType):
+    """pyarrow's Parquet writer annotates a column of this extension type GEOMETRY."""
+
+    def __init__(self) -> None:
+        super().__init__(pa.binary(), "geoarrow.wkb")
+
+    def __arrow_ext_serialize__(self) -> bytes:
+        return b"{}"
+
+    @classmethod
+    def __arrow_ext_deserialize__(cls, storage_type: pa.DataType, serialized: bytes) -> _GeoArrowWkb:
+        return cls()
+
+
+def nested_geometry_block(rng: np.random.Generator, n: int) -> pa.Table:
+    """The geometry shape's values as GEOMETRY leaves nested in a struct (``place.geom``)
+    and a list (``route``, one element per row)."""
+    flat = geometry_block(rng, n)
+    wkbs = flat.column("geom").combine_chunks()
+    leaves = pa.ExtensionArray.from_storage(_GeoArrowWkb(), wkbs)
+    offsets = pa.array(np.arange(n + 1, dtype=np.int32))
+    return pa.table(
+        {
+            "id": flat.column("id"),
+            "place": pa.StructArray.from_arrays([leaves], names=["geom"]),
+            "route": pa.ListArray.from_arrays(offsets, leaves),
+        }
+    )
+
+
 SHAPES = {"variant": variant_block, "geometry": geometry_block}
 TITLES = {
     "variant": "a VARIANT column of nested documents",
@@ -173,5 +209,18 @@ def encode_rate(path: str) -> dict[str, float]:
     return {"json_mb": written / 2**20, "encode_cpu_s": cpu, "mb_per_s": written / 2**20 / cpu}
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("path", help="the Parquet file to measure")
+    parser.add_argument("--write", choices=[*SHAPES, "nested_geometry"], help="write this shape to PATH first")
+    parser.add_argument("--rows", type=int, default=500_000, help="rows written by --write (default 500000)")
+    args = parser.parse_args()
+    if args.write:
+        blocks = {**SHAPES, "nested_geometry": nested_geometry_block}
+        table = blocks[args.write](np.random.default_rng(20261201), args.rows)
+        pq.write_table(table, args.path, row_group_size=128 * 1024, compression="zstd")
+    print(json.dumps(encode_rate(args.path)))
+
+
 if __name__ == "__main__":
-    print(json.dumps(encode_rate(sys.argv[1])))
+    main()

@@ -5,11 +5,13 @@ Parquet stores a geometry as WKB (ISO well-known binary) in a BYTE_ARRAY annotat
 declares WKB columns in its ``geo`` key-value metadata instead. pyarrow 25 reads both as a
 plain binary column, so, as for VARIANT:
 
-- :func:`geometry_columns` finds the top-level geometry columns from the Parquet schema's
-  text (the one place pyarrow shows the logical type) and the ``geo`` metadata, once per file;
-- the reader types them as :class:`GeometryType` (:func:`with_geometry_types`,
+- :func:`geometry_columns` finds the geometry leaves, at any depth of structs, lists and
+  maps, from the Parquet schema's text (the one place pyarrow shows the logical type;
+  :mod:`etl_lib.contract.leaves` matches its leaves to Arrow's) and the top-level columns
+  the ``geo`` metadata declares, once per file;
+- the reader types them as :class:`GeometryType` wherever they are (:func:`with_geometry_types`,
   :func:`wrap_geometries`), whose parameters carry the CRS and the edges into the run
-  report's JSON Schema;
+  report's JSON Schema, and both encoders reach them as they reach any nested leaf;
 - :func:`to_text` renders them under ``--geometry`` (:class:`~etl_lib.options.GeometryFormat`).
 
 No library parses WKB for pyarrow 25 without a geometry engine (shapely needs GEOS, which
@@ -39,6 +41,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from etl_lib.contract.leaves import leaf_count, leaf_types, parquet_leaves, schema_leaf_count, with_leaf_types
 from etl_lib.contract.type_families import Family, family_of
 from etl_lib.errors import BadValueError, InvalidValueError
 from etl_lib.options import ConvertOptions, GeometryFormat
@@ -66,10 +69,12 @@ _EWKB_Z, _EWKB_M, _EWKB_SRID = 0x80000000, 0x40000000, 0x20000000
 
 @dataclass(frozen=True)
 class GeoColumn:
-    """A geometry column's declared meaning: ``crs`` is the CRS text or PROJJSON object
-    (None: declared unknown), ``edges`` "planar" or, for GEOGRAPHY, the algorithm of its
-    edges (e.g. "spherical")."""
+    """A geometry leaf's declared meaning: ``leaf`` its index among the schema's leaves
+    (:mod:`etl_lib.contract.leaves`), ``name`` its name, ``crs`` the CRS text or PROJJSON
+    object (None: declared unknown), ``edges`` "planar" or, for GEOGRAPHY, the algorithm of
+    its edges (e.g. "spherical")."""
 
+    leaf: int
     name: str
     logical_type: str  # "GEOMETRY" or "GEOGRAPHY"
     crs: Any = DEFAULT_CRS
@@ -98,11 +103,9 @@ def is_geometry_type(t: pa.DataType) -> bool:
 
 # --- finding geometry columns ----------------------------------------------------------
 
-# A top-level binary leaf annotated Geometry or Geography, as pyarrow prints a Parquet
-# schema, e.g. "  optional binary field_id=-1 geometry (Geography(crs=, algorithm=spherical));".
-_TOP_LEVEL_GEO = re.compile(
-    r"^  (?:required|optional) binary field_id=-?\d+ (.*?) \((Geometry|Geography)\(crs=(.*)\)\);$"
-)
+# A binary leaf annotated Geometry or Geography, as pyarrow prints it after the field id,
+# e.g. "geometry (Geography(crs=, algorithm=spherical))", at any depth.
+_GEO_LEAF = re.compile(r"(.*?) \((Geometry|Geography)\(crs=(.*)\)\)", re.DOTALL)
 
 
 def _crs_value(text: str, metadata: dict[bytes, bytes]) -> Any:
@@ -119,77 +122,90 @@ def _crs_value(text: str, metadata: dict[bytes, bytes]) -> Any:
     return value if isinstance(value, dict) else text
 
 
-def _geoparquet_columns(metadata: dict[bytes, bytes]) -> list[GeoColumn]:
+def _geoparquet_columns(schema: pa.Schema, metadata: dict[bytes, bytes]) -> list[GeoColumn]:
+    """The top-level columns GeoParquet's ``geo`` metadata declares WKB: it names columns of
+    the top level only (GeoParquet 1.1 has no path syntax for a nested one)."""
     try:
         declared = json.loads(metadata[b"geo"])["columns"]
         found = []
         for name, spec in declared.items():
-            if str(spec.get("encoding", "")).upper() == "WKB":
+            i = schema.get_field_index(name)
+            # The column itself must be the WKB leaf: a group's first leaf is not it.
+            if i >= 0 and _is_wkb_storage(schema.field(i).type) and str(spec.get("encoding", "")).upper() == "WKB":
                 edges = spec.get("edges", "planar")
                 kind = "GEOGRAPHY" if edges == "spherical" else "GEOMETRY"
-                found.append(GeoColumn(name, kind, spec.get("crs", DEFAULT_CRS), edges))
+                leaf = sum(leaf_count(field.type) for field in list(schema)[:i])
+                found.append(GeoColumn(leaf, name, kind, spec.get("crs", DEFAULT_CRS), edges))
         return found
     except (KeyError, ValueError, AttributeError, TypeError):
         return []  # no (usable) GeoParquet metadata: the Parquet annotations alone decide
 
 
-def geometry_columns(
-    parquet_schema: str, schema: pa.Schema, metadata: dict[bytes, bytes] | None = None
-) -> tuple[GeoColumn, ...]:
-    """Top-level binary columns of ``schema`` that the Parquet schema (pyarrow's text of it)
-    annotates as GEOMETRY or GEOGRAPHY, or that GeoParquet's ``geo`` metadata declares WKB.
-    The Parquet annotation wins where both speak of a column. ``metadata`` is the file's
-    key-value metadata (default: the schema's; pyarrow leaves keys out of the schema when
-    the file also stores an Arrow schema), where ``geo`` and PROJJSON CRS keys live."""
-    metadata = metadata if metadata is not None else (schema.metadata or {})
-    found: dict[str, GeoColumn] = {}
-    for column in _geoparquet_columns(metadata):
-        found[column.name] = column
-    for match in map(_TOP_LEVEL_GEO.match, parquet_schema.splitlines()):
+def _annotated_columns(parquet_schema: str, metadata: dict[bytes, bytes]) -> tuple[int, list[GeoColumn]]:
+    """The leaves the printed Parquet schema annotates GEOMETRY or GEOGRAPHY, and its leaf count."""
+    texts = parquet_leaves(parquet_schema)
+    found = []
+    for leaf, text in enumerate(texts):
+        match = _GEO_LEAF.fullmatch(text)
         if match is None:
             continue
         name, kind, params = match.group(1), match.group(2).upper(), match.group(3)
         edges = "planar"
         if kind == "GEOGRAPHY" and ", algorithm=" in params:
             params, edges = params.rsplit(", algorithm=", 1)
-        found[name] = GeoColumn(name, kind, _crs_value(params, metadata), edges)
-    return tuple(
-        column
-        for name, column in found.items()
-        if schema.get_field_index(name) >= 0
-        and family_of(schema.field(name).type) is Family.BINARY
-        and not pa.types.is_fixed_size_binary(schema.field(name).type)
-    )
+        found.append(GeoColumn(leaf, name, kind, _crs_value(params, metadata), edges))
+    return len(texts), found
 
 
-def _geometry_field(field: pa.Field, geo_type: GeometryType) -> pa.Field:
-    # A geoarrow extension name kept in the field's metadata would stand for the type once
-    # the batch crosses the C data interface: it is left out.
-    kept = {k: v for k, v in (field.metadata or {}).items() if not k.startswith(b"ARROW:extension:")}
-    return field.with_type(geo_type).with_metadata(kept)
+def _is_wkb_storage(t: pa.DataType) -> bool:
+    return family_of(t) is Family.BINARY and not pa.types.is_fixed_size_binary(t)
+
+
+def geometry_columns(
+    parquet_schema: str, schema: pa.Schema, metadata: dict[bytes, bytes] | None = None
+) -> tuple[GeoColumn, ...]:
+    """The binary leaves of ``schema``, at any depth of structs, lists and maps (keys
+    included), that the Parquet schema (pyarrow's text of it) annotates as GEOMETRY or
+    GEOGRAPHY, and the top-level binary columns that GeoParquet's ``geo`` metadata declares
+    WKB. The Parquet annotation wins where both speak of a column. ``metadata`` is the file's
+    key-value metadata (default: the schema's; pyarrow leaves keys out of the schema when
+    the file also stores an Arrow schema), where ``geo`` and PROJJSON CRS keys live."""
+    metadata = metadata if metadata is not None else (schema.metadata or {})
+    found: dict[int, GeoColumn] = {column.leaf: column for column in _geoparquet_columns(schema, metadata)}
+    count, annotated = _annotated_columns(parquet_schema, metadata)
+    if count == schema_leaf_count(schema):  # else a text that did not split into its leaves: none matched
+        found.update((column.leaf, column) for column in annotated)
+    storage = leaf_types(schema)
+    return tuple(column for leaf, column in sorted(found.items()) if leaf in storage and _is_wkb_storage(storage[leaf]))
+
+
+def _geometry_at(columns: tuple[GeoColumn, ...]) -> Callable[[int, pa.DataType], pa.DataType | None]:
+    by_leaf = {column.leaf: column for column in columns}
+
+    def geometry_type(k: int, t: pa.DataType) -> pa.DataType | None:
+        column = by_leaf.get(k)
+        if column is None or not _is_wkb_storage(t):
+            return None
+        return GeometryType(t, column.logical_type, column.crs, column.edges)
+
+    return geometry_type
 
 
 def with_geometry_types(schema: pa.Schema, columns: tuple[GeoColumn, ...]) -> pa.Schema:
-    """``schema`` with ``columns`` typed as :class:`GeometryType`."""
-    for column in columns:
-        i = schema.get_field_index(column.name)
-        field = schema.field(i)
-        if not is_geometry_type(field.type):
-            geo_type = GeometryType(field.type, column.logical_type, column.crs, column.edges)
-            schema = schema.set(i, _geometry_field(field, geo_type))
-    return schema
+    """``schema`` with the leaves ``columns`` (:func:`geometry_columns`) typed as
+    :class:`GeometryType`, at any depth."""
+    return with_leaf_types(schema, _geometry_at(columns)) if columns else schema
 
 
 def wrap_geometries(batch: pa.RecordBatch, columns: tuple[GeoColumn, ...]) -> pa.RecordBatch:
-    """``batch`` with ``columns`` as :class:`GeometryType` arrays."""
-    for column in columns:
-        i = batch.schema.get_field_index(column.name)
-        if i < 0 or is_geometry_type(batch.column(i).type):
-            continue
-        storage = batch.column(i)
-        geo_type = GeometryType(storage.type, column.logical_type, column.crs, column.edges)
-        wrapped = pa.ExtensionArray.from_storage(geo_type, storage)
-        batch = batch.set_column(i, _geometry_field(batch.schema.field(i), geo_type), wrapped)
+    """``batch`` with the leaves ``columns`` as :class:`GeometryType` arrays, at any depth
+    (an Arrow cast from a storage type to its extension type keeps the buffers)."""
+    if not columns:
+        return batch
+    typed = with_geometry_types(batch.schema, columns)
+    for i, (old, new) in enumerate(zip(batch.schema, typed, strict=True)):
+        if not new.type.equals(old.type):
+            batch = batch.set_column(i, new, batch.column(i).cast(new.type))
     return batch
 
 

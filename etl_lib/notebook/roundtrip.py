@@ -91,6 +91,16 @@ def _key_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
+def _map_key(key: pa.Scalar, opts: ConvertOptions) -> str:
+    """A map key as the contract writes it: a string's text, else the value's JSON text
+    (a geometry's is the contract's own compact text, not json.dumps's spacing)."""
+    t = key.type
+    if isinstance(t, pa.BaseExtensionType) and t.extension_name == GEOMETRY_EXTENSION:
+        text = geometry_text(pa.array([key.value.as_py()], pa.binary()), opts, "")[0].as_py()
+        return str(json.loads(text)) if text.startswith('"') else text
+    return _key_text(expected(key, opts))
+
+
 def expected(scalar: pa.Scalar, opts: ConvertOptions) -> Any:  # noqa: C901, PLR0912
     """The parsed JSON value the contract requires for ``scalar``."""
     t = scalar.type
@@ -147,7 +157,7 @@ def expected(scalar: pa.Scalar, opts: ConvertOptions) -> Any:  # noqa: C901, PLR
     if pa.types.is_duration(t):
         return scalar.value
     if pa.types.is_map(t):
-        return {_key_text(expected(e["key"], opts)): expected(e["value"], opts) for e in scalar.values or []}
+        return {_map_key(e["key"], opts): expected(e["value"], opts) for e in scalar.values or []}
     if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
         return [expected(item, opts) for item in scalar.values]
     if pa.types.is_struct(t):

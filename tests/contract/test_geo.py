@@ -31,6 +31,7 @@ from etl_lib.input.planning import open_input
 from etl_lib.options import ConvertOptions, GeometryFormat
 from etl_lib.report import json_schema
 from tests.conftest import CORPUS, Converter, corpus_files
+from tests.contract.shapely_oracle import as_floats, shapely_geojson
 
 # shapely warns when it reads the corpus's NaN coordinates, which are what those tests are about.
 pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered in from_wkb:RuntimeWarning")
@@ -45,27 +46,6 @@ needs_geospatial = pytest.mark.skipif(not GEOSPATIAL, reason=f"no geospatial cor
 def _geometry_column(path: Path) -> str:
     names = pq.read_schema(path).names
     return "geography" if "geography" in names else "geometry"
-
-
-def _shapely_geojson(wkb: bytes | None) -> Any:
-    """shapely's GeoJSON of one WKB value. GEOS writes an empty polygon as ``[[]]`` (a
-    polygon of one empty ring); RFC 7946's empty form, which the contract writes, is ``[]``."""
-    if wkb is None:
-        return None
-    geometry = shapely.from_wkb(wkb)
-    mapped = json.loads(shapely.to_geojson(geometry))
-    if geometry.geom_type == "Polygon" and geometry.is_empty:
-        mapped["coordinates"] = []
-    return mapped
-
-
-def _floats(value: Any) -> Any:
-    """A parsed record with its numbers (Decimal, as the test reader parses them) as floats."""
-    if isinstance(value, dict):
-        return {k: _floats(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_floats(v) for v in value]
-    return value if value is None or isinstance(value, str) else float(value)
 
 
 def _drop_nan_rows(values: list[Any], wkbs: list[bytes | None]) -> list[tuple[Any, Any]]:
@@ -88,7 +68,7 @@ def test_each_geospatial_file_is_geojson_equal_to_shapelys_reading_of_its_wkb(
     pairs = _drop_nan_rows([record[column] for record in records], wkbs)
     assert pairs
     for written, wkb in pairs:
-        assert _floats(written) == _shapely_geojson(wkb)
+        assert as_floats(written) == shapely_geojson(wkb)
     assert report.rows_out == len(wkbs)
 
 
@@ -179,7 +159,7 @@ def test_a_geoparquet_wkb_column_is_geojson_and_its_crs_reaches_the_report(
     wkbs = [shapely.to_wkb(shapely.from_wkt(w)) for w in ["POINT (1.5 -2)", "LINESTRING Z (0 0 1, 1e-7 1e20 2)"]]
     path = _geoparquet(tmp_path / "in.parquet", [*wkbs, None], crs={"id": {"authority": "EPSG", "code": 4326}})
     records, report = run_convert(path)
-    assert [_floats(r["geom"]) for r in records] == [_shapely_geojson(w) for w in [*wkbs, None]]
+    assert [as_floats(r["geom"]) for r in records] == [shapely_geojson(w) for w in [*wkbs, None]]
     described = json_schema(open_input(str(path)).schema, ConvertOptions())["properties"]["geom"]
     assert described["x-crs"] == {"id": {"authority": "EPSG", "code": 4326}}
     assert report.rows_out == 3
