@@ -419,25 +419,6 @@ def error_from_code(code: str, message: str) -> ConversionError:
     return ConversionError(message, code=code)
 
 
-# Aliases of the catalogue's members, kept only for etl_lib/jobs/service.py and the local
-# stack's server.py, which are being split elsewhere as this changes; they move to ErrorCode
-# when they are converted, and these names go then. New code names ErrorCode's members.
-UPLOAD_MISSING = ErrorCode.UPLOAD_MISSING
-EMPTY_FILE = ErrorCode.EMPTY_FILE
-FILE_TOO_LARGE = ErrorCode.FILE_TOO_LARGE
-SIZE_MISMATCH = ErrorCode.SIZE_MISMATCH
-RUN_NOT_STARTED = ErrorCode.RUN_NOT_STARTED
-RUN_LOST = ErrorCode.RUN_LOST
-RUN_FAILED = ErrorCode.RUN_FAILED
-INTERNAL_ERROR = ErrorCode.INTERNAL_ERROR
-UPLOAD_CHANGED = ErrorCode.UPLOAD_CHANGED
-WORKER_DIED = ErrorCode.WORKER_DIED
-UPLOAD_NOT_MULTIPART = ErrorCode.UPLOAD_NOT_MULTIPART
-UPLOAD_CLOSED = ErrorCode.UPLOAD_CLOSED
-UPLOAD_INCOMPLETE = ErrorCode.UPLOAD_INCOMPLETE
-INVALID_PART_NUMBER = ErrorCode.INVALID_PART_NUMBER
-
-
 class SettingsError(ValueError):
     """The deployment's configuration (environment variables) is missing or malformed."""
 

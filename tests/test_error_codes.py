@@ -18,8 +18,6 @@ from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 from etl_lib import errors
 from etl_lib.errors import ERROR_CODES, RESERVED, ErrorCode, GlueErrorCode, S3ErrorCode, Surface, codes_on
 
@@ -29,7 +27,6 @@ CATALOGUE = "etl_lib/errors.py"
 # Being split in another branch while the catalogue lands: the lead moves their literals to
 # ErrorCode after merging both. Until then their literals are listed by an expected failure,
 # which turns into a failure of its own (strict) once they are gone: then empty this set.
-LEFT_FOR_THE_SPLIT = frozenset({"etl_lib/jobs/service.py", "devstack/etl_devstack/local/server.py"})
 
 # The helpers that answer an error, and the position of their code argument.
 CODE_ARGUMENT = {"error": 1, "_error": 1, "UploadRefused": 1, "GlueApiError": 0, "BoundExceeded": 0}
@@ -145,18 +142,7 @@ def _report(literals: list[Literal]) -> str:
 
 
 def test_no_code_is_written_as_a_literal_outside_the_catalogue() -> None:
-    literals = [
-        literal
-        for path, tree in sources().items()
-        if path not in LEFT_FOR_THE_SPLIT
-        for literal in literals_in(path, tree)
-    ]
-    assert not literals, "error codes written as literals:\n" + _report(literals)
-
-
-@pytest.mark.xfail(strict=True, reason="their literals move to ErrorCode once their split has merged")
-def test_the_files_being_split_have_no_code_literal_either() -> None:
-    literals = [literal for path in sorted(LEFT_FOR_THE_SPLIT) for literal in literals_in(path, sources()[path])]
+    literals = [literal for path, tree in sources().items() for literal in literals_in(path, tree)]
     assert not literals, "error codes written as literals:\n" + _report(literals)
 
 
@@ -171,7 +157,7 @@ def test_the_scan_finds_literals_where_codes_are_written() -> None:
         "body = {'error': {'code': 'BUSY' if busy else ErrorCode.NOT_FOUND, 'message': ''}}\n"
         'READY = b\'{"error": {"code": "SERVER_BUSY"}}\'\n'
         "reason = 'INTERNAL_ERROR'\n"
-        "fine = error(500, ErrorCode.INTERNAL_ERROR, exc.code or errors.RUN_LOST)\n"
+        "fine = error(500, ErrorCode.INTERNAL_ERROR, exc.code or errors.ErrorCode.RUN_LOST)\n"
     )
     found = [(literal.line, literal.text) for literal in literals_in("example.py", tree)]
     assert found == [
@@ -232,19 +218,20 @@ def _catalogue_class_codes(tree: ast.Module) -> dict[str, ErrorCode]:
     return codes
 
 
+def _names_the_catalogue(node: ast.expr) -> bool:
+    """``ErrorCode`` or ``errors.ErrorCode``."""
+    return (isinstance(node, ast.Name) and node.id == "ErrorCode") or (
+        isinstance(node, ast.Attribute) and node.attr == "ErrorCode"
+    )
+
+
 def emitted_codes() -> set[ErrorCode]:
-    """The members some code path emits: named outside the catalogue's table (an alias counts),
-    declared by an exception class that is raised, or written as a literal in a file still
-    left for its split."""
-    aliases = {name: value for name, value in vars(errors).items() if isinstance(value, ErrorCode)}
+    """The members some code path emits: named outside the catalogue's table (``ErrorCode.X``
+    or ``errors.ErrorCode.X``), or declared by an exception class that is raised."""
     emitted: set[ErrorCode] = set()
     called: set[str] = set()
     for path, tree in sources().items():
         called |= _called_names(tree)
-        if path in LEFT_FOR_THE_SPLIT:
-            emitted |= {
-                MEMBER_VALUES[literal.text] for literal in literals_in(path, tree) if literal.text in MEMBER_VALUES
-            }
         skipped: set[int] = set()
         if path == CATALOGUE:
             # The table describes codes and the class attributes declare them: neither emits.
@@ -252,19 +239,11 @@ def emitted_codes() -> set[ErrorCode]:
                 target = top.target if isinstance(top, ast.AnnAssign) else None
                 if isinstance(top, ast.ClassDef) or (isinstance(target, ast.Name) and target.id == "ERROR_CODES"):
                     skipped |= {id(inner) for inner in ast.walk(top)}
-                if isinstance(top, ast.Assign) and any(
-                    isinstance(t, ast.Name) and t.id in aliases for t in top.targets
-                ):
-                    skipped |= {id(inner) for inner in ast.walk(top)}
         for node in ast.walk(tree):
             if id(node) in skipped:
                 continue
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "ErrorCode":
+            if isinstance(node, ast.Attribute) and _names_the_catalogue(node.value):
                 emitted.add(ErrorCode[node.attr])
-            elif isinstance(node, ast.Attribute) and node.attr in aliases and path != CATALOGUE:
-                emitted.add(aliases[node.attr])
-            elif isinstance(node, ast.Name) and node.id in aliases and path != CATALOGUE:
-                emitted.add(aliases[node.id])
     class_codes = _catalogue_class_codes(sources()[CATALOGUE])
     emitted |= {code for name, code in class_codes.items() if name in called}
     return emitted

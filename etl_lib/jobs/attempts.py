@@ -117,7 +117,8 @@ class Attempts:
                 context,
                 job_id,
                 JobError(
-                    code=errors.INTERNAL_ERROR, message=f"the conversion failed unexpectedly ({type(exc).__name__})"
+                    code=errors.ErrorCode.INTERNAL_ERROR,
+                    message=f"the conversion failed unexpectedly ({type(exc).__name__})",
                 ),
                 attempt=attempt,
             )
@@ -148,7 +149,7 @@ class Attempts:
         if self.context.inputs.version(input_key(job.job_id)) == job.input_version:
             return None
         return JobError(
-            code=errors.UPLOAD_CHANGED,
+            code=errors.ErrorCode.UPLOAD_CHANGED,
             message=f"{job.filename}: the uploaded file was replaced after it was checked; upload it as a new job",
         )
 

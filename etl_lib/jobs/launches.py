@@ -45,7 +45,8 @@ class Launches:
                 context,
                 job.job_id,
                 JobError(
-                    code=errors.RUN_NOT_STARTED, message=f"the conversion could not be started: {type(exc).__name__}"
+                    code=errors.ErrorCode.RUN_NOT_STARTED,
+                    message=f"the conversion could not be started: {type(exc).__name__}",
                 ),
             )
         # The run may already have marked itself RUNNING (or even finished): then this
@@ -80,7 +81,9 @@ class Launches:
             return endings.fail(
                 context,
                 job.job_id,
-                JobError(code=f"RUN_{run_state}", message=f"the conversion run ended {run_state}{detail}"),
+                JobError(
+                    code=errors.run_ended_code(run_state), message=f"the conversion run ended {run_state}{detail}"
+                ),
                 attempt=job.attempt,
             )
         if run_state == "SUCCEEDED":
@@ -102,7 +105,7 @@ class Launches:
         return endings.fail(
             context,
             job.job_id,
-            JobError(code=errors.RUN_LOST, message="the conversion run ended without a result; try again"),
+            JobError(code=errors.ErrorCode.RUN_LOST, message="the conversion run ended without a result; try again"),
             attempt=job.attempt,
         )
 
@@ -116,5 +119,7 @@ class Launches:
         if job is None or state.is_terminal(job.status):
             return job
         return endings.fail(
-            self.context, job_id, JobError(code=errors.RUN_FAILED, message=f"the conversion run failed: {reason}")
+            self.context,
+            job_id,
+            JobError(code=errors.ErrorCode.RUN_FAILED, message=f"the conversion run failed: {reason}"),
         )

@@ -11,6 +11,7 @@ from typing import Any
 
 from etl_lib.errors import (
     ConversionError,
+    ErrorCode,
     JobConflictError,
     JobExpiredError,
     JobNotFoundError,
@@ -267,7 +268,7 @@ class Requests:
             return ReportLink(url=url, expires_at=utc_now() + timedelta(seconds=expires_in), size=size)
         stored = outputs.get_bytes(key) if size is not None else None
         if stored is None:
-            raise JobNotFoundError(f"job {job_id} has no run report", code="REPORT_MISSING")
+            raise JobNotFoundError(f"job {job_id} has no run report", code=ErrorCode.REPORT_MISSING)
         report: dict[str, Any] = json.loads(stored)
         return report
 
@@ -280,7 +281,7 @@ class Requests:
         if job.status is not JobStatus.SUCCEEDED:
             raise JobConflictError(
                 f"job {job_id} is {job.status.value}; {available} is available once it has SUCCEEDED",
-                code="JOB_NOT_FINISHED",
+                code=ErrorCode.JOB_NOT_FINISHED,
             )
         return job
 
@@ -297,6 +298,6 @@ class Requests:
             if jobs.get(job_id) is None:
                 raise JobNotFoundError(f"no job {job_id}")
             raise JobConflictError(
-                f"job {job_id} is being converted; delete it once it has finished", code="JOB_ACTIVE"
+                f"job {job_id} is being converted; delete it once it has finished", code=ErrorCode.JOB_ACTIVE
             )
         endings.remove_files(self.context, job)

@@ -46,12 +46,15 @@ class Uploads:
         job = self.requests.get_job(owner, job_id)
         if job.upload_id is None or job.part_size is None:
             raise JobConflictError(
-                f"job {job_id} is uploaded with a single POST form, not in parts", code=errors.UPLOAD_NOT_MULTIPART
+                f"job {job_id} is uploaded with a single POST form, not in parts",
+                code=errors.ErrorCode.UPLOAD_NOT_MULTIPART,
             )
         if job.status is not JobStatus.PENDING:
-            raise JobConflictError(f"job {job_id} is {job.status.value}: its upload is over", code=errors.UPLOAD_CLOSED)
+            raise JobConflictError(
+                f"job {job_id} is {job.status.value}: its upload is over", code=errors.ErrorCode.UPLOAD_CLOSED
+            )
         if job.is_expired(self.context.clock()):
-            raise JobConflictError(f"job {job_id}'s upload has expired", code=errors.UPLOAD_CLOSED)
+            raise JobConflictError(f"job {job_id}'s upload has expired", code=errors.ErrorCode.UPLOAD_CLOSED)
         return job
 
     def _parts_held(self, job: Job) -> list[UploadedPart]:
@@ -60,7 +63,7 @@ class Uploads:
             return self.context.inputs.list_parts(input_key(job.job_id), job.upload_id)
         except UploadGoneError:
             raise JobConflictError(
-                f"job {job.job_id}'s upload was completed or aborted", code=errors.UPLOAD_CLOSED
+                f"job {job.job_id}'s upload was completed or aborted", code=errors.ErrorCode.UPLOAD_CLOSED
             ) from None
 
     def upload_parts(self, owner: str, job_id: str) -> list[UploadedPart]:
@@ -78,11 +81,12 @@ class Uploads:
         count = -(-job.declared_bytes // job.part_size)
         if not 1 <= part_number <= count:
             raise JobServiceError(
-                f"part {part_number} is not one of job {job_id}'s parts (1 to {count})", code=errors.INVALID_PART_NUMBER
+                f"part {part_number} is not one of job {job_id}'s parts (1 to {count})",
+                code=errors.ErrorCode.INVALID_PART_NUMBER,
             )
         expires_in = context.limits.upload_expires_in
         if not context.jobs.extend_pending(job_id, expires_at=int(context.clock()) + expires_in + UPLOAD_GRACE_SECONDS):
-            raise JobConflictError(f"job {job_id}'s upload is over", code=errors.UPLOAD_CLOSED)
+            raise JobConflictError(f"job {job_id}'s upload is over", code=errors.ErrorCode.UPLOAD_CLOSED)
         return context.inputs.presign_part(
             input_key(job_id), job.upload_id, part_number, checksum_sha256=checksum_sha256, expires_in=expires_in
         )
@@ -96,17 +100,17 @@ class Uploads:
         parts = self._parts_held(job)
         problem = parts_problem(job, parts)
         if problem:
-            raise JobConflictError(f"{job.filename}: {problem}", code=errors.UPLOAD_INCOMPLETE)
+            raise JobConflictError(f"{job.filename}: {problem}", code=errors.ErrorCode.UPLOAD_INCOMPLETE)
         try:
             self.context.inputs.complete_multipart(input_key(job_id), job.upload_id, parts)
         except UploadGoneError:
             raise JobConflictError(
-                f"job {job_id}'s upload was completed or aborted", code=errors.UPLOAD_CLOSED
+                f"job {job_id}'s upload was completed or aborted", code=errors.ErrorCode.UPLOAD_CLOSED
             ) from None
         except PartsRefusedError as exc:
             raise JobConflictError(
                 f"{job.filename}: the parts changed while completing ({exc}); list them and try again",
-                code=errors.UPLOAD_INCOMPLETE,
+                code=errors.ErrorCode.UPLOAD_INCOMPLETE,
             ) from None
         return self.context.jobs.get(job_id) or job
 
@@ -145,27 +149,31 @@ class Uploads:
     def _check_upload(self, job: Job, key: str, size: int | None) -> JobError | None:
         name, max_bytes = job.filename, self.context.limits.max_upload_bytes
         if size is None:
-            return JobError(code=errors.UPLOAD_MISSING, message=f"{name}: the uploaded file is not there any more")
+            return JobError(
+                code=errors.ErrorCode.UPLOAD_MISSING, message=f"{name}: the uploaded file is not there any more"
+            )
         if size == 0:
-            return JobError(code=errors.EMPTY_FILE, message=f"{name}: the uploaded file is empty")
+            return JobError(code=errors.ErrorCode.EMPTY_FILE, message=f"{name}: the uploaded file is empty")
         if size > max_bytes:
             return JobError(
-                code=errors.FILE_TOO_LARGE,
+                code=errors.ErrorCode.FILE_TOO_LARGE,
                 message=f"{name}: {size:,} bytes is over the limit of {max_bytes:,}",
             )
         if size != job.declared_bytes:
             return JobError(
-                code=errors.SIZE_MISMATCH,
+                code=errors.ErrorCode.SIZE_MISMATCH,
                 message=f"{name}: {size:,} bytes were uploaded but the file has {job.declared_bytes:,}",
             )
         if size < MIN_PARQUET_BYTES:
-            return JobError(code="INVALID_PARQUET", message=f"{name}: {size} bytes is too small to be a Parquet file")
+            return JobError(
+                code=errors.ErrorCode.INVALID_PARQUET, message=f"{name}: {size} bytes is too small to be a Parquet file"
+            )
         head = self.context.inputs.read_range(key, 0, 4)
         tail = self.context.inputs.read_range(key, size - 4, 4)
         if head != PARQUET_MAGIC or tail != PARQUET_MAGIC:
             where = "start" if head != PARQUET_MAGIC else "end"
             return JobError(
-                code="INVALID_PARQUET",
+                code=errors.ErrorCode.INVALID_PARQUET,
                 message=f"{name}: not a Parquet file (no PAR1 magic at the {where}; truncated or another format?)",
             )
         return None

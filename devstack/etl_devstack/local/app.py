@@ -29,6 +29,7 @@ from werkzeug.wrappers import Request, Response
 from etl_devstack.local import REPO_ROOT
 from etl_devstack.local.http import READER_KEY, host_name
 from etl_devstack.local.limits import ServerLimits
+from etl_lib.errors import ErrorCode, S3ErrorCode
 
 FRONTEND_DIST = REPO_ROOT / "frontend" / "dist"
 CSP_FILE = REPO_ROOT / "frontend" / "csp.json"
@@ -55,9 +56,9 @@ def _refusal(exc: HTTPException, reader: Any) -> Response:
     """Werkzeug's refusals as API errors. It reports a body that stopped arriving (its
     deadline passed in the reader) as a 400 "client disconnected": that is a 408."""
     if reader is not None and reader.expired:
-        return _error(408, "REQUEST_TIMEOUT", "the request did not arrive in time")
+        return _error(408, ErrorCode.REQUEST_TIMEOUT, "the request did not arrive in time")
     code = exc.code or 400
-    return _error(code, "REQUEST_TOO_LARGE" if code == 413 else "BAD_REQUEST", exc.description or "")
+    return _error(code, ErrorCode.REQUEST_TOO_LARGE if code == 413 else ErrorCode.BAD_REQUEST, exc.description or "")
 
 
 def _has_body(request: Request) -> bool:
@@ -124,7 +125,7 @@ class LocalApp:
             response = _refusal(exc, environ.get(READER_KEY))
         except Exception:
             self.logger.exception("request failed", extra={"method": request.method, "path": request.path})
-            response = _error(500, "INTERNAL_ERROR", "internal error; see the server log")
+            response = _error(500, ErrorCode.INTERNAL_ERROR, "internal error; see the server log")
         self.logger.info(
             "request",
             extra={
@@ -147,14 +148,14 @@ class LocalApp:
         DNS name was rebound to 127.0.0.1 must not reach the API."""
         header = request.headers.get("Host")
         if not header:
-            return _error(400, "MISSING_HOST", "the request has no Host header")
+            return _error(400, ErrorCode.MISSING_HOST, "the request has no Host header")
         name = host_name(header)
         if name is None:
-            return _error(400, "BAD_HOST", "the Host header is malformed")
+            return _error(400, ErrorCode.BAD_HOST, "the Host header is malformed")
         if name not in self.hosts:
             return _error(
                 421,
-                "MISDIRECTED_REQUEST",
+                ErrorCode.MISDIRECTED_REQUEST,
                 f"this server does not answer to {name}; start it with --allowed-host {name} to allow it",
             )
         return None
@@ -168,7 +169,7 @@ class LocalApp:
             request.max_content_length = self.limits.max_api_body_bytes
             answer = self.gateway(request, path.removeprefix("/api") or "/")
             self.announce_completed_uploads()
-            return answer or _error(404, "NOT_FOUND", f"no route {request.method} {path}")
+            return answer or _error(404, ErrorCode.NOT_FOUND, f"no route {request.method} {path}")
         if path.startswith("/objects/"):
             bucket, _, key = path.removeprefix("/objects/").partition("/")
             if request.method == "POST" and not key:
@@ -177,7 +178,7 @@ class LocalApp:
                 return self.upload_part(request, bucket, key)
             if request.method in {"GET", "HEAD"} and key:
                 return self.download(request, bucket, key)
-            return _error(405, "METHOD_NOT_ALLOWED", f"{request.method} {path}")
+            return _error(405, ErrorCode.METHOD_NOT_ALLOWED, f"{request.method} {path}")
         return self.static(request)
 
     # --- the object store, as S3 answers its presigned URLs ---------------------------------
@@ -189,7 +190,7 @@ class LocalApp:
 
         inputs, _ = _stores()
         if bucket != inputs.bucket:
-            return _error(404, "NO_SUCH_BUCKET", f"no bucket {bucket}")
+            return _error(404, ErrorCode.NO_SUCH_BUCKET, f"no bucket {bucket}")
         try:
             key, size = receive(request, inputs, self.limits, service().limits.max_upload_bytes)
         except UploadRefused as exc:  # the rest of the body is not read (see __call__)
@@ -204,7 +205,7 @@ class LocalApp:
 
         inputs, _ = _stores()
         if bucket != inputs.bucket:
-            return _error(404, "NoSuchBucket", f"no bucket {bucket}")
+            return _error(404, S3ErrorCode.NO_SUCH_BUCKET, f"no bucket {bucket}")
         try:
             part = receive_part(request, inputs, key)
         except UploadRefused as exc:  # the rest of the body is not read (see __call__)
@@ -227,16 +228,16 @@ class LocalApp:
 
         _, outputs = _stores()
         if bucket != outputs.bucket:
-            return _error(404, "NO_SUCH_BUCKET", f"no bucket {bucket}")
+            return _error(404, ErrorCode.NO_SUCH_BUCKET, f"no bucket {bucket}")
         try:
             outputs.verify_get(key, {k: request.args[k] for k in request.args})
             path = outputs.path(key)
         except SignatureError as exc:
-            return _error(403, "ACCESS_DENIED", str(exc))
+            return _error(403, ErrorCode.ACCESS_DENIED, str(exc))
         except ValueError as exc:
-            return _error(400, "BAD_KEY", str(exc))
+            return _error(400, ErrorCode.BAD_KEY, str(exc))
         if not path.is_file():
-            return _error(404, "NO_SUCH_KEY", "the object does not exist")
+            return _error(404, ErrorCode.NO_SUCH_KEY, "the object does not exist")
         return send_file(
             path,
             request.environ,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from etl_devstack.local.app import Event, object_created_event
+from etl_lib.errors import ErrorCode
 
 MAX_RUN_ATTEMPTS = 2  # a run interrupted by a stop is re-run once, then the job fails
 # Half-written files: atomic object writes (.NAME.tmp-*), output pieces (.NAME.parts-*),
@@ -132,7 +133,7 @@ class Lifecycle:
                 svc.fail(
                     job_id,
                     JobError(
-                        code="RUN_LOST",
+                        code=ErrorCode.RUN_LOST,
                         message="the local server stopped before this conversion started; upload the file again",
                     ),
                 )
@@ -177,7 +178,6 @@ class Lifecycle:
         and a retry would only kill the next worker.
         """
         from etl_devstack.local.worker import worker_id
-        from etl_lib.errors import WORKER_DIED
         from etl_lib.jobs import state
         from etl_lib.jobs.models import JobError, JobStatus
         from etl_lib.jobs.runs import RunQueue
@@ -185,7 +185,7 @@ class Lifecycle:
 
         how = f"killed by signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"exit status {exitcode}"
         error = JobError(
-            code=WORKER_DIED,
+            code=ErrorCode.WORKER_DIED,
             message=f"the worker converting this file stopped ({how}), possibly for lack of memory; "
             "try again, or with a smaller file",
         )
