@@ -30,7 +30,8 @@ S3_NOT_MOTO = {
 """Where moto is laxer than S3, the stub answers as S3 does, and only there:
 
 - S3 refuses a copy range past its source's end ("Range specified is not valid for source
-  object of size: N", recorded in versity/versitygw issue 610); moto copies what there is.
+  object of size: N", S3's message as S3-compatible servers record it); moto copies what
+  there is.
   The publish relies on the refusal: a piece shorter than its writer reported fails its copy.
 - S3 refuses part numbers outside 1-10,000 on every part call ("Part number must be an integer
   between 1 and 10000, inclusive"); moto checks them on UploadPart but not on UploadPartCopy.
