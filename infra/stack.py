@@ -8,7 +8,13 @@ from aws_cdk import Annotations, CfnOutput, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from etl_devstack.sessions.config import OUTPUT_REGION, OUTPUT_SESSION_ROLE, OUTPUT_WHEEL
+from etl_devstack.sessions.config import (
+    OUTPUT_INSTALLER_OPTION,
+    OUTPUT_MODULES,
+    OUTPUT_REGION,
+    OUTPUT_SESSION_ROLE,
+    OUTPUT_WHEEL,
+)
 from infra import assets
 from infra.config import InfraConfig
 from infra.pipeline.api import Api
@@ -296,6 +302,8 @@ class PipelineStack(Stack):
         # Read by `etl session-config` (notebooks on Glue interactive sessions).
         CfnOutput(self, OUTPUT_SESSION_ROLE, value=self.sessions.role.role_arn)
         CfnOutput(self, OUTPUT_WHEEL, value=self.sessions.wheel_url)
+        CfnOutput(self, OUTPUT_MODULES, value=self.sessions.python_modules)
+        CfnOutput(self, OUTPUT_INSTALLER_OPTION, value=self.sessions.installer_option)
         CfnOutput(self, OUTPUT_REGION, value=self.region)
 
 
