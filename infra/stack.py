@@ -188,10 +188,11 @@ class PipelineStack(Stack):
             glue_job=etl.job,
         )
         # The runs (in their job-scoped sessions of the run role) register their outputs'
-        # tables; DELETE /jobs/{job_id} and the reconciler (ending a dead attempt) drop them.
+        # tables; DELETE /jobs/{job_id} drops them, and the reconciler (ending a dead attempt,
+        # sweeping the tables of gone or expired jobs) lists and drops them.
         catalog.grant_register(self.run_role.role)
         catalog.grant_drop(functions.status)
-        catalog.grant_drop(self.reconciler.function)
+        catalog.grant_sweep(self.reconciler.function)
         self.engineer_sources = EngineerSources(
             self,
             "EngineerSources",
