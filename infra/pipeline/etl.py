@@ -21,6 +21,7 @@ from etl_lib.platform import GLUE_VERSION
 from infra.assets import (
     GLUE_SCRIPT,
     PYTHON_MODULES_INSTALLER_OPTION,
+    WheelhouseError,
     runtime_closure,
     wheel_identity,
     wheel_name,
@@ -113,6 +114,10 @@ class GlueArtifacts(Construct):
         ``extra`` need on Glue, each at its constraints.txt pin (the staging checked that the
         wheelhouse holds them all)."""
         pins = runtime_closure(*wheel_requirements(), *extra)
+        unstaged = sorted(set(pins) - set(self.wheel_files))
+        if unstaged:  # a root outside infra.assets.wheelhouse_pins, which decides what is staged
+            names = ", ".join(unstaged)
+            raise WheelhouseError(f"no staged wheel for {names}: add its root to infra.assets.wheelhouse_pins")
         return [self.wheel_url(), *(self.url(WHEELS_PREFIX + self.wheel_files[name]) for name in pins)]
 
     def python_modules(self, *extra: str) -> dict[str, str]:

@@ -896,3 +896,10 @@ def test_the_artifacts_deployment_uploads_exactly_the_wheels_the_jobs_install(sy
         args = synth.raw["Resources"][synth.logical_id(job)]["Properties"]["DefaultArguments"]
         listed = {url.rsplit("/", 1)[1] for url in installed_urls(synth, args["--additional-python-modules"])}
         assert listed <= wheels
+
+
+def test_a_job_needing_a_package_the_wheelhouse_does_not_stage_fails_synth_naming_it(synth: Synth) -> None:
+    """What is staged is decided in one place (assets.wheelhouse_pins): a job listing a root
+    outside it would name a wheel that is not in the bucket; synth says so instead."""
+    with pytest.raises(assets.WheelhouseError, match=r"no staged wheel for .*\bmoto\b.*wheelhouse_pins"):
+        synth.stack.artifacts.module_urls("moto")
