@@ -7,7 +7,10 @@
   used, otherwise the source-only directory is (tests, CI, `cdk diff`).
 * Glue artifacts: the job script plus a pure-Python wheel of ``etl_lib`` built here (a wheel is
   only a zip with a dist-info folder), with a fixed timestamp so the asset hash only changes when
-  the sources do.
+  the sources do, and the wheels of everything that wheel needs on Glue (its runtime closure at
+  constraints.txt's pins), for Glue's platform. Those come from PyPI once, at install time
+  (`make wheelhouse` into :data:`GLUE_WHEELHOUSE_DIR`); synth only reads them, so a Glue run
+  installs from the artifacts bucket alone and never reaches an index (a VPC-mode job cannot).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 import zipfile
 from pathlib import Path
@@ -31,6 +35,8 @@ LAMBDA_SOURCE_DIR = BUILD / "lambda-source"
 LAMBDA_BUNDLE_DIR = BUILD / "lambda-bundle"
 BUNDLE_MARKER = ".bundled"
 GLUE_ARTIFACTS_DIR = BUILD / "glue-artifacts"
+# The wheels `make wheelhouse` downloads for Glue's platform (:func:`wheelhouse_pins`).
+GLUE_WHEELHOUSE_DIR = REPO / "build" / "glue-wheelhouse"
 GLUE_SCRIPT = REPO / "glue_jobs" / "parquet_to_json.py"
 VALIDATION_SCRIPT = REPO / "glue_jobs" / "validate_notebook.py"
 VALIDATION_NOTEBOOK = REPO / "notebooks" / "03-validate-output.ipynb"
@@ -223,8 +229,17 @@ raise SystemExit("glue_jobs/parquet_to_json.py was not in the repository when th
 '''
 
 
-def stage_glue_artifacts(target: Path = GLUE_ARTIFACTS_DIR) -> tuple[Path, bool]:
-    """Stage the Glue scripts and the etl_lib wheel; returns (dir, whether the job script existed)."""
+def stage_glue_artifacts(target: Path | None = None, wheelhouse: Path | None = None) -> tuple[Path, bool]:
+    """Stage the Glue scripts, the etl_lib wheel and the wheels of its runtime closure (from
+    ``wheelhouse``, :data:`GLUE_WHEELHOUSE_DIR` by default); returns (dir, whether the job
+    script existed). Raises :class:`WheelhouseError` (one line) when a wheel is missing.
+
+    By default a folder of this process's own, as for the Lambda sources: two synths at once
+    must not delete what the other is still staging.
+    """
+    target = target or GLUE_ARTIFACTS_DIR / str(os.getpid())
+    # First, so a missing wheel fails synth before anything is written.
+    closure = glue_wheels(wheelhouse or GLUE_WHEELHOUSE_DIR)
     if target.exists():
         shutil.rmtree(target)
     (target / "scripts").mkdir(parents=True)
@@ -238,16 +253,22 @@ def stage_glue_artifacts(target: Path = GLUE_ARTIFACTS_DIR) -> tuple[Path, bool]
     (target / "notebooks").mkdir()
     shutil.copy2(VALIDATION_NOTEBOOK, target / "notebooks" / VALIDATION_NOTEBOOK.name)
     build_etl_lib_wheel(target / "wheels")
+    for wheel in closure.values():
+        _link_or_copy(wheel, target / "wheels" / wheel.name)
     return target, script_present
 
 
-if __name__ == "__main__":
-    import sys
+def _link_or_copy(source: Path, target: Path) -> None:
+    # A hard link costs no copy of the ~100 MB of wheels per synth; another file system cannot.
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
-    # `python -m infra.assets bundle DIR`: the last step of `make lambda-bundle`.
-    if len(sys.argv) != 3 or sys.argv[1] != "bundle":
-        raise SystemExit("usage: python -m infra.assets bundle DIR")
-    bundle = finish_bundle(Path(sys.argv[2]))
+
+def _bundle_command(directory: str) -> None:
+    """`python -m infra.assets bundle DIR`: the last step of `make lambda-bundle`."""
+    bundle = finish_bundle(Path(directory))
     try:
         print(f"native encoder: {check_native_build(bundle).name} (glibc <= {'.'.join(map(str, TARGET_GLIBC))})")
     except ValueError as exc:
@@ -315,3 +336,103 @@ def wheel_requirements() -> list[str]:
     """The library's own runtime requirements (no extras), from pyproject.toml."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     return list(project["dependencies"])
+
+
+# What the scheduled validation job installs besides the etl_lib wheel: papermill runs the
+# notebook on ipykernel (infra/pipeline/validation.py).
+NOTEBOOK_MODULES = ("papermill", "ipykernel")
+# Glue 6.0 runs CPython 3.13 on x86_64 Linux with glibc 2.34 (TARGET_GLIBC): pip there takes
+# manylinux wheels up to that glibc. `make wheelhouse` asks PyPI for the two tags wheels are
+# published under (newer releases, pyarrow's among them, ship manylinux_2_28 only).
+GLUE_WHEEL_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
+# Glue passes these to pip with --additional-python-modules: every module is a wheel file in
+# the artifacts bucket, so pip never consults an index (none is reachable in VPC mode) and
+# installs exactly the listed files (the closure is complete, tests/infra hold it).
+PYTHON_MODULES_INSTALLER_OPTION = "--no-index --no-deps"
+
+
+class WheelhouseError(Exception):
+    """The Glue wheelhouse lacks a wheel synth needs (one line, says what to run)."""
+
+
+def wheelhouse_pins() -> dict[str, str]:
+    """Every package a Glue job or session of the stack installs, at its pin: the closure of
+    the library's requirements and :data:`NOTEBOOK_MODULES` (the union of what each needs)."""
+    return runtime_closure(*wheel_requirements(), *NOTEBOOK_MODULES)
+
+
+def wheel_identity(filename: str) -> tuple[str, str]:
+    """(normalized name, version) of a wheel file name, as PEP 427 spells them."""
+    from packaging.utils import parse_wheel_filename
+
+    name, version, _build, _tags = parse_wheel_filename(filename)
+    return str(name), str(version)
+
+
+def _installs_on_glue(filename: str) -> bool:
+    from packaging import tags
+    from packaging.utils import parse_wheel_filename
+
+    glibc_major, glibc_minor = TARGET_GLIBC
+    platforms = [f"manylinux_{glibc_major}_{m}_x86_64" for m in range(glibc_minor, 16, -1)]
+    platforms += ["manylinux2014_x86_64", "linux_x86_64"]
+    python = tuple(int(part) for part in PYTHON_VERSION.split("."))
+    supported = {*tags.cpython_tags(python, platforms=platforms), *tags.compatible_tags(python, platforms=platforms)}
+    return not supported.isdisjoint(parse_wheel_filename(filename)[3])
+
+
+def glue_wheels(wheelhouse: Path, pins: dict[str, str] | None = None) -> dict[str, Path]:
+    """The wheel file in ``wheelhouse`` of each of ``pins`` (:func:`wheelhouse_pins` by
+    default), at exactly its version and installable on Glue 6.0. Raises
+    :class:`WheelhouseError` naming what is missing and the command that fetches it: synth
+    never falls back to PyPI at run time."""
+    from packaging.version import Version
+
+    pins = wheelhouse_pins() if pins is None else pins
+    found: dict[str, Path] = {}
+    for wheel in sorted(wheelhouse.glob("*.whl")):
+        name, version = wheel_identity(wheel.name)
+        if name in pins and Version(version) == Version(pins[name]) and _installs_on_glue(wheel.name):
+            found.setdefault(name, wheel)
+    missing = [f"{name}=={version}" for name, version in pins.items() if name not in found]
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise WheelhouseError(
+            f"the Glue wheelhouse {wheelhouse} lacks {missing[0]}{more} for Glue's platform: "
+            "run `make wheelhouse` (fetches them from PyPI once)"
+        )
+    return found
+
+
+def download_wheelhouse(target: Path) -> dict[str, Path]:
+    """Fetch the wheel of each of :func:`wheelhouse_pins` for Glue's platform into ``target``
+    (emptied first, so it holds the closure and nothing else): `make wheelhouse`, at install
+    time, the one moment a registry is reached."""
+    pins = wheelhouse_pins()
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    requirements = target / "requirements.txt"
+    requirements.write_text("".join(f"{name}=={version}\n" for name, version in pins.items()), encoding="utf-8")
+    platforms = [arg for platform in GLUE_WHEEL_PLATFORMS for arg in ("--platform", platform)]
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"]
+    command += [*platforms, "--implementation", "cp", "--python-version", PYTHON_VERSION]
+    subprocess.run([*command, "--dest", str(target), "--requirement", str(requirements)], check=True)
+    return glue_wheels(target, pins)
+
+
+if __name__ == "__main__":
+    usage = "usage: python -m infra.assets bundle DIR | wheelhouse [DIR]"
+    match sys.argv[1:]:
+        case ["bundle", directory]:
+            _bundle_command(directory)
+        case ["wheelhouse", *where] if len(where) <= 1:
+            folder = Path(where[0]) if where else GLUE_WHEELHOUSE_DIR
+            try:
+                wheels = download_wheelhouse(folder)
+            except (WheelhouseError, subprocess.CalledProcessError) as exc:
+                raise SystemExit(f"make wheelhouse: {exc}") from exc
+            size_mb = sum(w.stat().st_size for w in wheels.values()) / 1024**2
+            print(f"{folder}: {len(wheels)} wheels for Glue {PYTHON_VERSION} x86_64, {size_mb:.0f} MB")
+        case _:
+            raise SystemExit(usage)

@@ -8,7 +8,13 @@ from aws_cdk import Annotations, CfnOutput, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from etl_devstack.sessions.config import OUTPUT_REGION, OUTPUT_SESSION_ROLE, OUTPUT_WHEEL
+from etl_devstack.sessions.config import (
+    OUTPUT_INSTALLER_OPTION,
+    OUTPUT_MODULES,
+    OUTPUT_REGION,
+    OUTPUT_SESSION_ROLE,
+    OUTPUT_WHEEL,
+)
 from infra import assets
 from infra.config import InfraConfig
 from infra.pipeline.api import Api
@@ -182,10 +188,11 @@ class PipelineStack(Stack):
             glue_job=etl.job,
         )
         # The runs (in their job-scoped sessions of the run role) register their outputs'
-        # tables; DELETE /jobs/{job_id} and the reconciler (ending a dead attempt) drop them.
+        # tables; DELETE /jobs/{job_id} drops them, and the reconciler (ending a dead attempt,
+        # sweeping the tables of gone or expired jobs) lists and drops them.
         catalog.grant_register(self.run_role.role)
         catalog.grant_drop(functions.status)
-        catalog.grant_drop(self.reconciler.function)
+        catalog.grant_sweep(self.reconciler.function)
         self.engineer_sources = EngineerSources(
             self,
             "EngineerSources",
@@ -296,6 +303,8 @@ class PipelineStack(Stack):
         # Read by `etl session-config` (notebooks on Glue interactive sessions).
         CfnOutput(self, OUTPUT_SESSION_ROLE, value=self.sessions.role.role_arn)
         CfnOutput(self, OUTPUT_WHEEL, value=self.sessions.wheel_url)
+        CfnOutput(self, OUTPUT_MODULES, value=self.sessions.python_modules)
+        CfnOutput(self, OUTPUT_INSTALLER_OPTION, value=self.sessions.installer_option)
         CfnOutput(self, OUTPUT_REGION, value=self.region)
 
 

@@ -20,12 +20,13 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from etl_lib.contract.annotations import DECIMAL_ANNOTATION
-from etl_lib.jobs.ports import Column, OutputCatalog, OutputTable
+from etl_lib.jobs.ports import Column, ListedTable, OutputCatalog, OutputTable
 
 OPENX_SERDE = "org.openx.data.jsonserde.JsonSerDe"
 TEXT_INPUT_FORMAT = "org.apache.hadoop.mapred.TextInputFormat"
@@ -38,6 +39,13 @@ TABLE_PREFIX = "job_"
 # deleting a job drops its tables. The stack and a run's session policy grant exactly these.
 REGISTER_ACTIONS = ("glue:CreateTable", "glue:DeleteTable", "glue:GetTable")
 DROP_ACTIONS = ("glue:DeleteTable",)
+# The reconciler's sweep (etl_lib.jobs.reconcile.sweep_tables) lists tables and drops those
+# whose job is gone or expired.
+SWEEP_ACTIONS = ("glue:GetTables", "glue:DeleteTable")
+GLUE_PAGE_SIZE = 100
+"""GetTables' largest page."""
+# A job's table name: the prefix, the job id (32 hex digits, models.new_job_id) and the attempt.
+_JOB_TABLE = re.compile(rf"^{TABLE_PREFIX}([0-9a-f]{{32}})_[0-9a-z]+$")
 
 # A Hive column or struct field name that needs no quoting or mapping.
 _PLAIN_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -48,6 +56,18 @@ def table_name(job_id: str, attempt: str) -> str:
     """A job attempt's table: each attempt registers its own, so a duplicate run that lost
     its claim can only ever drop its own table, never the one of the run that published."""
     return f"{TABLE_PREFIX}{job_id}_{attempt}".lower()
+
+
+def job_of_table(name: str) -> str | None:
+    """The job id a table of :func:`table_name` belongs to; None for any other table (one a
+    person added to the database is never the sweep's to drop)."""
+    match = _JOB_TABLE.fullmatch(name)
+    return match.group(1) if match else None
+
+
+def job_tables_pattern(first: str = "") -> str:
+    """The regular expression of the jobs' tables (whose job id starts with ``first``)."""
+    return f"{TABLE_PREFIX}{first}.*"
 
 
 def _without_null(schema: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -197,6 +217,23 @@ class GlueOutputCatalog(OutputCatalog):
             return None
         return table
 
+    def listed(self, pattern: str, *, limit: int) -> list[ListedTable]:
+        pages = self.client.get_paginator("get_tables").paginate(
+            DatabaseName=self.database,
+            Expression=pattern,
+            PaginationConfig={"MaxItems": limit, "PageSize": min(limit, GLUE_PAGE_SIZE)},
+        )
+        listed = [
+            ListedTable(name=table["Name"], created_at=_epoch(table.get("CreateTime")))
+            for page in pages
+            for table in page["TableList"]
+        ]
+        return listed[:limit]
+
+
+def _epoch(moment: Any) -> float:
+    return float(moment.timestamp()) if moment is not None else 0.0
+
 
 class SqliteOutputCatalog(OutputCatalog):
     """The local stack's catalog: each table's Glue ``TableInput`` in a SQLite file.
@@ -212,15 +249,26 @@ class SqliteOutputCatalog(OutputCatalog):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute("CREATE TABLE IF NOT EXISTS tables (name TEXT PRIMARY KEY, table_input TEXT NOT NULL)")
+            # When each table was registered, as Glue's CreateTime (a file made before it
+            # existed gets the column, its tables counting as the oldest).
+            columns = {row[1] for row in db.execute("PRAGMA table_info(tables)")}
+            if "created_at" not in columns:
+                try:
+                    db.execute("ALTER TABLE tables ADD COLUMN created_at REAL NOT NULL DEFAULT 0")
+                except sqlite3.OperationalError as exc:  # another process added it meanwhile
+                    if "duplicate column" not in str(exc):
+                        raise
 
     def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=30)
+        db = sqlite3.connect(self.path, timeout=30)
+        db.create_function("regexp_full", 2, _full_match, deterministic=True)
+        return db
 
     def register(self, table: OutputTable) -> None:
         with self._connect() as db:
             db.execute(
-                "INSERT OR REPLACE INTO tables (name, table_input) VALUES (?, ?)",
-                (table.name, json.dumps(table_input(table))),
+                "INSERT OR REPLACE INTO tables (name, table_input, created_at) VALUES (?, ?, ?)",
+                (table.name, json.dumps(table_input(table)), time.time()),
             )
 
     def drop(self, name: str) -> bool:
@@ -231,6 +279,17 @@ class SqliteOutputCatalog(OutputCatalog):
         with self._connect() as db:
             row = db.execute("SELECT table_input FROM tables WHERE name = ?", (name,)).fetchone()
         return None if row is None else {"DatabaseName": self.database, **json.loads(row[0])}
+
+    def listed(self, pattern: str, *, limit: int) -> list[ListedTable]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT name, created_at FROM tables WHERE regexp_full(?, name) ORDER BY name LIMIT ?", (pattern, limit)
+            ).fetchall()
+        return [ListedTable(name=name, created_at=created) for name, created in rows]
+
+
+def _full_match(pattern: str, name: str) -> bool:
+    return re.fullmatch(pattern, name) is not None
 
 
 def catalog_from_spec(spec: str) -> OutputCatalog:

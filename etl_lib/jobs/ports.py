@@ -64,6 +64,15 @@ class Column:
 
 
 @dataclass(frozen=True)
+class ListedTable:
+    """A table of the outputs' catalog as a listing gives it: its name, and when it was
+    registered (epoch seconds; 0 when the catalog does not say)."""
+
+    name: str
+    created_at: float
+
+
+@dataclass(frozen=True)
 class OutputTable:
     """What is registered for one job's output."""
 
@@ -316,3 +325,8 @@ class OutputCatalog(ABC):
     @abstractmethod
     def describe(self, name: str) -> dict[str, Any] | None:
         """The table as the catalog holds it (Glue's ``Table`` shape), or None."""
+
+    @abstractmethod
+    def listed(self, pattern: str, *, limit: int) -> list[ListedTable]:
+        """Up to ``limit`` of the database's tables whose names match ``pattern`` (a regular
+        expression, as Glue's ``GetTables`` takes it), read page by page."""

@@ -20,6 +20,17 @@ event may be lost (left in a dead-letter queue). Three kinds of job then stick:
   which waits out the lease, to take over). FAILED with ``RUN_LOST``, and the dead attempt's
   files removed.
 
+It also sweeps the outputs' catalog: a job's table must go when the job does, but in AWS
+DynamoDB's TTL deletes an expired job's record and S3's lifecycle its files, and neither
+knows the table (and a process may die between deleting a job and dropping its table). So
+each pass drops the tables whose job is gone or past its expiry (:func:`sweep_tables`). A
+sweep rather than a DynamoDB stream of TTL deletions: it needs no stream, consumer or
+dead-letter queue, runs the same on the local stack (which has no streams), and also finds
+the tables any other failure left behind. It is bounded per pass (one shard of the tables'
+names, at most :attr:`ReconcilePolicy.tables_checked` of them read against the job store,
+oldest first), so a flood of expired tables goes over several passes, never in one that
+outlives its Lambda.
+
 Every change is one conditional write that re-checks, atomically, what the decision was made
 on (the attempt and its lapsed lease; no claim and the queued time; the relaunch count), so
 a live run that renewed its lease or claimed the job meanwhile is never touched, and
@@ -35,6 +46,7 @@ from dataclasses import dataclass, field
 
 from etl_lib.errors import ErrorCode, run_ended_code
 from etl_lib.jobs import state
+from etl_lib.jobs.catalog import job_of_table, job_tables_pattern
 from etl_lib.jobs.models import Job, JobError, JobStatus
 from etl_lib.jobs.service import GLUE_FAILED_STATES, JobService
 
@@ -49,6 +61,16 @@ DEFAULT_START_TIMEOUT_SECONDS = 2 * 3600
 its launcher cannot tell whether it is alive (the converter's asynchronous invocation, which
 Lambda retries for at most its event age and then reports to the on-failure destination)."""
 
+DEFAULT_TABLES_CHECKED = 200
+"""Tables a pass reads the job of (and may drop): 200 GetItem and DeleteTable calls, seconds."""
+DEFAULT_TABLES_LISTED = 2000
+"""Tables a pass lists from its shard (20 GetTables pages); with 16 shards, a catalog of up to
+32,000 tables is seen whole every 16 passes."""
+DEFAULT_TABLE_SHARD_SECONDS = 300
+"""A pass sweeps the shard of the current period of this length (the reconciler's schedule)."""
+TABLE_SHARDS = "0123456789abcdef"
+"""The first hex digit of the tables' job ids (uniformly random): one shard per period, in turn."""
+
 
 @dataclass(frozen=True)
 class ReconcilePolicy:
@@ -59,6 +81,10 @@ class ReconcilePolicy:
     start_timeout: int = DEFAULT_START_TIMEOUT_SECONDS
     # How long after a lease lapsed its job is failed; the service's lease length by default.
     lease_grace: int | None = None
+    # The catalog sweep's bounds (see sweep_tables).
+    tables_checked: int = DEFAULT_TABLES_CHECKED
+    tables_listed: int = DEFAULT_TABLES_LISTED
+    table_shard_seconds: int = DEFAULT_TABLE_SHARD_SECONDS
 
 
 @dataclass
@@ -72,6 +98,8 @@ class Reconciled:
     failed_lapsed: list[str] = field(default_factory=list)
     # Ended FAILED because the launcher says its run ended before claiming it.
     failed_run_ended: list[str] = field(default_factory=list)
+    # Catalog tables dropped because their job is gone or expired.
+    dropped_tables: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> int:
@@ -96,7 +124,43 @@ def reconcile(
             _reconcile_one(service, policy, job, now, done)
         except Exception:  # one job's store error must not stop the others
             log.exception("cannot reconcile a job", extra={"job_id": job_id})
+    try:
+        done.dropped_tables = sweep_tables(service, policy, now=now)
+    except Exception:  # a catalog that cannot be listed must not undo the jobs' pass
+        log.exception("cannot sweep the outputs' catalog")
     return done
+
+
+def sweep_tables(service: JobService, policy: ReconcilePolicy | None = None, *, now: int) -> list[str]:
+    """Drop the catalog tables of jobs that are gone or expired at ``now``, within the
+    policy's bounds: list the tables of this period's shard (job ids starting with one hex
+    digit, the shards taken in turn), and read the job of at most ``tables_checked`` of
+    them, oldest first (a job expires the retention after its table was registered, so the
+    oldest tables fall due first, and a flood of them is drained in that order). Tables not
+    named for a job are never touched. Returns the names dropped."""
+    policy = policy or ReconcilePolicy()
+    catalog = service.catalog
+    if catalog is None:
+        return []
+    shard = TABLE_SHARDS[(now // policy.table_shard_seconds) % len(TABLE_SHARDS)]
+    listed = catalog.listed(job_tables_pattern(shard), limit=policy.tables_listed)
+    if len(listed) >= policy.tables_listed:
+        log.warning("the catalog shard holds more tables than a pass lists", extra={"shard": shard})
+    ours = sorted((t for t in listed if job_of_table(t.name)), key=lambda t: (t.created_at, t.name))
+    dropped: list[str] = []
+    for table in ours[: policy.tables_checked]:
+        job_id = job_of_table(table.name) or ""
+        try:
+            job = service.jobs.get(job_id)
+            if job is not None and not job.is_expired(now):
+                continue  # the job lives: its table stays
+            if catalog.drop(table.name):
+                dropped.append(table.name)
+        except Exception:  # one table's error must not stop the others
+            log.exception("cannot sweep a catalog table", extra={"table": table.name, "job_id": job_id})
+    if dropped:
+        log.info("catalog tables of gone or expired jobs dropped", extra={"count": len(dropped), "shard": shard})
+    return dropped
 
 
 def _reconcile_one(service: JobService, policy: ReconcilePolicy, job: Job, now: int, done: Reconciled) -> None:

@@ -4,8 +4,9 @@ The notebooks' first cell starts with ``%load_ext etl_lib.notebook.session_confi
 ``glue_pyspark`` kernel every line that starts with ``%`` runs in the local kernel process,
 before any statement reaches a session, so this extension can set what the session is
 created with: it sets the config's environment (the local endpoint's AWS config file) and
-runs each magic (``%region``, ``%iam_role``, ``%additional_python_modules``...) through
-IPython, i.e. through aws-glue-sessions' own magics. On the ``etl-local`` kernel the same
+runs each magic (``%region``, ``%iam_role``, ``%additional_python_modules``..., and
+``%%configure`` with the rest of its line as the cell) through IPython, i.e. through
+aws-glue-sessions' own magics. On the ``etl-local`` kernel the same
 magics are recorded no-ops and the environment is left alone. Without a config file it
 says so and changes nothing.
 
@@ -53,7 +54,10 @@ def load_ipython_extension(ipython: Any) -> None:
     print(f"Glue session config: {path} ({config.get('source', '')})")
     for line in config.get("magics", []):
         name, _, argument = line.lstrip("%").partition(" ")
-        ipython.run_line_magic(name, argument.strip())
+        if line.startswith("%%"):  # a cell magic (``%%configure {...}``): its argument is the cell
+            ipython.run_cell_magic(name, "", argument.strip())
+        else:
+            ipython.run_line_magic(name, argument.strip())
 
 
 def unload_ipython_extension(ipython: Any) -> None:

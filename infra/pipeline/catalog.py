@@ -3,7 +3,8 @@
 Each table is one job attempt's output folder read by the OpenX JSON SerDe, so Athena can query
 a result (etl_lib.jobs.catalog, docs/catalog.md). The functions that register (the converter
 Lambda, the Glue conversion job) get exactly CreateTable, DeleteTable and GetTable on this
-database's tables; the one that only drops them (the status Lambda's DELETE) DeleteTable.
+database's tables; the one that only drops them (the status Lambda's DELETE) DeleteTable; the
+reconciler, which lists them to drop those of gone or expired jobs, GetTables and DeleteTable.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from etl_lib.jobs.catalog import DROP_ACTIONS, REGISTER_ACTIONS
+from etl_lib.jobs.catalog import DROP_ACTIONS, REGISTER_ACTIONS, SWEEP_ACTIONS
 
 
 def database_name(name_prefix: str) -> str:
@@ -51,6 +52,10 @@ class OutputCatalogDatabase(Construct):
     def grant_drop(self, principal: iam.IGrantable) -> None:
         """Drop the outputs' tables (deleting a job)."""
         self._grant(principal, DROP_ACTIONS)
+
+    def grant_sweep(self, principal: iam.IGrantable) -> None:
+        """List the outputs' tables and drop them (the reconciler's sweep of expired jobs')."""
+        self._grant(principal, SWEEP_ACTIONS)
 
     def _grant(self, principal: iam.IGrantable, actions: tuple[str, ...]) -> None:
         iam.Grant.add_to_principal(grantee=principal, actions=list(actions), resource_arns=self.resource_arns)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -18,7 +18,15 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from etl_lib.platform import GLUE_VERSION
-from infra.assets import GLUE_SCRIPT, runtime_closure, wheel_name, wheel_requirements
+from infra.assets import (
+    GLUE_SCRIPT,
+    PYTHON_MODULES_INSTALLER_OPTION,
+    WheelhouseError,
+    runtime_closure,
+    wheel_identity,
+    wheel_name,
+    wheel_requirements,
+)
 from infra.pipeline.network import Network
 from infra.pipeline.storage import UPLOAD_PREFIX
 
@@ -31,7 +39,8 @@ SPARK_UI_RETENTION_DAYS = 30
 
 
 class GlueArtifacts(Construct):
-    """A private bucket holding the Glue scripts and the etl_lib wheel under their real names.
+    """A private bucket holding the Glue scripts, the etl_lib wheel and the wheels of its
+    runtime closure (infra.assets.stage_glue_artifacts) under their real names.
 
     A plain S3 asset would be stored as ``<hash>.whl``, which pip refuses as a wheel name, so the
     staged directory is copied with a BucketDeployment that keeps the file names.
@@ -47,6 +56,12 @@ class GlueArtifacts(Construct):
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
+        # The staged closure's wheel files by package name: what python_modules lists.
+        self.wheel_files = {
+            wheel_identity(path.name)[0]: path.name
+            for path in sorted((staged_dir / "wheels").glob("*.whl"))
+            if path.name != wheel_name()
+        }
         self.bucket = s3.Bucket(
             self,
             "Bucket",
@@ -81,7 +96,10 @@ class GlueArtifacts(Construct):
             destination_key_prefix="glue/",
             # Keep glue/temp/ (Spark scratch) when a new version is deployed.
             prune=False,
-            memory_limit=256,
+            # The asset holds the closure's wheels (about 100 MB, pyarrow's the largest):
+            # the deployment function unzips it in its /tmp and copies it with the AWS CLI.
+            memory_limit=1024,
+            ephemeral_storage_size=Size.mebibytes(2048),
         )
 
     def url(self, key: str) -> str:
@@ -91,14 +109,24 @@ class GlueArtifacts(Construct):
         """The etl_lib wheel the Glue job runs (and Glue interactive sessions install)."""
         return self.url(WHEELS_PREFIX + wheel_name())
 
-    def python_modules(self, *extra: str) -> dict[str, str]:
-        """A Glue job's arguments installing the wheel, ``extra`` packages, and all they need
-        at the exact versions constraints.txt pins, with ``--no-deps``: every run installs the
-        same packages, none resolved from PyPI's latest at run time."""
+    def module_urls(self, *extra: str) -> list[str]:
+        """The s3:// URLs of the wheel and of the staged wheel of every package it and
+        ``extra`` need on Glue, each at its constraints.txt pin (the staging checked that the
+        wheelhouse holds them all)."""
         pins = runtime_closure(*wheel_requirements(), *extra)
+        unstaged = sorted(set(pins) - set(self.wheel_files))
+        if unstaged:  # a root outside infra.assets.wheelhouse_pins, which decides what is staged
+            names = ", ".join(unstaged)
+            raise WheelhouseError(f"no staged wheel for {names}: add its root to infra.assets.wheelhouse_pins")
+        return [self.wheel_url(), *(self.url(WHEELS_PREFIX + self.wheel_files[name]) for name in pins)]
+
+    def python_modules(self, *extra: str) -> dict[str, str]:
+        """A Glue job's arguments installing :meth:`module_urls` from the artifacts bucket with
+        no index and no dependency resolution: every run installs the same files, and no run
+        reaches PyPI (a VPC-mode job could not)."""
         return {
-            "--additional-python-modules": ",".join([self.wheel_url(), *(f"{n}=={v}" for n, v in pins.items())]),
-            "--python-modules-installer-option": "--no-deps",
+            "--additional-python-modules": ",".join(self.module_urls(*extra)),
+            "--python-modules-installer-option": PYTHON_MODULES_INSTALLER_OPTION,
         }
 
 

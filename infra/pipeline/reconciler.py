@@ -5,7 +5,9 @@ lambdas/reconciler/handler.py).
 Its grants are exactly the calls one pass makes: scan the table for QUEUED and RUNNING jobs,
 read and conditionally update them, start a run (Glue's StartJobRun, or the converter's
 asynchronous Invoke), read a Glue run's state, and remove a dead attempt's files from
-``outputs/``. It never reads an input or an output object.
+``outputs/``; and, sweeping the outputs' catalog, list its tables, read their jobs and drop
+the tables of jobs gone or expired (GetTables and DeleteTable on that database, granted by
+the stack with the catalog's other grants). It never reads an input or an output object.
 """
 
 from __future__ import annotations

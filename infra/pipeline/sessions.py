@@ -8,6 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.assets import PYTHON_MODULES_INSTALLER_OPTION
 from infra.pipeline.etl import GlueArtifacts, glue_role
 from infra.pipeline.validation import allow_validation_data
 
@@ -45,3 +46,8 @@ class GlueSessionRole(Construct):
             )
         )
         self.wheel_url = artifacts.wheel_url()
+        # What a session installs (``%additional_python_modules``, and its pip options through
+        # ``%%configure``): the conversion job's own wheels from the artifacts bucket, with no
+        # index, so a notebook runs the very packages the job runs and reaches no PyPI.
+        self.python_modules = ",".join(artifacts.module_urls())
+        self.installer_option = PYTHON_MODULES_INSTALLER_OPTION

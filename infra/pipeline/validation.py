@@ -12,13 +12,11 @@ from constructs import Construct
 
 from etl_lib.jobs.models import VALIDATION_FOLDER
 from etl_lib.platform import GLUE_VERSION
-from infra.assets import NOTEBOOKS_PREFIX, VALIDATION_NOTEBOOK, VALIDATION_SCRIPT
+from infra.assets import NOTEBOOK_MODULES, NOTEBOOKS_PREFIX, VALIDATION_NOTEBOOK, VALIDATION_SCRIPT
 from infra.pipeline.etl import SCRIPTS_PREFIX, GlueArtifacts, glue_role, spark_job_arguments
 from infra.pipeline.storage import OUTPUT_PREFIX, UPLOAD_PREFIX
 
 VALIDATION_PREFIX = "validation/"
-# What the job installs besides the etl_lib wheel: papermill runs the notebook on ipykernel.
-NOTEBOOK_MODULES = ("papermill", "ipykernel")
 
 
 def allow_validation_data(

@@ -1,4 +1,5 @@
-"""The reconciler Lambda: relaunches or fails jobs no live run will move on.
+"""The reconciler Lambda: relaunches or fails jobs no live run will move on, and drops the
+catalog tables of jobs that are gone or expired.
 
 An EventBridge schedule rule invokes it every few minutes with a
 "Scheduled Event". It runs one pass of :func:`etl_lib.jobs.reconcile.reconcile` (the local
@@ -47,7 +48,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "failed_unclaimed": done.failed_unclaimed,
         "failed_run_ended": done.failed_run_ended,
         "failed_lapsed": done.failed_lapsed,
+        "dropped_tables": done.dropped_tables,
     }
     if done.relaunched or done.failed:
         logger.warning("stuck jobs reconciled", extra=summary)
+    elif done.dropped_tables:
+        logger.info("catalog tables of gone or expired jobs dropped", extra=summary)
     return summary

@@ -79,3 +79,27 @@ def synthesize(outdir: Path, **context: Any) -> Iterator[Synth]:
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
     yield from synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+ARTIFACTS = "ARTIFACTS-BUCKET"
+"""What :func:`installed_urls` puts for the artifacts bucket's name."""
+
+
+def installed_urls(synth: Synth, value: Any) -> list[str]:
+    """The URLs of an ``--additional-python-modules`` value (a Join over the artifacts bucket)."""
+    bucket = {"Ref": synth.logical_id(synth.stack.artifacts.bucket)}
+    separator, parts = value["Fn::Join"]
+    assert all(isinstance(part, str) or part == bucket for part in parts), "only the artifacts bucket is referred to"
+    return str(separator).join(part if isinstance(part, str) else ARTIFACTS for part in parts).split(",")
+
+
+def staged_asset(synth: Synth) -> Path:
+    """The directory the Glue artifacts' BucketDeployment uploads, as synth staged it in cdk.out."""
+    bucket = {"Ref": synth.logical_id(synth.stack.artifacts.bucket)}
+    (deployment,) = [
+        resource["Properties"]
+        for resource in synth.resources("Custom::CDKBucketDeployment").values()
+        if resource["Properties"]["DestinationBucketName"] == bucket
+    ]
+    (key,) = deployment["SourceObjectKeys"]
+    return synth.outdir / f"asset.{str(key).removesuffix('.zip')}"

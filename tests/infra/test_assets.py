@@ -130,20 +130,67 @@ def test_the_deployed_library_converts_without_the_developer_stack(kind: str, tm
     assert dest.read_text() == '{"a":1}\n{"a":null}\n{"a":3}\n'
 
 
+def _wheelhouse(folder: Path, pins: dict[str, str], tag: str = "py3-none-any") -> Path:
+    """A wheelhouse with a (content-less) wheel file named for each pin: staging reads names only."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, version in pins.items():
+        (folder / f"{name.replace('-', '_')}-{version}-{tag}.whl").write_bytes(b"")
+    return folder
+
+
 def test_glue_artifacts_are_staged(tmp_path: Path) -> None:
-    staged, present = assets.stage_glue_artifacts(tmp_path / "glue")
+    pins = assets.wheelhouse_pins()
+    wheelhouse = _wheelhouse(tmp_path / "wheelhouse", {**pins, "left-over": "1.0"})
+    staged, present = assets.stage_glue_artifacts(tmp_path / "glue", wheelhouse)
     assert present == assets.GLUE_SCRIPT.is_file()
     assert (staged / "scripts" / "parquet_to_json.py").is_file()
     assert (staged / "scripts" / "validate_notebook.py").is_file()
     assert (staged / "notebooks" / "03-validate-output.ipynb").read_bytes() == assets.VALIDATION_NOTEBOOK.read_bytes()
     assert (staged / "wheels" / assets.wheel_name()).is_file()
+    # The closure's wheels, and nothing else the wheelhouse holds.
+    others = [path.name for path in (staged / "wheels").glob("*.whl") if path.name != assets.wheel_name()]
+    assert dict(assets.wheel_identity(name) for name in others) == pins
+
+
+def test_the_wheelhouse_covers_the_library_and_the_notebook_jobs_closure() -> None:
+    pins = assets.wheelhouse_pins()
+    assert {"pyarrow", "pydantic", "pydantic-core", "numpy", "papermill", "ipykernel"} <= set(pins)
+    assert pins == assets.runtime_closure(*assets.wheel_requirements(), *assets.NOTEBOOK_MODULES)
+    assert all(version == assets.pinned(name) for name, version in pins.items())
+
+
+def test_synth_without_the_wheelhouse_fails_in_one_line_saying_what_to_run(tmp_path: Path) -> None:
+    with pytest.raises(assets.WheelhouseError) as missing:
+        assets.stage_glue_artifacts(tmp_path / "glue", tmp_path / "no-wheelhouse")
+    message = str(missing.value)
+    assert "\n" not in message
+    assert "lacks" in message and "make wheelhouse" in message
+    assert not (tmp_path / "glue").exists(), "nothing is staged before the check"
+
+
+def test_a_wheel_of_another_version_or_platform_does_not_count(tmp_path: Path) -> None:
+    pins = {"pyarrow": "25.0.1", "six": "1.17.0"}
+    wheelhouse = _wheelhouse(tmp_path / "a", {"six": "1.17.0", "pyarrow": "24.0.0"})
+    with pytest.raises(assets.WheelhouseError, match=r"lacks pyarrow==25\.0\.1 for Glue"):
+        assets.glue_wheels(wheelhouse, pins)
+    # A macOS, an aarch64 and a too-new-glibc build of the right version install nowhere on Glue.
+    elsewhere = ("macosx_11_0_arm64", "manylinux_2_28_aarch64", "manylinux_2_39_x86_64")
+    for platform in elsewhere:
+        _wheelhouse(tmp_path / "a", {"pyarrow": "25.0.1"}, f"cp313-cp313-{platform}")
+    with pytest.raises(assets.WheelhouseError, match=r"lacks pyarrow==25\.0\.1"):
+        assets.glue_wheels(wheelhouse, pins)
+    _wheelhouse(tmp_path / "a", {"pyarrow": "25.0.1"}, "cp313-cp313-manylinux_2_28_x86_64")
+    found = assets.glue_wheels(wheelhouse, pins)
+    assert found["pyarrow"].name == "pyarrow-25.0.1-cp313-cp313-manylinux_2_28_x86_64.whl"
+    assert found["six"].name == "six-1.17.0-py3-none-any.whl"
 
 
 def test_missing_glue_script_is_replaced_by_a_failing_placeholder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(assets, "GLUE_SCRIPT", tmp_path / "absent" / "parquet_to_json.py")
-    staged, present = assets.stage_glue_artifacts(tmp_path / "glue")
+    wheelhouse = _wheelhouse(tmp_path / "wheelhouse", assets.wheelhouse_pins())
+    staged, present = assets.stage_glue_artifacts(tmp_path / "glue", wheelhouse)
     assert not present
     assert "raise SystemExit" in (staged / "scripts" / "parquet_to_json.py").read_text()
 

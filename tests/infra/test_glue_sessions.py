@@ -3,16 +3,23 @@ outputs a session needs, and `etl session-config` on this synthesized stack's ou
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from etl_devstack.sessions.config import OUTPUT_REGION, OUTPUT_SESSION_ROLE, OUTPUT_WHEEL
+from etl_devstack.sessions.config import (
+    OUTPUT_INSTALLER_OPTION,
+    OUTPUT_MODULES,
+    OUTPUT_REGION,
+    OUTPUT_SESSION_ROLE,
+    OUTPUT_WHEEL,
+)
 from etl_lib.cli import main
 from infra import assets
-from tests.infra.conftest import Synth
+from tests.infra.conftest import Synth, installed_urls
 
 # With the other synth tests: one worker stages build/infra/lambda-source at a time (two
 # synths in two workers delete each other's staged sources mid-copy).
@@ -63,10 +70,13 @@ def test_the_stack_outputs_the_session_role_and_the_jobs_own_wheel(synth: Synth)
     outputs = synth.raw["Outputs"]
     assert outputs[OUTPUT_SESSION_ROLE]["Value"] == {"Fn::GetAtt": [synth.logical_id(synth.stack.sessions.role), "Arn"]}
     job = synth.raw["Resources"][synth.logical_id(synth.stack.etl.job)]["Properties"]
-    job_modules = job["DefaultArguments"]["--additional-python-modules"]["Fn::Join"][1]
-    wheel = outputs[OUTPUT_WHEEL]["Value"]["Fn::Join"][1]
-    assert job_modules[:2] == wheel[:2] and job_modules[2].startswith(wheel[2] + ",")
+    job_modules = installed_urls(synth, job["DefaultArguments"]["--additional-python-modules"])
+    assert installed_urls(synth, outputs[OUTPUT_WHEEL]["Value"]) == job_modules[:1]
     assert f"/glue/wheels/{assets.wheel_name()}" in json.dumps(outputs[OUTPUT_WHEEL]["Value"])
+    # A session installs the job's very wheels, from the bucket, with the job's pip options.
+    assert installed_urls(synth, outputs[OUTPUT_MODULES]["Value"]) == job_modules
+    installer_option = job["DefaultArguments"]["--python-modules-installer-option"]
+    assert outputs[OUTPUT_INSTALLER_OPTION]["Value"] == installer_option == assets.PYTHON_MODULES_INSTALLER_OPTION
     assert outputs[OUTPUT_REGION]["Value"] == synth.stack.region == "eu-west-1"
 
 
@@ -95,7 +105,7 @@ def test_session_config_writes_the_magics_from_the_deployed_outputs(
     }
     outputs = {
         key: _resolve(synth.raw["Outputs"][key]["Value"], synth.raw, names)
-        for key in (OUTPUT_SESSION_ROLE, OUTPUT_WHEEL, OUTPUT_REGION)
+        for key in (OUTPUT_SESSION_ROLE, OUTPUT_WHEEL, OUTPUT_MODULES, OUTPUT_INSTALLER_OPTION, OUTPUT_REGION)
     }
     outputs_file = tmp_path / "cdk-outputs.json"
     outputs_file.write_text(json.dumps({synth.stack.stack_name: {**outputs, "ApiUrl": "https://x"}}))
@@ -108,8 +118,17 @@ def test_session_config_writes_the_magics_from_the_deployed_outputs(
         "%region eu-west-1",
         "%iam_role arn:aws:iam::111111111111:role/session-role",
         "%glue_version 6.0",
-        f"%additional_python_modules s3://artifacts-bucket/glue/wheels/{assets.wheel_name()}",
+        f"%additional_python_modules {outputs[OUTPUT_MODULES]}",
+        '%%configure {"--python-modules-installer-option": "--no-index --no-deps"}',
     ]
+    modules = outputs[OUTPUT_MODULES].split(",")
+    assert modules[0] == f"s3://artifacts-bucket/glue/wheels/{assets.wheel_name()}"
+    closure = assets.runtime_closure(*assets.wheel_requirements())
+    assert dict(assets.wheel_identity(url.rsplit("/", 1)[1]) for url in modules[1:]) == closure
+    # aws-glue-sessions' %%configure reads its cell with ast.literal_eval.
+    assert ast.literal_eval(written["magics"][-1].removeprefix("%%configure ")) == {
+        "--python-modules-installer-option": assets.PYTHON_MODULES_INSTALLER_OPTION
+    }
     assert written["env"] == {}
     assert "wrote" in capsys.readouterr().err
 
@@ -118,4 +137,4 @@ def test_session_config_says_what_is_missing(tmp_path: Path, capsys: pytest.Capt
     outputs_file = tmp_path / "cdk-outputs.json"
     outputs_file.write_text(json.dumps({"Old": {OUTPUT_SESSION_ROLE: "arn:aws:iam::1:role/x"}}))
     assert main(["session-config", "--outputs-file", str(outputs_file), "--config", str(tmp_path / "c.json")]) == 2
-    assert f"lack {OUTPUT_WHEEL}" in capsys.readouterr().err
+    assert f"lack {OUTPUT_MODULES}, {OUTPUT_INSTALLER_OPTION}" in capsys.readouterr().err

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.infra.conftest import Synth, synthesize
+from infra import assets
+from tests.infra.conftest import ARTIFACTS, Synth, installed_urls, staged_asset, synthesize
 from tests.infra.test_cfn_lint import assert_cfn_lint_clean
 
 # Aliased: under their own names pytest would collect them here a second time.
@@ -126,6 +127,27 @@ def test_the_glue_job_runs_through_a_network_connection_with_a_self_referencing_
     role = vpc_synth.logical_id(vpc_synth.stack.etl.role)
     actions = {a for s in statements_of_role(vpc_synth, role) for a in as_list(s["Action"])}
     assert {"glue:GetConnection", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface"} <= actions
+
+
+@pytest.mark.parametrize("mode", ["default", "vpc"])
+def test_glue_jobs_install_only_staged_wheels_and_never_consult_an_index(
+    synth: Synth, vpc_synth: Synth, mode: str
+) -> None:
+    """The isolated subnets reach S3 (its gateway endpoint) and no index: every module a Glue
+    job installs is a wheel file the artifacts deployment uploads, and pip is told --no-index."""
+    built = vpc_synth if mode == "vpc" else synth
+    uploaded = {path.name for path in (staged_asset(built) / "wheels").glob("*.whl")}
+    for job, roots in ((built.stack.etl.job, ()), (built.stack.validation.job, assets.NOTEBOOK_MODULES)):
+        args = built.raw["Resources"][built.logical_id(job)]["Properties"]["DefaultArguments"]
+        urls = installed_urls(built, args["--additional-python-modules"])
+        assert "--no-index" in args["--python-modules-installer-option"].split()
+        prefix = f"s3://{ARTIFACTS}/glue/wheels/"
+        assert all(url.startswith(prefix) for url in urls)
+        names = [url.removeprefix(prefix) for url in urls]
+        assert set(names) <= uploaded
+        assert names[0] == assets.wheel_name()
+        closure = assets.runtime_closure(*assets.wheel_requirements(), *roots)
+        assert dict(assets.wheel_identity(name) for name in names[1:]) == closure
 
 
 def test_the_vpc_mode_synthesizes_cdk_nag_clean(vpc_synth: Synth) -> None:

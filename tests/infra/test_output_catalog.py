@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from etl_lib.jobs.catalog import REGISTER_ACTIONS
+from etl_lib.jobs.catalog import REGISTER_ACTIONS, SWEEP_ACTIONS
 from infra.pipeline.catalog import database_name
 from tests.infra.conftest import Synth
 from tests.infra.test_template import as_list, statements_of_role
@@ -74,10 +74,14 @@ def test_the_registering_runs_get_exactly_create_delete_and_get_table_on_that_da
 
 def test_delete_gets_delete_table_only_and_no_other_role_any_table_action(synth: Synth) -> None:
     stack = synth.stack
-    for dropping in (stack.functions.status.role, stack.reconciler.function.role):
-        (statement,) = _table_statements(synth, dropping)
-        assert as_list(statement["Action"]) == ["glue:DeleteTable"]
-        assert _resources(statement) == _arns(synth)
+    (statement,) = _table_statements(synth, stack.functions.status.role)
+    assert as_list(statement["Action"]) == ["glue:DeleteTable"]
+    assert _resources(statement) == _arns(synth)
+    # The reconciler's sweep lists the database's tables and drops those of gone or expired
+    # jobs (etl_lib.jobs.reconcile.sweep_tables): exactly GetTables and DeleteTable, there only.
+    (statement,) = _table_statements(synth, stack.reconciler.function.role)
+    assert sorted(as_list(statement["Action"])) == sorted(SWEEP_ACTIONS) == ["glue:DeleteTable", "glue:GetTables"]
+    assert _resources(statement) == _arns(synth)
     granted = (stack.run_role.role, stack.functions.status.role, stack.reconciler.function.role)
     allowed = {synth.logical_id(role) for role in granted}
     for logical_id in synth.resources("AWS::IAM::Role"):

@@ -13,7 +13,7 @@ from etl_lib.platform import GLUE_VERSION, PYTHON_VERSION
 from infra import assets
 from infra.assets import wheel_name
 from infra.pipeline import hosting
-from tests.infra.conftest import Synth
+from tests.infra.conftest import ARTIFACTS, Synth, installed_urls, staged_asset
 
 pytestmark = pytest.mark.xdist_group("infra")
 
@@ -518,12 +518,14 @@ def test_glue_job(synth: Synth) -> None:
 
     args = job["DefaultArguments"]
     artifacts = synth.logical_id(synth.stack.artifacts.bucket)
-    modules = args["--additional-python-modules"]["Fn::Join"][1]
-    assert modules[:2] == ["s3://", {"Ref": artifacts}]
-    assert (
-        modules[2].startswith(f"/glue/wheels/{wheel_name()},pyarrow==") or f"/glue/wheels/{wheel_name()}," in modules[2]
-    )
-    assert args["--python-modules-installer-option"] == "--no-deps"
+    assert {"Ref": artifacts} in args["--additional-python-modules"]["Fn::Join"][1]
+    urls = installed_urls(synth, args["--additional-python-modules"])
+    # Wheel files in the artifacts bucket only, the project's first: no `name==version` for
+    # pip to look up, and no index to look it up in.
+    assert urls[0] == f"s3://{ARTIFACTS}/glue/wheels/{wheel_name()}"
+    assert all(url.startswith(f"s3://{ARTIFACTS}/glue/wheels/") and url.endswith(".whl") for url in urls)
+    assert not [url for url in urls if "==" in url]
+    assert args["--python-modules-installer-option"].split() == ["--no-index", "--no-deps"]
     table = synth.logical_id(synth.stack.jobs.table)
     input_bucket = synth.logical_id(synth.stack.storage.input_bucket)
     output_bucket = synth.logical_id(synth.stack.storage.output_bucket)
@@ -646,10 +648,10 @@ def test_scheduled_validation_runs_the_notebook_on_glue_6(synth: Synth) -> None:
     assert "glue/scripts/validate_notebook.py" in json.dumps(job["Command"]["ScriptLocation"])
     assert job["SecurityConfiguration"]
     args = job["DefaultArguments"]
-    modules = json.dumps(args["--additional-python-modules"])
-    assert "papermill==2.7.0" in modules
-    assert "ipykernel==7.4.0" in modules
-    assert f"glue/wheels/{assets.wheel_name()}" in modules
+    modules = installed_urls(synth, args["--additional-python-modules"])
+    assert modules[0].endswith(f"/glue/wheels/{assets.wheel_name()}")
+    assert any(url.endswith("/glue/wheels/papermill-2.7.0-py3-none-any.whl") for url in modules)
+    assert any(url.endswith("/glue/wheels/ipykernel-7.4.0-py3-none-any.whl") for url in modules)
     assert "glue/notebooks/03-validate-output.ipynb" in json.dumps(args["--extra-files"])
     assert args["--JOBS_TABLE"] == {"Ref": synth.logical_id(synth.stack.jobs.table)}
     assert args["--OUTPUT_BUCKET"] == {"Ref": synth.logical_id(synth.stack.storage.output_bucket)}
@@ -843,10 +845,10 @@ def test_every_pass_role_names_the_service_the_role_may_be_passed_to(synth: Synt
         assert statement.get("Condition", {}).get("StringEquals", {}).get("iam:PassedToService"), policy
 
 
-def _installed_modules(args: dict[str, Any]) -> dict[str, str]:
-    joined = args["--additional-python-modules"]["Fn::Join"][1][-1]
-    _wheel, *pins = joined.split(",")
-    return dict(pin.split("==") for pin in pins)
+def _installed_modules(synth: Synth, args: dict[str, Any]) -> dict[str, str]:
+    """Name and version of each wheel installed besides the project's, from its file name."""
+    _wheel, *urls = installed_urls(synth, args["--additional-python-modules"])
+    return dict(assets.wheel_identity(url.rsplit("/", 1)[1]) for url in urls)
 
 
 @pytest.mark.parametrize("job", ["etl", "validation"])
@@ -861,8 +863,10 @@ def test_each_glue_job_installs_exact_pins_of_everything_it_needs_and_resolves_n
 
     construct = getattr(synth.stack, job).job
     args = synth.raw["Resources"][synth.logical_id(construct)]["Properties"]["DefaultArguments"]
-    assert args["--python-modules-installer-option"] == "--no-deps"
-    installed = _installed_modules(args)
+    assert args["--python-modules-installer-option"] == assets.PYTHON_MODULES_INSTALLER_OPTION
+    installed = _installed_modules(synth, args)
+    roots = assets.NOTEBOOK_MODULES if job == "validation" else ()
+    assert installed == assets.runtime_closure(*assets.wheel_requirements(), *roots)
     assert {"pyarrow", "pydantic", "pydantic-core", "numpy"} <= set(installed)
     if job == "validation":
         assert {"papermill", "ipykernel"} <= set(installed)
@@ -878,3 +882,24 @@ def test_each_glue_job_installs_exact_pins_of_everything_it_needs_and_resolves_n
             elif not needed.specifier.contains(installed[re.sub(r"[-_.]+", "-", needed.name).lower()]):
                 missing.append(f"{name} needs {needed}, not the pinned version")
     assert missing == []
+
+
+def test_the_artifacts_deployment_uploads_exactly_the_wheels_the_jobs_install(synth: Synth) -> None:
+    """The staged asset holds the project wheel and one wheel per package of the closure, and
+    every URL a job lists is a file of that asset: no run looks for a wheel that is not there."""
+    wheels = {path.name for path in (staged_asset(synth) / "wheels").glob("*.whl")}
+    assert wheel_name() in wheels
+    identities = [assets.wheel_identity(name) for name in wheels - {wheel_name()}]
+    assert dict(identities) == assets.wheelhouse_pins()
+    assert len(identities) == len(dict(identities)), "one wheel per package"
+    for job in (synth.stack.etl.job, synth.stack.validation.job):
+        args = synth.raw["Resources"][synth.logical_id(job)]["Properties"]["DefaultArguments"]
+        listed = {url.rsplit("/", 1)[1] for url in installed_urls(synth, args["--additional-python-modules"])}
+        assert listed <= wheels
+
+
+def test_a_job_needing_a_package_the_wheelhouse_does_not_stage_fails_synth_naming_it(synth: Synth) -> None:
+    """What is staged is decided in one place (assets.wheelhouse_pins): a job listing a root
+    outside it would name a wheel that is not in the bucket; synth says so instead."""
+    with pytest.raises(assets.WheelhouseError, match=r"no staged wheel for .*\bmoto\b.*wheelhouse_pins"):
+        synth.stack.artifacts.module_urls("moto")

@@ -124,3 +124,41 @@ def test_a_pass_that_a_glue_run_ended_before_claiming_fails_its_job_with_the_run
     assert failed is not None
     assert failed.error is not None
     assert (failed.status, failed.error.code) == (JobStatus.FAILED, "RUN_SUCCEEDED")
+
+
+def test_a_scheduled_pass_drops_the_tables_of_expired_and_gone_jobs_of_its_shard(
+    aws_lambda_env: AwsResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DynamoDB's TTL removes a job's record and S3's lifecycle its files; the scheduled pass
+    removes its catalog table. One expired job per shard: whichever shard this pass sweeps
+    (by the clock), exactly its table goes; a live job's table and a table of no job stay."""
+    from etl_lib.jobs.catalog import table_name
+    from etl_lib.jobs.models import new_job_id
+    from etl_lib.jobs.reconcile import TABLE_SHARDS
+    from etl_lib.jobs.settings import service
+    from tests.jobs.test_catalog_sweep import register, succeeded
+
+    database = f"outputs_{new_job_id()[:10]}"
+    glue = boto3.client("glue")
+    glue.create_database(DatabaseInput={"Name": database})
+    monkeypatch.setenv("CATALOG_DATABASE", database)
+    service.cache_clear()
+    jobs = service()
+    now = int(time.time())
+    expired = [succeeded(jobs, expires_at=now - 1, job_id=digit + new_job_id()[1:]) for digit in TABLE_SHARDS]
+    gone = succeeded(jobs, expires_at=now - 1)
+    assert jobs.jobs.delete(gone.job_id, expired_by=now)  # as DynamoDB's TTL would
+    live = [succeeded(jobs, expires_at=now + 86_400, job_id=digit + new_job_id()[1:]) for digit in TABLE_SHARDS]
+    register(jobs, "sales_by_region")
+    all_tables = {t["Name"] for t in glue.get_tables(DatabaseName=database)["TableList"]}
+
+    result = reconciler_handler(load_event("scheduled_event.json"), FakeLambdaContext("reconciler"))
+
+    (dropped_expired,) = [str(job.catalog_table) for job in expired if job.catalog_table in result["dropped_tables"]]
+    shard = dropped_expired[len("job_")]
+    expected = {dropped_expired} | ({gone.catalog_table} if gone.job_id.startswith(shard) else set())
+    assert set(result["dropped_tables"]) == expected
+    left = {t["Name"] for t in glue.get_tables(DatabaseName=database)["TableList"]}
+    assert left == all_tables - expected
+    assert {job.catalog_table for job in live} | {"sales_by_region"} <= left
+    assert table_name(gone.job_id, gone.attempt or "") == gone.catalog_table

@@ -363,3 +363,29 @@ def test_validation_passes_on_the_conformance_corpus(tmp_path: Path) -> None:
             failures.append(f"{src.name}: {exc}")
     assert not failures
     assert validated > 40
+
+
+def test_session_config_applies_its_cell_magics_with_the_rest_of_the_line_as_the_cell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`etl session-config` writes the pip options as ``%%configure {...}`` (the kernel has no
+    line magic for them): the extension must run it as a cell magic, the others as lines."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from etl_lib.notebook.session_config import CONFIG_ENV
+
+    config = tmp_path / "session.json"
+    option = '{"--python-modules-installer-option": "--no-index --no-deps"}'
+    magics = ["%glue_version 6.0", "%additional_python_modules s3://b/glue/wheels/a.whl,s3://b/glue/wheels/b.whl"]
+    config.write_text(json.dumps({"source": "test", "env": {}, "magics": [*magics, f"%%configure {option}"]}))
+    monkeypatch.setenv(CONFIG_ENV, str(config))
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path))
+    shell = InteractiveShell.instance()
+    assert shell.extension_manager is not None
+    try:
+        shell.extension_manager.load_extension("etl_lib.notebook.glue_local")
+        shell.extension_manager.load_extension("etl_lib.notebook.session_config")
+        assert glue_local.SETTINGS["configure"] == option
+        assert glue_local.SETTINGS["additional_python_modules"] == "s3://b/glue/wheels/a.whl,s3://b/glue/wheels/b.whl"
+    finally:
+        InteractiveShell.clear_instance()

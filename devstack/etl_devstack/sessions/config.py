@@ -7,7 +7,10 @@ git-ignored file (:data:`CONFIG_NAME`, found from the notebook's directory upwar
 
 - for AWS, from the deployed stack's outputs (``cdk deploy --outputs-file`` JSON, or
   CloudFormation ``DescribeStacks``): ``%region``, ``%iam_role`` (the session role),
-  ``%additional_python_modules`` (the very wheel the Glue job runs), ``%glue_version 6.0``;
+  ``%additional_python_modules`` (the very wheels the Glue job installs: the project's and its
+  closure's, staged in the artifacts bucket) and ``%%configure`` with the job's pip options
+  (``--no-index``: a session installs them without any index, as the job does),
+  ``%glue_version 6.0``;
 - for the local endpoint (``etl sessions``): an AWS profile whose ``endpoint_url`` is the
   endpoint, with the key of the endpoint's current start as its credentials (read from
   the endpoint's :data:`ENDPOINT_STATE` file; the endpoint refuses any other), in a
@@ -35,6 +38,8 @@ from etl_lib.platform import DEFAULT_DATA_DIR, GLUE_VERSION
 # Stack outputs (infra/stack.py declares them with these names).
 OUTPUT_SESSION_ROLE = "GlueSessionRoleArn"
 OUTPUT_WHEEL = "GlueWheelS3Uri"
+OUTPUT_MODULES = "GluePythonModules"
+OUTPUT_INSTALLER_OPTION = "GluePythonModulesInstallerOption"
 OUTPUT_REGION = "Region"
 LOCAL_PROFILE = "etl-local-sessions"
 # Where `etl sessions` keeps its sessions and, while it runs, its URL and key.
@@ -51,7 +56,8 @@ class SessionConfigError(Exception):
 
 def aws_magics(outputs: Mapping[str, str], region: str | None = None) -> list[str]:
     """The magics of a session on AWS from the stack's outputs."""
-    missing = [name for name in (OUTPUT_SESSION_ROLE, OUTPUT_WHEEL) if not outputs.get(name)]
+    needed = (OUTPUT_SESSION_ROLE, OUTPUT_MODULES, OUTPUT_INSTALLER_OPTION)
+    missing = [name for name in needed if not outputs.get(name)]
     if missing:
         raise SessionConfigError(f"the stack outputs lack {', '.join(missing)}: deploy this version (make deploy)")
     region = region or outputs.get(OUTPUT_REGION)
@@ -61,7 +67,9 @@ def aws_magics(outputs: Mapping[str, str], region: str | None = None) -> list[st
         f"%region {region}",
         f"%iam_role {outputs[OUTPUT_SESSION_ROLE]}",
         f"%glue_version {GLUE_VERSION}",
-        f"%additional_python_modules {outputs[OUTPUT_WHEEL]}",
+        f"%additional_python_modules {outputs[OUTPUT_MODULES]}",
+        # A cell magic (the kernel has no line magic for it): the rest is the cell.
+        "%%configure " + json.dumps({"--python-modules-installer-option": outputs[OUTPUT_INSTALLER_OPTION]}),
     ]
 
 
