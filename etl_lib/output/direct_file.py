@@ -93,6 +93,25 @@ class DirectFile:
                 self._drain(self._used)
         return size
 
+    def write_from(self, fd: int, size: int) -> int:
+        """Append the first ``size`` bytes of the open file ``fd``, read straight into the
+        aligned buffer: one copy of each byte, where ``write`` of bytes read first makes two.
+
+        Raises :class:`EOFError` if ``fd`` holds fewer than ``size`` bytes.
+        """
+        done, capacity = 0, len(self._view)
+        while done < size:
+            take = min(size - done, capacity - self._used)
+            with self._view[self._used : self._used + take] as room:
+                got = os.preadv(fd, [room], done)
+            if got == 0:
+                raise EOFError(f"the file ended after {done} of {size} bytes")
+            self._used += got
+            done += got
+            if self._used == capacity:
+                self._drain(capacity)
+        return size
+
     def flush(self) -> None:
         """Nothing to do: bytes wait in the aligned buffer until it is full or closed (a
         direct write cannot be of a partial block)."""

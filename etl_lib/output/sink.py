@@ -73,7 +73,7 @@ def open_piece(uri: str) -> Iterator[BinaryIO]:
             raise
 
 
-class _Destination(DirectFile):
+class Destination(DirectFile):
     """The temporary file ``tmp`` of ``dest``, written around the page cache and synced when
     its block succeeds: the output is written once and not read back, so the cache's copy is
     pure cost. A write that fails (a full disk, a quota) is an :class:`OutputError` naming
@@ -89,6 +89,12 @@ class _Destination(DirectFile):
     def write(self, data: bytes | bytearray | memoryview | object) -> int:
         try:
             return super().write(data)
+        except OSError as exc:
+            raise self._failed(exc) from exc
+
+    def write_from(self, fd: int, size: int) -> int:
+        try:
+            return super().write_from(fd, size)
         except OSError as exc:
             raise self._failed(exc) from exc
 
@@ -144,7 +150,7 @@ def atomic_output(dest: str, *, s3_client: Any = None) -> Iterator[BinaryIO]:
         finally:
             remove_tree(staging, s3_client=s3_client)
         return
-    with local_atomic(dest, _Destination) as out:
+    with local_atomic(dest, Destination) as out:
         yield out
 
 
@@ -237,13 +243,9 @@ def _publish_local(pieces: Sequence[str], dest: str, prefix: bytes) -> int:
     return os.path.getsize(dest)
 
 
-def copy_at(piece: str, size: int, out: int, offset: int, *, consume: bool = False) -> None:
+def _copy_at(piece: str, size: int, out: int, offset: int) -> None:
     """Copy the file ``piece``, of ``size`` bytes as its writer counted them, into the file
-    descriptor ``out`` at ``offset``: in the kernel (copy_file_range) where possible.
-
-    ``consume`` removes ``piece`` once copied, for a staged piece nobody reads again: its
-    pages, still dirty in the page cache, are then dropped rather than written to the disk
-    beside the output's, and the removal runs on the copying thread."""
+    descriptor ``out`` at ``offset``: in the kernel (copy_file_range) where possible."""
     with open(piece, "rb") as src:
         actual = os.fstat(src.fileno()).st_size
         if actual != size:
@@ -260,8 +262,6 @@ def copy_at(piece: str, size: int, out: int, offset: int, *, consume: bool = Fal
         while done < size:
             chunk = os.pread(src.fileno(), min(size - done, 8 * 1024 * 1024), done)
             done += os.pwrite(out, chunk, offset + done)
-    if consume:
-        os.unlink(piece)
 
 
 def _publish_local_parallel(pieces: Sequence[str], sizes: Sequence[int], dest: str, prefix: bytes) -> int:
@@ -279,7 +279,7 @@ def _publish_local_parallel(pieces: Sequence[str], sizes: Sequence[int], dest: s
         out.flush()
         fd = out.fileno()
         with ThreadPoolExecutor(min(len(pieces), os.cpu_count() or 1)) as pool:
-            list(pool.map(lambda i: copy_at(pieces[i], sizes[i], fd, offsets[i]), range(len(pieces))))
+            list(pool.map(lambda i: _copy_at(pieces[i], sizes[i], fd, offsets[i]), range(len(pieces))))
     return os.path.getsize(dest)
 
 

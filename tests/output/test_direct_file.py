@@ -200,3 +200,24 @@ def test_a_full_disk_fails_the_conversion_with_its_reason_and_leaves_nothing(
     assert error.value.code == "OUTPUT_FAILED"
     assert error.value.message == f"cannot write {out_dir / 'out.jsonl'}: No space left on device"
     assert list(out_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "buffered"])
+def test_a_file_appended_from_its_descriptor_lands_between_the_writes_around_it(tmp_path: Path, direct: bool) -> None:
+    source = tmp_path / "piece"
+    body = random.Random(3).randbytes(3 * ALIGNMENT + 17)
+    source.write_bytes(body)
+    path = tmp_path / "out"
+    # A tiny buffer, so the appended file fills it several times from unaligned positions.
+    with DirectFile(str(path), direct=direct, buffer_bytes=ALIGNMENT) as out, open(source, "rb") as src:
+        out.write(b"head:")
+        assert out.write_from(src.fileno(), len(body)) == len(body)
+        out.write(b":tail")
+    assert path.read_bytes() == b"head:" + body + b":tail"
+
+
+def test_appending_more_bytes_than_a_file_holds_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "piece"
+    source.write_bytes(b"short")
+    with DirectFile(str(tmp_path / "out")) as out, open(source, "rb") as src, pytest.raises(EOFError, match="5 of 9"):
+        out.write_from(src.fileno(), 9)
