@@ -54,8 +54,10 @@ GLUE_MIN_BILLED_SECONDS = 60
 """Glue 2.0 and later bill per second with a 1-minute minimum per run."""
 
 SPARK_BYTES_PER_CORE_SECOND = 9_000_000
-"""``r_spark`` in docs/scaling.md: Parquet bytes one executor core converts per second on the
-Spark path, the low end of the measured 9-13 MB/s (so a run is sized for the slower case)."""
+"""``r_spark`` for sizing in docs/scaling.md: Parquet bytes one executor core converts per
+second on the Spark path. The low end measured before its per-core cost was cut (9-13 MB/s;
+69 MB/s on this project's machine since), kept until a Glue run measures it on Glue's vCPUs
+reading from S3: a run is sized for the slower case."""
 
 DEFAULT_TARGET_SECONDS = 300
 """How long a run's conversion step should take at most, if the ceiling allows: workers are

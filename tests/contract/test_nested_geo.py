@@ -334,3 +334,15 @@ def test_a_negative_nested_time_not_adjusted_to_utc_is_still_refused(tmp_path: P
     src = _utc_times(tmp_path / "local.parquet", [0, -13_899_000], utc=False)
     with pytest.raises(InvalidValueError, match=r"column s\.t, row 1: TIME value -13899000 \(ms\) is outside"):
         run_convert(src)
+
+
+def test_a_local_conversion_of_geometries_at_any_depth_never_loads_the_compute_functions(tmp_path: Path) -> None:
+    from tests.runtime.test_lazy_imports import _executed_after
+
+    src = _nested_file(tmp_path / "nested.parquet", WKBS)
+    dest = tmp_path / "out.jsonl"
+    code = f"from etl_lib.conversion import convert; convert({str(src)!r}, {str(dest)!r}, engine='local')"
+    # Typing the leaves as geometries is a view of their buffers: a cast would import
+    # pyarrow.compute, 0.1 s and 17 MiB a local conversion otherwise never pays.
+    assert "pyarrow.compute" not in _executed_after(code)
+    assert dest.read_text().count("\n") == len(WKBS) + 1
