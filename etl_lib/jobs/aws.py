@@ -215,11 +215,25 @@ def _plain(value: Any) -> Any:
     return value
 
 
+JOB_KEY = "job_id"
+"""The jobs table's partition key (infra/pipeline/jobs_table.py builds the table from these)."""
+OWNER_INDEX, OWNER_KEY, CREATED_KEY = "by_owner", "owner", "sort_key"
+"""The index of a user's jobs, newest first: hash ``owner``, range ``sort_key``
+("<created_at as fixed-width UTC>#<job_id>", ties in a stable order)."""
+ACTIVE_INDEX, ACTIVE_KEY = "by_active", "active_status"
+"""The index of the QUEUED and RUNNING jobs: ``active_status`` holds a job's status while it
+is one of those and is removed when it leaves them, so the index holds only active jobs (a
+sparse index) and the reconciler queries them instead of scanning every job ever kept.
+Items written before the index existed lack the attribute: they are not in it."""
+
+
 class DynamoJobStore(JobStore):
     """One item per job, keyed by ``job_id``; the ``by_owner`` index lists a user's jobs
-    newest first (hash ``owner``, range ``sort_key``)."""
+    newest first (hash ``owner``, range ``sort_key``), the sparse ``by_active`` index the
+    QUEUED and RUNNING ones."""
 
-    OWNER_INDEX = "by_owner"
+    OWNER_INDEX = OWNER_INDEX
+    ACTIVE_INDEX = ACTIVE_INDEX
     PLACES_PREFIX = "places#"
     # How often one creation reads its owner's places item again after losing the write to a
     # concurrent one (which usually committed; DynamoDB may also cancel both on a conflict):
@@ -231,36 +245,54 @@ class DynamoJobStore(JobStore):
         self.table = table
 
     @classmethod
+    def indexes(cls) -> list[dict[str, Any]]:
+        """The table's global secondary indexes as CreateTable takes them (the CDK stack
+        declares the same ones, tests/infra holds them equal)."""
+        return [
+            {
+                "IndexName": OWNER_INDEX,
+                "KeySchema": [
+                    {"AttributeName": OWNER_KEY, "KeyType": "HASH"},
+                    {"AttributeName": CREATED_KEY, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": ACTIVE_INDEX,
+                "KeySchema": [
+                    {"AttributeName": ACTIVE_KEY, "KeyType": "HASH"},
+                    {"AttributeName": CREATED_KEY, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
+        ]
+
+    @classmethod
     def create_table(cls, client: Any, table: str) -> None:
         """The table's schema (the CDK stack declares the same one)."""
+        names = (JOB_KEY, OWNER_KEY, CREATED_KEY, ACTIVE_KEY)
         client.create_table(
             TableName=table,
             BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("job_id", "owner", "sort_key")],
-            KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": cls.OWNER_INDEX,
-                    "KeySchema": [
-                        {"AttributeName": "owner", "KeyType": "HASH"},
-                        {"AttributeName": "sort_key", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in names],
+            KeySchema=[{"AttributeName": JOB_KEY, "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=cls.indexes(),
         )
 
     @staticmethod
     def _item(job: Job) -> dict[str, Any]:
         # Unset fields are left out rather than stored as NULL: ``expires_at`` must be a
         # number or absent for TTL, and a missing lease reads as "free" in conditions.
-        data = {**job.stored(), "sort_key": sort_key(job)}
+        data = {**job.stored(), CREATED_KEY: sort_key(job)}
+        if job.status in state.ACTIVE:
+            data[ACTIVE_KEY] = job.status.value
         return {k: _serializer.serialize(v) for k, v in data.items() if v is not None}
 
     @staticmethod
     def _job(item: Mapping[str, Any]) -> Job:
         data = {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
-        data.pop("sort_key", None)
+        data.pop(CREATED_KEY, None)
+        data.pop(ACTIVE_KEY, None)
         return Job.model_validate(data)
 
     def create(self, job: Job, *, max_active: int = 0, now: int = 0, quota: Quota | None = None) -> bool:
@@ -387,8 +419,15 @@ class DynamoJobStore(JobStore):
         self, job_id: str, values: Mapping[str, Any], condition: str, condition_values: Mapping[str, Any]
     ) -> Job | None:
         """SET ``values`` if ``condition`` holds (``#status``, ``#attempt``, ``#lease`` name
-        those attributes; ``condition_values`` are already typed); the new item, or None."""
+        those attributes; ``condition_values`` are already typed); the new item, or None. A
+        new ``status`` also sets ``active_status`` while active and removes it otherwise."""
         values = {**values, "updated_at": utc_now().isoformat()}
+        removed = ""
+        if "status" in values:
+            if JobStatus(values["status"]) in state.ACTIVE:
+                values[ACTIVE_KEY] = values["status"]
+            else:
+                removed = f" REMOVE {ACTIVE_KEY}"
         names = {f"#f{i}": name for i, name in enumerate(values)}
         names.update(
             {
@@ -406,7 +445,7 @@ class DynamoJobStore(JobStore):
             response = self.db.update_item(
                 TableName=self.table,
                 Key={"job_id": {"S": job_id}},
-                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
+                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))) + removed,
                 ConditionExpression=f"attribute_exists(job_id) AND {condition}",
                 ExpressionAttributeNames=used,
                 ExpressionAttributeValues=attribute_values,
@@ -575,8 +614,27 @@ class DynamoJobStore(JobStore):
         return self._scan_ids("#expires <= :now", {"#expires": "expires_at"}, {":now": {"N": str(now)}}, limit)
 
     def ids_in(self, statuses: frozenset[JobStatus]) -> list[str]:
+        if statuses <= state.ACTIVE:  # the sparse index holds exactly these: no scan
+            return [job_id for status in sorted(statuses) for job_id in self._active_ids_in(status)]
         condition, values = self._status_in(statuses)
         return self._scan_ids(condition, {"#status": "status"}, values, limit=1_000_000)
+
+    def _active_ids_in(self, status: JobStatus) -> list[str]:
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": ACTIVE_INDEX,
+            "KeyConditionExpression": "#a = :s",
+            "ExpressionAttributeNames": {"#a": ACTIVE_KEY},
+            "ExpressionAttributeValues": {":s": {"S": status.value}},
+        }
+        ids: list[str] = []
+        for _ in range(10_000):  # bounded: stops at the end of the index
+            response = self.db.query(**request)
+            ids.extend(item[JOB_KEY]["S"] for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return ids
 
 
 class GlueJobLauncher(JobLauncher):

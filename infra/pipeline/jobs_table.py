@@ -6,13 +6,10 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-# Attribute and index names of etl_lib.jobs.aws.DynamoJobStore (the adapter the Lambdas and
-# the Glue job use): keep them in step with it.
-PARTITION_KEY = "job_id"
-OWNER_INDEX = "by_owner"
-OWNER_KEY = "owner"
-# "<created_at as fixed-width UTC>#<job_id>": newest first with ties in a stable order.
-CREATED_KEY = "sort_key"
+# The names the adapter the Lambdas and the Glue job use (etl_lib.jobs.aws.DynamoJobStore)
+# reads and writes: defined there, once.
+from etl_lib.jobs.aws import ACTIVE_INDEX, ACTIVE_KEY, CREATED_KEY, OWNER_INDEX, OWNER_KEY
+from etl_lib.jobs.aws import JOB_KEY as PARTITION_KEY
 
 
 class JobsTable(Construct):
@@ -48,7 +45,15 @@ class JobsTable(Construct):
                     partition_key=dynamodb.Attribute(name=OWNER_KEY, type=dynamodb.AttributeType.STRING),
                     sort_key=dynamodb.Attribute(name=CREATED_KEY, type=dynamodb.AttributeType.STRING),
                     projection_type=dynamodb.ProjectionType.ALL,
-                )
+                ),
+                # Sparse: only QUEUED and RUNNING jobs carry the key, so the reconciler's
+                # pass reads the active jobs rather than every job kept.
+                dynamodb.GlobalSecondaryIndexPropsV2(
+                    index_name=ACTIVE_INDEX,
+                    partition_key=dynamodb.Attribute(name=ACTIVE_KEY, type=dynamodb.AttributeType.STRING),
+                    sort_key=dynamodb.Attribute(name=CREATED_KEY, type=dynamodb.AttributeType.STRING),
+                    projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+                ),
             ],
             removal_policy=removal_policy,
         )

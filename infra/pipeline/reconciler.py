@@ -2,7 +2,7 @@
 relaunches or fails jobs no live run will move on (etl_lib/jobs/reconcile.py,
 lambdas/reconciler/handler.py).
 
-Its grants are exactly the calls one pass makes: scan the table for QUEUED and RUNNING jobs,
+Its grants are exactly the calls one pass makes: query the sparse index of QUEUED and RUNNING jobs,
 read and conditionally update them, start a run (Glue's StartJobRun, or the converter's
 asynchronous Invoke), read a Glue run's state, and remove a dead attempt's files from
 ``outputs/``; and, sweeping the outputs' catalog, list its tables, read their jobs and drop
@@ -20,6 +20,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from etl_lib.jobs import env
+from etl_lib.jobs.aws import ACTIVE_INDEX
 from infra.pipeline.functions import FunctionSizing, ServiceFunctions, _allow
 from infra.pipeline.storage import OUTPUT_PREFIX
 
@@ -58,7 +59,8 @@ class JobReconciler(Construct):
         )
         glue_job_arn = Stack.of(self).format_arn(service="glue", resource="job", resource_name=glue_job_name)
         function = self.function
-        _allow(function, ["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:UpdateItem"], [table.table_arn])
+        _allow(function, ["dynamodb:GetItem", "dynamodb:UpdateItem"], [table.table_arn])
+        _allow(function, ["dynamodb:Query"], [f"{table.table_arn}/index/{ACTIVE_INDEX}"])
         _allow(function, ["glue:StartJobRun", "glue:GetJobRun"], [glue_job_arn])
         _allow(function, ["lambda:InvokeFunction"], [functions.converter.function_arn])
         # A dead attempt's files (etl_lib ObjectStore.delete_prefix lists, then deletes).

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from etl_lib.jobs.aws import ACTIVE_INDEX
 from etl_lib.jobs.metrics import JOBS_RECONCILED_FAILED, JOBS_RELAUNCHED, RECONCILER_SERVICE
 from tests.infra.conftest import Synth
 from tests.infra.test_template import as_list, function_id, statements_of_role
@@ -55,7 +56,7 @@ def test_the_reconciler_role_grants_exactly_one_passs_calls(synth: Synth) -> Non
     for action, resource in granted:
         by_action.setdefault(action, []).append(resource)
     assert set(by_action) == {
-        "dynamodb:Scan",
+        "dynamodb:Query",
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         "glue:StartJobRun",
@@ -70,8 +71,12 @@ def test_the_reconciler_role_grants_exactly_one_passs_calls(synth: Synth) -> Non
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
     }
-    for action in ("dynamodb:Scan", "dynamodb:GetItem", "dynamodb:UpdateItem"):
+    for action in ("dynamodb:GetItem", "dynamodb:UpdateItem"):
         assert by_action[action] == [json.dumps({"Fn::GetAtt": [table, "Arn"]})], action
+    # The active jobs through their sparse index: no scan of every job kept.
+    (query,) = by_action["dynamodb:Query"]
+    assert table in query
+    assert f"/index/{ACTIVE_INDEX}" in query
     glue_job = "arn:aws:glue:eu-west-1:111111111111:job/parquet-json-etl-dev-parquet-to-json"
     for action in ("glue:StartJobRun", "glue:GetJobRun"):
         assert by_action[action] == [json.dumps(glue_job)], action

@@ -311,3 +311,52 @@ def test_creations_racing_for_the_last_quota_place_let_exactly_one_in(store: Job
         thread.join()
     assert sorted(created) == [False] * 7 + [True]
     assert store.count_active("alice", now=now) == 2
+
+
+def test_the_active_jobs_are_exactly_the_queued_and_running_ones_through_every_transition(store: JobStore) -> None:
+    jobs = [make_job(status=status) for status in (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.QUEUED)]
+    for job in jobs:
+        store.create(job)
+    pending, first, second = jobs
+    active = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+    assert sorted(store.ids_in(active)) == sorted([first.job_id, second.job_id])
+    assert store.transition(pending.job_id, JobStatus.QUEUED) is not None
+    assert store.transition(first.job_id, JobStatus.RUNNING) is not None
+    assert store.ids_in(frozenset({JobStatus.RUNNING})) == [first.job_id]
+    assert sorted(store.ids_in(frozenset({JobStatus.QUEUED}))) == sorted([pending.job_id, second.job_id])
+    # Ending leaves the active set, whichever way the job ends.
+    assert store.transition(first.job_id, JobStatus.SUCCEEDED, {"rows_out": 1}) is not None
+    assert store.transition(second.job_id, JobStatus.FAILED) is not None
+    assert store.ids_in(active) == [pending.job_id]
+    assert store.ids_in(frozenset({JobStatus.SUCCEEDED})) == [first.job_id]
+
+
+def test_the_active_jobs_are_read_from_their_sparse_index_not_by_scanning_every_job(
+    aws_resources: AwsResources,
+) -> None:
+    import boto3
+
+    from etl_lib.jobs.aws import ACTIVE_KEY, DynamoJobStore
+
+    client = boto3.client("dynamodb")
+    store = DynamoJobStore(client, aws_resources.table)
+    ended = [make_job(status=JobStatus.SUCCEEDED) for _ in range(30)]
+    running = make_job(status=JobStatus.QUEUED)
+    for job in [*ended, running]:
+        store.create(job)
+    assert store.transition(running.job_id, JobStatus.RUNNING) is not None
+    calls: list[str] = []
+    client.meta.events.register("provide-client-params.dynamodb.*", lambda model, **_: calls.append(model.name))
+    assert store.ids_in(frozenset({JobStatus.QUEUED, JobStatus.RUNNING})) == [running.job_id]
+    assert "Scan" not in calls
+    assert set(calls) == {"Query"}
+    # The key lives only while the job is active; a job read back never shows it.
+    item = client.get_item(TableName=aws_resources.table, Key={"job_id": {"S": ended[0].job_id}})["Item"]
+    assert ACTIVE_KEY not in item
+    read = store.get(running.job_id)  # the index's key is not a field of the job
+    assert read is not None
+    assert read.status is JobStatus.RUNNING
+    assert store.transition(running.job_id, JobStatus.FAILED) is not None
+    item = client.get_item(TableName=aws_resources.table, Key={"job_id": {"S": running.job_id}})["Item"]
+    assert ACTIVE_KEY not in item
+    assert store.ids_in(frozenset({JobStatus.QUEUED, JobStatus.RUNNING})) == []
