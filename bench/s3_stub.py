@@ -32,20 +32,18 @@ import argparse
 import contextlib
 import hashlib
 import re
-import subprocess
 import sys
 import threading
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from xml.etree import ElementTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from slow_s3 import LATENCY_PATH, Server
+from slow_s3 import LATENCY_PATH, Server, running_script
 
 S3_MIN_PART = 5 * 1024 * 1024
 MAX_PART_NUMBER = 10_000
@@ -281,19 +279,9 @@ def serve(latency_s: float, min_part_bytes: int) -> None:
     server.serve_forever()
 
 
-@contextlib.contextmanager
-def running(latency_ms: float = 0.0, min_part_bytes: int | None = None) -> Iterator[Server]:
+def running(latency_ms: float = 0.0, min_part_bytes: int | None = None) -> contextlib.AbstractContextManager[Server]:
     """This server in a process of its own, killed when the block ends (as slow_s3.running)."""
-    command = [sys.executable, __file__, "--latency-ms", f"{latency_ms:g}"]
-    if min_part_bytes is not None:
-        command += ["--min-part-bytes", str(min_part_bytes)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        yield Server(process, process.stdout.readline().strip())
-    finally:
-        process.kill()
-        process.wait()
+    return running_script(__file__, latency_ms, min_part_bytes)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -76,10 +76,16 @@ class Server:
         urllib.request.urlopen(request).close()
 
 
-@contextlib.contextmanager
-def running(latency_ms: float = 0.0, min_part_bytes: int | None = None) -> Iterator[Server]:
+def running(latency_ms: float = 0.0, min_part_bytes: int | None = None) -> contextlib.AbstractContextManager[Server]:
     """This server in a process of its own, killed when the block ends."""
-    command = [sys.executable, __file__, "--latency-ms", f"{latency_ms:g}"]
+    return running_script(__file__, latency_ms, min_part_bytes)
+
+
+@contextlib.contextmanager
+def running_script(script: str, latency_ms: float, min_part_bytes: int | None) -> Iterator[Server]:
+    """The server ``script`` runs (this one, or bench/s3_stub.py: the same command line), in a
+    process of its own, killed when the block ends."""
+    command = [sys.executable, script, "--latency-ms", f"{latency_ms:g}"]
     if min_part_bytes is not None:
         command += ["--min-part-bytes", str(min_part_bytes)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)

@@ -60,17 +60,11 @@ def open_piece(uri: str) -> Iterator[BinaryIO]:
             yield stream
     else:
         # Written under a name of its own and renamed when closed: a piece that exists under
-        # its name is complete (etl_lib.output.assembly copies pieces as they appear).
+        # its name is complete (etl_lib.output.assembly copies pieces as they appear). Not
+        # synced: a piece is read once, soon, and removed.
         os.makedirs(os.path.dirname(uri), exist_ok=True)
-        partial = f"{uri}.partial-{uuid.uuid4().hex[:12]}"
-        try:
-            with open(partial, "wb") as handle:
-                yield handle
-            os.replace(partial, uri)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(partial)
-            raise
+        with local_atomic(uri, _unsynced_file) as handle:
+            yield handle
 
 
 class Destination(DirectFile):
@@ -103,6 +97,12 @@ class Destination(DirectFile):
             super().close(sync=sync)
         except OSError as exc:
             raise self._failed(exc) from exc
+
+
+@contextlib.contextmanager
+def _unsynced_file(tmp: str, dest: str) -> Iterator[BinaryIO]:
+    with open(tmp, "wb") as out:
+        yield out
 
 
 @contextlib.contextmanager
