@@ -161,13 +161,16 @@ def start(
     bound_port = int(server.server_address[1])
     app.guard = Guard.for_server(host, bound_port, allowed_hosts)
     url = f"http://{url_host(client_host(host))}:{bound_port}"
-    write_endpoint_state(manager.work_dir, url, app.guard.access_key_id)
     thread = threading.Thread(target=server.serve_forever, name="glue-sessions-endpoint", daemon=True)
-    thread.start()
+    # The key file is written inside the block that removes it: a SIGTERM (a KeyboardInterrupt
+    # here) arriving just after it was written must not leave it behind.
     try:
+        write_endpoint_state(manager.work_dir, url, app.guard.access_key_id)
+        thread.start()
         yield Endpoint(url, manager, app.guard.access_key_id)
     finally:
-        server.shutdown()
+        if thread.is_alive():  # shutdown() waits for serve_forever, which may not have started
+            server.shutdown()
         remove_endpoint_state(manager.work_dir)
         manager.close()
 

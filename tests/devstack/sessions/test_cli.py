@@ -149,6 +149,22 @@ def test_etl_sessions_stopped_by_sigterm_removes_its_key(tmp_path: Path) -> None
     assert not state_file.exists(), "the key outlived the endpoint"
 
 
+def test_a_stop_arriving_just_after_the_key_was_written_still_removes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The window a SIGTERM hit once under load: the key written, the server not yet serving.
+    from etl_devstack.sessions import server
+
+    def written_then_stopped(work_dir: Path, url: str, access_key_id: str) -> Path:
+        write_endpoint_state(work_dir, url, access_key_id)
+        raise KeyboardInterrupt  # what the SIGTERM handler raises
+
+    monkeypatch.setattr(server, "write_endpoint_state", written_then_stopped)
+    with pytest.raises(KeyboardInterrupt), server.start(work_dir=str(tmp_path / "w")):
+        pass
+    assert not (tmp_path / "w" / ENDPOINT_STATE).exists(), "the key outlived the endpoint"
+
+
 def test_session_config_local_without_a_running_endpoint_says_what_to_do(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
