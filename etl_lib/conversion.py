@@ -91,7 +91,14 @@ def _write_spark(
 
 
 def _assemble_spark(
-    spark: SparkSession, plan: list[Slice], options: ConvertOptions, staging: str, budget: Budget, src: str, dest: str
+    spark: SparkSession,
+    plan: list[Slice],
+    options: ConvertOptions,
+    staging: str,
+    budget: Budget,
+    src: str,
+    total_rows: int,
+    dest: str,
 ) -> tuple[int, int]:
     """The Spark engine's run to a local ``dest``: the pieces copied into it as they complete,
     while the job runs (:mod:`etl_lib.output.assembly`). Returns (rows, bytes) written."""
@@ -100,7 +107,7 @@ def _assemble_spark(
     with assembling([sink.piece_uri(staging, s.seq) for s in plan], dest) as assembly:
         results = run_while(lambda: _write_spark(spark, plan, options, staging, budget), assembly.collect)
         rows_out = sum(r.rows for r in results)
-        _check_rows(src, sum(s.rows for s in plan), rows_out)
+        _check_rows(src, total_rows, rows_out)
         return rows_out, assembly.finish([r.stored_bytes for r in results])
 
 
@@ -269,7 +276,7 @@ def convert(
                     s3_client=s3_client,
                 )
             else:
-                rows_out, output_bytes = _assemble_spark(spark, plan, options, staging, budget, src, dest)
+                rows_out, output_bytes = _assemble_spark(spark, plan, options, staging, budget, src, total_rows, dest)
         finally:
             sink.remove_tree(staging, s3_client=s3_client)
     finished = datetime.now(UTC)

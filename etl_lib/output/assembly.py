@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 
 from etl_lib.errors import OutputError
-from etl_lib.output.sink import Destination, check_destination, local_atomic
+from etl_lib.output.sink import Destination, check_destination, local_atomic, size_mismatch
 
 POLL_SECONDS = 0.05
 """How often the driver looks for newly completed pieces while the job runs."""
@@ -56,8 +56,7 @@ class Assembly:
         with open(piece, "rb") as src:
             actual = os.fstat(src.fileno()).st_size
             if actual != size:
-                name = os.path.basename(piece)
-                raise OutputError(f"staged piece {name} holds {actual} bytes, its writer wrote {size}")
+                raise size_mismatch(piece, actual, size)
             try:
                 self._out.write_from(src.fileno(), size)
             except EOFError as exc:  # shortened while it was read

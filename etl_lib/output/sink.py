@@ -11,7 +11,6 @@ failure). Part copies (``UploadPartCopy``) concatenate large pieces server-side
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -198,15 +197,14 @@ def publish(
 
     ``sizes`` are the pieces' sizes as their writers counted them; an ``s3://`` destination
     needs them (:mod:`etl_lib.output.s3_publish` plans its parts from them instead of asking
-    S3 for each piece's size), a local one copies the pieces at their places in parallel with
-    them (a piece of another size fails the publish). Returns the size of ``dest``.
+    S3 for each piece's size), a local one checks each piece against them (a piece of another
+    size fails the publish). Returns the size of ``dest``. (A local Spark run's pieces are
+    assembled while its job runs instead: :mod:`etl_lib.output.assembly`.)
     """
     try:
         if fs.is_s3(dest):
             return _publish_s3(pieces, sizes, dest, prefix, s3_client or _s3_client())
-        if sizes is not None and len(pieces) > 1:
-            return _publish_local_parallel(pieces, sizes, dest, prefix)
-        return _publish_local(pieces, dest, prefix)
+        return _publish_local(pieces, sizes, dest, prefix)
     except OutputError:
         raise
     except Exception as exc:
@@ -233,53 +231,21 @@ def _append(src: BinaryIO, out: BinaryIO) -> None:
         shutil.copyfileobj(src, out, 8 * 1024 * 1024)
 
 
-def _publish_local(pieces: Sequence[str], dest: str, prefix: bytes) -> int:
+def size_mismatch(piece: str, actual: int, reported: int) -> OutputError:
+    """The error of a staged piece holding another size than its writer reported."""
+    return OutputError(f"staged piece {os.path.basename(piece)} holds {actual} bytes, its writer wrote {reported}")
+
+
+def _publish_local(pieces: Sequence[str], sizes: Sequence[int] | None, dest: str, prefix: bytes) -> int:
     check_destination(dest)
     with local_atomic(dest) as out:
         out.write(prefix)
-        for piece in pieces:
+        for seq, piece in enumerate(pieces):
             with open(piece, "rb") as src:
+                actual = os.fstat(src.fileno()).st_size
+                if sizes is not None and actual != sizes[seq]:
+                    raise size_mismatch(piece, actual, sizes[seq])
                 _append(src, out)
-    return os.path.getsize(dest)
-
-
-def _copy_at(piece: str, size: int, out: int, offset: int) -> None:
-    """Copy the file ``piece``, of ``size`` bytes as its writer counted them, into the file
-    descriptor ``out`` at ``offset``: in the kernel (copy_file_range) where possible."""
-    with open(piece, "rb") as src:
-        actual = os.fstat(src.fileno()).st_size
-        if actual != size:
-            raise OutputError(f"staged piece {os.path.basename(piece)} holds {actual} bytes, its writer wrote {size}")
-        done = 0
-        try:
-            while done < size:
-                copied = os.copy_file_range(src.fileno(), out, size - done, done, offset + done)
-                if copied == 0:
-                    break
-                done += copied
-        except OSError:  # other filesystems / platforms: positioned reads and writes
-            pass
-        while done < size:
-            chunk = os.pread(src.fileno(), min(size - done, 8 * 1024 * 1024), done)
-            done += os.pwrite(out, chunk, offset + done)
-
-
-def _publish_local_parallel(pieces: Sequence[str], sizes: Sequence[int], dest: str, prefix: bytes) -> int:
-    """:func:`_publish_local` with each piece copied at its place, known from the sizes its
-    writer counted, on a thread per core. The copies are the kernel's and release the GIL:
-    one thread left the driver copying the whole output alone after the executors, the
-    longest serial step of a local Spark run (docs/benchmarks.md, "Measurements behind
-    design choices")."""
-    from concurrent.futures import ThreadPoolExecutor  # the Spark engine's publish only
-
-    check_destination(dest)
-    offsets = list(itertools.accumulate(sizes[:-1], initial=len(prefix)))
-    with local_atomic(dest) as out:
-        out.write(prefix)
-        out.flush()
-        fd = out.fileno()
-        with ThreadPoolExecutor(min(len(pieces), os.cpu_count() or 1)) as pool:
-            list(pool.map(lambda i: _copy_at(pieces[i], sizes[i], fd, offsets[i]), range(len(pieces))))
     return os.path.getsize(dest)
 
 

@@ -1,5 +1,5 @@
-"""The Spark engine's last step on a local destination: the staged pieces copied at their
-places, in parallel, into one file published atomically."""
+"""Staged pieces published to a local destination: concatenated into one file, atomically,
+each checked against the size its writer reported."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _pieces(tmp_path: Path, sizes: list[int]) -> list[str]:
     return paths
 
 
-def test_pieces_copied_in_parallel_make_the_same_bytes_as_their_concatenation(tmp_path: Path) -> None:
+def test_published_pieces_make_the_same_bytes_as_their_concatenation(tmp_path: Path) -> None:
     # Empty pieces, tiny ones and ones larger than a copy chunk, in an order no thread keeps.
     sizes = [0, 1, 9 * 1024 * 1024 + 7, 0, 4096, 3, 2 * 1024 * 1024, 0]
     pieces = _pieces(tmp_path, sizes)
