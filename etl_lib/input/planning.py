@@ -14,9 +14,10 @@ sized by :mod:`etl_lib.input.batches`, with INT96 columns made exact by
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from itertools import accumulate
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -114,10 +115,13 @@ class ParquetInput:
         are skipped; a slice never spans two files.
 
         The number of slices aimed at is a multiple of ``workers``, the slices that run at
-        once: the run ends in whole waves. Cut greedily (close a slice once it reaches the
-        target), 6 slices and a seventh a third that size kept one of two cores idle for a
-        third of a wave at the end of a 5M-row run; cut at even boundaries, 8 slices run as
-        four full waves.
+        once, and where whole row groups cannot make them even, the larger ones come first:
+        the slices are cut from the end, each at most its even share of what is left. The
+        run then ends in a wave of the smallest slices, which end together, and the pieces
+        still to be assembled after the last task are the smallest. Cut greedily from the
+        front, 6 slices and a seventh a third that size kept one of two cores idle for a
+        third of a wave at the end of a 5M-row run; cut evenly but with the smaller slices
+        anywhere, 38 row groups in 8 slices still left one core idle for a row group's time.
 
         Example::
 
@@ -127,40 +131,67 @@ class ParquetInput:
             >>> [s.rows for s in open_input(path).plan(target_bytes=1, min_slices=1)][:3]
             [100, 100, 100]
             >>> [s.rows for s in open_input(path).plan(min_slices=4, workers=2)]
-            [200, 300, 200, 300]
+            [300, 300, 200, 200]
         """
         total = max(1, sum(sum(f.row_group_bytes) for f in self.files))
         count = max(1, min_slices, -(-total // max(1, target_bytes)))
         count = -(-count // max(1, workers)) * max(1, workers)
-        bound = total / count
-        groups: list[tuple[InputFile, tuple[int, ...], int, int]] = []
-        before = 0  # bytes of the row groups before this one, over every file
-        for f in self.files:
-            current: list[int] = []
-            rows = first = seen = 0
-            which = -1
-            for index, (rg_rows, rg_bytes) in enumerate(zip(f.row_group_rows, f.row_group_bytes, strict=True)):
-                seen += rg_rows
-                # Each row group goes to the slice its middle byte falls in.
-                slot = min(count - 1, int((before + rg_bytes / 2) // bound))
-                before += rg_bytes
-                if rg_rows == 0:
-                    continue
-                if current and slot != which:
-                    groups.append((f, tuple(current), rows, first))
-                    current, rows = [], 0
-                if not current:
-                    first, which = seen - rg_rows, slot
-                current.append(index)
-                rows += rg_rows
-            if current:
-                groups.append((f, tuple(current), rows, first))
+        groups = _cut_from_the_end(self.files, count)
         return [
             Slice(
                 seq, f.uri, rgs, rows, seq == len(groups) - 1, f.int96, first, f.variant, f.template, f.parquet_schema
             )
             for seq, (f, rgs, rows, first) in enumerate(groups)
         ]
+
+
+SHARE_SLACK = 0.01
+"""How far over its even share a slice may go: row groups written to one size differ in their
+declared bytes by a fraction of a percent, and five of them must make a share of five."""
+
+
+class _Group(NamedTuple):
+    """A non-empty row group of one file of the input."""
+
+    file: InputFile
+    index: int
+    rows: int
+    bytes: int
+    first_row: int  # its first row's number in its file
+
+
+def _cut_from_the_end(files: Sequence[InputFile], count: int) -> list[tuple[InputFile, tuple[int, ...], int, int]]:
+    """The non-empty row groups of ``files`` in about ``count`` runs of one file each, as
+    (file, row groups, rows, first row), cut from the last row group backwards: each run takes
+    row groups while it stays within its even share of the bytes left (one at least)."""
+    groups = [
+        _Group(f, index, rows, size, first)
+        for f in files
+        for index, (rows, size, first) in enumerate(
+            zip(f.row_group_rows, f.row_group_bytes, accumulate(f.row_group_rows, initial=0), strict=False)
+        )
+        if rows
+    ]
+    runs: list[list[_Group]] = []  # each backwards, from the end
+    left, remaining = count, sum(g.bytes for g in groups)
+    current: list[_Group] = []
+    size = 0
+    for group in reversed(groups):
+        share = remaining / left
+        if current and (
+            group.file is not current[0].file or (left > 1 and size + group.bytes > share * (1 + SHARE_SLACK))
+        ):
+            runs.append(current)
+            left, remaining = max(1, left - 1), remaining - size
+            current, size = [], 0
+        current.append(group)
+        size += group.bytes
+    if current:
+        runs.append(current)
+    return [
+        (run[-1].file, tuple(g.index for g in reversed(run)), sum(g.rows for g in run), run[-1].first_row)
+        for run in reversed(runs)
+    ]
 
 
 def _name(uri: str) -> str:

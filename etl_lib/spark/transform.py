@@ -14,6 +14,7 @@ code as the local engine. Chain the steps with ``DataFrame.transform``::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -26,10 +27,21 @@ if TYPE_CHECKING:
 
 Transformation = Callable[["DataFrame"], "DataFrame"]
 
-SLICE_DDL = (
-    "seq long, uri string, row_groups array<int>, rows long, is_last boolean, int96 array<string>, first_row long,"
-    " variant array<string>, template binary, parquet_schema string"
+SLICE_SCHEMA = pa.schema(
+    [
+        ("seq", pa.int64()),
+        ("uri", pa.string()),
+        ("row_groups", pa.list_(pa.int32())),
+        ("rows", pa.int64()),
+        ("is_last", pa.bool_()),
+        ("int96", pa.list_(pa.string())),
+        ("first_row", pa.int64()),
+        ("variant", pa.list_(pa.string())),
+        ("template", pa.binary()),
+        ("parquet_schema", pa.string()),
+    ]
 )
+"""A :class:`~etl_lib.input.planning.Slice` as a row: its fields, in order."""
 LINES_DDL = "seq long, line string"
 PIECES_DDL = (
     "seq long, rows long, bytes long, input_bytes long, stored_bytes long, error_code string, error_message string"
@@ -37,41 +49,27 @@ PIECES_DDL = (
 
 
 def slices_frame(spark: SparkSession, plan: list[Slice]) -> DataFrame:
-    """One row and one partition per slice, partitions in output order."""
-    rows = [
-        (
-            s.seq,
-            s.uri,
-            list(s.row_groups),
-            s.rows,
-            s.is_last,
-            list(s.int96),
-            s.first_row,
-            list(s.variant),
-            s.template,
-            s.parquet_schema,
-        )
-        for s in plan
-    ]
-    rdd = spark.sparkContext.parallelize(rows, numSlices=max(1, len(rows)))
-    return spark.createDataFrame(rdd, SLICE_DDL)
+    """One row and one partition per slice, partitions in output order.
+
+    The slices reach the executors without a Python process: the plan goes to the JVM as one
+    Arrow table, broadcast to every task and joined to a range of one row per partition. A
+    DataFrame made from an RDD of Python rows ran each task's row through ``toInternal`` on a
+    Python worker of its own first, a round trip of about 0.05 s a task before the task's
+    conversion could start (measured on a 5M-row run: the gaps between its tasks went from
+    0.08 s to 0.025 s).
+    """
+    from pyspark.sql.functions import broadcast
+
+    table = pa.Table.from_pylist([asdict(s) for s in plan], schema=SLICE_SCHEMA)
+    slices = spark.createDataFrame(table)
+    partitions = spark.range(0, len(plan), 1, max(1, len(plan))).withColumnRenamed("id", "seq")
+    return partitions.join(broadcast(slices), "seq")
 
 
 def _slices(batches: Iterable[pa.RecordBatch]) -> Iterator[Slice]:
     for batch in batches:
         for row in batch.to_pylist():
-            yield Slice(
-                row["seq"],
-                row["uri"],
-                tuple(row["row_groups"]),
-                row["rows"],
-                row["is_last"],
-                tuple(row["int96"]),
-                row["first_row"],
-                tuple(row["variant"]),
-                row["template"],
-                row["parquet_schema"],
-            )
+            yield Slice(**{name: tuple(v) if isinstance(v, list) else v for name, v in row.items()})
 
 
 def with_json_lines(options: ConvertOptions) -> Transformation:

@@ -46,3 +46,33 @@ def test_a_slice_never_spans_two_files(tmp_path: Path) -> None:
 def test_a_target_of_one_byte_gives_each_row_group_its_slice(tmp_path: Path) -> None:
     plan = open_input(_file(tmp_path / "t.parquet", 5)).plan(target_bytes=1)
     assert [s.row_groups for s in plan] == [(0,), (1,), (2,), (3,), (4,)]
+
+
+def _finish_times(sizes: list[int], workers: int) -> list[int]:
+    """When each worker ends if each takes the next slice in order as soon as it is free (as
+    Spark's scheduler hands out a stage's tasks), a slice's time its size."""
+    free = [0] * workers
+    for size in sizes:
+        free[free.index(min(free))] += size
+    return free
+
+
+@pytest.mark.parametrize(("groups", "workers"), [(39, 2), (38, 2), (38, 4), (41, 4), (10, 3)])
+def test_where_slices_cannot_be_even_the_larger_come_first_and_the_workers_end_together(
+    tmp_path: Path, groups: int, workers: int
+) -> None:
+    plan = open_input(_file(tmp_path / "t.parquet", groups)).plan(min_slices=4 * workers, workers=workers)
+    sizes = [s.rows for s in plan]
+    assert sizes == sorted(sizes, reverse=True)
+    ends = _finish_times(sizes, workers)
+    assert max(ends) - min(ends) <= 100  # a row group's time at most
+
+
+def test_a_short_last_row_group_goes_with_a_short_slice(tmp_path: Path) -> None:
+    # The shape of the benchmark's 5M-row file: 38 full row groups and a short one.
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"x": list(range(38 * 1000 + 150))}), path, row_group_size=1000)
+    sizes = [s.rows for s in open_input(str(path)).plan(min_slices=8, workers=2)]
+    assert sizes == [5000] * 6 + [4000, 4150]
+    ends = _finish_times(sizes, 2)
+    assert max(ends) - min(ends) == 150
