@@ -36,7 +36,9 @@ from etl_lib.spark.session import MASTER_ENV
 
 BIN = Path(sys.executable).parent
 DEFAULT_ROWS = 5_000_000
-DEFAULT_ROUNDS = 3
+DEFAULT_ROUNDS = 5
+"""Rounds of the section (in ``make bench`` too, unless ``--quick``). Its figures are differences
+of medians: with 3 rounds, one run of T0 or T2 0.3 s off moved the efficiency by 0.1."""
 PER_CORE_TARGET = 0.6
 """Per-core throughput of the Spark engine, at least this fraction of the local engine's."""
 EFFICIENCY_TARGET = 0.85

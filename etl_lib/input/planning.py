@@ -154,7 +154,7 @@ class _Group(NamedTuple):
     """A non-empty row group of one file of the input."""
 
     file: InputFile
-    index: int
+    row_group: int  # its index in its file
     rows: int
     bytes: int
     first_row: int  # its first row's number in its file
@@ -189,7 +189,7 @@ def _cut_from_the_end(files: Sequence[InputFile], count: int) -> list[tuple[Inpu
     if current:
         runs.append(current)
     return [
-        (run[-1].file, tuple(g.index for g in reversed(run)), sum(g.rows for g in run), run[-1].first_row)
+        (run[-1].file, tuple(g.row_group for g in reversed(run)), sum(g.rows for g in run), run[-1].first_row)
         for run in reversed(runs)
     ]
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -42,10 +43,26 @@ SLICE_SCHEMA = pa.schema(
     ]
 )
 """A :class:`~etl_lib.input.planning.Slice` as a row: its fields, in order."""
-LINES_DDL = "seq long, line string"
-PIECES_DDL = (
-    "seq long, rows long, bytes long, input_bytes long, stored_bytes long, error_code string, error_message string"
+PIECES_SCHEMA = pa.schema(
+    [
+        ("seq", pa.int64()),
+        ("rows", pa.int64()),
+        ("bytes", pa.int64()),
+        ("input_bytes", pa.int64()),
+        ("stored_bytes", pa.int64()),
+        ("error_code", pa.string()),
+        ("error_message", pa.string()),
+    ]
 )
+"""What a task of :func:`with_written_pieces` sends back: one row per slice."""
+LINES_SCHEMA = pa.schema([("seq", pa.int64()), ("line", pa.string())])
+"""What :func:`with_json_lines` makes: one row per record."""
+_SPARK_TYPES = {pa.int64(): "long", pa.string(): "string"}
+
+
+def _ddl(schema: pa.Schema) -> str:
+    """``schema`` as Spark's DDL (the output schema ``mapInArrow`` asks for)."""
+    return ", ".join(f"{f.name} {_SPARK_TYPES[f.type]}" for f in schema)
 
 
 def slices_frame(spark: SparkSession, plan: list[Slice]) -> DataFrame:
@@ -69,27 +86,75 @@ def slices_frame(spark: SparkSession, plan: list[Slice]) -> DataFrame:
 def _slices(batches: Iterable[pa.RecordBatch]) -> Iterator[Slice]:
     for batch in batches:
         for row in batch.to_pylist():
-            yield Slice(**{name: tuple(v) if isinstance(v, list) else v for name, v in row.items()})
+            fields: dict[str, Any] = {name: tuple(v) if isinstance(v, list) else v for name, v in row.items()}
+            yield Slice(**fields)
+
+
+def json_lines(batches: Iterable[pa.RecordBatch], options: ConvertOptions) -> Iterator[pa.RecordBatch]:
+    """The tasks of :func:`with_json_lines`: each slice's records as ``(seq, line)``."""
+    from etl_lib._runtime.arrow_rows import int64s
+    from etl_lib.contract.reference import encode_lines
+    from etl_lib.input.planning import read_slice
+
+    for piece in _slices(batches):
+        for batch in read_slice(piece):
+            lines = encode_lines(batch, options, terminator="")
+            yield pa.RecordBatch.from_arrays([int64s([piece.seq] * len(lines)), lines], schema=LINES_SCHEMA)
 
 
 def with_json_lines(options: ConvertOptions) -> Transformation:
     """Slices -> one row per record: ``(seq, line)`` with the record's JSON text."""
 
-    def encode(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from etl_lib.contract.reference import encode_lines
-        from etl_lib.input.planning import read_slice
-
-        for piece in _slices(batches):
-            for batch in read_slice(piece):
-                lines = encode_lines(batch, options, terminator="")
-                yield pa.RecordBatch.from_arrays(
-                    [pa.array([piece.seq] * len(lines), pa.int64()), lines], ["seq", "line"]
-                )
-
     def transform(df: DataFrame) -> DataFrame:
-        return df.mapInArrow(encode, LINES_DDL)
+        return df.mapInArrow(partial(json_lines, options=options), _ddl(LINES_SCHEMA))
 
     return transform
+
+
+def write_pieces(
+    batches: Iterable[pa.RecordBatch],
+    options: ConvertOptions,
+    staging: str,
+    limits: Limits,
+    deadline: float | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """The tasks of :func:`with_written_pieces`: each slice's piece written under ``staging``,
+    then one row of :data:`PIECES_SCHEMA` for it."""
+    from etl_lib._runtime.arrow_rows import record_batch
+    from etl_lib.errors import ConversionError
+    from etl_lib.input.budget import Budget
+    from etl_lib.output.sink import open_piece, piece_uri
+    from etl_lib.output.writer import write_piece
+
+    for piece in _slices(batches):
+        row: dict[str, list[object]]
+        try:
+            budget = Budget(limits, name=piece.uri.rstrip("/").rsplit("/", 1)[-1], deadline=deadline)
+            with open_piece(piece_uri(staging, piece.seq)) as sink:
+                result = write_piece(piece, options, sink, budget)
+                stored = sink.tell()  # every byte written, gzip's trailer included
+            row = {
+                "seq": [result.seq],
+                "rows": [result.rows],
+                "bytes": [result.bytes_uncompressed],
+                "input_bytes": [result.input_bytes],
+                "stored_bytes": [stored],
+                "error_code": [None],
+                "error_message": [None],
+            }
+        except ConversionError as exc:
+            # A bad input is not worth Spark's task retries: report it as data so
+            # the driver can fail the run with the user-facing message.
+            row = {
+                "seq": [piece.seq],
+                "rows": [0],
+                "bytes": [0],
+                "input_bytes": [0],
+                "stored_bytes": [0],
+                "error_code": [exc.code],
+                "error_message": [exc.message],
+            }
+        yield record_batch(PIECES_SCHEMA, row)
 
 
 def with_written_pieces(
@@ -103,57 +168,11 @@ def with_written_pieces(
     Each task stops when its own slice goes over ``limits`` or past ``deadline`` (wall
     clock); the driver checks the sums.
     """
-    limits = limits or Limits.unlimited()
-
-    schema = pa.schema(
-        [
-            ("seq", pa.int64()),
-            ("rows", pa.int64()),
-            ("bytes", pa.int64()),
-            ("input_bytes", pa.int64()),
-            ("stored_bytes", pa.int64()),
-            ("error_code", pa.string()),
-            ("error_message", pa.string()),
-        ]
+    tasks = partial(
+        write_pieces, options=options, staging=staging, limits=limits or Limits.unlimited(), deadline=deadline
     )
 
-    def write(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from etl_lib.errors import ConversionError
-        from etl_lib.input.budget import Budget
-        from etl_lib.output.sink import open_piece, piece_uri
-        from etl_lib.output.writer import write_piece
-
-        for piece in _slices(batches):
-            row: dict[str, list[object]]
-            try:
-                budget = Budget(limits, name=piece.uri.rstrip("/").rsplit("/", 1)[-1], deadline=deadline)
-                with open_piece(piece_uri(staging, piece.seq)) as sink:
-                    result = write_piece(piece, options, sink, budget)
-                    stored = sink.tell()  # every byte written, gzip's trailer included
-                row = {
-                    "seq": [result.seq],
-                    "rows": [result.rows],
-                    "bytes": [result.bytes_uncompressed],
-                    "input_bytes": [result.input_bytes],
-                    "stored_bytes": [stored],
-                    "error_code": [None],
-                    "error_message": [None],
-                }
-            except ConversionError as exc:
-                # A bad input is not worth Spark's task retries: report it as data so
-                # the driver can fail the run with the user-facing message.
-                row = {
-                    "seq": [piece.seq],
-                    "rows": [0],
-                    "bytes": [0],
-                    "input_bytes": [0],
-                    "stored_bytes": [0],
-                    "error_code": [exc.code],
-                    "error_message": [exc.message],
-                }
-            yield pa.RecordBatch.from_pydict(row, schema=schema)
-
     def transform(df: DataFrame) -> DataFrame:
-        return df.mapInArrow(write, PIECES_DDL)
+        return df.mapInArrow(tasks, _ddl(PIECES_SCHEMA))
 
     return transform
