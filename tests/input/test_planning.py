@@ -16,18 +16,19 @@ def _file(path: Path, groups: int, rows_per_group: int = 100) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize(("groups", "workers"), [(39, 2), (39, 4), (10, 3), (7, 8)])
-def test_slices_come_in_whole_waves_and_differ_by_at_most_one_row_group(
-    tmp_path: Path, groups: int, workers: int
-) -> None:
+@pytest.mark.parametrize(("groups", "workers"), [(39, 2), (39, 4), (80, 4), (10, 3), (7, 8)])
+def test_slices_come_in_whole_waves_the_last_of_half_size(tmp_path: Path, groups: int, workers: int) -> None:
     plan = open_input(_file(tmp_path / "t.parquet", groups)).plan(min_slices=2 * workers, workers=workers)
     sizes = [s.rows for s in plan]
     assert sum(sizes) == groups * 100
     if groups >= 2 * workers:
         assert len(plan) % workers == 0
+        full, last = sizes[:-workers], sizes[-workers:]
+        # Even but for whole row groups, within each kind; the last wave's half the others'.
+        assert max(full) - min(full) <= 100 and max(last) - min(last) <= 100
+        assert min(full) / 2 - 100 <= min(last) and max(last) <= max(full) / 2 + 100
     else:  # fewer row groups than slices wanted: one slice per row group
         assert sizes == [100] * groups
-    assert max(sizes) - min(sizes) <= 100
     # In order, every row group once, first_row where the slice starts.
     assert [rg for s in plan for rg in s.row_groups] == list(range(groups))
     assert [s.first_row for s in plan] == [sum(sizes[:i]) for i in range(len(plan))]
@@ -66,6 +67,8 @@ def test_where_slices_cannot_be_even_the_larger_come_first_and_the_workers_end_t
     assert sizes == sorted(sizes, reverse=True)
     ends = _finish_times(sizes, workers)
     assert max(ends) - min(ends) <= 100  # a row group's time at most
+    if groups >= 4 * workers:  # slices of several row groups: the last wave's are smaller
+        assert sizes[-1] < sizes[0]
 
 
 def test_a_short_last_row_group_goes_with_a_short_slice(tmp_path: Path) -> None:
@@ -73,6 +76,6 @@ def test_a_short_last_row_group_goes_with_a_short_slice(tmp_path: Path) -> None:
     path = tmp_path / "t.parquet"
     pq.write_table(pa.table({"x": list(range(38 * 1000 + 150))}), path, row_group_size=1000)
     sizes = [s.rows for s in open_input(str(path)).plan(min_slices=8, workers=2)]
-    assert sizes == [5000] * 6 + [4000, 4150]
+    assert sizes == [6000] * 4 + [5000, 5000, 2000, 2150]
     ends = _finish_times(sizes, 2)
     assert max(ends) - min(ends) == 150
