@@ -8,11 +8,12 @@ process tree, peak RSS):
 - ``local[1]`` and ``local[2]``: the Spark engine on the file on one and on two cores (T1, T2);
 - ``local``: the local engine on the same file, its CPU seconds the per-core yardstick.
 
-From the medians: the scaling efficiency ``(T1 - T0) / (2 (T2 - T0))``, and the per-core
-throughput against the local engine's, ``L_cpu / (T1 - T0)`` (the Spark engine's variable
-wall time on one core) and, steadier on a shared machine, ``L_cpu / (C1 - C0)`` (its variable
-CPU time, driver and executors). ``make bench-scale`` runs this section alone
-(``python bench/scale.py``) and rewrites only its part of docs/benchmarks.md.
+From each round's runs: the scaling efficiency ``(T1 - T0) / (2 (T2 - T0))``, and the
+per-core throughput against the local engine's, ``L_cpu / (T1 - T0)`` (the Spark engine's
+variable wall time on one core) and, steadier on a shared machine, ``L_cpu / (C1 - C0)`` (its
+variable CPU time, driver and executors); the section gives their medians over the rounds.
+``make bench-scale`` runs this section alone (``python bench/scale.py``) and rewrites only its
+part of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ from etl_lib.spark.session import MASTER_ENV
 
 BIN = Path(sys.executable).parent
 DEFAULT_ROWS = 5_000_000
-DEFAULT_ROUNDS = 5
-"""Rounds of the section (in ``make bench`` too, unless ``--quick``). Its figures are differences
-of medians: with 3 rounds, one run of T0 or T2 0.3 s off moved the efficiency by 0.1."""
+DEFAULT_ROUNDS = 7
+"""Rounds of the section (in ``make bench`` too, unless ``--quick``). A round's efficiency is a
+ratio of differences of single runs: on this machine the rounds of one run ranged 0.69-1.07,
+and the median of 3 moved by 0.1 from one run to the next."""
 PER_CORE_TARGET = 0.6
 """Per-core throughput of the Spark engine, at least this fraction of the local engine's."""
 EFFICIENCY_TARGET = 0.85
@@ -79,18 +81,46 @@ def _median(runs: list[ScaleRun], case: str, attr: str) -> float | None:
     return None if failed or not values else statistics.median(values)
 
 
-def figures(runs: list[ScaleRun]) -> dict[str, float | None]:
-    """The section's figures from the medians (None where a case failed)."""
-    t0, t1, t2 = (_median(runs, c, "wall_s") for c in ("fixed", "spark-1", "spark-2"))
-    c0, c1 = (_median(runs, c, "cpu_s") for c in ("fixed", "spark-1"))
-    local_cpu = _median(runs, "local", "cpu_s")
-    out: dict[str, float | None] = {"fixed_s": t0, "efficiency": None, "per_core_wall": None, "per_core_cpu": None}
-    if t0 is not None and t1 is not None and t2 is not None and t2 > t0:
+def _round_figures(mine: dict[str, ScaleRun]) -> dict[str, float | None]:
+    """The figures of one round's runs (None where a case of the round failed)."""
+    out: dict[str, float | None] = {"efficiency": None, "per_core_wall": None, "per_core_cpu": None}
+    if any(mine.get(c) is None or mine[c].exit_code != 0 for c in ("fixed", "spark-1", "spark-2", "local")):
+        return out
+    t0, t1, t2 = (mine[c].wall_s for c in ("fixed", "spark-1", "spark-2"))
+    c0, c1, local_cpu = (mine[c].cpu_s for c in ("fixed", "spark-1", "local"))
+    if t2 > t0:
         out["efficiency"] = (t1 - t0) / (2 * (t2 - t0))
-    if local_cpu is not None and t0 is not None and t1 is not None and t1 > t0:
+    if t1 > t0:
         out["per_core_wall"] = local_cpu / (t1 - t0)
-    if local_cpu is not None and c0 is not None and c1 is not None and c1 > c0:
+    if c1 > c0:
         out["per_core_cpu"] = local_cpu / (c1 - c0)
+    return out
+
+
+def per_round(runs: list[ScaleRun]) -> dict[int, dict[str, float | None]]:
+    """Each round's figures, from that round's own runs."""
+    rounds: dict[int, dict[str, ScaleRun]] = {}
+    for r in runs:
+        rounds.setdefault(r.round, {})[r.case] = r
+    return {n: _round_figures(mine) for n, mine in sorted(rounds.items())}
+
+
+def figures(runs: list[ScaleRun]) -> dict[str, float | None]:
+    """The section's figures: the fixed cost, the median T0; the others, the median over the
+    rounds of each round's figure (None where a case failed in any round).
+
+    Each round's figure is computed from its own runs, made within half a minute of each
+    other, as farm-bench pairs its runs: this machine's speed drifts from round to round (the
+    local engine's wall time ranged 1.89-2.32 s in one run), and medians taken case by case
+    mixed a fast round's T1 with a slow round's T2 (0.76 where the rounds' own figures had a
+    median of 0.88).
+    """
+    failed = any(r.exit_code != 0 for r in runs)
+    out: dict[str, float | None] = {"fixed_s": _median(runs, "fixed", "wall_s")}
+    rounds = per_round(runs).values()
+    for name in ("efficiency", "per_core_wall", "per_core_cpu"):
+        values = [f[name] for f in rounds if f[name] is not None]
+        out[name] = None if failed or not values else statistics.median(values)
     return out
 
 
@@ -215,8 +245,9 @@ def section(
         f"`etl convert` of `{src.name}` ({rows:,} rows, {src.stat().st_size / MB:.0f} MB) with the Spark engine on "
         "`local[1]` and `local[2]` (`ETL_SPARK_MASTER`), of a 1-row file with the Spark engine "
         "(its default master), and of the same file with the local engine; each run a process of its own, "
-        f"{max((r.round for r in runs), default=0)} interleaved rounds, medians. CPU is user+sys of the whole "
-        "process tree (the driver, Spark's JVM, its Python workers).",
+        f"{max((r.round for r in runs), default=0)} interleaved rounds. Each figure is the median over the rounds "
+        "of the figure each round's own runs give (the cases' medians are in the second table). CPU is user+sys "
+        "of the whole process tree (the driver, Spark's JVM, its Python workers).",
         "",
         f"The machine's load average (1 minute) was {loads[0]:.1f} at the start and {loads[1]:.1f} at the end, on "
         f"{os.cpu_count()} cores. Above the core count a run waits for a core: its wall time then measures the "
@@ -237,6 +268,19 @@ def section(
             lines.append(f"| {case.label} | FAILED | | | {walls} | see `{failed.log if failed else '?'}` |")
         else:
             lines.append(f"| {case.label} | {wall:.2f} | {cpu:.2f} | {rss:.0f} | {walls} | {cpus} |")
+    rounds = per_round(runs)
+    lines += [
+        "",
+        "| figure of each round | " + " | ".join(f"round {n}" for n in rounds) + " |",
+        "|---|" + "---:|" * len(rounds),
+    ]
+    for name, label, fmt in (
+        ("efficiency", "scaling efficiency", "{:.2f}"),
+        ("per_core_cpu", "per-core throughput, CPU", "{:.2f}×"),
+        ("per_core_wall", "per-core throughput, wall", "{:.2f}×"),
+    ):
+        cells = ("n/a" if f[name] is None else fmt.format(f[name]) for f in rounds.values())
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     got = figures(runs)
     if got["per_core_cpu"] is not None:
         local_cpu = _median(runs, "local", "cpu_s") or 0.0

@@ -65,6 +65,20 @@ def test_scale_figures_follow_their_formulas(bench: dict[str, ModuleType]) -> No
     assert failed["efficiency"] is None and failed["per_core_cpu"] is None
 
 
+def test_scale_figures_pair_the_runs_of_each_round(bench: dict[str, ModuleType]) -> None:
+    # A slow round and a fast one: each round's own runs give an efficiency of 1.0, where
+    # medians taken case by case would pair the slow round's T2 with the fast round's T0.
+    scale = bench["scale"]
+    runs = []
+    for rnd, (t0, t1, t2) in enumerate([(5.0, 9.0, 7.0), (6.0, 10.0, 8.0), (5.5, 9.5, 7.5)], start=1):
+        for case, wall in (("fixed", t0), ("spark-1", t1), ("spark-2", t2), ("local", 2.0)):
+            runs.append(scale.ScaleRun(case, rnd, 0, wall, wall, 100.0, "log"))
+    assert [f["efficiency"] for f in scale.per_round(runs).values()] == [1.0, 1.0, 1.0]
+    assert scale.figures(runs)["efficiency"] == 1.0
+    runs[1] = scale.ScaleRun("spark-1", 1, 1, 9.0, 9.0, 100.0, "log")  # a failed run fails the figure
+    assert scale.figures(runs)["efficiency"] is None
+
+
 def test_the_big_file_is_generated_row_group_by_row_group_the_same_each_time(
     bench: dict[str, ModuleType], tmp_path: Path
 ) -> None:
