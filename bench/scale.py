@@ -119,7 +119,7 @@ def figures(runs: list[ScaleRun]) -> dict[str, float | None]:
     out: dict[str, float | None] = {"fixed_s": _median(runs, "fixed", "wall_s")}
     rounds = per_round(runs).values()
     for name in ("efficiency", "per_core_wall", "per_core_cpu"):
-        values = [f[name] for f in rounds if f[name] is not None]
+        values = [v for f in rounds if (v := f[name]) is not None]
         out[name] = None if failed or not values else statistics.median(values)
     return out
 
