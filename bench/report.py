@@ -8,6 +8,7 @@ lets the full generator carry over the sections it did not measure this time.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -62,3 +63,19 @@ def carry_over(new: str, old: str, sections: dict[str, list[str] | None]) -> str
         if block:
             new = _put(new, name, block)
     return new
+
+
+def toward_failing(value: float, decimals: int, *, at_least: bool) -> float:
+    """``value`` rounded to ``decimals`` toward failing its target (down for a lower bound, up
+    for an upper one), so that a figure shown agrees with its verdict: 0.8499 against "≥ 0.85"
+    shows as 0.84, not as a failing 0.85.
+
+    Example::
+
+        >>> toward_failing(0.8499, 2, at_least=True), toward_failing(0.5003, 2, at_least=False)
+        (0.84, 0.51)
+    """
+    scale = 10**decimals
+    # round() first: 0.86 * 100 is 86.00000000000001 in binary, which must stay 86.
+    scaled = round(value * scale, 6)
+    return (math.floor(scaled) if at_least else math.ceil(scaled)) / scale

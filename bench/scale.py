@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -179,7 +180,9 @@ def _verdict(value: float | None, target: float, *, at_least: bool) -> str:
 
 def _row(name: str, value: float | None, fmt: str, target: float, unit: str, *, at_least: bool) -> str:
     """One row of the targets table: figure, measured, target, verdict."""
-    measured = "not measured (a case failed)" if value is None else fmt.format(value)
+    decimals = int(re.search(r"\.(\d)f", fmt).group(1))  # type: ignore[union-attr]  # every fmt here has one
+    shown = None if value is None else report.toward_failing(value, decimals, at_least=at_least)
+    measured = "not measured (a case failed)" if shown is None else fmt.format(shown)
     bound = f"{'≥' if at_least else '≤'} {target:g}{unit}"
     return f"| {name} | {measured} | {bound} | **{_verdict(value, target, at_least=at_least)}** |"
 
