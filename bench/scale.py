@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import statistics
 import sys
@@ -178,11 +177,10 @@ def _verdict(value: float | None, target: float, *, at_least: bool) -> str:
     return "PASS" if (value >= target if at_least else value <= target) else "FAIL"
 
 
-def _row(name: str, value: float | None, fmt: str, target: float, unit: str, *, at_least: bool) -> str:
-    """One row of the targets table: figure, measured, target, verdict."""
-    decimals = int(re.search(r"\.(\d)f", fmt).group(1))  # type: ignore[union-attr]  # every fmt here has one
+def _row(name: str, value: float | None, decimals: int, target: float, unit: str, *, at_least: bool) -> str:
+    """One row of the targets table: figure (``decimals`` shown, then ``unit``), measured, target, verdict."""
     shown = None if value is None else report.toward_failing(value, decimals, at_least=at_least)
-    measured = "not measured (a case failed)" if shown is None else fmt.format(shown)
+    measured = "not measured (a case failed)" if shown is None else f"{shown:.{decimals}f}{unit}"
     bound = f"{'≥' if at_least else '≤'} {target:g}{unit}"
     return f"| {name} | {measured} | {bound} | **{_verdict(value, target, at_least=at_least)}** |"
 
@@ -196,7 +194,7 @@ def scale_targets(runs: list[ScaleRun], publish: dict[str, Any] | None, publish_
         _row(
             "per-core throughput, CPU: local engine's CPU s / Spark `local[1]`'s variable CPU s (C1 − C0)",
             got["per_core_cpu"],
-            "{:.2f}×",
+            2,
             PER_CORE_TARGET,
             "×",
             at_least=True,
@@ -204,7 +202,7 @@ def scale_targets(runs: list[ScaleRun], publish: dict[str, Any] | None, publish_
         _row(
             "per-core throughput, wall: local engine's CPU s / Spark `local[1]`'s variable wall s (T1 − T0)",
             got["per_core_wall"],
-            "{:.2f}×",
+            2,
             PER_CORE_TARGET,
             "×",
             at_least=True,
@@ -212,12 +210,12 @@ def scale_targets(runs: list[ScaleRun], publish: dict[str, Any] | None, publish_
         _row(
             "scaling efficiency (T1 − T0) / (2 (T2 − T0))",
             got["efficiency"],
-            "{:.2f}",
+            2,
             EFFICIENCY_TARGET,
             "",
             at_least=True,
         ),
-        _row("fixed cost: a 1-row file, wall (T0)", got["fixed_s"], "{:.2f} s", FIXED_TARGET_S, " s", at_least=False),
+        _row("fixed cost: a 1-row file, wall (T0)", got["fixed_s"], 2, FIXED_TARGET_S, " s", at_least=False),
     ]
     if publish is not None:
         name = (
@@ -225,7 +223,7 @@ def scale_targets(runs: list[ScaleRun], publish: dict[str, Any] | None, publish_
             "(`bench/publish.py`)"
         )
         if "wall_s" in publish:
-            lines.append(_row(name, publish["wall_s"], "{:.1f} s", publish_target_s, " s", at_least=False))
+            lines.append(_row(name, publish["wall_s"], 1, publish_target_s, " s", at_least=False))
         else:
             lines.append(f"| {name} | FAILED: {publish.get('error')} | ≤ {publish_target_s:g} s | **FAIL** |")
     return lines

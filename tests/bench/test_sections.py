@@ -120,7 +120,7 @@ def test_a_figure_shown_agrees_with_its_verdict(bench: dict[str, ModuleType]) ->
     assert report.toward_failing(0.86, 2, at_least=True) == 0.86  # exact figures stay
     assert report.toward_failing(0.5003, 2, at_least=False) == 0.51
     assert report.toward_failing(29.96, 1, at_least=False) == 30.0
-    row = scale._row("efficiency", 0.8499, "{:.2f}", 0.85, "", at_least=True)
+    row = scale._row("efficiency", 0.8499, 2, 0.85, "", at_least=True)
     assert "| 0.84 | ≥ 0.85 | **FAIL** |" in row
-    row = scale._row("publish", 30.04, "{:.1f} s", 30, " s", at_least=False)
+    row = scale._row("publish", 30.04, 1, 30, " s", at_least=False)
     assert "| 30.1 s | ≤ 30 s | **FAIL** |" in row
