@@ -33,7 +33,7 @@ from etl_lib.errors import InvalidUtf8Error, InvalidValueError
 from etl_lib.input.planning import open_input
 from etl_lib.options import ConvertOptions
 from etl_lib.report import json_schema
-from tests.conftest import CORPUS, Converter, needs_corpus
+from tests.conftest import CORPUS, Converter
 from tests.contract_oracle import parse_json
 
 SHREDDED = CORPUS / "shredded_variant"
@@ -253,7 +253,7 @@ def _corpus_values() -> list[tuple[bytes, bytes]]:
     return pairs
 
 
-@needs_corpus()
+@needs_corpus
 @pytest.mark.skipif(native.load_error() is not None, reason="the native encoder is not built")
 def test_the_native_decoder_writes_what_the_reference_writes_or_declines_the_value() -> None:
     # The native kernel decodes unshredded variants itself; on anything doubtful it hands
